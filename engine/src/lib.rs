@@ -1,0 +1,2 @@
+//! taskwheel
+pub mod wheel;

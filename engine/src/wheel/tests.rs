@@ -1,0 +1,259 @@
+//! Edge cases of the wheel that the model-based suite might reach only by luck.
+
+use super::*;
+
+/// Advances to `now` and pops everything, returning `(deadline, value)` pairs in the order handed back.
+fn fire<T>(wheel: &mut Wheel<T>, now: u64) -> Vec<(u64, T)> {
+    wheel.advance(now).expect("time moves forward");
+    std::iter::from_fn(|| wheel.pop_expired()).map(|e| (e.deadline, e.value)).collect()
+}
+
+#[test]
+fn deadline_zero_fires_on_the_first_advance() {
+    let mut wheel = Wheel::new();
+    wheel.insert(0, 'a');
+    assert_eq!(wheel.next_expiration(), Some(0));
+    assert_eq!(fire(&mut wheel, 0), [(0, 'a')]);
+    assert!(wheel.is_empty());
+}
+
+#[test]
+fn deadline_equal_to_now_fires_on_the_next_advance_not_the_one_before() {
+    let mut wheel = Wheel::new();
+    assert!(fire(&mut wheel, 100).is_empty());
+    wheel.insert(100, 'a');
+    assert_eq!(wheel.next_expiration(), Some(100));
+    assert_eq!(fire(&mut wheel, 100), [(100, 'a')]);
+}
+
+#[test]
+fn past_deadlines_fire_in_deadline_order_before_future_ones() {
+    let mut wheel = Wheel::starting_at(1_000);
+    wheel.insert(1_001, 'f');
+    wheel.insert(500, 'c');
+    wheel.insert(3, 'a');
+    wheel.insert(500, 'd');
+    wheel.insert(1_000, 'e');
+    wheel.insert(4, 'b');
+    assert_eq!(wheel.next_expiration(), Some(3));
+    let got: Vec<char> = fire(&mut wheel, 2_000).into_iter().map(|(_, v)| v).collect();
+    assert_eq!(got, ['a', 'b', 'c', 'd', 'e', 'f']);
+}
+
+#[test]
+fn u64_max_deadline_fires_only_at_u64_max() {
+    let mut wheel = Wheel::new();
+    wheel.insert(u64::MAX, 'z');
+    wheel.insert(u64::MAX - 1, 'y');
+    assert_eq!(wheel.next_expiration(), Some(u64::MAX - 1));
+    assert!(fire(&mut wheel, u64::MAX - 2).is_empty());
+    assert_eq!(fire(&mut wheel, u64::MAX - 1), [(u64::MAX - 1, 'y')]);
+    assert_eq!(wheel.next_expiration(), Some(u64::MAX));
+    assert_eq!(fire(&mut wheel, u64::MAX), [(u64::MAX, 'z')]);
+    assert!(fire(&mut wheel, u64::MAX).is_empty());
+}
+
+#[test]
+fn every_level_boundary_fires_exactly_on_time() {
+    for shift in (6..=36).step_by(6) {
+        let boundary = 1u64 << shift;
+        for deadline in [boundary - 1, boundary, boundary + 1] {
+            let mut wheel = Wheel::new();
+            wheel.insert(deadline, ());
+            assert_eq!(wheel.next_expiration(), Some(deadline), "deadline {deadline}");
+            assert!(fire(&mut wheel, deadline - 1).is_empty(), "early at {deadline}");
+            assert_eq!(fire(&mut wheel, deadline).len(), 1, "late at {deadline}");
+        }
+    }
+}
+
+#[test]
+fn level_boundaries_seen_from_a_non_aligned_time_fire_exactly() {
+    for start in [1u64, 63, 4_095, 262_143, (1 << 36) - 1, (1 << 36) + 5] {
+        for delta in [1u64, 62, 63, 64, 65, 4_095, 4_096, 4_097, 1 << 30, (1 << 36) - 1, 1 << 36, 1 << 37] {
+            let mut wheel = Wheel::starting_at(start);
+            let deadline = start + delta;
+            wheel.insert(deadline, ());
+            assert_eq!(wheel.next_expiration(), Some(deadline));
+            // Step through the time just before, in two hops, to force cascades on the way.
+            assert!(fire(&mut wheel, start + delta / 2).is_empty());
+            assert!(fire(&mut wheel, deadline - 1).is_empty(), "early: start {start} delta {delta}");
+            assert_eq!(fire(&mut wheel, deadline).len(), 1, "late: start {start} delta {delta}");
+        }
+    }
+}
+
+#[test]
+fn overflow_timers_beyond_the_wheel_span_fire_exactly() {
+    let mut wheel = Wheel::new();
+    let far = (1u64 << 36) * 3 + 12_345;
+    wheel.insert(far, 'o');
+    wheel.insert(far + 1, 'p');
+    wheel.insert(100, 'a');
+    assert_eq!(fire(&mut wheel, 100), [(100, 'a')]);
+    assert_eq!(wheel.next_expiration(), Some(far));
+    assert!(fire(&mut wheel, (1u64 << 36) * 3).is_empty());
+    assert!(fire(&mut wheel, far - 1).is_empty());
+    assert_eq!(fire(&mut wheel, far + 1), [(far, 'o'), (far + 1, 'p')]);
+}
+
+#[test]
+fn cancelled_overflow_minimum_does_not_hide_the_next_one() {
+    let mut wheel = Wheel::new();
+    let a = wheel.insert(1 << 40, 'a');
+    wheel.insert(1 << 41, 'b');
+    assert_eq!(wheel.next_expiration(), Some(1 << 40));
+    wheel.cancel(a);
+    assert_eq!(wheel.next_expiration(), Some(1 << 41));
+    assert!(fire(&mut wheel, (1 << 41) - 1).is_empty());
+    assert_eq!(fire(&mut wheel, 1 << 41), [(1 << 41, 'b')]);
+}
+
+#[test]
+fn huge_jump_over_one_timer_touches_only_that_timer() {
+    let mut wheel = Wheel::new();
+    wheel.insert(1 << 39, 'x');
+    assert_eq!(fire(&mut wheel, 1 << 40), [(1 << 39, 'x')]);
+    assert_eq!(wheel.elapsed(), 1 << 40);
+}
+
+#[test]
+fn cancel_of_the_last_timer_in_a_slot_clears_its_occupancy() {
+    let mut wheel = Wheel::new();
+    let a = wheel.insert(5_000, 'a');
+    let b = wheel.insert(5_001, 'b');
+    wheel.insert(9_000, 'c');
+    assert_eq!(wheel.cancel(a), Some('a'));
+    assert_eq!(wheel.cancel(b), Some('b'));
+    assert_eq!(wheel.next_expiration(), Some(9_000));
+    assert_eq!(fire(&mut wheel, 10_000), [(9_000, 'c')]);
+    assert!(wheel.occupied.iter().all(|&bits| bits == 0));
+}
+
+#[test]
+fn same_deadline_ties_keep_insertion_order_across_levels() {
+    let mut wheel = Wheel::new();
+    let deadline = 300_000;
+    wheel.insert(deadline, 0); // level 3 now
+    fire(&mut wheel, 262_144); // cascades the level-3 slot; the first timer drops to level 2
+    wheel.insert(deadline, 1); // level 2 directly
+    fire(&mut wheel, 299_968); // cascades to level 0
+    wheel.insert(deadline, 2); // level 0 directly
+    let order: Vec<i32> = fire(&mut wheel, deadline).into_iter().map(|(_, v)| v).collect();
+    assert_eq!(order, [0, 1, 2]);
+}
+
+#[test]
+fn reinsert_from_the_expiry_loop_fires_on_the_next_advance() {
+    let mut wheel = Wheel::new();
+    wheel.insert(10, 0u32);
+    wheel.advance(10).unwrap();
+    let mut seen = Vec::new();
+    while let Some(timer) = wheel.pop_expired() {
+        seen.push(timer.value);
+        if timer.value < 3 {
+            // Due now and in the past: both wait for the next advance instead of looping forever.
+            wheel.insert(10, timer.value + 1);
+            wheel.insert(2, timer.value + 100);
+        }
+    }
+    assert_eq!(seen, [0]);
+    assert_eq!(fire(&mut wheel, 10), [(2, 100), (10, 1)]);
+}
+
+#[test]
+fn cancel_from_the_expiry_loop_removes_a_queued_timer() {
+    let mut wheel = Wheel::new();
+    wheel.insert(10, 'a');
+    let b = wheel.insert(10, 'b');
+    wheel.advance(10).unwrap();
+    assert_eq!(wheel.pop_expired().map(|e| e.value), Some('a'));
+    assert_eq!(wheel.cancel(b), Some('b'));
+    assert!(wheel.pop_expired().is_none());
+    assert!(wheel.is_empty());
+}
+
+#[test]
+fn stale_keys_never_touch_a_new_occupant() {
+    let mut wheel = Wheel::new();
+    let old = wheel.insert(10, 'a');
+    assert_eq!(wheel.cancel(old), Some('a'));
+    let new = wheel.insert(20, 'b');
+    assert_eq!(old.index(), new.index(), "the slab reuses the index");
+    assert_eq!(wheel.cancel(old), None);
+    assert_eq!(wheel.reschedule(old, 5), Err(WheelError::StaleKey));
+    assert_eq!(wheel.get(old), None);
+    assert_eq!(wheel.deadline(new), Some(20));
+    let fired = fire(&mut wheel, 20);
+    assert_eq!(fired, [(20, 'b')]);
+    assert!(!wheel.contains(new));
+}
+
+#[test]
+fn popped_keys_are_stale() {
+    let mut wheel = Wheel::new();
+    let key = wheel.insert(1, ());
+    wheel.advance(1).unwrap();
+    let expired = wheel.pop_expired().unwrap();
+    assert_eq!(expired.key, key);
+    assert_eq!(wheel.cancel(key), None);
+}
+
+#[test]
+fn unknown_keys_are_refused() {
+    let mut wheel: Wheel<()> = Wheel::new();
+    for raw in [1u64, u64::MAX, 1 << 32, (7 << 32) | 3] {
+        let key = TimerKey::from_u64(raw).unwrap();
+        assert_eq!(wheel.cancel(key), None);
+        assert_eq!(wheel.reschedule(key, 1), Err(WheelError::StaleKey));
+    }
+}
+
+#[test]
+fn time_going_backwards_is_an_error_and_changes_nothing() {
+    let mut wheel = Wheel::new();
+    wheel.insert(50, ());
+    wheel.advance(40).unwrap();
+    assert_eq!(wheel.advance(39), Err(WheelError::TimeWentBackwards { now: 39, elapsed: 40 }));
+    assert_eq!(wheel.elapsed(), 40);
+    assert_eq!(wheel.next_expiration(), Some(50));
+}
+
+#[test]
+fn reschedule_moves_between_levels_and_the_overflow() {
+    let mut wheel = Wheel::new();
+    let key = wheel.insert(10, ());
+    wheel.reschedule(key, 1 << 45).unwrap();
+    assert_eq!(wheel.next_expiration(), Some(1 << 45));
+    wheel.reschedule(key, 70_000).unwrap();
+    assert_eq!(wheel.next_expiration(), Some(70_000));
+    assert!(fire(&mut wheel, 69_999).is_empty());
+    assert_eq!(fire(&mut wheel, 70_000).len(), 1);
+}
+
+#[test]
+fn next_expiration_is_exact_inside_a_higher_level_slot() {
+    let mut wheel = Wheel::new();
+    wheel.insert(4_100, ());
+    wheel.insert(4_097, ());
+    wheel.insert(4_150, ());
+    assert_eq!(wheel.next_expiration(), Some(4_097));
+    fire(&mut wheel, 4_097);
+    assert_eq!(wheel.next_expiration(), Some(4_100));
+}
+
+#[test]
+fn bytes_per_timer_beside_the_value_stay_within_32() {
+    // The slab stores its private `enum Entry<T> { Vacant(usize), Occupied(T) }`; this mirrors it. The
+    // generation lives in a parallel `Vec<u32>`.
+    #[allow(dead_code)]
+    enum SlabSlot<T> {
+        Vacant(usize),
+        Occupied(T),
+    }
+    let per_timer_unit = std::mem::size_of::<SlabSlot<Entry<()>>>() + std::mem::size_of::<u32>();
+    let per_timer_u64 = std::mem::size_of::<SlabSlot<Entry<u64>>>() + std::mem::size_of::<u32>();
+    println!("bytes per timer: {per_timer_unit} with T = (), {per_timer_u64} with T = u64");
+    assert!(per_timer_unit <= 32, "{per_timer_unit} bytes per timer with T = ()");
+    assert!(per_timer_u64 - 8 <= 32, "{} bytes beside a u64", per_timer_u64 - 8);
+}

@@ -1,0 +1,1 @@
+//! C ABI for taskwheel (built out in its own issue).

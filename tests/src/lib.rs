@@ -1,0 +1,1 @@
+//! Workspace-level integration tests for taskwheel live in `tests/tests/`.
