@@ -1,2 +1,59 @@
-//! taskwheel
+//! taskwheel: a high-concurrency task scheduling engine built on a hierarchical hashed timing wheel.
+//!
+//! - [`wheel::Wheel`] is the timing wheel itself: single-threaded, no clock, O(1) insert, cancel and reschedule,
+//!   exact expiry in deadline order, and [`next_expiration`](wheel::Wheel::next_expiration) so a caller sleeps
+//!   exactly as long as needed.
+//! - [`Engine`] runs tasks on it: now, after a delay, at an instant or a wall-clock time, or periodically; with
+//!   priorities, dedupe keys, concurrency groups, a fixed pool of worker threads and a tickless tick thread. No
+//!   async runtime is involved.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use taskwheel::{Engine, Priority, TaskState};
+//!
+//! let engine = Engine::builder().workers(2).build()?;
+//! let timeout = engine
+//!     .task(|_| println!("order 42 not paid: closing it"))
+//!     .after(Duration::from_secs(30 * 60))
+//!     .key("close-order-42")
+//!     .submit()?;
+//! let urgent = engine.task(|_| println!("urgent")).priority(Priority::High).submit()?;
+//!
+//! urgent.wait();
+//! timeout.cancel(); // paid in time
+//! assert_eq!(timeout.wait(), TaskState::Cancelled);
+//! # Ok::<(), taskwheel::Error>(())
+//! ```
+#![warn(missing_docs, unreachable_pub, unsafe_op_in_unsafe_fn)]
+
+mod builder;
+mod clock;
+mod engine;
+mod error;
+mod groups;
+mod handle;
+mod lifecycle;
+mod notify;
+mod queues;
+mod registry;
+mod schedule;
+mod spec;
+mod stats;
+mod sync;
+mod task;
+mod tick;
 pub mod wheel;
+mod worker;
+
+pub use builder::{EngineBuilder, MAX_TICK, MIN_TICK, Precision, WhenFull};
+pub use clock::{Clock, ManualClock};
+pub use engine::{Engine, Shutdown, ShutdownReport, Spawner};
+pub use error::Error;
+pub use handle::{CancelOutcome, TaskHandle};
+pub use lifecycle::TaskState;
+pub use schedule::{Overrun, Recurrence};
+pub use spec::{PeriodicBuilder, Priority, TaskBuilder};
+pub use stats::{Lateness, Stats};
+pub use task::{TaskContext, TaskResult};

@@ -1,0 +1,182 @@
+//! `EngineBuilder`: every setting of an engine, checked before any thread starts.
+
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::engine::Engine;
+use crate::error::{Error, invalid};
+
+/// The finest tick an engine accepts.
+pub const MIN_TICK: Duration = Duration::from_micros(10);
+/// The coarsest tick an engine accepts.
+pub const MAX_TICK: Duration = Duration::from_secs(1);
+
+/// What a submission does when the engine already holds its capacity of live tasks.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Refuse at once with [`Error::Full`].
+    #[default]
+    Reject,
+    /// Wait for room up to this long (on the engine's clock), then refuse with [`Error::Timeout`].
+    Block(Duration),
+}
+
+/// How hard the tick thread works to fire on time.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Precision {
+    /// Sleep until the next deadline; lateness is the operating system's wake-up latency (tens of µs on Linux).
+    #[default]
+    Standard,
+    /// Lower the tick thread's timer slack to 1 ns (Linux), wake `spin` before each deadline and spin the rest.
+    /// Costs up to `spin` of one core's time per wake-up.
+    Precise {
+        /// How long before a deadline the tick thread stops sleeping and starts spinning.
+        spin: Duration,
+    },
+}
+
+/// The settings of an engine.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) tick: Duration,
+    pub(crate) workers: usize,
+    pub(crate) capacity: usize,
+    pub(crate) when_full: WhenFull,
+    pub(crate) clock: Clock,
+    pub(crate) thread_name: String,
+    pub(crate) precision: Precision,
+    pub(crate) retain_finished: usize,
+    pub(crate) groups: Vec<(String, usize)>,
+}
+
+/// Builds an [`Engine`]. Start from [`Engine::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use taskwheel::{Engine, WhenFull};
+///
+/// let engine = Engine::builder()
+///     .tick(Duration::from_micros(100))
+///     .workers(2)
+///     .capacity(10_000)
+///     .when_full(WhenFull::Block(Duration::from_millis(10)))
+///     .group("email", 4)
+///     .thread_name("billing")
+///     .build()?;
+/// # Ok::<(), taskwheel::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct EngineBuilder {
+    config: Config,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder::new()
+    }
+}
+
+impl EngineBuilder {
+    /// The defaults: 1 ms tick, one worker per available core, capacity 1,000,000 live tasks, reject when full,
+    /// the monotonic clock, standard precision, 10,000 finished tasks remembered for lookup by id.
+    pub fn new() -> EngineBuilder {
+        EngineBuilder {
+            config: Config {
+                tick: Duration::from_millis(1),
+                workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                capacity: 1_000_000,
+                when_full: WhenFull::Reject,
+                clock: Clock::Monotonic,
+                thread_name: "taskwheel".to_string(),
+                precision: Precision::Standard,
+                retain_finished: 10_000,
+                groups: Vec::new(),
+            },
+        }
+    }
+
+    /// The wheel's tick, from [`MIN_TICK`] (10 µs) to [`MAX_TICK`] (1 s). Deadlines are kept exactly whatever the
+    /// tick; a coarser tick means fewer cascades, a finer one smaller batches per wake-up.
+    pub fn tick(mut self, tick: Duration) -> Self {
+        self.config.tick = tick;
+        self
+    }
+
+    /// The number of worker threads (at least 1).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.config.workers = workers;
+        self
+    }
+
+    /// The most live tasks (pending or running) the engine holds at once (at least 1).
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.config.capacity = capacity;
+        self
+    }
+
+    /// What a submission does when the engine is full.
+    pub fn when_full(mut self, policy: WhenFull) -> Self {
+        self.config.when_full = policy;
+        self
+    }
+
+    /// The clock to read; [`Clock::Manual`] for deterministic tests.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.config.clock = clock;
+        self
+    }
+
+    /// The prefix of the engine's thread names (`NAME-tick`, `NAME-worker-0`, …).
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.config.thread_name = name.into();
+        self
+    }
+
+    /// How hard the tick thread works to fire on time.
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.config.precision = precision;
+        self
+    }
+
+    /// How many finished tasks stay queryable by id (approximately: kept per shard of the registry).
+    pub fn retain_finished(mut self, count: usize) -> Self {
+        self.config.retain_finished = count;
+        self
+    }
+
+    /// Declares a concurrency group: at most `limit` of its tasks run at once; the others wait without holding a
+    /// worker thread.
+    pub fn group(mut self, name: impl Into<String>, limit: usize) -> Self {
+        self.config.groups.push((name.into(), limit));
+        self
+    }
+
+    /// Checks the settings and starts the engine's threads.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a setting out of range, [`Error::Spawn`] when a thread cannot start.
+    pub fn build(self) -> Result<Engine, Error> {
+        let config = self.config;
+        if config.tick < MIN_TICK || config.tick > MAX_TICK {
+            return Err(invalid(format!("tick {:?} is outside {MIN_TICK:?}..={MAX_TICK:?}", config.tick)));
+        }
+        if config.workers == 0 {
+            return Err(invalid("an engine needs at least one worker"));
+        }
+        if config.capacity == 0 {
+            return Err(invalid("capacity must be at least 1"));
+        }
+        for (index, (name, limit)) in config.groups.iter().enumerate() {
+            if *limit == 0 {
+                return Err(invalid(format!("group {name:?} has a limit of 0")));
+            }
+            if config.groups[..index].iter().any(|(other, _)| other == name) {
+                return Err(invalid(format!("group {name:?} is declared twice")));
+            }
+        }
+        Engine::start(config)
+    }
+}

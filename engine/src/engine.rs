@@ -1,0 +1,686 @@
+//! `Engine`: the scheduler. A tick thread owns the wheel; a fixed pool of workers drains the run queues.
+//!
+//! # How a task travels
+//!
+//! ```text
+//!  submit ──(due now)──────────────────────────────────┐
+//!    │                                                  ▼
+//!    └─(later)─▶ command queue ─▶ tick thread ─▶ run queues (High/Normal/Low) ─▶ workers
+//!                (lock-free)       owns Wheel           crossbeam, strict order     fixed pool
+//! ```
+//!
+//! Submitters never take a lock the tick thread holds while it expires timers: a delayed task reaches the tick
+//! thread through a lock-free crossbeam queue of commands, and only the tick thread touches the wheel. A task due
+//! at once skips the wheel and goes straight to a run queue.
+//!
+//! The tick thread is tickless: it sleeps until the earliest deadline and does not wake while nothing is pending.
+//! It publishes the deadline it sleeps toward; a submitter wakes it only when its task is due earlier (the
+//! `signalled_wakeups` statistic counts those). Deadlines are kept to the nanosecond: the wheel sorts tasks into
+//! ticks, and the tasks of the tick at hand wait in a small heap ordered by exact deadline, so a task never starts
+//! before the instant asked for and rounding to a tick costs nothing.
+
+use std::ops::Deref;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::builder::{Config, EngineBuilder, WhenFull};
+use crate::clock::Clock;
+use crate::error::{Error, invalid};
+use crate::groups::Groups;
+use crate::handle::{CancelOutcome, TaskHandle};
+use crate::lifecycle::TaskState;
+use crate::notify::Notifier;
+use crate::queues::{RunQueues, Work};
+use crate::registry::{Keys, Registry};
+use crate::schedule::Periodic;
+use crate::spec::{PeriodicBuilder, Submission, TaskBuilder, When, once, repeating};
+use crate::stats::{Counters, Lateness, Stats};
+use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+use crate::sync::channel::Sender;
+use crate::sync::{Arc, Mutex, thread};
+use crate::task::{Task, TaskContext, TaskParts, TaskResult};
+use crate::tick::{Command, TickThread};
+use crate::worker;
+
+/// What the engine's threads share.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) clock: Clock,
+    /// Time zero of the engine: deadlines are nanoseconds after it.
+    pub(crate) origin: Instant,
+    next_id: AtomicU64,
+    accepting: AtomicBool,
+    /// Tasks submitted and not yet finished (terminal with bookkeeping done).
+    live: AtomicUsize,
+    /// Runs started and not yet returned.
+    pub(crate) running: AtomicUsize,
+    /// Work handed to the run queues (or parked in a group) and not yet finished with by a worker.
+    pub(crate) in_flight: AtomicUsize,
+    /// Work handed to the run queues, ever.
+    pub(crate) dispatched: AtomicU64,
+    registry: Registry,
+    keys: Keys,
+    pub(crate) groups: Groups,
+    pub(crate) queues: RunQueues,
+    commands: Sender<Command>,
+    /// The deadline the tick thread sleeps toward (nanoseconds after `origin`; `u64::MAX` for none).
+    pub(crate) sleep_target: AtomicU64,
+    /// Set to wake the tick thread.
+    pub(crate) tick_woken: AtomicBool,
+    pub(crate) tick_wake: Arc<Notifier>,
+    /// Notified when a task finishes, a sync is reached or capacity frees up.
+    pub(crate) changes: Arc<Notifier>,
+    sync_requested: AtomicU64,
+    pub(crate) sync_reached: AtomicU64,
+    pub(crate) tick_stopped: AtomicBool,
+    pub(crate) stats: Counters,
+}
+
+impl Shared {
+    /// Nanoseconds since the engine's origin, on its clock.
+    pub(crate) fn now_ns(&self) -> u64 {
+        self.to_ns(self.clock.now())
+    }
+
+    /// An instant as nanoseconds after the origin (0 for instants before it, `u64::MAX` for ~584 years after).
+    pub(crate) fn to_ns(&self, instant: Instant) -> u64 {
+        let since = instant.saturating_duration_since(self.origin);
+        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn instant_of(&self, ns: u64) -> Instant {
+        self.origin.checked_add(Duration::from_nanos(ns)).unwrap_or(self.origin)
+    }
+
+    fn handle(self: &Arc<Self>, task: Arc<Task>) -> TaskHandle {
+        TaskHandle { task, shared: self.clone() }
+    }
+
+    /// The deadline of a submission, in nanoseconds after the origin, from a clock reading taken now.
+    fn deadline_of(&self, when: When, now: u64) -> Result<u64, Error> {
+        let too_far = || invalid("the deadline lies beyond the engine clock's range (about 584 years)");
+        match when {
+            When::Now => Ok(now),
+            When::After(delay) => {
+                let delay = u64::try_from(delay.as_nanos()).map_err(|_| too_far())?;
+                now.checked_add(delay).ok_or_else(too_far)
+            }
+            When::At(instant) => {
+                if instant.checked_duration_since(self.origin).is_some_and(|d| d.as_nanos() >= u128::from(u64::MAX)) {
+                    return Err(too_far());
+                }
+                Ok(self.to_ns(instant))
+            }
+            When::AtSystemTime(time) => {
+                let wall_now = self.clock.system_now();
+                match time.duration_since(wall_now) {
+                    Ok(ahead) => {
+                        let ahead = u64::try_from(ahead.as_nanos()).map_err(|_| too_far())?;
+                        now.checked_add(ahead).ok_or_else(too_far)
+                    }
+                    Err(behind) => {
+                        Ok(now.saturating_sub(u64::try_from(behind.duration().as_nanos()).unwrap_or(u64::MAX)))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Validates a submission, takes a unit of capacity, registers the task and schedules it.
+    pub(crate) fn submit(self: &Arc<Self>, submission: Submission) -> Result<TaskHandle, Error> {
+        let result = self.try_submit(submission);
+        if result.is_err() {
+            self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn try_submit(self: &Arc<Self>, submission: Submission) -> Result<TaskHandle, Error> {
+        let Submission { job, when, priority, key, group, repeat } = submission;
+        let group = match group {
+            Some(name) => Some(self.groups.find(&name).ok_or(Error::UnknownGroup(name))?),
+            None => None,
+        };
+        if key.as_deref() == Some("") {
+            return Err(invalid("a dedupe key must not be empty"));
+        }
+        let now = self.now_ns();
+        let deadline = self.deadline_of(when, now)?;
+        let periodic = match repeat {
+            None => None,
+            Some(repeat) => {
+                if repeat.period < self.config.tick {
+                    return Err(invalid(format!(
+                        "period {:?} is shorter than the engine's tick {:?}",
+                        repeat.period, self.config.tick
+                    )));
+                }
+                let period = u64::try_from(repeat.period.as_nanos())
+                    .map_err(|_| invalid("the period lies beyond the engine clock's range"))?;
+                Some(Periodic {
+                    period,
+                    recurrence: repeat.recurrence,
+                    overrun: repeat.overrun,
+                    anchor: deadline,
+                    max_runs: repeat.max_runs,
+                    end: repeat.until.map(|end| self.to_ns(end)),
+                    stop_on_failure: repeat.stop_on_failure,
+                })
+            }
+        };
+        if periodic.as_ref().is_some_and(|p| p.max_runs == Some(0)) {
+            return Err(invalid("a periodic task needs at least one run"));
+        }
+        if !self.accepting.load(Ordering::SeqCst) {
+            return Err(Error::ShutDown);
+        }
+        self.reserve_capacity()?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let task = Arc::new(Task::new(
+            id,
+            TaskParts { job, priority, group, key: key.map(String::into_boxed_str), periodic, deadline },
+        ));
+        if let Some(key) = task.key.as_deref() {
+            if let Err(holder) = self.keys.claim(key, &task) {
+                self.release_capacity();
+                return Err(Error::DuplicateKey { key: key.to_string(), existing: self.handle(holder) });
+            }
+        }
+        self.registry.insert(task.clone());
+        // Checked again after registering, so that a shutdown's sweep either sees this task or this check sees
+        // the shutdown: no task is accepted and then forgotten.
+        if !self.accepting.load(Ordering::SeqCst) {
+            self.cancel(&task);
+            return Err(Error::ShutDown);
+        }
+        self.stats.submitted.fetch_add(1, Ordering::Relaxed);
+        self.schedule(task.clone());
+        Ok(self.handle(task))
+    }
+
+    fn reserve_capacity(&self) -> Result<(), Error> {
+        let capacity = self.config.capacity;
+        let try_reserve = || {
+            self.live
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |live| (live < capacity).then_some(live + 1))
+                .is_ok()
+        };
+        if try_reserve() {
+            return Ok(());
+        }
+        match self.config.when_full {
+            WhenFull::Reject => Err(Error::Full { capacity }),
+            WhenFull::Block(timeout) => {
+                let deadline = self.clock.now().checked_add(timeout);
+                let accepting = || !self.accepting.load(Ordering::SeqCst);
+                let mut reserved = false;
+                self.changes.wait_until(&self.clock, deadline, || {
+                    reserved = try_reserve();
+                    reserved || accepting()
+                });
+                match (reserved, self.accepting.load(Ordering::SeqCst)) {
+                    (true, true) => Ok(()),
+                    (true, false) => {
+                        self.release_capacity();
+                        Err(Error::ShutDown)
+                    }
+                    (false, true) => Err(Error::Timeout),
+                    (false, false) => Err(Error::ShutDown),
+                }
+            }
+        }
+    }
+
+    fn release_capacity(&self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+        self.changes.notify_all();
+    }
+
+    /// Sends a pending task on its way: straight to a run queue when due, else to the tick thread.
+    pub(crate) fn schedule(self: &Arc<Self>, task: Arc<Task>) {
+        let deadline = task.deadline();
+        if deadline <= self.now_ns() {
+            self.dispatch(task, false);
+            return;
+        }
+        let _ = self.commands.send(Command::Schedule(task));
+        // Pairs with the fence in the tick thread between publishing its sleep target and looking for commands:
+        // either it sees this command, or this sees the target it sleeps toward.
+        fence(Ordering::SeqCst);
+        if deadline < self.sleep_target.load(Ordering::SeqCst) {
+            self.wake_tick_thread();
+        }
+    }
+
+    pub(crate) fn wake_tick_thread(&self) {
+        self.tick_woken.store(true, Ordering::SeqCst);
+        self.tick_wake.notify_all();
+    }
+
+    /// Queues a due task for a worker.
+    pub(crate) fn dispatch(&self, task: Arc<Task>, has_slot: bool) {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.dispatched.fetch_add(1, Ordering::SeqCst);
+        self.queues.push(task.priority, Work::Run { task, has_slot });
+    }
+
+    /// Cancels a task in whatever state it is.
+    pub(crate) fn cancel(&self, task: &Arc<Task>) -> CancelOutcome {
+        loop {
+            match task.state() {
+                TaskState::Pending => {
+                    if task.state.transition(TaskState::Pending, TaskState::Cancelled).is_ok() {
+                        task.cancel_requested.store(true, Ordering::SeqCst);
+                        // Whoever moves a task out of Pending owns its closure: drop it now, exactly once.
+                        drop_quietly(task.take_job());
+                        if task.wheel_key.load(Ordering::SeqCst) != 0 {
+                            let _ = self.commands.send(Command::Unschedule(task.clone()));
+                        }
+                        self.finish(task, TaskState::Cancelled);
+                        return CancelOutcome::Cancelled;
+                    }
+                }
+                TaskState::Running => {
+                    task.cancel_requested.store(true, Ordering::SeqCst);
+                    if task.periodic.is_none() {
+                        return CancelOutcome::Signalled;
+                    }
+                    // A periodic task is cancelled at once; the worker running it drops the closure after the run.
+                    if task.state.transition(TaskState::Running, TaskState::Cancelled).is_ok() {
+                        self.finish(task, TaskState::Cancelled);
+                        return CancelOutcome::Cancelled;
+                    }
+                }
+                _ => return CancelOutcome::AlreadyFinished,
+            }
+        }
+    }
+
+    /// The bookkeeping of a task that just reached terminal state `state`; called once, by whoever moved it there.
+    pub(crate) fn finish(&self, task: &Arc<Task>, state: TaskState) {
+        let counter = match state {
+            TaskState::Succeeded => &self.stats.succeeded,
+            TaskState::Failed => &self.stats.failed,
+            _ => &self.stats.cancelled,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(key) = task.key.as_deref() {
+            self.keys.release(key, task);
+        }
+        self.registry.retire(task.id);
+        self.live.fetch_sub(1, Ordering::SeqCst);
+        task.done.store(true, Ordering::SeqCst);
+        self.changes.notify_all();
+    }
+
+    fn stats(&self) -> Stats {
+        let s = &self.stats;
+        let live = self.live.load(Ordering::SeqCst) as u64;
+        let running = self.running.load(Ordering::SeqCst) as u64;
+        Stats {
+            submitted: s.submitted.load(Ordering::Relaxed),
+            pending: live.saturating_sub(running),
+            running,
+            succeeded: s.succeeded.load(Ordering::Relaxed),
+            failed: s.failed.load(Ordering::Relaxed),
+            cancelled: s.cancelled.load(Ordering::Relaxed),
+            rejected: s.rejected.load(Ordering::Relaxed),
+            runs: s.runs.load(Ordering::Relaxed),
+            failed_runs: s.failed_runs.load(Ordering::Relaxed),
+            tick_wakeups: s.wakeups.load(Ordering::Relaxed),
+            signalled_wakeups: s.signalled_wakeups.load(Ordering::Relaxed),
+            lateness: Lateness::of(&s.lateness),
+        }
+    }
+
+    fn wait_idle(&self) {
+        loop {
+            let before = self.dispatched.load(Ordering::SeqCst);
+            let stopped = self.tick_stopped.load(Ordering::SeqCst);
+            let ticket = self.sync_requested.fetch_add(1, Ordering::SeqCst) + 1;
+            if !stopped {
+                let _ = self.commands.send(Command::Sync(ticket));
+                self.wake_tick_thread();
+            }
+            self.changes.wait_until(&self.clock, None, || {
+                let synced =
+                    self.sync_reached.load(Ordering::SeqCst) >= ticket || self.tick_stopped.load(Ordering::SeqCst);
+                synced && self.in_flight.load(Ordering::SeqCst) == 0
+            });
+            if self.dispatched.load(Ordering::SeqCst) == before {
+                return;
+            }
+        }
+    }
+}
+
+/// Drops a value, keeping a panic in its `Drop` from unwinding into the engine.
+pub(crate) fn drop_quietly<T>(value: T) {
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
+}
+
+/// Submits tasks to an engine. An [`Engine`] derefs to its `Spawner`; [`Engine::spawner`] gives a clone that a
+/// task can keep to submit more tasks without keeping the engine alive.
+///
+/// # Examples
+///
+/// ```
+/// use taskwheel::Engine;
+///
+/// let engine = Engine::builder().workers(2).build()?;
+/// let spawner = engine.spawner();
+/// let first = engine.spawn(move |_| {
+///     // Submit a follow-up from inside a task.
+///     spawner.spawn(|_| println!("follow-up")).map(drop)
+/// })?;
+/// first.wait();
+/// engine.wait_idle();
+/// assert_eq!(engine.stats().succeeded, 2);
+/// # Ok::<(), taskwheel::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Spawner {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Spawner {
+    pub(crate) fn submit(&self, submission: Submission) -> Result<TaskHandle, Error> {
+        self.shared.submit(submission)
+    }
+
+    /// Runs `f` as soon as a worker is free.
+    ///
+    /// # Errors
+    ///
+    /// See [`Error`].
+    pub fn spawn<F, R>(&self, f: F) -> Result<TaskHandle, Error>
+    where
+        F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        self.task(f).submit()
+    }
+
+    /// Runs `f` once, `delay` after this call.
+    ///
+    /// # Errors
+    ///
+    /// See [`Error`].
+    pub fn after<F, R>(&self, delay: Duration, f: F) -> Result<TaskHandle, Error>
+    where
+        F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        self.task(f).after(delay).submit()
+    }
+
+    /// Runs `f` once at `instant` on the engine's clock (at once if it is past).
+    ///
+    /// # Errors
+    ///
+    /// See [`Error`].
+    pub fn at<F, R>(&self, instant: Instant, f: F) -> Result<TaskHandle, Error>
+    where
+        F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        self.task(f).at(instant).submit()
+    }
+
+    /// Runs `f` once at a wall-clock time (at once if it is past).
+    ///
+    /// # Errors
+    ///
+    /// See [`Error`].
+    pub fn at_system_time<F, R>(&self, time: SystemTime, f: F) -> Result<TaskHandle, Error>
+    where
+        F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        self.task(f).at_system_time(time).submit()
+    }
+
+    /// Runs `f` every `period` at a fixed rate, the first time one period from now, until cancelled.
+    ///
+    /// # Errors
+    ///
+    /// See [`Error`]; a period shorter than the engine's tick is an [`Error::InvalidArgument`].
+    pub fn every<F, R>(&self, period: Duration, f: F) -> Result<TaskHandle, Error>
+    where
+        F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        self.periodic(period, f).submit()
+    }
+
+    /// A one-shot task with every option: when, priority, dedupe key, group.
+    pub fn task<F, R>(&self, f: F) -> TaskBuilder<'_>
+    where
+        F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        TaskBuilder::new(self, once(f))
+    }
+
+    /// A periodic task with every option: fixed rate or delay, overrun policy, first delay, run limit, end time.
+    pub fn periodic<F, R>(&self, period: Duration, f: F) -> PeriodicBuilder<'_>
+    where
+        F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        PeriodicBuilder::new(self, period, repeating(f))
+    }
+
+    /// A handle to the task with this id, live or among the recently finished ones.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an id never issued or finished too long ago.
+    pub fn get(&self, id: u64) -> Result<TaskHandle, Error> {
+        let task = self.shared.registry.get(id).ok_or(Error::NotFound(id))?;
+        Ok(self.shared.handle(task))
+    }
+
+    /// Cancels the task with this id; see [`TaskHandle::cancel`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an id never issued or finished too long ago.
+    pub fn cancel(&self, id: u64) -> Result<CancelOutcome, Error> {
+        self.get(id).map(|handle| handle.cancel())
+    }
+
+    /// A snapshot of the engine's counters and lateness percentiles.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    /// The current instant on the engine's clock.
+    pub fn now(&self) -> Instant {
+        self.shared.clock.now()
+    }
+
+    /// Blocks until the engine is idle as of now: every task due by the clock's current time has run (including
+    /// tasks those runs submitted or re-armed that are due too) and no run is queued or in progress.
+    ///
+    /// With a [`ManualClock`](crate::ManualClock) this is how a test lets the engine catch up after moving time.
+    pub fn wait_idle(&self) {
+        self.shared.wait_idle()
+    }
+}
+
+/// How [`Engine::shutdown`] treats the tasks still pending.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Shutdown {
+    /// Stop accepting and stop periodic tasks; let every one-shot task run at its deadline (future ones included)
+    /// until `timeout` on the engine's clock; then cancel what is left. Running tasks are waited for until the same
+    /// timeout; a task still running then is reported in [`ShutdownReport::still_running`].
+    Drain {
+        /// How long to keep running tasks.
+        timeout: Duration,
+    },
+    /// Stop accepting, cancel everything pending at once, and wait for running tasks however long they take.
+    CancelPending,
+}
+
+/// What [`Engine::shutdown`] did.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Tasks that finished (succeeded or failed) during the shutdown.
+    pub completed: u64,
+    /// Tasks cancelled during the shutdown.
+    pub cancelled: u64,
+    /// Runs still in progress when the shutdown gave up waiting (only after a `Drain` timeout).
+    pub still_running: u64,
+}
+
+/// A task scheduling engine: a tick thread that owns a hierarchical timing wheel, run queues per priority and a
+/// fixed pool of worker threads. Submission methods come from [`Spawner`], which `Engine` derefs to.
+///
+/// Dropping the engine shuts it down with [`Shutdown::CancelPending`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use taskwheel::{Engine, Shutdown, TaskState};
+///
+/// let engine = Engine::builder().workers(2).build()?;
+/// let now = engine.spawn(|_| println!("now"))?;
+/// let later = engine.after(Duration::from_millis(2), |_| -> Result<(), String> { Err("boom".into()) })?;
+/// assert_eq!(now.wait(), TaskState::Succeeded);
+/// assert_eq!(later.wait(), TaskState::Failed);
+/// assert_eq!(later.failure().as_deref(), Some("boom"));
+/// let report = engine.shutdown(Shutdown::CancelPending);
+/// assert_eq!(report.still_running, 0);
+/// # Ok::<(), taskwheel::Error>(())
+/// ```
+pub struct Engine {
+    spawner: Spawner,
+    threads: Mutex<Vec<thread::JoinHandle<()>>>,
+    shut_down: AtomicBool,
+}
+
+impl Engine {
+    /// A builder with the default settings.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::new()
+    }
+
+    pub(crate) fn start(config: Config) -> Result<Engine, Error> {
+        let (commands, receiver) = crate::sync::channel::unbounded();
+        let clock = config.clock.clone();
+        let shared = Arc::new(Shared {
+            origin: clock.now(),
+            clock: clock.clone(),
+            next_id: AtomicU64::new(1),
+            accepting: AtomicBool::new(true),
+            live: AtomicUsize::new(0),
+            running: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            dispatched: AtomicU64::new(0),
+            registry: Registry::new(config.retain_finished),
+            keys: Keys::default(),
+            groups: Groups::new(&config.groups),
+            queues: RunQueues::new(),
+            commands,
+            sleep_target: AtomicU64::new(u64::MAX),
+            tick_woken: AtomicBool::new(false),
+            tick_wake: Arc::new(Notifier::default()),
+            changes: Arc::new(Notifier::default()),
+            sync_requested: AtomicU64::new(0),
+            sync_reached: AtomicU64::new(0),
+            tick_stopped: AtomicBool::new(false),
+            stats: Counters::new(),
+            config,
+        });
+        clock.subscribe(&shared.tick_wake);
+        clock.subscribe(&shared.changes);
+
+        let engine = Engine {
+            spawner: Spawner { shared: shared.clone() },
+            threads: Mutex::new(Vec::new()),
+            shut_down: AtomicBool::new(false),
+        };
+        let name = &shared.config.thread_name;
+        let tick = TickThread::new(shared.clone(), receiver);
+        let spawned = thread::Builder::new().name(format!("{name}-tick")).spawn(move || tick.run());
+        engine.threads.lock().push(spawned.map_err(|e| Error::Spawn(e.to_string()))?);
+        for index in 0..shared.config.workers {
+            let worker_shared = shared.clone();
+            let spawned =
+                thread::Builder::new().name(format!("{name}-worker-{index}")).spawn(move || worker::run(worker_shared));
+            engine.threads.lock().push(spawned.map_err(|e| Error::Spawn(e.to_string()))?);
+        }
+        Ok(engine)
+    }
+
+    /// A submitter that does not keep the engine alive (tasks keep one to submit follow-ups).
+    pub fn spawner(&self) -> Spawner {
+        self.spawner.clone()
+    }
+
+    /// Stops the engine: refuses new tasks, handles pending ones as `mode` says, waits for running ones, and stops
+    /// the threads. Every task ends in exactly one terminal state. A second call does nothing and reports zeros.
+    pub fn shutdown(&self, mode: Shutdown) -> ShutdownReport {
+        if self.shut_down.swap(true, Ordering::SeqCst) {
+            return ShutdownReport::default();
+        }
+        let shared = &self.spawner.shared;
+        let stats = &shared.stats;
+        let finished = || stats.succeeded.load(Ordering::SeqCst) + stats.failed.load(Ordering::SeqCst);
+        let (completed_before, cancelled_before) = (finished(), stats.cancelled.load(Ordering::SeqCst));
+        shared.accepting.store(false, Ordering::SeqCst);
+        shared.changes.notify_all(); // blocked submitters give up
+
+        let deadline = match mode {
+            Shutdown::Drain { timeout } => shared.clock.now().checked_add(timeout),
+            Shutdown::CancelPending => None,
+        };
+        if let Shutdown::Drain { .. } = mode {
+            for task in shared.registry.live().iter().filter(|task| task.periodic.is_some()) {
+                shared.cancel(task);
+            }
+            shared.changes.wait_until(&shared.clock, deadline, || shared.live.load(Ordering::SeqCst) == 0);
+        }
+        for task in shared.registry.live() {
+            shared.cancel(&task);
+        }
+        let quiet = shared.changes.wait_until(&shared.clock, deadline, || {
+            shared.live.load(Ordering::SeqCst) == 0 && shared.running.load(Ordering::SeqCst) == 0
+        });
+
+        let _ = shared.commands.send(Command::Stop);
+        shared.wake_tick_thread();
+        let threads = std::mem::take(&mut *self.threads.lock());
+        for _ in 1..threads.len() {
+            shared.queues.push(crate::spec::Priority::High, Work::Stop);
+        }
+        for (index, handle) in threads.into_iter().enumerate() {
+            // The tick thread (index 0) always stops promptly; a worker stuck in a task that never returns is left
+            // to finish on its own rather than hanging the shutdown.
+            if index == 0 || quiet {
+                let _ = handle.join();
+            }
+        }
+        ShutdownReport {
+            completed: finished() - completed_before,
+            cancelled: stats.cancelled.load(Ordering::SeqCst) - cancelled_before,
+            still_running: shared.running.load(Ordering::SeqCst) as u64,
+        }
+    }
+}
+
+impl Deref for Engine {
+    type Target = Spawner;
+
+    fn deref(&self) -> &Spawner {
+        &self.spawner
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.shutdown(Shutdown::CancelPending);
+    }
+}

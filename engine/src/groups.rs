@@ -1,0 +1,110 @@
+//! Concurrency groups: at most `limit` tasks of a group run at once; the rest wait here, holding no worker.
+
+use std::collections::VecDeque;
+
+use crate::sync::{Arc, Mutex};
+use crate::task::Task;
+
+struct Group {
+    name: Box<str>,
+    limit: usize,
+    slots: Mutex<Slots>,
+}
+
+struct Slots {
+    running: usize,
+    waiting: VecDeque<Arc<Task>>,
+}
+
+/// The engine's concurrency groups, fixed when it is built.
+pub(crate) struct Groups {
+    groups: Box<[Group]>,
+}
+
+impl Groups {
+    pub(crate) fn new(groups: &[(String, usize)]) -> Groups {
+        Groups {
+            groups: groups
+                .iter()
+                .map(|(name, limit)| Group {
+                    name: name.as_str().into(),
+                    limit: *limit,
+                    slots: Mutex::new(Slots { running: 0, waiting: VecDeque::new() }),
+                })
+                .collect(),
+        }
+    }
+
+    /// The index of the group called `name`.
+    pub(crate) fn find(&self, name: &str) -> Option<usize> {
+        self.groups.iter().position(|group| &*group.name == name)
+    }
+
+    /// Takes a slot of `group` for `task`, or parks the task in the group's queue and returns `false`.
+    pub(crate) fn acquire(&self, group: usize, task: &Arc<Task>) -> bool {
+        let group = &self.groups[group];
+        let mut slots = group.slots.lock();
+        if slots.running < group.limit {
+            slots.running += 1;
+            true
+        } else {
+            slots.waiting.push_back(task.clone());
+            false
+        }
+    }
+
+    /// Gives a slot back. When a task waits, the slot passes to it and it is returned, to be queued for a worker.
+    pub(crate) fn release(&self, group: usize) -> Option<Arc<Task>> {
+        let mut slots = self.groups[group].slots.lock();
+        let next = slots.waiting.pop_front();
+        if next.is_none() {
+            slots.running -= 1;
+        }
+        next
+    }
+
+    /// How many tasks of `group` hold a slot now.
+    #[cfg(test)]
+    pub(crate) fn running(&self, group: usize) -> usize {
+        self.groups[group].slots.lock().running
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::spec::Priority;
+    use crate::task::{Task, TaskParts};
+
+    fn task(id: u64) -> Arc<Task> {
+        Arc::new(Task::new(
+            id,
+            TaskParts {
+                job: Box::new(|_| Ok(())),
+                priority: Priority::Normal,
+                group: Some(0),
+                key: None,
+                periodic: None,
+                deadline: 0,
+            },
+        ))
+    }
+
+    #[test]
+    fn slots_pass_to_waiting_tasks_in_arrival_order_and_never_exceed_the_limit() {
+        let groups = Groups::new(&[("email".to_string(), 2)]);
+        assert!(groups.acquire(0, &task(1)));
+        assert!(groups.acquire(0, &task(2)));
+        assert!(!groups.acquire(0, &task(3)));
+        assert!(!groups.acquire(0, &task(4)));
+        assert_eq!(groups.running(0), 2);
+        assert_eq!(groups.release(0).map(|t| t.id), Some(3));
+        assert_eq!(groups.running(0), 2, "the slot passed to task 3");
+        assert_eq!(groups.release(0).map(|t| t.id), Some(4));
+        assert!(groups.release(0).is_none());
+        assert!(groups.release(0).is_none());
+        assert_eq!(groups.running(0), 0);
+        assert_eq!(groups.find("email"), Some(0));
+        assert_eq!(groups.find("sms"), None);
+    }
+}

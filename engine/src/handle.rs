@@ -1,0 +1,108 @@
+//! `TaskHandle`: what a submitter keeps to watch, wait for and cancel its task.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::engine::Shared;
+use crate::error::Error;
+use crate::lifecycle::TaskState;
+use crate::sync::Arc;
+use crate::sync::atomic::Ordering;
+use crate::task::Task;
+
+/// What [`TaskHandle::cancel`] did.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// The task will never run again: it was pending (it never runs), or periodic (no further run starts). Its
+    /// state reads `Cancelled` from now on.
+    Cancelled,
+    /// A one-shot task was already running: its cancellation flag is set
+    /// ([`TaskContext::is_cancelled`](crate::TaskContext::is_cancelled)) and it ends as its closure returns.
+    Signalled,
+    /// The task had already finished; nothing changed.
+    AlreadyFinished,
+}
+
+/// A handle to one submitted task. Cheap to clone; safe to keep after the task and even the engine are gone.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use taskwheel::{CancelOutcome, Engine, TaskState};
+///
+/// let engine = Engine::builder().workers(1).build()?;
+/// let handle = engine.after(Duration::from_secs(3600), |_| println!("never"))?;
+/// assert_eq!(handle.state(), TaskState::Pending);
+/// assert_eq!(handle.cancel(), CancelOutcome::Cancelled);
+/// assert_eq!(handle.wait(), TaskState::Cancelled);
+/// # Ok::<(), taskwheel::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct TaskHandle {
+    pub(crate) task: Arc<Task>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl TaskHandle {
+    /// The task's id: unique within its engine, never 0, never reused.
+    pub fn id(&self) -> u64 {
+        self.task.id
+    }
+
+    /// The task's state now.
+    pub fn state(&self) -> TaskState {
+        self.task.state()
+    }
+
+    /// `true` once the task is terminal and the engine has finished its bookkeeping (key released, capacity freed).
+    pub fn is_finished(&self) -> bool {
+        self.task.done.load(Ordering::SeqCst)
+    }
+
+    /// Cancels the task. See [`CancelOutcome`] for what that means in each state.
+    pub fn cancel(&self) -> CancelOutcome {
+        self.shared.cancel(&self.task)
+    }
+
+    /// Blocks until the task is finished and returns its terminal state. No async runtime needed.
+    pub fn wait(&self) -> TaskState {
+        self.shared.changes.wait_until(&self.shared.clock, None, || self.is_finished());
+        self.state()
+    }
+
+    /// Like [`wait`](Self::wait), giving up after `timeout` on the engine's clock.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] when the task is not finished in time.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<TaskState, Error> {
+        let deadline = self.shared.clock.now().checked_add(timeout);
+        if self.shared.changes.wait_until(&self.shared.clock, deadline, || self.is_finished()) {
+            Ok(self.state())
+        } else {
+            Err(Error::Timeout)
+        }
+    }
+
+    /// The message of the last failed run (an `Err`'s text or a panic's message), if any run failed.
+    pub fn failure(&self) -> Option<String> {
+        self.task.failure()
+    }
+
+    /// How many runs have started.
+    pub fn runs(&self) -> u64 {
+        self.task.runs.load(Ordering::SeqCst)
+    }
+
+    /// How many runs failed.
+    pub fn failed_runs(&self) -> u64 {
+        self.task.failed_runs.load(Ordering::SeqCst)
+    }
+}
+
+impl fmt::Debug for TaskHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle").field("id", &self.id()).field("state", &self.state()).finish()
+    }
+}

@@ -1,0 +1,149 @@
+//! The task state machine: the only place that changes a task's state.
+//!
+//! ```text
+//!             ┌──────────── cancel ────────────┐
+//!             │                                ▼
+//!  Pending ──start──▶ Running ──ok──▶ Succeeded     Cancelled
+//!     ▲                 │ │  └─err/panic──▶ Failed       ▲
+//!     └──── re-arm ─────┘ └──── cancel (periodic) ───────┘
+//! ```
+//!
+//! A periodic task goes back to `Pending` between runs; cancelling a periodic task while it runs moves it to
+//! `Cancelled` at once so that no further run starts. Terminal states never change. Every move is one
+//! compare-and-swap from the state the caller believes current, so two threads can never both win the same move:
+//! whoever moves a task out of `Pending` owns its closure from then on.
+
+use std::fmt;
+
+use crate::sync::atomic::{AtomicU8, Ordering};
+
+/// Where a task is in its life.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum TaskState {
+    /// Waiting for its deadline (or, periodic, for its next run), or queued for a worker.
+    Pending = 0,
+    /// A worker is running it.
+    Running = 1,
+    /// Ran and returned `Ok` (a periodic task: its last run ended its schedule).
+    Succeeded = 2,
+    /// Returned an error or panicked (a periodic task: only when built to stop on failure).
+    Failed = 3,
+    /// Cancelled before it ran, or (periodic) between or during runs; or cancelled by shutdown.
+    Cancelled = 4,
+}
+
+impl TaskState {
+    /// All states, in declaration order.
+    pub const ALL: [TaskState; 5] =
+        [TaskState::Pending, TaskState::Running, TaskState::Succeeded, TaskState::Failed, TaskState::Cancelled];
+
+    /// `true` for the states a task never leaves.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, TaskState::Succeeded | TaskState::Failed | TaskState::Cancelled)
+    }
+
+    /// Whether the lifecycle allows moving from `self` to `to`.
+    pub fn can_become(self, to: TaskState) -> bool {
+        use TaskState::*;
+        matches!(
+            (self, to),
+            (Pending, Running)
+                | (Pending, Cancelled)
+                | (Running, Succeeded)
+                | (Running, Failed)
+                | (Running, Pending)
+                | (Running, Cancelled)
+        )
+    }
+
+    fn from_u8(raw: u8) -> TaskState {
+        match raw {
+            0 => TaskState::Pending,
+            1 => TaskState::Running,
+            2 => TaskState::Succeeded,
+            3 => TaskState::Failed,
+            _ => TaskState::Cancelled,
+        }
+    }
+}
+
+impl fmt::Display for TaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TaskState::Pending => "pending",
+            TaskState::Running => "running",
+            TaskState::Succeeded => "succeeded",
+            TaskState::Failed => "failed",
+            TaskState::Cancelled => "cancelled",
+        })
+    }
+}
+
+/// A task's state in one atomic byte.
+#[derive(Debug)]
+pub(crate) struct AtomicState(AtomicU8);
+
+impl AtomicState {
+    pub(crate) fn new() -> AtomicState {
+        AtomicState(AtomicU8::new(TaskState::Pending as u8))
+    }
+
+    pub(crate) fn load(&self) -> TaskState {
+        TaskState::from_u8(self.0.load(Ordering::SeqCst))
+    }
+
+    /// Moves from `from` to `to` if the state is still `from` and the lifecycle allows the move. On failure returns
+    /// the state found (or `from` itself when the move is not allowed at all).
+    pub(crate) fn transition(&self, from: TaskState, to: TaskState) -> Result<(), TaskState> {
+        if !from.can_become(to) {
+            return Err(from);
+        }
+        self.0
+            .compare_exchange(from as u8, to as u8, Ordering::SeqCst, Ordering::SeqCst)
+            .map(drop)
+            .map_err(TaskState::from_u8)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exactly_the_drawn_transitions_are_legal() {
+        use TaskState::*;
+        let legal = [
+            (Pending, Running),
+            (Pending, Cancelled),
+            (Running, Succeeded),
+            (Running, Failed),
+            (Running, Pending),
+            (Running, Cancelled),
+        ];
+        for from in TaskState::ALL {
+            for to in TaskState::ALL {
+                let expected = legal.contains(&(from, to));
+                assert_eq!(from.can_become(to), expected, "{from} -> {to}");
+                // And the atomic refuses exactly the illegal ones, from every starting state.
+                let state = AtomicState(AtomicU8::new(from as u8));
+                assert_eq!(state.transition(from, to).is_ok(), expected, "{from} -> {to}");
+                assert_eq!(state.load(), if expected { to } else { from });
+            }
+        }
+    }
+
+    #[test]
+    fn terminal_states_have_no_way_out() {
+        for from in TaskState::ALL.into_iter().filter(|s| s.is_terminal()) {
+            assert!(TaskState::ALL.iter().all(|&to| !from.can_become(to)), "{from}");
+        }
+    }
+
+    #[test]
+    fn a_transition_from_a_stale_state_fails_and_reports_the_actual_one() {
+        let state = AtomicState::new();
+        state.transition(TaskState::Pending, TaskState::Cancelled).unwrap();
+        assert_eq!(state.transition(TaskState::Pending, TaskState::Running), Err(TaskState::Cancelled));
+    }
+}

@@ -1,0 +1,257 @@
+//! What a submission asks for: when, how often, at which priority, under which key and group.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::engine::Spawner;
+use crate::error::Error;
+use crate::handle::TaskHandle;
+use crate::schedule::{Overrun, Recurrence};
+use crate::task::{Job, TaskContext, TaskResult};
+
+/// Which run queue a task waits in once due. Workers always take from the highest non-empty queue.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Priority {
+    /// Runs before any queued `Normal` or `Low` task.
+    High = 0,
+    /// The default.
+    #[default]
+    Normal = 1,
+    /// Runs only when no `High` or `Normal` task is queued.
+    Low = 2,
+}
+
+/// When a task first becomes due.
+#[derive(Copy, Clone, Debug)]
+pub(crate) enum When {
+    Now,
+    After(Duration),
+    At(Instant),
+    AtSystemTime(SystemTime),
+}
+
+/// The periodic part of a submission.
+#[derive(Clone, Debug)]
+pub(crate) struct Repeat {
+    pub(crate) period: Duration,
+    pub(crate) recurrence: Recurrence,
+    pub(crate) overrun: Overrun,
+    pub(crate) max_runs: Option<u64>,
+    pub(crate) until: Option<Instant>,
+    pub(crate) stop_on_failure: bool,
+}
+
+/// Everything a submission carries to the engine.
+pub(crate) struct Submission {
+    pub(crate) job: Job,
+    pub(crate) when: When,
+    pub(crate) priority: Priority,
+    pub(crate) key: Option<String>,
+    pub(crate) group: Option<String>,
+    pub(crate) repeat: Option<Repeat>,
+}
+
+impl Submission {
+    fn new(job: Job, when: When) -> Submission {
+        Submission { job, when, priority: Priority::Normal, key: None, group: None, repeat: None }
+    }
+}
+
+/// Wraps a one-shot closure so that it runs at most once.
+pub(crate) fn once<F, R>(f: F) -> Job
+where
+    F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
+    R: TaskResult,
+{
+    let mut f = Some(f);
+    Box::new(move |ctx| match f.take() {
+        Some(f) => f(ctx).into_result(),
+        None => Err("a one-shot task was started twice".to_string()),
+    })
+}
+
+/// Wraps a periodic closure.
+pub(crate) fn repeating<F, R>(mut f: F) -> Job
+where
+    F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
+    R: TaskResult,
+{
+    Box::new(move |ctx| f(ctx).into_result())
+}
+
+macro_rules! common_options {
+    () => {
+        /// The run queue the task waits in once due (default [`Priority::Normal`]).
+        pub fn priority(mut self, priority: Priority) -> Self {
+            self.submission.priority = priority;
+            self
+        }
+
+        /// A dedupe key: while a task with this key is pending or running, another submission with the same key is
+        /// refused with [`Error::DuplicateKey`]. Must not be empty.
+        pub fn key(mut self, key: impl Into<String>) -> Self {
+            self.submission.key = Some(key.into());
+            self
+        }
+
+        /// The concurrency group the task belongs to; the group must have been declared on the engine builder.
+        pub fn group(mut self, group: impl Into<String>) -> Self {
+            self.submission.group = Some(group.into());
+            self
+        }
+    };
+}
+
+/// Options for a one-shot task, from [`Spawner::task`]. Nothing is submitted until [`submit`](Self::submit).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use taskwheel::{Engine, Priority};
+///
+/// let engine = Engine::builder().workers(1).build()?;
+/// let handle = engine
+///     .task(|_| println!("close order 42"))
+///     .after(Duration::from_millis(1))
+///     .key("order-42")
+///     .priority(Priority::High)
+///     .submit()?;
+/// handle.wait();
+/// # Ok::<(), taskwheel::Error>(())
+/// ```
+#[must_use = "nothing is scheduled until `submit` is called"]
+pub struct TaskBuilder<'a> {
+    spawner: &'a Spawner,
+    submission: Submission,
+}
+
+impl<'a> TaskBuilder<'a> {
+    pub(crate) fn new(spawner: &'a Spawner, job: Job) -> TaskBuilder<'a> {
+        TaskBuilder { spawner, submission: Submission::new(job, When::Now) }
+    }
+
+    /// Due `delay` after the call to [`submit`](Self::submit), whose clock reading is the start of the delay.
+    pub fn after(mut self, delay: Duration) -> Self {
+        self.submission.when = When::After(delay);
+        self
+    }
+
+    /// Due at `instant` on the engine's clock; an instant already past is due at once.
+    pub fn at(mut self, instant: Instant) -> Self {
+        self.submission.when = When::At(instant);
+        self
+    }
+
+    /// Due at a wall-clock time, converted to the engine's monotonic clock when submitted.
+    pub fn at_system_time(mut self, time: SystemTime) -> Self {
+        self.submission.when = When::AtSystemTime(time);
+        self
+    }
+
+    common_options!();
+
+    /// Submits the task.
+    ///
+    /// # Errors
+    ///
+    /// See [`Error`]: shut down, full, duplicate key, unknown group, an invalid argument.
+    pub fn submit(self) -> Result<TaskHandle, Error> {
+        self.spawner.submit(self.submission)
+    }
+}
+
+/// Options for a periodic task, from [`Spawner::periodic`]. Nothing is submitted until [`submit`](Self::submit).
+///
+/// By default runs are fixed-rate, the first is due one period after submission, missed grid points are skipped,
+/// and the task runs until cancelled; a failed run is counted and the task goes on.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use taskwheel::{Engine, TaskState};
+///
+/// let engine = Engine::builder().workers(1).build()?;
+/// let handle = engine
+///     .periodic(Duration::from_millis(1), |ctx| println!("heartbeat {}", ctx.run()))
+///     .first_delay(Duration::ZERO)
+///     .max_runs(3)
+///     .submit()?;
+/// assert_eq!(handle.wait(), TaskState::Succeeded);
+/// assert_eq!(handle.runs(), 3);
+/// # Ok::<(), taskwheel::Error>(())
+/// ```
+#[must_use = "nothing is scheduled until `submit` is called"]
+pub struct PeriodicBuilder<'a> {
+    spawner: &'a Spawner,
+    submission: Submission,
+    repeat: Repeat,
+}
+
+impl<'a> PeriodicBuilder<'a> {
+    pub(crate) fn new(spawner: &'a Spawner, period: Duration, job: Job) -> PeriodicBuilder<'a> {
+        let repeat = Repeat {
+            period,
+            recurrence: Recurrence::FixedRate,
+            overrun: Overrun::Skip,
+            max_runs: None,
+            until: None,
+            stop_on_failure: false,
+        };
+        PeriodicBuilder { spawner, submission: Submission::new(job, When::After(period)), repeat }
+    }
+
+    /// Each run is due one period after the previous run ended, instead of on a fixed grid.
+    pub fn fixed_delay(mut self) -> Self {
+        self.repeat.recurrence = Recurrence::FixedDelay;
+        self
+    }
+
+    /// What a fixed-rate task does about grid points missed while a run overran (default [`Overrun::Skip`]).
+    pub fn overrun(mut self, overrun: Overrun) -> Self {
+        self.repeat.overrun = overrun;
+        self
+    }
+
+    /// The first run is due `delay` after submission instead of one period after.
+    pub fn first_delay(mut self, delay: Duration) -> Self {
+        self.submission.when = When::After(delay);
+        self
+    }
+
+    /// The first run is due at `instant` on the engine's clock.
+    pub fn starting_at(mut self, instant: Instant) -> Self {
+        self.submission.when = When::At(instant);
+        self
+    }
+
+    /// Stop (as `Succeeded`) after `runs` runs.
+    pub fn max_runs(mut self, runs: u64) -> Self {
+        self.repeat.max_runs = Some(runs);
+        self
+    }
+
+    /// No run starts after `end` (the task then ends as `Succeeded`).
+    pub fn until(mut self, end: Instant) -> Self {
+        self.repeat.until = Some(end);
+        self
+    }
+
+    /// A failed run ends the task as `Failed` instead of being counted and skipped.
+    pub fn stop_on_failure(mut self) -> Self {
+        self.repeat.stop_on_failure = true;
+        self
+    }
+
+    common_options!();
+
+    /// Submits the task.
+    ///
+    /// # Errors
+    ///
+    /// See [`Error`]: shut down, full, duplicate key, unknown group, a period shorter than one tick.
+    pub fn submit(mut self) -> Result<TaskHandle, Error> {
+        self.submission.repeat = Some(self.repeat);
+        self.spawner.submit(self.submission)
+    }
+}

@@ -1,0 +1,200 @@
+//! Counters and the fire-lateness histogram, updated by every engine thread without locks.
+
+use std::time::Duration;
+
+use crate::sync::atomic::{AtomicU64, Ordering};
+
+/// Sub-buckets per power of two: values are kept to within 1/16 (6.25%).
+const SUB_BITS: u32 = 4;
+const SUBS: usize = 1 << SUB_BITS;
+/// Enough buckets for every `u64`.
+const BUCKETS: usize = (64 - SUB_BITS as usize + 1) * SUBS;
+
+/// A log-linear histogram of nanosecond values with atomic buckets: recording is one `fetch_add`.
+pub(crate) struct Histogram {
+    buckets: Box<[AtomicU64]>,
+    max: AtomicU64,
+}
+
+impl Histogram {
+    pub(crate) fn new() -> Histogram {
+        Histogram { buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(), max: AtomicU64::new(0) }
+    }
+
+    pub(crate) fn record(&self, value: u64) {
+        self.buckets[bucket_of(value)].fetch_add(1, Ordering::Relaxed);
+        self.max.fetch_max(value, Ordering::Relaxed);
+    }
+
+    /// The value at quantile `q` (0..=1), to within 6.25% (the middle of its bucket, capped at the maximum).
+    pub(crate) fn quantile(&self, q: f64) -> u64 {
+        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return 0;
+        }
+        let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
+        let mut seen = 0;
+        for (index, count) in counts.iter().enumerate() {
+            seen += count;
+            if seen >= rank {
+                let (low, high) = bucket_bounds(index);
+                return (low + (high - low) / 2).min(self.max.load(Ordering::Relaxed));
+            }
+        }
+        self.max.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn max(&self) -> u64 {
+        self.max.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
+    }
+}
+
+fn bucket_of(value: u64) -> usize {
+    if value < SUBS as u64 {
+        return value as usize;
+    }
+    let exponent = 63 - value.leading_zeros(); // >= SUB_BITS
+    let sub = (value >> (exponent - SUB_BITS)) as usize & (SUBS - 1);
+    (exponent - SUB_BITS + 1) as usize * SUBS + sub
+}
+
+/// The smallest and largest value of a bucket.
+fn bucket_bounds(index: usize) -> (u64, u64) {
+    if index < SUBS {
+        return (index as u64, index as u64);
+    }
+    let exponent = (index / SUBS) as u32 + SUB_BITS - 1;
+    let sub = (index % SUBS) as u64;
+    let width = 1u64 << (exponent - SUB_BITS);
+    let low = (1u64 << exponent) + sub * width;
+    (low, low + (width - 1))
+}
+
+/// The engine's live counters.
+pub(crate) struct Counters {
+    pub(crate) submitted: AtomicU64,
+    pub(crate) succeeded: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) cancelled: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) runs: AtomicU64,
+    pub(crate) failed_runs: AtomicU64,
+    pub(crate) wakeups: AtomicU64,
+    pub(crate) signalled_wakeups: AtomicU64,
+    pub(crate) lateness: Histogram,
+}
+
+impl Counters {
+    pub(crate) fn new() -> Counters {
+        Counters {
+            submitted: AtomicU64::new(0),
+            succeeded: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            runs: AtomicU64::new(0),
+            failed_runs: AtomicU64::new(0),
+            wakeups: AtomicU64::new(0),
+            signalled_wakeups: AtomicU64::new(0),
+            lateness: Histogram::new(),
+        }
+    }
+}
+
+/// A snapshot of an engine's counters, from [`Spawner::stats`](crate::Spawner::stats).
+///
+/// Task counts follow tasks to their terminal state: `succeeded + failed + cancelled + pending + running ==
+/// submitted` once the engine is quiet. Runs count every run of every task (a periodic task runs many times).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Tasks accepted.
+    pub submitted: u64,
+    /// Tasks not yet terminal and not running: waiting for their deadline, queued, or between periodic runs.
+    pub pending: u64,
+    /// Tasks running now.
+    pub running: u64,
+    /// Tasks that ended `Succeeded`.
+    pub succeeded: u64,
+    /// Tasks that ended `Failed`.
+    pub failed: u64,
+    /// Tasks that ended `Cancelled`.
+    pub cancelled: u64,
+    /// Submissions refused (full, duplicate key, shut down).
+    pub rejected: u64,
+    /// Runs started, all tasks together.
+    pub runs: u64,
+    /// Runs that returned an error or panicked.
+    pub failed_runs: u64,
+    /// Times the tick thread woke up, for any reason.
+    pub tick_wakeups: u64,
+    /// Of those, the times a submission with an earlier deadline woke it.
+    pub signalled_wakeups: u64,
+    /// Fire lateness (a run's actual start minus the instant asked for) over all runs.
+    pub lateness: Lateness,
+}
+
+/// Percentiles of fire lateness: how long after the instant asked for a run actually started.
+///
+/// Kept in a log-linear histogram, so each figure is within 6.25% of the true value; `max` is exact.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lateness {
+    /// Runs measured.
+    pub count: u64,
+    /// Median.
+    pub p50: Duration,
+    /// 90th percentile.
+    pub p90: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// 99.9th percentile.
+    pub p999: Duration,
+    /// The worst seen.
+    pub max: Duration,
+}
+
+impl Lateness {
+    pub(crate) fn of(histogram: &Histogram) -> Lateness {
+        let at = |q| Duration::from_nanos(histogram.quantile(q));
+        Lateness {
+            count: histogram.count(),
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+            p999: at(0.999),
+            max: Duration::from_nanos(histogram.max()),
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_cover_every_value_and_keep_within_a_sixteenth() {
+        for value in (0..2_000u64).chain([u64::MAX, u64::MAX / 3, 1 << 40, (1 << 40) + 12_345]) {
+            let (low, high) = bucket_bounds(bucket_of(value));
+            assert!(low <= value && value <= high, "{value} not in [{low}, {high}]");
+            assert!((high - low) <= value / 16, "bucket of {value} too wide");
+        }
+        assert_eq!(bucket_of(u64::MAX), BUCKETS - 1);
+    }
+
+    #[test]
+    fn quantiles_find_the_right_bucket() {
+        let histogram = Histogram::new();
+        for value in 1..=1_000u64 {
+            histogram.record(value * 1_000);
+        }
+        let p50 = histogram.quantile(0.5) as f64;
+        assert!((p50 - 500_000.0).abs() / 500_000.0 < 0.07, "p50 {p50}");
+        assert_eq!(histogram.quantile(1.0), 1_000_000);
+        assert_eq!(histogram.count(), 1_000);
+        assert_eq!(Histogram::new().quantile(0.5), 0);
+    }
+}

@@ -1,0 +1,217 @@
+//! The tick thread: owns the wheel, turns due deadlines into queued work, and sleeps exactly until the next one.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::BinaryHeap;
+use std::time::Duration;
+
+use crate::builder::Precision;
+use crate::clock::Clock;
+use crate::engine::Shared;
+use crate::lifecycle::TaskState;
+use crate::sync::Arc;
+use crate::sync::atomic::{Ordering, fence};
+use crate::sync::channel::{Receiver, TryRecvError};
+use crate::task::Task;
+use crate::wheel::{TimerKey, Wheel};
+
+/// What submitters, cancellers and workers ask of the tick thread.
+pub(crate) enum Command {
+    /// Put this pending task in the wheel at its deadline.
+    Schedule(Arc<Task>),
+    /// This task was cancelled: take it out of the wheel now rather than at its deadline.
+    Unschedule(Arc<Task>),
+    /// Acknowledge this ticket (in `sync_reached`) once everything due now has been dispatched.
+    Sync(u64),
+    /// Exit.
+    Stop,
+}
+
+/// A task of the tick at hand, waiting for its exact deadline.
+struct Imminent {
+    deadline: u64,
+    seq: u64,
+    task: Arc<Task>,
+}
+
+impl PartialEq for Imminent {
+    fn eq(&self, other: &Self) -> bool {
+        (self.deadline, self.seq) == (other.deadline, other.seq)
+    }
+}
+
+impl Eq for Imminent {}
+
+impl PartialOrd for Imminent {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Imminent {
+    // Reversed: `BinaryHeap` is a max-heap and the earliest deadline must come out first.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        (other.deadline, other.seq).cmp(&(self.deadline, self.seq))
+    }
+}
+
+/// The state the tick thread owns alone.
+pub(crate) struct TickThread {
+    shared: Arc<Shared>,
+    commands: Receiver<Command>,
+    wheel: Wheel<Arc<Task>>,
+    /// Tasks whose tick has been reached, ordered by exact deadline.
+    imminent: BinaryHeap<Imminent>,
+    seq: u64,
+    tick_ns: u64,
+}
+
+impl TickThread {
+    pub(crate) fn new(shared: Arc<Shared>, commands: Receiver<Command>) -> TickThread {
+        let tick_ns = u64::try_from(shared.config.tick.as_nanos()).unwrap_or(u64::MAX).max(1);
+        TickThread { shared, commands, wheel: Wheel::new(), imminent: BinaryHeap::new(), seq: 0, tick_ns }
+    }
+
+    pub(crate) fn run(mut self) {
+        if let Precision::Precise { .. } = self.shared.config.precision {
+            lower_timer_slack();
+        }
+        let mut synced = 0;
+        loop {
+            let mut stop = false;
+            loop {
+                match self.commands.try_recv() {
+                    Ok(Command::Schedule(task)) => self.insert(task),
+                    Ok(Command::Unschedule(task)) => self.remove(&task),
+                    Ok(Command::Sync(ticket)) => synced = synced.max(ticket),
+                    Ok(Command::Stop) | Err(TryRecvError::Disconnected) => stop = true,
+                    Err(TryRecvError::Empty) => break,
+                }
+            }
+            if stop {
+                break;
+            }
+            self.fire_due();
+            if synced > self.shared.sync_reached.load(Ordering::SeqCst) {
+                self.shared.sync_reached.store(synced, Ordering::SeqCst);
+                self.shared.changes.notify_all();
+            }
+            let target = self.sleep_target();
+            self.shared.sleep_target.store(target.unwrap_or(u64::MAX), Ordering::SeqCst);
+            // Pairs with the fence in `Shared::schedule`: no submission slips between this check and the sleep.
+            fence(Ordering::SeqCst);
+            if !self.commands.is_empty() {
+                continue;
+            }
+            self.sleep(target);
+        }
+        self.shared.sleep_target.store(u64::MAX, Ordering::SeqCst);
+        self.shared.tick_stopped.store(true, Ordering::SeqCst);
+        self.shared.changes.notify_all();
+    }
+
+    fn insert(&mut self, task: Arc<Task>) {
+        if task.state() != TaskState::Pending {
+            return; // cancelled before it reached the wheel
+        }
+        let tick = task.deadline() / self.tick_ns;
+        let key = self.wheel.insert(tick, task.clone());
+        task.wheel_key.store(key.as_u64(), Ordering::SeqCst);
+        // Pairs with the canceller, which moves the state and then reads `wheel_key`: one of us sees the other.
+        if task.state() != TaskState::Pending {
+            self.remove(&task);
+        }
+    }
+
+    fn remove(&mut self, task: &Arc<Task>) {
+        if let Some(key) = TimerKey::from_u64(task.wheel_key.swap(0, Ordering::SeqCst)) {
+            self.wheel.cancel(key);
+        }
+    }
+
+    /// Moves due ticks out of the wheel and dispatches every task whose exact deadline has passed.
+    fn fire_due(&mut self) {
+        let now = self.shared.now_ns();
+        let now_tick = now / self.tick_ns;
+        self.pull(now_tick.max(self.wheel.elapsed()), now);
+        // Look one tick ahead, so that the next sleep ends at an exact deadline rather than at a tick boundary.
+        if self.imminent.is_empty() {
+            if let Some(next_tick) = self.wheel.next_expiration() {
+                if next_tick <= now_tick.saturating_add(1) {
+                    self.pull(next_tick, now);
+                }
+            }
+        }
+        let now = self.shared.now_ns();
+        while self.imminent.peek().is_some_and(|first| first.deadline <= now) {
+            if let Some(Imminent { task, .. }) = self.imminent.pop() {
+                if task.state() == TaskState::Pending {
+                    self.shared.dispatch(task, false);
+                }
+            }
+        }
+    }
+
+    /// Advances the wheel to `tick` and sorts what expired: due now → dispatched, due later in the tick → imminent.
+    fn pull(&mut self, tick: u64, now: u64) {
+        if self.wheel.advance(tick).is_err() {
+            return; // `tick` is never behind the wheel: both callers pass at least its elapsed time
+        }
+        while let Some(expired) = self.wheel.pop_expired() {
+            let task = expired.value;
+            task.wheel_key.store(0, Ordering::SeqCst);
+            if task.state() != TaskState::Pending {
+                continue;
+            }
+            let deadline = task.deadline();
+            if deadline <= now {
+                self.shared.dispatch(task, false);
+            } else {
+                self.seq += 1;
+                self.imminent.push(Imminent { deadline, seq: self.seq, task });
+            }
+        }
+    }
+
+    /// The instant to wake at, in nanoseconds after the origin: the exact deadline of the first imminent task,
+    /// or the start of the wheel's next occupied tick; `None` when nothing is pending.
+    fn sleep_target(&self) -> Option<u64> {
+        match self.imminent.peek() {
+            Some(first) => Some(first.deadline),
+            None => self.wheel.next_expiration().map(|tick| tick.saturating_mul(self.tick_ns)),
+        }
+    }
+
+    fn sleep(&self, target: Option<u64>) {
+        let shared = &self.shared;
+        let woken = || shared.tick_woken.swap(false, Ordering::SeqCst);
+        let spin = match (shared.config.precision, &shared.clock) {
+            (Precision::Precise { spin }, Clock::Monotonic) => spin,
+            _ => Duration::ZERO,
+        };
+        let deadline = target.map(|ns| shared.instant_of(ns));
+        let wake_early = deadline.map(|d| d.checked_sub(spin).unwrap_or(d));
+        let signalled = shared.tick_wake.wait_until(&shared.clock, wake_early, woken);
+        if !signalled {
+            if let Some(deadline) = deadline.filter(|_| !spin.is_zero()) {
+                while shared.clock.now() < deadline && !shared.tick_woken.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            }
+        }
+        shared.stats.wakeups.fetch_add(1, Ordering::Relaxed);
+        if signalled {
+            shared.stats.signalled_wakeups.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Asks Linux to wake the calling thread within 1 ns of its timers instead of the default 50 µs slack.
+#[cfg(target_os = "linux")]
+fn lower_timer_slack() {
+    // SAFETY: PR_SET_TIMERSLACK takes one integer argument and changes only the calling thread's timer slack; it
+    // reads and writes no memory of ours, and a failure (reported by the return value) leaves the thread as it was.
+    let _ = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_timer_slack() {}

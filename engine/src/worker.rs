@@ -1,0 +1,110 @@
+//! A worker thread: takes due tasks from the run queues, highest priority first, and runs them.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::engine::{Shared, drop_quietly};
+use crate::lifecycle::TaskState;
+use crate::queues::Work;
+use crate::sync::Arc;
+use crate::sync::atomic::Ordering;
+use crate::task::{Task, TaskContext};
+
+/// The worker loop: runs until it takes a `Stop`.
+pub(crate) fn run(shared: Arc<Shared>) {
+    loop {
+        match shared.queues.pop() {
+            Work::Run { task, has_slot } => run_one(&shared, task, has_slot),
+            Work::Stop => return,
+        }
+    }
+}
+
+fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool) {
+    if let Some(group) = task.group {
+        if !has_slot && !shared.groups.acquire(group, &task) {
+            // Parked in the group's queue; it stays in flight and comes back with a slot when one frees up.
+            return;
+        }
+    }
+    if task.state.transition(TaskState::Pending, TaskState::Running).is_ok() {
+        shared.running.fetch_add(1, Ordering::SeqCst);
+        execute(shared, &task);
+        shared.running.fetch_sub(1, Ordering::SeqCst);
+    }
+    if let Some(group) = task.group {
+        if let Some(next) = shared.groups.release(group) {
+            shared.dispatch(next, true);
+        }
+    }
+    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    shared.changes.notify_all();
+}
+
+/// Runs a task this worker has moved to `Running`, then moves it on: terminal, or back to `Pending` and re-armed.
+fn execute(shared: &Arc<Shared>, task: &Arc<Task>) {
+    let scheduled = task.deadline();
+    let started = shared.now_ns();
+    shared.stats.lateness.record(started.saturating_sub(scheduled));
+    shared.stats.runs.fetch_add(1, Ordering::Relaxed);
+    let run = task.runs.fetch_add(1, Ordering::SeqCst) + 1;
+
+    let Some(mut job) = task.take_job() else {
+        // Unreachable by the ownership rules; fail the task rather than the worker if it ever happens.
+        if task.state.transition(TaskState::Running, TaskState::Failed).is_ok() {
+            task.set_failure("the task's closure was missing".to_string());
+            shared.finish(task, TaskState::Failed);
+        }
+        return;
+    };
+    let ctx = TaskContext { task, run, scheduled_for: shared.instant_of(scheduled) };
+    let result = catch_unwind(AssertUnwindSafe(|| job(&ctx))).unwrap_or_else(|payload| Err(panic_message(&*payload)));
+    let failed = result.is_err();
+    if let Err(message) = result {
+        task.failed_runs.fetch_add(1, Ordering::SeqCst);
+        shared.stats.failed_runs.fetch_add(1, Ordering::Relaxed);
+        task.set_failure(message);
+    }
+
+    let Some(periodic) = &task.periodic else {
+        drop_quietly(job);
+        let end = if failed { TaskState::Failed } else { TaskState::Succeeded };
+        if task.state.transition(TaskState::Running, end).is_ok() {
+            shared.finish(task, end);
+        }
+        return;
+    };
+    let next =
+        if failed && periodic.stop_on_failure { None } else { periodic.next_deadline(run, scheduled, shared.now_ns()) };
+    match next {
+        Some(next) => {
+            task.deadline.store(next, Ordering::SeqCst);
+            // The closure goes back before the state does: whoever next moves the task out of Pending finds it.
+            task.put_job(job);
+            if task.state.transition(TaskState::Running, TaskState::Pending).is_ok() {
+                shared.schedule(task.clone());
+            } else {
+                // Cancelled during the run; the canceller did the bookkeeping, the closure is ours to drop.
+                drop_quietly(task.take_job());
+            }
+        }
+        None => {
+            drop_quietly(job);
+            let end = if failed && periodic.stop_on_failure { TaskState::Failed } else { TaskState::Succeeded };
+            if task.state.transition(TaskState::Running, end).is_ok() {
+                shared.finish(task, end);
+            }
+        }
+    }
+}
+
+/// The message of a panic payload: its text when it is a string, a placeholder otherwise.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        format!("panicked: {message}")
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        format!("panicked: {message}")
+    } else {
+        "panicked with a non-string payload".to_string()
+    }
+}
