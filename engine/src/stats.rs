@@ -34,6 +34,9 @@ impl Histogram {
             return 0;
         }
         let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
+        if rank == total {
+            return self.max.load(Ordering::Relaxed);
+        }
         let mut seen = 0;
         for (index, count) in counts.iter().enumerate() {
             seen += count;
