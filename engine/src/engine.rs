@@ -248,6 +248,7 @@ impl Shared {
         // either it sees this command, or this sees the target it sleeps toward.
         fence(Ordering::SeqCst);
         if deadline < self.sleep_target.load(Ordering::SeqCst) {
+            self.stats.signalled_wakeups.fetch_add(1, Ordering::Relaxed);
             self.wake_tick_thread();
         }
     }

@@ -135,7 +135,8 @@ pub struct Stats {
     pub failed_runs: u64,
     /// Times the tick thread woke up, for any reason.
     pub tick_wakeups: u64,
-    /// Of those, the times a submission with an earlier deadline woke it.
+    /// Submissions that woke the tick thread because they were due before the deadline it slept toward (all
+    /// other submissions leave it asleep).
     pub signalled_wakeups: u64,
     /// Fire lateness (a run's actual start minus the instant asked for) over all runs.
     pub lateness: Lateness,

@@ -91,12 +91,13 @@ impl TickThread {
                 break;
             }
             self.fire_due();
+            let target = self.sleep_target();
+            self.shared.sleep_target.store(target.unwrap_or(u64::MAX), Ordering::SeqCst);
+            // Acknowledged after the target is published, so a caller of `wait_idle` sees the real target.
             if synced > self.shared.sync_reached.load(Ordering::SeqCst) {
                 self.shared.sync_reached.store(synced, Ordering::SeqCst);
                 self.shared.changes.notify_all();
             }
-            let target = self.sleep_target();
-            self.shared.sleep_target.store(target.unwrap_or(u64::MAX), Ordering::SeqCst);
             // Pairs with the fence in `Shared::schedule`: no submission slips between this check and the sleep.
             fence(Ordering::SeqCst);
             if !self.commands.is_empty() {
@@ -190,8 +191,8 @@ impl TickThread {
         };
         let deadline = target.map(|ns| shared.instant_of(ns));
         let wake_early = deadline.map(|d| d.checked_sub(spin).unwrap_or(d));
-        let signalled = shared.tick_wake.wait_until(&shared.clock, wake_early, woken);
-        if !signalled {
+        let woken_early = shared.tick_wake.wait_until(&shared.clock, wake_early, woken);
+        if !woken_early {
             if let Some(deadline) = deadline.filter(|_| !spin.is_zero()) {
                 while shared.clock.now() < deadline && !shared.tick_woken.load(Ordering::Relaxed) {
                     std::hint::spin_loop();
@@ -199,9 +200,6 @@ impl TickThread {
             }
         }
         shared.stats.wakeups.fetch_add(1, Ordering::Relaxed);
-        if signalled {
-            shared.stats.signalled_wakeups.fetch_add(1, Ordering::Relaxed);
-        }
     }
 }
 
