@@ -56,4 +56,4 @@ pub use lifecycle::TaskState;
 pub use schedule::{Overrun, Recurrence};
 pub use spec::{PeriodicBuilder, Priority, TaskBuilder};
 pub use stats::{Lateness, Stats};
-pub use task::{TaskContext, TaskResult};
+pub use task::{CancelToken, TaskContext, TaskResult};

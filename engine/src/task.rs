@@ -6,8 +6,8 @@ use std::time::Instant;
 use crate::lifecycle::{AtomicState, TaskState};
 use crate::schedule::Periodic;
 use crate::spec::Priority;
-use crate::sync::Mutex;
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use crate::sync::{Arc, Mutex};
 
 /// A task's closure, boxed. One-shot closures are wrapped so they run at most once.
 pub(crate) type Job = Box<dyn FnMut(&TaskContext<'_>) -> Result<(), String> + Send>;
@@ -48,7 +48,7 @@ impl<E: fmt::Display> TaskResult for Result<(), E> {
 /// # Ok::<(), taskwheel::Error>(())
 /// ```
 pub struct TaskContext<'a> {
-    pub(crate) task: &'a Task,
+    pub(crate) task: &'a Arc<Task>,
     pub(crate) run: u64,
     pub(crate) scheduled_for: Instant,
 }
@@ -73,6 +73,34 @@ impl TaskContext<'_> {
     /// a cooperative task stops early when it sees this.
     pub fn is_cancelled(&self) -> bool {
         self.task.cancel_requested.load(Ordering::SeqCst)
+    }
+
+    /// A token that answers [`is_cancelled`](Self::is_cancelled) for this task from anywhere, for as long as it is
+    /// kept (for example by a C binding that has no context argument to pass along).
+    pub fn cancel_token(&self) -> CancelToken {
+        CancelToken(self.task.clone())
+    }
+}
+
+/// Tells whether one task has been asked to stop. From [`TaskContext::cancel_token`]; cheap to clone.
+#[derive(Clone)]
+pub struct CancelToken(Arc<Task>);
+
+impl CancelToken {
+    /// `true` once the task has been cancelled while running, or cancelled by shutdown.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.cancel_requested.load(Ordering::SeqCst)
+    }
+
+    /// The id of the task.
+    pub fn task_id(&self) -> u64 {
+        self.0.id
+    }
+}
+
+impl fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelToken").field("task_id", &self.0.id).field("cancelled", &self.is_cancelled()).finish()
     }
 }
 

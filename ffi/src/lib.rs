@@ -1,1 +1,33 @@
-//! C ABI for taskwheel (built out in its own issue).
+//! The C ABI of taskwheel: `libtaskwheel.so` / `libtaskwheel.a` and `include/taskwheel.h`.
+//!
+//! Conventions (repeated in the header):
+//! - Every name is prefixed `tw_` / `TW_`. Types are opaque; ids are `uint64_t` and never 0.
+//! - Every fallible function returns a `tw_status` and writes results through out-pointers, only on success.
+//!   `tw_status_str` names every status.
+//! - No Rust panic unwinds into C: each entry point catches it and returns `TW_ERR_PANIC`.
+//! - Enum-valued arguments arrive as integers and are checked: out of range is `TW_ERR_INVALID_ARGUMENT`.
+//!
+//! This crate uses only the public API of `taskwheel`.
+#![allow(non_camel_case_types)]
+#![warn(missing_docs, unsafe_op_in_unsafe_fn)]
+
+mod engine;
+mod ptr;
+mod status;
+mod task;
+mod wheel;
+
+pub use engine::{
+    tw_config, tw_config_init, tw_engine, tw_engine_free, tw_engine_new, tw_engine_shutdown, tw_engine_stats,
+    tw_precision, tw_shutdown_mode, tw_shutdown_report, tw_stats,
+};
+pub use status::{tw_status, tw_status_str, tw_version};
+pub use task::{
+    tw_cancel, tw_current_task_cancelled, tw_current_task_id, tw_free_fn, tw_monotonic_ns, tw_overrun, tw_priority,
+    tw_recurrence, tw_schedule, tw_schedule_after, tw_state, tw_task_fn, tw_task_id, tw_task_spec, tw_task_spec_init,
+    tw_task_state, tw_wait,
+};
+pub use wheel::{
+    tw_expire_fn, tw_timer_id, tw_wheel, tw_wheel_advance, tw_wheel_cancel, tw_wheel_free, tw_wheel_insert,
+    tw_wheel_len, tw_wheel_new, tw_wheel_next_expiration, tw_wheel_reschedule,
+};

@@ -1,0 +1,312 @@
+//! The engine's lifecycle: configuration, start, statistics, shutdown and free.
+
+use std::ffi::c_char;
+use std::ptr;
+use std::time::Duration;
+
+use taskwheel::{Engine, Precision, Shutdown, WhenFull};
+
+use crate::ptr::{as_ref, optional_str, write_optional, write_required};
+use crate::status::guard;
+use crate::status::tw_status::{self, *};
+
+/// An engine: a tick thread, run queues and a pool of worker threads. Create with `tw_engine_new`, destroy with
+/// `tw_engine_free`. Every function taking a `tw_engine*` may be called from any thread, including from inside a
+/// task, except `tw_engine_free`.
+pub struct tw_engine {
+    pub(crate) engine: Engine,
+}
+
+/// How hard the tick thread works to fire on time (`tw_config.precision`).
+#[repr(u32)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum tw_precision {
+    /// Sleep until each deadline (lateness: the OS wake-up latency).
+    TW_PRECISION_STANDARD = 0,
+    /// 1 ns timer slack on the tick thread and a short spin before each deadline (costs CPU).
+    TW_PRECISION_PRECISE = 1,
+}
+
+/// How `tw_engine_shutdown` treats pending tasks.
+#[repr(u32)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum tw_shutdown_mode {
+    /// Stop periodic tasks; run one-shot tasks at their deadlines until the timeout; then cancel the rest.
+    TW_SHUTDOWN_DRAIN = 0,
+    /// Cancel every pending task at once; wait for running ones.
+    TW_SHUTDOWN_CANCEL_PENDING = 1,
+}
+
+/// Engine settings. Fill with `tw_config_init`, then change what you need. A zero field means its default.
+#[repr(C)]
+#[derive(Copy, Clone, Debug)]
+pub struct tw_config {
+    /// Wheel tick in nanoseconds, 10 000 (10 µs) to 1 000 000 000 (1 s). Default 1 000 000 (1 ms).
+    pub tick_ns: u64,
+    /// Worker threads. Default: one per available core.
+    pub workers: u32,
+    /// Most live (pending or running) tasks at once. Default 1 000 000.
+    pub capacity: u64,
+    /// When full: 0 refuses at once with `TW_ERR_FULL`; otherwise `tw_schedule` waits up to this long for room
+    /// and then fails with `TW_ERR_TIMEOUT`.
+    pub block_when_full_ns: u64,
+    /// One of `TW_PRECISION_*`. Default `TW_PRECISION_STANDARD`.
+    pub precision: u32,
+    /// With `TW_PRECISION_PRECISE`: how long before a deadline the tick thread starts spinning. Default 50 µs.
+    pub precise_spin_ns: u64,
+    /// How many finished tasks stay queryable by id. Default 10 000.
+    pub retain_finished: u64,
+    /// Concurrency groups: `group_count` UTF-8 names and their limits (each at least 1). May be NULL when
+    /// `group_count` is 0. The strings are copied; they need only live during `tw_engine_new`.
+    pub group_names: *const *const c_char,
+    /// The limit of each group in `group_names`.
+    pub group_limits: *const u32,
+    /// How many groups.
+    pub group_count: usize,
+}
+
+/// Fills `config` with the defaults (all zero: each field's default). NULL is ignored.
+///
+/// # Safety
+///
+/// `config` is NULL or valid for a write of a `tw_config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_config_init(config: *mut tw_config) {
+    let defaults = tw_config {
+        tick_ns: 0,
+        workers: 0,
+        capacity: 0,
+        block_when_full_ns: 0,
+        precision: tw_precision::TW_PRECISION_STANDARD as u32,
+        precise_spin_ns: 0,
+        retain_finished: 0,
+        group_names: ptr::null(),
+        group_limits: ptr::null(),
+        group_count: 0,
+    };
+    // SAFETY: NULL or valid for a write, by this function's contract.
+    unsafe { write_optional(config, defaults) };
+}
+
+/// Starts an engine. `config` may be NULL for all defaults. On success writes the engine to `*out`.
+///
+/// # Safety
+///
+/// `config` is NULL or points to a `tw_config` (with `group_count` valid entries in `group_names` and
+/// `group_limits`, each name NULL or NUL-terminated); `out` is NULL or valid for a write of a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_engine_new(config: *const tw_config, out: *mut *mut tw_engine) -> tw_status {
+    guard(|| {
+        if out.is_null() {
+            return Err(TW_ERR_NULL);
+        }
+        let mut builder = Engine::builder();
+        if !config.is_null() {
+            // SAFETY: non-NULL and valid by this function's contract.
+            let config = unsafe { as_ref(config) }?;
+            // SAFETY: the group arrays are valid for `group_count` entries by this function's contract.
+            builder = unsafe { apply(builder, config) }?;
+        }
+        let engine = builder.build()?;
+        let raw = Box::into_raw(Box::new(tw_engine { engine }));
+        // SAFETY: `out` is non-NULL (checked above) and valid for a write by this function's contract.
+        unsafe { write_required(out, raw) }?;
+        Ok(TW_OK)
+    })
+}
+
+/// Applies a C configuration to a builder.
+///
+/// # Safety
+///
+/// `group_names` and `group_limits` hold `group_count` valid entries (or `group_count` is 0).
+unsafe fn apply(
+    mut builder: taskwheel::EngineBuilder,
+    config: &tw_config,
+) -> Result<taskwheel::EngineBuilder, tw_status> {
+    if config.tick_ns != 0 {
+        builder = builder.tick(Duration::from_nanos(config.tick_ns));
+    }
+    if config.workers != 0 {
+        builder = builder.workers(config.workers as usize);
+    }
+    if config.capacity != 0 {
+        builder = builder.capacity(usize::try_from(config.capacity).map_err(|_| TW_ERR_INVALID_ARGUMENT)?);
+    }
+    if config.block_when_full_ns != 0 {
+        builder = builder.when_full(WhenFull::Block(Duration::from_nanos(config.block_when_full_ns)));
+    }
+    builder = builder.precision(match config.precision {
+        0 => Precision::Standard,
+        1 => Precision::Precise {
+            spin: Duration::from_nanos(if config.precise_spin_ns == 0 { 50_000 } else { config.precise_spin_ns }),
+        },
+        _ => return Err(TW_ERR_INVALID_ARGUMENT),
+    });
+    if config.retain_finished != 0 {
+        builder =
+            builder.retain_finished(usize::try_from(config.retain_finished).map_err(|_| TW_ERR_INVALID_ARGUMENT)?);
+    }
+    if config.group_count > 0 {
+        if config.group_names.is_null() || config.group_limits.is_null() {
+            return Err(TW_ERR_NULL);
+        }
+        // SAFETY: both arrays hold `group_count` entries by this function's contract.
+        let (names, limits) = unsafe {
+            (
+                std::slice::from_raw_parts(config.group_names, config.group_count),
+                std::slice::from_raw_parts(config.group_limits, config.group_count),
+            )
+        };
+        for (&name, &limit) in names.iter().zip(limits) {
+            // SAFETY: each name is NULL or NUL-terminated by this function's contract.
+            let name = unsafe { optional_str(name) }?.ok_or(TW_ERR_NULL)?;
+            builder = builder.group(name, limit as usize);
+        }
+    }
+    Ok(builder)
+}
+
+/// What `tw_engine_shutdown` did.
+#[repr(C)]
+#[derive(Copy, Clone, Debug, Default)]
+pub struct tw_shutdown_report {
+    /// Tasks that finished (succeeded or failed) during the shutdown.
+    pub completed: u64,
+    /// Tasks cancelled by the shutdown.
+    pub cancelled: u64,
+    /// Runs still in progress when a drain's timeout ran out.
+    pub still_running: u64,
+}
+
+/// Stops the engine: refuses new tasks, treats pending ones as `mode` says (`TW_SHUTDOWN_*`), waits for running
+/// ones (a drain: until `timeout_ns`), and stops its threads. `timeout_ns` is ignored by
+/// `TW_SHUTDOWN_CANCEL_PENDING`. State, wait and stats keep working until `tw_engine_free`. A second call does
+/// nothing and reports zeros. `report` may be NULL. Must not be called from inside one of the engine's tasks.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine from `tw_engine_new`; `report` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_engine_shutdown(
+    engine: *const tw_engine,
+    mode: u32,
+    timeout_ns: u64,
+    report: *mut tw_shutdown_report,
+) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine, by this function's contract.
+        let engine = unsafe { as_ref(engine) }?;
+        let mode = match mode {
+            0 => Shutdown::Drain { timeout: Duration::from_nanos(timeout_ns) },
+            1 => Shutdown::CancelPending,
+            _ => return Err(TW_ERR_INVALID_ARGUMENT),
+        };
+        let done = engine.engine.shutdown(mode);
+        let result = tw_shutdown_report {
+            completed: done.completed,
+            cancelled: done.cancelled,
+            still_running: done.still_running,
+        };
+        // SAFETY: NULL or valid for a write, by this function's contract.
+        unsafe { write_optional(report, result) };
+        Ok(TW_OK)
+    })
+}
+
+/// Shuts the engine down (`TW_SHUTDOWN_CANCEL_PENDING`) if that was not done, waits for running tasks, and frees
+/// it. When it returns no task of the engine runs any more and every `free_user_data` has been called. NULL is a
+/// no-op. Must not be called from inside one of the engine's tasks, nor twice.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine from `tw_engine_new`, not used by any other thread during or after the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_engine_free(engine: *mut tw_engine) {
+    if engine.is_null() {
+        return;
+    }
+    // SAFETY: a live engine from `tw_engine_new` (a `Box::into_raw`), owned by the caller and given up here.
+    let engine = unsafe { Box::from_raw(engine) };
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(engine)));
+}
+
+/// The engine's counters and fire-lateness percentiles (see `tw_engine_stats`).
+#[repr(C)]
+#[derive(Copy, Clone, Debug, Default)]
+pub struct tw_stats {
+    /// Tasks accepted.
+    pub submitted: u64,
+    /// Tasks waiting (for a deadline, a worker, a group slot, or their next periodic run).
+    pub pending: u64,
+    /// Tasks running now.
+    pub running: u64,
+    /// Tasks that ended succeeded.
+    pub succeeded: u64,
+    /// Tasks that ended failed.
+    pub failed: u64,
+    /// Tasks that ended cancelled.
+    pub cancelled: u64,
+    /// Submissions refused.
+    pub rejected: u64,
+    /// Runs started (a periodic task runs many times).
+    pub runs: u64,
+    /// Runs that failed.
+    pub failed_runs: u64,
+    /// Times the tick thread woke up.
+    pub tick_wakeups: u64,
+    /// Submissions that woke the tick thread because they were due earlier than its sleep target.
+    pub signalled_wakeups: u64,
+    /// Runs whose lateness was measured.
+    pub lateness_count: u64,
+    /// Median fire lateness (actual start minus the time asked for), in nanoseconds.
+    pub lateness_p50_ns: u64,
+    /// 90th percentile lateness, ns.
+    pub lateness_p90_ns: u64,
+    /// 99th percentile lateness, ns.
+    pub lateness_p99_ns: u64,
+    /// 99.9th percentile lateness, ns.
+    pub lateness_p999_ns: u64,
+    /// Worst lateness, ns.
+    pub lateness_max_ns: u64,
+}
+
+/// Writes a snapshot of the engine's statistics to `*out`. Works after shutdown too.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine; `out` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_engine_stats(engine: *const tw_engine, out: *mut tw_stats) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine, by this function's contract.
+        let engine = unsafe { as_ref(engine) }?;
+        if out.is_null() {
+            return Err(TW_ERR_NULL);
+        }
+        let s = engine.engine.stats();
+        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let stats = tw_stats {
+            submitted: s.submitted,
+            pending: s.pending,
+            running: s.running,
+            succeeded: s.succeeded,
+            failed: s.failed,
+            cancelled: s.cancelled,
+            rejected: s.rejected,
+            runs: s.runs,
+            failed_runs: s.failed_runs,
+            tick_wakeups: s.tick_wakeups,
+            signalled_wakeups: s.signalled_wakeups,
+            lateness_count: s.lateness.count,
+            lateness_p50_ns: ns(s.lateness.p50),
+            lateness_p90_ns: ns(s.lateness.p90),
+            lateness_p99_ns: ns(s.lateness.p99),
+            lateness_p999_ns: ns(s.lateness.p999),
+            lateness_max_ns: ns(s.lateness.max),
+        };
+        // SAFETY: non-NULL (checked) and valid for a write by this function's contract.
+        unsafe { write_required(out, stats) }?;
+        Ok(TW_OK)
+    })
+}

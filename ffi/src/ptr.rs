@@ -1,0 +1,57 @@
+//! The few places where a C pointer becomes a Rust reference or a string. Each checks NULL first; the rest of
+//! the pointer's validity is the caller's promise, stated on every entry point.
+
+use std::ffi::{CStr, c_char};
+
+use crate::status::tw_status::{self, TW_ERR_INVALID_UTF8, TW_ERR_NULL};
+
+/// A shared reference to `*p`, or `TW_ERR_NULL`.
+///
+/// # Safety
+///
+/// `p` is NULL or points to a live, properly aligned `T` that nothing mutates through another path while the
+/// reference is in use (the C API's contract on every pointer argument).
+pub(crate) unsafe fn as_ref<'a, T>(p: *const T) -> Result<&'a T, tw_status> {
+    // SAFETY: non-NULL pointers are valid for reads of `T` by this function's contract.
+    unsafe { p.as_ref() }.ok_or(TW_ERR_NULL)
+}
+
+/// Writes `value` to `*out` when `out` is not NULL (for optional out-pointers).
+///
+/// # Safety
+///
+/// `out` is NULL or valid for a write of `T`.
+pub(crate) unsafe fn write_optional<T>(out: *mut T, value: T) {
+    if !out.is_null() {
+        // SAFETY: non-NULL and valid for writes by this function's contract; `write` does not read the old value.
+        unsafe { out.write(value) }
+    }
+}
+
+/// Writes `value` to `*out`, or fails with `TW_ERR_NULL` (for required out-pointers; check before acting).
+///
+/// # Safety
+///
+/// `out` is NULL or valid for a write of `T`.
+pub(crate) unsafe fn write_required<T>(out: *mut T, value: T) -> Result<(), tw_status> {
+    if out.is_null() {
+        return Err(TW_ERR_NULL);
+    }
+    // SAFETY: non-NULL and valid for writes by this function's contract.
+    unsafe { out.write(value) };
+    Ok(())
+}
+
+/// An optional UTF-8 string argument: NULL is `None`.
+///
+/// # Safety
+///
+/// `p` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+pub(crate) unsafe fn optional_str<'a>(p: *const c_char) -> Result<Option<&'a str>, tw_status> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-NULL and NUL-terminated by this function's contract.
+    let text = unsafe { CStr::from_ptr(p) };
+    text.to_str().map(Some).map_err(|_| TW_ERR_INVALID_UTF8)
+}

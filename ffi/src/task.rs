@@ -1,0 +1,414 @@
+//! Scheduling C tasks, and watching, waiting for and cancelling them.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, c_void};
+use std::time::{Duration, Instant};
+
+use taskwheel::{CancelOutcome, CancelToken, Overrun, Priority, TaskContext, TaskState};
+
+use crate::engine::tw_engine;
+use crate::ptr::{as_ref, optional_str, write_optional};
+use crate::status::guard;
+use crate::status::tw_status::{self, *};
+
+/// A task: returns 0 for success, anything else for failure (the code is kept as the failure message).
+pub type tw_task_fn = Option<unsafe extern "C" fn(user_data: *mut c_void) -> c_int>;
+
+/// Releases a task's or timer's `user_data`.
+pub type tw_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+/// A task id: unique within its engine, never 0, never reused.
+pub type tw_task_id = u64;
+
+/// A task's place in its lifecycle.
+#[repr(u32)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum tw_state {
+    /// Waiting for its deadline, a worker, a group slot, or its next periodic run.
+    TW_STATE_PENDING = 0,
+    /// Running now.
+    TW_STATE_RUNNING = 1,
+    /// Ended: returned 0 (periodic: its schedule ended).
+    TW_STATE_SUCCEEDED = 2,
+    /// Ended: returned non-zero (periodic: only with `stop_on_failure`).
+    TW_STATE_FAILED = 3,
+    /// Ended: cancelled, by `tw_cancel` or by shutdown.
+    TW_STATE_CANCELLED = 4,
+}
+
+impl From<TaskState> for tw_state {
+    fn from(state: TaskState) -> tw_state {
+        match state {
+            TaskState::Pending => tw_state::TW_STATE_PENDING,
+            TaskState::Running => tw_state::TW_STATE_RUNNING,
+            TaskState::Succeeded => tw_state::TW_STATE_SUCCEEDED,
+            TaskState::Failed => tw_state::TW_STATE_FAILED,
+            TaskState::Cancelled => tw_state::TW_STATE_CANCELLED,
+        }
+    }
+}
+
+/// Run queue of a task (`tw_task_spec.priority`). Workers always take the highest non-empty queue.
+#[repr(u32)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum tw_priority {
+    /// Before every queued normal and low task.
+    TW_PRIORITY_HIGH = 0,
+    /// The default.
+    TW_PRIORITY_NORMAL = 1,
+    /// Only when no high or normal task is queued.
+    TW_PRIORITY_LOW = 2,
+}
+
+/// How a periodic task's runs are spaced (`tw_task_spec.recurrence`).
+#[repr(u32)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum tw_recurrence {
+    /// Runs on a fixed grid from the first deadline.
+    TW_FIXED_RATE = 0,
+    /// Each run `period_ns` after the previous one ended.
+    TW_FIXED_DELAY = 1,
+}
+
+/// What a fixed-rate task does about grid points missed while a run overran (`tw_task_spec.overrun`).
+#[repr(u32)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum tw_overrun {
+    /// Skip them; run at the next grid point not yet passed.
+    TW_OVERRUN_SKIP = 0,
+    /// Run once at once for all of them, then return to the grid.
+    TW_OVERRUN_CATCH_UP = 1,
+}
+
+/// Everything `tw_schedule` can be asked. Fill with `tw_task_spec_init`, then set `run` and what you need.
+#[repr(C)]
+#[derive(Copy, Clone, Debug)]
+pub struct tw_task_spec {
+    /// The task. Required.
+    pub run: tw_task_fn,
+    /// Passed to `run` and then to `free_user_data`. Owned by the engine from the `tw_schedule` call on.
+    pub user_data: *mut c_void,
+    /// Called exactly once with `user_data` however the task ends (ran, failed, cancelled, dropped at shutdown,
+    /// or refused: then before `tw_schedule` returns). May be NULL.
+    pub free_user_data: tw_free_fn,
+    /// First run this long after the call. Ignored when `at_ns` is non-zero.
+    pub delay_ns: u64,
+    /// When non-zero: first run at this `tw_monotonic_ns()` time (a past time runs at once).
+    pub at_ns: u64,
+    /// 0 for a one-shot task; otherwise the period (at least one engine tick).
+    pub period_ns: u64,
+    /// Periodic: one of `TW_FIXED_*`.
+    pub recurrence: u32,
+    /// Periodic, fixed rate: one of `TW_OVERRUN_*`.
+    pub overrun: u32,
+    /// Periodic: stop after this many runs (0: no limit).
+    pub max_runs: u64,
+    /// Periodic: no run starts after this `tw_monotonic_ns()` time (0: no end).
+    pub until_ns: u64,
+    /// Periodic: non-zero makes a failed run end the task as failed.
+    pub stop_on_failure: u32,
+    /// One of `TW_PRIORITY_*`.
+    pub priority: u32,
+    /// Dedupe key (UTF-8, non-empty, copied), or NULL.
+    pub key: *const c_char,
+    /// Concurrency group name (UTF-8, copied), or NULL.
+    pub group: *const c_char,
+}
+
+/// Fills `spec` with the defaults: no task, no user data, due now, one-shot, normal priority, no key, no group.
+/// NULL is ignored.
+///
+/// # Safety
+///
+/// `spec` is NULL or valid for a write of a `tw_task_spec`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_task_spec_init(spec: *mut tw_task_spec) {
+    let defaults = tw_task_spec {
+        run: None,
+        user_data: std::ptr::null_mut(),
+        free_user_data: None,
+        delay_ns: 0,
+        at_ns: 0,
+        period_ns: 0,
+        recurrence: tw_recurrence::TW_FIXED_RATE as u32,
+        overrun: tw_overrun::TW_OVERRUN_SKIP as u32,
+        max_runs: 0,
+        until_ns: 0,
+        stop_on_failure: 0,
+        priority: tw_priority::TW_PRIORITY_NORMAL as u32,
+        key: std::ptr::null(),
+        group: std::ptr::null(),
+    };
+    // SAFETY: NULL or valid for a write, by this function's contract.
+    unsafe { write_optional(spec, defaults) };
+}
+
+/// A task's `user_data`, released exactly once when the task's closure is dropped.
+struct UserData {
+    data: *mut c_void,
+    free: tw_free_fn,
+}
+
+// SAFETY: the C contract (stated in the header) is that `user_data` may be used and freed from any thread: the
+// engine runs the task on a worker and may free it on the worker, the tick thread's caller or a cancelling thread.
+unsafe impl Send for UserData {}
+
+impl UserData {
+    /// The pointer (a method, so closures capture the whole `UserData` and its `Drop`, not just the field).
+    fn ptr(&self) -> *mut c_void {
+        self.data
+    }
+}
+
+impl Drop for UserData {
+    fn drop(&mut self) {
+        if let Some(free) = self.free {
+            // SAFETY: `free` is the caller's release function for `data`; it is called exactly once, here.
+            unsafe { free(self.data) }
+        }
+    }
+}
+
+thread_local! {
+    /// The task running on this thread, for `tw_current_task_*`.
+    static CURRENT: RefCell<Option<CancelToken>> = const { RefCell::new(None) };
+}
+
+/// Sets `CURRENT` for the duration of one run.
+struct Current;
+
+impl Current {
+    fn enter(ctx: &TaskContext<'_>) -> Current {
+        CURRENT.with(|current| *current.borrow_mut() = Some(ctx.cancel_token()));
+        Current
+    }
+}
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        CURRENT.with(|current| current.borrow_mut().take());
+    }
+}
+
+/// The now of `tw_spec.at_ns` and `until_ns`: CLOCK_MONOTONIC in nanoseconds (Linux), the same clock the engine
+/// runs on.
+#[unsafe(no_mangle)]
+pub extern "C" fn tw_monotonic_ns() -> u64 {
+    monotonic_ns()
+}
+
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
+}
+
+/// The `Instant` of a `tw_monotonic_ns()` time.
+fn instant_at(monotonic: u64) -> Instant {
+    let (now_instant, now_ns) = (Instant::now(), monotonic_ns());
+    if monotonic >= now_ns {
+        now_instant.checked_add(Duration::from_nanos(monotonic - now_ns)).unwrap_or(now_instant)
+    } else {
+        now_instant.checked_sub(Duration::from_nanos(now_ns - monotonic)).unwrap_or(now_instant)
+    }
+}
+
+/// Schedules a task as `spec` says. On success writes its id to `*id_out` (which may be NULL). Whatever happens,
+/// `spec->free_user_data` is called exactly once: after the task ends, or before this returns when it is refused.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine; `spec` is NULL or points to a `tw_task_spec` whose `key` and `group` are
+/// NULL or NUL-terminated; `id_out` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_schedule(
+    engine: *const tw_engine,
+    spec: *const tw_task_spec,
+    id_out: *mut tw_task_id,
+) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a valid spec, by this function's contract.
+        let spec = unsafe { as_ref(spec) }?;
+        // From here on the user data is ours: every early return below drops (frees) it.
+        let data = UserData { data: spec.user_data, free: spec.free_user_data };
+        // SAFETY: NULL or a live engine, by this function's contract.
+        let engine = unsafe { as_ref(engine) }?;
+        let run = spec.run.ok_or(TW_ERR_NULL)?;
+        let priority = match spec.priority {
+            0 => Priority::High,
+            1 => Priority::Normal,
+            2 => Priority::Low,
+            _ => return Err(TW_ERR_INVALID_ARGUMENT),
+        };
+        // SAFETY: NULL or NUL-terminated strings, by this function's contract.
+        let (key, group) = unsafe { (optional_str(spec.key)?, optional_str(spec.group)?) };
+        let job = move |ctx: &TaskContext<'_>| -> Result<(), String> {
+            let _current = Current::enter(ctx);
+            // SAFETY: `run` is the caller's task function and `data.ptr()` the argument it was given for it.
+            let code = unsafe { run(data.ptr()) };
+            if code == 0 { Ok(()) } else { Err(format!("task returned {code}")) }
+        };
+        let handle = if spec.period_ns == 0 {
+            let mut builder = engine.engine.task(job).priority(priority);
+            builder = if spec.at_ns != 0 {
+                builder.at(instant_at(spec.at_ns))
+            } else {
+                builder.after(Duration::from_nanos(spec.delay_ns))
+            };
+            if let Some(key) = key {
+                builder = builder.key(key);
+            }
+            if let Some(group) = group {
+                builder = builder.group(group);
+            }
+            builder.submit()?
+        } else {
+            let mut builder = engine.engine.periodic(Duration::from_nanos(spec.period_ns), job).priority(priority);
+            builder = match spec.recurrence {
+                0 => builder,
+                1 => builder.fixed_delay(),
+                _ => return Err(TW_ERR_INVALID_ARGUMENT),
+            };
+            builder = builder.overrun(match spec.overrun {
+                0 => Overrun::Skip,
+                1 => Overrun::CatchUp,
+                _ => return Err(TW_ERR_INVALID_ARGUMENT),
+            });
+            builder = if spec.at_ns != 0 {
+                builder.starting_at(instant_at(spec.at_ns))
+            } else {
+                builder.first_delay(Duration::from_nanos(spec.delay_ns))
+            };
+            if spec.max_runs != 0 {
+                builder = builder.max_runs(spec.max_runs);
+            }
+            if spec.until_ns != 0 {
+                builder = builder.until(instant_at(spec.until_ns));
+            }
+            if spec.stop_on_failure != 0 {
+                builder = builder.stop_on_failure();
+            }
+            if let Some(key) = key {
+                builder = builder.key(key);
+            }
+            if let Some(group) = group {
+                builder = builder.group(group);
+            }
+            builder.submit()?
+        };
+        // SAFETY: NULL or valid for a write, by this function's contract.
+        unsafe { write_optional(id_out, handle.id()) };
+        Ok(TW_OK)
+    })
+}
+
+/// The common case: run `run(user_data)` once, `delay_ns` from now, at normal priority. `free_user_data` (may be
+/// NULL) is called exactly once, as for `tw_schedule`. `id_out` may be NULL.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine; `id_out` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_schedule_after(
+    engine: *const tw_engine,
+    delay_ns: u64,
+    run: tw_task_fn,
+    user_data: *mut c_void,
+    free_user_data: tw_free_fn,
+    id_out: *mut tw_task_id,
+) -> tw_status {
+    let mut spec = std::mem::MaybeUninit::<tw_task_spec>::uninit();
+    // SAFETY: `spec` is valid for a write; `tw_task_spec_init` initialises every field.
+    let mut spec = unsafe {
+        tw_task_spec_init(spec.as_mut_ptr());
+        spec.assume_init()
+    };
+    spec.run = run;
+    spec.user_data = user_data;
+    spec.free_user_data = free_user_data;
+    spec.delay_ns = delay_ns;
+    // SAFETY: `spec` is a valid local; the other pointers are passed on under this function's own contract.
+    unsafe { tw_schedule(engine, &spec, id_out) }
+}
+
+/// Cancels a task. `TW_OK`: it was pending and will never run, or it is periodic and no further run starts (its
+/// state reads cancelled from now on). `TW_ALREADY_RUNNING`: a one-shot task is running; its flag is set.
+/// `TW_ALREADY_FINISHED`: it had ended. `TW_ERR_NOT_FOUND`: unknown or forgotten id.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_cancel(engine: *const tw_engine, id: tw_task_id) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine, by this function's contract.
+        let engine = unsafe { as_ref(engine) }?;
+        Ok(match engine.engine.cancel(id)? {
+            CancelOutcome::Cancelled => TW_OK,
+            CancelOutcome::Signalled => TW_ALREADY_RUNNING,
+            CancelOutcome::AlreadyFinished => TW_ALREADY_FINISHED,
+        })
+    })
+}
+
+/// Writes the task's state to `*out`.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine; `out` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_task_state(engine: *const tw_engine, id: tw_task_id, out: *mut tw_state) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine, by this function's contract.
+        let engine = unsafe { as_ref(engine) }?;
+        if out.is_null() {
+            return Err(TW_ERR_NULL);
+        }
+        let state = engine.engine.get(id)?.state();
+        // SAFETY: non-NULL (checked) and valid for a write by this function's contract.
+        unsafe { write_optional(out, state.into()) };
+        Ok(TW_OK)
+    })
+}
+
+/// Blocks until the task has ended (or `timeout_ns` passed: `TW_ERR_TIMEOUT`; `UINT64_MAX` waits forever) and
+/// writes its final state to `*out` (which may be NULL). May be called from inside another task.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine; `out` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_wait(
+    engine: *const tw_engine,
+    id: tw_task_id,
+    timeout_ns: u64,
+    out: *mut tw_state,
+) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine, by this function's contract.
+        let engine = unsafe { as_ref(engine) }?;
+        let handle = engine.engine.get(id)?;
+        let state = if timeout_ns == u64::MAX {
+            handle.wait()
+        } else {
+            handle.wait_timeout(Duration::from_nanos(timeout_ns))?
+        };
+        // SAFETY: NULL or valid for a write, by this function's contract.
+        unsafe { write_optional(out, state.into()) };
+        Ok(TW_OK)
+    })
+}
+
+/// Called from inside a task: non-zero once that task has been cancelled while running (or by shutdown), so a
+/// long task can stop early. 0 outside a task.
+#[unsafe(no_mangle)]
+pub extern "C" fn tw_current_task_cancelled() -> c_int {
+    CURRENT.with(|current| current.borrow().as_ref().is_some_and(CancelToken::is_cancelled).into())
+}
+
+/// Called from inside a task: its id. 0 outside a task.
+#[unsafe(no_mangle)]
+pub extern "C" fn tw_current_task_id() -> tw_task_id {
+    CURRENT.with(|current| current.borrow().as_ref().map_or(0, CancelToken::task_id))
+}

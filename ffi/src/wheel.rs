@@ -1,0 +1,235 @@
+//! The host-driven wheel: no threads, no clock. The host's own event loop inserts timers, asks how long it may
+//! sleep, and advances time (the model of William Ahern's timeout.c).
+
+use std::cell::{Cell, RefCell};
+use std::ffi::c_void;
+
+use taskwheel::wheel::{TimerKey, Wheel, WheelError};
+
+use crate::ptr::{as_ref, write_optional, write_required};
+use crate::status::guard;
+use crate::status::tw_status::{self, *};
+use crate::task::tw_free_fn;
+
+/// A timer id: never 0; refused (`TW_ERR_NOT_FOUND`) once its timer fired or was cancelled.
+pub type tw_timer_id = u64;
+
+/// Called by `tw_wheel_advance` once per expired timer, in deadline order. The id is already stale.
+pub type tw_expire_fn =
+    Option<unsafe extern "C" fn(ctx: *mut c_void, id: tw_timer_id, deadline: u64, user_data: *mut c_void)>;
+
+/// A hierarchical timing wheel driven by the host. Single-threaded: use one wheel from one thread at a time.
+pub struct tw_wheel {
+    wheel: RefCell<Wheel<*mut c_void>>,
+    /// Set while `tw_wheel_advance` runs callbacks, so a `tw_wheel_free` from a callback is deferred to its end.
+    advancing: Cell<bool>,
+    free_requested: Cell<Option<tw_free_fn>>,
+}
+
+/// Creates an empty wheel whose time is `start_tick` (deadlines before it fire on the first advance).
+///
+/// # Safety
+///
+/// `out` is NULL or valid for a write of a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_wheel_new(start_tick: u64, out: *mut *mut tw_wheel) -> tw_status {
+    guard(|| {
+        if out.is_null() {
+            return Err(TW_ERR_NULL);
+        }
+        let wheel = tw_wheel {
+            wheel: RefCell::new(Wheel::starting_at(start_tick)),
+            advancing: Cell::new(false),
+            free_requested: Cell::new(None),
+        };
+        // SAFETY: non-NULL (checked) and valid for a write by this function's contract.
+        unsafe { write_required(out, Box::into_raw(Box::new(wheel))) }?;
+        Ok(TW_OK)
+    })
+}
+
+/// Adds a timer due at `deadline_tick` carrying `user_data` (the wheel never reads or frees it but in
+/// `tw_wheel_free`). A deadline at or before the wheel's time fires on the next advance. `id_out` may be NULL.
+///
+/// # Safety
+///
+/// `wheel` is NULL or a live wheel; `id_out` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_wheel_insert(
+    wheel: *const tw_wheel,
+    deadline_tick: u64,
+    user_data: *mut c_void,
+    id_out: *mut tw_timer_id,
+) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live wheel, by this function's contract.
+        let wheel = unsafe { as_ref(wheel) }?;
+        let key = wheel.wheel.borrow_mut().insert(deadline_tick, user_data);
+        // SAFETY: NULL or valid for a write, by this function's contract.
+        unsafe { write_optional(id_out, key.as_u64()) };
+        Ok(TW_OK)
+    })
+}
+
+/// Removes a pending timer; its `user_data` is written to `*user_data_out` (which may be NULL) so the host can
+/// release it. `TW_ERR_NOT_FOUND` for a fired, cancelled or never-issued id.
+///
+/// # Safety
+///
+/// `wheel` is NULL or a live wheel; `user_data_out` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_wheel_cancel(
+    wheel: *const tw_wheel,
+    id: tw_timer_id,
+    user_data_out: *mut *mut c_void,
+) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live wheel, by this function's contract.
+        let wheel = unsafe { as_ref(wheel) }?;
+        let key = TimerKey::from_u64(id).ok_or(TW_ERR_NOT_FOUND)?;
+        let user_data = wheel.wheel.borrow_mut().cancel(key).ok_or(TW_ERR_NOT_FOUND)?;
+        // SAFETY: NULL or valid for a write, by this function's contract.
+        unsafe { write_optional(user_data_out, user_data) };
+        Ok(TW_OK)
+    })
+}
+
+/// Moves a pending timer to `deadline_tick`, keeping its id. `TW_ERR_NOT_FOUND` for a stale id.
+///
+/// # Safety
+///
+/// `wheel` is NULL or a live wheel.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_wheel_reschedule(wheel: *const tw_wheel, id: tw_timer_id, deadline_tick: u64) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live wheel, by this function's contract.
+        let wheel = unsafe { as_ref(wheel) }?;
+        let key = TimerKey::from_u64(id).ok_or(TW_ERR_NOT_FOUND)?;
+        wheel.wheel.borrow_mut().reschedule(key, deadline_tick).map_err(|_| TW_ERR_NOT_FOUND)?;
+        Ok(TW_OK)
+    })
+}
+
+/// Writes the exact deadline of the earliest pending timer to `*out` (not a slot boundary: sleep until exactly
+/// then). `TW_ERR_EMPTY` when no timer is pending.
+///
+/// # Safety
+///
+/// `wheel` is NULL or a live wheel; `out` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_wheel_next_expiration(wheel: *const tw_wheel, out: *mut u64) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live wheel, by this function's contract.
+        let wheel = unsafe { as_ref(wheel) }?;
+        if out.is_null() {
+            return Err(TW_ERR_NULL);
+        }
+        let next = wheel.wheel.borrow().next_expiration().ok_or(TW_ERR_EMPTY)?;
+        // SAFETY: non-NULL (checked) and valid for a write by this function's contract.
+        unsafe { write_required(out, next) }?;
+        Ok(TW_OK)
+    })
+}
+
+/// How many timers the wheel holds (0 for NULL).
+///
+/// # Safety
+///
+/// `wheel` is NULL or a live wheel.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_wheel_len(wheel: *const tw_wheel) -> usize {
+    // SAFETY: NULL or a live wheel, by this function's contract.
+    match unsafe { as_ref(wheel) } {
+        Ok(wheel) => wheel.wheel.try_borrow().map_or(0, |w| w.len()),
+        Err(_) => 0,
+    }
+}
+
+/// Moves the wheel's time to `now_tick` and calls `callback(ctx, id, deadline, user_data)` once for every timer
+/// with `deadline <= now_tick`, in deadline order (ties in insertion order). The callback may insert, cancel and
+/// reschedule on the same wheel (a timer it inserts at or before `now_tick` fires on the next advance), and may
+/// even call `tw_wheel_free` (the wheel is then freed when this returns). Advancing to the same tick again fires
+/// nothing new; a `now_tick` before the wheel's time is `TW_ERR_INVALID_ARGUMENT` and changes nothing.
+///
+/// # Safety
+///
+/// `wheel` is NULL or a live wheel; `callback` and `ctx` are the host's, called on this thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_wheel_advance(
+    wheel: *mut tw_wheel,
+    now_tick: u64,
+    callback: tw_expire_fn,
+    ctx: *mut c_void,
+) -> tw_status {
+    let status = guard(|| {
+        // SAFETY: NULL or a live wheel, by this function's contract.
+        let w = unsafe { as_ref(wheel.cast_const()) }?;
+        let callback = callback.ok_or(TW_ERR_NULL)?;
+        w.wheel.borrow_mut().advance(now_tick).map_err(|error| match error {
+            WheelError::TimeWentBackwards { .. } => TW_ERR_INVALID_ARGUMENT,
+            WheelError::StaleKey => TW_ERR_NOT_FOUND,
+        })?;
+        let was_advancing = w.advancing.replace(true);
+        loop {
+            // The borrow ends before the callback runs, so the callback can use the wheel.
+            let Some(expired) = w.wheel.borrow_mut().pop_expired() else { break };
+            // SAFETY: the host's callback, called as its contract says.
+            unsafe { callback(ctx, expired.key.as_u64(), expired.deadline, expired.value) };
+            if w.free_requested.get().is_some() {
+                break;
+            }
+        }
+        w.advancing.set(was_advancing);
+        Ok(TW_OK)
+    });
+    // A free asked for from a callback happens now, after the last use of the wheel above.
+    if !wheel.is_null() {
+        // SAFETY: `wheel` is still live: only this deferred path frees it while advancing.
+        let requested = unsafe { (*wheel).free_requested.get() };
+        // SAFETY: reading a `Cell<bool>` of the live wheel.
+        let nested = unsafe { (*wheel).advancing.get() };
+        if let (Some(free), false) = (requested, nested) {
+            // SAFETY: the wheel is live and no reference to it remains; freeing it was requested by the host.
+            unsafe { free_now(wheel, free) };
+        }
+    }
+    status
+}
+
+/// Frees the wheel, calling `free_user_data` (may be NULL) on the `user_data` of every timer still in it. NULL is
+/// a no-op. Called from a `tw_wheel_advance` callback, the wheel is freed when that advance returns.
+///
+/// # Safety
+///
+/// `wheel` is NULL or a live wheel, not used again after the call (nor after the advance it was called from).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_wheel_free(wheel: *mut tw_wheel, free_user_data: tw_free_fn) {
+    if wheel.is_null() {
+        return;
+    }
+    // SAFETY: a live wheel by this function's contract.
+    let w = unsafe { &*wheel };
+    if w.advancing.get() {
+        w.free_requested.set(Some(free_user_data));
+        return;
+    }
+    // SAFETY: a live wheel, not advancing, given up by the caller.
+    unsafe { free_now(wheel, free_user_data) };
+}
+
+/// Frees a wheel and releases what it still holds.
+///
+/// # Safety
+///
+/// `wheel` is a live wheel from `tw_wheel_new` and nothing refers to it any more.
+unsafe fn free_now(wheel: *mut tw_wheel, free_user_data: tw_free_fn) {
+    // SAFETY: from `Box::into_raw` in `tw_wheel_new`, and unreferenced by this function's contract.
+    let wheel = unsafe { Box::from_raw(wheel) };
+    let mut inner = wheel.wheel.into_inner();
+    for user_data in inner.drain() {
+        if let Some(free) = free_user_data {
+            // SAFETY: the host's release function, called once per timer's user data.
+            unsafe { free(user_data) };
+        }
+    }
+}

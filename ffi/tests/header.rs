@@ -1,0 +1,28 @@
+//! `include/taskwheel.h` is committed; this test fails when a fresh cbindgen generation differs from it.
+//! `TASKWHEEL_BLESS=1 cargo test -p taskwheel-ffi --test header` rewrites it.
+
+use std::path::Path;
+
+#[test]
+fn committed_header_matches_a_fresh_generation() {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml parses");
+    let bindings = cbindgen::Builder::new()
+        .with_crate(crate_dir)
+        .with_config(config)
+        .generate()
+        .expect("cbindgen generates the header");
+    let mut fresh = Vec::new();
+    bindings.write(&mut fresh);
+    let fresh = String::from_utf8(fresh).expect("header is UTF-8");
+    let committed_path = crate_dir.join("../include/taskwheel.h");
+    if std::env::var_os("TASKWHEEL_BLESS").is_some() {
+        std::fs::write(&committed_path, &fresh).expect("write the header");
+        return;
+    }
+    let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "include/taskwheel.h is stale: regenerate with `TASKWHEEL_BLESS=1 cargo test -p taskwheel-ffi --test header`"
+    );
+}
