@@ -226,9 +226,15 @@ pub unsafe extern "C" fn tw_engine_free(engine: *mut tw_engine) {
     if engine.is_null() {
         return;
     }
-    // SAFETY: a live engine from `tw_engine_new` (a `Box::into_raw`), owned by the caller and given up here.
-    let engine = unsafe { Box::from_raw(engine) };
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(engine)));
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // Shut down while the engine is still whole, so that a `free_user_data` calling back into it (say, to
+        // schedule) finds a live engine that answers `TW_ERR_SHUT_DOWN`.
+        // SAFETY: a live engine from `tw_engine_new`, by this function's contract.
+        unsafe { &*engine }.engine.shutdown(Shutdown::CancelPending);
+        // SAFETY: a `Box::into_raw` from `tw_engine_new`, owned by the caller and given up here; the shared
+        // reference above is no longer used.
+        drop(unsafe { Box::from_raw(engine) });
+    }));
 }
 
 /// The engine's counters and fire-lateness percentiles (see `tw_engine_stats`).

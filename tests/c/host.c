@@ -1,0 +1,540 @@
+/* A C11 host of libtaskwheel: exercises every function of include/taskwheel.h, the bad inputs it must refuse,
+ * and checks that free_user_data runs exactly once per task, refused ones included.
+ * Built by tests/tests/c_hosts.rs with gcc -std=c11 -Wall -Wextra -Werror -pedantic, linked statically and
+ * dynamically, and run under valgrind by .ci/run. Prints "N passed, 0 failed" and exits 0 on success. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "taskwheel.h"
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (cond) {                                                                  \
+            passed++;                                                                \
+        } else {                                                                     \
+            failed++;                                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                            \
+    } while (0)
+
+#define CHECK_STATUS(call, expected)                                                                 \
+    do {                                                                                             \
+        tw_status got_ = (call);                                                                     \
+        if (got_ == (tw_status)(expected)) {                                                         \
+            passed++;                                                                                \
+        } else {                                                                                     \
+            failed++;                                                                                \
+            fprintf(stderr, "%s:%d: %s returned %s, expected %s\n", __FILE__, __LINE__, #call,       \
+                    tw_status_str(got_), tw_status_str(expected));                                   \
+        }                                                                                            \
+    } while (0)
+
+#define MS 1000000ull
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- user data with a destructor count ---- */
+
+static atomic_int frees;     /* free_user_data calls */
+static atomic_int allocated; /* user data handed to the engine */
+
+typedef struct {
+    atomic_int runs;
+    int result;
+    atomic_int *order_slot;
+    atomic_int *order_counter;
+} job;
+
+static job *new_job(int result) {
+    job *j = calloc(1, sizeof *j);
+    atomic_init(&j->runs, 0);
+    j->result = result;
+    atomic_fetch_add(&allocated, 1);
+    return j;
+}
+
+static void free_job(void *p) {
+    atomic_fetch_add(&frees, 1);
+    free(p);
+}
+
+static int run_job(void *p) {
+    job *j = p;
+    atomic_fetch_add(&j->runs, 1);
+    if (j->order_counter) atomic_store(j->order_slot, atomic_fetch_add(j->order_counter, 1));
+    return j->result;
+}
+
+/* Periodic jobs are shared with the test after scheduling, so the test keeps them and the engine must not free
+ * them: a counting no-op free instead. */
+static atomic_int shared_frees;
+static void free_shared(void *p) {
+    (void)p;
+    atomic_fetch_add(&shared_frees, 1);
+}
+
+static atomic_int gate;
+static int wait_for_gate(void *p) {
+    (void)p;
+    while (!atomic_load(&gate)) sleep_ms(1);
+    return 0;
+}
+
+static int run_until_cancelled(void *p) {
+    atomic_int *started = p;
+    atomic_store(started, 1);
+    for (int i = 0; i < 10000 && !tw_current_task_cancelled(); i++) sleep_ms(1);
+    return tw_current_task_cancelled() ? 7 : 0;
+}
+
+/* ---- reentrancy: a task that schedules, queries and waits on other tasks ---- */
+
+static tw_engine *reentrant_engine;
+static atomic_int reentrant_ok;
+static int reentrant_task(void *p) {
+    (void)p;
+    tw_task_id self = tw_current_task_id();
+    tw_state state;
+    int ok = self != 0;
+    ok &= tw_task_state(reentrant_engine, self, &state) == TW_OK && state == TW_STATE_RUNNING;
+    tw_task_id child;
+    ok &= tw_schedule_after(reentrant_engine, 1 * MS, run_job, new_job(0), free_job, &child) == TW_OK;
+    ok &= tw_wait(reentrant_engine, child, UINT64_MAX, &state) == TW_OK && state == TW_STATE_SUCCEEDED;
+    ok &= tw_cancel(reentrant_engine, child) == TW_ALREADY_FINISHED;
+    atomic_store(&reentrant_ok, ok);
+    return 0;
+}
+
+/* A free_user_data that schedules a new task: during shutdown it must be refused, not crash. */
+static tw_engine *rescheduling_engine;
+static atomic_int reschedule_status = -1;
+static void free_and_reschedule(void *p) {
+    free_job(p);
+    atomic_store(&reschedule_status,
+                 (int)tw_schedule_after(rescheduling_engine, 0, run_job, new_job(0), free_job, NULL));
+}
+
+static void test_status_and_version(void) {
+    for (unsigned s = 0; s <= 14; s++) CHECK(strncmp(tw_status_str(s), "TW_", 3) == 0);
+    CHECK(strstr(tw_status_str(TW_ERR_NOT_FOUND), "TW_ERR_NOT_FOUND") != NULL);
+    CHECK(strstr(tw_status_str(999), "UNKNOWN") != NULL);
+    CHECK(strlen(tw_version()) > 0);
+}
+
+static void test_engine(void) {
+    const char *names[] = {"email"};
+    uint32_t limits[] = {1};
+    tw_config config;
+    tw_config_init(&config);
+    config.workers = 2;
+    config.group_names = names;
+    config.group_limits = limits;
+    config.group_count = 1;
+    tw_engine *engine = NULL;
+    CHECK_STATUS(tw_engine_new(&config, &engine), TW_OK);
+    CHECK(engine != NULL);
+    tw_state state;
+
+    /* one-shot, success and failure */
+    tw_task_id ok_id = 0, fail_id = 0;
+    CHECK_STATUS(tw_schedule_after(engine, 2 * MS, run_job, new_job(0), free_job, &ok_id), TW_OK);
+    CHECK_STATUS(tw_schedule_after(engine, 0, run_job, new_job(3), free_job, &fail_id), TW_OK);
+    CHECK(ok_id != 0 && fail_id != 0 && ok_id != fail_id);
+    CHECK_STATUS(tw_wait(engine, ok_id, UINT64_MAX, &state), TW_OK);
+    CHECK(state == TW_STATE_SUCCEEDED);
+    CHECK_STATUS(tw_wait(engine, fail_id, UINT64_MAX, &state), TW_OK);
+    CHECK(state == TW_STATE_FAILED);
+    CHECK_STATUS(tw_schedule_after(engine, 0, run_job, new_job(0), free_job, NULL), TW_OK); /* id may be NULL */
+
+    /* the full spec: absolute time, priority, periodic with a run limit */
+    job *periodic = new_job(0);
+    atomic_fetch_sub(&allocated, 1); /* the test frees this one itself */
+    tw_task_spec spec;
+    tw_task_spec_init(&spec);
+    spec.run = run_job;
+    spec.user_data = periodic;
+    spec.free_user_data = free_shared;
+    spec.period_ns = 1 * MS;
+    spec.max_runs = 3;
+    spec.at_ns = tw_monotonic_ns() + 1 * MS;
+    spec.priority = TW_PRIORITY_HIGH;
+    tw_task_id periodic_id;
+    CHECK_STATUS(tw_schedule(engine, &spec, &periodic_id), TW_OK);
+    CHECK_STATUS(tw_wait(engine, periodic_id, UINT64_MAX, &state), TW_OK);
+    CHECK(state == TW_STATE_SUCCEEDED);
+    CHECK(atomic_load(&periodic->runs) == 3);
+
+    /* fixed delay, catch-up and an end time are accepted */
+    tw_task_spec_init(&spec);
+    spec.run = run_job;
+    spec.user_data = new_job(0);
+    spec.free_user_data = free_job;
+    spec.period_ns = 1 * MS;
+    spec.recurrence = TW_FIXED_DELAY;
+    spec.overrun = TW_OVERRUN_CATCH_UP;
+    spec.until_ns = tw_monotonic_ns() + 5 * MS;
+    spec.stop_on_failure = 1;
+    tw_task_id bounded_id;
+    CHECK_STATUS(tw_schedule(engine, &spec, &bounded_id), TW_OK);
+    CHECK_STATUS(tw_wait(engine, bounded_id, UINT64_MAX, &state), TW_OK);
+    CHECK(state == TW_STATE_SUCCEEDED);
+
+    /* cancel: pending, running, periodic, finished, unknown */
+    tw_task_id far_id;
+    CHECK_STATUS(tw_schedule_after(engine, 10000 * MS, run_job, new_job(0), free_job, &far_id), TW_OK);
+    CHECK_STATUS(tw_cancel(engine, far_id), TW_OK);
+    CHECK_STATUS(tw_task_state(engine, far_id, &state), TW_OK);
+    CHECK(state == TW_STATE_CANCELLED);
+    CHECK_STATUS(tw_cancel(engine, far_id), TW_ALREADY_FINISHED);
+    CHECK_STATUS(tw_cancel(engine, 0), TW_ERR_NOT_FOUND);
+    CHECK_STATUS(tw_cancel(engine, UINT64_MAX), TW_ERR_NOT_FOUND);
+
+    atomic_int started;
+    atomic_init(&started, 0);
+    tw_task_id running_id;
+    CHECK_STATUS(tw_schedule_after(engine, 0, run_until_cancelled, &started, NULL, &running_id), TW_OK);
+    while (!atomic_load(&started)) sleep_ms(1);
+    CHECK_STATUS(tw_cancel(engine, running_id), TW_ALREADY_RUNNING);
+    CHECK_STATUS(tw_wait(engine, running_id, UINT64_MAX, &state), TW_OK);
+    CHECK(state == TW_STATE_FAILED); /* it saw the flag and returned 7 */
+
+    job *forever = new_job(0);
+    atomic_fetch_sub(&allocated, 1);
+    tw_task_spec_init(&spec);
+    spec.run = run_job;
+    spec.user_data = forever;
+    spec.free_user_data = free_shared;
+    spec.period_ns = 1 * MS;
+    tw_task_id forever_id;
+    CHECK_STATUS(tw_schedule(engine, &spec, &forever_id), TW_OK);
+    while (atomic_load(&forever->runs) < 2) sleep_ms(1);
+    CHECK_STATUS(tw_cancel(engine, forever_id), TW_OK);
+    CHECK_STATUS(tw_task_state(engine, forever_id, &state), TW_OK);
+    CHECK(state == TW_STATE_CANCELLED); /* cancelled as soon as tw_cancel returns */
+    CHECK_STATUS(tw_wait(engine, forever_id, UINT64_MAX, NULL), TW_OK);
+
+    /* dedupe keys */
+    tw_task_spec_init(&spec);
+    spec.run = run_job;
+    spec.user_data = new_job(0);
+    spec.free_user_data = free_job;
+    spec.delay_ns = 10000 * MS;
+    spec.key = "order-42";
+    tw_task_id keyed_id;
+    CHECK_STATUS(tw_schedule(engine, &spec, &keyed_id), TW_OK);
+    int frees_before = atomic_load(&frees);
+    spec.user_data = new_job(0);
+    tw_task_id dup_id = 12345;
+    CHECK_STATUS(tw_schedule(engine, &spec, &dup_id), TW_ERR_DUPLICATE_KEY);
+    CHECK(atomic_load(&frees) == frees_before + 1); /* refused: freed before tw_schedule returned */
+    CHECK(dup_id == 12345);                          /* outputs written only on success */
+    CHECK_STATUS(tw_cancel(engine, keyed_id), TW_OK);
+    spec.user_data = new_job(0);
+    CHECK_STATUS(tw_schedule(engine, &spec, &keyed_id), TW_OK); /* the key is free again */
+    CHECK_STATUS(tw_cancel(engine, keyed_id), TW_OK);
+
+    /* groups */
+    tw_task_spec_init(&spec);
+    spec.run = run_job;
+    spec.user_data = new_job(0);
+    spec.free_user_data = free_job;
+    spec.group = "email";
+    tw_task_id grouped;
+    CHECK_STATUS(tw_schedule(engine, &spec, &grouped), TW_OK);
+    CHECK_STATUS(tw_wait(engine, grouped, UINT64_MAX, &state), TW_OK);
+    CHECK(state == TW_STATE_SUCCEEDED);
+    spec.user_data = new_job(0);
+    spec.group = "sms";
+    CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_UNKNOWN_GROUP);
+
+    /* wait with a timeout */
+    tw_task_id slow_id;
+    CHECK_STATUS(tw_schedule_after(engine, 10000 * MS, run_job, new_job(0), free_job, &slow_id), TW_OK);
+    CHECK_STATUS(tw_wait(engine, slow_id, 1 * MS, &state), TW_ERR_TIMEOUT);
+    CHECK_STATUS(tw_cancel(engine, slow_id), TW_OK);
+
+    /* reentrant calls from inside a task */
+    reentrant_engine = engine;
+    tw_task_id reentrant_id;
+    CHECK_STATUS(tw_schedule_after(engine, 0, reentrant_task, NULL, NULL, &reentrant_id), TW_OK);
+    CHECK_STATUS(tw_wait(engine, reentrant_id, UINT64_MAX, &state), TW_OK);
+    CHECK(atomic_load(&reentrant_ok) == 1);
+    CHECK(tw_current_task_id() == 0 && tw_current_task_cancelled() == 0);
+
+    /* bad input: every one gets its own status, and refused user data is freed before tw_schedule returns */
+    frees_before = atomic_load(&frees);
+    tw_task_spec_init(&spec);
+    spec.run = run_job;
+    spec.free_user_data = free_job;
+    spec.user_data = new_job(0);
+    CHECK_STATUS(tw_schedule(NULL, &spec, NULL), TW_ERR_NULL);
+    CHECK_STATUS(tw_schedule(engine, NULL, NULL), TW_ERR_NULL);
+    spec.run = NULL;
+    spec.user_data = new_job(0);
+    CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_NULL); /* no run function */
+    spec.run = run_job;
+    spec.user_data = new_job(0);
+    spec.priority = 7;
+    CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_INVALID_ARGUMENT);
+    spec.priority = TW_PRIORITY_LOW;
+    spec.user_data = new_job(0);
+    spec.period_ns = 1000; /* shorter than the 1 ms tick */
+    CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_INVALID_ARGUMENT);
+    spec.period_ns = 1 * MS;
+    spec.user_data = new_job(0);
+    spec.recurrence = 9;
+    CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_INVALID_ARGUMENT);
+    spec.recurrence = TW_FIXED_RATE;
+    spec.user_data = new_job(0);
+    spec.overrun = 5;
+    CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_INVALID_ARGUMENT);
+    spec.overrun = TW_OVERRUN_SKIP;
+    spec.period_ns = 0;
+    spec.user_data = new_job(0);
+    spec.key = "";
+    CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_INVALID_ARGUMENT);
+    spec.user_data = new_job(0);
+    spec.key = "\xff\xfe";
+    CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_INVALID_UTF8);
+    spec.key = NULL;
+    spec.user_data = new_job(0);
+    spec.delay_ns = UINT64_MAX; /* 584 years from now: beyond the clock's range */
+    CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_INVALID_ARGUMENT);
+    CHECK(atomic_load(&frees) == frees_before + 9);
+    CHECK_STATUS(tw_task_state(engine, ok_id, NULL), TW_ERR_NULL);
+    CHECK_STATUS(tw_task_state(NULL, ok_id, &state), TW_ERR_NULL);
+    CHECK_STATUS(tw_task_state(engine, 987654321, &state), TW_ERR_NOT_FOUND);
+    CHECK_STATUS(tw_wait(engine, 987654321, 0, &state), TW_ERR_NOT_FOUND);
+    CHECK_STATUS(tw_engine_stats(engine, NULL), TW_ERR_NULL);
+    CHECK_STATUS(tw_engine_shutdown(engine, 9, 0, NULL), TW_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tw_engine_new(NULL, NULL), TW_ERR_NULL);
+    tw_config bad;
+    tw_config_init(&bad);
+    bad.tick_ns = 5; /* below 10 us */
+    tw_engine *never = NULL;
+    CHECK_STATUS(tw_engine_new(&bad, &never), TW_ERR_INVALID_ARGUMENT);
+    CHECK(never == NULL);
+    tw_config_init(&bad);
+    bad.precision = 3;
+    CHECK_STATUS(tw_engine_new(&bad, &never), TW_ERR_INVALID_ARGUMENT);
+
+    /* stats */
+    tw_stats stats;
+    CHECK_STATUS(tw_engine_stats(engine, &stats), TW_OK);
+    CHECK(stats.submitted > 10);
+    CHECK(stats.succeeded >= 6);
+    CHECK(stats.failed >= 2);
+    CHECK(stats.cancelled >= 5);
+    CHECK(stats.rejected >= 5);
+    CHECK(stats.lateness_count == stats.runs);
+    CHECK(stats.lateness_p50_ns <= stats.lateness_max_ns);
+
+    /* shutdown: drain runs a near task, cancels the one beyond the timeout; then calls are refused */
+    tw_task_id near_id, beyond_id;
+    CHECK_STATUS(tw_schedule_after(engine, 5 * MS, run_job, new_job(0), free_job, &near_id), TW_OK);
+    CHECK_STATUS(tw_schedule_after(engine, 60000 * MS, run_job, new_job(0), free_job, &beyond_id), TW_OK);
+    tw_shutdown_report report;
+    CHECK_STATUS(tw_engine_shutdown(engine, TW_SHUTDOWN_DRAIN, 2000 * MS, &report), TW_OK);
+    CHECK_STATUS(tw_task_state(engine, near_id, &state), TW_OK);
+    CHECK(state == TW_STATE_SUCCEEDED);
+    CHECK_STATUS(tw_task_state(engine, beyond_id, &state), TW_OK);
+    CHECK(state == TW_STATE_CANCELLED);
+    CHECK(report.still_running == 0 && report.completed >= 1 && report.cancelled == 1);
+    frees_before = atomic_load(&frees);
+    CHECK_STATUS(tw_schedule_after(engine, 0, run_job, new_job(0), free_job, NULL), TW_ERR_SHUT_DOWN);
+    CHECK(atomic_load(&frees) == frees_before + 1);
+    CHECK_STATUS(tw_engine_stats(engine, &stats), TW_OK); /* still works between shutdown and free */
+    CHECK_STATUS(tw_engine_shutdown(engine, TW_SHUTDOWN_CANCEL_PENDING, 0, &report), TW_OK);
+    CHECK(report.completed == 0 && report.cancelled == 0);
+    tw_engine_free(engine);
+    tw_engine_free(NULL);
+    free(periodic);
+    free(forever);
+    CHECK(atomic_load(&shared_frees) == 2);
+}
+
+static void test_priorities_and_capacity(void) {
+    tw_config config;
+    tw_config_init(&config);
+    config.workers = 1;
+    config.capacity = 30;
+    tw_engine *engine;
+    CHECK_STATUS(tw_engine_new(&config, &engine), TW_OK);
+    atomic_store(&gate, 0);
+    CHECK_STATUS(tw_schedule_after(engine, 0, wait_for_gate, NULL, NULL, NULL), TW_OK);
+    sleep_ms(5);
+    atomic_int counter, slots[21];
+    atomic_init(&counter, 0);
+    tw_task_spec spec;
+    tw_task_id ids[21];
+    for (int i = 0; i < 21; i++) {
+        job *j = new_job(0);
+        atomic_init(&slots[i], -1);
+        j->order_slot = &slots[i];
+        j->order_counter = &counter;
+        tw_task_spec_init(&spec);
+        spec.run = run_job;
+        spec.user_data = j;
+        spec.free_user_data = free_job;
+        spec.priority = i < 20 ? TW_PRIORITY_LOW : TW_PRIORITY_HIGH;
+        CHECK_STATUS(tw_schedule(engine, &spec, &ids[i]), TW_OK);
+    }
+    /* capacity 30: the gate task and 21 jobs are live; fill the rest, then one more is refused */
+    int frees_before = atomic_load(&frees);
+    for (int i = 0; i < 8; i++) CHECK_STATUS(tw_schedule_after(engine, 10000 * MS, run_job, new_job(0), free_job, NULL), TW_OK);
+    CHECK_STATUS(tw_schedule_after(engine, 0, run_job, new_job(0), free_job, NULL), TW_ERR_FULL);
+    CHECK(atomic_load(&frees) == frees_before + 1);
+    atomic_store(&gate, 1);
+    for (int i = 0; i < 21; i++) CHECK_STATUS(tw_wait(engine, ids[i], UINT64_MAX, NULL), TW_OK);
+    CHECK(atomic_load(&slots[20]) == 0); /* the high-priority task ran first */
+    CHECK(atomic_load(&slots[0]) == 1);
+    CHECK(atomic_load(&slots[19]) == 20);
+
+    /* cancel-pending shutdown: the 8 far tasks are cancelled and freed */
+    tw_shutdown_report report;
+    CHECK_STATUS(tw_engine_shutdown(engine, TW_SHUTDOWN_CANCEL_PENDING, 0, &report), TW_OK);
+    CHECK(report.cancelled == 8);
+    tw_engine_free(engine);
+
+    /* free without shutdown cancels too; a free_user_data scheduling during shutdown gets TW_ERR_SHUT_DOWN */
+    CHECK_STATUS(tw_engine_new(NULL, &engine), TW_OK);
+    rescheduling_engine = engine;
+    CHECK_STATUS(tw_schedule_after(engine, 10000 * MS, run_job, new_job(0), free_and_reschedule, NULL), TW_OK);
+    tw_engine_free(engine);
+    CHECK(atomic_load(&reschedule_status) == TW_ERR_SHUT_DOWN);
+}
+
+/* ---- the host-driven wheel ---- */
+
+typedef struct {
+    tw_wheel *wheel;
+    uint64_t fired_deadlines[64];
+    uintptr_t fired_tags[64];
+    int fired;
+    tw_timer_id victim, moved;
+    int rearmed;
+    int free_inside;
+} wheel_log;
+
+static void on_expire(void *ctx, tw_timer_id id, uint64_t deadline, void *user_data) {
+    wheel_log *log = ctx;
+    uintptr_t tag = (uintptr_t)user_data;
+    log->fired_deadlines[log->fired] = deadline;
+    log->fired_tags[log->fired] = tag;
+    log->fired++;
+    /* the firing id is already stale */
+    CHECK_STATUS(tw_wheel_cancel(log->wheel, id, NULL), TW_ERR_NOT_FOUND);
+    if (tag == 99 && !log->rearmed) {
+        /* reentrant: re-arm at the same tick (fires on the next advance), cancel one, reschedule another */
+        log->rearmed = 1;
+        CHECK_STATUS(tw_wheel_insert(log->wheel, deadline, (void *)(uintptr_t)100, NULL), TW_OK);
+        CHECK_STATUS(tw_wheel_cancel(log->wheel, log->victim, NULL), TW_OK);
+        CHECK_STATUS(tw_wheel_reschedule(log->wheel, log->moved, deadline + 1), TW_OK);
+    }
+    if (log->free_inside) tw_wheel_free(log->wheel, NULL);
+}
+
+static atomic_int wheel_frees;
+static void free_tag(void *p) {
+    (void)p;
+    atomic_fetch_add(&wheel_frees, 1);
+}
+
+static void test_wheel(void) {
+    tw_wheel *wheel = NULL;
+    CHECK_STATUS(tw_wheel_new(0, &wheel), TW_OK);
+    wheel_log log;
+    memset(&log, 0, sizeof log);
+    log.wheel = wheel;
+    uint64_t next;
+    CHECK_STATUS(tw_wheel_next_expiration(wheel, &next), TW_ERR_EMPTY);
+
+    tw_timer_id a, b, c, far;
+    CHECK_STATUS(tw_wheel_insert(wheel, 5, (void *)(uintptr_t)5, &a), TW_OK);
+    CHECK_STATUS(tw_wheel_insert(wheel, 3, (void *)(uintptr_t)31, &b), TW_OK);
+    CHECK_STATUS(tw_wheel_insert(wheel, 3, (void *)(uintptr_t)32, &c), TW_OK);
+    CHECK_STATUS(tw_wheel_insert(wheel, 70000, (void *)(uintptr_t)7, NULL), TW_OK);
+    CHECK_STATUS(tw_wheel_insert(wheel, (uint64_t)1 << 40, (void *)(uintptr_t)40, &far), TW_OK);
+    CHECK(a != 0 && b != c);
+    CHECK(tw_wheel_len(wheel) == 5);
+    CHECK_STATUS(tw_wheel_next_expiration(wheel, &next), TW_OK);
+    CHECK(next == 3);
+    CHECK_STATUS(tw_wheel_advance(wheel, 4, on_expire, &log), TW_OK);
+    CHECK(log.fired == 2);
+    CHECK(log.fired_tags[0] == 31 && log.fired_tags[1] == 32); /* ties in insertion order */
+    CHECK_STATUS(tw_wheel_advance(wheel, 4, on_expire, &log), TW_OK);
+    CHECK(log.fired == 2); /* same tick again: nothing new */
+    CHECK_STATUS(tw_wheel_advance(wheel, 3, on_expire, &log), TW_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tw_wheel_advance(wheel, 5, NULL, &log), TW_ERR_NULL);
+    CHECK_STATUS(tw_wheel_cancel(wheel, b, NULL), TW_ERR_NOT_FOUND); /* fired */
+    CHECK_STATUS(tw_wheel_reschedule(wheel, b, 10), TW_ERR_NOT_FOUND);
+    CHECK_STATUS(tw_wheel_cancel(wheel, 0, NULL), TW_ERR_NOT_FOUND);
+    void *data = NULL;
+    CHECK_STATUS(tw_wheel_cancel(wheel, a, &data), TW_OK);
+    CHECK((uintptr_t)data == 5);
+
+    /* reentrant callback */
+    CHECK_STATUS(tw_wheel_insert(wheel, 10, (void *)(uintptr_t)99, NULL), TW_OK);
+    CHECK_STATUS(tw_wheel_insert(wheel, 12, (void *)(uintptr_t)12, &log.victim), TW_OK);
+    CHECK_STATUS(tw_wheel_insert(wheel, 13, (void *)(uintptr_t)13, &log.moved), TW_OK);
+    CHECK_STATUS(tw_wheel_advance(wheel, 10, on_expire, &log), TW_OK);
+    CHECK(log.fired == 3 && log.fired_tags[2] == 99);
+    CHECK_STATUS(tw_wheel_next_expiration(wheel, &next), TW_OK);
+    CHECK(next == 10); /* the re-armed timer */
+    CHECK_STATUS(tw_wheel_advance(wheel, 20, on_expire, &log), TW_OK);
+    CHECK(log.fired == 5);
+    CHECK(log.fired_tags[3] == 100 && log.fired_deadlines[3] == 10);
+    CHECK(log.fired_tags[4] == 13 && log.fired_deadlines[4] == 11); /* rescheduled; 12 was cancelled */
+
+    /* a jump across levels fires exactly on time */
+    CHECK_STATUS(tw_wheel_advance(wheel, 69999, on_expire, &log), TW_OK);
+    CHECK(log.fired == 5);
+    CHECK_STATUS(tw_wheel_advance(wheel, 70000, on_expire, &log), TW_OK);
+    CHECK(log.fired == 6 && log.fired_deadlines[5] == 70000);
+    CHECK_STATUS(tw_wheel_next_expiration(wheel, &next), TW_OK);
+    CHECK(next == (uint64_t)1 << 40);
+
+    /* bad pointers */
+    CHECK_STATUS(tw_wheel_insert(NULL, 1, NULL, NULL), TW_ERR_NULL);
+    CHECK_STATUS(tw_wheel_next_expiration(wheel, NULL), TW_ERR_NULL);
+    CHECK_STATUS(tw_wheel_new(0, NULL), TW_ERR_NULL);
+    CHECK(tw_wheel_len(NULL) == 0);
+
+    /* free releases what is left */
+    CHECK_STATUS(tw_wheel_insert(wheel, 1000, NULL, NULL), TW_OK);
+    tw_wheel_free(wheel, free_tag);
+    CHECK(atomic_load(&wheel_frees) == 2);
+    tw_wheel_free(NULL, NULL);
+
+    /* free from inside a callback is deferred to the end of the advance */
+    CHECK_STATUS(tw_wheel_new(100, &wheel), TW_OK);
+    memset(&log, 0, sizeof log);
+    log.wheel = wheel;
+    log.free_inside = 1;
+    CHECK_STATUS(tw_wheel_insert(wheel, 50, NULL, NULL), TW_OK); /* in the past: fires on the first advance */
+    CHECK_STATUS(tw_wheel_insert(wheel, 101, NULL, NULL), TW_OK);
+    CHECK_STATUS(tw_wheel_advance(wheel, 200, on_expire, &log), TW_OK);
+    CHECK(log.fired == 1);
+}
+
+int main(void) {
+    test_status_and_version();
+    test_engine();
+    test_priorities_and_capacity();
+    test_wheel();
+    int leaked = atomic_load(&allocated) - atomic_load(&frees);
+    CHECK(leaked == 0);
+    if (leaked != 0) fprintf(stderr, "allocated %d user data, freed %d\n", atomic_load(&allocated), atomic_load(&frees));
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

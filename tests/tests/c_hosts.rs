@@ -1,0 +1,160 @@
+//! Builds libtaskwheel, then compiles and runs the C and C++ hosts against the committed header, linked both
+//! dynamically and statically; checks that README's static link line is what rustc prints and that README's C
+//! example compiles and runs as written. The host binaries are left in `target/c-hosts/` for `.ci/run` to run
+//! again under valgrind.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// `target/<profile>` of this test binary, and the profile's name for cargo.
+fn profile_dir() -> (PathBuf, &'static str) {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<binary>").to_path_buf();
+    let profile = if dir.ends_with("release") { "release" } else { "dev" };
+    (dir, profile)
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
+}
+
+fn run(command: &mut Command) -> String {
+    let output = command.output().unwrap_or_else(|e| panic!("{command:?} did not start: {e}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{command:?} failed ({}):\n{text}", output.status);
+    text
+}
+
+/// Builds the library once for all tests of this file.
+fn library() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let (dir, profile) = profile_dir();
+            run(cargo().current_dir(root()).args(["build", "--quiet", "-p", "taskwheel-ffi", "--profile", profile]));
+            assert!(dir.join("libtaskwheel.so").exists() && dir.join("libtaskwheel.a").exists());
+            dir
+        })
+        .clone()
+}
+
+/// The `native-static-libs` rustc prints for the static library.
+fn native_static_libs() -> Vec<String> {
+    static LIBS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    LIBS.get_or_init(print_native_static_libs).clone()
+}
+
+fn print_native_static_libs() -> Vec<String> {
+    let (_, profile) = profile_dir();
+    let text = run(cargo().current_dir(root()).args([
+        "rustc",
+        "--quiet",
+        "-p",
+        "taskwheel-ffi",
+        "--lib",
+        "--crate-type",
+        "staticlib",
+        "--profile",
+        profile,
+        "--",
+        "--print",
+        "native-static-libs",
+    ]));
+    let line = text.lines().find_map(|l| l.split("native-static-libs:").nth(1)).expect("rustc prints the list");
+    line.split_whitespace().map(str::to_string).collect()
+}
+
+fn out_dir() -> PathBuf {
+    let dir = root().join("target/c-hosts");
+    std::fs::create_dir_all(&dir).expect("create target/c-hosts");
+    dir
+}
+
+/// Compiles `source` with `compiler` and `flags`, links it both ways, runs both, and checks the closing line.
+fn build_and_run(compiler: &str, flags: &[&str], source: &str, name: &str) {
+    let lib = library();
+    let include = root().join("include");
+    let source = root().join(source);
+    let static_libs = native_static_libs();
+    for (kind, link) in [
+        ("dynamic", vec![format!("-L{}", lib.display()), "-ltaskwheel".to_string()]),
+        ("static", std::iter::once(lib.join("libtaskwheel.a").display().to_string()).chain(static_libs).collect()),
+    ] {
+        let binary = out_dir().join(format!("{name}_{kind}"));
+        run(Command::new(compiler)
+            .args(flags)
+            .arg(format!("-I{}", include.display()))
+            .arg(&source)
+            .args(&link)
+            .arg("-o")
+            .arg(&binary));
+        let output = run(Command::new(&binary).env("LD_LIBRARY_PATH", &lib));
+        let closing = output.lines().rev().find(|l| l.contains(" passed, ")).unwrap_or_default();
+        assert!(closing.ends_with(" 0 failed"), "{name} ({kind}):\n{output}");
+        println!("{name} ({kind}): {closing}");
+    }
+}
+
+#[test]
+fn c11_host_passes_linked_dynamically_and_statically() {
+    build_and_run(
+        "gcc",
+        &["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1", "-g"],
+        "tests/c/host.c",
+        "host_c",
+    );
+}
+
+#[test]
+fn cpp17_host_passes_linked_dynamically_and_statically() {
+    build_and_run(
+        "g++",
+        &["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1", "-g"],
+        "tests/cpp/host.cpp",
+        "host_cpp",
+    );
+}
+
+/// The README section "Use from C and C++".
+fn readme_section() -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let start = readme.find("## Use from C and C++").expect("README has a C section");
+    let rest = &readme[start + 3..];
+    rest[..rest.find("\n## ").unwrap_or(rest.len())].to_string()
+}
+
+#[test]
+fn readme_static_link_line_is_what_rustc_prints() {
+    let section = readme_section();
+    let libs = native_static_libs().join(" ");
+    assert!(
+        section.contains(&format!("libtaskwheel.a {libs}")),
+        "README's static link line must end with rustc's native-static-libs: `libtaskwheel.a {libs}`"
+    );
+}
+
+#[test]
+fn readme_c_example_compiles_and_runs_as_written() {
+    let section = readme_section();
+    let start = section.find("```c\n").expect("a ```c block") + 5;
+    let example = &section[start..start + section[start..].find("```").expect("closed block")];
+    let lib = library();
+    let source = out_dir().join("readme_example.c");
+    std::fs::write(&source, example).expect("write the example");
+    let binary = out_dir().join("readme_example");
+    run(Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+        .arg(format!("-I{}", root().join("include").display()))
+        .arg(&source)
+        .arg(format!("-L{}", lib.display()))
+        .arg("-ltaskwheel")
+        .arg("-o")
+        .arg(&binary));
+    let output = run(Command::new(&binary).env("LD_LIBRARY_PATH", &lib));
+    assert!(output.contains("fired"), "{output}");
+}
