@@ -153,6 +153,12 @@ impl EngineBuilder {
         self
     }
 
+    /// The settings, unchecked (for models that build an engine's parts without its threads).
+    #[cfg(test)]
+    pub(crate) fn into_config(self) -> Config {
+        self.config
+    }
+
     /// Checks the settings and starts the engine's threads.
     ///
     /// # Errors

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::notify::Notifier;
-use crate::sync::{Arc, Mutex, Weak};
+use crate::sync::{Arc, ListenerRef, Mutex, listener_ref, upgrade};
 
 /// The clock an [`Engine`](crate::Engine) reads.
 ///
@@ -52,7 +52,7 @@ impl Clock {
     /// Has `notifier` woken whenever this clock moves (a no-op for the monotonic clock, whose waits time out).
     pub(crate) fn subscribe(&self, notifier: &Arc<Notifier>) {
         if let Clock::Manual(manual) = self {
-            manual.inner.listeners.lock().push(Arc::downgrade(notifier));
+            manual.inner.listeners.lock().push(listener_ref(notifier));
         }
     }
 }
@@ -78,7 +78,7 @@ struct ManualInner {
     origin: Instant,
     system_origin: SystemTime,
     elapsed: Mutex<Duration>,
-    listeners: Mutex<Vec<Weak<Notifier>>>,
+    listeners: Mutex<Vec<ListenerRef<Notifier>>>,
 }
 
 /// How far a manual clock can move from its origin: about 146 years, well inside what `Instant` can hold.
@@ -121,8 +121,8 @@ impl ManualClock {
         }
         let listeners: Vec<Arc<Notifier>> = {
             let mut listeners = self.inner.listeners.lock();
-            listeners.retain(|weak| weak.strong_count() > 0);
-            listeners.iter().filter_map(Weak::upgrade).collect()
+            listeners.retain(|listener| upgrade(listener).is_some());
+            listeners.iter().filter_map(upgrade).collect()
         };
         for notifier in listeners {
             notifier.notify_all_always();

@@ -35,8 +35,8 @@ use crate::registry::{Keys, Registry};
 use crate::schedule::Periodic;
 use crate::spec::{PeriodicBuilder, Submission, TaskBuilder, When, once, repeating};
 use crate::stats::{Counters, Lateness, Stats};
-use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
-use crate::sync::channel::Sender;
+use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::channel::{self, Receiver, Sender};
 use crate::sync::{Arc, Mutex, thread};
 use crate::task::{Task, TaskContext, TaskParts, TaskResult};
 use crate::tick::{Command, TickThread};
@@ -77,6 +77,59 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The shared state of a new engine, and the receiving end of its command queue (for the tick thread).
+    pub(crate) fn new(config: Config) -> (Arc<Shared>, Receiver<Command>) {
+        let (commands, receiver) = channel::unbounded();
+        let clock = config.clock.clone();
+        let shared = Arc::new(Shared {
+            origin: clock.now(),
+            clock: clock.clone(),
+            next_id: AtomicU64::new(1),
+            accepting: AtomicBool::new(true),
+            live: AtomicUsize::new(0),
+            running: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            dispatched: AtomicU64::new(0),
+            registry: Registry::new(config.retain_finished),
+            keys: Keys::default(),
+            groups: Groups::new(&config.groups),
+            queues: RunQueues::new(),
+            commands,
+            sleep_target: AtomicU64::new(u64::MAX),
+            tick_woken: AtomicBool::new(false),
+            tick_wake: Arc::new(Notifier::default()),
+            changes: Arc::new(Notifier::default()),
+            sync_requested: AtomicU64::new(0),
+            sync_reached: AtomicU64::new(0),
+            tick_stopped: AtomicBool::new(false),
+            stats: Counters::new(),
+            config,
+        });
+        clock.subscribe(&shared.tick_wake);
+        clock.subscribe(&shared.changes);
+        (shared, receiver)
+    }
+
+    /// Stops accepting submissions. A submission racing this either is refused or is registered in time for the
+    /// sweeps that follow (see `admit`).
+    pub(crate) fn stop_accepting(&self) {
+        self.accepting.store(false, Ordering::SeqCst);
+        self.changes.notify_all(); // blocked submitters give up
+    }
+
+    /// Cancels every live task (`only_periodic`: every live periodic task). Returns how many it cancelled.
+    pub(crate) fn cancel_live(&self, only_periodic: bool) -> usize {
+        let live = self.registry.live();
+        let targets = live.iter().filter(|task| !only_periodic || task.periodic.is_some());
+        targets.filter(|task| self.cancel(task) == CancelOutcome::Cancelled).count()
+    }
+
+    /// `true` when no task is live (for models).
+    #[cfg(test)]
+    pub(crate) fn registry_is_quiet(&self) -> bool {
+        self.registry.live().is_empty() && self.live.load(Ordering::SeqCst) == 0
+    }
+
     /// Nanoseconds since the engine's origin, on its clock.
     pub(crate) fn now_ns(&self) -> u64 {
         self.to_ns(self.clock.now())
@@ -90,10 +143,6 @@ impl Shared {
 
     pub(crate) fn instant_of(&self, ns: u64) -> Instant {
         self.origin.checked_add(Duration::from_nanos(ns)).unwrap_or(self.origin)
-    }
-
-    fn handle(self: &Arc<Self>, task: Arc<Task>) -> TaskHandle {
-        TaskHandle { task, shared: self.clone() }
     }
 
     /// The deadline of a submission, in nanoseconds after the origin, from a clock reading taken now.
@@ -126,33 +175,34 @@ impl Shared {
         }
     }
 
-    /// Validates a submission, takes a unit of capacity, registers the task and schedules it.
-    pub(crate) fn submit(self: &Arc<Self>, submission: Submission) -> Result<TaskHandle, Error> {
-        let result = self.try_submit(submission);
+    /// Validates a submission, takes a unit of capacity, registers the task and schedules it. (An associated
+    /// function rather than a method because it needs the `Arc`, and loom's `Arc` cannot be a `self` type.)
+    pub(crate) fn submit(this: &Arc<Shared>, submission: Submission) -> Result<TaskHandle, Error> {
+        let result = Shared::admit(this, submission);
         if result.is_err() {
-            self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+            this.stats.rejected.fetch_add(1, Ordering::Relaxed);
         }
         result
     }
 
-    fn try_submit(self: &Arc<Self>, submission: Submission) -> Result<TaskHandle, Error> {
+    fn admit(this: &Arc<Shared>, submission: Submission) -> Result<TaskHandle, Error> {
         let Submission { job, when, priority, key, group, repeat } = submission;
         let group = match group {
-            Some(name) => Some(self.groups.find(&name).ok_or(Error::UnknownGroup(name))?),
+            Some(name) => Some(this.groups.find(&name).ok_or(Error::UnknownGroup(name))?),
             None => None,
         };
         if key.as_deref() == Some("") {
             return Err(invalid("a dedupe key must not be empty"));
         }
-        let now = self.now_ns();
-        let deadline = self.deadline_of(when, now)?;
+        let now = this.now_ns();
+        let deadline = this.deadline_of(when, now)?;
         let periodic = match repeat {
             None => None,
             Some(repeat) => {
-                if repeat.period < self.config.tick {
+                if repeat.period < this.config.tick {
                     return Err(invalid(format!(
                         "period {:?} is shorter than the engine's tick {:?}",
-                        repeat.period, self.config.tick
+                        repeat.period, this.config.tick
                     )));
                 }
                 let period = u64::try_from(repeat.period.as_nanos())
@@ -163,7 +213,7 @@ impl Shared {
                     overrun: repeat.overrun,
                     anchor: deadline,
                     max_runs: repeat.max_runs,
-                    end: repeat.until.map(|end| self.to_ns(end)),
+                    end: repeat.until.map(|end| this.to_ns(end)),
                     stop_on_failure: repeat.stop_on_failure,
                 })
             }
@@ -171,31 +221,34 @@ impl Shared {
         if periodic.as_ref().is_some_and(|p| p.max_runs == Some(0)) {
             return Err(invalid("a periodic task needs at least one run"));
         }
-        if !self.accepting.load(Ordering::SeqCst) {
+        if !this.accepting.load(Ordering::SeqCst) {
             return Err(Error::ShutDown);
         }
-        self.reserve_capacity()?;
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        this.reserve_capacity()?;
+        let id = this.next_id.fetch_add(1, Ordering::Relaxed);
         let task = Arc::new(Task::new(
             id,
             TaskParts { job, priority, group, key: key.map(String::into_boxed_str), periodic, deadline },
         ));
         if let Some(key) = task.key.as_deref() {
-            if let Err(holder) = self.keys.claim(key, &task) {
-                self.release_capacity();
-                return Err(Error::DuplicateKey { key: key.to_string(), existing: self.handle(holder) });
+            if let Err(holder) = this.keys.claim(key, &task) {
+                this.release_capacity();
+                return Err(Error::DuplicateKey {
+                    key: key.to_string(),
+                    existing: TaskHandle { task: holder, shared: this.clone() },
+                });
             }
         }
-        self.registry.insert(task.clone());
+        this.registry.insert(task.clone());
         // Checked again after registering, so that a shutdown's sweep either sees this task or this check sees
         // the shutdown: no task is accepted and then forgotten.
-        if !self.accepting.load(Ordering::SeqCst) {
-            self.cancel(&task);
+        if !this.accepting.load(Ordering::SeqCst) {
+            this.cancel(&task);
             return Err(Error::ShutDown);
         }
-        self.stats.submitted.fetch_add(1, Ordering::Relaxed);
-        self.schedule(task.clone());
-        Ok(self.handle(task))
+        this.stats.submitted.fetch_add(1, Ordering::Relaxed);
+        this.schedule(task.clone());
+        Ok(TaskHandle { task, shared: this.clone() })
     }
 
     fn reserve_capacity(&self) -> Result<(), Error> {
@@ -237,24 +290,34 @@ impl Shared {
     }
 
     /// Sends a pending task on its way: straight to a run queue when due, else to the tick thread.
-    pub(crate) fn schedule(self: &Arc<Self>, task: Arc<Task>) {
+    pub(crate) fn schedule(&self, task: Arc<Task>) {
         let deadline = task.deadline();
         if deadline <= self.now_ns() {
             self.dispatch(task, false);
             return;
         }
         let _ = self.commands.send(Command::Schedule(task));
-        // Pairs with the fence in the tick thread between publishing its sleep target and looking for commands:
-        // either it sees this command, or this sees the target it sleeps toward.
-        fence(Ordering::SeqCst);
-        if deadline < self.sleep_target.load(Ordering::SeqCst) {
+        // A read-modify-write, not a load: it reads the latest target in the atomic's modification order. Either
+        // it comes after the tick thread's `swap` of a new target (and compares against it), or before it, and
+        // then that `swap` reads from it, so the command sent above is visible when the tick thread next looks
+        // at its queue, before it sleeps. No wakeup is lost, by acquire/release alone (which loom checks).
+        let target = self.sleep_target.fetch_add(0, Ordering::SeqCst);
+        if deadline < target {
             self.stats.signalled_wakeups.fetch_add(1, Ordering::Relaxed);
             self.wake_tick_thread();
         }
     }
 
+    /// Asks the tick thread to exit.
+    pub(crate) fn stop_tick_thread(&self) {
+        let _ = self.commands.send(Command::Stop);
+        self.wake_tick_thread();
+    }
+
     pub(crate) fn wake_tick_thread(&self) {
-        self.tick_woken.store(true, Ordering::SeqCst);
+        // A swap, not a store: the flag is consumed by read-modify-writes, and keeping every write to it an RMW
+        // keeps loom's model of it exact (loom can order a plain store wrongly against racing RMWs).
+        self.tick_woken.swap(true, Ordering::SeqCst);
         self.tick_wake.notify_all();
     }
 
@@ -386,7 +449,7 @@ pub struct Spawner {
 
 impl Spawner {
     pub(crate) fn submit(&self, submission: Submission) -> Result<TaskHandle, Error> {
-        self.shared.submit(submission)
+        Shared::submit(&self.shared, submission)
     }
 
     /// Runs `f` as soon as a worker is free.
@@ -479,7 +542,7 @@ impl Spawner {
     /// [`Error::NotFound`] for an id never issued or finished too long ago.
     pub fn get(&self, id: u64) -> Result<TaskHandle, Error> {
         let task = self.shared.registry.get(id).ok_or(Error::NotFound(id))?;
-        Ok(self.shared.handle(task))
+        Ok(TaskHandle { task, shared: self.shared.clone() })
     }
 
     /// Cancels the task with this id; see [`TaskHandle::cancel`].
@@ -569,35 +632,7 @@ impl Engine {
     }
 
     pub(crate) fn start(config: Config) -> Result<Engine, Error> {
-        let (commands, receiver) = crate::sync::channel::unbounded();
-        let clock = config.clock.clone();
-        let shared = Arc::new(Shared {
-            origin: clock.now(),
-            clock: clock.clone(),
-            next_id: AtomicU64::new(1),
-            accepting: AtomicBool::new(true),
-            live: AtomicUsize::new(0),
-            running: AtomicUsize::new(0),
-            in_flight: AtomicUsize::new(0),
-            dispatched: AtomicU64::new(0),
-            registry: Registry::new(config.retain_finished),
-            keys: Keys::default(),
-            groups: Groups::new(&config.groups),
-            queues: RunQueues::new(),
-            commands,
-            sleep_target: AtomicU64::new(u64::MAX),
-            tick_woken: AtomicBool::new(false),
-            tick_wake: Arc::new(Notifier::default()),
-            changes: Arc::new(Notifier::default()),
-            sync_requested: AtomicU64::new(0),
-            sync_reached: AtomicU64::new(0),
-            tick_stopped: AtomicBool::new(false),
-            stats: Counters::new(),
-            config,
-        });
-        clock.subscribe(&shared.tick_wake);
-        clock.subscribe(&shared.changes);
-
+        let (shared, receiver) = Shared::new(config);
         let engine = Engine {
             spawner: Spawner { shared: shared.clone() },
             threads: Mutex::new(Vec::new()),
@@ -631,28 +666,21 @@ impl Engine {
         let stats = &shared.stats;
         let finished = || stats.succeeded.load(Ordering::SeqCst) + stats.failed.load(Ordering::SeqCst);
         let (completed_before, cancelled_before) = (finished(), stats.cancelled.load(Ordering::SeqCst));
-        shared.accepting.store(false, Ordering::SeqCst);
-        shared.changes.notify_all(); // blocked submitters give up
-
+        shared.stop_accepting();
         let deadline = match mode {
             Shutdown::Drain { timeout } => shared.clock.now().checked_add(timeout),
             Shutdown::CancelPending => None,
         };
         if let Shutdown::Drain { .. } = mode {
-            for task in shared.registry.live().iter().filter(|task| task.periodic.is_some()) {
-                shared.cancel(task);
-            }
+            shared.cancel_live(true);
             shared.changes.wait_until(&shared.clock, deadline, || shared.live.load(Ordering::SeqCst) == 0);
         }
-        for task in shared.registry.live() {
-            shared.cancel(&task);
-        }
+        shared.cancel_live(false);
         let quiet = shared.changes.wait_until(&shared.clock, deadline, || {
             shared.live.load(Ordering::SeqCst) == 0 && shared.running.load(Ordering::SeqCst) == 0
         });
 
-        let _ = shared.commands.send(Command::Stop);
-        shared.wake_tick_thread();
+        shared.stop_tick_thread();
         let threads = std::mem::take(&mut *self.threads.lock());
         for _ in 1..threads.len() {
             shared.queues.push(crate::spec::Priority::High, Work::Stop);

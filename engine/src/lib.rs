@@ -35,6 +35,8 @@ mod error;
 mod groups;
 mod handle;
 mod lifecycle;
+#[cfg(test)]
+mod models;
 mod notify;
 mod queues;
 mod registry;

@@ -8,9 +8,9 @@ use crate::sync::{Condvar, Mutex};
 
 /// A condition variable for "something changed; look again". Waiters pass the condition they wait for.
 ///
-/// Notifying is free when nobody waits: the notifier only takes the lock when the waiter count is non-zero. This
-/// is safe because a waiter counts itself before it checks its condition (both `SeqCst`): either the notifier
-/// sees the count, or the waiter sees the change.
+/// Notifying is cheap when nobody waits: the notifier only takes the lock when the waiter count is non-zero. This
+/// is safe because a waiter counts itself before it checks its condition, and both sides touch the count with a
+/// read-modify-write: either the notifier sees the count, or the waiter sees the change.
 #[derive(Debug, Default)]
 pub(crate) struct Notifier {
     lock: Mutex<()>,
@@ -21,7 +21,10 @@ pub(crate) struct Notifier {
 impl Notifier {
     /// Wakes every waiter, if there are any.
     pub(crate) fn notify_all(&self) {
-        if self.waiters.load(Ordering::SeqCst) > 0 {
+        // A read-modify-write rather than a load, so that a zero read here means the waiter's own increment (an
+        // RMW too) reads from this one and then sees the change made before it: no lost wakeup by acquire/release
+        // alone, which is what loom checks.
+        if self.waiters.fetch_add(0, Ordering::SeqCst) > 0 {
             self.notify_all_always();
         }
     }
@@ -48,9 +51,7 @@ impl Notifier {
                 break false;
             }
             match (clock, deadline) {
-                (Clock::Monotonic, Some(deadline)) => {
-                    self.cond.wait_until(&mut guard, deadline);
-                }
+                (Clock::Monotonic, Some(deadline)) => self.cond.wait_until(&mut guard, deadline),
                 _ => self.cond.wait(&mut guard),
             }
         };

@@ -51,7 +51,7 @@ pub(crate) struct Submission {
 }
 
 impl Submission {
-    fn new(job: Job, when: When) -> Submission {
+    pub(crate) fn new(job: Job, when: When) -> Submission {
         Submission { job, when, priority: Priority::Normal, key: None, group: None, repeat: None }
     }
 }

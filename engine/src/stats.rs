@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::StatCounter as AtomicU64;
+use crate::sync::atomic::Ordering;
 
 /// Sub-buckets per power of two: values are kept to within 1/16 (6.25%).
 const SUB_BITS: u32 = 4;

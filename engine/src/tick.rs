@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::engine::Shared;
 use crate::lifecycle::TaskState;
 use crate::sync::Arc;
-use crate::sync::atomic::{Ordering, fence};
+use crate::sync::atomic::Ordering;
 use crate::sync::channel::{Receiver, TryRecvError};
 use crate::task::Task;
 use crate::wheel::{TimerKey, Wheel};
@@ -92,20 +92,23 @@ impl TickThread {
             }
             self.fire_due();
             let target = self.sleep_target();
-            self.shared.sleep_target.store(target.unwrap_or(u64::MAX), Ordering::SeqCst);
+            let published = target.unwrap_or(u64::MAX);
+            if self.shared.sleep_target.swap(published, Ordering::SeqCst) != published {
+                self.shared.changes.notify_all(); // for whoever waits to see the tick thread's plan change
+            }
             // Acknowledged after the target is published, so a caller of `wait_idle` sees the real target.
             if synced > self.shared.sync_reached.load(Ordering::SeqCst) {
                 self.shared.sync_reached.store(synced, Ordering::SeqCst);
                 self.shared.changes.notify_all();
             }
-            // Pairs with the fence in `Shared::schedule`: no submission slips between this check and the sleep.
-            fence(Ordering::SeqCst);
+            // The `swap` above pairs with the read-modify-write in `Shared::schedule`: a submission that read the
+            // old target sent its command before, and it is visible here; no submission slips into the sleep.
             if !self.commands.is_empty() {
                 continue;
             }
             self.sleep(target);
         }
-        self.shared.sleep_target.store(u64::MAX, Ordering::SeqCst);
+        self.shared.sleep_target.swap(u64::MAX, Ordering::SeqCst);
         self.shared.tick_stopped.store(true, Ordering::SeqCst);
         self.shared.changes.notify_all();
     }

@@ -20,7 +20,8 @@ pub(crate) fn run(shared: Arc<Shared>) {
     }
 }
 
-fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool) {
+/// Takes one piece of work through its group slot, its run and its bookkeeping.
+pub(crate) fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool) {
     if let Some(group) = task.group {
         if !has_slot && !shared.groups.acquire(group, &task) {
             // Parked in the group's queue; it stays in flight and comes back with a slot when one frees up.

@@ -1,0 +1,294 @@
+//! Concurrency models: the places where threads meet, each checked against the invariant it is named after.
+//!
+//! Each model runs through [`model`]: under `RUSTFLAGS="--cfg loom"` loom explores every interleaving (within
+//! its preemption bound); in a normal build the body runs once on real threads. The models drive the engine's
+//! own code (its `Shared` state, worker step and tick thread) without the thread pool, so each one keeps to the
+//! two or three threads whose meeting it checks. `engine/INVARIANTS.md` lists the promise behind each model.
+
+use std::time::Duration;
+
+use crate::builder::EngineBuilder;
+use crate::clock::{Clock, ManualClock};
+use crate::engine::Shared;
+use crate::error::Error;
+use crate::handle::{CancelOutcome, TaskHandle};
+use crate::lifecycle::TaskState;
+use crate::queues::Work;
+use crate::spec::{Repeat, Submission, When, once, repeating};
+use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::channel::Receiver;
+use crate::sync::{Arc, model, thread};
+use crate::tick::{Command, TickThread};
+use crate::worker;
+
+/// An engine's shared state on a manual clock, with no threads of its own.
+fn parts(groups: &[(&str, usize)]) -> (Arc<Shared>, Receiver<Command>) {
+    let mut builder = EngineBuilder::new().clock(Clock::Manual(ManualClock::new())).workers(1);
+    for (name, limit) in groups {
+        builder = builder.group(*name, *limit);
+    }
+    Shared::new(builder.into_config())
+}
+
+/// One worker step: takes one queued piece of work and runs it. `false` when the queues were empty.
+fn work_once(shared: &Arc<Shared>) -> bool {
+    match shared.queues.try_pop() {
+        Some(Work::Run { task, has_slot }) => {
+            worker::run_one(shared, task, has_slot);
+            true
+        }
+        _ => false,
+    }
+}
+
+fn submit(shared: &Arc<Shared>, submission: Submission) -> Result<TaskHandle, Error> {
+    Shared::submit(shared, submission)
+}
+
+/// A one-shot task, due `when`, that counts its runs.
+fn counting(when: When, runs: &Arc<AtomicUsize>) -> Submission {
+    let runs = runs.clone();
+    Submission::new(
+        once(move |_| {
+            runs.fetch_add(1, Ordering::SeqCst);
+        }),
+        when,
+    )
+}
+
+/// Counts drops of the closure that owns it.
+struct DropCount(Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn cancel_racing_fire_runs_at_most_once_and_drops_the_closure_once() {
+    model(|| {
+        let (shared, _commands) = parts(&[]);
+        let (ran, dropped) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (ran_in_task, token) = (ran.clone(), DropCount(dropped.clone()));
+        let job = once(move |_| {
+            let _keep = &token;
+            ran_in_task.fetch_add(1, Ordering::SeqCst);
+        });
+        // Due now: it is already in the run queue, as if the tick thread had just fired it.
+        let handle = submit(&shared, Submission::new(job, When::Now)).unwrap();
+        let worker = {
+            let shared = shared.clone();
+            thread::spawn(move || while work_once(&shared) {})
+        };
+        let outcome = handle.cancel();
+        worker.join().unwrap();
+
+        let ran = ran.load(Ordering::SeqCst);
+        match outcome {
+            CancelOutcome::Cancelled => assert_eq!((ran, handle.state()), (0, TaskState::Cancelled)),
+            CancelOutcome::Signalled | CancelOutcome::AlreadyFinished => {
+                assert_eq!((ran, handle.state()), (1, TaskState::Succeeded))
+            }
+        }
+        assert_eq!(dropped.load(Ordering::SeqCst), 1, "the closure is dropped exactly once");
+        assert!(handle.is_finished());
+    });
+}
+
+#[test]
+fn submit_racing_the_tick_threads_sleep_is_never_lost() {
+    model(|| {
+        let (shared, commands) = parts(&[]);
+        let runs = Arc::new(AtomicUsize::new(0));
+        submit(&shared, counting(When::After(Duration::from_secs(100)), &runs)).unwrap();
+        let tick = {
+            let tick = TickThread::new(shared.clone(), commands);
+            thread::spawn(move || tick.run())
+        };
+        // Earlier than the deadline the tick thread sleeps (or is about to sleep) toward.
+        let near = submit(&shared, counting(When::After(Duration::from_secs(10)), &runs)).unwrap();
+        let near_deadline = near.task.deadline();
+        // No clock movement: only the submission itself can make the tick thread re-plan. A lost wakeup leaves
+        // both threads blocked, which loom reports as a deadlock.
+        shared.changes.wait_until(&shared.clock, None, || shared.sleep_target.load(Ordering::SeqCst) == near_deadline);
+        shared.stop_tick_thread();
+        tick.join().unwrap();
+    });
+}
+
+#[test]
+fn shutdown_racing_submit_never_accepts_and_then_drops_a_task() {
+    model(|| {
+        let (shared, _commands) = parts(&[]);
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let submitter = {
+            let (shared, token) = (shared.clone(), DropCount(dropped.clone()));
+            thread::spawn(move || {
+                let job = once(move |_| drop(token));
+                submit(&shared, Submission::new(job, When::After(Duration::from_secs(1))))
+            })
+        };
+        shared.stop_accepting();
+        shared.cancel_live(false);
+        match submitter.join().unwrap() {
+            // Accepted: the shutdown's sweep saw it and it ended cancelled.
+            Ok(handle) => assert_eq!(handle.state(), TaskState::Cancelled),
+            Err(Error::ShutDown) => {}
+            Err(other) => panic!("unexpected error {other}"),
+        }
+        assert_eq!(dropped.load(Ordering::SeqCst), 1, "accepted or refused, the closure is dropped once");
+        assert!(shared.registry_is_quiet(), "no live task is left behind");
+    });
+}
+
+#[test]
+fn two_submits_with_one_key_accept_exactly_one_and_the_key_frees_when_it_ends() {
+    model(|| {
+        let (shared, _commands) = parts(&[]);
+        let keyed = || {
+            let mut submission = Submission::new(once(|_| ()), When::After(Duration::from_secs(1)));
+            submission.key = Some("order-42".to_string());
+            submission
+        };
+        let other = {
+            let (shared, submission) = (shared.clone(), keyed());
+            thread::spawn(move || submit(&shared, submission))
+        };
+        let mine = submit(&shared, keyed());
+        let theirs = other.join().unwrap();
+        let (accepted, refused) = match (mine, theirs) {
+            (Ok(a), Err(b)) | (Err(b), Ok(a)) => (a, b),
+            (Ok(_), Ok(_)) => panic!("both submissions with the same key were accepted"),
+            (Err(a), Err(b)) => panic!("both refused: {a}; {b}"),
+        };
+        match refused {
+            Error::DuplicateKey { existing, .. } => assert_eq!(existing.id(), accepted.id()),
+            other => panic!("unexpected error {other}"),
+        }
+        assert_eq!(accepted.cancel(), CancelOutcome::Cancelled);
+        assert!(submit(&shared, keyed()).is_ok(), "the key is free once its task ended");
+    });
+}
+
+/// Whether `seen`, a sequence of observed states of a one-shot task, is a legal path of its lifecycle.
+fn legal_one_shot_path(seen: &[TaskState]) -> bool {
+    let rank = |s: TaskState| match s {
+        TaskState::Pending => 0,
+        TaskState::Running => 1,
+        _ => 2,
+    };
+    seen.windows(2).all(|pair| {
+        let (a, b) = (pair[0], pair[1]);
+        a == b || (rank(a) < rank(b) && (a.can_become(b) || (a == TaskState::Pending && b.is_terminal())))
+    })
+}
+
+#[test]
+fn observed_states_follow_the_lifecycle_and_terminal_states_never_change() {
+    model(|| {
+        let (shared, _commands) = parts(&[]);
+        let handle = submit(&shared, Submission::new(once(|_| ()), When::Now)).unwrap();
+        let observer = {
+            let handle = handle.clone();
+            thread::spawn(move || (0..3).map(|_| handle.state()).collect::<Vec<_>>())
+        };
+        let canceller = {
+            let handle = handle.clone();
+            thread::spawn(move || handle.cancel())
+        };
+        work_once(&shared);
+        let mut seen = observer.join().unwrap();
+        canceller.join().unwrap();
+        seen.push(handle.state());
+        assert!(legal_one_shot_path(&seen), "illegal path {seen:?}");
+        assert!(seen.last().is_some_and(|s| s.is_terminal()), "{seen:?}");
+    });
+}
+
+#[test]
+fn a_periodic_task_cancelled_during_a_run_never_runs_again() {
+    model(|| {
+        let (shared, commands) = parts(&[]);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let job = {
+            let runs = runs.clone();
+            repeating(move |_| {
+                runs.fetch_add(1, Ordering::SeqCst);
+            })
+        };
+        let mut submission = Submission::new(job, When::Now);
+        submission.repeat = Some(Repeat {
+            period: Duration::from_secs(1),
+            recurrence: Default::default(),
+            overrun: Default::default(),
+            max_runs: None,
+            until: None,
+            stop_on_failure: false,
+        });
+        let handle = submit(&shared, submission).unwrap();
+        let worker = {
+            let shared = shared.clone();
+            thread::spawn(move || work_once(&shared))
+        };
+        assert_eq!(handle.cancel(), CancelOutcome::Cancelled);
+        assert_eq!(handle.state(), TaskState::Cancelled, "cancelled as soon as cancel returns");
+        worker.join().unwrap();
+        // Fire whatever the worker re-armed, as the tick thread would, and run it.
+        while let Ok(command) = commands.try_recv() {
+            if let Command::Schedule(task) = command {
+                if task.state() == TaskState::Pending {
+                    shared.dispatch(task, false);
+                }
+            }
+        }
+        while work_once(&shared) {}
+        assert!(runs.load(Ordering::SeqCst) <= 1, "a run started after cancel returned");
+        assert_eq!(handle.state(), TaskState::Cancelled);
+    });
+}
+
+#[test]
+fn a_group_at_its_limit_never_exceeds_it_and_never_strands_a_waiting_task() {
+    model(|| {
+        let (shared, _commands) = parts(&[("g", 1)]);
+        let (now, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let grouped = || {
+            let (now, peak) = (now.clone(), peak.clone());
+            let job = once(move |_| {
+                let running = now.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(running, Ordering::SeqCst);
+                now.fetch_sub(1, Ordering::SeqCst);
+            });
+            let mut submission = Submission::new(job, When::Now);
+            submission.group = Some("g".to_string());
+            submission
+        };
+        let a = submit(&shared, grouped()).unwrap();
+        let b = submit(&shared, grouped()).unwrap();
+        let worker = {
+            let shared = shared.clone();
+            thread::spawn(move || while work_once(&shared) {})
+        };
+        while work_once(&shared) {}
+        worker.join().unwrap();
+        while work_once(&shared) {}
+        assert_eq!((a.state(), b.state()), (TaskState::Succeeded, TaskState::Succeeded), "a task was stranded");
+        assert_eq!(peak.load(Ordering::SeqCst), 1, "the group ran more than its limit at once");
+        assert_eq!(shared.groups.running(0), 0);
+    });
+}
+
+#[test]
+fn wait_racing_completion_always_returns_the_final_state() {
+    model(|| {
+        let (shared, _commands) = parts(&[]);
+        let handle = submit(&shared, Submission::new(once(|_| ()), When::Now)).unwrap();
+        let waiter = {
+            let handle = handle.clone();
+            thread::spawn(move || handle.wait())
+        };
+        work_once(&shared);
+        assert_eq!(waiter.join().unwrap(), TaskState::Succeeded);
+    });
+}

@@ -1,0 +1,37 @@
+//! The one door to synchronisation: every atomic, lock, condition variable, thread and queue the engine uses
+//! comes from here, and nothing else in the engine names `std::sync`, `parking_lot` or `crossbeam`.
+//!
+//! In a normal build ([`native`]) these are `std`'s atomics and `Arc`, `parking_lot`'s `Mutex` and `Condvar`,
+//! `std::thread` and `crossbeam-channel` queues. Under `--cfg loom` ([`mocked`]) the same names map to loom's
+//! model-checked primitives, with loom-built queues behind the same small interface (crossbeam is not loom-aware),
+//! so the engine's logic is identical in both builds and only the primitives change — the pattern of tokio's
+//! `loom` module.
+//!
+//! A rule for the engine's atomics: an atomic that any thread changes with a read-modify-write (`swap`,
+//! `fetch_*`, `compare_exchange`) is only ever written with read-modify-writes. Loom may order a plain `store`
+//! wrongly against racing RMWs and report deadlocks that cannot happen; with RMWs only, its model is exact.
+//!
+//! One exception, by design: [`StatCounter`] is a plain `std` atomic in both builds. Statistics synchronise
+//! nothing, and loom need not explore their interleavings.
+
+#[cfg(not(loom))]
+mod native;
+#[cfg(not(loom))]
+pub(crate) use native::*;
+
+#[cfg(loom)]
+mod mocked;
+#[cfg(loom)]
+pub(crate) use mocked::*;
+
+/// A statistics counter: never used to synchronise, so a plain atomic even under loom.
+pub(crate) type StatCounter = std::sync::atomic::AtomicU64;
+
+/// Runs a concurrency test: every interleaving under loom, once on real threads otherwise.
+#[cfg(test)]
+pub(crate) fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+    #[cfg(loom)]
+    loom::model(f);
+    #[cfg(not(loom))]
+    f();
+}

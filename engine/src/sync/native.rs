@@ -1,0 +1,84 @@
+//! The primitives of a normal build.
+
+use std::time::Instant;
+
+pub(crate) use std::sync::{Arc, Weak};
+pub(crate) use std::thread;
+
+pub(crate) mod atomic {
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+}
+
+pub(crate) use parking_lot::{Mutex, MutexGuard};
+
+/// A condition variable (`parking_lot`'s).
+#[derive(Debug, Default)]
+pub(crate) struct Condvar(parking_lot::Condvar);
+
+impl Condvar {
+    pub(crate) fn wait<T>(&self, guard: &mut MutexGuard<'_, T>) {
+        self.0.wait(guard);
+    }
+
+    pub(crate) fn wait_until<T>(&self, guard: &mut MutexGuard<'_, T>, deadline: Instant) {
+        self.0.wait_until(guard, deadline);
+    }
+
+    pub(crate) fn notify_all(&self) {
+        self.0.notify_all();
+    }
+}
+
+/// A non-owning reference that a listener list keeps, so it never keeps its target alive.
+pub(crate) type ListenerRef<T> = Weak<T>;
+
+pub(crate) fn listener_ref<T>(target: &Arc<T>) -> ListenerRef<T> {
+    Arc::downgrade(target)
+}
+
+pub(crate) fn upgrade<T>(listener: &ListenerRef<T>) -> Option<Arc<T>> {
+    listener.upgrade()
+}
+
+/// Unbounded multi-producer queues: crossbeam's.
+pub(crate) mod channel {
+    pub(crate) use crossbeam_channel::{Receiver, Sender, TryRecvError, unbounded};
+}
+
+/// Three strict-priority queues: a consumer always takes from the lowest-numbered non-empty level.
+pub(crate) struct PriorityQueues<T> {
+    senders: [crossbeam_channel::Sender<T>; 3],
+    receivers: [crossbeam_channel::Receiver<T>; 3],
+}
+
+impl<T> PriorityQueues<T> {
+    pub(crate) fn new() -> PriorityQueues<T> {
+        let (s0, r0) = crossbeam_channel::unbounded();
+        let (s1, r1) = crossbeam_channel::unbounded();
+        let (s2, r2) = crossbeam_channel::unbounded();
+        PriorityQueues { senders: [s0, s1, s2], receivers: [r0, r1, r2] }
+    }
+
+    pub(crate) fn push(&self, level: usize, item: T) {
+        // The receivers live as long as `self`, so sending cannot fail.
+        let _ = self.senders[level].send(item);
+    }
+
+    pub(crate) fn try_pop(&self) -> Option<T> {
+        self.receivers.iter().find_map(|receiver| receiver.try_recv().ok())
+    }
+
+    /// Takes the next item, blocking while every level is empty.
+    pub(crate) fn pop(&self) -> T {
+        loop {
+            if let Some(item) = self.try_pop() {
+                return item;
+            }
+            let mut select = crossbeam_channel::Select::new();
+            for receiver in &self.receivers {
+                select.recv(receiver);
+            }
+            select.ready();
+        }
+    }
+}
