@@ -1,1 +1,412 @@
-//! Shared helpers for taskwheel benchmarks.
+//! Shared pieces of taskwheel's benchmarks: one [`TimerQueue`] adapter per timer implementation (taskwheel's
+//! wheel and every baseline), the deadline workloads, and a correctness check that counts early and late
+//! firings, so that fast-but-wrong shows beside speed.
+//!
+//! Every queue counts time in milliseconds from its own origin, so all of them see the same workload.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fmt::Debug;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use taskwheel::wheel::{TimerKey, Wheel};
+
+/// The operations every timer implementation offers, as the benchmarks use them. Deadlines and times are
+/// milliseconds from the queue's origin; ids are chosen by the caller.
+pub trait TimerQueue {
+    /// What `insert` returns to cancel or reschedule with.
+    type Key;
+    /// A short name for tables.
+    const NAME: &'static str;
+    /// Adds a timer.
+    fn insert(&mut self, deadline_ms: u64, id: u64) -> Self::Key;
+    /// Cancels a pending timer (a no-op if it already fired).
+    fn cancel(&mut self, key: Self::Key);
+    /// Moves a pending timer to another deadline; returns the key to use from now on.
+    fn reschedule(&mut self, key: Self::Key, id: u64, deadline_ms: u64) -> Self::Key;
+    /// Moves time to `now_ms` and appends `(id, deadline_ms)` of every timer that fired to `fired`.
+    fn advance(&mut self, now_ms: u64, fired: &mut Vec<(u64, u64)>);
+}
+
+/// taskwheel's `Wheel`, 1 tick = 1 ms.
+pub struct TaskwheelQueue(Wheel<u64>);
+
+impl TaskwheelQueue {
+    /// An empty wheel.
+    pub fn new(capacity: usize) -> TaskwheelQueue {
+        TaskwheelQueue(Wheel::with_capacity(capacity))
+    }
+}
+
+impl TimerQueue for TaskwheelQueue {
+    type Key = TimerKey;
+    const NAME: &'static str = "taskwheel";
+
+    fn insert(&mut self, deadline_ms: u64, id: u64) -> TimerKey {
+        self.0.insert(deadline_ms, id)
+    }
+
+    fn cancel(&mut self, key: TimerKey) {
+        self.0.cancel(key);
+    }
+
+    fn reschedule(&mut self, key: TimerKey, _id: u64, deadline_ms: u64) -> TimerKey {
+        let _ = self.0.reschedule(key, deadline_ms);
+        key
+    }
+
+    fn advance(&mut self, now_ms: u64, fired: &mut Vec<(u64, u64)>) {
+        if self.0.advance(now_ms).is_ok() {
+            while let Some(timer) = self.0.pop_expired() {
+                fired.push((timer.value, timer.deadline));
+            }
+        }
+    }
+}
+
+/// The seed design's timer: a `BinaryHeap` min-heap with lazy cancellation (a cancelled flag per timer; the
+/// heap entry stays until it surfaces, so cancelled memory is not reclaimed until then).
+#[derive(Default)]
+pub struct HeapQueue {
+    heap: BinaryHeap<Reverse<(u64, u64, u64)>>,
+    cancelled: Vec<bool>,
+    seq: u64,
+}
+
+impl TimerQueue for HeapQueue {
+    type Key = u64;
+    const NAME: &'static str = "binary-heap";
+
+    fn insert(&mut self, deadline_ms: u64, id: u64) -> u64 {
+        let seq = self.seq;
+        self.seq += 1;
+        self.cancelled.push(false);
+        self.heap.push(Reverse((deadline_ms, seq, id)));
+        seq
+    }
+
+    fn cancel(&mut self, key: u64) {
+        self.cancelled[key as usize] = true;
+    }
+
+    fn reschedule(&mut self, key: u64, id: u64, deadline_ms: u64) -> u64 {
+        self.cancel(key);
+        self.insert(deadline_ms, id)
+    }
+
+    fn advance(&mut self, now_ms: u64, fired: &mut Vec<(u64, u64)>) {
+        while let Some(&Reverse((deadline, seq, id))) = self.heap.peek() {
+            if deadline > now_ms {
+                break;
+            }
+            self.heap.pop();
+            if !self.cancelled[seq as usize] {
+                fired.push((id, deadline));
+            }
+        }
+    }
+}
+
+/// tokio-util's `DelayQueue` on a current-thread runtime with paused time, advanced by hand.
+pub struct TokioQueue {
+    runtime: tokio::runtime::Runtime,
+    queue: tokio_util::time::DelayQueue<(u64, u64)>,
+    origin: tokio::time::Instant,
+    now_ms: u64,
+}
+
+impl TokioQueue {
+    /// An empty queue on its own paused runtime.
+    pub fn new(capacity: usize) -> TokioQueue {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("tokio runtime");
+        let (queue, origin) = runtime
+            .block_on(async { (tokio_util::time::DelayQueue::with_capacity(capacity), tokio::time::Instant::now()) });
+        TokioQueue { runtime, queue, origin, now_ms: 0 }
+    }
+}
+
+impl TimerQueue for TokioQueue {
+    type Key = tokio_util::time::delay_queue::Key;
+    const NAME: &'static str = "tokio-delayqueue";
+
+    fn insert(&mut self, deadline_ms: u64, id: u64) -> Self::Key {
+        let _enter = self.runtime.enter();
+        self.queue.insert_at((id, deadline_ms), self.origin + Duration::from_millis(deadline_ms))
+    }
+
+    fn cancel(&mut self, key: Self::Key) {
+        let _enter = self.runtime.enter();
+        self.queue.try_remove(&key);
+    }
+
+    fn reschedule(&mut self, key: Self::Key, id: u64, deadline_ms: u64) -> Self::Key {
+        let _enter = self.runtime.enter();
+        if self.queue.try_remove(&key).is_some() {
+            self.queue.insert_at((id, deadline_ms), self.origin + Duration::from_millis(deadline_ms))
+        } else {
+            key
+        }
+    }
+
+    fn advance(&mut self, now_ms: u64, fired: &mut Vec<(u64, u64)>) {
+        let step = now_ms.saturating_sub(self.now_ms);
+        self.now_ms = self.now_ms.max(now_ms);
+        let queue = &mut self.queue;
+        self.runtime.block_on(async {
+            tokio::time::advance(Duration::from_millis(step)).await;
+            let mut cx = Context::from_waker(Waker::noop());
+            while let Poll::Ready(Some(expired)) = queue.poll_expired(&mut cx) {
+                fired.push(expired.into_inner());
+            }
+        });
+    }
+}
+
+/// A timer entry of `hierarchical_hash_wheel_timer`.
+#[derive(Debug)]
+pub struct HhwtEntry {
+    id: u64,
+    deadline: u64,
+}
+
+impl hierarchical_hash_wheel_timer::wheels::cancellable::CancellableTimerEntry for HhwtEntry {
+    type Id = u64;
+
+    fn id(&self) -> &u64 {
+        &self.id
+    }
+}
+
+/// `hierarchical_hash_wheel_timer`'s cancellable four-level wheel (1 tick = 1 ms, one `tick()` per ms, with its
+/// `can_skip` / `skip` to jump empty stretches).
+pub struct HhwtQueue {
+    wheel: hierarchical_hash_wheel_timer::wheels::cancellable::QuadWheelWithOverflow<HhwtEntry>,
+    now_ms: u64,
+}
+
+impl Default for HhwtQueue {
+    fn default() -> Self {
+        HhwtQueue { wheel: hierarchical_hash_wheel_timer::wheels::cancellable::QuadWheelWithOverflow::new(), now_ms: 0 }
+    }
+}
+
+impl TimerQueue for HhwtQueue {
+    type Key = u64;
+    const NAME: &'static str = "hierarchical_hash_wheel_timer";
+
+    fn insert(&mut self, deadline_ms: u64, id: u64) -> u64 {
+        let delay = Duration::from_millis(deadline_ms.saturating_sub(self.now_ms));
+        let entry = Rc::new(HhwtEntry { id, deadline: deadline_ms });
+        // A deadline already due is refused as expired by this wheel; it then fires on the next advance.
+        let _ = self.wheel.insert_ref_with_delay(entry, delay);
+        id
+    }
+
+    fn cancel(&mut self, key: u64) {
+        let _ = self.wheel.cancel(&key);
+    }
+
+    fn reschedule(&mut self, key: u64, id: u64, deadline_ms: u64) -> u64 {
+        self.cancel(key);
+        self.insert(deadline_ms, id)
+    }
+
+    fn advance(&mut self, now_ms: u64, fired: &mut Vec<(u64, u64)>) {
+        use hierarchical_hash_wheel_timer::wheels::Skip;
+        while self.now_ms < now_ms {
+            match self.wheel.can_skip() {
+                Skip::Millis(skip) if u64::from(skip) > 1 => {
+                    let skip = (u64::from(skip) - 1).min(now_ms - self.now_ms);
+                    self.wheel.skip(skip as u32);
+                    self.now_ms += skip;
+                    continue;
+                }
+                Skip::Empty => {
+                    let skip = (now_ms - self.now_ms).min(u64::from(u32::MAX));
+                    self.wheel.skip(skip as u32);
+                    self.now_ms += skip;
+                    continue;
+                }
+                _ => {}
+            }
+            self.now_ms += 1;
+            for entry in self.wheel.tick() {
+                fired.push((entry.id, entry.deadline));
+            }
+        }
+    }
+}
+
+/// A `bitwheel` timer: records `(id, deadline)` when it fires.
+pub struct BitwheelTimer {
+    id: u64,
+    deadline: u64,
+}
+
+impl bitwheel::timer::Timer for BitwheelTimer {
+    type Context = Vec<(u64, u64)>;
+
+    fn fire(&mut self, fired: &mut Vec<(u64, u64)>) {
+        fired.push((self.id, self.deadline));
+    }
+}
+
+/// `bitwheel`'s default wheel with its failover map (it works on `Instant`s; the origin is fixed at creation).
+pub struct BitwheelQueue {
+    wheel: Box<bitwheel::timer::WheelWithFailover<BitwheelTimer>>,
+    origin: Instant,
+}
+
+impl Default for BitwheelQueue {
+    fn default() -> Self {
+        let origin = Instant::now();
+        BitwheelQueue { wheel: bitwheel::timer::WheelWithFailover::boxed_with_epoch(origin), origin }
+    }
+}
+
+impl TimerQueue for BitwheelQueue {
+    type Key = bitwheel::timer::TimerHandle;
+    const NAME: &'static str = "bitwheel";
+
+    fn insert(&mut self, deadline_ms: u64, id: u64) -> Self::Key {
+        self.wheel.insert(self.origin + Duration::from_millis(deadline_ms), BitwheelTimer { id, deadline: deadline_ms })
+    }
+
+    fn cancel(&mut self, key: Self::Key) {
+        self.wheel.cancel(key);
+    }
+
+    fn reschedule(&mut self, key: Self::Key, id: u64, deadline_ms: u64) -> Self::Key {
+        self.wheel.cancel(key);
+        self.insert(deadline_ms, id)
+    }
+
+    fn advance(&mut self, now_ms: u64, fired: &mut Vec<(u64, u64)>) {
+        self.wheel.poll(self.origin + Duration::from_millis(now_ms), fired);
+    }
+}
+
+/// A small deterministic generator, so every queue sees the same deadlines.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed (0 is replaced).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    /// The next value.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// How deadlines are spread, in ms after `now`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Spread {
+    /// Uniform over 1 s – 1 h.
+    Uniform,
+    /// Like network timeouts: most at a few fixed timeouts (5 s, 30 s, 60 s) with jitter of ±50 ms.
+    Clustered,
+}
+
+impl Spread {
+    /// A deadline `now + delay` drawn from this spread.
+    pub fn deadline(self, now: u64, rng: &mut Rng) -> u64 {
+        let roll = rng.next_u64();
+        now + match self {
+            Spread::Uniform => 1_000 + roll % 3_599_000,
+            Spread::Clustered => [5_000, 30_000, 60_000][(roll % 3) as usize] + (roll >> 8) % 100 - 50 + 50,
+        }
+    }
+
+    /// Name for tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Spread::Uniform => "uniform 1s-1h",
+            Spread::Clustered => "clustered timeouts",
+        }
+    }
+}
+
+/// Early and late firings found by [`check_correctness`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Correctness {
+    /// Timers that fired.
+    pub fired: u64,
+    /// Fired at an advance before their deadline.
+    pub early: u64,
+    /// Fired at a later advance than the first one that reached their deadline (or never, though due).
+    pub late: u64,
+    /// Cancelled timers that fired anyway.
+    pub fired_after_cancel: u64,
+}
+
+/// Drives `queue` through a workload of `pending` timers (10% cancelled), advancing in `step_ms` steps until every
+/// deadline has passed, and counts early, late and cancelled-yet-fired timers.
+pub fn check_correctness<Q: TimerQueue>(queue: &mut Q, pending: usize, spread: Spread, step_ms: u64) -> Correctness {
+    let mut rng = Rng::new(42);
+    let mut deadlines = Vec::with_capacity(pending);
+    let mut keys = Vec::with_capacity(pending);
+    for id in 0..pending as u64 {
+        let deadline = spread.deadline(0, &mut rng);
+        deadlines.push(deadline);
+        keys.push(queue.insert(deadline, id));
+    }
+    let mut cancelled = vec![false; pending];
+    for (id, key) in keys.into_iter().enumerate() {
+        if id % 10 == 0 {
+            queue.cancel(key);
+            cancelled[id] = true;
+        }
+    }
+    let end = deadlines.iter().copied().max().unwrap_or(0) + step_ms;
+    let mut result = Correctness::default();
+    let mut seen = vec![false; pending];
+    let (mut now, mut fired) = (0, Vec::new());
+    while now < end {
+        let previous = now;
+        now += step_ms;
+        fired.clear();
+        queue.advance(now, &mut fired);
+        for &(id, _) in &fired {
+            let (id, deadline) = (id as usize, deadlines[id as usize]);
+            result.fired += 1;
+            seen[id] = true;
+            if cancelled[id] {
+                result.fired_after_cancel += 1;
+            } else if deadline > now {
+                result.early += 1;
+            } else if deadline <= previous {
+                result.late += 1;
+            }
+        }
+    }
+    result.late += (0..pending).filter(|&id| !cancelled[id] && !seen[id]).count() as u64;
+    result
+}
+
+/// Fills `queue` with `pending` timers of `spread` and returns their keys.
+pub fn fill<Q: TimerQueue>(queue: &mut Q, pending: usize, spread: Spread, rng: &mut Rng) -> Vec<Q::Key> {
+    (0..pending as u64).map(|id| queue.insert(spread.deadline(0, rng), id)).collect()
+}
+
+/// Reads an environment flag for quick (CI smoke) runs.
+pub fn quick() -> bool {
+    std::env::var_os("TASKWHEEL_BENCH_QUICK").is_some()
+}
+
+/// Formats a value in a table.
+pub fn describe<T: Debug>(value: T) -> String {
+    format!("{value:?}")
+}

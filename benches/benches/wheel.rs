@@ -1,0 +1,173 @@
+//! Wheel operations of taskwheel beside every baseline, in the same run: insert, cancel, insert+cancel,
+//! reschedule, advance expiring 1,000 timers, and a full network-timeout lifecycle, each at 1k, 100k and 1M
+//! pending timers with deadlines uniform over 1 s – 1 h.
+//!
+//! `cargo bench -p taskwheel-benches --bench wheel`; `TASKWHEEL_BENCH_QUICK=1` for the CI smoke run (1k and
+//! 100k pending, short measurements). Early and late firings of each library are reported by
+//! `cargo run --release -p taskwheel-benches --bin timers`.
+
+// criterion's macros generate undocumented items.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime};
+use taskwheel_benches::{
+    BitwheelQueue, HeapQueue, HhwtQueue, Rng, Spread, TaskwheelQueue, TimerQueue, TokioQueue, fill, quick,
+};
+
+/// Timers per timed chunk.
+const CHUNK: usize = 1_000;
+
+fn sizes() -> &'static [usize] {
+    if quick() { &[1_000, 100_000] } else { &[1_000, 100_000, 1_000_000] }
+}
+
+/// Runs `per_chunk` over chunks of `CHUNK` timers until `iters` timers were measured; `per_chunk` returns the
+/// time it measured.
+fn chunked(iters: u64, mut per_chunk: impl FnMut() -> Duration) -> Duration {
+    let chunks = iters.div_ceil(CHUNK as u64);
+    let total: Duration = (0..chunks).map(|_| per_chunk()).sum();
+    total.mul_f64(iters as f64 / (chunks * CHUNK as u64) as f64)
+}
+
+fn bench_queue<Q: TimerQueue>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    op: &str,
+    pending: usize,
+    make: &dyn Fn(usize) -> Q,
+) {
+    let id = format!("{}/{pending}", Q::NAME);
+    let mut rng = Rng::new(7);
+    let mut queue = make(pending + CHUNK * 2);
+    let mut keys: Vec<Option<Q::Key>> =
+        fill(&mut queue, pending, Spread::Uniform, &mut rng).into_iter().map(Some).collect();
+    let mut next_id = pending as u64;
+    let mut now = 0u64;
+    let mut fired = Vec::with_capacity(CHUNK * 4);
+    match op {
+        "insert" => {
+            group.bench_function(id, |b| {
+                b.iter_custom(|iters| {
+                    chunked(iters, || {
+                        let start = Instant::now();
+                        let added: Vec<Q::Key> = (0..CHUNK)
+                            .map(|_| {
+                                next_id += 1;
+                                queue.insert(black_box(Spread::Uniform.deadline(now, &mut rng)), next_id)
+                            })
+                            .collect();
+                        let elapsed = start.elapsed();
+                        added.into_iter().for_each(|key| queue.cancel(key));
+                        elapsed
+                    })
+                })
+            });
+        }
+        "cancel" => {
+            group.bench_function(id, |b| {
+                b.iter_custom(|iters| {
+                    chunked(iters, || {
+                        let added: Vec<Q::Key> = (0..CHUNK)
+                            .map(|_| {
+                                next_id += 1;
+                                queue.insert(Spread::Uniform.deadline(now, &mut rng), next_id)
+                            })
+                            .collect();
+                        let start = Instant::now();
+                        added.into_iter().for_each(|key| queue.cancel(black_box(key)));
+                        start.elapsed()
+                    })
+                })
+            });
+        }
+        "insert+cancel" => {
+            group.bench_function(id, |b| {
+                b.iter(|| {
+                    next_id += 1;
+                    let key = queue.insert(Spread::Uniform.deadline(now, &mut rng), next_id);
+                    queue.cancel(black_box(key));
+                })
+            });
+        }
+        "reschedule" => {
+            group.bench_function(id, |b| {
+                b.iter(|| {
+                    let at = (rng.next_u64() % keys.len() as u64) as usize;
+                    if let Some(key) = keys[at].take() {
+                        let deadline = Spread::Uniform.deadline(now, &mut rng);
+                        keys[at] = Some(queue.reschedule(key, at as u64, black_box(deadline)));
+                    }
+                })
+            });
+        }
+        "advance-1k" => {
+            group.throughput(Throughput::Elements(CHUNK as u64));
+            group.bench_function(id, |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        for _ in 0..CHUNK {
+                            next_id += 1;
+                            queue.insert(now + 1, next_id);
+                        }
+                        now += 1;
+                        fired.clear();
+                        let start = Instant::now();
+                        queue.advance(now, &mut fired);
+                        total += start.elapsed();
+                        black_box(&fired);
+                    }
+                    total
+                })
+            });
+            group.throughput(Throughput::Elements(1));
+        }
+        "lifecycle" => {
+            // Network timeouts: each timer armed, 90% cancelled soon after, 10% expire; time moves 10 ms a round.
+            group.throughput(Throughput::Elements(CHUNK as u64));
+            group.bench_function(id, |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let mut armed: Vec<Q::Key> = (0..CHUNK)
+                            .map(|_| {
+                                next_id += 1;
+                                queue.insert(Spread::Clustered.deadline(now, &mut rng), next_id)
+                            })
+                            .collect();
+                        armed.drain(..CHUNK / 10 * 9).for_each(|key| queue.cancel(key));
+                        now += 10;
+                        fired.clear();
+                        queue.advance(now, &mut fired);
+                        black_box(&fired);
+                    }
+                    start.elapsed()
+                })
+            });
+            group.throughput(Throughput::Elements(1));
+        }
+        other => unreachable!("unknown op {other}"),
+    }
+}
+
+fn wheel_ops(c: &mut Criterion) {
+    for op in ["insert", "cancel", "insert+cancel", "reschedule", "advance-1k", "lifecycle"] {
+        let mut group = c.benchmark_group(format!("wheel/{op}"));
+        group.sample_size(if quick() { 10 } else { 20 });
+        group.warm_up_time(Duration::from_millis(if quick() { 100 } else { 800 }));
+        group.measurement_time(Duration::from_millis(if quick() { 300 } else { 2_000 }));
+        for &pending in sizes() {
+            bench_queue(&mut group, op, pending, &TaskwheelQueue::new);
+            bench_queue(&mut group, op, pending, &|_| HeapQueue::default());
+            bench_queue(&mut group, op, pending, &TokioQueue::new);
+            bench_queue(&mut group, op, pending, &|_| HhwtQueue::default());
+            bench_queue(&mut group, op, pending, &|_| BitwheelQueue::default());
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, wheel_ops);
+criterion_main!(benches);
