@@ -1,2 +1,143 @@
-//! Placeholder replaced below.
-fn main() {}
+//! The engine end to end, beside tokio in the same run: submit → run throughput for immediate tasks and for
+//! 1 ms delayed tasks, from 1 and 2 submitter threads, and cancel throughput of pending delayed tasks.
+//! Baseline: tokio's multi-thread runtime (2 workers) spawning the task, or spawning a task that sleeps 1 ms.
+//!
+//! `cargo bench -p taskwheel-benches --bench engine`; `TASKWHEEL_BENCH_QUICK=1` for the CI smoke run.
+
+// criterion's macros generate undocumented items.
+#![allow(missing_docs)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use taskwheel::Engine;
+use taskwheel_benches::quick;
+
+/// Tasks per measured batch.
+fn batch() -> usize {
+    if quick() { 2_000 } else { 20_000 }
+}
+
+/// Submits `batch` tasks (each `delay` from its submission) from `submitters` threads and waits until all ran.
+fn taskwheel_batch(engine: &Engine, submitters: usize, delay: Option<Duration>, batch: usize) -> Duration {
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..submitters {
+            let (spawner, done) = (engine.spawner(), done.clone());
+            scope.spawn(move || {
+                for _ in 0..batch / submitters {
+                    let done = done.clone();
+                    let task = move |_: &taskwheel::TaskContext<'_>| {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    };
+                    let submitted = match delay {
+                        None => spawner.spawn(task),
+                        Some(delay) => spawner.after(delay, task),
+                    };
+                    submitted.expect("capacity is ample");
+                }
+            });
+        }
+    });
+    while done.load(Ordering::Relaxed) < batch / submitters * submitters {
+        std::thread::yield_now();
+    }
+    start.elapsed()
+}
+
+fn tokio_batch(
+    runtime: &tokio::runtime::Runtime,
+    submitters: usize,
+    delay: Option<Duration>,
+    batch: usize,
+) -> Duration {
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..submitters {
+            let (handle, done) = (runtime.handle().clone(), done.clone());
+            scope.spawn(move || {
+                for _ in 0..batch / submitters {
+                    let done = done.clone();
+                    handle.spawn(async move {
+                        if let Some(delay) = delay {
+                            tokio::time::sleep(delay).await;
+                        }
+                        done.fetch_add(1, Ordering::Relaxed);
+                    });
+                }
+            });
+        }
+    });
+    while done.load(Ordering::Relaxed) < batch / submitters * submitters {
+        std::thread::yield_now();
+    }
+    start.elapsed()
+}
+
+fn engine_throughput(c: &mut Criterion) {
+    let engine = Engine::builder().workers(2).capacity(4_000_000).build().expect("engine");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_time().build().expect("tokio");
+    let batch = batch();
+    for (kind, delay) in [("immediate", None), ("delayed-1ms", Some(Duration::from_millis(1)))] {
+        let mut group = c.benchmark_group(format!("engine/{kind}"));
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_millis(if quick() { 100 } else { 500 }));
+        group.measurement_time(Duration::from_millis(if quick() { 500 } else { 3_000 }));
+        group.throughput(Throughput::Elements(batch as u64));
+        for submitters in [1, 2] {
+            group.bench_function(format!("taskwheel/{submitters}-submitters"), |b| {
+                b.iter_custom(|iters| (0..iters).map(|_| taskwheel_batch(&engine, submitters, delay, batch)).sum())
+            });
+            group.bench_function(format!("tokio/{submitters}-submitters"), |b| {
+                b.iter_custom(|iters| (0..iters).map(|_| tokio_batch(&runtime, submitters, delay, batch)).sum())
+            });
+        }
+        group.finish();
+    }
+
+    let mut group = c.benchmark_group("engine/cancel-pending");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(if quick() { 100 } else { 500 }));
+    group.measurement_time(Duration::from_millis(if quick() { 500 } else { 3_000 }));
+    group.throughput(Throughput::Elements(batch as u64));
+    group.bench_function("taskwheel", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let handles: Vec<_> = (0..batch)
+                        .map(|_| engine.after(Duration::from_secs(3600), |_| ()).expect("capacity is ample"))
+                        .collect();
+                    let start = Instant::now();
+                    for handle in &handles {
+                        handle.cancel();
+                    }
+                    start.elapsed()
+                })
+                .sum()
+        })
+    });
+    group.bench_function("tokio-abort", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let handles: Vec<_> = (0..batch)
+                        .map(|_| runtime.spawn(async { tokio::time::sleep(Duration::from_secs(3600)).await }))
+                        .collect();
+                    let start = Instant::now();
+                    for handle in &handles {
+                        handle.abort();
+                    }
+                    start.elapsed()
+                })
+                .sum()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, engine_throughput);
+criterion_main!(benches);

@@ -161,8 +161,24 @@ impl TimerQueue for TokioQueue {
         self.runtime.block_on(async {
             tokio::time::advance(Duration::from_millis(step)).await;
             let mut cx = Context::from_waker(Waker::noop());
-            while let Poll::Ready(Some(expired)) = queue.poll_expired(&mut cx) {
-                fired.push(expired.into_inner());
+            // The queue's internal `Sleep` only becomes ready when the time driver turns, so drain, let the
+            // driver turn, and drain again until a turn brings nothing new.
+            loop {
+                let before = fired.len();
+                loop {
+                    match queue.poll_expired(&mut cx) {
+                        Poll::Ready(Some(expired)) => fired.push(expired.into_inner()),
+                        Poll::Ready(None) => return,
+                        Poll::Pending => break,
+                    }
+                }
+                tokio::task::yield_now().await;
+                if fired.len() == before {
+                    match queue.poll_expired(&mut cx) {
+                        Poll::Ready(Some(expired)) => fired.push(expired.into_inner()),
+                        _ => return,
+                    }
+                }
             }
         });
     }
