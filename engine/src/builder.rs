@@ -27,10 +27,11 @@ pub enum Precision {
     /// Sleep until the next deadline; lateness is the operating system's wake-up latency (tens of µs on Linux).
     #[default]
     Standard,
-    /// Lower the tick thread's timer slack to 1 ns (Linux), wake `spin` before each deadline and spin the rest.
-    /// Costs up to `spin` of one core's time per wake-up.
+    /// Lower the tick thread's timer slack to 1 ns (Linux) and hand each task to a worker `spin` before its
+    /// deadline; the worker waits the last stretch actively and starts the task at its instant, so neither the tick
+    /// thread's wake-up nor the worker's is paid on time. Costs up to `spin` of a worker's time per due batch.
     Precise {
-        /// How long before a deadline the tick thread stops sleeping and starts spinning.
+        /// How long before a deadline a task is handed over (50–100 µs covers a parked worker's wake-up).
         spin: Duration,
     },
 }

@@ -23,7 +23,7 @@ use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::builder::{Config, EngineBuilder, WhenFull};
+use crate::builder::{Config, EngineBuilder, Precision, WhenFull};
 use crate::clock::Clock;
 use crate::error::{Error, invalid};
 use crate::groups::Groups;
@@ -128,6 +128,15 @@ impl Shared {
     #[cfg(test)]
     pub(crate) fn registry_is_quiet(&self) -> bool {
         self.registry.live().is_empty() && self.live.load(Ordering::SeqCst) == 0
+    }
+
+    /// How long before its deadline a task is handed to a worker: the spin of precise mode on the monotonic
+    /// clock, 0 otherwise (a manual clock never needs it).
+    pub(crate) fn handoff_ns(&self) -> u64 {
+        match (self.config.precision, &self.clock) {
+            (Precision::Precise { spin }, Clock::Monotonic) => u64::try_from(spin.as_nanos()).unwrap_or(u64::MAX),
+            _ => 0,
+        }
     }
 
     /// Nanoseconds since the engine's origin, on its clock.

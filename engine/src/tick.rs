@@ -1,11 +1,6 @@
 //! The tick thread: owns the wheel, turns due deadlines into queued work, and sleeps exactly until the next one.
 
-use std::cmp::Ordering as CmpOrdering;
-use std::collections::BinaryHeap;
-use std::time::Duration;
-
 use crate::builder::Precision;
-use crate::clock::Clock;
 use crate::engine::Shared;
 use crate::lifecycle::TaskState;
 use crate::sync::Arc;
@@ -13,6 +8,8 @@ use crate::sync::atomic::Ordering;
 use crate::sync::channel::{Receiver, TryRecvError};
 use crate::task::Task;
 use crate::wheel::{TimerKey, Wheel};
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::BinaryHeap;
 
 /// What submitters, cancellers and workers ask of the tick thread.
 pub(crate) enum Command {
@@ -135,18 +132,20 @@ impl TickThread {
     /// Moves due ticks out of the wheel and dispatches every task whose exact deadline has passed.
     fn fire_due(&mut self) {
         let now = self.shared.now_ns();
-        let now_tick = now / self.tick_ns;
-        self.pull(now_tick.max(self.wheel.elapsed()), now);
+        // Precise mode hands a task over `handoff` before its deadline; the worker waits the rest actively.
+        let horizon = now.saturating_add(self.shared.handoff_ns());
+        let horizon_tick = horizon / self.tick_ns;
+        self.pull(horizon_tick.max(self.wheel.elapsed()), horizon);
         // Look one tick ahead, so that the next sleep ends at an exact deadline rather than at a tick boundary.
         if self.imminent.is_empty() {
             if let Some(next_tick) = self.wheel.next_expiration() {
-                if next_tick <= now_tick.saturating_add(1) {
-                    self.pull(next_tick, now);
+                if next_tick <= horizon_tick.saturating_add(1) {
+                    self.pull(next_tick, horizon);
                 }
             }
         }
-        let now = self.shared.now_ns();
-        while self.imminent.peek().is_some_and(|first| first.deadline <= now) {
+        let horizon = self.shared.now_ns().saturating_add(self.shared.handoff_ns());
+        while self.imminent.peek().is_some_and(|first| first.deadline <= horizon) {
             if let Some(Imminent { task, .. }) = self.imminent.pop() {
                 if task.state() == TaskState::Pending {
                     self.shared.dispatch(task, false);
@@ -155,8 +154,8 @@ impl TickThread {
         }
     }
 
-    /// Advances the wheel to `tick` and sorts what expired: due now → dispatched, due later in the tick → imminent.
-    fn pull(&mut self, tick: u64, now: u64) {
+    /// Advances the wheel to `tick` and sorts what expired: due by `horizon` → dispatched, later → imminent.
+    fn pull(&mut self, tick: u64, horizon: u64) {
         if self.wheel.advance(tick).is_err() {
             return; // `tick` is never behind the wheel: both callers pass at least its elapsed time
         }
@@ -167,7 +166,7 @@ impl TickThread {
                 continue;
             }
             let deadline = task.deadline();
-            if deadline <= now {
+            if deadline <= horizon {
                 self.shared.dispatch(task, false);
             } else {
                 self.seq += 1;
@@ -188,20 +187,9 @@ impl TickThread {
     fn sleep(&self, target: Option<u64>) {
         let shared = &self.shared;
         let woken = || shared.tick_woken.swap(false, Ordering::SeqCst);
-        let spin = match (shared.config.precision, &shared.clock) {
-            (Precision::Precise { spin }, Clock::Monotonic) => spin,
-            _ => Duration::ZERO,
-        };
-        let deadline = target.map(|ns| shared.instant_of(ns));
-        let wake_early = deadline.map(|d| d.checked_sub(spin).unwrap_or(d));
-        let woken_early = shared.tick_wake.wait_until(&shared.clock, wake_early, woken);
-        if !woken_early {
-            if let Some(deadline) = deadline.filter(|_| !spin.is_zero()) {
-                while shared.clock.now() < deadline && !shared.tick_woken.load(Ordering::Relaxed) {
-                    std::hint::spin_loop();
-                }
-            }
-        }
+        // In precise mode the tick thread wakes `handoff` early and hands the task over then.
+        let wake_at = target.map(|ns| shared.instant_of(ns.saturating_sub(shared.handoff_ns())));
+        shared.tick_wake.wait_until(&shared.clock, wake_at, woken);
         shared.stats.wakeups.fetch_add(1, Ordering::Relaxed);
     }
 }

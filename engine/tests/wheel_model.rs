@@ -3,10 +3,14 @@
 //!
 //! Cases: 1,000 by default; set `PROPTEST_CASES` for more.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use proptest::prelude::*;
 use taskwheel::wheel::{TimerKey, Wheel, WheelError};
+
+#[path = "reference/mod.rs"]
+mod reference;
+use reference::Reference;
 
 /// How far from the wheel's time a deadline lands.
 #[derive(Debug, Clone)]
@@ -75,48 +79,6 @@ fn resolve(when: &When, now: u64) -> u64 {
         When::Anywhere(d) | When::Beyond(d) => now.saturating_add(d),
         When::Past(d) => now.saturating_sub(d),
         When::Max => u64::MAX,
-    }
-}
-
-/// The reference: pending timers by `(deadline, insertion sequence)`.
-#[derive(Default)]
-struct Reference {
-    order: BTreeMap<(u64, u64), u32>,
-    by_id: HashMap<u32, (u64, u64)>,
-    seq: u64,
-    now: u64,
-}
-
-impl Reference {
-    fn insert(&mut self, id: u32, deadline: u64) {
-        self.seq += 1;
-        self.order.insert((deadline, self.seq), id);
-        self.by_id.insert(id, (deadline, self.seq));
-    }
-
-    fn remove(&mut self, id: u32) -> bool {
-        match self.by_id.remove(&id) {
-            Some(at) => self.order.remove(&at).is_some(),
-            None => false,
-        }
-    }
-
-    fn advance(&mut self, now: u64) -> Vec<(u64, u32)> {
-        self.now = now;
-        let mut fired = Vec::new();
-        while let Some(entry) = self.order.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            let ((deadline, _), id) = entry.remove_entry();
-            self.by_id.remove(&id);
-            fired.push((deadline, id));
-        }
-        fired
-    }
-
-    fn next(&self) -> Option<u64> {
-        self.order.keys().next().map(|&(deadline, _)| deadline)
     }
 }
 

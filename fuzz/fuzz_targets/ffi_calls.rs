@@ -1,0 +1,208 @@
+//! Arbitrary sequences of C API calls through the `extern "C"` functions: NULL pointers, garbage and stale ids,
+//! zero and maximal durations, invalid UTF-8 keys, out-of-range enum values. Never a crash; every status is a
+//! documented one; every `free_user_data` runs exactly once. Run it with AddressSanitizer too:
+//! `RUSTC_BOOTSTRAP=1 cargo fuzz run ffi_calls`.
+#![no_main]
+
+use std::ffi::{CString, c_int, c_void};
+use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../../ffi/src/lib.rs"]
+#[allow(dead_code, unreachable_pub, missing_docs, clippy::all)]
+mod ffi;
+use ffi::*;
+
+static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+static FREED: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" fn run_ok(_: *mut c_void) -> c_int {
+    0
+}
+
+unsafe extern "C" fn run_fail(_: *mut c_void) -> c_int {
+    -1
+}
+
+unsafe extern "C" fn free_box(data: *mut c_void) {
+    FREED.fetch_add(1, Ordering::SeqCst);
+    // SAFETY: every user data handed to the engine here is a `Box<u64>` made by `new_data`.
+    drop(unsafe { Box::from_raw(data.cast::<u64>()) });
+}
+
+unsafe extern "C" fn on_expire(_: *mut c_void, _: tw_timer_id, _: u64, _: *mut c_void) {}
+
+fn new_data() -> *mut c_void {
+    ALLOCATED.fetch_add(1, Ordering::SeqCst);
+    Box::into_raw(Box::new(0u64)).cast()
+}
+
+#[derive(Arbitrary, Debug)]
+enum Call {
+    Schedule { delay_ns: u64, at_ns: u64, period_ns: u64, recurrence: u32, overrun: u32, max_runs: u64, priority: u32, key: Option<Vec<u8>>, group: Option<Vec<u8>>, fail: bool, null_run: bool },
+    ScheduleAfter { delay_ns: u64, null_engine: bool },
+    Cancel { id: u64, known: Option<u8> },
+    State { id: u64, null_out: bool },
+    Wait { id: u64, timeout_ns: u16 },
+    Stats { null_out: bool },
+    Shutdown { mode: u32, timeout_ns: u16 },
+    WheelInsert { deadline: u64 },
+    WheelCancel { id: u64, known: Option<u8> },
+    WheelReschedule { id: u64, known: Option<u8>, deadline: u64 },
+    WheelNext,
+    WheelAdvance { now: u64 },
+    StatusStr(u32),
+}
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    tick_ns: u64,
+    workers: u8,
+    capacity: u8,
+    precision: u32,
+    calls: Vec<Call>,
+}
+
+const MAX_STATUS: tw_status = tw_status::TW_ALREADY_FINISHED;
+
+fn known(status: tw_status) {
+    assert!((status as u32) <= MAX_STATUS as u32, "undocumented status {status:?}");
+}
+
+fn c_string(bytes: Vec<u8>) -> CString {
+    CString::new(bytes.into_iter().filter(|&b| b != 0).collect::<Vec<u8>>()).expect("no interior NUL")
+}
+
+fuzz_target!(|input: Input| {
+    ALLOCATED.store(0, Ordering::SeqCst);
+    FREED.store(0, Ordering::SeqCst);
+    let groups = [c"g".as_ptr()];
+    let limits = [1u32];
+    let mut config = std::mem::MaybeUninit::<tw_config>::uninit();
+    // SAFETY: `config` is valid for a write; init fills every field.
+    let mut config = unsafe {
+        tw_config_init(config.as_mut_ptr());
+        config.assume_init()
+    };
+    config.tick_ns = input.tick_ns % 2_000_000_000;
+    config.workers = u32::from(input.workers % 3);
+    config.capacity = u64::from(input.capacity);
+    config.precision = input.precision % 3;
+    config.group_names = groups.as_ptr();
+    config.group_limits = limits.as_ptr();
+    config.group_count = 1;
+    let mut engine: *mut tw_engine = ptr::null_mut();
+    // SAFETY: valid config and out-pointer.
+    let status = unsafe { tw_engine_new(&config, &mut engine) };
+    known(status);
+    if status != tw_status::TW_OK {
+        assert!(engine.is_null(), "outputs are written only on success");
+        return;
+    }
+    let mut wheel: *mut tw_wheel = ptr::null_mut();
+    // SAFETY: valid out-pointer.
+    assert_eq!(unsafe { tw_wheel_new(0, &mut wheel) }, tw_status::TW_OK);
+    let mut task_ids = Vec::new();
+    let mut timer_ids = Vec::new();
+    let mut wheel_now = 0u64;
+    for call in input.calls.into_iter().take(48) {
+        // SAFETY (for every call below): `engine` and `wheel` are live; every pointer passed is NULL or valid.
+        unsafe {
+            match call {
+                Call::Schedule { delay_ns, at_ns, period_ns, recurrence, overrun, max_runs, priority, key, group, fail, null_run } => {
+                    let key = key.map(c_string);
+                    let group = group.map(c_string);
+                    let mut spec = std::mem::MaybeUninit::<tw_task_spec>::uninit();
+                    tw_task_spec_init(spec.as_mut_ptr());
+                    let mut spec = spec.assume_init();
+                    spec.run = if null_run { None } else if fail { Some(run_fail) } else { Some(run_ok) };
+                    spec.user_data = new_data();
+                    spec.free_user_data = Some(free_box);
+                    spec.delay_ns = if delay_ns % 7 == 0 { delay_ns } else { delay_ns % 50_000_000 };
+                    spec.at_ns = if at_ns % 3 == 0 { at_ns } else { 0 };
+                    spec.period_ns = if period_ns % 2 == 0 { 0 } else { period_ns % 5_000_000 };
+                    spec.recurrence = recurrence % 3;
+                    spec.overrun = overrun % 3;
+                    spec.max_runs = max_runs % 4;
+                    spec.priority = priority % 4;
+                    spec.key = key.as_ref().map_or(ptr::null(), |k| k.as_ptr());
+                    spec.group = group.as_ref().map_or(ptr::null(), |g| g.as_ptr());
+                    let mut id = 0;
+                    let status = tw_schedule(engine, &spec, &mut id);
+                    known(status);
+                    if status == tw_status::TW_OK {
+                        assert_ne!(id, 0);
+                        task_ids.push(id);
+                    } else {
+                        assert_eq!(id, 0, "outputs are written only on success");
+                    }
+                }
+                Call::ScheduleAfter { delay_ns, null_engine } => {
+                    let target = if null_engine { ptr::null() } else { engine.cast_const() };
+                    let status = tw_schedule_after(target, delay_ns % 20_000_000, Some(run_ok), new_data(), Some(free_box), ptr::null_mut());
+                    known(status);
+                }
+                Call::Cancel { id, known: pick } => {
+                    let id = pick.and_then(|p| task_ids.get(usize::from(p) % task_ids.len().max(1)).copied()).unwrap_or(id);
+                    known(tw_cancel(engine, id));
+                }
+                Call::State { id, null_out } => {
+                    let mut state = tw_state::TW_STATE_PENDING;
+                    let out = if null_out { ptr::null_mut() } else { &mut state as *mut tw_state };
+                    known(tw_task_state(engine, id, out));
+                }
+                Call::Wait { id, timeout_ns } => {
+                    let id = task_ids.get(id as usize % task_ids.len().max(1)).copied().unwrap_or(id);
+                    known(tw_wait(engine, id, u64::from(timeout_ns), ptr::null_mut()));
+                }
+                Call::Stats { null_out } => {
+                    let mut stats = tw_stats::default();
+                    let out = if null_out { ptr::null_mut() } else { &mut stats as *mut tw_stats };
+                    known(tw_engine_stats(engine, out));
+                }
+                Call::Shutdown { mode, timeout_ns } => {
+                    known(tw_engine_shutdown(engine, mode % 3, u64::from(timeout_ns), ptr::null_mut()));
+                }
+                Call::WheelInsert { deadline } => {
+                    let mut id = 0;
+                    known(tw_wheel_insert(wheel, deadline, ptr::null_mut(), &mut id));
+                    timer_ids.push(id);
+                }
+                Call::WheelCancel { id, known: pick } => {
+                    let id = pick.and_then(|p| timer_ids.get(usize::from(p) % timer_ids.len().max(1)).copied()).unwrap_or(id);
+                    known(tw_wheel_cancel(wheel, id, ptr::null_mut()));
+                }
+                Call::WheelReschedule { id, known: pick, deadline } => {
+                    let id = pick.and_then(|p| timer_ids.get(usize::from(p) % timer_ids.len().max(1)).copied()).unwrap_or(id);
+                    known(tw_wheel_reschedule(wheel, id, deadline));
+                }
+                Call::WheelNext => {
+                    let mut next = 0;
+                    known(tw_wheel_next_expiration(wheel, &mut next));
+                }
+                Call::WheelAdvance { now } => {
+                    let status = tw_wheel_advance(wheel, now, Some(on_expire), ptr::null_mut());
+                    known(status);
+                    if now >= wheel_now {
+                        assert_eq!(status, tw_status::TW_OK);
+                        wheel_now = now;
+                    } else {
+                        assert_eq!(status, tw_status::TW_ERR_INVALID_ARGUMENT);
+                    }
+                }
+                Call::StatusStr(status) => {
+                    assert!(!tw_status_str(status).is_null());
+                }
+            }
+        }
+    }
+    // SAFETY: both are live and used no more.
+    unsafe {
+        tw_engine_free(engine);
+        tw_wheel_free(wheel, None);
+    }
+    assert_eq!(FREED.load(Ordering::SeqCst), ALLOCATED.load(Ordering::SeqCst), "free_user_data exactly once per task");
+});
