@@ -24,7 +24,10 @@ pub(crate) fn run(shared: Arc<Shared>) {
 pub(crate) fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool) {
     if let Some(group) = task.group {
         if !has_slot && !shared.groups.acquire(group, &task) {
-            // Parked in the group's queue; it stays in flight and comes back with a slot when one frees up.
+            // Parked in the group's queue, holding no worker. It is no longer in flight: the task holding the slot
+            // is, and when it releases the slot it dispatches this one again (counted in flight anew).
+            shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+            shared.changes.notify_all();
             return;
         }
     }

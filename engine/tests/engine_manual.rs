@@ -341,6 +341,37 @@ fn group_tasks_over_the_limit_wait_without_holding_a_worker() {
     assert!(matches!(engine.task(|_| ()).group("sms").submit(), Err(Error::UnknownGroup(g)) if g == "sms"));
 }
 
+/// Regression (found by the `engine_ops` fuzz target): a task parked in a full group was counted in flight twice,
+/// once when first dispatched and again when the slot passed to it, so `wait_idle` never returned.
+#[test]
+fn wait_idle_returns_after_a_group_task_was_parked() {
+    let clock = ManualClock::new();
+    let engine = builder(&clock).workers(2).group("g", 1).build().unwrap();
+    let (open, wait) = gate();
+    let (started_tx, started) = mpsc::channel();
+    engine
+        .task(move |_| {
+            started_tx.send(()).unwrap();
+            wait.lock().unwrap().recv().unwrap();
+        })
+        .group("g")
+        .submit()
+        .unwrap();
+    started.recv().unwrap();
+    let parked = engine.task(|_| ()).group("g").submit().unwrap();
+    // The second worker takes the parked task's work item and parks it in the group.
+    let filler = engine.spawn(|_| ()).unwrap();
+    filler.wait();
+    open.send(()).unwrap();
+    assert_eq!(parked.wait(), TaskState::Succeeded);
+    engine.wait_idle(); // hung before the fix
+    // A periodic group task whose catch-up re-arm is due at once, while its own slot is still held.
+    let periodic = engine.periodic(MS * 3, |_| ()).overrun(Overrun::CatchUp).max_runs(2).group("g").submit().unwrap();
+    advance(&engine, &clock, MS * 28);
+    assert_eq!(periodic.wait(), TaskState::Succeeded);
+    engine.wait_idle();
+}
+
 #[test]
 fn a_group_never_runs_more_than_its_limit_at_once() {
     let clock = ManualClock::new();

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use taskwheel::{Engine, Precision, Shutdown, WhenFull};
 
-use crate::ptr::{as_ref, optional_str, write_optional, write_required};
-use crate::status::guard;
-use crate::status::tw_status::{self, *};
+use super::ptr::{as_ref, optional_str, write_optional, write_required};
+use super::status::guard;
+use super::status::tw_status::{self, *};
 
 /// An engine: a tick thread, run queues and a pool of worker threads. Create with `tw_engine_new`, destroy with
 /// `tw_engine_free`. Every function taking a `tw_engine*` may be called from any thread, including from inside a

@@ -3,7 +3,7 @@
 
 use std::ffi::{CStr, c_char};
 
-use crate::status::tw_status::{self, TW_ERR_INVALID_UTF8, TW_ERR_NULL};
+use super::status::tw_status::{self, TW_ERR_INVALID_UTF8, TW_ERR_NULL};
 
 /// A shared reference to `*p`, or `TW_ERR_NULL`.
 ///

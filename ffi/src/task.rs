@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use taskwheel::{CancelOutcome, CancelToken, Overrun, Priority, TaskContext, TaskState};
 
-use crate::engine::tw_engine;
-use crate::ptr::{as_ref, optional_str, write_optional};
-use crate::status::guard;
-use crate::status::tw_status::{self, *};
+use super::engine::tw_engine;
+use super::ptr::{as_ref, optional_str, write_optional};
+use super::status::guard;
+use super::status::tw_status::{self, *};
 
 /// A task: returns 0 for success, anything else for failure (the code is kept as the failure message).
 pub type tw_task_fn = Option<unsafe extern "C" fn(user_data: *mut c_void) -> c_int>;

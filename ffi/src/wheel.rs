@@ -6,10 +6,10 @@ use std::ffi::c_void;
 
 use taskwheel::wheel::{TimerKey, Wheel, WheelError};
 
-use crate::ptr::{as_ref, write_optional, write_required};
-use crate::status::guard;
-use crate::status::tw_status::{self, *};
-use crate::task::tw_free_fn;
+use super::ptr::{as_ref, write_optional, write_required};
+use super::status::guard;
+use super::status::tw_status::{self, *};
+use super::task::tw_free_fn;
 
 /// A timer id: never 0; refused (`TW_ERR_NOT_FOUND`) once its timer fired or was cancelled.
 pub type tw_timer_id = u64;

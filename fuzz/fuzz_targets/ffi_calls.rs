@@ -12,7 +12,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 
 #[path = "../../ffi/src/lib.rs"]
-#[allow(dead_code, unreachable_pub, missing_docs, clippy::all)]
+#[allow(dead_code, unused_imports, unreachable_pub, missing_docs, clippy::all)]
 mod ffi;
 use ffi::*;
 
