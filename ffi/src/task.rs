@@ -214,6 +214,20 @@ fn instant_at(monotonic: u64) -> Instant {
     }
 }
 
+/// Applies the optional dedupe key and group, which the one-shot and periodic builders take the same way.
+macro_rules! keyed_and_grouped {
+    ($builder:expr, $key:expr, $group:expr) => {{
+        let mut builder = $builder;
+        if let Some(key) = $key {
+            builder = builder.key(key);
+        }
+        if let Some(group) = $group {
+            builder = builder.group(group);
+        }
+        builder
+    }};
+}
+
 /// Schedules a task as `spec` says. On success writes its id to `*id_out` (which may be NULL). Whatever happens,
 /// `spec->free_user_data` is called exactly once: after the task ends, or before this returns when it is refused.
 ///
@@ -256,13 +270,7 @@ pub unsafe extern "C" fn tw_schedule(
             } else {
                 builder.after(Duration::from_nanos(spec.delay_ns))
             };
-            if let Some(key) = key {
-                builder = builder.key(key);
-            }
-            if let Some(group) = group {
-                builder = builder.group(group);
-            }
-            builder.submit()?
+            keyed_and_grouped!(builder, key, group).submit()?
         } else {
             let mut builder = engine.engine.periodic(Duration::from_nanos(spec.period_ns), job).priority(priority);
             builder = match spec.recurrence {
@@ -289,13 +297,7 @@ pub unsafe extern "C" fn tw_schedule(
             if spec.stop_on_failure != 0 {
                 builder = builder.stop_on_failure();
             }
-            if let Some(key) = key {
-                builder = builder.key(key);
-            }
-            if let Some(group) = group {
-                builder = builder.group(group);
-            }
-            builder.submit()?
+            keyed_and_grouped!(builder, key, group).submit()?
         };
         // SAFETY: NULL or valid for a write, by this function's contract.
         unsafe { write_optional(id_out, handle.id()) };
