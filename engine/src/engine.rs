@@ -256,7 +256,7 @@ impl Shared {
             return Err(Error::ShutDown);
         }
         this.stats.submitted.fetch_add(1, Ordering::Relaxed);
-        this.schedule(task.clone());
+        this.schedule(task.clone(), now);
         Ok(TaskHandle { task, shared: this.clone() })
     }
 
@@ -298,10 +298,11 @@ impl Shared {
         self.changes.notify_all();
     }
 
-    /// Sends a pending task on its way: straight to a run queue when due, else to the tick thread.
-    pub(crate) fn schedule(&self, task: Arc<Task>) {
+    /// Sends a pending task on its way: straight to a run queue when due by `now` (a clock reading the caller just
+    /// took), else to the tick thread.
+    pub(crate) fn schedule(&self, task: Arc<Task>, now: u64) {
         let deadline = task.deadline();
-        if deadline <= self.now_ns() {
+        if deadline <= now {
             self.dispatch(task, false);
             return;
         }

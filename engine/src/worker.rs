@@ -83,15 +83,15 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) {
         }
         return;
     };
-    let next =
-        if failed && periodic.stop_on_failure { None } else { periodic.next_deadline(run, scheduled, shared.now_ns()) };
+    let finished = shared.now_ns();
+    let next = if failed && periodic.stop_on_failure { None } else { periodic.next_deadline(run, scheduled, finished) };
     match next {
         Some(next) => {
             task.deadline.store(next, Ordering::SeqCst);
             // The closure goes back before the state does: whoever next moves the task out of Pending finds it.
             task.put_job(job);
             if task.state.transition(TaskState::Running, TaskState::Pending).is_ok() {
-                shared.schedule(task.clone());
+                shared.schedule(task.clone(), finished);
             } else {
                 // Cancelled during the run; the canceller did the bookkeeping, the closure is ours to drop.
                 drop_quietly(task.take_job());

@@ -9,6 +9,8 @@
 //! - Floors: `thread::sleep` to each instant; the same with 1 ns timer slack; sleep-then-spin; a `BinaryHeap` +
 //!   condvar timer thread handing each due timer to a parked worker (the timer → worker handoff).
 //! - tokio: `tokio::time::sleep_until` on a 2-worker multi-thread runtime.
+//! - Tick size: the same timers through engines with 10 µs, 100 µs, 1 ms and 10 ms ticks: lateness, tick-thread
+//!   wakeups and CPU time per timer.
 //! - Idle cost: tick-thread wakeups per second with no timers, and with one timer an hour away.
 //!
 //! `cargo run --release -p taskwheel-benches --bin precision` (100k timers over 10 s for each engine mode);
@@ -201,6 +203,58 @@ fn tokio_probe(count: usize, window: Duration) -> Samples {
     Samples { mode: "tokio::time::sleep_until".to_string(), values }
 }
 
+/// CPU time (user + system) this process has used so far.
+fn cpu_time() -> Duration {
+    // SAFETY: `getrusage` fills the `rusage` we pass and touches nothing else.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1_000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// How the tick size trades precision against cost: the same timers through engines with different ticks.
+fn tick_sweep(count: usize, window: Duration) {
+    println!("\n## Tick size: {count} timers over {window:?}, standard mode\n");
+    println!("| tick | p50 µs | p99 µs | early | tick wakeups | CPU µs per timer |");
+    println!("|---|---|---|---|---|---|");
+    for tick in
+        [Duration::from_micros(10), Duration::from_micros(100), Duration::from_millis(1), Duration::from_millis(10)]
+    {
+        let engine = Engine::builder().workers(2).tick(tick).capacity(count + 16).build().expect("engine");
+        let (_, at) = instants(count, window, 17);
+        let samples = Arc::new(Mutex::new(Vec::with_capacity(count)));
+        let remaining = Arc::new(AtomicUsize::new(count));
+        let cpu_before = cpu_time();
+        for &instant in &at {
+            let (samples, remaining) = (samples.clone(), remaining.clone());
+            engine
+                .at(instant, move |_| {
+                    let now = Instant::now();
+                    samples.lock().expect("samples").push(lateness(instant, now));
+                    remaining.fetch_sub(1, Ordering::SeqCst);
+                })
+                .expect("submit");
+        }
+        while remaining.load(Ordering::SeqCst) > 0 {
+            thread::sleep(Duration::from_millis(5));
+        }
+        let cpu = cpu_time() - cpu_before;
+        let mut values = std::mem::take(&mut *samples.lock().expect("samples"));
+        values.sort_unstable();
+        let early = values.iter().filter(|&&v| v < 0).count();
+        println!(
+            "| {tick:?} | {} | {} | {early} | {} | {:.2} |",
+            us(percentile(&values, 0.5)),
+            us(percentile(&values, 0.99)),
+            engine.stats().tick_wakeups,
+            cpu.as_secs_f64() * 1e6 / count as f64
+        );
+    }
+}
+
 fn idle_wakeups(with_far_timer: bool, seconds: u64) -> f64 {
     let engine = Engine::builder().workers(1).build().expect("engine");
     if with_far_timer {
@@ -268,6 +322,12 @@ fn main() {
     println!();
     for samples in &all {
         println!("  {}\n{}", samples.mode, histogram(samples));
+    }
+
+    if quick() {
+        tick_sweep(2_000, Duration::from_millis(500));
+    } else {
+        tick_sweep(20_000, Duration::from_secs(2));
     }
 
     let seconds = if quick() { 1 } else { 3 };
