@@ -611,7 +611,7 @@ pub struct ShutdownReport {
 /// A task scheduling engine: a tick thread that owns a hierarchical timing wheel, run queues per priority and a
 /// fixed pool of worker threads. Submission methods come from [`Spawner`], which `Engine` derefs to.
 ///
-/// Dropping the engine shuts it down with [`Shutdown::CancelPending`].
+/// Dropping the engine shuts it down with [`Shutdown::CancelPending`] and waits for running tasks.
 ///
 /// # Examples
 ///
@@ -695,13 +695,17 @@ impl Engine {
         for _ in 1..threads.len() {
             shared.queues.push(crate::spec::Priority::High, Work::Stop);
         }
+        let mut still_busy = Vec::new();
         for (index, handle) in threads.into_iter().enumerate() {
-            // The tick thread (index 0) always stops promptly; a worker stuck in a task that never returns is left
-            // to finish on its own rather than hanging the shutdown.
+            // The tick thread (index 0) always stops promptly. After a drain's timeout, a worker still inside a
+            // task is not waited for here; dropping the engine waits for it.
             if index == 0 || quiet {
                 let _ = handle.join();
+            } else {
+                still_busy.push(handle);
             }
         }
+        *self.threads.lock() = still_busy;
         ShutdownReport {
             completed: finished() - completed_before,
             cancelled: stats.cancelled.load(Ordering::SeqCst) - cancelled_before,
@@ -719,7 +723,13 @@ impl Deref for Engine {
 }
 
 impl Drop for Engine {
+    /// Shuts down with [`Shutdown::CancelPending`] if that was not done, then waits for every worker, including
+    /// one still inside a task after a drain's timeout: when the drop returns, no task runs and every closure has
+    /// been dropped.
     fn drop(&mut self) {
         self.shutdown(Shutdown::CancelPending);
+        for handle in std::mem::take(&mut *self.threads.lock()) {
+            let _ = handle.join();
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The extremes: each gets a typed error or a documented behaviour, and the engine keeps working afterwards.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -12,6 +13,15 @@ fn manual_engine(tick: Duration) -> (Engine, ManualClock) {
     let clock = ManualClock::new();
     let engine = Engine::builder().clock(Clock::Manual(clock.clone())).workers(2).tick(tick).build().unwrap();
     (engine, clock)
+}
+
+/// Counts drops of the closure that owns it.
+struct DropCount(Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 /// The engine still runs a task end to end.
@@ -107,8 +117,11 @@ fn a_task_that_never_returns_is_reported_by_a_drain_shutdown() {
     let (release, stuck) = mpsc::channel::<()>();
     let stuck = Arc::new(Mutex::new(stuck));
     let (started_tx, started) = mpsc::channel();
+    let closure_drops = Arc::new(AtomicUsize::new(0));
+    let token = DropCount(closure_drops.clone());
     let hung = engine
         .spawn(move |_| {
+            let _keep = &token;
             started_tx.send(()).unwrap();
             let _ = stuck.lock().unwrap().recv(); // returns only when the test lets it
         })
@@ -126,7 +139,16 @@ fn a_task_that_never_returns_is_reported_by_a_drain_shutdown() {
     assert_eq!(report.still_running, 1, "the hung task is reported, and shutdown returned");
     assert_eq!(hung.state(), TaskState::Running);
     assert!(matches!(engine.spawn(|_| ()), Err(Error::ShutDown)));
+    // Regression (found by the ffi_calls fuzz target): dropping the engine after a drain timed out returned while
+    // the task still ran, so its closure (a C task's free_user_data) was dropped after `tw_engine_free`.
+    let dropper = thread::spawn(move || {
+        drop(engine);
+        closure_drops.load(Ordering::SeqCst)
+    });
+    thread::sleep(Duration::from_millis(5));
+    assert!(!dropper.is_finished(), "the drop waits for the running task");
     release.send(()).unwrap();
+    assert_eq!(dropper.join().unwrap(), 1, "when the drop returns, the closure has been dropped");
     assert_eq!(hung.wait(), TaskState::Succeeded, "it still ends in exactly one terminal state");
 }
 
