@@ -3,7 +3,8 @@
 //! pending timers with deadlines uniform over 1 s – 1 h.
 //!
 //! `cargo bench -p taskwheel-benches --bench wheel`; `TASKWHEEL_BENCH_QUICK=1` for the CI smoke run (1k and
-//! 100k pending, short measurements). Early and late firings of each library are reported by
+//! 100k pending, short measurements); `TASKWHEEL_BENCH_SPREAD=clustered` for deadlines clustered like network
+//! timeouts (groups `wheel-clustered/*`). Early and late firings of each library are reported by
 //! `cargo run --release -p taskwheel-benches --bin timers`.
 
 // criterion's macros generate undocumented items.
@@ -32,17 +33,25 @@ fn chunked(iters: u64, mut per_chunk: impl FnMut() -> Duration) -> Duration {
     total.mul_f64(iters as f64 / (chunks * CHUNK as u64) as f64)
 }
 
+/// The deadline spread of the per-operation benches.
+fn spread() -> Spread {
+    match std::env::var("TASKWHEEL_BENCH_SPREAD").as_deref() {
+        Ok("clustered") => Spread::Clustered,
+        _ => Spread::Uniform,
+    }
+}
+
 fn bench_queue<Q: TimerQueue>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     op: &str,
     pending: usize,
     make: &dyn Fn(usize) -> Q,
 ) {
+    let spread = spread();
     let id = format!("{}/{pending}", Q::NAME);
     let mut rng = Rng::new(7);
     let mut queue = make(pending + CHUNK * 2);
-    let mut keys: Vec<Option<Q::Key>> =
-        fill(&mut queue, pending, Spread::Uniform, &mut rng).into_iter().map(Some).collect();
+    let mut keys: Vec<Option<Q::Key>> = fill(&mut queue, pending, spread, &mut rng).into_iter().map(Some).collect();
     let mut next_id = pending as u64;
     let mut now = 0u64;
     let mut fired = Vec::with_capacity(CHUNK * 4);
@@ -55,7 +64,7 @@ fn bench_queue<Q: TimerQueue>(
                         let added: Vec<Q::Key> = (0..CHUNK)
                             .map(|_| {
                                 next_id += 1;
-                                queue.insert(black_box(Spread::Uniform.deadline(now, &mut rng)), next_id)
+                                queue.insert(black_box(spread.deadline(now, &mut rng)), next_id)
                             })
                             .collect();
                         let elapsed = start.elapsed();
@@ -72,7 +81,7 @@ fn bench_queue<Q: TimerQueue>(
                         let added: Vec<Q::Key> = (0..CHUNK)
                             .map(|_| {
                                 next_id += 1;
-                                queue.insert(Spread::Uniform.deadline(now, &mut rng), next_id)
+                                queue.insert(spread.deadline(now, &mut rng), next_id)
                             })
                             .collect();
                         let start = Instant::now();
@@ -86,7 +95,7 @@ fn bench_queue<Q: TimerQueue>(
             group.bench_function(id, |b| {
                 b.iter(|| {
                     next_id += 1;
-                    let key = queue.insert(Spread::Uniform.deadline(now, &mut rng), next_id);
+                    let key = queue.insert(spread.deadline(now, &mut rng), next_id);
                     queue.cancel(black_box(key));
                 })
             });
@@ -96,7 +105,7 @@ fn bench_queue<Q: TimerQueue>(
                 b.iter(|| {
                     let at = (rng.next_u64() % keys.len() as u64) as usize;
                     if let Some(key) = keys[at].take() {
-                        let deadline = Spread::Uniform.deadline(now, &mut rng);
+                        let deadline = spread.deadline(now, &mut rng);
                         keys[at] = Some(queue.reschedule(key, at as u64, black_box(deadline)));
                     }
                 })
@@ -154,7 +163,8 @@ fn bench_queue<Q: TimerQueue>(
 
 fn wheel_ops(c: &mut Criterion) {
     for op in ["insert", "cancel", "insert+cancel", "reschedule", "advance-1k", "lifecycle"] {
-        let mut group = c.benchmark_group(format!("wheel/{op}"));
+        let prefix = if spread() == Spread::Clustered { "wheel-clustered" } else { "wheel" };
+        let mut group = c.benchmark_group(format!("{prefix}/{op}"));
         group.sample_size(if quick() { 10 } else { 20 });
         group.warm_up_time(Duration::from_millis(if quick() { 100 } else { 800 }));
         group.measurement_time(Duration::from_millis(if quick() { 300 } else { 2_000 }));

@@ -27,15 +27,15 @@ def fmt(ns):
     return f"{ns:.1f} ns" if ns < 1000 else f"{ns / 1000:.2f} µs"
 
 
-def wheel_tables():
+def wheel_tables(prefix="wheel", title=""):
     out = []
     for op in ["insert", "cancel", "insert+cancel", "reschedule", "advance-1k", "lifecycle"]:
-        group = f"wheel_{op}"
+        group = f"{prefix}_{op}"
         if not os.path.isdir(os.path.join(root, group)):
             continue
         per = PER.get(op, 1)
         unit = {"advance-1k": "per expired timer", "lifecycle": "per armed timer"}.get(op, "per operation")
-        out.append(f"\n### {op} ({unit}, median)\n")
+        out.append(f"\n### {op}{title} ({unit}, median)\n")
         out.append("| pending | " + " | ".join(LIBS) + " |")
         out.append("|---|" + "---|" * len(LIBS))
         for n in ["1000", "100000", "1000000"]:
@@ -87,4 +87,5 @@ def batch_size():
 
 
 print(wheel_tables())
+print(wheel_tables("wheel-clustered", ", clustered deadlines"))
 print(engine_tables())

@@ -332,7 +332,7 @@ impl Rng {
 pub enum Spread {
     /// Uniform over 1 s – 1 h.
     Uniform,
-    /// Like network timeouts: most at a few fixed timeouts (5 s, 30 s, 60 s) with jitter of ±50 ms.
+    /// Like network timeouts: at one of a few fixed timeouts (5 s, 30 s, 60 s) plus up to 100 ms of jitter.
     Clustered,
 }
 
@@ -342,7 +342,7 @@ impl Spread {
         let roll = rng.next_u64();
         now + match self {
             Spread::Uniform => 1_000 + roll % 3_599_000,
-            Spread::Clustered => [5_000, 30_000, 60_000][(roll % 3) as usize] + (roll >> 8) % 100 - 50 + 50,
+            Spread::Clustered => [5_000, 30_000, 60_000][(roll % 3) as usize] + (roll >> 8) % 100,
         }
     }
 
