@@ -58,24 +58,11 @@ fn instants(count: usize, window: Duration, seed: u64) -> (Instant, Vec<Instant>
     (start, at)
 }
 
-/// taskwheel: one-shot timers at random instants plus a 1 kHz periodic task.
-fn taskwheel_probe(precision: Precision, count: usize, window: Duration) -> (Samples, Samples) {
-    let engine = Engine::builder().workers(2).precision(precision).capacity(count + 16).build().expect("engine");
-    let (_, at) = instants(count, window, 11);
-    let samples = Arc::new(Mutex::new(Vec::with_capacity(count)));
-    let periodic_samples = Arc::new(Mutex::new(Vec::new()));
-    let remaining = Arc::new(AtomicUsize::new(count));
-    let ticker = {
-        let samples = periodic_samples.clone();
-        engine
-            .periodic(Duration::from_millis(1), move |ctx| {
-                let now = Instant::now();
-                samples.lock().expect("samples").push(lateness(ctx.scheduled_for(), now));
-            })
-            .submit()
-            .expect("periodic")
-    };
-    for &instant in &at {
+/// Schedules one task at each instant on `engine`, waits until all ran, and returns their lateness samples.
+fn run_at_instants(engine: &Engine, at: &[Instant]) -> Vec<i64> {
+    let samples = Arc::new(Mutex::new(Vec::with_capacity(at.len())));
+    let remaining = Arc::new(AtomicUsize::new(at.len()));
+    for &instant in at {
         let (samples, remaining) = (samples.clone(), remaining.clone());
         engine
             .at(instant, move |_| {
@@ -88,12 +75,30 @@ fn taskwheel_probe(precision: Precision, count: usize, window: Duration) -> (Sam
     while remaining.load(Ordering::SeqCst) > 0 {
         thread::sleep(Duration::from_millis(5));
     }
+    std::mem::take(&mut *samples.lock().expect("samples"))
+}
+
+/// taskwheel: one-shot timers at random instants plus a 1 kHz periodic task.
+fn taskwheel_probe(precision: Precision, count: usize, window: Duration) -> (Samples, Samples) {
+    let engine = Engine::builder().workers(2).precision(precision).capacity(count + 16).build().expect("engine");
+    let (_, at) = instants(count, window, 11);
+    let periodic_samples = Arc::new(Mutex::new(Vec::new()));
+    let ticker = {
+        let samples = periodic_samples.clone();
+        engine
+            .periodic(Duration::from_millis(1), move |ctx| {
+                let now = Instant::now();
+                samples.lock().expect("samples").push(lateness(ctx.scheduled_for(), now));
+            })
+            .submit()
+            .expect("periodic")
+    };
+    let one_shot = run_at_instants(&engine, &at);
     ticker.cancel();
     let name = match precision {
         Precision::Standard => "taskwheel standard",
         Precision::Precise { .. } => "taskwheel precise",
     };
-    let one_shot = std::mem::take(&mut *samples.lock().expect("samples"));
     let periodic = std::mem::take(&mut *periodic_samples.lock().expect("samples"));
     (
         Samples { mode: format!("{name}: one-shot"), values: one_shot },
@@ -225,24 +230,9 @@ fn tick_sweep(count: usize, window: Duration) {
     {
         let engine = Engine::builder().workers(2).tick(tick).capacity(count + 16).build().expect("engine");
         let (_, at) = instants(count, window, 17);
-        let samples = Arc::new(Mutex::new(Vec::with_capacity(count)));
-        let remaining = Arc::new(AtomicUsize::new(count));
         let cpu_before = cpu_time();
-        for &instant in &at {
-            let (samples, remaining) = (samples.clone(), remaining.clone());
-            engine
-                .at(instant, move |_| {
-                    let now = Instant::now();
-                    samples.lock().expect("samples").push(lateness(instant, now));
-                    remaining.fetch_sub(1, Ordering::SeqCst);
-                })
-                .expect("submit");
-        }
-        while remaining.load(Ordering::SeqCst) > 0 {
-            thread::sleep(Duration::from_millis(5));
-        }
+        let mut values = run_at_instants(&engine, &at);
         let cpu = cpu_time() - cpu_before;
-        let mut values = std::mem::take(&mut *samples.lock().expect("samples"));
         values.sort_unstable();
         let early = values.iter().filter(|&&v| v < 0).count();
         println!(
