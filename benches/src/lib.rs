@@ -421,8 +421,3 @@ pub fn fill<Q: TimerQueue>(queue: &mut Q, pending: usize, spread: Spread, rng: &
 pub fn quick() -> bool {
     std::env::var_os("TASKWHEEL_BENCH_QUICK").is_some()
 }
-
-/// Formats a value in a table.
-pub fn describe<T: Debug>(value: T) -> String {
-    format!("{value:?}")
-}

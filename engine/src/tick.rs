@@ -60,12 +60,15 @@ pub(crate) struct TickThread {
     imminent: BinaryHeap<Imminent>,
     seq: u64,
     tick_ns: u64,
+    /// How long before its deadline a task is handed to a worker (fixed for the engine's life).
+    handoff_ns: u64,
 }
 
 impl TickThread {
     pub(crate) fn new(shared: Arc<Shared>, commands: Receiver<Command>) -> TickThread {
         let tick_ns = u64::try_from(shared.config.tick.as_nanos()).unwrap_or(u64::MAX).max(1);
-        TickThread { shared, commands, wheel: Wheel::new(), imminent: BinaryHeap::new(), seq: 0, tick_ns }
+        let handoff_ns = shared.handoff_ns();
+        TickThread { shared, commands, wheel: Wheel::new(), imminent: BinaryHeap::new(), seq: 0, tick_ns, handoff_ns }
     }
 
     pub(crate) fn run(mut self) {
@@ -133,7 +136,7 @@ impl TickThread {
     fn fire_due(&mut self) {
         let now = self.shared.now_ns();
         // Precise mode hands a task over `handoff` before its deadline; the worker waits the rest actively.
-        let horizon = now.saturating_add(self.shared.handoff_ns());
+        let horizon = now.saturating_add(self.handoff_ns);
         let horizon_tick = horizon / self.tick_ns;
         self.pull(horizon_tick.max(self.wheel.elapsed()), horizon);
         // Look one tick ahead, so that the next sleep ends at an exact deadline rather than at a tick boundary.
@@ -144,7 +147,7 @@ impl TickThread {
                 }
             }
         }
-        let horizon = self.shared.now_ns().saturating_add(self.shared.handoff_ns());
+        let horizon = self.shared.now_ns().saturating_add(self.handoff_ns);
         while self.imminent.peek().is_some_and(|first| first.deadline <= horizon) {
             if let Some(Imminent { task, .. }) = self.imminent.pop() {
                 if task.state() == TaskState::Pending {
@@ -188,7 +191,7 @@ impl TickThread {
         let shared = &self.shared;
         let woken = || shared.tick_woken.swap(false, Ordering::SeqCst);
         // In precise mode the tick thread wakes `handoff` early and hands the task over then.
-        let wake_at = target.map(|ns| shared.instant_of(ns.saturating_sub(shared.handoff_ns())));
+        let wake_at = target.map(|ns| shared.instant_of(ns.saturating_sub(self.handoff_ns)));
         shared.tick_wake.wait_until(&shared.clock, wake_at, woken);
         shared.stats.wakeups.fetch_add(1, Ordering::Relaxed);
     }

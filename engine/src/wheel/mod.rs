@@ -474,8 +474,9 @@ impl<T> Wheel<T> {
     /// Processes a list whose start has been reached (`elapsed` is that start): level 0 slots expire, higher
     /// slots and the overflow list cascade. Returns how many timers it queued for popping.
     fn process(&mut self, list: ListId) -> usize {
-        let level_zero = matches!(list.as_slot(), Some((0, _)));
-        match list.as_slot() {
+        let slot = list.as_slot();
+        let level_zero = matches!(slot, Some((0, _)));
+        match slot {
             Some((level, slot)) => self.occupied[level] &= !(1 << slot),
             None => self.overflow_floor = u64::MAX,
         }
