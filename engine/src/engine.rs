@@ -676,11 +676,12 @@ impl Engine {
         let stats = &shared.stats;
         let finished = || stats.succeeded.load(Ordering::SeqCst) + stats.failed.load(Ordering::SeqCst);
         let (completed_before, cancelled_before) = (finished(), stats.cancelled.load(Ordering::SeqCst));
-        shared.stop_accepting();
+        // The drain's timeout counts from the call, before anything (a submitter seeing its refusal, say) can act.
         let deadline = match mode {
             Shutdown::Drain { timeout } => shared.clock.now().checked_add(timeout),
             Shutdown::CancelPending => None,
         };
+        shared.stop_accepting();
         if let Shutdown::Drain { .. } = mode {
             shared.cancel_live(true);
             shared.changes.wait_until(&shared.clock, deadline, || shared.live.load(Ordering::SeqCst) == 0);
