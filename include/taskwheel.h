@@ -132,7 +132,8 @@ enum tw_shutdown_mode
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
-  // Stop periodic tasks; run one-shot tasks at their deadlines until the timeout; then cancel the rest.
+  // Cancel periodic tasks and one-shots due after the timeout at once; run the others at their deadlines;
+  // return when they have ended, or at the timeout, cancelling what is left.
   TW_SHUTDOWN_DRAIN = 0,
   // Cancel every pending task at once; wait for running ones.
   TW_SHUTDOWN_CANCEL_PENDING = 1,

@@ -118,10 +118,9 @@ impl Shared {
     }
 
     /// Cancels every live task (`only_periodic`: every live periodic task). Returns how many it cancelled.
-    pub(crate) fn cancel_live(&self, only_periodic: bool) -> usize {
+    pub(crate) fn cancel_live(&self, which: impl Fn(&Task) -> bool) -> usize {
         let live = self.registry.live();
-        let targets = live.iter().filter(|task| !only_periodic || task.periodic.is_some());
-        targets.filter(|task| self.cancel(task) == CancelOutcome::Cancelled).count()
+        live.iter().filter(|task| which(task) && self.cancel(task) == CancelOutcome::Cancelled).count()
     }
 
     /// `true` when no task is live (for models).
@@ -229,6 +228,9 @@ impl Shared {
         };
         if periodic.as_ref().is_some_and(|p| p.max_runs == Some(0)) {
             return Err(invalid("a periodic task needs at least one run"));
+        }
+        if periodic.as_ref().is_some_and(|p| p.end.is_some_and(|end| end < deadline)) {
+            return Err(invalid("the periodic task's end time comes before its first run"));
         }
         if !this.accepting.load(Ordering::SeqCst) {
             return Err(Error::ShutDown);
@@ -586,9 +588,10 @@ impl Spawner {
 /// How [`Engine::shutdown`] treats the tasks still pending.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Shutdown {
-    /// Stop accepting and stop periodic tasks; let every one-shot task run at its deadline (future ones included)
-    /// until `timeout` on the engine's clock; then cancel what is left. Running tasks are waited for until the same
-    /// timeout; a task still running then is reported in [`ShutdownReport::still_running`].
+    /// Stop accepting; cancel at once the periodic tasks and the one-shots due after `timeout` (on the engine's
+    /// clock); let the other one-shots run at their deadlines. The shutdown returns when they have ended, or at the
+    /// timeout, cancelling what is left then. Running tasks are waited for until the same timeout; a task still
+    /// running then is reported in [`ShutdownReport::still_running`].
     Drain {
         /// How long to keep running tasks.
         timeout: Duration,
@@ -683,10 +686,12 @@ impl Engine {
         };
         shared.stop_accepting();
         if let Shutdown::Drain { .. } = mode {
-            shared.cancel_live(true);
+            // What cannot run before the timeout is cancelled now, so the drain ends as soon as the rest has run.
+            let last_ns = deadline.map_or(u64::MAX, |deadline| shared.to_ns(deadline));
+            shared.cancel_live(|task| task.periodic.is_some() || task.deadline() > last_ns);
             shared.changes.wait_until(&shared.clock, deadline, || shared.live.load(Ordering::SeqCst) == 0);
         }
-        shared.cancel_live(false);
+        shared.cancel_live(|_| true);
         let quiet = shared.changes.wait_until(&shared.clock, deadline, || {
             shared.live.load(Ordering::SeqCst) == 0 && shared.running.load(Ordering::SeqCst) == 0
         });

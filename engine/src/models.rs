@@ -130,7 +130,7 @@ fn shutdown_racing_submit_never_accepts_and_then_drops_a_task() {
             })
         };
         shared.stop_accepting();
-        shared.cancel_live(false);
+        shared.cancel_live(|_| true);
         match submitter.join().unwrap() {
             // Accepted: the shutdown's sweep saw it and it ended cancelled.
             Ok(handle) => assert_eq!(handle.state(), TaskState::Cancelled),

@@ -231,7 +231,8 @@ impl<'a> PeriodicBuilder<'a> {
         self
     }
 
-    /// No run starts after `end` (the task then ends as `Succeeded`).
+    /// No run starts after `end` (the task then ends as `Succeeded`). An `end` before the first run is refused
+    /// with [`Error::InvalidArgument`](crate::Error::InvalidArgument): such a task could never run.
     pub fn until(mut self, end: Instant) -> Self {
         self.repeat.until = Some(end);
         self

@@ -32,9 +32,7 @@ pub(crate) fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool) {
         }
     }
     if task.state.transition(TaskState::Pending, TaskState::Running).is_ok() {
-        shared.running.fetch_add(1, Ordering::SeqCst);
         execute(shared, &task);
-        shared.running.fetch_sub(1, Ordering::SeqCst);
     }
     if let Some(group) = task.group {
         if let Some(next) = shared.groups.release(group) {
@@ -47,6 +45,7 @@ pub(crate) fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool) {
 
 /// Runs a task this worker has moved to `Running`, then moves it on: terminal, or back to `Pending` and re-armed.
 fn execute(shared: &Arc<Shared>, task: &Arc<Task>) {
+    shared.running.fetch_add(1, Ordering::SeqCst);
     let scheduled = task.deadline();
     // Precise mode hands tasks over a little early; never start one before its instant.
     let mut started = shared.now_ns();
@@ -60,6 +59,7 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) {
 
     let Some(mut job) = task.take_job() else {
         // Unreachable by the ownership rules; fail the task rather than the worker if it ever happens.
+        shared.running.fetch_sub(1, Ordering::SeqCst);
         if task.state.transition(TaskState::Running, TaskState::Failed).is_ok() {
             task.set_failure("the task's closure was missing".to_string());
             shared.finish(task, TaskState::Failed);
@@ -68,6 +68,9 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) {
     };
     let ctx = TaskContext { task, run, scheduled_for: shared.instant_of(scheduled) };
     let result = catch_unwind(AssertUnwindSafe(|| job(&ctx))).unwrap_or_else(|payload| Err(panic_message(&*payload)));
+    // The run is over before anyone can see the task leave `Running`: a shutdown that sees the task ended never
+    // reports it among the runs still in progress.
+    shared.running.fetch_sub(1, Ordering::SeqCst);
     let failed = result.is_err();
     if let Err(message) = result {
         task.failed_runs.fetch_add(1, Ordering::SeqCst);

@@ -8,7 +8,8 @@ use std::thread;
 use std::time::{Duration, SystemTime};
 
 use taskwheel::{
-    CancelOutcome, Clock, Engine, EngineBuilder, Error, ManualClock, Overrun, Priority, Shutdown, TaskState, WhenFull,
+    CancelOutcome, Clock, Engine, EngineBuilder, Error, ManualClock, Overrun, Priority, Shutdown, ShutdownReport,
+    TaskState, WhenFull,
 };
 
 const MS: Duration = Duration::from_millis(1);
@@ -511,33 +512,50 @@ fn only_a_submission_earlier_than_the_sleep_target_wakes_the_tick_thread() {
 #[test]
 fn drain_shutdown_runs_future_one_shots_and_stops_periodic_ones() {
     let (engine, clock) = engine();
+    let start = clock.now();
     let future = engine.after(Duration::from_secs(60), |_| ()).unwrap();
     let periodic = engine.every(Duration::from_secs(1), |_| ()).unwrap();
     let beyond = engine.after(Duration::from_secs(600), |_| ()).unwrap();
+    let (returned, shutdown_returned) = mpsc::channel();
     let mover = {
         let (clock, future, periodic) = (clock.clone(), future.clone(), periodic.clone());
         thread::spawn(move || {
             // The drain has begun once it has stopped the periodic task. Then time reaches the one-shot's deadline
-            // and stays there until it has run (the drain's 100 s are not up), then goes past the drain's timeout.
+            // and stays there: the drain must end once it has run, long before its 100 s are up.
             while periodic.state() != TaskState::Cancelled {
                 thread::yield_now();
             }
             clock.advance(Duration::from_secs(60));
             future.wait();
-            clock.advance(Duration::from_secs(60));
+            // Only if the drain failed to end (a bug): move past its timeout so the test fails instead of hanging.
+            if shutdown_returned.recv_timeout(Duration::from_secs(30)).is_err() {
+                clock.advance(Duration::from_secs(60));
+            }
         })
     };
     let report = engine.shutdown(Shutdown::Drain { timeout: Duration::from_secs(100) });
+    let ended_at = clock.now() - start;
+    returned.send(()).unwrap();
     mover.join().unwrap();
+    assert_eq!(ended_at, Duration::from_secs(60), "the drain ended when the last runnable task had run");
     assert_eq!(future.state(), TaskState::Succeeded, "a future one-shot ran during the drain");
     assert_eq!(periodic.state(), TaskState::Cancelled);
     assert_eq!(periodic.runs(), 0);
-    assert_eq!(beyond.state(), TaskState::Cancelled, "past the drain timeout");
-    assert_eq!(report.still_running, 0);
-    assert!(report.completed >= 1);
-    assert_eq!(report.cancelled, 2);
+    assert_eq!(beyond.state(), TaskState::Cancelled, "due after the drain timeout: cancelled at once");
+    assert_eq!(report, ShutdownReport { completed: 1, cancelled: 2, still_running: 0 });
     let stats = engine.stats();
     assert_eq!(stats.succeeded + stats.failed + stats.cancelled, stats.submitted);
+}
+
+#[test]
+fn a_drain_with_nothing_due_before_its_timeout_returns_at_once() {
+    let (engine, clock) = engine();
+    let start = clock.now();
+    let later = engine.after(Duration::from_secs(7200), |_| ()).unwrap();
+    let report = engine.shutdown(Shutdown::Drain { timeout: Duration::from_secs(3600) });
+    assert_eq!(clock.now(), start, "no time had to pass");
+    assert_eq!(later.state(), TaskState::Cancelled);
+    assert_eq!(report, ShutdownReport { completed: 0, cancelled: 1, still_running: 0 });
 }
 
 #[test]
@@ -604,6 +622,10 @@ fn invalid_arguments_get_typed_errors() {
     assert!(matches!(engine.every(Duration::ZERO, |_| ()), Err(Error::InvalidArgument(_))));
     assert!(matches!(engine.after(Duration::MAX, |_| ()), Err(Error::InvalidArgument(_))));
     assert!(matches!(engine.periodic(MS, |_| ()).max_runs(0).submit(), Err(Error::InvalidArgument(_))));
+    // The first run is one period away, after the end: it could never run.
+    let too_soon = engine.periodic(10 * MS, |_| ()).until(clock.now() + 9 * MS).submit();
+    assert!(matches!(too_soon, Err(Error::InvalidArgument(m)) if m.contains("end time")));
+    assert!(engine.periodic(10 * MS, |_| ()).until(clock.now() + 10 * MS).submit().is_ok(), "one run is fine");
     let message = engine.after(Duration::MAX, |_| ()).unwrap_err().to_string();
     assert!(message.contains("range"), "{message}");
     // A period of exactly one tick is fine.

@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use taskwheel::{CancelOutcome, CancelToken, Overrun, Priority, TaskContext, TaskState};
@@ -205,12 +206,20 @@ fn monotonic_ns() -> u64 {
 }
 
 /// The `Instant` of a `tw_monotonic_ns()` time.
+///
+/// Every conversion goes through one pair of readings of the two clocks (both CLOCK_MONOTONIC on Linux), taken
+/// once: two `tw_monotonic_ns()` times keep their exact difference as instants, so `until_ns = at_ns - 1` is
+/// refused however the calls are timed. The pair's own skew (the nanoseconds between its two readings) is shared
+/// by every conversion.
 fn instant_at(monotonic: u64) -> Instant {
-    let (now_instant, now_ns) = (Instant::now(), monotonic_ns());
-    if monotonic >= now_ns {
-        now_instant.checked_add(Duration::from_nanos(monotonic - now_ns)).unwrap_or(now_instant)
+    static BASE: OnceLock<(Instant, u64)> = OnceLock::new();
+    let &(base, base_ns) = BASE.get_or_init(|| (Instant::now(), monotonic_ns()));
+    if monotonic >= base_ns {
+        // u64 nanoseconds (584 years) always fit in an Instant; the fallback is never taken.
+        base.checked_add(Duration::from_nanos(monotonic - base_ns)).unwrap_or(base)
     } else {
-        now_instant.checked_sub(Duration::from_nanos(now_ns - monotonic)).unwrap_or(now_instant)
+        // Before the earliest instant the platform can hold: `base` is in the past too, so it runs at once.
+        base.checked_sub(Duration::from_nanos(base_ns - monotonic)).unwrap_or(base)
     }
 }
 
