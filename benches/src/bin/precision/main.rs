@@ -14,7 +14,10 @@
 //! - Idle cost: tick-thread wakeups per second with no timers, and with one timer an hour away.
 //!
 //! `cargo run --release -p taskwheel-benches --bin precision` (100k timers over 10 s for each engine mode);
-//! `TASKWHEEL_BENCH_QUICK=1` for a short run. Writes `target/precision.csv` (mode, lateness in ns).
+//! `TASKWHEEL_BENCH_QUICK=1` for a short run. Writes `target/precision.csv` (mode, lateness in ns) and
+//! `target/precision.svg` (the lateness CDF of every mode, drawn with plotters).
+
+mod plot;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -336,5 +339,11 @@ fn main() {
             }
         }
         println!("samples written to {}", path.display());
+    }
+    let path = path.with_extension("svg");
+    let curves: Vec<(&str, &[i64])> = all.iter().map(|s| (s.mode.as_str(), s.values.as_slice())).collect();
+    match plot::cdf_svg(&path, &curves) {
+        Ok(()) => println!("lateness CDF drawn in {}", path.display()),
+        Err(error) => println!("no plot: {error}"),
     }
 }
