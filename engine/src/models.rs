@@ -292,3 +292,21 @@ fn wait_racing_completion_always_returns_the_final_state() {
         assert_eq!(waiter.join().unwrap(), TaskState::Succeeded);
     });
 }
+
+#[test]
+fn a_task_seen_ended_is_never_counted_as_running() {
+    model(|| {
+        let (shared, _commands) = parts(&[]);
+        let handle = submit(&shared, Submission::new(once(|_| ()), When::Now)).unwrap();
+        let worker = {
+            let shared = shared.clone();
+            thread::spawn(move || work_once(&shared))
+        };
+        // What a drain shutdown does when its timeout runs out: a task already ended is not "still running".
+        if handle.state().is_terminal() {
+            assert_eq!(shared.running.load(Ordering::SeqCst), 0, "an ended task was reported as still running");
+        }
+        worker.join().unwrap();
+        assert_eq!(shared.running.load(Ordering::SeqCst), 0);
+    });
+}
