@@ -37,7 +37,7 @@ use crate::spec::{PeriodicBuilder, Submission, TaskBuilder, When, once, repeatin
 use crate::stats::{Counters, Lateness, Stats};
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::channel::{self, Receiver, Sender};
-use crate::sync::{Arc, Mutex, thread};
+use crate::sync::{Arc, CachePadded, Mutex, thread};
 use crate::task::{Task, TaskContext, TaskParts, TaskResult};
 use crate::tick::{Command, TickThread};
 use crate::worker;
@@ -48,16 +48,16 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     /// Time zero of the engine: deadlines are nanoseconds after it.
     pub(crate) origin: Instant,
-    next_id: AtomicU64,
+    next_id: CachePadded<AtomicU64>,
     accepting: AtomicBool,
     /// Tasks submitted and not yet finished (terminal with bookkeeping done).
-    live: AtomicUsize,
+    live: CachePadded<AtomicUsize>,
     /// Runs started and not yet returned.
-    pub(crate) running: AtomicUsize,
+    pub(crate) running: CachePadded<AtomicUsize>,
     /// Work handed to the run queues (or parked in a group) and not yet finished with by a worker.
-    pub(crate) in_flight: AtomicUsize,
+    pub(crate) in_flight: CachePadded<AtomicUsize>,
     /// Work handed to the run queues, ever.
-    pub(crate) dispatched: AtomicU64,
+    pub(crate) dispatched: CachePadded<AtomicU64>,
     registry: Registry,
     keys: Keys,
     pub(crate) groups: Groups,
@@ -84,12 +84,12 @@ impl Shared {
         let shared = Arc::new(Shared {
             origin: clock.now(),
             clock: clock.clone(),
-            next_id: AtomicU64::new(1),
+            next_id: CachePadded::new(AtomicU64::new(1)),
             accepting: AtomicBool::new(true),
-            live: AtomicUsize::new(0),
-            running: AtomicUsize::new(0),
-            in_flight: AtomicUsize::new(0),
-            dispatched: AtomicU64::new(0),
+            live: CachePadded::new(AtomicUsize::new(0)),
+            running: CachePadded::new(AtomicUsize::new(0)),
+            in_flight: CachePadded::new(AtomicUsize::new(0)),
+            dispatched: CachePadded::new(AtomicU64::new(0)),
             registry: Registry::new(config.retain_finished),
             keys: Keys::default(),
             groups: Groups::new(&config.groups),

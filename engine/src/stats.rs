@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::sync::CachePadded;
 use crate::sync::StatCounter as AtomicU64;
 use crate::sync::atomic::Ordering;
 
@@ -14,12 +15,15 @@ const BUCKETS: usize = (64 - SUB_BITS as usize + 1) * SUBS;
 /// A log-linear histogram of nanosecond values with atomic buckets: recording is one `fetch_add`.
 pub(crate) struct Histogram {
     buckets: Box<[AtomicU64]>,
-    max: AtomicU64,
+    max: CachePadded<AtomicU64>,
 }
 
 impl Histogram {
     pub(crate) fn new() -> Histogram {
-        Histogram { buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(), max: AtomicU64::new(0) }
+        Histogram {
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            max: CachePadded::new(AtomicU64::new(0)),
+        }
     }
 
     pub(crate) fn record(&self, value: u64) {
@@ -81,30 +85,30 @@ fn bucket_bounds(index: usize) -> (u64, u64) {
 
 /// The engine's live counters.
 pub(crate) struct Counters {
-    pub(crate) submitted: AtomicU64,
-    pub(crate) succeeded: AtomicU64,
-    pub(crate) failed: AtomicU64,
-    pub(crate) cancelled: AtomicU64,
-    pub(crate) rejected: AtomicU64,
-    pub(crate) runs: AtomicU64,
-    pub(crate) failed_runs: AtomicU64,
-    pub(crate) wakeups: AtomicU64,
-    pub(crate) signalled_wakeups: AtomicU64,
+    pub(crate) submitted: CachePadded<AtomicU64>,
+    pub(crate) succeeded: CachePadded<AtomicU64>,
+    pub(crate) failed: CachePadded<AtomicU64>,
+    pub(crate) cancelled: CachePadded<AtomicU64>,
+    pub(crate) rejected: CachePadded<AtomicU64>,
+    pub(crate) runs: CachePadded<AtomicU64>,
+    pub(crate) failed_runs: CachePadded<AtomicU64>,
+    pub(crate) wakeups: CachePadded<AtomicU64>,
+    pub(crate) signalled_wakeups: CachePadded<AtomicU64>,
     pub(crate) lateness: Histogram,
 }
 
 impl Counters {
     pub(crate) fn new() -> Counters {
         Counters {
-            submitted: AtomicU64::new(0),
-            succeeded: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-            cancelled: AtomicU64::new(0),
-            rejected: AtomicU64::new(0),
-            runs: AtomicU64::new(0),
-            failed_runs: AtomicU64::new(0),
-            wakeups: AtomicU64::new(0),
-            signalled_wakeups: AtomicU64::new(0),
+            submitted: CachePadded::new(AtomicU64::new(0)),
+            succeeded: CachePadded::new(AtomicU64::new(0)),
+            failed: CachePadded::new(AtomicU64::new(0)),
+            cancelled: CachePadded::new(AtomicU64::new(0)),
+            rejected: CachePadded::new(AtomicU64::new(0)),
+            runs: CachePadded::new(AtomicU64::new(0)),
+            failed_runs: CachePadded::new(AtomicU64::new(0)),
+            wakeups: CachePadded::new(AtomicU64::new(0)),
+            signalled_wakeups: CachePadded::new(AtomicU64::new(0)),
             lateness: Histogram::new(),
         }
     }

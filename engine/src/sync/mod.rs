@@ -24,6 +24,10 @@ mod mocked;
 #[cfg(loom)]
 pub(crate) use mocked::*;
 
+/// Pads and aligns a value to its own cache line, so that threads updating neighbouring atomics do not contend
+/// for one line (false sharing). Not a synchronisation primitive: the same type in both builds.
+pub(crate) use crossbeam_utils::CachePadded;
+
 /// A statistics counter: never used to synchronise, so a plain atomic even under loom.
 pub(crate) type StatCounter = std::sync::atomic::AtomicU64;
 
