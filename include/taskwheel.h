@@ -190,10 +190,12 @@ enum tw_precision
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
-  // Sleep until each deadline (lateness: the OS wake-up latency).
+  // Sleep until each deadline with 1 ns timer slack (lateness: the wake-ups of the tick thread and a worker).
   TW_PRECISION_STANDARD = 0,
-  // 1 ns timer slack on the tick thread and a short spin before each deadline (costs CPU).
+  // As standard, and each task handed to a worker that spins the last `precise_spin_ns` (costs CPU).
   TW_PRECISION_PRECISE = 1,
+  // The OS's default timer slack (50 µs on Linux): deadlines close together may share a wake-up.
+  TW_PRECISION_RELAXED = 2,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

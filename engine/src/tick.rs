@@ -72,7 +72,7 @@ impl TickThread {
     }
 
     pub(crate) fn run(mut self) {
-        if let Precision::Precise { .. } = self.shared.config.precision {
+        if self.shared.config.precision != Precision::Relaxed {
             lower_timer_slack();
         }
         let mut synced = 0;

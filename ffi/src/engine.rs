@@ -21,10 +21,12 @@ pub struct tw_engine {
 #[repr(u32)]
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum tw_precision {
-    /// Sleep until each deadline (lateness: the OS wake-up latency).
+    /// Sleep until each deadline with 1 ns timer slack (lateness: the wake-ups of the tick thread and a worker).
     TW_PRECISION_STANDARD = 0,
-    /// 1 ns timer slack on the tick thread and a short spin before each deadline (costs CPU).
+    /// As standard, and each task handed to a worker that spins the last `precise_spin_ns` (costs CPU).
     TW_PRECISION_PRECISE = 1,
+    /// The OS's default timer slack (50 µs on Linux): deadlines close together may share a wake-up.
+    TW_PRECISION_RELAXED = 2,
 }
 
 /// How `tw_engine_shutdown` treats pending tasks.
@@ -142,6 +144,7 @@ unsafe fn apply(
         1 => Precision::Precise {
             spin: Duration::from_nanos(if config.precise_spin_ns == 0 { 50_000 } else { config.precise_spin_ns }),
         },
+        2 => Precision::Relaxed,
         _ => return Err(TW_ERR_INVALID_ARGUMENT),
     });
     if config.retain_finished != 0 {

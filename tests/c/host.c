@@ -369,6 +369,24 @@ static void test_engine(void) {
     CHECK(atomic_load(&shared_frees) == 2);
 }
 
+static void test_precision_modes(void) {
+    const uint32_t modes[] = {TW_PRECISION_STANDARD, TW_PRECISION_PRECISE, TW_PRECISION_RELAXED};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        tw_config config;
+        tw_config_init(&config);
+        config.workers = 1;
+        config.precision = modes[i];
+        tw_engine *engine = NULL;
+        CHECK_STATUS(tw_engine_new(&config, &engine), TW_OK);
+        tw_task_id id;
+        tw_state state;
+        CHECK_STATUS(tw_schedule_after(engine, 1 * MS, run_job, new_job(0), free_job, &id), TW_OK);
+        CHECK_STATUS(tw_wait(engine, id, UINT64_MAX, &state), TW_OK);
+        CHECK(state == TW_STATE_SUCCEEDED);
+        tw_engine_free(engine);
+    }
+}
+
 static void test_priorities_and_capacity(void) {
     tw_config config;
     tw_config_init(&config);
@@ -536,6 +554,7 @@ static void test_wheel(void) {
 int main(void) {
     test_status_and_version();
     test_engine();
+    test_precision_modes();
     test_priorities_and_capacity();
     test_wheel();
     int leaked = atomic_load(&allocated) - atomic_load(&frees);

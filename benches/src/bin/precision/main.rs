@@ -4,13 +4,14 @@
 //! Lateness = actual start − the instant asked for (not a tick boundary: rounding up to a tick counts against the
 //! timer). Early firings are counted apart (goal: none, ever).
 //!
-//! - taskwheel, standard and precise modes: many one-shot timers at random instants over a window, plus a
+//! - taskwheel, relaxed, standard and precise modes: many one-shot timers at random instants over a window, plus a
 //!   steady 1 kHz periodic task; lateness measured inside each task.
 //! - Floors: `thread::sleep` to each instant; the same with 1 ns timer slack; sleep-then-spin; a `BinaryHeap` +
-//!   condvar timer thread handing each due timer to a parked worker (the timer → worker handoff).
+//!   condvar timer thread handing each due timer to a parked worker (the timer → worker handoff), with the default
+//!   timer slack and with 1 ns.
 //! - tokio: `tokio::time::sleep_until` on a 2-worker multi-thread runtime.
-//! - Tick size: the same timers through engines with 10 µs, 100 µs, 1 ms and 10 ms ticks: lateness, tick-thread
-//!   wakeups and CPU time per timer.
+//! - Tick size and mode: the same timers through engines with 10 µs, 100 µs, 1 ms and 10 ms ticks (standard) and
+//!   a 1 ms tick (relaxed): lateness, tick-thread wakeups and CPU time per timer.
 //! - Idle cost: tick-thread wakeups per second with no timers, and with one timer an hour away.
 //!
 //! `cargo run --release -p taskwheel-benches --bin precision` (100k timers over 10 s for each engine mode);
@@ -99,6 +100,7 @@ fn taskwheel_probe(precision: Precision, count: usize, window: Duration) -> (Sam
     let one_shot = run_at_instants(&engine, &at);
     ticker.cancel();
     let name = match precision {
+        Precision::Relaxed => "taskwheel relaxed",
         Precision::Standard => "taskwheel standard",
         Precision::Precise { .. } => "taskwheel precise",
     };
@@ -146,7 +148,8 @@ fn sleep_then_spin(deadline: Instant) {
 }
 
 /// The seed design done simply: a timer thread over a `BinaryHeap` and a condvar hands due timers to a worker.
-fn heap_scheduler(count: usize, window: Duration) -> Samples {
+/// With `slack_1ns`, the timer thread sleeps with 1 ns timer slack (as taskwheel's standard mode does).
+fn heap_scheduler(count: usize, window: Duration, slack_1ns: bool) -> Samples {
     let (_, at) = instants(count, window, 12);
     let queue = Arc::new((Mutex::new(BinaryHeap::new()), Condvar::new()));
     let (to_worker, worker_rx) = mpsc::channel::<Instant>();
@@ -160,6 +163,10 @@ fn heap_scheduler(count: usize, window: Duration) -> Samples {
     let timer = {
         let queue = queue.clone();
         thread::spawn(move || {
+            if slack_1ns {
+                // SAFETY: PR_SET_TIMERSLACK takes one integer and changes only this thread's timer slack.
+                unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+            }
             let (heap, cond) = &*queue;
             let mut heap = heap.lock().expect("heap");
             let mut fired = 0;
@@ -184,7 +191,9 @@ fn heap_scheduler(count: usize, window: Duration) -> Samples {
         queue.1.notify_one();
     }
     timer.join().expect("timer thread");
-    Samples { mode: "BinaryHeap + condvar → worker".to_string(), values: worker.join().expect("worker") }
+    let mode =
+        if slack_1ns { "BinaryHeap + condvar → worker, 1 ns slack" } else { "BinaryHeap + condvar → worker" };
+    Samples { mode: mode.to_string(), values: worker.join().expect("worker") }
 }
 
 fn tokio_probe(count: usize, window: Duration) -> Samples {
@@ -225,21 +234,25 @@ fn cpu_time() -> Duration {
 
 /// How the tick size trades precision against cost: the same timers through engines with different ticks.
 fn tick_sweep(count: usize, window: Duration) {
-    println!("\n## Tick size: {count} timers over {window:?}, standard mode\n");
-    println!("| tick | p50 µs | p99 µs | early | tick wakeups | CPU µs per timer |");
-    println!("|---|---|---|---|---|---|");
-    for tick in
-        [Duration::from_micros(10), Duration::from_micros(100), Duration::from_millis(1), Duration::from_millis(10)]
-    {
-        let engine = Engine::builder().workers(2).tick(tick).capacity(count + 16).build().expect("engine");
+    println!("\n## Tick size and precision mode: {count} timers over {window:?}\n");
+    println!("| tick | mode | p50 µs | p99 µs | early | tick wakeups | CPU µs per timer |");
+    println!("|---|---|---|---|---|---|---|");
+    let ticks =
+        [Duration::from_micros(10), Duration::from_micros(100), Duration::from_millis(1), Duration::from_millis(10)];
+    let runs =
+        ticks.iter().map(|&tick| (tick, Precision::Standard)).chain([(Duration::from_millis(1), Precision::Relaxed)]);
+    for (tick, precision) in runs {
+        let engine =
+            Engine::builder().workers(2).tick(tick).precision(precision).capacity(count + 16).build().expect("engine");
         let (_, at) = instants(count, window, 17);
         let cpu_before = cpu_time();
         let mut values = run_at_instants(&engine, &at);
         let cpu = cpu_time() - cpu_before;
         values.sort_unstable();
         let early = values.iter().filter(|&&v| v < 0).count();
+        let mode = if precision == Precision::Relaxed { "relaxed" } else { "standard" };
         println!(
-            "| {tick:?} | {} | {} | {early} | {} | {:.2} |",
+            "| {tick:?} | {mode} | {} | {} | {early} | {} | {:.2} |",
             us(percentile(&values, 0.5)),
             us(percentile(&values, 0.99)),
             engine.stats().tick_wakeups,
@@ -283,13 +296,13 @@ fn main() {
     println!("precision probe: {count} timers over {window:?} per engine mode; {floor_count} 1 ms sleeps per floor\n");
 
     let mut all = Vec::new();
-    let (one_shot, periodic) = taskwheel_probe(Precision::Standard, count, window);
-    all.push(one_shot);
-    all.push(periodic);
-    let (one_shot, periodic) = taskwheel_probe(Precision::Precise { spin: Duration::from_micros(50) }, count, window);
-    all.push(one_shot);
-    all.push(periodic);
-    all.push(heap_scheduler(count, window));
+    for precision in [Precision::Relaxed, Precision::Standard, Precision::Precise { spin: Duration::from_micros(50) }] {
+        let (one_shot, periodic) = taskwheel_probe(precision, count, window);
+        all.push(one_shot);
+        all.push(periodic);
+    }
+    all.push(heap_scheduler(count, window, false));
+    all.push(heap_scheduler(count, window, true));
     all.push(tokio_probe(count, window));
     all.push(sleep_floor("floor: thread::sleep", floor_count, false, sleep_until));
     all.push(sleep_floor("floor: sleep, 1 ns timer slack", floor_count, true, sleep_until));

@@ -12,14 +12,17 @@ fn fractions() -> impl Iterator<Item = f64> {
     body.chain(tail)
 }
 
-/// One distinct colour per curve, in the probe's order (taskwheel standard ×2, precise ×2, the heap, tokio, the
-/// three floors); cycled if there are more.
-const COLORS: [RGBColor; 9] = [
+/// One distinct colour per curve, in the probe's order (taskwheel relaxed ×2, standard ×2, precise ×2, the heap
+/// with and without slack, tokio, the three floors); cycled if there are more.
+const COLORS: [RGBColor; 12] = [
+    RGBColor(240, 150, 150),
+    RGBColor(200, 110, 110),
     RGBColor(220, 30, 30),
     RGBColor(140, 0, 0),
     RGBColor(30, 90, 230),
     RGBColor(0, 20, 120),
     RGBColor(255, 140, 0),
+    RGBColor(190, 120, 0),
     RGBColor(150, 0, 180),
     RGBColor(0, 160, 0),
     RGBColor(0, 190, 190),
