@@ -40,6 +40,7 @@ pub(crate) fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool) {
         }
     }
     shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    // One notification for everything above: the task's end (`finish_unnotified`) and the work done.
     shared.changes.notify_all();
 }
 
@@ -62,7 +63,7 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) {
         shared.running.fetch_sub(1, Ordering::SeqCst);
         if task.state.transition(TaskState::Running, TaskState::Failed).is_ok() {
             task.set_failure("the task's closure was missing".to_string());
-            shared.finish(task, TaskState::Failed);
+            shared.finish_unnotified(task, TaskState::Failed);
         }
         return;
     };
@@ -82,7 +83,7 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) {
         drop_quietly(job);
         let end = if failed { TaskState::Failed } else { TaskState::Succeeded };
         if task.state.transition(TaskState::Running, end).is_ok() {
-            shared.finish(task, end);
+            shared.finish_unnotified(task, end);
         }
         return;
     };
@@ -104,7 +105,7 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) {
             drop_quietly(job);
             let end = if failed && periodic.stop_on_failure { TaskState::Failed } else { TaskState::Succeeded };
             if task.state.transition(TaskState::Running, end).is_ok() {
-                shared.finish(task, end);
+                shared.finish_unnotified(task, end);
             }
         }
     }
