@@ -399,6 +399,8 @@ impl Shared {
         let s = &self.stats;
         let live = self.live.load(Ordering::SeqCst) as u64;
         let running = self.running.load(Ordering::SeqCst) as u64;
+        // Every run records its lateness once as it starts: the histogram's count is the run count.
+        let lateness = Lateness::of(&s.lateness);
         Stats {
             submitted: s.submitted.load(Ordering::Relaxed),
             pending: live.saturating_sub(running),
@@ -407,11 +409,11 @@ impl Shared {
             failed: s.failed.load(Ordering::Relaxed),
             cancelled: s.cancelled.load(Ordering::Relaxed),
             rejected: s.rejected.load(Ordering::Relaxed),
-            runs: s.runs.load(Ordering::Relaxed),
+            runs: lateness.count,
             failed_runs: s.failed_runs.load(Ordering::Relaxed),
             tick_wakeups: s.wakeups.load(Ordering::Relaxed),
             signalled_wakeups: s.signalled_wakeups.load(Ordering::Relaxed),
-            lateness: Lateness::of(&s.lateness),
+            lateness,
         }
     }
 

@@ -55,7 +55,6 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) {
         started = shared.now_ns();
     }
     shared.stats.lateness.record(started.saturating_sub(scheduled));
-    shared.stats.runs.fetch_add(1, Ordering::Relaxed);
     let run = task.runs.fetch_add(1, Ordering::SeqCst) + 1;
 
     let Some(mut job) = task.take_job() else {
