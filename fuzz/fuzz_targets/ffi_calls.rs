@@ -90,7 +90,7 @@ fuzz_target!(|input: Input| {
     config.tick_ns = input.tick_ns % 2_000_000_000;
     config.workers = u32::from(input.workers % 3);
     config.capacity = u64::from(input.capacity);
-    config.precision = input.precision % 3;
+    config.precision = input.precision % 4; // 0..=2 valid, 3 refused
     config.group_names = groups.as_ptr();
     config.group_limits = limits.as_ptr();
     config.group_count = 1;
