@@ -22,7 +22,15 @@ enum When {
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Submit { when: When, periodic: Option<(u16, u8, bool, bool, bool)>, key: Option<u8>, group: Option<u8>, priority: u8, fail: bool, panic: bool },
+    Submit {
+        when: When,
+        periodic: Option<(u16, u8, bool, bool, bool)>,
+        key: Option<u8>,
+        group: Option<u8>,
+        priority: u8,
+        fail: bool,
+        panic: bool,
+    },
     Cancel(u16),
     CancelId(u64),
     Advance(u16),

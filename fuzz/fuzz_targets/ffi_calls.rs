@@ -42,18 +42,58 @@ fn new_data() -> *mut c_void {
 
 #[derive(Arbitrary, Debug)]
 enum Call {
-    Schedule { delay_ns: u64, at_ns: u64, period_ns: u64, recurrence: u32, overrun: u32, max_runs: u64, priority: u32, key: Option<Vec<u8>>, group: Option<Vec<u8>>, fail: bool, null_run: bool },
-    ScheduleAfter { delay_ns: u64, null_engine: bool },
-    Cancel { id: u64, known: Option<u8> },
-    State { id: u64, null_out: bool },
-    Wait { id: u64, timeout_ns: u16 },
-    Stats { null_out: bool },
-    Shutdown { mode: u32, timeout_ns: u16 },
-    WheelInsert { deadline: u64 },
-    WheelCancel { id: u64, known: Option<u8> },
-    WheelReschedule { id: u64, known: Option<u8>, deadline: u64 },
+    Schedule {
+        delay_ns: u64,
+        at_ns: u64,
+        period_ns: u64,
+        recurrence: u32,
+        overrun: u32,
+        max_runs: u64,
+        priority: u32,
+        key: Option<Vec<u8>>,
+        group: Option<Vec<u8>>,
+        fail: bool,
+        null_run: bool,
+    },
+    ScheduleAfter {
+        delay_ns: u64,
+        null_engine: bool,
+    },
+    Cancel {
+        id: u64,
+        known: Option<u8>,
+    },
+    State {
+        id: u64,
+        null_out: bool,
+    },
+    Wait {
+        id: u64,
+        timeout_ns: u16,
+    },
+    Stats {
+        null_out: bool,
+    },
+    Shutdown {
+        mode: u32,
+        timeout_ns: u16,
+    },
+    WheelInsert {
+        deadline: u64,
+    },
+    WheelCancel {
+        id: u64,
+        known: Option<u8>,
+    },
+    WheelReschedule {
+        id: u64,
+        known: Option<u8>,
+        deadline: u64,
+    },
     WheelNext,
-    WheelAdvance { now: u64 },
+    WheelAdvance {
+        now: u64,
+    },
     StatusStr(u32),
 }
 
@@ -112,13 +152,31 @@ fuzz_target!(|input: Input| {
         // SAFETY (for every call below): `engine` and `wheel` are live; every pointer passed is NULL or valid.
         unsafe {
             match call {
-                Call::Schedule { delay_ns, at_ns, period_ns, recurrence, overrun, max_runs, priority, key, group, fail, null_run } => {
+                Call::Schedule {
+                    delay_ns,
+                    at_ns,
+                    period_ns,
+                    recurrence,
+                    overrun,
+                    max_runs,
+                    priority,
+                    key,
+                    group,
+                    fail,
+                    null_run,
+                } => {
                     let key = key.map(c_string);
                     let group = group.map(c_string);
                     let mut spec = std::mem::MaybeUninit::<tw_task_spec>::uninit();
                     tw_task_spec_init(spec.as_mut_ptr());
                     let mut spec = spec.assume_init();
-                    spec.run = if null_run { None } else if fail { Some(run_fail) } else { Some(run_ok) };
+                    spec.run = if null_run {
+                        None
+                    } else if fail {
+                        Some(run_fail)
+                    } else {
+                        Some(run_ok)
+                    };
                     spec.user_data = new_data();
                     spec.free_user_data = Some(free_box);
                     spec.delay_ns = if delay_ns % 7 == 0 { delay_ns } else { delay_ns % 50_000_000 };
@@ -142,11 +200,19 @@ fuzz_target!(|input: Input| {
                 }
                 Call::ScheduleAfter { delay_ns, null_engine } => {
                     let target = if null_engine { ptr::null() } else { engine.cast_const() };
-                    let status = tw_schedule_after(target, delay_ns % 20_000_000, Some(run_ok), new_data(), Some(free_box), ptr::null_mut());
+                    let status = tw_schedule_after(
+                        target,
+                        delay_ns % 20_000_000,
+                        Some(run_ok),
+                        new_data(),
+                        Some(free_box),
+                        ptr::null_mut(),
+                    );
                     known(status);
                 }
                 Call::Cancel { id, known: pick } => {
-                    let id = pick.and_then(|p| task_ids.get(usize::from(p) % task_ids.len().max(1)).copied()).unwrap_or(id);
+                    let id =
+                        pick.and_then(|p| task_ids.get(usize::from(p) % task_ids.len().max(1)).copied()).unwrap_or(id);
                     known(tw_cancel(engine, id));
                 }
                 Call::State { id, null_out } => {
@@ -172,11 +238,15 @@ fuzz_target!(|input: Input| {
                     timer_ids.push(id);
                 }
                 Call::WheelCancel { id, known: pick } => {
-                    let id = pick.and_then(|p| timer_ids.get(usize::from(p) % timer_ids.len().max(1)).copied()).unwrap_or(id);
+                    let id = pick
+                        .and_then(|p| timer_ids.get(usize::from(p) % timer_ids.len().max(1)).copied())
+                        .unwrap_or(id);
                     known(tw_wheel_cancel(wheel, id, ptr::null_mut()));
                 }
                 Call::WheelReschedule { id, known: pick, deadline } => {
-                    let id = pick.and_then(|p| timer_ids.get(usize::from(p) % timer_ids.len().max(1)).copied()).unwrap_or(id);
+                    let id = pick
+                        .and_then(|p| timer_ids.get(usize::from(p) % timer_ids.len().max(1)).copied())
+                        .unwrap_or(id);
                     known(tw_wheel_reschedule(wheel, id, deadline));
                 }
                 Call::WheelNext => {
