@@ -34,34 +34,49 @@ impl Histogram {
         }
     }
 
+    /// One reading of every bucket and the maximum, so that the count and all the quantiles taken from it agree.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        Snapshot { total: counts.iter().sum(), counts, max: self.max.load(Ordering::Relaxed) }
+    }
+}
+
+/// The buckets of a [`Histogram`] as read at one moment.
+pub(crate) struct Snapshot {
+    counts: Vec<u64>,
+    total: u64,
+    max: u64,
+}
+
+impl Snapshot {
+    /// Values recorded.
+    pub(crate) fn count(&self) -> u64 {
+        self.total
+    }
+
     /// The value at quantile `q` (0..=1), to within 6.25% (the middle of its bucket, capped at the maximum).
     pub(crate) fn quantile(&self, q: f64) -> u64 {
-        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
-        let total: u64 = counts.iter().sum();
-        if total == 0 {
+        if self.total == 0 {
             return 0;
         }
-        let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
-        if rank == total {
-            return self.max.load(Ordering::Relaxed);
+        let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
+        if rank == self.total {
+            return self.max;
         }
         let mut seen = 0;
-        for (index, count) in counts.iter().enumerate() {
+        for (index, count) in self.counts.iter().enumerate() {
             seen += count;
             if seen >= rank {
                 let (low, high) = bucket_bounds(index);
-                return (low + (high - low) / 2).min(self.max.load(Ordering::Relaxed));
+                return (low + (high - low) / 2).min(self.max);
             }
         }
-        self.max.load(Ordering::Relaxed)
+        self.max
     }
 
+    /// The largest value recorded (exact).
     pub(crate) fn max(&self) -> u64 {
-        self.max.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn count(&self) -> u64 {
-        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
+        self.max
     }
 }
 
@@ -169,14 +184,15 @@ pub struct Lateness {
 
 impl Lateness {
     pub(crate) fn of(histogram: &Histogram) -> Lateness {
-        let at = |q| Duration::from_nanos(histogram.quantile(q));
+        let snapshot = histogram.snapshot();
+        let at = |q| Duration::from_nanos(snapshot.quantile(q));
         Lateness {
-            count: histogram.count(),
+            count: snapshot.count(),
             p50: at(0.5),
             p90: at(0.9),
             p99: at(0.99),
             p999: at(0.999),
-            max: Duration::from_nanos(histogram.max()),
+            max: Duration::from_nanos(snapshot.max()),
         }
     }
 }
@@ -201,10 +217,11 @@ mod tests {
         for value in 1..=1_000u64 {
             histogram.record(value * 1_000);
         }
-        let p50 = histogram.quantile(0.5) as f64;
+        let snapshot = histogram.snapshot();
+        let p50 = snapshot.quantile(0.5) as f64;
         assert!((p50 - 500_000.0).abs() / 500_000.0 < 0.07, "p50 {p50}");
-        assert_eq!(histogram.quantile(1.0), 1_000_000);
-        assert_eq!(histogram.count(), 1_000);
-        assert_eq!(Histogram::new().quantile(0.5), 0);
+        assert_eq!(snapshot.quantile(1.0), 1_000_000);
+        assert_eq!(snapshot.count(), 1_000);
+        assert_eq!(Histogram::new().snapshot().quantile(0.5), 0);
     }
 }
