@@ -10,16 +10,22 @@
  *   one tick, an empty or non-UTF-8 key, a duplicate key, a full engine, a call after shutdown: each gets its own
  *   status, never a crash. No Rust panic ever unwinds into C (TW_ERR_PANIC instead).
  *
+ * - Task times beyond TW_MAX_DELAY_NS (about 146 years ahead: a delay, a period, an at_ns or until_ns that far
+ *   after now) are refused with TW_ERR_INVALID_ARGUMENT; UINT64_MAX is never read as "never".
+ *
  * Threads
  * - Every tw_engine function may be called from any thread, including from inside a task (schedule, cancel,
- *   state, wait on another task), except tw_engine_shutdown and tw_engine_free, which must not be called from
- *   inside one of that engine's tasks.
+ *   state, wait on another task). What could never return there is refused at once with TW_ERR_WOULD_DEADLOCK:
+ *   tw_wait on the running task itself (or, with one worker, on any other unfinished task of the engine) and
+ *   tw_engine_shutdown. tw_engine_free from inside one of the engine's tasks does not wait: it cancels what is
+ *   pending, tells the threads to stop after their current runs, and returns (see tw_engine_free).
  * - A task's run() runs on one of the engine's worker threads. free_user_data runs exactly once, on whichever
  *   thread ends the task: the worker after the last run, the thread that calls tw_cancel on a pending task, the
  *   thread that calls tw_engine_shutdown/tw_engine_free for tasks cancelled by shutdown, or the thread calling
- *   tw_schedule when the task is refused. It may call any tw_ function except tw_engine_shutdown and
- *   tw_engine_free; a tw_schedule from it during shutdown gets TW_ERR_SHUT_DOWN.
- * - After tw_engine_free returns, no task runs and every free_user_data has been called.
+ *   tw_schedule when the task is refused. It may call any tw_ function except tw_engine_free;
+ *   a tw_schedule from it during shutdown gets TW_ERR_SHUT_DOWN.
+ * - After tw_engine_free returns (called from outside the engine's tasks), no task runs and every free_user_data
+ *   has been called.
  * - Callbacks (run, free_user_data, the wheel's expire callback) must not throw C++ exceptions or longjmp out.
  * - A tw_wheel has no threads and no lock: use each wheel from one thread at a time.
  */
@@ -32,6 +38,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+// The longest `precise_spin_ns` an engine accepts (1 ms): a worker spins at most this long before a deadline.
+#define TW_MAX_PRECISE_SPIN_NS 1000000
+
+// What a task's `run` returns to end as cancelled rather than succeeded or failed: the task's state becomes
+// `TW_STATE_CANCELLED` (a periodic task runs no more) and it counts as cancelled in `tw_stats`. `INT_MAX`, so
+// that no usual error code is taken for it.
+#define TW_RUN_CANCELLED 2147483647
+
+// The farthest ahead a task time may lie, in nanoseconds (2^62, about 146 years): `delay_ns`, `period_ns`, and
+// how far `at_ns` and `until_ns` lie after now. Anything beyond is refused with `TW_ERR_INVALID_ARGUMENT`, never
+// read as "never" and never shortened, so every run's deadline stays inside the clock's range. (A `timeout_ns`
+// of a wait is not a task time: `UINT64_MAX` there means no timeout.)
+#define TW_MAX_DELAY_NS 4611686018427387904
 
 // What a taskwheel function reports. `TW_OK` is 0; every other value names one failure (or, for `tw_cancel`,
 // one informative outcome). `tw_status_str` names each.
@@ -71,6 +91,9 @@ enum tw_status
   TW_ALREADY_RUNNING = 13,
   // `tw_cancel`: the task had already finished; nothing changed.
   TW_ALREADY_FINISHED = 14,
+  // The call was made from inside one of the engine's own tasks, where it could never return: `tw_wait` on the
+  // task that is running, or `tw_engine_shutdown` from any task of that engine.
+  TW_ERR_WOULD_DEADLOCK = 15,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -226,7 +249,8 @@ typedef struct tw_config {
   uint64_t block_when_full_ns;
   // One of `TW_PRECISION_*`. Default `TW_PRECISION_STANDARD`.
   uint32_t precision;
-  // With `TW_PRECISION_PRECISE`: how long before a deadline the tick thread starts spinning. Default 50 µs.
+  // With `TW_PRECISION_PRECISE`: how long before a deadline the tick thread starts spinning. Default 50 µs, at
+  // most `TW_MAX_PRECISE_SPIN_NS` (1 ms): beyond, `tw_engine_new` returns `TW_ERR_INVALID_ARGUMENT`.
   uint64_t precise_spin_ns;
   // How many finished tasks stay queryable by id. Default 10 000.
   uint64_t retain_finished;
@@ -263,8 +287,22 @@ typedef struct tw_stats {
   uint64_t failed;
   // Tasks that ended cancelled.
   uint64_t cancelled;
-  // Submissions refused.
+  // Submissions the engine refused, whatever the reason: the sum of the six `rejected_*` fields. Calls refused
+  // before they reach the engine (a NULL pointer, invalid UTF-8, an unknown enum value) are not counted.
   uint64_t rejected;
+  // Refused with `TW_ERR_SHUT_DOWN`.
+  uint64_t rejected_shut_down;
+  // Refused with `TW_ERR_FULL` (the engine held its capacity and refuses at once when full).
+  uint64_t rejected_full;
+  // Refused with `TW_ERR_TIMEOUT` (the engine stayed full for the whole of `block_when_full_ns`).
+  uint64_t rejected_timed_out;
+  // Refused with `TW_ERR_DUPLICATE_KEY`.
+  uint64_t rejected_duplicate_key;
+  // Refused with `TW_ERR_UNKNOWN_GROUP`.
+  uint64_t rejected_unknown_group;
+  // Refused with `TW_ERR_INVALID_ARGUMENT` by the engine: a time beyond `TW_MAX_DELAY_NS`, a period shorter
+  // than one tick, an empty key, a zero run limit, an end before the first run.
+  uint64_t rejected_invalid_argument;
   // Runs started (a periodic task runs many times).
   uint64_t runs;
   // Runs that failed.
@@ -287,7 +325,9 @@ typedef struct tw_stats {
   uint64_t lateness_max_ns;
 } tw_stats;
 
-// A task: returns 0 for success, anything else for failure (the code is kept as the failure message).
+// A task: returns 0 for success, `TW_RUN_CANCELLED` to end as cancelled (after seeing
+// `tw_current_task_cancelled()`, or to cancel itself), anything else for failure (the code is kept as the failure
+// message).
 typedef int (*tw_task_fn)(void *user_data);
 
 // Releases a task's or timer's `user_data`.
@@ -302,7 +342,7 @@ typedef struct tw_task_spec {
   // Called exactly once with `user_data` however the task ends (ran, failed, cancelled, dropped at shutdown,
   // or refused: then before `tw_schedule` returns). May be NULL.
   tw_free_fn free_user_data;
-  // First run this long after the call. Ignored when `at_ns` is non-zero.
+  // First run this long after the call (at most `TW_MAX_DELAY_NS`). Ignored when `at_ns` is non-zero.
   uint64_t delay_ns;
   // When non-zero: first run at this `tw_monotonic_ns()` time (a past time runs at once).
   uint64_t at_ns;
@@ -358,7 +398,9 @@ tw_status tw_engine_new(const struct tw_config *config,
 // Stops the engine: refuses new tasks, treats pending ones as `mode` says (`TW_SHUTDOWN_*`), waits for running
 // ones (a drain: until `timeout_ns`), and stops its threads. `timeout_ns` is ignored by
 // `TW_SHUTDOWN_CANCEL_PENDING`. State, wait and stats keep working until `tw_engine_free`. A second call does
-// nothing and reports zeros. `report` may be NULL. Must not be called from inside one of the engine's tasks.
+// nothing and reports zeros. `report` may be NULL. From inside one of the engine's own tasks (or a
+// `free_user_data` it calls) it returns `TW_ERR_WOULD_DEADLOCK` at once and does nothing: a shutdown waits for
+// running tasks, the caller's included.
 //
 // # Safety
 //
@@ -370,7 +412,13 @@ tw_status tw_engine_shutdown(const struct tw_engine *engine,
 
 // Shuts the engine down (`TW_SHUTDOWN_CANCEL_PENDING`) if that was not done, waits for running tasks, and frees
 // it. When it returns no task of the engine runs any more and every `free_user_data` has been called. NULL is a
-// no-op. Must not be called from inside one of the engine's tasks, nor twice.
+// no-op. Must not be called twice.
+//
+// Called from inside one of the engine's own tasks, it cannot wait for that task: it refuses new work, cancels
+// every pending task (their `free_user_data` run before it returns), tells the threads to stop once their current
+// runs end, and returns at once. The engine pointer is invalid from then on, the calling task's included; the
+// running tasks finish on their own, their `free_user_data` is called by their workers, and the engine's memory
+// is released when its last thread ends.
 //
 // # Safety
 //
@@ -428,7 +476,9 @@ tw_status tw_schedule_after(const struct tw_engine *engine,
                             tw_task_id *id_out);
 
 // Cancels a task. `TW_OK`: it was pending and will never run, or it is periodic and no further run starts (its
-// state reads cancelled from now on). `TW_ALREADY_RUNNING`: a one-shot task is running; its flag is set.
+// state reads cancelled from now on). `TW_ALREADY_RUNNING`: a one-shot task is running; its flag is set
+// (`tw_current_task_cancelled`), and it ends `TW_STATE_CANCELLED` only if its `run` then returns
+// `TW_RUN_CANCELLED` (otherwise succeeded or failed by its return value).
 // `TW_ALREADY_FINISHED`: it had ended. `TW_ERR_NOT_FOUND`: unknown or forgotten id.
 //
 // # Safety
@@ -445,7 +495,9 @@ tw_status tw_cancel(const struct tw_engine *engine,
 tw_status tw_task_state(const struct tw_engine *engine, tw_task_id id, tw_state *out);
 
 // Blocks until the task has ended (or `timeout_ns` passed: `TW_ERR_TIMEOUT`; `UINT64_MAX` waits forever) and
-// writes its final state to `*out` (which may be NULL). May be called from inside another task.
+// writes its final state to `*out` (which may be NULL). May be called from inside another task; called from
+// inside the task itself, or from inside a task of an engine with one worker for another of its unfinished
+// tasks, it returns `TW_ERR_WOULD_DEADLOCK` at once (such a wait could never end).
 //
 // # Safety
 //

@@ -114,9 +114,9 @@ fn main() -> Result<(), taskwheel::Error> {
         last = Some(engine.task(|_| ()).priority(priority).submit()?);
     }
     if let Some(last) = last {
-        last.wait();
+        last.wait().unwrap();
     }
-    engine.wait_idle();
+    engine.wait_idle().unwrap();
     let burst_time = burst_start.elapsed();
     let immediate = engine.stats();
 
@@ -127,9 +127,9 @@ fn main() -> Result<(), taskwheel::Error> {
         last = Some(engine.after(Duration::from_millis(1), |_| ())?);
     }
     if let Some(last) = last {
-        last.wait();
+        last.wait().unwrap();
     }
-    engine.wait_idle();
+    engine.wait_idle().unwrap();
     let delayed_time = delayed_start.elapsed();
     let delayed = engine.stats();
 
@@ -151,19 +151,19 @@ fn main() -> Result<(), taskwheel::Error> {
         })
         .collect::<Result<_, _>>()?;
     let email_start = Instant::now();
-    let sent = emails.iter().filter(|e| e.wait() == TaskState::Succeeded).count();
+    let sent = emails.iter().filter(|e| e.wait().unwrap() == TaskState::Succeeded).count();
     let email_time = email_start.elapsed();
 
     let paid = payer.join().expect("payer thread");
     for order in &orders {
-        order.wait();
+        order.wait().unwrap();
     }
     let orders_closed = orders.iter().filter(|o| o.state() == TaskState::Succeeded).count();
     let orders_cancelled = orders.iter().filter(|o| o.state() == TaskState::Cancelled).count();
     heartbeat.cancel();
 
     let final_stats = engine.stats();
-    let report = engine.shutdown(Shutdown::Drain { timeout: Duration::from_secs(1) });
+    let report = engine.shutdown(Shutdown::Drain { timeout: Duration::from_secs(1) }).unwrap();
 
     println!(
         "order timeouts      {ORDERS} armed in {arm_time:.1?} ({:.0} ns each), {paid} paid in time",
@@ -195,7 +195,7 @@ fn main() -> Result<(), taskwheel::Error> {
         final_stats.succeeded,
         final_stats.failed,
         final_stats.cancelled,
-        final_stats.rejected,
+        final_stats.rejected.total(),
         final_stats.runs
     );
     println!(

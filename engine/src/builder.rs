@@ -11,6 +11,19 @@ pub const MIN_TICK: Duration = Duration::from_micros(10);
 /// The coarsest tick an engine accepts.
 pub const MAX_TICK: Duration = Duration::from_secs(1);
 
+/// The farthest ahead any time given for a task may lie: a delay, a period, and the distance from now to an
+/// instant, a wall-clock time or an end time. 2^62 ns, about 146 years. Every time beyond it is refused with
+/// [`Error::InvalidArgument`] (never read as "never", never silently shortened), so that the deadlines of every
+/// run, a periodic task's included, stay inside the engine clock's range.
+///
+/// Timeouts of waits (`wait_timeout`, [`WhenFull::Block`], [`Shutdown::Drain`](crate::Shutdown::Drain)) are not
+/// task times: one beyond the clock's range means no timeout.
+pub const MAX_DELAY: Duration = Duration::from_nanos(1 << 62);
+
+/// The longest [`Precision::Precise`] spin an engine accepts: a worker spins at most this long before a deadline,
+/// so it is also the longest a spinning worker can keep an immediate task waiting.
+pub const MAX_PRECISE_SPIN: Duration = Duration::from_millis(1);
+
 /// What a submission does when the engine already holds its capacity of live tasks.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub enum WhenFull {
@@ -38,7 +51,8 @@ pub enum Precision {
     /// stretch actively and starts the task at its instant, so neither the tick thread's wake-up nor the worker's
     /// is paid on time. Costs up to `spin` of a worker's time per due batch.
     Precise {
-        /// How long before a deadline a task is handed over (50–100 µs covers a parked worker's wake-up).
+        /// How long before a deadline a task is handed over (50–100 µs covers a parked worker's wake-up), at most
+        /// [`MAX_PRECISE_SPIN`].
         spin: Duration,
     },
 }
@@ -124,6 +138,19 @@ impl EngineBuilder {
         self
     }
 
+    /// The farthest ahead any time given for a task may lie: a delay, a period, and the distance from now to an
+    /// instant, a wall-clock time or an end time. 2^62 ns, about 146 years. Every time beyond it is refused with
+    /// [`Error::InvalidArgument`] (never read as "never", never silently shortened), so that the deadlines of every
+    /// run, a periodic task's included, stay inside the engine clock's range.
+    ///
+    /// Timeouts of waits (`wait_timeout`, [`WhenFull::Block`], [`Shutdown::Drain`](crate::Shutdown::Drain)) are not
+    /// task times: one beyond the clock's range means no timeout.
+    pub const MAX_DELAY: Duration = Duration::from_nanos(1 << 62);
+
+    /// The longest [`Precision::Precise`] spin an engine accepts: a worker spins at most this long before a deadline,
+    /// so it is also the longest a spinning worker can keep an immediate task waiting.
+    pub const MAX_PRECISE_SPIN: Duration = Duration::from_millis(1);
+
     /// What a submission does when the engine is full.
     pub fn when_full(mut self, policy: WhenFull) -> Self {
         self.config.when_full = policy;
@@ -136,7 +163,7 @@ impl EngineBuilder {
         self
     }
 
-    /// The prefix of the engine's thread names (`NAME-tick`, `NAME-worker-0`, …).
+    /// The prefix of the engine's thread names (`NAME-tick`, `NAME-worker-0`, …). Must not contain a NUL byte.
     pub fn thread_name(mut self, name: impl Into<String>) -> Self {
         self.config.thread_name = name.into();
         self
@@ -155,7 +182,7 @@ impl EngineBuilder {
     }
 
     /// Declares a concurrency group: at most `limit` of its tasks run at once; the others wait without holding a
-    /// worker thread.
+    /// worker thread. Any number of groups may be declared; finding a task's group costs one hash lookup.
     pub fn group(mut self, name: impl Into<String>, limit: usize) -> Self {
         self.config.groups.push((name.into(), limit));
         self
@@ -171,7 +198,9 @@ impl EngineBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] for a setting out of range, [`Error::Spawn`] when a thread cannot start.
+    /// [`Error::InvalidArgument`] for a setting out of range (a tick outside [`MIN_TICK`]..=[`MAX_TICK`], no worker,
+    /// zero capacity, a thread name with a NUL byte, a precise spin beyond [`MAX_PRECISE_SPIN`], a group limit of 0
+    /// or a group declared twice), [`Error::Spawn`] when a thread cannot start.
     pub fn build(self) -> Result<Engine, Error> {
         let config = self.config;
         if config.tick < MIN_TICK || config.tick > MAX_TICK {
@@ -183,11 +212,20 @@ impl EngineBuilder {
         if config.capacity == 0 {
             return Err(invalid("capacity must be at least 1"));
         }
-        for (index, (name, limit)) in config.groups.iter().enumerate() {
+        if config.thread_name.contains('\0') {
+            return Err(invalid(format!("thread name {:?} contains a NUL byte", config.thread_name)));
+        }
+        if let Precision::Precise { spin } = config.precision {
+            if spin > MAX_PRECISE_SPIN {
+                return Err(invalid(format!("precise spin {spin:?} is longer than {MAX_PRECISE_SPIN:?}")));
+            }
+        }
+        let mut seen = std::collections::HashSet::with_capacity(config.groups.len());
+        for (name, limit) in &config.groups {
             if *limit == 0 {
                 return Err(invalid(format!("group {name:?} has a limit of 0")));
             }
-            if config.groups[..index].iter().any(|(other, _)| other == name) {
+            if !seen.insert(name.as_str()) {
                 return Err(invalid(format!("group {name:?} is declared twice")));
             }
         }

@@ -23,8 +23,9 @@ use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::builder::{Config, EngineBuilder, Precision, WhenFull};
+use crate::builder::{Config, EngineBuilder, MAX_DELAY, Precision, WhenFull};
 use crate::clock::Clock;
+use crate::current;
 use crate::error::{Error, invalid};
 use crate::groups::Groups;
 use crate::handle::{CancelOutcome, TaskHandle};
@@ -37,7 +38,7 @@ use crate::spec::{PeriodicBuilder, Submission, TaskBuilder, When, once, repeatin
 use crate::stats::{Counters, Lateness, Stats};
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::channel::{self, Receiver, Sender};
-use crate::sync::{Arc, CachePadded, Mutex, thread};
+use crate::sync::{Arc, CachePadded, Mutex, PlainArc, thread};
 use crate::task::{Task, TaskContext, TaskParts, TaskResult};
 use crate::tick::{Command, TickThread};
 use crate::worker;
@@ -153,33 +154,26 @@ impl Shared {
         self.origin.checked_add(Duration::from_nanos(ns)).unwrap_or(self.origin)
     }
 
-    /// The deadline of a submission, in nanoseconds after the origin, from a clock reading taken now.
+    /// The deadline of a submission, in nanoseconds after the origin, from a clock reading taken now. Times more
+    /// than [`MAX_DELAY`] ahead are refused.
     fn deadline_of(&self, when: When, now: u64) -> Result<u64, Error> {
-        let too_far = || invalid("the deadline lies beyond the engine clock's range (about 584 years)");
         match when {
             When::Now => Ok(now),
-            When::After(delay) => {
-                let delay = u64::try_from(delay.as_nanos()).map_err(|_| too_far())?;
-                now.checked_add(delay).ok_or_else(too_far)
-            }
-            When::At(instant) => {
-                if instant.checked_duration_since(self.origin).is_some_and(|d| d.as_nanos() >= u128::from(u64::MAX)) {
-                    return Err(too_far());
-                }
-                Ok(self.to_ns(instant))
-            }
-            When::AtSystemTime(time) => {
-                let wall_now = self.clock.system_now();
-                match time.duration_since(wall_now) {
-                    Ok(ahead) => {
-                        let ahead = u64::try_from(ahead.as_nanos()).map_err(|_| too_far())?;
-                        now.checked_add(ahead).ok_or_else(too_far)
-                    }
-                    Err(behind) => {
-                        Ok(now.saturating_sub(u64::try_from(behind.duration().as_nanos()).unwrap_or(u64::MAX)))
-                    }
-                }
-            }
+            When::After(delay) => ahead_of(now, "the delay", delay),
+            When::At(instant) => self.ns_of_instant(instant, now, "the instant"),
+            When::AtSystemTime(time) => match time.duration_since(self.clock.system_now()) {
+                Ok(ahead) => ahead_of(now, "the wall-clock time", ahead),
+                Err(behind) => Ok(now.saturating_sub(u64::try_from(behind.duration().as_nanos()).unwrap_or(u64::MAX))),
+            },
+        }
+    }
+
+    /// An instant as nanoseconds after the origin, refused when it lies more than [`MAX_DELAY`] after `now`.
+    fn ns_of_instant(&self, instant: Instant, now: u64, what: &str) -> Result<u64, Error> {
+        let now_instant = self.instant_of(now);
+        match instant.checked_duration_since(now_instant) {
+            Some(ahead) => ahead_of(now, what, ahead),
+            None => Ok(self.to_ns(instant)),
         }
     }
 
@@ -187,8 +181,8 @@ impl Shared {
     /// function rather than a method because it needs the `Arc`, and loom's `Arc` cannot be a `self` type.)
     pub(crate) fn submit(this: &Arc<Shared>, submission: Submission) -> Result<TaskHandle, Error> {
         let result = Shared::admit(this, submission);
-        if result.is_err() {
-            this.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        if let Err(error) = &result {
+            this.stats.rejected.count(error);
         }
         result
     }
@@ -213,25 +207,28 @@ impl Shared {
                         repeat.period, this.config.tick
                     )));
                 }
-                let period = u64::try_from(repeat.period.as_nanos())
-                    .map_err(|_| invalid("the period lies beyond the engine clock's range"))?;
+                if repeat.max_runs == 0 {
+                    return Err(invalid("a periodic task needs at least one run"));
+                }
+                let period = within_range("the period", repeat.period)?;
+                let end = match repeat.until {
+                    Some(end) => this.ns_of_instant(end, now, "the end time")?,
+                    None => u64::MAX,
+                };
+                if end < deadline {
+                    return Err(invalid("the periodic task's end time comes before its first run"));
+                }
                 Some(Periodic {
                     period,
                     recurrence: repeat.recurrence,
                     overrun: repeat.overrun,
                     anchor: deadline,
                     max_runs: repeat.max_runs,
-                    end: repeat.until.map(|end| this.to_ns(end)),
+                    end,
                     stop_on_failure: repeat.stop_on_failure,
                 })
             }
         };
-        if periodic.as_ref().is_some_and(|p| p.max_runs == Some(0)) {
-            return Err(invalid("a periodic task needs at least one run"));
-        }
-        if periodic.as_ref().is_some_and(|p| p.end.is_some_and(|end| end < deadline)) {
-            return Err(invalid("the periodic task's end time comes before its first run"));
-        }
         if !this.accepting.load(Ordering::SeqCst) {
             return Err(Error::ShutDown);
         }
@@ -246,6 +243,7 @@ impl Shared {
                 this.release_capacity();
                 return Err(Error::DuplicateKey {
                     key: key.to_string(),
+                    holder_state: holder.state(),
                     existing: TaskHandle { task: holder, shared: this.clone() },
                 });
             }
@@ -301,10 +299,16 @@ impl Shared {
     }
 
     /// Sends a pending task on its way: straight to a run queue when due by `now` (a clock reading the caller just
-    /// took), else to the tick thread.
+    /// took) and nothing due sits with the tick thread, else to the tick thread.
+    ///
+    /// Within a priority, due tasks reach the run queue in exact-deadline order, ties in submission order. A task
+    /// due at once may skip the tick thread only when no command waits in its queue and its published target lies
+    /// ahead of `now`: then it holds nothing due. (The queue is read first: the tick thread publishes a target of
+    /// 0 before it takes commands out, so a task it has taken but not yet dispatched is seen either in the queue or
+    /// through that 0.)
     pub(crate) fn schedule(&self, task: Arc<Task>, now: u64) {
         let deadline = task.deadline();
-        if deadline <= now {
+        if deadline <= now && self.commands.is_empty() && self.sleep_target.load(Ordering::SeqCst) > now {
             self.dispatch(task, false);
             return;
         }
@@ -408,7 +412,7 @@ impl Shared {
             succeeded: s.succeeded.load(Ordering::Relaxed),
             failed: s.failed.load(Ordering::Relaxed),
             cancelled: s.cancelled.load(Ordering::Relaxed),
-            rejected: s.rejected.load(Ordering::Relaxed),
+            rejected: s.rejected.read(),
             runs: lateness.count,
             failed_runs: s.failed_runs.load(Ordering::Relaxed),
             tick_wakeups: s.wakeups.load(Ordering::Relaxed),
@@ -438,6 +442,25 @@ impl Shared {
     }
 }
 
+/// A task time in nanoseconds, refused when it is more than [`MAX_DELAY`]. With `now` itself far below 2^63 ns
+/// (292 years of the engine's life), `now` plus such a time, and a periodic task's every later deadline, never
+/// overflow.
+fn within_range(what: &str, time: Duration) -> Result<u64, Error> {
+    if time > MAX_DELAY {
+        return Err(invalid(format!(
+            "{what} lies {time:?} ahead, beyond the engine clock's range (MAX_DELAY, 2^62 ns, about 146 years)"
+        )));
+    }
+    Ok(time.as_nanos() as u64) // at most 2^62: fits
+}
+
+/// `now` plus a task time, refused when the time is beyond [`MAX_DELAY`] or the sum beyond the clock's range
+/// (a manual clock moved more than 438 years).
+fn ahead_of(now: u64, what: &str, time: Duration) -> Result<u64, Error> {
+    now.checked_add(within_range(what, time)?)
+        .ok_or_else(|| invalid(format!("{what} lies beyond the end of the engine clock's range")))
+}
+
 /// Drops a value, keeping a panic in its `Drop` from unwinding into the engine.
 pub(crate) fn drop_quietly<T>(value: T) {
     let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
@@ -457,14 +480,27 @@ pub(crate) fn drop_quietly<T>(value: T) {
 ///     // Submit a follow-up from inside a task.
 ///     spawner.spawn(|_| println!("follow-up")).map(drop)
 /// })?;
-/// first.wait();
-/// engine.wait_idle();
+/// first.wait()?;
+/// engine.wait_idle()?;
 /// assert_eq!(engine.stats().succeeded, 2);
 /// # Ok::<(), taskwheel::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Spawner {
     pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Spawner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shared = &self.shared;
+        f.debug_struct("Spawner")
+            .field("name", &shared.config.thread_name)
+            .field("workers", &shared.config.workers)
+            .field("tick", &shared.config.tick)
+            .field("accepting", &shared.accepting.load(Ordering::SeqCst))
+            .field("live", &shared.live.load(Ordering::SeqCst))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Spawner {
@@ -588,8 +624,17 @@ impl Spawner {
     /// tasks those runs submitted or re-armed that are due too) and no run is queued or in progress.
     ///
     /// With a [`ManualClock`](crate::ManualClock) this is how a test lets the engine catch up after moving time.
-    pub fn wait_idle(&self) {
-        self.shared.wait_idle()
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldDeadlock`], at once, when called from inside one of this engine's tasks: the engine is not
+    /// idle while that task runs.
+    pub fn wait_idle(&self) -> Result<(), Error> {
+        if current::inside(&self.shared) {
+            return Err(Error::WouldDeadlock("Spawner::wait_idle"));
+        }
+        self.shared.wait_idle();
+        Ok(())
     }
 }
 
@@ -633,10 +678,10 @@ pub struct ShutdownReport {
 /// let engine = Engine::builder().workers(2).build()?;
 /// let now = engine.spawn(|_| println!("now"))?;
 /// let later = engine.after(Duration::from_millis(2), |_| -> Result<(), String> { Err("boom".into()) })?;
-/// assert_eq!(now.wait(), TaskState::Succeeded);
-/// assert_eq!(later.wait(), TaskState::Failed);
+/// assert_eq!(now.wait()?, TaskState::Succeeded);
+/// assert_eq!(later.wait()?, TaskState::Failed);
 /// assert_eq!(later.failure().as_deref(), Some("boom"));
-/// let report = engine.shutdown(Shutdown::CancelPending);
+/// let report = engine.shutdown(Shutdown::CancelPending)?;
 /// assert_eq!(report.still_running, 0);
 /// # Ok::<(), taskwheel::Error>(())
 /// ```
@@ -662,12 +707,12 @@ impl Engine {
         let name = &shared.config.thread_name;
         let tick = TickThread::new(shared.clone(), receiver);
         let spawned = thread::Builder::new().name(format!("{name}-tick")).spawn(move || tick.run());
-        engine.threads.lock().push(spawned.map_err(|e| Error::Spawn(e.to_string()))?);
+        engine.threads.lock().push(spawned.map_err(|e| Error::Spawn(PlainArc::new(e)))?);
         for index in 0..shared.config.workers {
             let worker_shared = shared.clone();
             let spawned =
                 thread::Builder::new().name(format!("{name}-worker-{index}")).spawn(move || worker::run(worker_shared));
-            engine.threads.lock().push(spawned.map_err(|e| Error::Spawn(e.to_string()))?);
+            engine.threads.lock().push(spawned.map_err(|e| Error::Spawn(PlainArc::new(e)))?);
         }
         Ok(engine)
     }
@@ -679,9 +724,18 @@ impl Engine {
 
     /// Stops the engine: refuses new tasks, handles pending ones as `mode` says, waits for running ones, and stops
     /// the threads. Every task ends in exactly one terminal state. A second call does nothing and reports zeros.
-    pub fn shutdown(&self, mode: Shutdown) -> ShutdownReport {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldDeadlock`], at once and with no effect, when called from inside one of this engine's tasks: a
+    /// shutdown waits for running tasks, that one included. (A task may instead cancel what it wants stopped, or
+    /// drop its engine: see [`Engine`]'s `Drop`.)
+    pub fn shutdown(&self, mode: Shutdown) -> Result<ShutdownReport, Error> {
+        if current::inside(&self.spawner.shared) {
+            return Err(Error::WouldDeadlock("Engine::shutdown"));
+        }
         if self.shut_down.swap(true, Ordering::SeqCst) {
-            return ShutdownReport::default();
+            return Ok(ShutdownReport::default());
         }
         let shared = &self.spawner.shared;
         let stats = &shared.stats;
@@ -720,11 +774,38 @@ impl Engine {
             }
         }
         *self.threads.lock() = still_busy;
-        ShutdownReport {
+        Ok(ShutdownReport {
             completed: finished() - completed_before,
             cancelled: stats.cancelled.load(Ordering::SeqCst) - cancelled_before,
             still_running: shared.running.load(Ordering::SeqCst) as u64,
+        })
+    }
+
+    /// The part of a shutdown that needs no waiting, for a drop from inside one of the engine's own tasks: refuse
+    /// new work, cancel everything pending, and tell every thread to stop once its current run is over. The threads
+    /// are detached; each releases its share of the engine when it ends.
+    fn stop_without_waiting(&self) {
+        if self.shut_down.swap(true, Ordering::SeqCst) {
+            return;
         }
+        let shared = &self.spawner.shared;
+        shared.stop_accepting();
+        shared.cancel_live(|_| true);
+        shared.stop_tick_thread();
+        let threads = std::mem::take(&mut *self.threads.lock());
+        for _ in 1..threads.len() {
+            shared.queues.push(crate::spec::Priority::High, Work::Stop);
+        }
+        drop(threads); // detached: joining would wait for the run this drop is part of
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("spawner", &self.spawner)
+            .field("shut_down", &self.shut_down.load(Ordering::SeqCst))
+            .finish_non_exhaustive()
     }
 }
 
@@ -740,8 +821,17 @@ impl Drop for Engine {
     /// Shuts down with [`Shutdown::CancelPending`] if that was not done, then waits for every worker, including
     /// one still inside a task after a drain's timeout: when the drop returns, no task runs and every closure has
     /// been dropped.
+    ///
+    /// Dropped from inside one of its own tasks (a task holding the last `Arc<Engine>`, say), the engine cannot
+    /// wait for its running tasks, that one included. It then stops accepting, cancels every pending task, tells
+    /// its threads to stop once their current runs end, and returns at once; the running tasks finish on their
+    /// own, their closures are dropped by their workers, and the threads exit afterwards.
     fn drop(&mut self) {
-        self.shutdown(Shutdown::CancelPending);
+        if current::inside(&self.spawner.shared) {
+            self.stop_without_waiting();
+            return;
+        }
+        let _ = self.shutdown(Shutdown::CancelPending); // refused only from inside a task, handled above
         for handle in std::mem::take(&mut *self.threads.lock()) {
             let _ = handle.join();
         }

@@ -3,9 +3,14 @@
 use std::fmt;
 
 use crate::handle::TaskHandle;
+use crate::lifecycle::TaskState;
+use crate::sync::PlainArc;
 
 /// What can go wrong when configuring an engine, submitting a task or waiting on one.
+///
+/// `#[non_exhaustive]`: later versions may add variants, so a `match` needs a wildcard arm.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Error {
     /// The engine is shutting down or shut down: it accepts no new task.
     ShutDown,
@@ -20,6 +25,9 @@ pub enum Error {
     DuplicateKey {
         /// The key that clashed.
         key: String,
+        /// The state of the task holding the key, read when the submission was refused (the holder may have
+        /// moved on since: [`existing`](Error::DuplicateKey::existing) tells its state now).
+        holder_state: TaskState,
         /// The task that holds the key.
         existing: TaskHandle,
     },
@@ -29,8 +37,12 @@ pub enum Error {
     NotFound(u64),
     /// An argument is out of range; the message says which and why.
     InvalidArgument(String),
-    /// The operating system refused to start an engine thread.
-    Spawn(String),
+    /// The call was made from inside one of the engine's own tasks, where it could never return: waiting for
+    /// the very task that is running, or waiting for the engine to be idle or shut down while this task keeps it
+    /// busy. The text names the call.
+    WouldDeadlock(&'static str),
+    /// The operating system refused to start an engine thread; the I/O error is the [`source`](std::error::Error::source).
+    Spawn(PlainArc<std::io::Error>),
 }
 
 impl fmt::Display for Error {
@@ -39,18 +51,28 @@ impl fmt::Display for Error {
             Error::ShutDown => f.write_str("the engine is shut down and accepts no new task"),
             Error::Full { capacity } => write!(f, "the engine is full: {capacity} live tasks"),
             Error::Timeout => f.write_str("timed out"),
-            Error::DuplicateKey { key, existing } => {
-                write!(f, "dedupe key {key:?} is held by task {} ({})", existing.id(), existing.state())
+            Error::DuplicateKey { key, holder_state, existing } => {
+                write!(f, "dedupe key {key:?} is held by task {} ({holder_state})", existing.id())
             }
             Error::UnknownGroup(group) => write!(f, "no concurrency group named {group:?}"),
             Error::NotFound(id) => write!(f, "no task with id {id} (unknown, or finished too long ago)"),
             Error::InvalidArgument(why) => write!(f, "invalid argument: {why}"),
-            Error::Spawn(why) => write!(f, "could not start an engine thread: {why}"),
+            Error::WouldDeadlock(call) => {
+                write!(f, "{call} called from inside one of the engine's own tasks would never return")
+            }
+            Error::Spawn(_) => f.write_str("could not start an engine thread"),
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Spawn(io) => Some(&**io),
+            _ => None,
+        }
+    }
+}
 
 /// Shorthand for an [`Error::InvalidArgument`].
 pub(crate) fn invalid(why: impl Into<String>) -> Error {

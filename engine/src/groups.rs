@@ -1,12 +1,11 @@
 //! Concurrency groups: at most `limit` tasks of a group run at once; the rest wait here, holding no worker.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use crate::sync::{Arc, Mutex};
 use crate::task::Task;
 
 struct Group {
-    name: Box<str>,
     limit: usize,
     slots: Mutex<Slots>,
 }
@@ -19,6 +18,8 @@ struct Slots {
 /// The engine's concurrency groups, fixed when it is built.
 pub(crate) struct Groups {
     groups: Box<[Group]>,
+    /// Each group's index in `groups`, by name.
+    by_name: HashMap<Box<str>, usize>,
 }
 
 impl Groups {
@@ -26,18 +27,18 @@ impl Groups {
         Groups {
             groups: groups
                 .iter()
-                .map(|(name, limit)| Group {
-                    name: name.as_str().into(),
+                .map(|(_, limit)| Group {
                     limit: *limit,
                     slots: Mutex::new(Slots { running: 0, waiting: VecDeque::new() }),
                 })
                 .collect(),
+            by_name: groups.iter().enumerate().map(|(index, (name, _))| (name.as_str().into(), index)).collect(),
         }
     }
 
     /// The index of the group called `name`.
     pub(crate) fn find(&self, name: &str) -> Option<usize> {
-        self.groups.iter().position(|group| &*group.name == name)
+        self.by_name.get(name).copied()
     }
 
     /// Takes a slot of `group` for `task`, or parks the task in the group's queue and returns `false`.
@@ -80,7 +81,7 @@ mod tests {
         Arc::new(Task::new(
             id,
             TaskParts {
-                job: Box::new(|_| Ok(())),
+                job: Box::new(|_| crate::task::RunOutcome::Done),
                 priority: Priority::Normal,
                 group: Some(0),
                 key: None,

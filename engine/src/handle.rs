@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::current;
 use crate::engine::Shared;
 use crate::error::Error;
 use crate::lifecycle::TaskState;
@@ -12,12 +13,15 @@ use crate::task::Task;
 
 /// What [`TaskHandle::cancel`] did.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CancelOutcome {
     /// The task will never run again: it was pending (it never runs), or periodic (no further run starts). Its
     /// state reads `Cancelled` from now on.
     Cancelled,
     /// A one-shot task was already running: its cancellation flag is set
-    /// ([`TaskContext::is_cancelled`](crate::TaskContext::is_cancelled)) and it ends as its closure returns.
+    /// ([`TaskContext::is_cancelled`](crate::TaskContext::is_cancelled)) and it ends as its closure returns:
+    /// `Cancelled` (counted as cancelled) when the closure, having seen the flag, returns
+    /// [`RunOutcome::Cancelled`](crate::RunOutcome::Cancelled); otherwise `Succeeded` or `Failed`.
     Signalled,
     /// The task had already finished; nothing changed.
     AlreadyFinished,
@@ -35,7 +39,7 @@ pub enum CancelOutcome {
 /// let handle = engine.after(Duration::from_secs(3600), |_| println!("never"))?;
 /// assert_eq!(handle.state(), TaskState::Pending);
 /// assert_eq!(handle.cancel(), CancelOutcome::Cancelled);
-/// assert_eq!(handle.wait(), TaskState::Cancelled);
+/// assert_eq!(handle.wait()?, TaskState::Cancelled);
 /// # Ok::<(), taskwheel::Error>(())
 /// ```
 #[derive(Clone)]
@@ -60,29 +64,58 @@ impl TaskHandle {
         self.task.done.load(Ordering::SeqCst)
     }
 
-    /// Cancels the task. See [`CancelOutcome`] for what that means in each state.
+    /// Cancels the task. See [`CancelOutcome`] for what that means in each state: a pending task never runs; a
+    /// periodic task runs no more; a running one-shot task is asked to stop and ends `Cancelled` only if its closure
+    /// returns [`RunOutcome::Cancelled`](crate::RunOutcome::Cancelled). Never blocks; may be called from anywhere,
+    /// inside a task included.
     pub fn cancel(&self) -> CancelOutcome {
         self.shared.cancel(&self.task)
     }
 
     /// Blocks until the task is finished and returns its terminal state. No async runtime needed.
-    pub fn wait(&self) -> TaskState {
-        self.shared.changes.wait_until(&self.shared.clock, None, || self.is_finished());
-        self.state()
-    }
-
-    /// Like [`wait`](Self::wait), giving up after `timeout` on the engine's clock.
+    ///
+    /// May be called from any thread, including from inside another task of the same engine (but if every worker
+    /// waits that way for tasks that need a worker, none progresses: prefer [`wait_timeout`](Self::wait_timeout)
+    /// there).
     ///
     /// # Errors
     ///
-    /// [`Error::Timeout`] when the task is not finished in time.
+    /// [`Error::WouldDeadlock`], at once, when called from inside the task itself, or from inside a task of an
+    /// engine with one worker for another of its tasks that has not finished: such a wait could never end.
+    pub fn wait(&self) -> Result<TaskState, Error> {
+        self.refuse_a_wait_that_cannot_end("TaskHandle::wait")?;
+        self.shared.changes.wait_until(&self.shared.clock, None, || self.is_finished());
+        Ok(self.state())
+    }
+
+    /// Like [`wait`](Self::wait), giving up after `timeout` on the engine's clock (a timeout beyond the clock's
+    /// range waits without end).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] when the task is not finished in time; [`Error::WouldDeadlock`] as for
+    /// [`wait`](Self::wait).
     pub fn wait_timeout(&self, timeout: Duration) -> Result<TaskState, Error> {
+        self.refuse_a_wait_that_cannot_end("TaskHandle::wait_timeout")?;
         let deadline = self.shared.clock.now().checked_add(timeout);
         if self.shared.changes.wait_until(&self.shared.clock, deadline, || self.is_finished()) {
             Ok(self.state())
         } else {
             Err(Error::Timeout)
         }
+    }
+
+    /// Refuses a wait from inside the task itself, or from the only worker of its engine for another unfinished
+    /// task: the worker making the call is the one the awaited task needs.
+    fn refuse_a_wait_that_cannot_end(&self, call: &'static str) -> Result<(), Error> {
+        if self.is_finished() {
+            return Ok(());
+        }
+        let only_worker = self.shared.config.workers == 1 && current::inside(&self.shared);
+        if current::inside_task(&self.task) || only_worker {
+            return Err(Error::WouldDeadlock(call));
+        }
+        Ok(())
     }
 
     /// The message of the last failed run (an `Err`'s text or a panic's message), if any run failed.

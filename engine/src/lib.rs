@@ -21,15 +21,16 @@
 //!     .submit()?;
 //! let urgent = engine.task(|_| println!("urgent")).priority(Priority::High).submit()?;
 //!
-//! urgent.wait();
+//! urgent.wait()?;
 //! timeout.cancel(); // paid in time
-//! assert_eq!(timeout.wait(), TaskState::Cancelled);
+//! assert_eq!(timeout.wait()?, TaskState::Cancelled);
 //! # Ok::<(), taskwheel::Error>(())
 //! ```
 #![warn(missing_docs, unreachable_pub, unsafe_op_in_unsafe_fn)]
 
 mod builder;
 mod clock;
+mod current;
 mod engine;
 mod error;
 mod groups;
@@ -49,7 +50,7 @@ mod tick;
 pub mod wheel;
 mod worker;
 
-pub use builder::{EngineBuilder, MAX_TICK, MIN_TICK, Precision, WhenFull};
+pub use builder::{EngineBuilder, MAX_DELAY, MAX_PRECISE_SPIN, MAX_TICK, MIN_TICK, Precision, WhenFull};
 pub use clock::{Clock, ManualClock};
 pub use engine::{Engine, Shutdown, ShutdownReport, Spawner};
 pub use error::Error;
@@ -57,5 +58,5 @@ pub use handle::{CancelOutcome, TaskHandle};
 pub use lifecycle::TaskState;
 pub use schedule::{Overrun, Recurrence};
 pub use spec::{PeriodicBuilder, Priority, TaskBuilder};
-pub use stats::{Lateness, Stats};
-pub use task::{CancelToken, TaskContext, TaskResult};
+pub use stats::{Lateness, Rejected, Stats};
+pub use task::{CancelToken, RunOutcome, TaskContext, TaskResult};

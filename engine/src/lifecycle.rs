@@ -20,6 +20,7 @@ use crate::sync::atomic::{AtomicU8, Ordering};
 /// Where a task is in its life.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
+#[non_exhaustive]
 pub enum TaskState {
     /// Waiting for its deadline (or, periodic, for its next run), or queued for a worker.
     Pending = 0,

@@ -222,7 +222,7 @@ fn a_periodic_task_cancelled_during_a_run_never_runs_again() {
             period: Duration::from_secs(1),
             recurrence: Default::default(),
             overrun: Default::default(),
-            max_runs: None,
+            max_runs: u64::MAX,
             until: None,
             stop_on_failure: false,
         });
@@ -289,7 +289,7 @@ fn wait_racing_completion_always_returns_the_final_state() {
             thread::spawn(move || handle.wait())
         };
         work_once(&shared);
-        assert_eq!(waiter.join().unwrap(), TaskState::Succeeded);
+        assert_eq!(waiter.join().unwrap().unwrap(), TaskState::Succeeded);
     });
 }
 

@@ -2,6 +2,7 @@
 
 /// How the runs of a periodic task are spaced.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Recurrence {
     /// Runs are due on a fixed grid: first deadline, then every `period` after it, whatever each run takes.
     #[default]
@@ -14,6 +15,7 @@ pub enum Recurrence {
 ///
 /// Runs of one task never overlap and never pile up: at most one run is due at a time.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Overrun {
     /// Skip the missed points; the next run is at the first grid point not yet passed.
     #[default]
@@ -30,10 +32,12 @@ pub(crate) struct Periodic {
     pub(crate) overrun: Overrun,
     /// The first deadline: the origin of a fixed-rate grid.
     pub(crate) anchor: u64,
-    /// Stop after this many runs.
-    pub(crate) max_runs: Option<u64>,
-    /// No run starts after this time.
-    pub(crate) end: Option<u64>,
+    /// Stop after this many runs (`u64::MAX`: no limit). Plain integers rather than `Option`s here and in the
+    /// builder: a `None`'s payload is uninitialised memory, and an optimised comparison that reads it before the
+    /// tag is what valgrind reports (harmless, but C users run valgrind on their release builds).
+    pub(crate) max_runs: u64,
+    /// No run starts after this time (`u64::MAX`: no end; task times stay below 2^63, see `MAX_DELAY`).
+    pub(crate) end: u64,
     /// A failed run ends the task as failed.
     pub(crate) stop_on_failure: bool,
 }
@@ -42,7 +46,7 @@ impl Periodic {
     /// The deadline of the run after one that was due at `scheduled` and ended at `finished`. `None` when the
     /// schedule is over (run limit, end time, or a deadline past the end of the clock's range).
     pub(crate) fn next_deadline(&self, runs: u64, scheduled: u64, finished: u64) -> Option<u64> {
-        if self.max_runs.is_some_and(|max| runs >= max) {
+        if runs >= self.max_runs {
             return None;
         }
         let next = match self.recurrence {
@@ -59,10 +63,7 @@ impl Periodic {
                 }
             }
         };
-        match self.end {
-            Some(end) if next > end => None,
-            _ => Some(next),
-        }
+        (next <= self.end).then_some(next)
     }
 
     /// The first grid point strictly after `t`.
@@ -94,8 +95,8 @@ mod tests {
             recurrence: Recurrence::FixedRate,
             overrun,
             anchor: 100,
-            max_runs: None,
-            end: None,
+            max_runs: u64::MAX,
+            end: u64::MAX,
             stop_on_failure: false,
         }
     }
@@ -133,10 +134,10 @@ mod tests {
 
     #[test]
     fn run_limit_and_end_time_end_the_schedule() {
-        let p = Periodic { max_runs: Some(3), end: Some(125), ..rate(Overrun::Skip) };
+        let p = Periodic { max_runs: 3, end: 125, ..rate(Overrun::Skip) };
         assert_eq!(p.next_deadline(2, 110, 111), Some(120));
         assert_eq!(p.next_deadline(3, 120, 121), None, "third run was the last");
-        let p = Periodic { max_runs: None, ..p };
+        let p = Periodic { max_runs: u64::MAX, ..p };
         assert_eq!(p.next_deadline(3, 120, 121), None, "130 is past the end");
     }
 

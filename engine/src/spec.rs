@@ -6,7 +6,7 @@ use crate::engine::Spawner;
 use crate::error::Error;
 use crate::handle::TaskHandle;
 use crate::schedule::{Overrun, Recurrence};
-use crate::task::{Job, TaskContext, TaskResult};
+use crate::task::{Job, RunOutcome, TaskContext, TaskResult};
 
 /// Which run queue a task waits in once due. Workers always take from the highest non-empty queue.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -35,7 +35,8 @@ pub(crate) struct Repeat {
     pub(crate) period: Duration,
     pub(crate) recurrence: Recurrence,
     pub(crate) overrun: Overrun,
-    pub(crate) max_runs: Option<u64>,
+    /// The run limit; `u64::MAX` for none, 0 when 0 was asked (refused at submission).
+    pub(crate) max_runs: u64,
     pub(crate) until: Option<Instant>,
     pub(crate) stop_on_failure: bool,
 }
@@ -64,8 +65,8 @@ where
 {
     let mut f = Some(f);
     Box::new(move |ctx| match f.take() {
-        Some(f) => f(ctx).into_result(),
-        None => Err("a one-shot task was started twice".to_string()),
+        Some(f) => f(ctx).into_outcome(),
+        None => RunOutcome::Failed("a one-shot task was started twice".to_string()),
     })
 }
 
@@ -75,7 +76,7 @@ where
     F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
     R: TaskResult,
 {
-    Box::new(move |ctx| f(ctx).into_result())
+    Box::new(move |ctx| f(ctx).into_outcome())
 }
 
 macro_rules! common_options {
@@ -116,7 +117,7 @@ macro_rules! common_options {
 ///     .key("order-42")
 ///     .priority(Priority::High)
 ///     .submit()?;
-/// handle.wait();
+/// handle.wait()?;
 /// # Ok::<(), taskwheel::Error>(())
 /// ```
 #[must_use = "nothing is scheduled until `submit` is called"]
@@ -177,7 +178,7 @@ impl<'a> TaskBuilder<'a> {
 ///     .first_delay(Duration::ZERO)
 ///     .max_runs(3)
 ///     .submit()?;
-/// assert_eq!(handle.wait(), TaskState::Succeeded);
+/// assert_eq!(handle.wait()?, TaskState::Succeeded);
 /// assert_eq!(handle.runs(), 3);
 /// # Ok::<(), taskwheel::Error>(())
 /// ```
@@ -194,7 +195,7 @@ impl<'a> PeriodicBuilder<'a> {
             period,
             recurrence: Recurrence::FixedRate,
             overrun: Overrun::Skip,
-            max_runs: None,
+            max_runs: u64::MAX,
             until: None,
             stop_on_failure: false,
         };
@@ -227,7 +228,7 @@ impl<'a> PeriodicBuilder<'a> {
 
     /// Stop (as `Succeeded`) after `runs` runs.
     pub fn max_runs(mut self, runs: u64) -> Self {
-        self.repeat.max_runs = Some(runs);
+        self.repeat.max_runs = runs;
         self
     }
 

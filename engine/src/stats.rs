@@ -107,7 +107,7 @@ pub(crate) struct Counters {
     pub(crate) succeeded: CachePadded<AtomicU64>,
     pub(crate) failed: CachePadded<AtomicU64>,
     pub(crate) cancelled: CachePadded<AtomicU64>,
-    pub(crate) rejected: CachePadded<AtomicU64>,
+    pub(crate) rejected: RejectionCounters,
     pub(crate) failed_runs: CachePadded<AtomicU64>,
     pub(crate) wakeups: CachePadded<AtomicU64>,
     pub(crate) signalled_wakeups: CachePadded<AtomicU64>,
@@ -121,7 +121,7 @@ impl Counters {
             succeeded: CachePadded::new(AtomicU64::new(0)),
             failed: CachePadded::new(AtomicU64::new(0)),
             cancelled: CachePadded::new(AtomicU64::new(0)),
-            rejected: CachePadded::new(AtomicU64::new(0)),
+            rejected: RejectionCounters::default(),
             failed_runs: CachePadded::new(AtomicU64::new(0)),
             wakeups: CachePadded::new(AtomicU64::new(0)),
             signalled_wakeups: CachePadded::new(AtomicU64::new(0)),
@@ -148,8 +148,8 @@ pub struct Stats {
     pub failed: u64,
     /// Tasks that ended `Cancelled`.
     pub cancelled: u64,
-    /// Submissions refused (full, duplicate key, shut down).
-    pub rejected: u64,
+    /// Submissions refused, by reason.
+    pub rejected: Rejected,
     /// Runs started, all tasks together.
     pub runs: u64,
     /// Runs that returned an error or panicked.
@@ -161,6 +161,74 @@ pub struct Stats {
     pub signalled_wakeups: u64,
     /// Fire lateness (a run's actual start minus the instant asked for) over all runs.
     pub lateness: Lateness,
+}
+
+/// Submissions refused, counted by the reason they were refused for: each refused submission is counted once, in
+/// the field of the [`Error`](crate::Error) it returned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rejected {
+    /// [`Error::ShutDown`](crate::Error::ShutDown): submitted during or after a shutdown.
+    pub shut_down: u64,
+    /// [`Error::Full`](crate::Error::Full): the engine held its capacity of live tasks
+    /// ([`WhenFull::Reject`](crate::WhenFull::Reject)).
+    pub full: u64,
+    /// [`Error::Timeout`](crate::Error::Timeout): the engine stayed full for the whole wait of
+    /// [`WhenFull::Block`](crate::WhenFull::Block).
+    pub timed_out: u64,
+    /// [`Error::DuplicateKey`](crate::Error::DuplicateKey): a pending or running task held the dedupe key.
+    pub duplicate_key: u64,
+    /// [`Error::UnknownGroup`](crate::Error::UnknownGroup): the group was not declared on the builder.
+    pub unknown_group: u64,
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument): a time, period, run limit or key out of range.
+    pub invalid_argument: u64,
+}
+
+impl Rejected {
+    /// Every refusal, whatever its reason.
+    pub fn total(&self) -> u64 {
+        self.shut_down + self.full + self.timed_out + self.duplicate_key + self.unknown_group + self.invalid_argument
+    }
+}
+
+/// The live counters behind [`Rejected`], one per reason.
+#[derive(Default)]
+pub(crate) struct RejectionCounters {
+    shut_down: AtomicU64,
+    full: AtomicU64,
+    timed_out: AtomicU64,
+    duplicate_key: AtomicU64,
+    unknown_group: AtomicU64,
+    invalid_argument: AtomicU64,
+}
+
+impl RejectionCounters {
+    /// Counts one refused submission under the reason `error` gives.
+    pub(crate) fn count(&self, error: &crate::Error) {
+        use crate::Error;
+        let counter = match error {
+            Error::ShutDown => &self.shut_down,
+            Error::Full { .. } => &self.full,
+            Error::Timeout => &self.timed_out,
+            Error::DuplicateKey { .. } => &self.duplicate_key,
+            Error::UnknownGroup(_) => &self.unknown_group,
+            // A submission fails with no other error; were one added, it would be an argument problem.
+            _ => &self.invalid_argument,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn read(&self) -> Rejected {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        Rejected {
+            shut_down: read(&self.shut_down),
+            full: read(&self.full),
+            timed_out: read(&self.timed_out),
+            duplicate_key: read(&self.duplicate_key),
+            unknown_group: read(&self.unknown_group),
+            invalid_argument: read(&self.invalid_argument),
+        }
+    }
 }
 
 /// Percentiles of fire lateness: how long after the instant asked for a run actually started.

@@ -10,24 +10,77 @@ use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::sync::{Arc, Mutex};
 
 /// A task's closure, boxed. One-shot closures are wrapped so they run at most once.
-pub(crate) type Job = Box<dyn FnMut(&TaskContext<'_>) -> Result<(), String> + Send>;
+pub(crate) type Job = Box<dyn FnMut(&TaskContext<'_>) -> RunOutcome + Send>;
 
-/// What a task closure may return: `()` (always a success) or `Result<(), E>` with `E: Display` (an `Err` fails
-/// the task with `E`'s message).
+/// How one run of a task ended, as its closure reports it. A closure may return this directly, or `()` or a
+/// `Result` (see [`TaskResult`]).
+///
+/// # Examples
+///
+/// A long task that sees its cancellation flag and ends as cancelled:
+///
+/// ```
+/// use std::time::Duration;
+/// use taskwheel::{CancelOutcome, Engine, RunOutcome, TaskState};
+///
+/// let engine = Engine::builder().workers(1).build()?;
+/// let (started_tx, started) = std::sync::mpsc::channel();
+/// let handle = engine.spawn(move |ctx| {
+///     started_tx.send(()).unwrap();
+///     while !ctx.is_cancelled() {
+///         std::thread::sleep(Duration::from_millis(1)); // one step of the long job
+///     }
+///     RunOutcome::Cancelled
+/// })?;
+/// started.recv().unwrap();
+/// assert_eq!(handle.cancel(), CancelOutcome::Signalled);
+/// assert_eq!(handle.wait()?, TaskState::Cancelled);
+/// assert_eq!(engine.stats().cancelled, 1);
+/// # Ok::<(), taskwheel::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RunOutcome {
+    /// The run did its work.
+    Done,
+    /// The run failed; the text is kept as the task's [`failure`](crate::TaskHandle::failure).
+    Failed(String),
+    /// The run stopped because the task was cancelled (it saw [`TaskContext::is_cancelled`]), or the task cancels
+    /// itself: the task ends `Cancelled` (a periodic one runs no more) and counts as cancelled, not as failed.
+    Cancelled,
+}
+
+impl<E: fmt::Display> From<Result<(), E>> for RunOutcome {
+    fn from(result: Result<(), E>) -> RunOutcome {
+        match result {
+            Ok(()) => RunOutcome::Done,
+            Err(error) => RunOutcome::Failed(error.to_string()),
+        }
+    }
+}
+
+/// What a task closure may return: `()` (always a success), `Result<(), E>` with `E: Display` (an `Err` fails
+/// the task with `E`'s message), or a [`RunOutcome`] (which can also end the task as cancelled).
 pub trait TaskResult {
-    /// `Ok(())` for success, `Err(message)` for failure.
-    fn into_result(self) -> Result<(), String>;
+    /// How the run ended.
+    fn into_outcome(self) -> RunOutcome;
 }
 
 impl TaskResult for () {
-    fn into_result(self) -> Result<(), String> {
-        Ok(())
+    fn into_outcome(self) -> RunOutcome {
+        RunOutcome::Done
     }
 }
 
 impl<E: fmt::Display> TaskResult for Result<(), E> {
-    fn into_result(self) -> Result<(), String> {
-        self.map_err(|e| e.to_string())
+    fn into_outcome(self) -> RunOutcome {
+        self.into()
+    }
+}
+
+impl TaskResult for RunOutcome {
+    fn into_outcome(self) -> RunOutcome {
+        self
     }
 }
 
@@ -44,7 +97,7 @@ impl<E: fmt::Display> TaskResult for Result<(), E> {
 ///     if ctx.is_cancelled() { return Err("stopped"); }
 ///     Ok(())
 /// })?;
-/// handle.wait();
+/// handle.wait()?;
 /// # Ok::<(), taskwheel::Error>(())
 /// ```
 pub struct TaskContext<'a> {
@@ -70,7 +123,8 @@ impl TaskContext<'_> {
     }
 
     /// `true` once the task has been cancelled while running (or the engine is shutting down and cancelled it):
-    /// a cooperative task stops early when it sees this.
+    /// a cooperative task stops early when it sees this, and returns [`RunOutcome::Cancelled`] to end as
+    /// cancelled.
     pub fn is_cancelled(&self) -> bool {
         self.task.cancel_requested.load(Ordering::SeqCst)
     }

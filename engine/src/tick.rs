@@ -56,7 +56,7 @@ pub(crate) struct TickThread {
     shared: Arc<Shared>,
     commands: Receiver<Command>,
     wheel: Wheel<Arc<Task>>,
-    /// Tasks whose tick has been reached, ordered by exact deadline.
+    /// Tasks whose tick has been reached, ordered by exact deadline, then by arrival (`seq`).
     imminent: BinaryHeap<Imminent>,
     seq: u64,
     tick_ns: u64,
@@ -76,7 +76,12 @@ impl TickThread {
             lower_timer_slack();
         }
         let mut synced = 0;
+        let mut published = u64::MAX;
         loop {
+            // While it works, the tick thread publishes a target of 0: a submitter of a task due at once then sends
+            // it through here rather than straight to a run queue, behind the due tasks this thread holds (see
+            // `Shared::schedule`). A read-modify-write, as every write of this atomic is.
+            self.shared.sleep_target.swap(0, Ordering::SeqCst);
             let mut stop = false;
             loop {
                 match self.commands.try_recv() {
@@ -92,8 +97,9 @@ impl TickThread {
             }
             self.fire_due();
             let target = self.sleep_target();
-            let published = target.unwrap_or(u64::MAX);
-            if self.shared.sleep_target.swap(published, Ordering::SeqCst) != published {
+            self.shared.sleep_target.swap(target.unwrap_or(u64::MAX), Ordering::SeqCst);
+            if target.unwrap_or(u64::MAX) != published {
+                published = target.unwrap_or(u64::MAX);
                 self.shared.changes.notify_all(); // for whoever waits to see the tick thread's plan change
             }
             // Acknowledged after the target is published, so a caller of `wait_idle` sees the real target.
@@ -132,18 +138,23 @@ impl TickThread {
         }
     }
 
-    /// Moves due ticks out of the wheel and dispatches every task whose exact deadline has passed.
+    /// Moves due ticks out of the wheel and dispatches every task whose exact deadline has passed, in deadline
+    /// order, ties in the order the tasks reached the wheel.
+    ///
+    /// Everything the wheel gives up goes through the `imminent` heap first, ordered by (exact deadline, arrival):
+    /// the wheel only knows ticks, and gives the tasks of one tick in insertion order, so a task due earlier within
+    /// a tick, or one still waiting in the heap from an earlier pull, is never overtaken.
     fn fire_due(&mut self) {
         let now = self.shared.now_ns();
         // Precise mode hands a task over `handoff` before its deadline; the worker waits the rest actively.
         let horizon = now.saturating_add(self.handoff_ns);
         let horizon_tick = horizon / self.tick_ns;
-        self.pull(horizon_tick.max(self.wheel.elapsed()), horizon);
+        self.pull(horizon_tick.max(self.wheel.elapsed()));
         // Look one tick ahead, so that the next sleep ends at an exact deadline rather than at a tick boundary.
         if self.imminent.is_empty() {
             if let Some(next_tick) = self.wheel.next_expiration() {
                 if next_tick <= horizon_tick.saturating_add(1) {
-                    self.pull(next_tick, horizon);
+                    self.pull(next_tick);
                 }
             }
         }
@@ -157,8 +168,8 @@ impl TickThread {
         }
     }
 
-    /// Advances the wheel to `tick` and sorts what expired: due by `horizon` → dispatched, later → imminent.
-    fn pull(&mut self, tick: u64, horizon: u64) {
+    /// Advances the wheel to `tick` and moves what expired into the `imminent` heap.
+    fn pull(&mut self, tick: u64) {
         if self.wheel.advance(tick).is_err() {
             return; // `tick` is never behind the wheel: both callers pass at least its elapsed time
         }
@@ -168,13 +179,8 @@ impl TickThread {
             if task.state() != TaskState::Pending {
                 continue;
             }
-            let deadline = task.deadline();
-            if deadline <= horizon {
-                self.shared.dispatch(task, false);
-            } else {
-                self.seq += 1;
-                self.imminent.push(Imminent { deadline, seq: self.seq, task });
-            }
+            self.seq += 1;
+            self.imminent.push(Imminent { deadline: task.deadline(), seq: self.seq, task });
         }
     }
 

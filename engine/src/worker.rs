@@ -3,12 +3,13 @@
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use crate::current::WorkScope;
 use crate::engine::{Shared, drop_quietly};
 use crate::lifecycle::TaskState;
 use crate::queues::Work;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
-use crate::task::{Task, TaskContext};
+use crate::task::{RunOutcome, Task, TaskContext};
 
 /// The worker loop: runs until it takes a `Stop`.
 pub(crate) fn run(shared: Arc<Shared>) {
@@ -22,6 +23,9 @@ pub(crate) fn run(shared: Arc<Shared>) {
 
 /// Takes one piece of work through its group slot, its run and its bookkeeping.
 pub(crate) fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool) {
+    // Everything below, the run and the closure drops included, is this engine's work on this task: blocking calls
+    // that could never return from here refuse (see `current`).
+    let _scope = WorkScope::enter(shared, &task);
     if let Some(group) = task.group {
         if !has_slot && !shared.groups.acquire(group, &task) {
             // Parked in the group's queue, holding no worker. It is no longer in flight: the task holding the slot
@@ -67,16 +71,30 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) {
         return;
     };
     let ctx = TaskContext { task, run, scheduled_for: shared.instant_of(scheduled) };
-    let result = catch_unwind(AssertUnwindSafe(|| job(&ctx))).unwrap_or_else(|payload| Err(panic_message(&*payload)));
+    let outcome = catch_unwind(AssertUnwindSafe(|| job(&ctx)))
+        .unwrap_or_else(|payload| RunOutcome::Failed(panic_message(&*payload)));
     // The run is over before anyone can see the task leave `Running`: a shutdown that sees the task ended never
     // reports it among the runs still in progress.
     shared.running.fetch_sub(1, Ordering::SeqCst);
-    let failed = result.is_err();
-    if let Err(message) = result {
-        task.failed_runs.fetch_add(1, Ordering::SeqCst);
-        shared.stats.failed_runs.fetch_add(1, Ordering::Relaxed);
-        task.set_failure(message);
-    }
+    let failed = match outcome {
+        RunOutcome::Done => false,
+        RunOutcome::Cancelled => {
+            // The task ends cancelled, one-shot or periodic. If a canceller got there first (a periodic task
+            // cancelled during its run), it did the bookkeeping; either way the closure is ours to drop.
+            drop_quietly(job);
+            if task.state.transition(TaskState::Running, TaskState::Cancelled).is_ok() {
+                task.cancel_requested.store(true, Ordering::SeqCst);
+                shared.finish_unnotified(task, TaskState::Cancelled);
+            }
+            return;
+        }
+        RunOutcome::Failed(message) => {
+            task.failed_runs.fetch_add(1, Ordering::SeqCst);
+            shared.stats.failed_runs.fetch_add(1, Ordering::Relaxed);
+            task.set_failure(message);
+            true
+        }
+    };
 
     let Some(periodic) = &task.periodic else {
         drop_quietly(job);

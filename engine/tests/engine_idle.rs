@@ -13,7 +13,7 @@ use taskwheel::{Engine, Stats};
 const SYNC_WAKEUP: u64 = 1;
 
 fn wakeups_while_idle(engine: &Engine) -> u64 {
-    engine.wait_idle();
+    engine.wait_idle().unwrap();
     let before = engine.stats();
     thread::sleep(Duration::from_millis(50));
     let Stats { tick_wakeups, .. } = engine.stats();

@@ -26,7 +26,7 @@ fn engine() -> (Engine, ManualClock) {
 /// Moves the clock and lets the engine run everything now due.
 fn advance(engine: &Engine, clock: &ManualClock, by: Duration) {
     clock.advance(by);
-    engine.wait_idle();
+    engine.wait_idle().unwrap();
 }
 
 /// Counts how many times a value was dropped.
@@ -83,9 +83,9 @@ fn the_delay_counts_from_the_submit_call() {
 fn spawn_runs_without_any_clock_movement() {
     let (engine, _clock) = engine();
     let handle = engine.spawn(|ctx| assert_eq!(ctx.run(), 1)).unwrap();
-    assert_eq!(handle.wait(), TaskState::Succeeded);
+    assert_eq!(handle.wait().unwrap(), TaskState::Succeeded);
     let zero = engine.after(Duration::ZERO, |_| ()).unwrap();
-    assert_eq!(zero.wait(), TaskState::Succeeded);
+    assert_eq!(zero.wait().unwrap(), TaskState::Succeeded);
 }
 
 #[test]
@@ -94,7 +94,7 @@ fn at_and_at_system_time_fire_at_their_instant() {
     let at = engine.at(clock.now() + 5 * MS, |_| ()).unwrap();
     let wall = engine.at_system_time(clock.system_now() + 7 * MS, |_| ()).unwrap();
     let past = engine.at_system_time(SystemTime::UNIX_EPOCH, |_| ()).unwrap();
-    assert_eq!(past.wait(), TaskState::Succeeded, "a past wall-clock time is due at once");
+    assert_eq!(past.wait().unwrap(), TaskState::Succeeded, "a past wall-clock time is due at once");
     advance(&engine, &clock, 5 * MS);
     assert_eq!((at.state(), wall.state()), (TaskState::Succeeded, TaskState::Pending));
     advance(&engine, &clock, 2 * MS);
@@ -119,7 +119,7 @@ fn cancelling_a_pending_task_means_it_never_runs_and_its_closure_drops_once() {
     assert_eq!(handle.cancel(), CancelOutcome::AlreadyFinished);
     advance(&engine, &clock, 10 * MS);
     assert_eq!(ran.load(Ordering::SeqCst), 0);
-    assert_eq!(handle.wait(), TaskState::Cancelled);
+    assert_eq!(handle.wait().unwrap(), TaskState::Cancelled);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
     assert_eq!(engine.stats().cancelled, 1);
 }
@@ -140,7 +140,7 @@ fn cancelling_a_running_task_sets_the_flag_it_can_observe() {
     assert_eq!(handle.state(), TaskState::Running);
     assert_eq!(handle.cancel(), CancelOutcome::Signalled);
     open.send(()).unwrap();
-    assert_eq!(handle.wait(), TaskState::Failed);
+    assert_eq!(handle.wait().unwrap(), TaskState::Failed);
     assert_eq!(handle.failure().as_deref(), Some("stopped early"));
 }
 
@@ -159,7 +159,7 @@ fn fixed_rate_periodic_runs_on_its_grid_until_its_run_limit() {
         advance(&engine, &clock, 9 * MS);
         assert_eq!(handle.runs(), expected, "no run between grid points");
     }
-    assert_eq!(handle.wait(), TaskState::Succeeded);
+    assert_eq!(handle.wait().unwrap(), TaskState::Succeeded);
 }
 
 #[test]
@@ -171,7 +171,7 @@ fn periodic_end_time_stops_it() {
         advance(&engine, &clock, 10 * MS);
     }
     assert_eq!(handle.runs(), 2);
-    assert_eq!(handle.wait(), TaskState::Succeeded);
+    assert_eq!(handle.wait().unwrap(), TaskState::Succeeded);
 }
 
 /// A periodic task whose first run takes 35 ms (it moves the manual clock itself), with a 10 ms period.
@@ -232,7 +232,7 @@ fn a_failed_periodic_run_is_counted_and_the_task_goes_on() {
     for _ in 0..3 {
         advance(&engine, &clock, MS);
     }
-    assert_eq!(handle.wait(), TaskState::Succeeded);
+    assert_eq!(handle.wait().unwrap(), TaskState::Succeeded);
     assert_eq!((handle.runs(), handle.failed_runs()), (3, 1));
     assert_eq!(handle.failure().as_deref(), Some("second run failed"));
 }
@@ -243,7 +243,7 @@ fn stop_on_failure_ends_a_periodic_task_as_failed() {
     let handle = engine.periodic(MS, |_| Err::<(), _>("nope")).stop_on_failure().submit().unwrap();
     advance(&engine, &clock, MS);
     advance(&engine, &clock, MS);
-    assert_eq!(handle.wait(), TaskState::Failed);
+    assert_eq!(handle.wait().unwrap(), TaskState::Failed);
     assert_eq!(handle.runs(), 1);
 }
 
@@ -257,7 +257,7 @@ fn cancelling_a_periodic_task_between_runs_stops_it() {
         advance(&engine, &clock, MS);
     }
     assert_eq!(handle.runs(), 1);
-    assert_eq!(handle.wait(), TaskState::Cancelled);
+    assert_eq!(handle.wait().unwrap(), TaskState::Cancelled);
 }
 
 #[test]
@@ -279,7 +279,7 @@ fn cancelling_a_periodic_task_during_a_run_prevents_every_later_run() {
     assert_eq!(handle.cancel(), CancelOutcome::Cancelled);
     assert_eq!(handle.state(), TaskState::Cancelled, "reads cancelled as soon as cancel returns");
     open.send(()).unwrap();
-    engine.wait_idle();
+    engine.wait_idle().unwrap();
     for _ in 0..5 {
         advance(&engine, &clock, MS);
     }
@@ -292,20 +292,22 @@ fn a_duplicate_key_is_refused_with_the_holder_and_freed_when_it_ends() {
     let (engine, clock) = engine();
     let first = engine.task(|_| ()).after(5 * MS).key("order-42").submit().unwrap();
     match engine.task(|_| ()).key("order-42").submit() {
-        Err(Error::DuplicateKey { key, existing }) => {
+        Err(Error::DuplicateKey { key, existing, holder_state, .. }) => {
             assert_eq!(key, "order-42");
             assert_eq!(existing.id(), first.id());
+            assert_eq!(holder_state, TaskState::Pending);
         }
         other => panic!("expected a duplicate key error, got {other:?}"),
     }
     let other_key = engine.task(|_| ()).after(5 * MS).key("order-43").submit();
     assert!(other_key.is_ok());
     advance(&engine, &clock, 5 * MS);
-    assert_eq!(first.wait(), TaskState::Succeeded);
+    assert_eq!(first.wait().unwrap(), TaskState::Succeeded);
     let again = engine.task(|_| ()).key("order-42").submit().expect("the key is free once the task ended");
-    again.wait();
+    again.wait().unwrap();
     assert!(matches!(engine.task(|_| ()).key("").submit(), Err(Error::InvalidArgument(_))));
-    assert_eq!(engine.stats().rejected, 2);
+    let rejected = engine.stats().rejected;
+    assert_eq!((rejected.duplicate_key, rejected.invalid_argument, rejected.total()), (1, 1, 2));
 }
 
 #[test]
@@ -334,11 +336,11 @@ fn group_tasks_over_the_limit_wait_without_holding_a_worker() {
     let second = engine.task(|_| ()).group("email").submit().unwrap();
     // The second email task waits for the group; the second worker is free for other work.
     let other = engine.spawn(|_| ()).unwrap();
-    assert_eq!(other.wait(), TaskState::Succeeded);
+    assert_eq!(other.wait().unwrap(), TaskState::Succeeded);
     assert_eq!(second.state(), TaskState::Pending);
     open.send(()).unwrap();
-    assert_eq!(first.wait(), TaskState::Succeeded);
-    assert_eq!(second.wait(), TaskState::Succeeded);
+    assert_eq!(first.wait().unwrap(), TaskState::Succeeded);
+    assert_eq!(second.wait().unwrap(), TaskState::Succeeded);
     assert!(matches!(engine.task(|_| ()).group("sms").submit(), Err(Error::UnknownGroup(g)) if g == "sms"));
 }
 
@@ -362,15 +364,15 @@ fn wait_idle_returns_after_a_group_task_was_parked() {
     let parked = engine.task(|_| ()).group("g").submit().unwrap();
     // The second worker takes the parked task's work item and parks it in the group.
     let filler = engine.spawn(|_| ()).unwrap();
-    filler.wait();
+    filler.wait().unwrap();
     open.send(()).unwrap();
-    assert_eq!(parked.wait(), TaskState::Succeeded);
-    engine.wait_idle(); // hung before the fix
+    assert_eq!(parked.wait().unwrap(), TaskState::Succeeded);
+    engine.wait_idle().unwrap(); // hung before the fix
     // A periodic group task whose catch-up re-arm is due at once, while its own slot is still held.
     let periodic = engine.periodic(MS * 3, |_| ()).overrun(Overrun::CatchUp).max_runs(2).group("g").submit().unwrap();
     advance(&engine, &clock, MS * 28);
-    assert_eq!(periodic.wait(), TaskState::Succeeded);
-    engine.wait_idle();
+    assert_eq!(periodic.wait().unwrap(), TaskState::Succeeded);
+    engine.wait_idle().unwrap();
 }
 
 #[test]
@@ -394,7 +396,7 @@ fn a_group_never_runs_more_than_its_limit_at_once() {
         })
         .collect();
     for handle in handles {
-        assert_eq!(handle.wait(), TaskState::Succeeded);
+        assert_eq!(handle.wait().unwrap(), TaskState::Succeeded);
     }
     assert!(peak.load(Ordering::SeqCst) <= 2, "peak {}", peak.load(Ordering::SeqCst));
 }
@@ -422,7 +424,7 @@ fn with_one_worker_a_high_priority_task_runs_before_queued_low_ones() {
     let high_order = order.clone();
     engine.task(move |_| high_order.lock().unwrap().push("high".into())).priority(Priority::High).submit().unwrap();
     open.send(()).unwrap();
-    engine.wait_idle();
+    engine.wait_idle().unwrap();
     let order = order.lock().unwrap();
     assert_eq!(order.len(), 52);
     assert_eq!(order[0], "high");
@@ -439,13 +441,13 @@ fn panics_fail_the_task_with_their_message_and_the_worker_lives_on() {
     let formatted = engine.spawn(|_| -> () { panic!("boom {}", 42) }).unwrap();
     let opaque = engine.spawn(|_| -> () { std::panic::panic_any(7u32) }).unwrap();
     let after = engine.spawn(|_| ()).unwrap();
-    assert_eq!(text.wait(), TaskState::Failed);
+    assert_eq!(text.wait().unwrap(), TaskState::Failed);
     assert_eq!(text.failure().as_deref(), Some("panicked: boom"));
-    assert_eq!(formatted.wait(), TaskState::Failed);
+    assert_eq!(formatted.wait().unwrap(), TaskState::Failed);
     assert_eq!(formatted.failure().as_deref(), Some("panicked: boom 42"));
-    assert_eq!(opaque.wait(), TaskState::Failed);
+    assert_eq!(opaque.wait().unwrap(), TaskState::Failed);
     assert_eq!(opaque.failure().as_deref(), Some("panicked with a non-string payload"));
-    assert_eq!(after.wait(), TaskState::Succeeded, "the single worker survived three panics");
+    assert_eq!(after.wait().unwrap(), TaskState::Succeeded, "the single worker survived three panics");
 }
 
 #[test]
@@ -461,11 +463,11 @@ fn a_full_engine_rejects_or_blocks_as_configured() {
     let engine = builder(&clock).capacity(1).when_full(WhenFull::Block(10 * MS)).build().unwrap();
     let blocker = engine.after(5 * MS, |_| ()).unwrap();
     let spawner = engine.spawner();
-    let waiter = thread::spawn(move || spawner.spawn(|_| ()).map(|h| h.wait()));
+    let waiter = thread::spawn(move || spawner.spawn(|_| ()).map(|h| h.wait().unwrap()));
     // Once the blocker has run, the waiting submission gets its room.
-    while engine.stats().rejected == 0 && !blocker.is_finished() {
+    while engine.stats().rejected.total() == 0 && !blocker.is_finished() {
         clock.advance(MS);
-        engine.wait_idle();
+        engine.wait_idle().unwrap();
     }
     assert_eq!(waiter.join().unwrap().unwrap(), TaskState::Succeeded);
 
@@ -484,10 +486,10 @@ fn finished_tasks_stay_queryable_by_id_within_the_retention_bound() {
     let clock = ManualClock::new();
     let engine = builder(&clock).retain_finished(16).build().unwrap();
     let first = engine.spawn(|_| ()).unwrap();
-    first.wait();
+    first.wait().unwrap();
     assert_eq!(engine.get(first.id()).unwrap().state(), TaskState::Succeeded);
     for _ in 0..200 {
-        engine.spawn(|_| ()).unwrap().wait();
+        engine.spawn(|_| ()).unwrap().wait().unwrap();
     }
     assert!(matches!(engine.get(first.id()), Err(Error::NotFound(id)) if id == first.id()));
     assert!(matches!(engine.cancel(u64::MAX), Err(Error::NotFound(_))));
@@ -498,10 +500,10 @@ fn finished_tasks_stay_queryable_by_id_within_the_retention_bound() {
 fn only_a_submission_earlier_than_the_sleep_target_wakes_the_tick_thread() {
     let (engine, clock) = engine();
     let _far = engine.after(Duration::from_secs(3600), |_| ()).unwrap();
-    engine.wait_idle();
+    engine.wait_idle().unwrap();
     let woken = engine.stats().signalled_wakeups;
     let _later = engine.after(Duration::from_secs(7200), |_| ()).unwrap();
-    engine.wait_idle();
+    engine.wait_idle().unwrap();
     assert_eq!(engine.stats().signalled_wakeups, woken, "a later deadline leaves the tick thread asleep");
     let _sooner = engine.after(Duration::from_secs(60), |_| ()).unwrap();
     assert_eq!(engine.stats().signalled_wakeups, woken + 1, "an earlier one wakes it");
@@ -526,14 +528,14 @@ fn drain_shutdown_runs_future_one_shots_and_stops_periodic_ones() {
                 thread::yield_now();
             }
             clock.advance(Duration::from_secs(60));
-            future.wait();
+            future.wait().unwrap();
             // Only if the drain failed to end (a bug): move past its timeout so the test fails instead of hanging.
             if shutdown_returned.recv_timeout(Duration::from_secs(30)).is_err() {
                 clock.advance(Duration::from_secs(60));
             }
         })
     };
-    let report = engine.shutdown(Shutdown::Drain { timeout: Duration::from_secs(100) });
+    let report = engine.shutdown(Shutdown::Drain { timeout: Duration::from_secs(100) }).unwrap();
     let ended_at = clock.now() - start;
     returned.send(()).unwrap();
     mover.join().unwrap();
@@ -552,7 +554,7 @@ fn a_drain_with_nothing_due_before_its_timeout_returns_at_once() {
     let (engine, clock) = engine();
     let start = clock.now();
     let later = engine.after(Duration::from_secs(7200), |_| ()).unwrap();
-    let report = engine.shutdown(Shutdown::Drain { timeout: Duration::from_secs(3600) });
+    let report = engine.shutdown(Shutdown::Drain { timeout: Duration::from_secs(3600) }).unwrap();
     assert_eq!(clock.now(), start, "no time had to pass");
     assert_eq!(later.state(), TaskState::Cancelled);
     assert_eq!(report, ShutdownReport { completed: 0, cancelled: 1, still_running: 0 });
@@ -581,7 +583,7 @@ fn cancel_pending_shutdown_cancels_all_waits_for_running_and_refuses_new_work() 
         thread::sleep(Duration::from_millis(5));
         open.send(()).unwrap();
     });
-    let report = engine.shutdown(Shutdown::CancelPending);
+    let report = engine.shutdown(Shutdown::CancelPending).unwrap();
     opener.join().unwrap();
     assert_eq!(running.state(), TaskState::Succeeded, "the running task was waited for");
     assert!(pending.iter().all(|h| h.state() == TaskState::Cancelled));
@@ -589,7 +591,7 @@ fn cancel_pending_shutdown_cancels_all_waits_for_running_and_refuses_new_work() 
     assert_eq!(report.cancelled, 10);
     assert_eq!(report.completed, 1);
     assert!(matches!(engine.spawn(|_| ()), Err(Error::ShutDown)));
-    assert_eq!(engine.shutdown(Shutdown::CancelPending), Default::default());
+    assert_eq!(engine.shutdown(Shutdown::CancelPending).unwrap(), Default::default());
     // State and stats keep working after shutdown.
     assert_eq!(engine.get(running.id()).unwrap().state(), TaskState::Succeeded);
     assert_eq!(engine.stats().submitted, 11);

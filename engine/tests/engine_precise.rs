@@ -29,7 +29,7 @@ fn starts_before_their_instant(precision: Precision, count: u64, spread: Duratio
         })
         .collect();
     for handle in &handles {
-        assert_eq!(handle.wait(), TaskState::Succeeded, "{precision:?}");
+        assert_eq!(handle.wait().unwrap(), TaskState::Succeeded, "{precision:?}");
         assert_eq!(handle.runs(), 1, "{precision:?}");
     }
     assert_eq!(engine.stats().runs, count, "{precision:?}");

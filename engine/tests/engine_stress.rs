@@ -101,7 +101,7 @@ fn concurrent_submit_and_cancel_lose_nothing_and_run_nothing_twice() {
     let mut seen = vec![false; total];
     for (index, handle) in &handles {
         assert!(!std::mem::replace(&mut seen[*index], true), "task {index} submitted twice");
-        let state = handle.wait();
+        let state = handle.wait().unwrap();
         let ran = runs[*index].load(Ordering::SeqCst);
         assert!(ran <= 1, "task {index} ran {ran} times");
         match state {
@@ -111,7 +111,7 @@ fn concurrent_submit_and_cancel_lose_nothing_and_run_nothing_twice() {
         }
         assert_eq!(handle.cancel(), CancelOutcome::AlreadyFinished);
     }
-    engine.wait_idle();
+    engine.wait_idle().unwrap();
     let stats = engine.stats();
     assert_eq!(stats.submitted, total as u64);
     assert_eq!(stats.succeeded + stats.failed + stats.cancelled, stats.submitted, "{stats:?}");

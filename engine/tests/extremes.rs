@@ -26,13 +26,13 @@ impl Drop for DropCount {
 
 /// The engine still runs a task end to end.
 fn still_works(engine: &Engine) {
-    assert_eq!(engine.spawn(|_| ()).unwrap().wait(), TaskState::Succeeded);
+    assert_eq!(engine.spawn(|_| ()).unwrap().wait().unwrap(), TaskState::Succeeded);
 }
 
 #[test]
 fn zero_and_maximal_durations_run_at_once_or_are_refused() {
     let (engine, _clock) = manual_engine(Duration::from_millis(1));
-    assert_eq!(engine.after(Duration::ZERO, |_| ()).unwrap().wait(), TaskState::Succeeded);
+    assert_eq!(engine.after(Duration::ZERO, |_| ()).unwrap().wait().unwrap(), TaskState::Succeeded);
     assert!(matches!(engine.after(Duration::MAX, |_| ()), Err(Error::InvalidArgument(_))));
     assert!(matches!(engine.after(Duration::from_secs(u64::MAX / 2), |_| ()), Err(Error::InvalidArgument(_))));
     assert!(matches!(engine.every(Duration::MAX, |_| ()), Err(Error::InvalidArgument(_))));
@@ -43,15 +43,15 @@ fn zero_and_maximal_durations_run_at_once_or_are_refused() {
 fn past_and_far_future_instants() {
     let (engine, clock) = manual_engine(Duration::from_millis(1));
     let past = clock.now().checked_sub(Duration::from_secs(1)).unwrap_or(clock.now());
-    assert_eq!(engine.at(past, |_| ()).unwrap().wait(), TaskState::Succeeded, "a past instant runs at once");
-    assert_eq!(engine.at_system_time(SystemTime::UNIX_EPOCH, |_| ()).unwrap().wait(), TaskState::Succeeded);
+    assert_eq!(engine.at(past, |_| ()).unwrap().wait().unwrap(), TaskState::Succeeded, "a past instant runs at once");
+    assert_eq!(engine.at_system_time(SystemTime::UNIX_EPOCH, |_| ()).unwrap().wait().unwrap(), TaskState::Succeeded);
     // A century ahead: accepted (well inside 584 years), pending, cancellable.
     let far = engine.at(clock.now() + Duration::from_secs(100 * 365 * 86_400), |_| ()).unwrap();
-    engine.wait_idle();
+    engine.wait_idle().unwrap();
     assert_eq!(far.state(), TaskState::Pending);
     let far_wall = engine.at_system_time(SystemTime::now() + Duration::from_secs(100 * 365 * 86_400), |_| ()).unwrap();
     clock.advance(Duration::from_secs(3600));
-    engine.wait_idle();
+    engine.wait_idle().unwrap();
     assert_eq!(far_wall.state(), TaskState::Pending);
     far.cancel();
     far_wall.cancel();
@@ -64,9 +64,9 @@ fn a_period_of_exactly_one_tick_runs_every_tick() {
     let handle = engine.periodic(Duration::from_micros(10), |_| ()).max_runs(50).submit().unwrap();
     for _ in 0..50 {
         clock.advance(Duration::from_micros(10));
-        engine.wait_idle();
+        engine.wait_idle().unwrap();
     }
-    assert_eq!(handle.wait(), TaskState::Succeeded);
+    assert_eq!(handle.wait().unwrap(), TaskState::Succeeded);
     assert_eq!(handle.runs(), 50);
 }
 
@@ -77,13 +77,13 @@ fn a_10us_tick_with_timers_hours_away_fires_them_exactly() {
     let handle = engine.after(three_hours, |_| ()).unwrap();
     let later = engine.after(three_hours * 4, |_| ()).unwrap(); // 2^40 ticks away: beyond the wheel's span
     clock.advance(three_hours - Duration::from_nanos(1));
-    engine.wait_idle();
+    engine.wait_idle().unwrap();
     assert_eq!(handle.state(), TaskState::Pending);
     clock.advance(Duration::from_nanos(1));
-    engine.wait_idle();
+    engine.wait_idle().unwrap();
     assert_eq!(handle.state(), TaskState::Succeeded);
     clock.advance(three_hours * 3);
-    engine.wait_idle();
+    engine.wait_idle().unwrap();
     assert_eq!(later.state(), TaskState::Succeeded);
     assert_eq!(engine.stats().lateness.max, Duration::ZERO);
 }
@@ -134,7 +134,7 @@ fn a_task_that_never_returns_is_reported_by_a_drain_shutdown() {
         }
         clock.advance(Duration::from_secs(2));
     });
-    let report = engine.shutdown(Shutdown::Drain { timeout: Duration::from_secs(1) });
+    let report = engine.shutdown(Shutdown::Drain { timeout: Duration::from_secs(1) }).unwrap();
     mover.join().unwrap();
     assert_eq!(report.still_running, 1, "the hung task is reported, and shutdown returned");
     assert_eq!(hung.state(), TaskState::Running);
@@ -149,14 +149,14 @@ fn a_task_that_never_returns_is_reported_by_a_drain_shutdown() {
     assert!(!dropper.is_finished(), "the drop waits for the running task");
     release.send(()).unwrap();
     assert_eq!(dropper.join().unwrap(), 1, "when the drop returns, the closure has been dropped");
-    assert_eq!(hung.wait(), TaskState::Succeeded, "it still ends in exactly one terminal state");
+    assert_eq!(hung.wait().unwrap(), TaskState::Succeeded, "it still ends in exactly one terminal state");
 }
 
 #[test]
 fn a_task_panicking_with_a_non_string_payload_fails_and_the_engine_goes_on() {
     let (engine, _clock) = manual_engine(Duration::from_millis(1));
     let handle = engine.spawn(|_| -> () { std::panic::panic_any(vec![1u8, 2, 3]) }).unwrap();
-    assert_eq!(handle.wait(), TaskState::Failed);
+    assert_eq!(handle.wait().unwrap(), TaskState::Failed);
     assert_eq!(handle.failure().as_deref(), Some("panicked with a non-string payload"));
     still_works(&engine);
 }
@@ -175,5 +175,6 @@ fn a_full_engine_refuses_then_recovers() {
         h.cancel();
     });
     still_works(&engine);
-    assert_eq!(engine.stats().rejected, 100);
+    assert_eq!(engine.stats().rejected.full, 100);
+    assert_eq!(engine.stats().rejected.total(), 100);
 }

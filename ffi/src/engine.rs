@@ -29,6 +29,9 @@ pub enum tw_precision {
     TW_PRECISION_RELAXED = 2,
 }
 
+/// The longest `precise_spin_ns` an engine accepts (1 ms): a worker spins at most this long before a deadline.
+pub const TW_MAX_PRECISE_SPIN_NS: u64 = 1_000_000;
+
 /// How `tw_engine_shutdown` treats pending tasks.
 #[repr(u32)]
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -55,7 +58,8 @@ pub struct tw_config {
     pub block_when_full_ns: u64,
     /// One of `TW_PRECISION_*`. Default `TW_PRECISION_STANDARD`.
     pub precision: u32,
-    /// With `TW_PRECISION_PRECISE`: how long before a deadline the tick thread starts spinning. Default 50 µs.
+    /// With `TW_PRECISION_PRECISE`: how long before a deadline the tick thread starts spinning. Default 50 µs, at
+    /// most `TW_MAX_PRECISE_SPIN_NS` (1 ms): beyond, `tw_engine_new` returns `TW_ERR_INVALID_ARGUMENT`.
     pub precise_spin_ns: u64,
     /// How many finished tasks stay queryable by id. Default 10 000.
     pub retain_finished: u64,
@@ -186,7 +190,9 @@ pub struct tw_shutdown_report {
 /// Stops the engine: refuses new tasks, treats pending ones as `mode` says (`TW_SHUTDOWN_*`), waits for running
 /// ones (a drain: until `timeout_ns`), and stops its threads. `timeout_ns` is ignored by
 /// `TW_SHUTDOWN_CANCEL_PENDING`. State, wait and stats keep working until `tw_engine_free`. A second call does
-/// nothing and reports zeros. `report` may be NULL. Must not be called from inside one of the engine's tasks.
+/// nothing and reports zeros. `report` may be NULL. From inside one of the engine's own tasks (or a
+/// `free_user_data` it calls) it returns `TW_ERR_WOULD_DEADLOCK` at once and does nothing: a shutdown waits for
+/// running tasks, the caller's included.
 ///
 /// # Safety
 ///
@@ -206,7 +212,7 @@ pub unsafe extern "C" fn tw_engine_shutdown(
             1 => Shutdown::CancelPending,
             _ => return Err(TW_ERR_INVALID_ARGUMENT),
         };
-        let done = engine.engine.shutdown(mode);
+        let done = engine.engine.shutdown(mode)?;
         let result = tw_shutdown_report {
             completed: done.completed,
             cancelled: done.cancelled,
@@ -220,7 +226,13 @@ pub unsafe extern "C" fn tw_engine_shutdown(
 
 /// Shuts the engine down (`TW_SHUTDOWN_CANCEL_PENDING`) if that was not done, waits for running tasks, and frees
 /// it. When it returns no task of the engine runs any more and every `free_user_data` has been called. NULL is a
-/// no-op. Must not be called from inside one of the engine's tasks, nor twice.
+/// no-op. Must not be called twice.
+///
+/// Called from inside one of the engine's own tasks, it cannot wait for that task: it refuses new work, cancels
+/// every pending task (their `free_user_data` run before it returns), tells the threads to stop once their current
+/// runs end, and returns at once. The engine pointer is invalid from then on, the calling task's included; the
+/// running tasks finish on their own, their `free_user_data` is called by their workers, and the engine's memory
+/// is released when its last thread ends.
 ///
 /// # Safety
 ///
@@ -234,7 +246,8 @@ pub unsafe extern "C" fn tw_engine_free(engine: *mut tw_engine) {
         // Shut down while the engine is still whole, so that a `free_user_data` calling back into it (say, to
         // schedule) finds a live engine that answers `TW_ERR_SHUT_DOWN`.
         // SAFETY: a live engine from `tw_engine_new`, by this function's contract.
-        unsafe { &*engine }.engine.shutdown(Shutdown::CancelPending);
+        // From inside one of the engine's tasks this is refused, and the drop below stops it without waiting.
+        let _ = unsafe { &*engine }.engine.shutdown(Shutdown::CancelPending);
         // SAFETY: a `Box::into_raw` from `tw_engine_new`, owned by the caller and given up here; the shared
         // reference above is no longer used.
         drop(unsafe { Box::from_raw(engine) });
@@ -257,8 +270,22 @@ pub struct tw_stats {
     pub failed: u64,
     /// Tasks that ended cancelled.
     pub cancelled: u64,
-    /// Submissions refused.
+    /// Submissions the engine refused, whatever the reason: the sum of the six `rejected_*` fields. Calls refused
+    /// before they reach the engine (a NULL pointer, invalid UTF-8, an unknown enum value) are not counted.
     pub rejected: u64,
+    /// Refused with `TW_ERR_SHUT_DOWN`.
+    pub rejected_shut_down: u64,
+    /// Refused with `TW_ERR_FULL` (the engine held its capacity and refuses at once when full).
+    pub rejected_full: u64,
+    /// Refused with `TW_ERR_TIMEOUT` (the engine stayed full for the whole of `block_when_full_ns`).
+    pub rejected_timed_out: u64,
+    /// Refused with `TW_ERR_DUPLICATE_KEY`.
+    pub rejected_duplicate_key: u64,
+    /// Refused with `TW_ERR_UNKNOWN_GROUP`.
+    pub rejected_unknown_group: u64,
+    /// Refused with `TW_ERR_INVALID_ARGUMENT` by the engine: a time beyond `TW_MAX_DELAY_NS`, a period shorter
+    /// than one tick, an empty key, a zero run limit, an end before the first run.
+    pub rejected_invalid_argument: u64,
     /// Runs started (a periodic task runs many times).
     pub runs: u64,
     /// Runs that failed.
@@ -303,7 +330,13 @@ pub unsafe extern "C" fn tw_engine_stats(engine: *const tw_engine, out: *mut tw_
             succeeded: s.succeeded,
             failed: s.failed,
             cancelled: s.cancelled,
-            rejected: s.rejected,
+            rejected: s.rejected.total(),
+            rejected_shut_down: s.rejected.shut_down,
+            rejected_full: s.rejected.full,
+            rejected_timed_out: s.rejected.timed_out,
+            rejected_duplicate_key: s.rejected.duplicate_key,
+            rejected_unknown_group: s.rejected.unknown_group,
+            rejected_invalid_argument: s.rejected.invalid_argument,
             runs: s.runs,
             failed_runs: s.failed_runs,
             tick_wakeups: s.tick_wakeups,

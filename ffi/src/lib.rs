@@ -18,16 +18,27 @@ mod task;
 mod wheel;
 
 pub use engine::{
-    tw_config, tw_config_init, tw_engine, tw_engine_free, tw_engine_new, tw_engine_shutdown, tw_engine_stats,
-    tw_precision, tw_shutdown_mode, tw_shutdown_report, tw_stats,
+    TW_MAX_PRECISE_SPIN_NS, tw_config, tw_config_init, tw_engine, tw_engine_free, tw_engine_new, tw_engine_shutdown,
+    tw_engine_stats, tw_precision, tw_shutdown_mode, tw_shutdown_report, tw_stats,
 };
 pub use status::{tw_status, tw_status_str, tw_version};
 pub use task::{
-    tw_cancel, tw_current_task_cancelled, tw_current_task_id, tw_free_fn, tw_monotonic_ns, tw_overrun, tw_priority,
-    tw_recurrence, tw_schedule, tw_schedule_after, tw_state, tw_task_fn, tw_task_id, tw_task_spec, tw_task_spec_init,
-    tw_task_state, tw_wait,
+    TW_MAX_DELAY_NS, TW_RUN_CANCELLED, tw_cancel, tw_current_task_cancelled, tw_current_task_id, tw_free_fn,
+    tw_monotonic_ns, tw_overrun, tw_priority, tw_recurrence, tw_schedule, tw_schedule_after, tw_state, tw_task_fn,
+    tw_task_id, tw_task_spec, tw_task_spec_init, tw_task_state, tw_wait,
 };
 pub use wheel::{
     tw_expire_fn, tw_timer_id, tw_wheel, tw_wheel_advance, tw_wheel_cancel, tw_wheel_free, tw_wheel_insert,
     tw_wheel_len, tw_wheel_new, tw_wheel_next_expiration, tw_wheel_reschedule,
 };
+
+/// The C constants mirror the engine's bounds.
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_c_bounds_are_the_engines() {
+        assert_eq!(u128::from(super::TW_MAX_DELAY_NS), taskwheel::MAX_DELAY.as_nanos());
+        assert_eq!(u128::from(super::TW_MAX_PRECISE_SPIN_NS), taskwheel::MAX_PRECISE_SPIN.as_nanos());
+        assert_eq!(super::TW_RUN_CANCELLED, std::ffi::c_int::MAX);
+    }
+}

@@ -41,6 +41,9 @@ pub enum tw_status {
     TW_ALREADY_RUNNING = 13,
     /// `tw_cancel`: the task had already finished; nothing changed.
     TW_ALREADY_FINISHED = 14,
+    /// The call was made from inside one of the engine's own tasks, where it could never return: `tw_wait` on the
+    /// task that is running, or `tw_engine_shutdown` from any task of that engine.
+    TW_ERR_WOULD_DEADLOCK = 15,
 }
 
 use tw_status::*;
@@ -65,6 +68,7 @@ pub extern "C" fn tw_status_str(status: u32) -> *const c_char {
         12 => b"TW_ERR_PANIC: internal error caught at the API boundary\0",
         13 => b"TW_ALREADY_RUNNING: the task is running; its cancellation flag is set\0",
         14 => b"TW_ALREADY_FINISHED: the task had already finished\0",
+        15 => b"TW_ERR_WOULD_DEADLOCK: called from inside a task of the engine, the call could never return\0",
         _ => b"TW_UNKNOWN_STATUS: not a taskwheel status\0",
     };
     text.as_ptr().cast()
@@ -87,6 +91,7 @@ pub(crate) fn status_of(error: &Error) -> tw_status {
         Error::NotFound(_) => TW_ERR_NOT_FOUND,
         Error::InvalidArgument(_) => TW_ERR_INVALID_ARGUMENT,
         Error::Spawn(_) => TW_ERR_SPAWN,
+        Error::WouldDeadlock(_) => TW_ERR_WOULD_DEADLOCK,
         // `Error` may grow; anything new is an argument problem until it gets its own code.
         #[allow(unreachable_patterns)]
         _ => TW_ERR_INVALID_ARGUMENT,

@@ -5,15 +5,28 @@ use std::ffi::{c_char, c_int, c_void};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use taskwheel::{CancelOutcome, CancelToken, Overrun, Priority, TaskContext, TaskState};
+use taskwheel::{CancelOutcome, CancelToken, Overrun, Priority, RunOutcome, TaskContext, TaskState};
 
 use super::engine::tw_engine;
 use super::ptr::{as_ref, optional_str, write_optional};
 use super::status::guard;
 use super::status::tw_status::{self, *};
 
-/// A task: returns 0 for success, anything else for failure (the code is kept as the failure message).
+/// A task: returns 0 for success, `TW_RUN_CANCELLED` to end as cancelled (after seeing
+/// `tw_current_task_cancelled()`, or to cancel itself), anything else for failure (the code is kept as the failure
+/// message).
 pub type tw_task_fn = Option<unsafe extern "C" fn(user_data: *mut c_void) -> c_int>;
+
+/// What a task's `run` returns to end as cancelled rather than succeeded or failed: the task's state becomes
+/// `TW_STATE_CANCELLED` (a periodic task runs no more) and it counts as cancelled in `tw_stats`. `INT_MAX`, so
+/// that no usual error code is taken for it.
+pub const TW_RUN_CANCELLED: c_int = 2_147_483_647;
+
+/// The farthest ahead a task time may lie, in nanoseconds (2^62, about 146 years): `delay_ns`, `period_ns`, and
+/// how far `at_ns` and `until_ns` lie after now. Anything beyond is refused with `TW_ERR_INVALID_ARGUMENT`, never
+/// read as "never" and never shortened, so every run's deadline stays inside the clock's range. (A `timeout_ns`
+/// of a wait is not a task time: `UINT64_MAX` there means no timeout.)
+pub const TW_MAX_DELAY_NS: u64 = 4_611_686_018_427_387_904;
 
 /// Releases a task's or timer's `user_data`.
 pub type tw_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
@@ -45,6 +58,9 @@ impl From<TaskState> for tw_state {
             TaskState::Succeeded => tw_state::TW_STATE_SUCCEEDED,
             TaskState::Failed => tw_state::TW_STATE_FAILED,
             TaskState::Cancelled => tw_state::TW_STATE_CANCELLED,
+            // `TaskState` is non-exhaustive; a state added later that is not terminal reads as pending until it
+            // gets a C value of its own.
+            _ => tw_state::TW_STATE_PENDING,
         }
     }
 }
@@ -92,7 +108,7 @@ pub struct tw_task_spec {
     /// Called exactly once with `user_data` however the task ends (ran, failed, cancelled, dropped at shutdown,
     /// or refused: then before `tw_schedule` returns). May be NULL.
     pub free_user_data: tw_free_fn,
-    /// First run this long after the call. Ignored when `at_ns` is non-zero.
+    /// First run this long after the call (at most `TW_MAX_DELAY_NS`). Ignored when `at_ns` is non-zero.
     pub delay_ns: u64,
     /// When non-zero: first run at this `tw_monotonic_ns()` time (a past time runs at once).
     pub at_ns: u64,
@@ -266,11 +282,14 @@ pub unsafe extern "C" fn tw_schedule(
         };
         // SAFETY: NULL or NUL-terminated strings, by this function's contract.
         let (key, group) = unsafe { (optional_str(spec.key)?, optional_str(spec.group)?) };
-        let job = move |ctx: &TaskContext<'_>| -> Result<(), String> {
+        let job = move |ctx: &TaskContext<'_>| -> RunOutcome {
             let _current = Current::enter(ctx);
             // SAFETY: `run` is the caller's task function and `data.ptr()` the argument it was given for it.
-            let code = unsafe { run(data.ptr()) };
-            if code == 0 { Ok(()) } else { Err(format!("task returned {code}")) }
+            match unsafe { run(data.ptr()) } {
+                0 => RunOutcome::Done,
+                TW_RUN_CANCELLED => RunOutcome::Cancelled,
+                code => RunOutcome::Failed(format!("task returned {code}")),
+            }
         };
         let handle = if spec.period_ns == 0 {
             let mut builder = engine.engine.task(job).priority(priority);
@@ -344,7 +363,9 @@ pub unsafe extern "C" fn tw_schedule_after(
 }
 
 /// Cancels a task. `TW_OK`: it was pending and will never run, or it is periodic and no further run starts (its
-/// state reads cancelled from now on). `TW_ALREADY_RUNNING`: a one-shot task is running; its flag is set.
+/// state reads cancelled from now on). `TW_ALREADY_RUNNING`: a one-shot task is running; its flag is set
+/// (`tw_current_task_cancelled`), and it ends `TW_STATE_CANCELLED` only if its `run` then returns
+/// `TW_RUN_CANCELLED` (otherwise succeeded or failed by its return value).
 /// `TW_ALREADY_FINISHED`: it had ended. `TW_ERR_NOT_FOUND`: unknown or forgotten id.
 ///
 /// # Safety
@@ -359,6 +380,8 @@ pub unsafe extern "C" fn tw_cancel(engine: *const tw_engine, id: tw_task_id) -> 
             CancelOutcome::Cancelled => TW_OK,
             CancelOutcome::Signalled => TW_ALREADY_RUNNING,
             CancelOutcome::AlreadyFinished => TW_ALREADY_FINISHED,
+            // `CancelOutcome` is non-exhaustive; an outcome added later is a success until it gets its own code.
+            _ => TW_OK,
         })
     })
 }
@@ -384,7 +407,9 @@ pub unsafe extern "C" fn tw_task_state(engine: *const tw_engine, id: tw_task_id,
 }
 
 /// Blocks until the task has ended (or `timeout_ns` passed: `TW_ERR_TIMEOUT`; `UINT64_MAX` waits forever) and
-/// writes its final state to `*out` (which may be NULL). May be called from inside another task.
+/// writes its final state to `*out` (which may be NULL). May be called from inside another task; called from
+/// inside the task itself, or from inside a task of an engine with one worker for another of its unfinished
+/// tasks, it returns `TW_ERR_WOULD_DEADLOCK` at once (such a wait could never end).
 ///
 /// # Safety
 ///
@@ -401,7 +426,7 @@ pub unsafe extern "C" fn tw_wait(
         let engine = unsafe { as_ref(engine) }?;
         let handle = engine.engine.get(id)?;
         let state = if timeout_ns == u64::MAX {
-            handle.wait()
+            handle.wait()?
         } else {
             handle.wait_timeout(Duration::from_nanos(timeout_ns))?
         };

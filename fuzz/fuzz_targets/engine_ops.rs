@@ -184,13 +184,13 @@ fuzz_target!(|input: Input| {
             }
             Op::Advance(ms) => {
                 clock.advance(Duration::from_millis(u64::from(ms % 100)));
-                engine.wait_idle();
+                engine.wait_idle().unwrap();
             }
             Op::AdvanceHuge => {
                 clock.advance(Duration::from_secs(1 << 40));
-                engine.wait_idle();
+                engine.wait_idle().unwrap();
             }
-            Op::WaitIdle => engine.wait_idle(),
+            Op::WaitIdle => engine.wait_idle().unwrap(),
             Op::WaitTimeout(pick) if !handles.is_empty() => {
                 let (handle, _, _) = &handles[usize::from(pick) % handles.len()];
                 // On a manual clock a zero timeout is checked at once and never blocks on time.
@@ -206,10 +206,10 @@ fuzz_target!(|input: Input| {
     let report = match input.drain {
         Some(_) => {
             // A zero-timeout drain does not wait for runs in progress: let them finish first.
-            engine.wait_idle();
-            engine.shutdown(Shutdown::Drain { timeout: Duration::ZERO })
+            engine.wait_idle().unwrap();
+            engine.shutdown(Shutdown::Drain { timeout: Duration::ZERO }).unwrap()
         }
-        None => engine.shutdown(Shutdown::CancelPending),
+        None => engine.shutdown(Shutdown::CancelPending).unwrap(),
     };
     assert_eq!(report.still_running, 0);
     let stats = engine.stats();

@@ -125,7 +125,8 @@ static void free_and_reschedule(void *p) {
 }
 
 static void test_status_and_version(void) {
-    for (unsigned s = 0; s <= 14; s++) CHECK(strncmp(tw_status_str(s), "TW_", 3) == 0);
+    for (unsigned s = 0; s <= 15; s++) CHECK(strncmp(tw_status_str(s), "TW_", 3) == 0);
+    CHECK(strstr(tw_status_str(TW_ERR_WOULD_DEADLOCK), "TW_ERR_WOULD_DEADLOCK") != NULL);
     CHECK(strstr(tw_status_str(TW_ERR_NOT_FOUND), "TW_ERR_NOT_FOUND") != NULL);
     CHECK(strstr(tw_status_str(999), "UNKNOWN") != NULL);
     CHECK(strlen(tw_version()) > 0);
@@ -551,12 +552,232 @@ static void test_wheel(void) {
     CHECK(log.fired == 1);
 }
 
+/* ---- issue 10: calls that hung from inside a task, order, bad times, a run that ends cancelled ---- */
+
+static tw_engine *inside_engine;
+static atomic_int self_wait_status = -1, self_wait_timeout_status = -1, inside_shutdown_status = -1;
+static int waits_for_itself(void *p) {
+    (void)p;
+    tw_state state;
+    atomic_store(&self_wait_status, (int)tw_wait(inside_engine, tw_current_task_id(), UINT64_MAX, &state));
+    atomic_store(&self_wait_timeout_status, (int)tw_wait(inside_engine, tw_current_task_id(), 3600000 * MS, &state));
+    atomic_store(&inside_shutdown_status, (int)tw_engine_shutdown(inside_engine, TW_SHUTDOWN_CANCEL_PENDING, 0, NULL));
+    return 0;
+}
+
+/* A task that frees its own engine: tw_engine_free must return (it cannot wait for this very run). */
+static atomic_int freed_inside, pending_freed_before_return, dropper_freed;
+static atomic_int pending_frees;
+static void free_pending(void *p) {
+    atomic_fetch_add(&pending_frees, 1);
+    free_job(p);
+}
+static void free_dropper(void *p) {
+    (void)p;
+    atomic_store(&dropper_freed, 1);
+}
+static atomic_int may_free; /* set once the host's own tw_schedule has returned: it no longer uses the engine */
+static int frees_its_engine(void *p) {
+    tw_engine *engine = p;
+    for (int i = 0; i < 60000 && !atomic_load(&may_free); i++) sleep_ms(1);
+    tw_engine_free(engine); /* hung before the fix */
+    atomic_store(&pending_freed_before_return, atomic_load(&pending_frees));
+    atomic_store(&freed_inside, 1);
+    return 0;
+}
+
+static int ends_cancelled_when_asked(void *p) {
+    atomic_int *started = p;
+    atomic_store(started, 1);
+    for (int i = 0; i < 100000 && !tw_current_task_cancelled(); i++) sleep_ms(1);
+    return tw_current_task_cancelled() ? TW_RUN_CANCELLED : 0;
+}
+
+/* Schedules a job that records its place in `counter` order into `slot`, due at `at_ns`. */
+static tw_task_id schedule_ordered(tw_engine *engine, uint64_t at_ns, atomic_int *slot, atomic_int *counter) {
+    job *j = new_job(0);
+    atomic_init(slot, -1);
+    j->order_slot = slot;
+    j->order_counter = counter;
+    tw_task_spec spec;
+    tw_task_spec_init(&spec);
+    spec.run = run_job;
+    spec.user_data = j;
+    spec.free_user_data = free_job;
+    spec.at_ns = at_ns;
+    tw_task_id id = 0;
+    CHECK_STATUS(tw_schedule(engine, &spec, &id), TW_OK);
+    return id;
+}
+
+static void test_hardening(void) {
+    tw_config config;
+    tw_config_init(&config);
+    config.workers = 2;
+    tw_engine *engine;
+    CHECK_STATUS(tw_engine_new(&config, &engine), TW_OK);
+    tw_state state;
+    tw_task_id id;
+
+    /* a task waiting for itself, or shutting its engine down, is refused at once */
+    inside_engine = engine;
+    CHECK_STATUS(tw_schedule_after(engine, 0, waits_for_itself, NULL, NULL, &id), TW_OK);
+    CHECK_STATUS(tw_wait(engine, id, UINT64_MAX, &state), TW_OK);
+    CHECK(state == TW_STATE_SUCCEEDED);
+    CHECK(atomic_load(&self_wait_status) == TW_ERR_WOULD_DEADLOCK);
+    CHECK(atomic_load(&self_wait_timeout_status) == TW_ERR_WOULD_DEADLOCK);
+    CHECK(atomic_load(&inside_shutdown_status) == TW_ERR_WOULD_DEADLOCK);
+    CHECK_STATUS(tw_schedule_after(engine, 0, run_job, new_job(0), free_job, &id), TW_OK); /* still running */
+    CHECK_STATUS(tw_wait(engine, id, UINT64_MAX, &state), TW_OK);
+
+    /* one rule for task times beyond the clock's range: refused, and free_user_data called at once */
+    tw_task_spec spec;
+    const uint64_t periods[] = {UINT64_MAX, 0xFFFFFFFFFFFFFFF0ull, 0x7FFFFFFFFFFFFFFFull, TW_MAX_DELAY_NS + 1};
+    for (size_t i = 0; i < sizeof periods / sizeof periods[0]; i++) {
+        tw_task_spec_init(&spec);
+        spec.run = run_job;
+        spec.user_data = new_job(0);
+        spec.free_user_data = free_job;
+        spec.period_ns = periods[i];
+        int frees_before = atomic_load(&frees);
+        CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_INVALID_ARGUMENT);
+        CHECK(atomic_load(&frees) == frees_before + 1);
+    }
+    tw_task_spec_init(&spec);
+    spec.run = run_job;
+    spec.user_data = new_job(0);
+    spec.free_user_data = free_job;
+    spec.at_ns = UINT64_MAX;
+    CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tw_schedule_after(engine, UINT64_MAX, run_job, new_job(0), free_job, NULL), TW_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tw_schedule_after(engine, TW_MAX_DELAY_NS + 1, run_job, new_job(0), free_job, NULL),
+                 TW_ERR_INVALID_ARGUMENT);
+    tw_task_spec_init(&spec);
+    spec.run = run_job;
+    spec.user_data = new_job(0);
+    spec.free_user_data = free_job;
+    spec.period_ns = 1000 * MS;
+    spec.until_ns = UINT64_MAX;
+    CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_INVALID_ARGUMENT);
+    /* the bound itself is kept: the longest period re-arms after its first run instead of ending */
+    tw_task_spec_init(&spec);
+    spec.run = run_job;
+    spec.user_data = new_job(0);
+    spec.free_user_data = free_job;
+    spec.period_ns = TW_MAX_DELAY_NS;
+    spec.delay_ns = 1;
+    tw_task_id longest;
+    CHECK_STATUS(tw_schedule(engine, &spec, &longest), TW_OK);
+    CHECK_STATUS(tw_wait(engine, longest, 200 * MS, &state), TW_ERR_TIMEOUT);
+    CHECK_STATUS(tw_task_state(engine, longest, &state), TW_OK);
+    CHECK(state == TW_STATE_PENDING || state == TW_STATE_RUNNING);
+    CHECK_STATUS(tw_cancel(engine, longest), TW_OK);
+
+    /* a running task that sees its cancellation ends cancelled by returning TW_RUN_CANCELLED */
+    atomic_int started;
+    atomic_init(&started, 0);
+    tw_stats before, after;
+    CHECK_STATUS(tw_engine_stats(engine, &before), TW_OK);
+    CHECK_STATUS(tw_schedule_after(engine, 0, ends_cancelled_when_asked, &started, NULL, &id), TW_OK);
+    for (int i = 0; i < 10000 && !atomic_load(&started); i++) sleep_ms(1);
+    CHECK_STATUS(tw_cancel(engine, id), TW_ALREADY_RUNNING);
+    CHECK_STATUS(tw_wait(engine, id, UINT64_MAX, &state), TW_OK);
+    CHECK(state == TW_STATE_CANCELLED);
+    CHECK_STATUS(tw_engine_stats(engine, &after), TW_OK);
+    CHECK(after.cancelled == before.cancelled + 1);
+    CHECK(after.failed == before.failed && after.failed_runs == before.failed_runs);
+
+    /* refusals by reason: the eight above were invalid arguments; a duplicate key and an unknown group */
+    CHECK(after.rejected_invalid_argument == 8);
+    tw_task_spec_init(&spec);
+    spec.run = run_job;
+    spec.user_data = new_job(0);
+    spec.free_user_data = free_job;
+    spec.delay_ns = 3600000 * MS;
+    spec.key = "k";
+    tw_task_id holder;
+    CHECK_STATUS(tw_schedule(engine, &spec, &holder), TW_OK);
+    spec.user_data = new_job(0);
+    CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_DUPLICATE_KEY);
+    spec.key = NULL;
+    spec.group = "nope";
+    spec.user_data = new_job(0);
+    CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_UNKNOWN_GROUP);
+    CHECK_STATUS(tw_engine_stats(engine, &after), TW_OK);
+    CHECK(after.rejected_duplicate_key == 1 && after.rejected_unknown_group == 1);
+    CHECK(after.rejected_full == 0 && after.rejected_timed_out == 0 && after.rejected_shut_down == 0);
+    CHECK(after.rejected == 10);
+    CHECK_STATUS(tw_cancel(engine, holder), TW_OK);
+    tw_engine_free(engine);
+
+    /* precise spin: bounded */
+    tw_config_init(&config);
+    config.workers = 1;
+    config.precision = TW_PRECISION_PRECISE;
+    config.precise_spin_ns = TW_MAX_PRECISE_SPIN_NS + 1;
+    tw_engine *never = NULL;
+    CHECK_STATUS(tw_engine_new(&config, &never), TW_ERR_INVALID_ARGUMENT);
+    CHECK(never == NULL);
+    config.precise_spin_ns = TW_MAX_PRECISE_SPIN_NS;
+    CHECK_STATUS(tw_engine_new(&config, &engine), TW_OK);
+    tw_engine_free(engine);
+
+    /* order, with one worker (libuv's test-timer.c cases): an earlier deadline runs first even when submitted
+     * second, and equal deadlines run in submission order. A round where the machine stalled past the later
+     * deadline before the earlier task was submitted proves nothing (the later one may rightly have run first)
+     * and is not checked. */
+    tw_config_init(&config);
+    config.workers = 1;
+    CHECK_STATUS(tw_engine_new(&config, &engine), TW_OK);
+    int conclusive = 0;
+    for (int round = 0; round < 40; round++) {
+        uint64_t gap = (round % 4 == 0) ? 100000 : (round % 4 == 1) ? 500000 : (round % 4 == 2) ? 1 * MS : 3 * MS;
+        uint64_t base = tw_monotonic_ns() + 20 * MS;
+        atomic_int counter, slot_a, slot_b;
+        atomic_init(&counter, 0);
+        tw_task_id b = schedule_ordered(engine, base + 2 * gap, &slot_b, &counter);
+        tw_task_id a = schedule_ordered(engine, base + gap, &slot_a, &counter);
+        int in_time = tw_monotonic_ns() < base + 2 * gap;
+        CHECK_STATUS(tw_wait(engine, a, UINT64_MAX, NULL), TW_OK);
+        CHECK_STATUS(tw_wait(engine, b, UINT64_MAX, NULL), TW_OK);
+        if (in_time) {
+            conclusive++;
+            CHECK(atomic_load(&slot_a) == 0 && atomic_load(&slot_b) == 1);
+        }
+    }
+    printf("order: %d of 40 rounds conclusive\n", conclusive);
+    {
+        atomic_int counter, slots[20];
+        atomic_init(&counter, 0);
+        tw_task_id ids[20];
+        uint64_t at = tw_monotonic_ns() + 20 * MS;
+        for (int i = 0; i < 20; i++) ids[i] = schedule_ordered(engine, at, &slots[i], &counter);
+        for (int i = 0; i < 20; i++) CHECK_STATUS(tw_wait(engine, ids[i], UINT64_MAX, NULL), TW_OK);
+        int in_order = 1;
+        for (int i = 0; i < 20; i++) in_order &= atomic_load(&slots[i]) == i;
+        CHECK(in_order);
+    }
+    tw_engine_free(engine);
+
+    /* tw_engine_free from inside one of the engine's tasks returns; pending work is cancelled and freed first */
+    CHECK_STATUS(tw_engine_new(NULL, &engine), TW_OK);
+    CHECK_STATUS(tw_schedule_after(engine, 3600000 * MS, run_job, new_job(0), free_pending, NULL), TW_OK);
+    CHECK_STATUS(tw_schedule_after(engine, 0, frees_its_engine, engine, free_dropper, NULL), TW_OK);
+    atomic_store(&may_free, 1);
+    for (int i = 0; i < 60000 && !atomic_load(&dropper_freed); i++) sleep_ms(1);
+    CHECK(atomic_load(&freed_inside) == 1);
+    CHECK(atomic_load(&pending_freed_before_return) == 1);
+    CHECK(atomic_load(&dropper_freed) == 1); /* by its worker, after the run */
+    sleep_ms(100); /* the detached threads exit right after; give them the moment before the leak check */
+}
+
 int main(void) {
     test_status_and_version();
     test_engine();
     test_precision_modes();
     test_priorities_and_capacity();
     test_wheel();
+    test_hardening();
     int leaked = atomic_load(&allocated) - atomic_load(&frees);
     CHECK(leaked == 0);
     if (leaked != 0) fprintf(stderr, "allocated %d user data, freed %d\n", atomic_load(&allocated), atomic_load(&frees));

@@ -1,7 +1,7 @@
 //! Builds libtaskwheel, then compiles and runs the C and C++ hosts against the committed header, linked both
 //! dynamically and statically; checks that README's static link line is what rustc prints and that README's C
-//! example compiles and runs as written. The host binaries are left in `target/c-hosts/` for `.ci/run` to run
-//! again under valgrind.
+//! example compiles and runs as written. The host binaries are left in `target/c-hosts/<profile>/` for `.ci/run`
+//! to run again under valgrind (against the debug and the release library).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -69,8 +69,12 @@ fn print_native_static_libs() -> Vec<String> {
     line.split_whitespace().map(str::to_string).collect()
 }
 
+/// `target/c-hosts/<debug|release>`: the hosts built against each profile's library, kept apart so that `.ci/run`
+/// can run both under valgrind.
 fn out_dir() -> PathBuf {
-    let dir = root().join("target/c-hosts");
+    let (lib, _) = profile_dir();
+    let profile = lib.file_name().expect("target/<profile>").to_string_lossy().into_owned();
+    let dir = root().join("target/c-hosts").join(profile);
     std::fs::create_dir_all(&dir).expect("create target/c-hosts");
     dir
 }

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 pub(crate) use loom::sync::Arc;
 pub(crate) use loom::thread;
+pub(crate) use loom::thread_local;
 
 pub(crate) mod atomic {
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
@@ -104,6 +105,10 @@ pub(crate) mod channel {
         pub(crate) fn send(&self, item: T) -> Result<(), T> {
             self.0.lock().push_back(item);
             Ok(())
+        }
+
+        pub(crate) fn is_empty(&self) -> bool {
+            self.0.lock().is_empty()
         }
     }
 

@@ -28,6 +28,10 @@ pub(crate) use mocked::*;
 /// for one line (false sharing). Not a synchronisation primitive: the same type in both builds.
 pub(crate) use crossbeam_utils::CachePadded;
 
+/// A plain reference-counted pointer for values that synchronise nothing and are shared outside any model (the
+/// I/O error inside [`Error::Spawn`](crate::Error::Spawn)): `std`'s `Arc` in both builds.
+pub(crate) type PlainArc<T> = std::sync::Arc<T>;
+
 /// A statistics counter: never used to synchronise, so a plain atomic even under loom.
 pub(crate) type StatCounter = std::sync::atomic::AtomicU64;
 

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 pub(crate) use std::sync::{Arc, Weak};
 pub(crate) use std::thread;
+pub(crate) use std::thread_local;
 
 pub(crate) mod atomic {
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
