@@ -310,3 +310,29 @@ fn a_task_seen_ended_is_never_counted_as_running() {
         assert_eq!(shared.running.load(Ordering::SeqCst), 0);
     });
 }
+
+#[test]
+fn a_task_due_at_once_never_overtakes_a_due_task_the_tick_thread_holds() {
+    model(|| {
+        let (shared, commands) = parts(&[]);
+        let Clock::Manual(clock) = shared.clock.clone() else { unreachable!("parts() builds on a manual clock") };
+        let first = submit(&shared, Submission::new(once(|_| ()), When::After(Duration::from_secs(1)))).unwrap();
+        clock.advance(Duration::from_secs(1)); // `first` is due now, and held by the tick thread
+        let tick = {
+            let tick = TickThread::new(shared.clone(), commands);
+            thread::spawn(move || tick.run())
+        };
+        // Due at once, with the same deadline: it must reach the run queue after `first` (ties in submission
+        // order), whether it goes straight there or through the tick thread.
+        let second = submit(&shared, Submission::new(once(|_| ()), When::Now)).unwrap();
+        let mut order = Vec::new();
+        while order.len() < 2 {
+            if let Work::Run { task, .. } = shared.queues.pop() {
+                order.push(task.id);
+            }
+        }
+        assert_eq!(order, [first.id(), second.id()], "a task due at once overtook a due task");
+        shared.stop_tick_thread();
+        tick.join().unwrap();
+    });
+}

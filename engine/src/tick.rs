@@ -76,7 +76,6 @@ impl TickThread {
             lower_timer_slack();
         }
         let mut synced = 0;
-        let mut published = u64::MAX;
         loop {
             // While it works, the tick thread publishes a target of 0: a submitter of a task due at once then sends
             // it through here rather than straight to a run queue, behind the due tasks this thread holds (see
@@ -98,10 +97,9 @@ impl TickThread {
             self.fire_due();
             let target = self.sleep_target();
             self.shared.sleep_target.swap(target.unwrap_or(u64::MAX), Ordering::SeqCst);
-            if target.unwrap_or(u64::MAX) != published {
-                published = target.unwrap_or(u64::MAX);
-                self.shared.changes.notify_all(); // for whoever waits to see the tick thread's plan change
-            }
+            // For whoever waits to see the tick thread's plan: always, since a waiter may have read the 0 of this
+            // pass even when the plan itself did not change (loom found the lost wake-up when this was skipped).
+            self.shared.changes.notify_all();
             // Acknowledged after the target is published, so a caller of `wait_idle` sees the real target.
             if synced > self.shared.sync_reached.load(Ordering::SeqCst) {
                 self.shared.sync_reached.store(synced, Ordering::SeqCst);
