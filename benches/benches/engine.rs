@@ -1,6 +1,8 @@
 //! The engine end to end, beside tokio in the same run: submit → run throughput for immediate tasks and for
 //! 1 ms delayed tasks, from 1 and 2 submitter threads, and cancel throughput of pending delayed tasks.
 //! Baseline: tokio's multi-thread runtime (2 workers) spawning the task, or spawning a task that sleeps 1 ms.
+//! Also concurrency groups at scale: building an engine with 100,000 groups beside one with none, and submitting
+//! to the last of them beside submitting with no group, in the same run.
 //!
 //! `cargo bench -p taskwheel-benches --bench engine`; `TASKWHEEL_BENCH_QUICK=1` for the CI smoke run.
 
@@ -139,5 +141,65 @@ fn engine_throughput(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, engine_throughput);
+/// Submits `batch` immediate tasks of `group` (or none) from this thread and waits until all ran.
+fn grouped_batch(engine: &Engine, group: Option<&str>, batch: usize) -> Duration {
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    for _ in 0..batch {
+        let done = done.clone();
+        let builder = engine.task(move |_| {
+            done.fetch_add(1, Ordering::Relaxed);
+        });
+        match group {
+            Some(group) => builder.group(group).submit(),
+            None => builder.submit(),
+        }
+        .expect("capacity is ample");
+    }
+    while done.load(Ordering::Relaxed) < batch {
+        std::thread::yield_now();
+    }
+    start.elapsed()
+}
+
+fn groups(c: &mut Criterion) {
+    const GROUPS: usize = 100_000;
+    let with_groups = |count: usize| {
+        (0..count).fold(Engine::builder().workers(2).capacity(4_000_000), |builder, index| {
+            builder.group(format!("tenant-{index}"), 1_000_000)
+        })
+    };
+    let mut group = c.benchmark_group("engine/groups");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(if quick() { 100 } else { 500 }));
+    group.measurement_time(Duration::from_millis(if quick() { 500 } else { 3_000 }));
+    for count in [0, GROUPS] {
+        group.bench_function(format!("build/{count}-groups"), |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let builder = with_groups(count);
+                        let start = Instant::now();
+                        let engine = builder.build().expect("engine");
+                        let elapsed = start.elapsed();
+                        drop(engine);
+                        elapsed
+                    })
+                    .sum()
+            })
+        });
+    }
+    let engine = with_groups(GROUPS).build().expect("engine");
+    let last = format!("tenant-{}", GROUPS - 1);
+    let batch = batch();
+    group.throughput(Throughput::Elements(batch as u64));
+    for (name, target) in [("submit/no-group", None), ("submit/last-of-100000-groups", Some(last.as_str()))] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| grouped_batch(&engine, target, batch)).sum())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, engine_throughput, groups);
 criterion_main!(benches);

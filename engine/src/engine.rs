@@ -669,6 +669,24 @@ pub struct ShutdownReport {
 ///
 /// Dropping the engine shuts it down with [`Shutdown::CancelPending`] and waits for running tasks.
 ///
+/// # Calling from inside a task
+///
+/// A task may submit, look up, cancel and read the statistics of tasks of its own engine: none of those block
+/// (a submission with [`WhenFull::Block`] waits at most its timeout). It may wait for *another* task with
+/// [`TaskHandle::wait`] (if every worker waits that way for tasks that need a worker, none progresses: prefer
+/// [`TaskHandle::wait_timeout`] there). What could never return is refused at once with
+/// [`Error::WouldDeadlock`]: a task waiting for itself, waiting (with one worker) for any other unfinished task of
+/// its engine, calling [`Spawner::wait_idle`] or [`Engine::shutdown`]. Dropping the last `Engine` inside one of its
+/// own tasks does not wait: see `Drop`. The same holds for the code a worker runs around a task: the drop of a
+/// task's closure (a C `free_user_data`, say).
+///
+/// # Order
+///
+/// Within a priority, due tasks reach the run queue in exact-deadline order, ties in submission order, whatever
+/// the tick and however deadlines fall across ticks; with one worker they run in that order. (Precise mode hands
+/// tasks to a worker up to its spin ahead of their deadline, so there a task due at once may queue behind one due
+/// a few microseconds later.)
+///
 /// # Examples
 ///
 /// ```

@@ -8,7 +8,27 @@ use crate::sync::PlainArc;
 
 /// What can go wrong when configuring an engine, submitting a task or waiting on one.
 ///
-/// `#[non_exhaustive]`: later versions may add variants, so a `match` needs a wildcard arm.
+/// `#[non_exhaustive]`: later versions may add variants, so a `match` outside this crate needs a wildcard arm:
+///
+/// ```compile_fail
+/// fn code(error: &taskwheel::Error) -> u8 {
+///     use taskwheel::Error::*;
+///     match error {
+///         ShutDown => 0, Full { .. } => 1, Timeout => 2, DuplicateKey { .. } => 3, UnknownGroup(_) => 4,
+///         NotFound(_) => 5, InvalidArgument(_) => 6, WouldDeadlock(_) => 7, Spawn(_) => 8,
+///     }
+/// }
+/// ```
+///
+/// ```
+/// fn code(error: &taskwheel::Error) -> u8 {
+///     match error {
+///         taskwheel::Error::ShutDown => 0,
+///         _ => 1,
+///     }
+/// }
+/// assert_eq!(code(&taskwheel::Error::Timeout), 1);
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {

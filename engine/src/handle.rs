@@ -11,7 +11,14 @@ use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
 use crate::task::Task;
 
-/// What [`TaskHandle::cancel`] did.
+/// What [`TaskHandle::cancel`] did. `#[non_exhaustive]`: a `match` outside this crate needs a wildcard arm.
+///
+/// ```compile_fail
+/// fn code(outcome: taskwheel::CancelOutcome) -> u8 {
+///     use taskwheel::CancelOutcome::*;
+///     match outcome { Cancelled => 0, Signalled => 1, AlreadyFinished => 2 }
+/// }
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CancelOutcome {

@@ -18,6 +18,16 @@ use std::fmt;
 use crate::sync::atomic::{AtomicU8, Ordering};
 
 /// Where a task is in its life.
+///
+/// `#[non_exhaustive]`: later versions may add states, so a `match` outside this crate needs a wildcard arm; one
+/// that lists every state without it does not compile:
+///
+/// ```compile_fail
+/// fn code(state: taskwheel::TaskState) -> u8 {
+///     use taskwheel::TaskState::*;
+///     match state { Pending => 0, Running => 1, Succeeded => 2, Failed => 3, Cancelled => 4 }
+/// }
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 #[non_exhaustive]

@@ -23,8 +23,10 @@ unsafe extern "C" fn run_ok(_: *mut c_void) -> c_int {
     0
 }
 
+/// Fails, or (every other call) ends the task as cancelled: both ways a run can end other than success.
 unsafe extern "C" fn run_fail(_: *mut c_void) -> c_int {
-    -1
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    if CALLS.fetch_add(1, Ordering::Relaxed).is_multiple_of(2) { -1 } else { TW_RUN_CANCELLED }
 }
 
 unsafe extern "C" fn free_box(data: *mut c_void) {
@@ -106,7 +108,7 @@ struct Input {
     calls: Vec<Call>,
 }
 
-const MAX_STATUS: tw_status = tw_status::TW_ALREADY_FINISHED;
+const MAX_STATUS: tw_status = tw_status::TW_ERR_WOULD_DEADLOCK;
 
 fn known(status: tw_status) {
     assert!((status as u32) <= MAX_STATUS as u32, "undocumented status {status:?}");
