@@ -170,3 +170,34 @@ proptest! {
         run(ops)?;
     }
 }
+
+/// Bursts of timers into a few slots, then many cancels and reschedules among them: the slots fill chunk after
+/// chunk and compact themselves as stale records pile up, and the wheel must still agree with the reference.
+fn dense() -> impl Strategy<Value = Vec<Op>> {
+    let round = (
+        1usize..160,
+        0u64..4_200,
+        proptest::collection::vec(any::<usize>(), 0..160),
+        proptest::collection::vec((any::<usize>(), 0u64..5_000), 0..20),
+        prop_oneof![(0u64..400).prop_map(Op::Step), (0u64..3).prop_map(Op::ToNext)],
+    );
+    proptest::collection::vec(round, 1..12).prop_map(|rounds| {
+        let mut ops = Vec::new();
+        for (burst, base, cancels, moves, advance) in rounds {
+            ops.extend((0..burst as u64).map(|i| Op::Insert(When::Near(base + i % 5))));
+            ops.extend(cancels.into_iter().map(Op::Cancel));
+            ops.extend(moves.into_iter().map(|(pick, d)| Op::Reschedule(pick, When::Near(d))));
+            ops.push(advance);
+        }
+        ops
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases() / 4))]
+
+    #[test]
+    fn dense_slots_with_many_cancels_match_the_reference(ops in dense()) {
+        run(ops)?;
+    }
+}

@@ -20,9 +20,14 @@
 //!  expired   [a list]            due, waiting for `pop_expired`
 //! ```
 //!
-//! Timers live in a [`slab::Slab`]; each slot is an intrusive doubly-linked list threaded through the slab by
-//! `u32` index, so insert and cancel are O(1) and allocate nothing once the slab has grown to its working size.
-//! A [`TimerKey`] carries the slab index and a per-index generation, so a stale key never reaches a new occupant.
+//! Timers live in a [`slab::Slab`] (deadline, value, and which list holds the timer's record). Each slot holds a
+//! contiguous vector of 8-byte records (slab index and placement stamp), so processing a slot reads it
+//! sequentially and the timers it names are independent memory accesses, prefetched ahead, rather than a chain of
+//! dependent ones. Cancel and reschedule are O(1) and touch only the timer's own bookkeeping: they bump its
+//! placement stamp and leave the old record behind, stale; stale records are skipped when their slot is processed,
+//! and a slot is compacted as soon as it holds more stale records than live ones (see `lists`). Nothing allocates
+//! once the slab and the slot vectors have grown to their working size. A [`TimerKey`] carries the slab index and a
+//! per-index generation, so a stale key never reaches a new occupant.
 //!
 //! # Exactness, and what cascading costs
 //!
@@ -30,7 +35,7 @@
 //! start of a slot on level `k > 0`, that slot is *cascaded*: its timers are re-placed relative to the slot's start
 //! and land on lower levels, ending on level 0 in the slot of exactly their deadline. Level 0 slots therefore hold
 //! timers of one deadline each, and [`advance`](Wheel::advance) visits occupied slots in time order, so timers come
-//! back exactly at their deadline and in deadline order. Ties keep insertion order: slots are FIFO lists, and a
+//! back exactly at their deadline and in deadline order. Ties keep insertion order: slots are FIFO vectors, and a
 //! timer can only enter a lower-level slot after every higher-level slot that could hold the same deadline has been
 //! cascaded, so a timer inserted earlier is always ahead of one inserted later.
 //!
@@ -59,9 +64,10 @@
 mod error;
 mod key;
 mod level;
-mod list;
+mod lists;
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 
 use slab::Slab;
 
@@ -69,7 +75,30 @@ pub use error::WheelError;
 pub use key::{Expired, TimerKey};
 
 use level::{LEVELS, level_for, next_occupied, slot_for, slot_start, span_start};
-use list::{Entry, ListId, Lists, NIL};
+use lists::{AfterKill, CHUNK, Chain, ListId, Lists, Record};
+
+/// One timer as stored in the slab.
+#[derive(Debug)]
+pub(crate) struct Entry<T> {
+    deadline: u64,
+    /// The list that holds the timer's live record.
+    list: ListId,
+    value: T,
+}
+
+/// What the wheel keeps per slab index for as long as it lives, used or not.
+#[derive(Copy, Clone, Debug)]
+struct Meta {
+    /// Bumped when the timer at this index leaves the wheel: keys with an older generation are stale.
+    generation: u32,
+    /// Bumped whenever the timer at this index leaves its list (cancel, reschedule, pop): records with an older
+    /// stamp are stale. (A stale record could only be mistaken for a live one after 2^32 placements of the same
+    /// index while it waits unprocessed in one slot.)
+    stamp: u32,
+}
+
+/// How many records ahead a slot's processing prefetches the timers they name.
+const PREFETCH_AHEAD: usize = 8;
 
 /// A hierarchical hashed timing wheel holding timers that carry a value of type `T`.
 ///
@@ -100,11 +129,13 @@ use list::{Entry, ListId, Lists, NIL};
 pub struct Wheel<T> {
     /// Every timer, pending or expired-but-not-popped.
     entries: Slab<Entry<T>>,
-    /// The current generation of each slab index; bumped when the timer at that index leaves the wheel.
-    generations: Vec<u32>,
-    /// Heads and tails of the slot lists and the special lists.
+    /// Generation and placement stamp of each slab index.
+    meta: Vec<Meta>,
+    /// The records of the slot lists, the ready list and the overflow list.
     lists: Lists,
-    /// One occupancy bitmap per level: bit `s` is set when slot `s` holds a timer.
+    /// Records of due timers, in the order they are handed back.
+    expired: VecDeque<Record>,
+    /// One occupancy bitmap per level: bit `s` is set when slot `s` holds a live record.
     occupied: [u64; LEVELS],
     /// The wheel's time: the `now` of the last advance (or the starting tick).
     elapsed: u64,
@@ -113,7 +144,7 @@ pub struct Wheel<T> {
     /// `next_expiration`'s answer, or `None` when it must be computed again.
     next_cache: Cell<Option<Option<u64>>>,
     /// Reused buffer for ordering the ready list.
-    scratch: Vec<(u64, u32, u32)>,
+    scratch: Vec<(u64, u32, Record)>,
 }
 
 impl<T> Default for Wheel<T> {
@@ -143,8 +174,9 @@ impl<T> Wheel<T> {
     pub fn starting_at(now: u64) -> Wheel<T> {
         Wheel {
             entries: Slab::new(),
-            generations: Vec::new(),
+            meta: Vec::new(),
             lists: Lists::new(),
+            expired: VecDeque::new(),
             occupied: [0; LEVELS],
             elapsed: now,
             overflow_floor: u64::MAX,
@@ -157,7 +189,7 @@ impl<T> Wheel<T> {
     pub fn with_capacity(capacity: usize) -> Wheel<T> {
         let mut wheel = Wheel::new();
         wheel.entries.reserve(capacity);
-        wheel.generations.reserve(capacity);
+        wheel.meta.reserve(capacity);
         wheel
     }
 
@@ -176,13 +208,23 @@ impl<T> Wheel<T> {
         self.entries.is_empty()
     }
 
+    /// Bytes the wheel's own storage holds (capacities of the slab, the per-index bookkeeping, the slot records and
+    /// the expired queue), for memory accounting. Counts `T` inline, not what a `T` owns elsewhere.
+    pub fn held_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<SlabSlot<Entry<T>>>()
+            + self.meta.capacity() * std::mem::size_of::<Meta>()
+            + self.lists.held_bytes()
+            + self.expired.capacity() * std::mem::size_of::<Record>()
+            + self.scratch.capacity() * std::mem::size_of::<(u64, u32, Record)>()
+    }
+
     /// Adds a timer due at tick `deadline`, carrying `value`. O(1).
     ///
     /// A deadline at or before the wheel's time fires on the next [`advance`](Self::advance).
     ///
     /// # Panics
     ///
-    /// When the wheel already holds `u32::MAX - 1` timers (about 100 GiB of them).
+    /// When the wheel already holds `u32::MAX` timers (about 100 GiB of them).
     ///
     /// # Examples
     ///
@@ -195,12 +237,12 @@ impl<T> Wheel<T> {
     /// ```
     pub fn insert(&mut self, deadline: u64, value: T) -> TimerKey {
         let vacant = self.entries.vacant_entry();
-        let index = u32::try_from(vacant.key()).ok().filter(|&i| i != NIL).expect("timer wheel is full");
-        vacant.insert(Entry { deadline, prev: NIL, next: NIL, list: ListId::READY, value });
-        if index as usize == self.generations.len() {
-            self.generations.push(1);
+        let index = u32::try_from(vacant.key()).expect("timer wheel is full");
+        vacant.insert(Entry { deadline, list: ListId::READY, value });
+        if index as usize == self.meta.len() {
+            self.meta.push(Meta { generation: 1, stamp: 0 });
         }
-        let generation = self.generations[index as usize];
+        let generation = self.meta[index as usize].generation;
         self.place(index);
         self.note_added(deadline);
         TimerKey::new(index, generation)
@@ -304,9 +346,9 @@ impl<T> Wheel<T> {
     /// Moves the wheel's time to `now` and queues every timer with `deadline <= now` for
     /// [`pop_expired`](Self::pop_expired), in deadline order (ties in insertion order). Returns how many it queued.
     ///
-    /// Cost is proportional to the occupied slots crossed and the timers moved, never to empty slots or to timers
-    /// not yet due. Timers inserted with a deadline at or before `now` while popping fire on the next advance.
-    /// Timers queued by one advance are handed back before those of a later one.
+    /// Cost is proportional to the occupied slots crossed and the records they hold, never to empty slots or to
+    /// timers not yet due. Timers inserted with a deadline at or before `now` while popping fire on the next
+    /// advance. Timers queued by one advance are handed back before those of a later one.
     ///
     /// # Errors
     ///
@@ -346,14 +388,22 @@ impl<T> Wheel<T> {
     ///
     /// The wheel may be changed freely between calls (insert, cancel, reschedule).
     pub fn pop_expired(&mut self) -> Option<Expired<T>> {
-        let index = self.lists.head(ListId::EXPIRED);
-        if index == NIL {
-            return None;
+        loop {
+            let record = self.expired.pop_front()?;
+            if let Some(&next) = self.expired.front() {
+                prefetch(self.entries.get(next.index as usize));
+            }
+            if !self.is_live(record) {
+                continue; // cancelled or rescheduled after it was queued
+            }
+            let generation = self.meta[record.index as usize].generation;
+            let entry = self.release(record.index);
+            return Some(Expired {
+                key: TimerKey::new(record.index, generation),
+                deadline: entry.deadline,
+                value: entry.value,
+            });
         }
-        let generation = self.generations[index as usize];
-        self.lists.unlink(&mut self.entries, index);
-        let entry = self.release(index);
-        Some(Expired { key: TimerKey::new(index, generation), deadline: entry.deadline, value: entry.value })
     }
 
     /// Removes every timer, pending or expired, and yields their values. Every key goes stale.
@@ -373,9 +423,12 @@ impl<T> Wheel<T> {
     /// ```
     pub fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
         for (index, _) in self.entries.iter() {
-            bump(&mut self.generations[index]);
+            let meta = &mut self.meta[index];
+            bump(&mut meta.generation);
+            meta.stamp = meta.stamp.wrapping_add(1);
         }
         self.lists.clear();
+        self.expired.clear();
         self.occupied = [0; LEVELS];
         self.overflow_floor = u64::MAX;
         self.next_cache.set(Some(None));
@@ -385,13 +438,19 @@ impl<T> Wheel<T> {
     /// The slab index of a live timer named by `key`.
     fn lookup(&self, key: TimerKey) -> Option<u32> {
         let index = key.index();
-        let current = *self.generations.get(index)?;
+        let current = self.meta.get(index)?.generation;
         (current == key.generation() && self.entries.contains(index)).then_some(index as u32)
     }
 
-    /// Puts entry `index` (on no list) on the list its deadline calls for, relative to `elapsed`.
+    /// `true` when `record` is its timer's live record.
+    fn is_live(&self, record: Record) -> bool {
+        self.meta[record.index as usize].stamp == record.stamp
+    }
+
+    /// Writes a live record for entry `index` on the list its deadline calls for, relative to `elapsed`.
     fn place(&mut self, index: u32) {
-        let deadline = self.entries[index as usize].deadline;
+        let entry = &mut self.entries[index as usize];
+        let deadline = entry.deadline;
         let list = if deadline < self.elapsed {
             ListId::READY
         } else {
@@ -405,26 +464,41 @@ impl<T> Wheel<T> {
                 ListId::slot(level, slot)
             }
         };
-        self.lists.push_back(&mut self.entries, list, index);
+        entry.list = list;
+        self.lists.push(list, Record { index, stamp: self.meta[index as usize].stamp });
     }
 
-    /// Takes entry `index` off its list, keeping the bitmaps and the next-expiration cache right.
+    /// Makes entry `index`'s record stale, keeping the bitmaps, the next-expiration cache and the bound on stale
+    /// records right. The entry then has no live record until it is placed again or released.
     fn detach(&mut self, index: u32) {
         let Entry { list, deadline, .. } = self.entries[index as usize];
-        let now_empty = self.lists.unlink(&mut self.entries, index);
-        if let Some((level, slot)) = list.as_slot() {
-            if now_empty {
-                self.occupied[level] &= !(1 << slot);
+        let meta = &mut self.meta[index as usize];
+        meta.stamp = meta.stamp.wrapping_add(1);
+        if list == ListId::EXPIRED {
+            return; // its record waits in the expired queue, which skips stale records as it hands them back
+        }
+        match self.lists.kill(list) {
+            AfterKill::Fine => {}
+            AfterKill::Emptied => {
+                if let Some((level, slot)) = list.as_slot() {
+                    self.occupied[level] &= !(1 << slot);
+                }
+            }
+            AfterKill::Compact => {
+                let meta = &self.meta;
+                self.lists.compact(list, |record| meta[record.index as usize].stamp == record.stamp);
             }
         }
-        if list != ListId::EXPIRED && self.next_cache.get() == Some(Some(deadline)) {
+        if self.next_cache.get() == Some(Some(deadline)) {
             self.next_cache.set(None);
         }
     }
 
-    /// Removes entry `index` (already on no list) from the slab and makes its key stale.
+    /// Removes entry `index` (with no live record) from the slab and makes its key stale.
     fn release(&mut self, index: u32) -> Entry<T> {
-        bump(&mut self.generations[index as usize]);
+        let meta = &mut self.meta[index as usize];
+        bump(&mut meta.generation);
+        meta.stamp = meta.stamp.wrapping_add(1);
         self.entries.remove(index as usize)
     }
 
@@ -446,25 +520,25 @@ impl<T> Wheel<T> {
                 return Some((slot_start(self.elapsed, level, slot), ListId::slot(level, slot)));
             }
         }
-        (!self.lists.is_empty(ListId::OVERFLOW)).then(|| (span_start(self.overflow_floor), ListId::OVERFLOW))
+        (self.lists.live(ListId::OVERFLOW) > 0).then(|| (span_start(self.overflow_floor), ListId::OVERFLOW))
     }
 
     /// Queues the ready list for popping, ordered by deadline (ties in insertion order). Returns how many.
     fn expire_ready(&mut self) -> usize {
-        let mut index = self.lists.take(ListId::READY);
-        if index == NIL {
+        if self.lists.live(ListId::READY) == 0 {
             return 0;
         }
         let mut order = std::mem::take(&mut self.scratch);
-        while index != NIL {
-            let entry = &self.entries[index as usize];
-            order.push((entry.deadline, order.len() as u32, index));
-            index = entry.next;
+        for (position, record) in self.lists.records(ListId::READY).enumerate() {
+            if self.is_live(record) {
+                let entry = &mut self.entries[record.index as usize];
+                entry.list = ListId::EXPIRED;
+                order.push((entry.deadline, position as u32, record));
+            }
         }
-        order.sort_unstable();
-        for &(_, _, index) in &order {
-            self.lists.push_back(&mut self.entries, ListId::EXPIRED, index);
-        }
+        self.lists.reset(ListId::READY);
+        order.sort_unstable_by_key(|&(deadline, position, _)| (deadline, position));
+        self.expired.extend(order.iter().map(|&(_, _, record)| record));
         let queued = order.len();
         order.clear();
         self.scratch = order;
@@ -474,30 +548,59 @@ impl<T> Wheel<T> {
     /// Processes a list whose start has been reached (`elapsed` is that start): level 0 slots expire, higher
     /// slots and the overflow list cascade. Returns how many timers it queued for popping.
     fn process(&mut self, list: ListId) -> usize {
-        let slot = list.as_slot();
-        let level_zero = matches!(slot, Some((0, _)));
-        match slot {
-            Some((level, slot)) => self.occupied[level] &= !(1 << slot),
-            None => self.overflow_floor = u64::MAX,
-        }
-        let mut index = self.lists.take(list);
-        let mut queued = 0;
-        while index != NIL {
-            let next = self.entries[index as usize].next;
-            if level_zero {
-                self.lists.push_back(&mut self.entries, ListId::EXPIRED, index);
-                queued += 1;
-            } else {
-                self.place(index);
+        let expire = match list.as_slot() {
+            Some((level, slot)) => {
+                self.occupied[level] &= !(1 << slot);
+                level == 0
             }
-            index = next;
+            None => {
+                self.overflow_floor = u64::MAX;
+                false
+            }
+        };
+        // Taken out whole, so that re-placing may push onto any list (the overflow list onto itself included).
+        let chain = self.lists.detach(list);
+        let queued = self.drain_chain(&chain, expire);
+        self.lists.free_chain(chain);
+        queued
+    }
+
+    /// Handles every live record of a detached chain: queued for popping (`expire`, a level-0 slot: all due at
+    /// `elapsed`) or re-placed relative to `elapsed` (a cascade). Returns how many it queued.
+    ///
+    /// Each chunk is copied out (a sequential read), and the timers of the records `PREFETCH_AHEAD` places ahead
+    /// are prefetched, so their cache misses overlap instead of following one another.
+    fn drain_chain(&mut self, chain: &Chain, expire: bool) -> usize {
+        let mut queued = 0;
+        let mut next = chain.first();
+        while let Some(at) = next {
+            let chunk = self.lists.chunk(at);
+            let (records, len): ([Record; CHUNK], usize) = (chunk.records, chunk.len as usize);
+            next = chunk.next();
+            for position in 0..len {
+                if let Some(ahead) = records[..len].get(position + PREFETCH_AHEAD) {
+                    prefetch(self.meta.get(ahead.index as usize));
+                    prefetch(self.entries.get(ahead.index as usize));
+                }
+                let record = records[position];
+                if !self.is_live(record) {
+                    continue;
+                }
+                if expire {
+                    self.entries[record.index as usize].list = ListId::EXPIRED;
+                    self.expired.push_back(record);
+                    queued += 1;
+                } else {
+                    self.place(record.index);
+                }
+            }
         }
         queued
     }
 
     /// The exact earliest deadline among timers not yet expired.
     fn compute_next_expiration(&self) -> Option<u64> {
-        if !self.lists.is_empty(ListId::READY) {
+        if self.lists.live(ListId::READY) > 0 {
             return self.min_deadline(ListId::READY);
         }
         let (start, list) = self.next_occupied_list()?;
@@ -507,17 +610,37 @@ impl<T> Wheel<T> {
         }
     }
 
-    /// The smallest deadline on one list, by walking it.
+    /// The smallest deadline among the live records of one list.
     fn min_deadline(&self, list: ListId) -> Option<u64> {
-        let mut index = self.lists.head(list);
-        let mut min = None;
-        while index != NIL {
-            let entry = &self.entries[index as usize];
-            min = Some(min.map_or(entry.deadline, |m: u64| m.min(entry.deadline)));
-            index = entry.next;
-        }
-        min
+        self.lists
+            .records(list)
+            .filter(|&record| self.is_live(record))
+            .map(|record| self.entries[record.index as usize].deadline)
+            .min()
     }
+}
+
+/// The slab's private `enum Entry<T> { Vacant(usize), Occupied(T) }`, mirrored for memory accounting.
+#[allow(dead_code)]
+enum SlabSlot<T> {
+    Vacant(usize),
+    Occupied(T),
+}
+
+/// Asks the CPU to start loading `value`'s cache line, so that a later read of it does not wait. A hint only:
+/// it never faults and changes nothing the program can observe.
+#[inline(always)]
+fn prefetch<V>(value: Option<&V>) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(value) = value {
+        // SAFETY: `_mm_prefetch` only hints the cache; it reads no memory architecturally and cannot fault, and the
+        // pointer comes from a live reference anyway. SSE, which it needs, is part of the x86_64 baseline.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((value as *const V).cast());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
 }
 
 /// Advances a generation, skipping 0 so that keys are never 0.

@@ -244,16 +244,40 @@ fn next_expiration_is_exact_inside_a_higher_level_slot() {
 
 #[test]
 fn bytes_per_timer_beside_the_value_stay_within_32() {
-    // The slab stores its private `enum Entry<T> { Vacant(usize), Occupied(T) }`; this mirrors it. The
-    // generation lives in a parallel `Vec<u32>`.
-    #[allow(dead_code)]
-    enum SlabSlot<T> {
-        Vacant(usize),
-        Occupied(T),
-    }
-    let per_timer_unit = std::mem::size_of::<SlabSlot<Entry<()>>>() + std::mem::size_of::<u32>();
-    let per_timer_u64 = std::mem::size_of::<SlabSlot<Entry<u64>>>() + std::mem::size_of::<u32>();
+    // Per pending timer: its slab slot (deadline, list id, value; the slab's tag hides in the list id's niche),
+    // its per-index generation and stamp, and one 8-byte record in a slot vector.
+    let beside = std::mem::size_of::<Meta>() + std::mem::size_of::<Record>();
+    let per_timer_unit = std::mem::size_of::<SlabSlot<Entry<()>>>() + beside;
+    let per_timer_u64 = std::mem::size_of::<SlabSlot<Entry<u64>>>() + beside;
     println!("bytes per timer: {per_timer_unit} with T = (), {per_timer_u64} with T = u64");
     assert!(per_timer_unit <= 32, "{per_timer_unit} bytes per timer with T = ()");
     assert!(per_timer_u64 - 8 <= 32, "{} bytes beside a u64", per_timer_u64 - 8);
+}
+
+#[test]
+fn stale_records_never_outnumber_live_ones_in_a_slot() {
+    // Cancel timers of one slot in random order: the slot compacts itself as soon as stale records outnumber live
+    // ones (past a small floor), and what is left still fires exactly, in insertion order.
+    let mut wheel = Wheel::new();
+    let keys: Vec<_> = (0..1_000u64).map(|i| wheel.insert(5_000 + i % 3, i)).collect();
+    let list = ListId::slot(2, 1);
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut cancelled = std::collections::BTreeSet::new();
+    for _ in 0..900 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let victim = (state % 1_000) as usize;
+        if cancelled.insert(victim) {
+            assert_eq!(wheel.cancel(keys[victim]), Some(victim as u64));
+        }
+        let records = wheel.lists.len(list) as usize;
+        let live = wheel.lists.live(list) as usize;
+        assert!(records - live <= live.max(32), "{records} records, {live} live");
+    }
+    let mut expected: Vec<(u64, u64)> =
+        (0..1_000u64).filter(|i| !cancelled.contains(&(*i as usize))).map(|i| (5_000 + i % 3, i)).collect();
+    expected.sort_by_key(|&(deadline, i)| (deadline, i));
+    assert_eq!(fire(&mut wheel, 6_000), expected);
+    assert!(wheel.is_empty());
 }
