@@ -1,6 +1,12 @@
-//! Wheel operations of taskwheel beside every baseline, in the same run: insert, cancel, insert+cancel,
-//! reschedule, advance expiring 1,000 timers, and a full network-timeout lifecycle, each at 1k, 100k and 1M
-//! pending timers with deadlines uniform over 1 s – 1 h.
+//! Wheel operations of taskwheel beside every baseline, in the same run.
+//!
+//! - `wheel/*` (hot cache: each operation touches timers inserted a moment before, or due at `now + 1`): insert,
+//!   cancel, insert+cancel, reschedule, advance expiring 1,000 timers, and a network-timeout lifecycle, at 1k,
+//!   100k and 1M pending timers with deadlines uniform over 1 s – 1 h.
+//! - `wheel-scale/*` (the workloads users bring, from `taskwheel_benches::scale`): cancel and reschedule of random
+//!   pending timers (victims drawn before the clock starts), and expiry of timers due over the next 1,000 ticks
+//!   armed just before or an hour before (so they cascade), advanced one tick at a time; at 1k, 100k and 1M
+//!   pending (10M with `TASKWHEEL_BENCH_10M=1`). `--bin timers` prints the same beside the memory floors.
 //!
 //! `cargo bench -p taskwheel-benches --bench wheel`; `TASKWHEEL_BENCH_QUICK=1` for the CI smoke run (1k and
 //! 100k pending, short measurements); `TASKWHEEL_BENCH_SPREAD=clustered` for deadlines clustered like network
@@ -179,5 +185,55 @@ fn wheel_ops(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, wheel_ops);
+/// One scale workload for queue `Q`: each sample builds a fresh queue (untimed) and reports the time per operation
+/// the workload measured.
+fn bench_scale<Q: TimerQueue>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    pending: usize,
+    make: &dyn Fn(usize) -> Q,
+    measure: &dyn Fn(&mut Q, usize, u64) -> f64,
+) {
+    let mut seed = 1;
+    group.bench_function(format!("{}/{pending}", Q::NAME), |b| {
+        b.iter_custom(|iters| {
+            seed += 1;
+            let ns = measure(&mut make(pending), pending, seed);
+            Duration::from_nanos((ns * iters as f64) as u64)
+        })
+    });
+}
+
+fn wheel_scale(c: &mut Criterion) {
+    use taskwheel_benches::scale::{self, BTreeQueue, HOUR_MS};
+    let mut sizes = sizes().to_vec();
+    if std::env::var_os("TASKWHEEL_BENCH_10M").is_some() {
+        sizes.push(10_000_000);
+    }
+    type Measure<Q> = fn(&mut Q, usize, u64) -> f64;
+    fn workloads<Q: TimerQueue>() -> [(&'static str, Measure<Q>); 4] {
+        [
+            ("cancel-random", scale::cancel_random::<Q>),
+            ("reschedule-random", scale::reschedule_random::<Q>),
+            ("expiry-next-1000-ticks", |q, n, seed| scale::expiry(q, n, 1, 1_000, seed)),
+            ("expiry-an-hour-ahead", |q, n, seed| scale::expiry(q, n, HOUR_MS, 1_000, seed)),
+        ]
+    }
+    for index in 0..4 {
+        let name = workloads::<TaskwheelQueue>()[index].0;
+        let mut group = c.benchmark_group(format!("wheel-scale/{name}"));
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_millis(1));
+        group.measurement_time(Duration::from_millis(if quick() { 100 } else { 1_000 }));
+        for &pending in &sizes {
+            bench_scale(&mut group, pending, &TaskwheelQueue::new, &workloads::<TaskwheelQueue>()[index].1);
+            bench_scale(&mut group, pending, &|_| HeapQueue::default(), &workloads::<HeapQueue>()[index].1);
+            bench_scale(&mut group, pending, &|_| BTreeQueue::default(), &workloads::<BTreeQueue>()[index].1);
+            bench_scale(&mut group, pending, &TokioQueue::new, &workloads::<TokioQueue>()[index].1);
+            bench_scale(&mut group, pending, &|_| HhwtQueue::default(), &workloads::<HhwtQueue>()[index].1);
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, wheel_ops, wheel_scale);
 criterion_main!(benches);

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use taskwheel::wheel::{TimerKey, Wheel};
 
+pub mod scale;
+
 /// The operations every timer implementation offers, as the benchmarks use them. Deadlines and times are
 /// milliseconds from the queue's origin; ids are chosen by the caller.
 pub trait TimerQueue {
@@ -28,6 +30,11 @@ pub trait TimerQueue {
     fn reschedule(&mut self, key: Self::Key, id: u64, deadline_ms: u64) -> Self::Key;
     /// Moves time to `now_ms` and appends `(id, deadline_ms)` of every timer that fired to `fired`.
     fn advance(&mut self, now_ms: u64, fired: &mut Vec<(u64, u64)>);
+
+    /// The bytes the queue's own storage holds, when it can tell (the counting allocator tells for all).
+    fn held_bytes(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// taskwheel's `Wheel`, 1 tick = 1 ms.
@@ -37,6 +44,11 @@ impl TaskwheelQueue {
     /// An empty wheel.
     pub fn new(capacity: usize) -> TaskwheelQueue {
         TaskwheelQueue(Wheel::with_capacity(capacity))
+    }
+
+    /// The wheel itself.
+    pub fn wheel(&self) -> &Wheel<u64> {
+        &self.0
     }
 }
 
@@ -63,6 +75,10 @@ impl TimerQueue for TaskwheelQueue {
                 fired.push((timer.value, timer.deadline));
             }
         }
+    }
+
+    fn held_bytes(&self) -> Option<usize> {
+        Some(self.0.held_bytes())
     }
 }
 

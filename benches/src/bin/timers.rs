@@ -3,12 +3,19 @@
 //! - Bytes per pending timer at 1M and 10M pending (a counting global allocator: bytes live after filling,
 //!   divided by the number of timers; the value carried is a `u64` id in every queue).
 //! - Early and late firings: 100k timers (10% cancelled), advanced in 1 ms and in 100 ms steps.
+//! - Scale (`taskwheel_benches::scale`): cancel and reschedule of random pending timers, expiry after a cascade
+//!   (timers due over the next 1,000 ticks, armed just before or an hour before), at 1k / 100k / 1M / 10M pending;
+//!   the network-timeout lifecycle at 100k arms per simulated second with its steady-state memory; beside the
+//!   machine's cache sizes and the floors measured in the same run (a dependent random DRAM load, an independent
+//!   one, a streaming read per 32-byte entry). Medians of 3 runs, every queue in the same run.
 //!
-//! `cargo run --release -p taskwheel-benches --bin timers`; `TASKWHEEL_BENCH_QUICK=1` for a smaller run.
+//! `cargo run --release -p taskwheel-benches --bin timers`; `TASKWHEEL_BENCH_QUICK=1` for a smaller run;
+//! `TASKWHEEL_SCALE_ONLY=1` for the scale tables alone.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
+use taskwheel_benches::scale::{self, BTreeQueue, HOUR_MS, Lifecycle};
 use taskwheel_benches::{
     BitwheelQueue, HeapQueue, HhwtQueue, Rng, Spread, TaskwheelQueue, TimerQueue, TokioQueue, check_correctness, fill,
     quick,
@@ -55,7 +62,160 @@ fn bytes_per_timer<Q: TimerQueue>(make: impl FnOnce() -> Q, pending: usize) -> f
     used as f64 / pending as f64
 }
 
+/// Runs `measure` on fresh queues `runs` times and returns the median.
+fn median_of<Q: TimerQueue>(
+    runs: usize,
+    make: &dyn Fn(usize) -> Q,
+    pending: usize,
+    measure: fn(&mut Q, usize, u64) -> f64,
+) -> f64 {
+    scale::median((0..runs).map(|run| measure(&mut make(pending), pending, 100 + run as u64)).collect())
+}
+
+/// One row per workload for queue `Q`: nanoseconds per operation at each size.
+fn scale_rows<Q: TimerQueue>(make: &dyn Fn(usize) -> Q, sizes: &[usize], runs: usize) -> [Vec<f64>; 4] {
+    let near = |q: &mut Q, n: usize, seed: u64| scale::expiry(q, n, 1, 1_000, seed);
+    let hour = |q: &mut Q, n: usize, seed: u64| scale::expiry(q, n, HOUR_MS, 1_000, seed);
+    let per = |measure: fn(&mut Q, usize, u64) -> f64| -> Vec<f64> {
+        sizes.iter().map(|&n| median_of(runs, make, n, measure)).collect()
+    };
+    [per(scale::cancel_random::<Q>), per(scale::reschedule_random::<Q>), per(near), per(hour)]
+}
+
+/// The steady state of the lifecycle: nanoseconds per armed timer and bytes held per live timer.
+fn lifecycle_row<Q: TimerQueue>(make: impl Fn() -> Q, per_second: u64, seconds: u64) -> (Lifecycle, f64) {
+    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let mut bytes_per_live = 0.0;
+    let mut queue = make();
+    let result = scale::lifecycle(&mut queue, per_second, seconds, 5, |queue, live| {
+        // The harness's own cancel lists hold one key per pending cancel; counted with the queue, as for all.
+        bytes_per_live = (LIVE_BYTES.load(Ordering::Relaxed) - before) as f64 / live as f64;
+        if let Some(held) = queue.held_bytes() {
+            println!(
+                "({}'s own accounting at the end: {held} bytes held, {:.1} per live timer)\n",
+                Q::NAME,
+                held as f64 / live as f64
+            );
+        }
+    });
+    drop(queue);
+    (result, bytes_per_live)
+}
+
+fn print_scale() {
+    // `TASKWHEEL_SCALE_SIZES=1000000,10000000` picks the sizes (for trying a change quickly; tables need them all).
+    let chosen: Option<Vec<usize>> = std::env::var("TASKWHEEL_SCALE_SIZES")
+        .ok()
+        .map(|list| list.split(',').filter_map(|n| n.trim().parse().ok()).collect());
+    let sizes: &[usize] = match &chosen {
+        Some(sizes) => sizes,
+        None if quick() => &[1_000, 100_000],
+        None => &[1_000, 100_000, 1_000_000, 10_000_000],
+    };
+    // `TASKWHEEL_SCALE_BASELINES=heap` keeps only that baseline beside taskwheel (again for trying a change).
+    let only = std::env::var("TASKWHEEL_SCALE_BASELINES").ok();
+    let wanted = |name: &str| only.as_deref().is_none_or(|only| only.split(',').any(|o| name.contains(o)));
+    let runs = if quick() { 1 } else { 3 };
+    println!("## Scale: the machine and its floors (same run)\n");
+    for (level, kind, size) in scale::cache_sizes() {
+        println!("- L{level} {kind}: {size}");
+    }
+    let (floor_bytes, loads) = if quick() { (64 << 20, 200_000) } else { (1 << 30, 2_000_000) };
+    let dependent = scale::dependent_random_load(floor_bytes, loads);
+    let independent = scale::independent_random_load(floor_bytes, loads);
+    let streaming = scale::streaming_read(if quick() { 1_000_000 } else { 10_000_000 });
+    println!("- one dependent random load over {} MiB (a DRAM miss): {dependent:.1} ns", floor_bytes >> 20);
+    println!("- one independent random load over {} MiB (misses overlapped): {independent:.1} ns", floor_bytes >> 20);
+    println!("- streaming read of one 32-byte entry: {streaming:.2} ns\n");
+
+    let workloads = [
+        "cancel of random pending timers (ns per cancel)",
+        "reschedule of random pending timers (ns per reschedule)",
+        "expiry of timers due over the next 1,000 ticks, armed just before, advanced 1 tick at a time (ns per expired)",
+        "expiry of timers due over 1,000 ticks an hour ahead, armed at 0 (they cascade down every level), advanced 1 tick at a time (ns per expired)",
+    ];
+    let mut tables: Vec<Vec<(&str, Vec<f64>)>> = vec![Vec::new(); workloads.len()];
+    let mut add = |name: &'static str, rows: [Vec<f64>; 4]| {
+        for (table, row) in tables.iter_mut().zip(rows) {
+            table.push((name, row));
+        }
+    };
+    add(TaskwheelQueue::NAME, scale_rows(&TaskwheelQueue::new, sizes, runs));
+    if wanted(HeapQueue::NAME) {
+        add(HeapQueue::NAME, scale_rows(&|_| HeapQueue::default(), sizes, runs));
+    }
+    if wanted(BTreeQueue::NAME) {
+        add(BTreeQueue::NAME, scale_rows(&|_| BTreeQueue::default(), sizes, runs));
+    }
+    if wanted(TokioQueue::NAME) {
+        add(TokioQueue::NAME, scale_rows(&TokioQueue::new, sizes, runs));
+    }
+    if wanted(HhwtQueue::NAME) {
+        add(HhwtQueue::NAME, scale_rows(&|_| HhwtQueue::default(), sizes, runs));
+    }
+    for (workload, table) in workloads.iter().zip(&tables) {
+        println!("### {workload}\n");
+        println!("| queue | {} |", sizes.iter().map(|n| format!("{n} pending")).collect::<Vec<_>>().join(" | "));
+        println!("|---|{}", "---|".repeat(sizes.len()));
+        let ours = &table[0].1;
+        for (name, row) in table {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(ours)
+                .map(|(value, ours)| {
+                    if *name == TaskwheelQueue::NAME {
+                        format!("{value:.1}")
+                    } else {
+                        format!("{value:.1} ({:.2}x)", value / ours)
+                    }
+                })
+                .collect();
+            println!("| {name} | {} |", cells.join(" | "));
+        }
+        println!("\n(in brackets: the baseline's time over taskwheel's; above 1 means taskwheel is faster)\n");
+    }
+
+    let (per_second, seconds) = if quick() { (20_000, 8) } else { (100_000, 70) };
+    println!(
+        "### Network-timeout lifecycle: {per_second} arms per simulated second, 60 s timeouts, 90% cancelled after 10-500 ms, {seconds} s simulated\n"
+    );
+    println!(
+        "| queue | ns per armed timer | live at the end | bytes held per live timer | ratio to taskwheel (time) |"
+    );
+    println!("|---|---|---|---|---|");
+    let mut ours = 0.0;
+    let mut show = |name: &str, (result, bytes): (Lifecycle, f64)| {
+        if ours == 0.0 {
+            ours = result.ns_per_armed;
+        }
+        println!(
+            "| {name} | {:.1} | {} | {bytes:.1} | {:.2}x |",
+            result.ns_per_armed,
+            result.live,
+            result.ns_per_armed / ours
+        );
+    };
+    show(TaskwheelQueue::NAME, lifecycle_row(|| TaskwheelQueue::new(0), per_second, seconds));
+    if wanted(HeapQueue::NAME) {
+        show(HeapQueue::NAME, lifecycle_row(HeapQueue::default, per_second, seconds));
+    }
+    if wanted(BTreeQueue::NAME) {
+        show(BTreeQueue::NAME, lifecycle_row(BTreeQueue::default, per_second, seconds));
+    }
+    if wanted(TokioQueue::NAME) {
+        show(TokioQueue::NAME, lifecycle_row(|| TokioQueue::new(0), per_second, seconds));
+    }
+    if wanted(HhwtQueue::NAME) {
+        show(HhwtQueue::NAME, lifecycle_row(HhwtQueue::default, per_second, seconds));
+    }
+    println!();
+}
+
 fn main() {
+    print_scale();
+    if std::env::var_os("TASKWHEEL_SCALE_ONLY").is_some() {
+        return;
+    }
     let sizes: &[usize] = if quick() { &[100_000] } else { &[1_000_000, 10_000_000] };
     println!("## Bytes per pending timer (value: a u64 id)\n");
     println!("| queue | {} |", sizes.iter().map(|n| format!("{n} pending")).collect::<Vec<_>>().join(" | "));

@@ -5,8 +5,8 @@
 //! record waits in the expired queue. A record is 8 bytes: the timer's slab index and the placement *stamp* the
 //! index had when the record was written. Cancelling or rescheduling a timer bumps its stamp and leaves the old
 //! record where it is, stale (one write to the timer's own bookkeeping, no neighbour touched); stale records are
-//! skipped when their list is processed, and a list is compacted as soon as it holds more stale records than live
-//! ones, so stale records never take more memory than live ones.
+//! skipped when their list is processed, and a list is compacted as soon as it holds more than three stale records
+//! per live one, so stale records never take more memory than 24 bytes per live timer.
 //!
 //! Why chunks of records and not intrusive linked lists: walking a linked list is a chain of dependent cache misses,
 //! one per timer, which the CPU cannot overlap. A chunk of records is read sequentially, and the timers it names
@@ -15,6 +15,7 @@
 use std::num::NonZeroU16;
 
 use super::level::{LEVELS, SLOTS};
+use super::paged::Paged;
 
 /// One record of a list: timer `index`, placed when its stamp was `stamp`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -121,7 +122,7 @@ impl Chain {
 #[derive(Debug)]
 pub(super) struct Lists {
     chains: Box<[Chain]>,
-    chunks: Vec<Chunk>,
+    chunks: Paged<Chunk>,
     /// Head of the chain of free chunks.
     free: u32,
 }
@@ -129,20 +130,26 @@ pub(super) struct Lists {
 /// What [`Lists::kill`] leaves behind.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(super) enum AfterKill {
-    /// The list still holds live records, and not more stale ones than live ones.
+    /// The list still holds live records, and not too many stale ones.
     Fine,
     /// The list holds no live record any more (its records were dropped).
     Emptied,
-    /// The list holds more stale records than live ones: compact it.
+    /// The list holds more than [`STALE_PER_LIVE`] stale records per live one: compact it.
     Compact,
 }
 
 /// Lists with fewer stale records than this are not worth compacting.
 const COMPACT_MIN: u32 = 32;
 
+/// A list is compacted once it holds more than this many stale records per live one. A stale record is 8 bytes
+/// and a live timer 40 (its 32-byte slot with a `u64` value, and its record), so at 3 the records held for
+/// cancelled timers stay under 24 bytes per live timer: the wheel holds less than twice its live timers' memory.
+/// Each compaction removes at least three quarters of the list, so its cost per cancel is under 1.4 record reads.
+pub(super) const STALE_PER_LIVE: u32 = 3;
+
 impl Lists {
     pub(super) fn new() -> Lists {
-        Lists { chains: vec![EMPTY; ListId::COUNT].into_boxed_slice(), chunks: Vec::new(), free: NONE }
+        Lists { chains: vec![EMPTY; ListId::COUNT].into_boxed_slice(), chunks: Paged::new(), free: NONE }
     }
 
     fn chain_mut(&mut self, list: ListId) -> &mut Chain {
@@ -221,7 +228,7 @@ impl Lists {
         if chain.live == 0 {
             self.reset(list);
             AfterKill::Emptied
-        } else if chain.stale() > chain.live && chain.stale() >= COMPACT_MIN {
+        } else if chain.stale() > STALE_PER_LIVE * chain.live && chain.stale() >= COMPACT_MIN {
             AfterKill::Compact
         } else {
             AfterKill::Fine
@@ -298,6 +305,6 @@ impl Lists {
 
     /// Bytes of record storage held (the arena's capacity and the chains), for memory accounting.
     pub(super) fn held_bytes(&self) -> usize {
-        self.chunks.capacity() * std::mem::size_of::<Chunk>() + std::mem::size_of_val(&*self.chains)
+        self.chunks.held_bytes() + std::mem::size_of_val(&*self.chains)
     }
 }

@@ -20,7 +20,8 @@
 //!  expired   [a list]            due, waiting for `pop_expired`
 //! ```
 //!
-//! Timers live in a [`slab::Slab`] (deadline, value, and which list holds the timer's record). Each slot holds a
+//! Timers live in one array of slots (deadline, value, which list holds the timer's record, and the slot's
+//! generation and placement stamp: one cache line to touch per timer). Each wheel slot holds a
 //! contiguous vector of 8-byte records (slab index and placement stamp), so processing a slot reads it
 //! sequentially and the timers it names are independent memory accesses, prefetched ahead, rather than a chain of
 //! dependent ones. Cancel and reschedule are O(1) and touch only the timer's own bookkeeping: they bump its
@@ -61,41 +62,22 @@
 //! # Ok::<(), taskwheel::wheel::WheelError>(())
 //! ```
 
+mod arena;
 mod error;
 mod key;
 mod level;
 mod lists;
+mod paged;
 
 use std::cell::Cell;
 use std::collections::VecDeque;
 
-use slab::Slab;
-
 pub use error::WheelError;
 pub use key::{Expired, TimerKey};
 
+use arena::{Arena, Timer};
 use level::{LEVELS, level_for, next_occupied, slot_for, slot_start, span_start};
 use lists::{AfterKill, CHUNK, Chain, ListId, Lists, Record};
-
-/// One timer as stored in the slab.
-#[derive(Debug)]
-pub(crate) struct Entry<T> {
-    deadline: u64,
-    /// The list that holds the timer's live record.
-    list: ListId,
-    value: T,
-}
-
-/// What the wheel keeps per slab index for as long as it lives, used or not.
-#[derive(Copy, Clone, Debug)]
-struct Meta {
-    /// Bumped when the timer at this index leaves the wheel: keys with an older generation are stale.
-    generation: u32,
-    /// Bumped whenever the timer at this index leaves its list (cancel, reschedule, pop): records with an older
-    /// stamp are stale. (A stale record could only be mistaken for a live one after 2^32 placements of the same
-    /// index while it waits unprocessed in one slot.)
-    stamp: u32,
-}
 
 /// How many records ahead a slot's processing prefetches the timers they name.
 const PREFETCH_AHEAD: usize = 8;
@@ -127,10 +109,8 @@ const PREFETCH_AHEAD: usize = 8;
 /// ```
 #[derive(Debug)]
 pub struct Wheel<T> {
-    /// Every timer, pending or expired-but-not-popped.
-    entries: Slab<Entry<T>>,
-    /// Generation and placement stamp of each slab index.
-    meta: Vec<Meta>,
+    /// Every timer, pending or expired-but-not-popped, with each slot's generation and placement stamp.
+    timers: Arena<T>,
     /// The records of the slot lists, the ready list and the overflow list.
     lists: Lists,
     /// Records of due timers, in the order they are handed back.
@@ -173,8 +153,7 @@ impl<T> Wheel<T> {
     /// ```
     pub fn starting_at(now: u64) -> Wheel<T> {
         Wheel {
-            entries: Slab::new(),
-            meta: Vec::new(),
+            timers: Arena::new(),
             lists: Lists::new(),
             expired: VecDeque::new(),
             occupied: [0; LEVELS],
@@ -188,8 +167,7 @@ impl<T> Wheel<T> {
     /// An empty wheel at tick 0 with room for `capacity` timers before it allocates.
     pub fn with_capacity(capacity: usize) -> Wheel<T> {
         let mut wheel = Wheel::new();
-        wheel.entries.reserve(capacity);
-        wheel.meta.reserve(capacity);
+        wheel.timers.reserve(capacity);
         wheel
     }
 
@@ -200,19 +178,18 @@ impl<T> Wheel<T> {
 
     /// How many timers the wheel holds, counting expired ones not yet taken with [`pop_expired`](Self::pop_expired).
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.timers.len()
     }
 
     /// `true` when the wheel holds no timer at all.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.timers.len() == 0
     }
 
-    /// Bytes the wheel's own storage holds (capacities of the slab, the per-index bookkeeping, the slot records and
-    /// the expired queue), for memory accounting. Counts `T` inline, not what a `T` owns elsewhere.
+    /// Bytes the wheel's own storage holds (capacities of the timer slots, the slot records and the expired
+    /// queue), for memory accounting. Counts `T` inline, not what a `T` owns elsewhere.
     pub fn held_bytes(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<SlabSlot<Entry<T>>>()
-            + self.meta.capacity() * std::mem::size_of::<Meta>()
+        self.timers.held_bytes()
             + self.lists.held_bytes()
             + self.expired.capacity() * std::mem::size_of::<Record>()
             + self.scratch.capacity() * std::mem::size_of::<(u64, u32, Record)>()
@@ -236,13 +213,7 @@ impl<T> Wheel<T> {
     /// assert_eq!(wheel.deadline(key), Some(42));
     /// ```
     pub fn insert(&mut self, deadline: u64, value: T) -> TimerKey {
-        let vacant = self.entries.vacant_entry();
-        let index = u32::try_from(vacant.key()).expect("timer wheel is full");
-        vacant.insert(Entry { deadline, list: ListId::READY, value });
-        if index as usize == self.meta.len() {
-            self.meta.push(Meta { generation: 1, stamp: 0 });
-        }
-        let generation = self.meta[index as usize].generation;
+        let (index, generation) = self.timers.insert(Timer { deadline, list: ListId::READY, value });
         self.place(index);
         self.note_added(deadline);
         TimerKey::new(index, generation)
@@ -291,7 +262,7 @@ impl<T> Wheel<T> {
     pub fn reschedule(&mut self, key: TimerKey, deadline: u64) -> Result<(), WheelError> {
         let index = self.lookup(key).ok_or(WheelError::StaleKey)?;
         self.detach(index);
-        self.entries[index as usize].deadline = deadline;
+        self.timers.timer_mut(index).deadline = deadline;
         self.place(index);
         self.note_added(deadline);
         Ok(())
@@ -299,17 +270,17 @@ impl<T> Wheel<T> {
 
     /// The deadline of a pending timer, or `None` when the key is stale.
     pub fn deadline(&self, key: TimerKey) -> Option<u64> {
-        self.lookup(key).map(|index| self.entries[index as usize].deadline)
+        self.lookup(key).map(|index| self.timers.timer(index).deadline)
     }
 
     /// The value of a pending timer, or `None` when the key is stale.
     pub fn get(&self, key: TimerKey) -> Option<&T> {
-        self.lookup(key).map(|index| &self.entries[index as usize].value)
+        self.lookup(key).map(|index| &self.timers.timer(index).value)
     }
 
     /// The value of a pending timer, mutably, or `None` when the key is stale.
     pub fn get_mut(&mut self, key: TimerKey) -> Option<&mut T> {
-        self.lookup(key).map(|index| &mut self.entries[index as usize].value)
+        self.lookup(key).map(|index| &mut self.timers.timer_mut(index).value)
     }
 
     /// `true` when the key names a pending timer.
@@ -391,17 +362,17 @@ impl<T> Wheel<T> {
         loop {
             let record = self.expired.pop_front()?;
             if let Some(&next) = self.expired.front() {
-                prefetch(self.entries.get(next.index as usize));
+                prefetch(self.timers.slot(next.index));
             }
             if !self.is_live(record) {
                 continue; // cancelled or rescheduled after it was queued
             }
-            let generation = self.meta[record.index as usize].generation;
-            let entry = self.release(record.index);
+            let generation = self.timers.slot(record.index).map_or(0, |slot| slot.generation);
+            let timer = self.timers.remove(record.index);
             return Some(Expired {
                 key: TimerKey::new(record.index, generation),
-                deadline: entry.deadline,
-                value: entry.value,
+                deadline: timer.deadline,
+                value: timer.value,
             });
         }
     }
@@ -422,35 +393,31 @@ impl<T> Wheel<T> {
     /// assert!(wheel.is_empty() && !wheel.contains(key));
     /// ```
     pub fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
-        for (index, _) in self.entries.iter() {
-            let meta = &mut self.meta[index];
-            bump(&mut meta.generation);
-            meta.stamp = meta.stamp.wrapping_add(1);
-        }
         self.lists.clear();
         self.expired.clear();
         self.occupied = [0; LEVELS];
         self.overflow_floor = u64::MAX;
         self.next_cache.set(Some(None));
-        self.entries.drain().map(|entry| entry.value)
+        self.timers.drain()
     }
 
     /// The slab index of a live timer named by `key`.
     fn lookup(&self, key: TimerKey) -> Option<u32> {
-        let index = key.index();
-        let current = self.meta.get(index)?.generation;
-        (current == key.generation() && self.entries.contains(index)).then_some(index as u32)
+        let index = u32::try_from(key.index()).ok()?;
+        let slot = self.timers.slot(index)?;
+        (slot.generation == key.generation() && slot.timer().is_some()).then_some(index)
     }
 
     /// `true` when `record` is its timer's live record.
     fn is_live(&self, record: Record) -> bool {
-        self.meta[record.index as usize].stamp == record.stamp
+        self.timers.stamp(record.index) == record.stamp
     }
 
     /// Writes a live record for entry `index` on the list its deadline calls for, relative to `elapsed`.
     fn place(&mut self, index: u32) {
-        let entry = &mut self.entries[index as usize];
-        let deadline = entry.deadline;
+        let stamp = self.timers.stamp(index);
+        let timer = self.timers.timer_mut(index);
+        let deadline = timer.deadline;
         let list = if deadline < self.elapsed {
             ListId::READY
         } else {
@@ -464,16 +431,15 @@ impl<T> Wheel<T> {
                 ListId::slot(level, slot)
             }
         };
-        entry.list = list;
-        self.lists.push(list, Record { index, stamp: self.meta[index as usize].stamp });
+        timer.list = list;
+        self.lists.push(list, Record { index, stamp });
     }
 
     /// Makes entry `index`'s record stale, keeping the bitmaps, the next-expiration cache and the bound on stale
     /// records right. The entry then has no live record until it is placed again or released.
     fn detach(&mut self, index: u32) {
-        let Entry { list, deadline, .. } = self.entries[index as usize];
-        let meta = &mut self.meta[index as usize];
-        meta.stamp = meta.stamp.wrapping_add(1);
+        let Timer { list, deadline, .. } = *self.timers.timer(index);
+        self.timers.restamp(index);
         if list == ListId::EXPIRED {
             return; // its record waits in the expired queue, which skips stale records as it hands them back
         }
@@ -485,8 +451,8 @@ impl<T> Wheel<T> {
                 }
             }
             AfterKill::Compact => {
-                let meta = &self.meta;
-                self.lists.compact(list, |record| meta[record.index as usize].stamp == record.stamp);
+                let timers = &self.timers;
+                self.lists.compact(list, |record| timers.stamp(record.index) == record.stamp);
             }
         }
         if self.next_cache.get() == Some(Some(deadline)) {
@@ -494,12 +460,9 @@ impl<T> Wheel<T> {
         }
     }
 
-    /// Removes entry `index` (with no live record) from the slab and makes its key stale.
-    fn release(&mut self, index: u32) -> Entry<T> {
-        let meta = &mut self.meta[index as usize];
-        bump(&mut meta.generation);
-        meta.stamp = meta.stamp.wrapping_add(1);
-        self.entries.remove(index as usize)
+    /// Removes timer `index` (with no live record) from the arena and makes its key stale.
+    fn release(&mut self, index: u32) -> Timer<T> {
+        self.timers.remove(index)
     }
 
     /// Keeps the next-expiration cache right after a timer due at `deadline` was placed.
@@ -531,9 +494,9 @@ impl<T> Wheel<T> {
         let mut order = std::mem::take(&mut self.scratch);
         for (position, record) in self.lists.records(ListId::READY).enumerate() {
             if self.is_live(record) {
-                let entry = &mut self.entries[record.index as usize];
-                entry.list = ListId::EXPIRED;
-                order.push((entry.deadline, position as u32, record));
+                let timer = self.timers.timer_mut(record.index);
+                timer.list = ListId::EXPIRED;
+                order.push((timer.deadline, position as u32, record));
             }
         }
         self.lists.reset(ListId::READY);
@@ -579,15 +542,14 @@ impl<T> Wheel<T> {
             next = chunk.next();
             for position in 0..len {
                 if let Some(ahead) = records[..len].get(position + PREFETCH_AHEAD) {
-                    prefetch(self.meta.get(ahead.index as usize));
-                    prefetch(self.entries.get(ahead.index as usize));
+                    prefetch(self.timers.slot(ahead.index));
                 }
                 let record = records[position];
                 if !self.is_live(record) {
                     continue;
                 }
                 if expire {
-                    self.entries[record.index as usize].list = ListId::EXPIRED;
+                    self.timers.timer_mut(record.index).list = ListId::EXPIRED;
                     self.expired.push_back(record);
                     queued += 1;
                 } else {
@@ -615,16 +577,9 @@ impl<T> Wheel<T> {
         self.lists
             .records(list)
             .filter(|&record| self.is_live(record))
-            .map(|record| self.entries[record.index as usize].deadline)
+            .map(|record| self.timers.timer(record.index).deadline)
             .min()
     }
-}
-
-/// The slab's private `enum Entry<T> { Vacant(usize), Occupied(T) }`, mirrored for memory accounting.
-#[allow(dead_code)]
-enum SlabSlot<T> {
-    Vacant(usize),
-    Occupied(T),
 }
 
 /// Asks the CPU to start loading `value`'s cache line, so that a later read of it does not wait. A hint only:
@@ -641,11 +596,6 @@ fn prefetch<V>(value: Option<&V>) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = value;
-}
-
-/// Advances a generation, skipping 0 so that keys are never 0.
-fn bump(generation: &mut u32) {
-    *generation = generation.checked_add(1).unwrap_or(1);
 }
 
 #[cfg(test)]

@@ -1,0 +1,244 @@
+//! Workloads at scale, as users bring them: many timers armed long before they fire, touched in random order,
+//! expiring after they cascaded down the levels; and the physical floors they approach, measured in the same run.
+//!
+//! Each workload builds its queue untimed, then times only the operations it names, and returns nanoseconds per
+//! operation. `--bin timers` prints them as tables beside every baseline; the criterion bench `wheel` runs the
+//! same functions under `wheel-scale/*`.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::time::Instant;
+
+use crate::{Rng, Spread, TimerQueue, fill};
+
+/// One hour in ticks (1 tick = 1 ms).
+pub const HOUR_MS: u64 = 3_600_000;
+
+/// `count` distinct positions out of `0..total`, drawn uniformly (a partial Fisher–Yates shuffle).
+pub fn victims(total: usize, count: usize, rng: &mut Rng) -> Vec<usize> {
+    let mut positions: Vec<usize> = (0..total).collect();
+    let count = count.min(total);
+    for i in 0..count {
+        let j = i + (rng.next_u64() % (total - i) as u64) as usize;
+        positions.swap(i, j);
+    }
+    positions.truncate(count);
+    positions
+}
+
+/// How many operations a scale workload times: enough to be measurable, at most half of what is pending.
+pub fn operations(pending: usize) -> usize {
+    (pending / 2).clamp(1, 200_000)
+}
+
+/// Cancel of random pending timers: `pending` timers uniform over 1 s – 1 h, then `operations(pending)` of them,
+/// drawn uniformly before the clock starts, cancelled. Nanoseconds per cancel.
+pub fn cancel_random<Q: TimerQueue>(queue: &mut Q, pending: usize, seed: u64) -> f64 {
+    let mut rng = Rng::new(seed);
+    let mut keys: Vec<Option<Q::Key>> = fill(queue, pending, Spread::Uniform, &mut rng).into_iter().map(Some).collect();
+    let chosen: Vec<Q::Key> =
+        victims(pending, operations(pending), &mut rng).into_iter().filter_map(|at| keys[at].take()).collect();
+    let count = chosen.len();
+    let start = Instant::now();
+    for key in chosen {
+        queue.cancel(key);
+    }
+    start.elapsed().as_nanos() as f64 / count as f64
+}
+
+/// Reschedule of random pending timers to a new deadline uniform over 1 s – 1 h: nanoseconds per reschedule.
+pub fn reschedule_random<Q: TimerQueue>(queue: &mut Q, pending: usize, seed: u64) -> f64 {
+    let mut rng = Rng::new(seed);
+    let mut keys: Vec<Option<Q::Key>> = fill(queue, pending, Spread::Uniform, &mut rng).into_iter().map(Some).collect();
+    let chosen: Vec<(u64, Q::Key, u64)> = victims(pending, operations(pending), &mut rng)
+        .into_iter()
+        .filter_map(|at| keys[at].take().map(|key| (at as u64, key, Spread::Uniform.deadline(0, &mut rng))))
+        .collect();
+    let count = chosen.len();
+    let start = Instant::now();
+    for (id, key, deadline) in chosen {
+        black_box(queue.reschedule(key, id, deadline));
+    }
+    start.elapsed().as_nanos() as f64 / count as f64
+}
+
+/// Expiry after a cascade: `pending` timers due uniformly over `window` ticks starting `lead` ticks ahead, armed
+/// at time 0, then the clock advanced one tick at a time from `lead` to the end of the window (a first advance
+/// jumps to `lead`: with an hour's lead the timers cascade down every level on the way). Nanoseconds per expired
+/// timer, the advances that cascade them included.
+pub fn expiry<Q: TimerQueue>(queue: &mut Q, pending: usize, lead: u64, window: u64, seed: u64) -> f64 {
+    let mut rng = Rng::new(seed);
+    for id in 0..pending as u64 {
+        queue.insert(lead + rng.next_u64() % window, id);
+    }
+    let mut fired = Vec::with_capacity(pending);
+    let start = Instant::now();
+    queue.advance(lead.saturating_sub(1), &mut fired);
+    for now in lead..lead + window {
+        queue.advance(now, &mut fired);
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(fired.len(), pending, "{} lost timers", Q::NAME);
+    elapsed.as_nanos() as f64 / pending as f64
+}
+
+/// What the network-timeout lifecycle measured.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Lifecycle {
+    /// Nanoseconds per armed timer, all work included (arming, cancelling, advancing, firing).
+    pub ns_per_armed: f64,
+    /// Timers pending at the end of the run (steady state).
+    pub live: usize,
+}
+
+/// The network-timeout lifecycle: `per_second` timeouts of 60 s armed per simulated second (spread evenly over its
+/// milliseconds), 90% of them cancelled 10–500 ms after arming, the clock advanced 1 ms at a time, for `seconds`
+/// simulated seconds (past 60 s the queue is at its steady state). `at_end` sees the queue before it is dropped,
+/// with the number of live timers (for memory accounting).
+pub fn lifecycle<Q: TimerQueue>(
+    queue: &mut Q,
+    per_second: u64,
+    seconds: u64,
+    seed: u64,
+    at_end: impl FnOnce(&Q, usize),
+) -> Lifecycle {
+    let mut rng = Rng::new(seed);
+    let per_ms = per_second / 1_000;
+    // Cancellations due, by the millisecond they happen at (a ring of 512 ms: every cancel is within 500 ms).
+    let mut cancels: Vec<Vec<Q::Key>> = (0..512).map(|_| Vec::new()).collect();
+    let mut fired = Vec::new();
+    let (mut armed, mut cancelled, mut expired) = (0u64, 0u64, 0u64);
+    let start = Instant::now();
+    for now in 1..=seconds * 1_000 {
+        let slot = (now % 512) as usize;
+        let mut due = std::mem::take(&mut cancels[slot]);
+        for key in due.drain(..) {
+            queue.cancel(key);
+            cancelled += 1;
+        }
+        cancels[slot] = due; // keeps its capacity: the harness allocates nothing per millisecond
+        for _ in 0..per_ms {
+            let key = queue.insert(now + 60_000, armed);
+            armed += 1;
+            let roll = rng.next_u64();
+            if roll % 10 != 0 {
+                let after = 10 + (roll >> 8) % 491;
+                cancels[((now + after) % 512) as usize].push(key);
+            }
+        }
+        fired.clear();
+        queue.advance(now, &mut fired);
+        expired += fired.len() as u64;
+    }
+    let elapsed = start.elapsed();
+    let pending_cancels: u64 = cancels.iter().map(|c| c.len() as u64).sum();
+    let live = (armed - cancelled - expired) as usize;
+    debug_assert!(pending_cancels <= live as u64);
+    at_end(queue, live);
+    Lifecycle { ns_per_armed: elapsed.as_nanos() as f64 / armed as f64, live }
+}
+
+/// One random access to memory that misses every cache, by dependent loads (each address comes from the previous
+/// load, as in a linked-list walk): a random cyclic permutation over `bytes` of `u64`s. Nanoseconds per load.
+pub fn dependent_random_load(bytes: usize, loads: usize) -> f64 {
+    let len = bytes / 8;
+    let mut rng = Rng::new(11);
+    // Sattolo's algorithm: one cycle through every element.
+    let mut next: Vec<u64> = (0..len as u64).collect();
+    for i in (1..len).rev() {
+        let j = (rng.next_u64() % i as u64) as usize;
+        next.swap(i, j);
+    }
+    let mut at = 0usize;
+    let start = Instant::now();
+    for _ in 0..loads {
+        at = next[at] as usize;
+    }
+    black_box(at);
+    start.elapsed().as_nanos() as f64 / loads as f64
+}
+
+/// Random accesses that miss every cache but do not depend on each other (addresses known in advance, as the
+/// wheel's records give them): the CPU overlaps them. Nanoseconds per load.
+pub fn independent_random_load(bytes: usize, loads: usize) -> f64 {
+    let len = bytes / 8;
+    let data: Vec<u64> = (0..len as u64).collect();
+    let mut rng = Rng::new(13);
+    let addresses: Vec<u32> = (0..loads).map(|_| (rng.next_u64() % len as u64) as u32).collect();
+    let start = Instant::now();
+    let mut sum = 0u64;
+    for &at in &addresses {
+        sum = sum.wrapping_add(data[at as usize]);
+    }
+    black_box(sum);
+    start.elapsed().as_nanos() as f64 / loads as f64
+}
+
+/// A streaming read of `entries` entries of 32 bytes (the wheel's size per timer): nanoseconds per entry.
+pub fn streaming_read(entries: usize) -> f64 {
+    let data: Vec<[u64; 4]> = (0..entries as u64).map(|i| [i, i ^ 1, i ^ 2, i ^ 3]).collect();
+    let start = Instant::now();
+    let mut sum = 0u64;
+    for entry in &data {
+        sum = sum.wrapping_add(entry[0]).wrapping_add(entry[3]);
+    }
+    black_box(sum);
+    start.elapsed().as_nanos() as f64 / entries as f64
+}
+
+/// The machine's caches as Linux reports them: `(level, type, size)` of cpu0's caches.
+pub fn cache_sizes() -> Vec<(String, String, String)> {
+    let mut caches = Vec::new();
+    for index in 0..8 {
+        let dir = format!("/sys/devices/system/cpu/cpu0/cache/index{index}");
+        let read = |name: &str| std::fs::read_to_string(format!("{dir}/{name}")).map(|s| s.trim().to_string());
+        if let (Ok(level), Ok(kind), Ok(size)) = (read("level"), read("type"), read("size")) {
+            caches.push((level, kind, size));
+        }
+    }
+    caches
+}
+
+/// The median of some measurements.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// A `BTreeMap` ordered by (deadline, insertion), as a baseline: O(log n) everything, exact, and its expiry
+/// walks leaves that hold many timers each.
+#[derive(Default)]
+pub struct BTreeQueue {
+    map: BTreeMap<(u64, u64), u64>,
+    seq: u64,
+}
+
+impl TimerQueue for BTreeQueue {
+    type Key = (u64, u64);
+    const NAME: &'static str = "btreemap";
+
+    fn insert(&mut self, deadline_ms: u64, id: u64) -> (u64, u64) {
+        self.seq += 1;
+        self.map.insert((deadline_ms, self.seq), id);
+        (deadline_ms, self.seq)
+    }
+
+    fn cancel(&mut self, key: (u64, u64)) {
+        self.map.remove(&key);
+    }
+
+    fn reschedule(&mut self, key: (u64, u64), id: u64, deadline_ms: u64) -> (u64, u64) {
+        self.map.remove(&key);
+        self.insert(deadline_ms, id)
+    }
+
+    fn advance(&mut self, now_ms: u64, fired: &mut Vec<(u64, u64)>) {
+        while let Some(entry) = self.map.first_entry() {
+            if entry.key().0 > now_ms {
+                break;
+            }
+            let ((deadline, _), id) = entry.remove_entry();
+            fired.push((id, deadline));
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The wheel's timers: one array of slots, each holding a timer (deadline, list, value) or a link of the free
+//! chain, beside the slot's generation and placement stamp, which outlive the timers that use the slot.
+//!
+//! Why not the `slab` crate, which the wheel used before: `slab` keeps nothing per slot across reuse, so the
+//! generation and stamp had to live in a parallel array, and every operation at scale paid two independent cache
+//! misses (the slab entry and the parallel array) where one suffices. Here both sit in the slot: cancelling a
+//! random timer, or checking and moving a record's timer during a cascade, touches one cache line.
+
+use super::lists::ListId;
+use super::paged::Paged;
+
+/// The "no slot" link of the free chain.
+const NONE: u32 = u32::MAX;
+
+/// One timer in the wheel.
+#[derive(Debug)]
+pub(super) struct Timer<T> {
+    pub(super) deadline: u64,
+    /// The list that holds the timer's live record.
+    pub(super) list: ListId,
+    pub(super) value: T,
+}
+
+#[derive(Debug)]
+enum State<T> {
+    /// Free; the next free slot (or `NONE`).
+    Vacant(u32),
+    Occupied(Timer<T>),
+}
+
+/// One slot of the arena.
+#[derive(Debug)]
+pub(super) struct Slot<T> {
+    /// Bumped when the slot's timer leaves the wheel: keys with an older generation are stale. Never 0.
+    pub(super) generation: u32,
+    /// Bumped whenever the slot's timer leaves its list (cancel, reschedule, pop): records with an older stamp are
+    /// stale. (A stale record could only be mistaken for a live one after 2^32 placements of the same slot while
+    /// it waits unprocessed.)
+    pub(super) stamp: u32,
+    state: State<T>,
+}
+
+impl<T> Slot<T> {
+    /// The timer in this slot, if any.
+    pub(super) fn timer(&self) -> Option<&Timer<T>> {
+        match &self.state {
+            State::Occupied(timer) => Some(timer),
+            State::Vacant(_) => None,
+        }
+    }
+}
+
+/// Every timer of a wheel, by index.
+#[derive(Debug)]
+pub(super) struct Arena<T> {
+    slots: Paged<Slot<T>>,
+    free: u32,
+    len: usize,
+}
+
+impl<T> Arena<T> {
+    pub(super) fn new() -> Arena<T> {
+        Arena { slots: Paged::new(), free: NONE, len: 0 }
+    }
+
+    /// Room for `additional` more slots.
+    pub(super) fn reserve(&mut self, additional: usize) {
+        self.slots.reserve(additional);
+    }
+
+    /// Timers held.
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Bytes the slots take (capacity), for memory accounting.
+    pub(super) fn held_bytes(&self) -> usize {
+        self.slots.held_bytes()
+    }
+
+    /// The slot at `index`, if the arena has one there.
+    #[inline]
+    pub(super) fn slot(&self, index: u32) -> Option<&Slot<T>> {
+        self.slots.get(index as usize)
+    }
+
+    /// The stamp of slot `index` (which must exist).
+    #[inline]
+    pub(super) fn stamp(&self, index: u32) -> u32 {
+        self.slots[index as usize].stamp
+    }
+
+    /// The timer at `index`; it must be there.
+    #[inline]
+    pub(super) fn timer_mut(&mut self, index: u32) -> &mut Timer<T> {
+        match &mut self.slots[index as usize].state {
+            State::Occupied(timer) => timer,
+            State::Vacant(_) => unreachable!("slot {index} holds no timer"),
+        }
+    }
+
+    /// The timer at `index`; it must be there.
+    #[inline]
+    pub(super) fn timer(&self, index: u32) -> &Timer<T> {
+        self.slots[index as usize].timer().unwrap_or_else(|| unreachable!("slot {index} holds no timer"))
+    }
+
+    /// Stores a timer in a free slot and returns the slot's index and generation.
+    ///
+    /// # Panics
+    ///
+    /// When the arena already holds `u32::MAX` slots.
+    pub(super) fn insert(&mut self, timer: Timer<T>) -> (u32, u32) {
+        self.len += 1;
+        if self.free != NONE {
+            let index = self.free;
+            let slot = &mut self.slots[index as usize];
+            self.free = match std::mem::replace(&mut slot.state, State::Occupied(timer)) {
+                State::Vacant(next) => next,
+                State::Occupied(_) => unreachable!("the free chain only holds vacant slots"),
+            };
+            return (index, slot.generation);
+        }
+        let index = u32::try_from(self.slots.len()).ok().filter(|&i| i != NONE).expect("timer wheel is full");
+        self.slots.push(Slot { generation: 1, stamp: 0, state: State::Occupied(timer) });
+        (index, 1)
+    }
+
+    /// Bumps the stamp of slot `index`: its timer's current record goes stale.
+    #[inline]
+    pub(super) fn restamp(&mut self, index: u32) {
+        let slot = &mut self.slots[index as usize];
+        slot.stamp = slot.stamp.wrapping_add(1);
+    }
+
+    /// Takes the timer out of slot `index` (which must hold one), frees the slot, and makes its key and records
+    /// stale.
+    pub(super) fn remove(&mut self, index: u32) -> Timer<T> {
+        let slot = &mut self.slots[index as usize];
+        let State::Occupied(timer) = std::mem::replace(&mut slot.state, State::Vacant(self.free)) else {
+            unreachable!("slot {index} holds no timer")
+        };
+        slot.generation = slot.generation.checked_add(1).unwrap_or(1);
+        slot.stamp = slot.stamp.wrapping_add(1);
+        self.free = index;
+        self.len -= 1;
+        timer
+    }
+
+    /// Removes every timer at once (whether or not the values are then all read), yielding their values; every
+    /// key and record goes stale.
+    pub(super) fn drain(&mut self) -> std::vec::IntoIter<T> {
+        let mut values = Vec::with_capacity(self.len);
+        for index in 0..self.slots.len() as u32 {
+            if self.slots[index as usize].timer().is_some() {
+                values.push(self.remove(index).value);
+            }
+        }
+        values.into_iter()
+    }
+}

@@ -1,0 +1,67 @@
+//! A growable array in fixed-size pages: pushing never moves what is stored, and growth never doubles the memory
+//! held (the slack is at most one page), where a `Vec` at 600,000 elements may hold room for a million.
+
+/// Elements per page: 4,096 (128 KiB pages for the wheel's 32-byte timer slots).
+const PAGE_BITS: u32 = 12;
+const PAGE: usize = 1 << PAGE_BITS;
+
+/// An array of `T` in pages of 4,096.
+#[derive(Debug)]
+pub(super) struct Paged<T> {
+    pages: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Paged<T> {
+    pub(super) fn new() -> Paged<T> {
+        Paged { pages: Vec::new(), len: 0 }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Allocates the pages for `additional` more elements now, so that pushing them allocates nothing.
+    pub(super) fn reserve(&mut self, additional: usize) {
+        let pages = (self.len + additional).div_ceil(PAGE);
+        while self.pages.len() < pages {
+            self.pages.push(Vec::with_capacity(PAGE));
+        }
+    }
+
+    /// Appends `value`.
+    pub(super) fn push(&mut self, value: T) {
+        let page = self.len >> PAGE_BITS;
+        if page == self.pages.len() {
+            self.pages.push(Vec::with_capacity(PAGE));
+        }
+        self.pages[page].push(value);
+        self.len += 1;
+    }
+
+    #[inline]
+    pub(super) fn get(&self, index: usize) -> Option<&T> {
+        self.pages.get(index >> PAGE_BITS)?.get(index & (PAGE - 1))
+    }
+
+    /// Bytes held: every page's full capacity, and the page table.
+    pub(super) fn held_bytes(&self) -> usize {
+        self.pages.len() * PAGE * std::mem::size_of::<T>() + self.pages.capacity() * std::mem::size_of::<Vec<T>>()
+    }
+}
+
+impl<T> std::ops::Index<usize> for Paged<T> {
+    type Output = T;
+
+    #[inline]
+    fn index(&self, index: usize) -> &T {
+        &self.pages[index >> PAGE_BITS][index & (PAGE - 1)]
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for Paged<T> {
+    #[inline]
+    fn index_mut(&mut self, index: usize) -> &mut T {
+        &mut self.pages[index >> PAGE_BITS][index & (PAGE - 1)]
+    }
+}
