@@ -5,8 +5,10 @@
 //!   100k and 1M pending timers with deadlines uniform over 1 s – 1 h.
 //! - `wheel-scale/*` (the workloads users bring, from `taskwheel_benches::scale`): cancel and reschedule of random
 //!   pending timers (victims drawn before the clock starts), and expiry of timers due over the next 1,000 ticks
-//!   armed just before or an hour before (so they cascade), advanced one tick at a time; at 1k, 100k and 1M
-//!   pending (10M with `TASKWHEEL_BENCH_10M=1`). `--bin timers` prints the same beside the memory floors.
+//!   armed just before or an hour before (so they cascade), advanced one tick at a time, and insert while filling;
+//!   at 1k, 100k and 1M pending (10M with `TASKWHEEL_BENCH_10M=1`); and the network-timeout lifecycle (60 s
+//!   timeouts, 90% cancelled after 10–500 ms, 100k arms per simulated second). `--bin timers` prints the same
+//!   beside the memory floors, with the lifecycle's memory.
 //!
 //! `cargo bench -p taskwheel-benches --bench wheel`; `TASKWHEEL_BENCH_QUICK=1` for the CI smoke run (1k and
 //! 100k pending, short measurements); `TASKWHEEL_BENCH_SPREAD=clustered` for deadlines clustered like network
@@ -210,21 +212,29 @@ fn wheel_scale(c: &mut Criterion) {
         sizes.push(10_000_000);
     }
     type Measure<Q> = fn(&mut Q, usize, u64) -> f64;
-    fn workloads<Q: TimerQueue>() -> [(&'static str, Measure<Q>); 4] {
+    fn workloads<Q: TimerQueue>() -> [(&'static str, Measure<Q>); 6] {
         [
+            ("insert-fill", scale::insert_fill::<Q>),
             ("cancel-random", scale::cancel_random::<Q>),
             ("reschedule-random", scale::reschedule_random::<Q>),
             ("expiry-next-1000-ticks", |q, n, seed| scale::expiry(q, n, 1, 1_000, seed)),
             ("expiry-an-hour-ahead", |q, n, seed| scale::expiry(q, n, HOUR_MS, 1_000, seed)),
+            // The network-timeout lifecycle at 100k arms per simulated second (20k in quick mode); its size is
+            // set by the rate, not by `n`, so it runs once, under the first size.
+            ("lifecycle-100k-per-s", |q, _, seed| {
+                let (rate, seconds) = if quick() { (20_000, 8) } else { (100_000, 70) };
+                scale::lifecycle(q, rate, seconds, seed, |_, _| ()).ns_per_armed
+            }),
         ]
     }
-    for index in 0..4 {
+    for index in 0..6 {
         let name = workloads::<TaskwheelQueue>()[index].0;
         let mut group = c.benchmark_group(format!("wheel-scale/{name}"));
         group.sample_size(10);
         group.warm_up_time(Duration::from_millis(1));
         group.measurement_time(Duration::from_millis(if quick() { 100 } else { 1_000 }));
-        for &pending in &sizes {
+        let sizes = if name.starts_with("lifecycle") { &sizes[..1] } else { &sizes[..] };
+        for &pending in sizes {
             bench_scale(&mut group, pending, &TaskwheelQueue::new, &workloads::<TaskwheelQueue>()[index].1);
             bench_scale(&mut group, pending, &|_| HeapQueue::default(), &workloads::<HeapQueue>()[index].1);
             bench_scale(&mut group, pending, &|_| BTreeQueue::default(), &workloads::<BTreeQueue>()[index].1);

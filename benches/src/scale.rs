@@ -31,6 +31,21 @@ pub fn operations(pending: usize) -> usize {
     (pending / 2).clamp(1, 200_000)
 }
 
+/// Insert at scale: `pending` timers uniform over 1 s – 1 h into an empty queue (built with room for them),
+/// nanoseconds per insert averaged over the whole fill (so the later inserts meet a queue holding up to `pending`).
+pub fn insert_fill<Q: TimerQueue>(queue: &mut Q, pending: usize, seed: u64) -> f64 {
+    let mut rng = Rng::new(seed);
+    let deadlines: Vec<u64> = (0..pending).map(|_| Spread::Uniform.deadline(0, &mut rng)).collect();
+    let mut keys = Vec::with_capacity(pending);
+    let start = Instant::now();
+    for (id, &deadline) in deadlines.iter().enumerate() {
+        keys.push(queue.insert(deadline, id as u64));
+    }
+    let elapsed = start.elapsed();
+    black_box(&keys);
+    elapsed.as_nanos() as f64 / pending as f64
+}
+
 /// Cancel of random pending timers: `pending` timers uniform over 1 s – 1 h, then `operations(pending)` of them,
 /// drawn uniformly before the clock starts, cancelled. Nanoseconds per cancel.
 pub fn cancel_random<Q: TimerQueue>(queue: &mut Q, pending: usize, seed: u64) -> f64 {

@@ -73,33 +73,38 @@ fn median_of<Q: TimerQueue>(
 }
 
 /// One row per workload for queue `Q`: nanoseconds per operation at each size.
-fn scale_rows<Q: TimerQueue>(make: &dyn Fn(usize) -> Q, sizes: &[usize], runs: usize) -> [Vec<f64>; 4] {
+fn scale_rows<Q: TimerQueue>(make: &dyn Fn(usize) -> Q, sizes: &[usize], runs: usize) -> [Vec<f64>; 5] {
     let near = |q: &mut Q, n: usize, seed: u64| scale::expiry(q, n, 1, 1_000, seed);
     let hour = |q: &mut Q, n: usize, seed: u64| scale::expiry(q, n, HOUR_MS, 1_000, seed);
     let per = |measure: fn(&mut Q, usize, u64) -> f64| -> Vec<f64> {
         sizes.iter().map(|&n| median_of(runs, make, n, measure)).collect()
     };
-    [per(scale::cancel_random::<Q>), per(scale::reschedule_random::<Q>), per(near), per(hour)]
+    [
+        per(scale::insert_fill::<Q>),
+        per(scale::cancel_random::<Q>),
+        per(scale::reschedule_random::<Q>),
+        per(near),
+        per(hour),
+    ]
 }
 
-/// The steady state of the lifecycle: nanoseconds per armed timer and bytes held per live timer.
-fn lifecycle_row<Q: TimerQueue>(make: impl Fn() -> Q, per_second: u64, seconds: u64) -> (Lifecycle, f64) {
+/// The steady state of the lifecycle: nanoseconds per armed timer, bytes held per live timer (counting
+/// allocator), and the queue's own accounting of the bytes it holds, when it can tell.
+fn lifecycle_row<Q: TimerQueue>(
+    make: impl Fn() -> Q,
+    per_second: u64,
+    seconds: u64,
+) -> (Lifecycle, f64, Option<usize>) {
     let before = LIVE_BYTES.load(Ordering::Relaxed);
-    let mut bytes_per_live = 0.0;
+    let (mut bytes_per_live, mut held) = (0.0, None);
     let mut queue = make();
     let result = scale::lifecycle(&mut queue, per_second, seconds, 5, |queue, live| {
         // The harness's own cancel lists hold one key per pending cancel; counted with the queue, as for all.
         bytes_per_live = (LIVE_BYTES.load(Ordering::Relaxed) - before) as f64 / live as f64;
-        if let Some(held) = queue.held_bytes() {
-            println!(
-                "({}'s own accounting at the end: {held} bytes held, {:.1} per live timer)\n",
-                Q::NAME,
-                held as f64 / live as f64
-            );
-        }
+        held = queue.held_bytes();
     });
     drop(queue);
-    (result, bytes_per_live)
+    (result, bytes_per_live, held)
 }
 
 fn print_scale() {
@@ -120,22 +125,31 @@ fn print_scale() {
     for (level, kind, size) in scale::cache_sizes() {
         println!("- L{level} {kind}: {size}");
     }
-    let (floor_bytes, loads) = if quick() { (64 << 20, 200_000) } else { (1 << 30, 2_000_000) };
-    let dependent = scale::dependent_random_load(floor_bytes, loads);
-    let independent = scale::independent_random_load(floor_bytes, loads);
-    let streaming = scale::streaming_read(if quick() { 1_000_000 } else { 10_000_000 });
-    println!("- one dependent random load over {} MiB (a DRAM miss): {dependent:.1} ns", floor_bytes >> 20);
-    println!("- one independent random load over {} MiB (misses overlapped): {independent:.1} ns", floor_bytes >> 20);
-    println!("- streaming read of one 32-byte entry: {streaming:.2} ns\n");
+    // The floors over the wheel's own working set at 1M and 10M timers (32 bytes each), and over 1 GiB.
+    let floor_sizes: &[usize] = if quick() { &[32 << 20] } else { &[32 << 20, 320 << 20, 1 << 30] };
+    let loads = if quick() { 200_000 } else { 2_000_000 };
+    for &bytes in floor_sizes.iter().take(if std::env::var_os("TASKWHEEL_SCALE_NO_FLOORS").is_some() { 0 } else { 3 }) {
+        let dependent = scale::dependent_random_load(bytes, loads);
+        let independent = scale::independent_random_load(bytes, loads);
+        let streaming = scale::streaming_read(bytes / 32);
+        println!(
+            "- over {} MiB: one dependent random load (a chain of misses, as a linked list walks) {dependent:.1} ns; \
+             one independent random load (misses overlapped) {independent:.1} ns; streaming read of one 32-byte \
+             entry {streaming:.2} ns",
+            bytes >> 20
+        );
+    }
+    println!();
 
     let workloads = [
+        "insert, filling an empty queue up to N pending, deadlines uniform over 1 s - 1 h (ns per insert)",
         "cancel of random pending timers (ns per cancel)",
         "reschedule of random pending timers (ns per reschedule)",
         "expiry of timers due over the next 1,000 ticks, armed just before, advanced 1 tick at a time (ns per expired)",
         "expiry of timers due over 1,000 ticks an hour ahead, armed at 0 (they cascade down every level), advanced 1 tick at a time (ns per expired)",
     ];
     let mut tables: Vec<Vec<(&str, Vec<f64>)>> = vec![Vec::new(); workloads.len()];
-    let mut add = |name: &'static str, rows: [Vec<f64>; 4]| {
+    let mut add = |name: &'static str, rows: [Vec<f64>; 5]| {
         for (table, row) in tables.iter_mut().zip(rows) {
             table.push((name, row));
         }
@@ -184,9 +198,16 @@ fn print_scale() {
     );
     println!("|---|---|---|---|---|");
     let mut ours = 0.0;
-    let mut show = |name: &str, (result, bytes): (Lifecycle, f64)| {
+    let mut notes = Vec::new();
+    let mut show = |name: &str, (result, bytes, held): (Lifecycle, f64, Option<usize>)| {
         if ours == 0.0 {
             ours = result.ns_per_armed;
+        }
+        if let Some(held) = held {
+            notes.push(format!(
+                "{name}'s own accounting at the end: {held} bytes held, {:.1} per live timer",
+                held as f64 / result.live as f64
+            ));
         }
         println!(
             "| {name} | {:.1} | {} | {bytes:.1} | {:.2}x |",
@@ -209,6 +230,9 @@ fn print_scale() {
         show(HhwtQueue::NAME, lifecycle_row(HhwtQueue::default, per_second, seconds));
     }
     println!();
+    for note in notes {
+        println!("{note}\n");
+    }
 }
 
 fn main() {
