@@ -4,7 +4,7 @@ use std::num::NonZeroU64;
 
 /// Names one timer in a [`Wheel`](super::Wheel).
 ///
-/// A key packs the timer's slab index (low 32 bits) with that index's generation (high 32 bits). When the timer
+/// A key packs the timer's slot index in the wheel's arena (low 32 bits) with that index's generation (high 32 bits). When the timer
 /// fires or is cancelled the generation of its index is bumped, so the old key goes *stale*: the wheel refuses it
 /// and it can never reach a later timer that reuses the same index. The raw value is never 0, which lets the C API
 /// use 0 as "no timer".
@@ -31,7 +31,7 @@ impl TimerKey {
         TimerKey(NonZeroU64::new(raw).expect("timer generations are never 0"))
     }
 
-    /// The slab index of the timer.
+    /// The arena index of the timer.
     pub(super) fn index(self) -> usize {
         (self.0.get() & 0xFFFF_FFFF) as usize
     }

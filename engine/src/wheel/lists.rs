@@ -2,7 +2,7 @@
 //!
 //! Every pending timer has exactly one live record, on one of the 384 slot lists, the ready list (deadlines already
 //! behind the wheel's time when inserted) or the overflow list (deadlines beyond the wheel's span); a due timer's
-//! record waits in the expired queue. A record is 8 bytes: the timer's slab index and the placement *stamp* the
+//! record waits in the expired queue. A record is 8 bytes: the timer's arena index and the placement *stamp* the
 //! index had when the record was written. Cancelling or rescheduling a timer bumps its stamp and leaves the old
 //! record where it is, stale (one write to the timer's own bookkeeping, no neighbour touched); stale records are
 //! skipped when their list is processed, and a list is compacted as soon as it holds more than three stale records
@@ -27,7 +27,7 @@ pub(super) struct Record {
 /// Names one list. Slot lists come first (`level * 64 + slot`), then the ready and overflow lists; the expired
 /// queue has an id too (for the entry's "where is my record"), but its records live in a queue of their own.
 ///
-/// Stored as a `NonZeroU16` inside each entry so that `slab`'s vacant/occupied enum can hide its tag in the niche.
+/// Stored as a `NonZeroU16` inside each timer so that the arena's vacant/occupied enum can hide its tag in the niche.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(super) struct ListId(NonZeroU16);
 

@@ -22,12 +22,12 @@
 //!
 //! Timers live in one array of slots (deadline, value, which list holds the timer's record, and the slot's
 //! generation and placement stamp: one cache line to touch per timer). Each wheel slot holds a
-//! contiguous vector of 8-byte records (slab index and placement stamp), so processing a slot reads it
+//! chain of chunks of 8-byte records (arena index and placement stamp), so processing a slot reads it
 //! sequentially and the timers it names are independent memory accesses, prefetched ahead, rather than a chain of
 //! dependent ones. Cancel and reschedule are O(1) and touch only the timer's own bookkeeping: they bump its
 //! placement stamp and leave the old record behind, stale; stale records are skipped when their slot is processed,
 //! and a slot is compacted as soon as it holds more stale records than live ones (see `lists`). Nothing allocates
-//! once the slab and the slot vectors have grown to their working size. A [`TimerKey`] carries the slab index and a
+//! once the arena and the record chunks have grown to their working size. A [`TimerKey`] carries the arena index and a
 //! per-index generation, so a stale key never reaches a new occupant.
 //!
 //! # Exactness, and what cascading costs
@@ -401,7 +401,7 @@ impl<T> Wheel<T> {
         self.timers.drain()
     }
 
-    /// The slab index of a live timer named by `key`.
+    /// The arena index of a live timer named by `key`.
     fn lookup(&self, key: TimerKey) -> Option<u32> {
         let index = u32::try_from(key.index()).ok()?;
         let slot = self.timers.slot(index)?;

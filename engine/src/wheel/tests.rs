@@ -179,7 +179,7 @@ fn stale_keys_never_touch_a_new_occupant() {
     let old = wheel.insert(10, 'a');
     assert_eq!(wheel.cancel(old), Some('a'));
     let new = wheel.insert(20, 'b');
-    assert_eq!(old.index(), new.index(), "the slab reuses the index");
+    assert_eq!(old.index(), new.index(), "the arena reuses the index");
     assert_eq!(wheel.cancel(old), None);
     assert_eq!(wheel.reschedule(old, 5), Err(WheelError::StaleKey));
     assert_eq!(wheel.get(old), None);
