@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use taskwheel::{
     CancelOutcome, Clock, Engine, Error, MAX_DELAY, MAX_PRECISE_SPIN, ManualClock, Precision, RunOutcome, Shutdown,
-    TaskHandle, TaskState, WhenFull,
+    TaskHandle, TaskResult, TaskState, WhenFull,
 };
 
 const MS: Duration = Duration::from_millis(1);
@@ -200,9 +200,9 @@ fn an_engine_with_a_hundred_thousand_groups_finds_each_one() {
 
 // ---- 7. A running task can end as cancelled ----
 
-#[test]
-fn a_running_one_shot_that_sees_its_cancellation_ends_cancelled() {
-    let engine = Engine::builder().workers(1).build().unwrap();
+/// Spawns a task that runs until it sees its cancellation flag and then returns `ending`; returns its handle
+/// once it has started.
+fn running_until_cancelled<R: TaskResult + Send + 'static>(engine: &Engine, ending: R) -> TaskHandle {
     let (started_tx, started) = mpsc::channel();
     let handle = engine
         .spawn(move |ctx| {
@@ -210,10 +210,17 @@ fn a_running_one_shot_that_sees_its_cancellation_ends_cancelled() {
             while !ctx.is_cancelled() {
                 thread::yield_now();
             }
-            RunOutcome::Cancelled
+            ending
         })
         .unwrap();
     started.recv().unwrap();
+    handle
+}
+
+#[test]
+fn a_running_one_shot_that_sees_its_cancellation_ends_cancelled() {
+    let engine = Engine::builder().workers(1).build().unwrap();
+    let handle = running_until_cancelled(&engine, RunOutcome::Cancelled);
     assert_eq!(handle.cancel(), CancelOutcome::Signalled);
     assert_eq!(handle.wait().unwrap(), TaskState::Cancelled);
     let stats = engine.stats();
@@ -221,17 +228,7 @@ fn a_running_one_shot_that_sees_its_cancellation_ends_cancelled() {
     assert_eq!(handle.failure(), None);
 
     // Returning an error instead still fails it, as before.
-    let (started_tx, started) = mpsc::channel();
-    let handle = engine
-        .spawn(move |ctx| {
-            started_tx.send(()).unwrap();
-            while !ctx.is_cancelled() {
-                thread::yield_now();
-            }
-            Err("stopped")
-        })
-        .unwrap();
-    started.recv().unwrap();
+    let handle = running_until_cancelled(&engine, Err::<(), _>("stopped"));
     handle.cancel();
     assert_eq!(handle.wait().unwrap(), TaskState::Failed);
 }
