@@ -41,6 +41,7 @@ use crate::sync::channel::{self, Receiver, Sender};
 use crate::sync::{Arc, CachePadded, Mutex, PlainArc, thread};
 use crate::task::{Task, TaskContext, TaskParts, TaskResult};
 use crate::tick::{Command, TickThread};
+use crate::waiters::Waiters;
 use crate::worker;
 
 /// What the engine's threads share.
@@ -69,8 +70,11 @@ pub(crate) struct Shared {
     /// Set to wake the tick thread.
     pub(crate) tick_woken: AtomicBool,
     pub(crate) tick_wake: Arc<Notifier>,
-    /// Notified when a task finishes, a sync is reached or capacity frees up.
+    /// Notified when a task finishes, a sync is reached or capacity frees up: for `wait_idle`, shutdown, blocked
+    /// submitters and timed waits on a manual clock. A wait for one task waits in `waiters` instead.
     pub(crate) changes: Arc<Notifier>,
+    /// The calls waiting for one task each.
+    pub(crate) waiters: Waiters,
     sync_requested: AtomicU64,
     pub(crate) sync_reached: AtomicU64,
     pub(crate) tick_stopped: AtomicBool,
@@ -100,6 +104,7 @@ impl Shared {
             tick_woken: AtomicBool::new(false),
             tick_wake: Arc::new(Notifier::default()),
             changes: Arc::new(Notifier::default()),
+            waiters: Waiters::new(),
             sync_requested: AtomicU64::new(0),
             sync_reached: AtomicU64::new(0),
             tick_stopped: AtomicBool::new(false),
@@ -396,7 +401,7 @@ impl Shared {
         }
         self.registry.retire(task.id);
         self.live.fetch_sub(1, Ordering::SeqCst);
-        task.done.store(true, Ordering::SeqCst);
+        self.waiters.task_ended(task);
     }
 
     fn stats(&self) -> Stats {

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::current;
 use crate::engine::Shared;
 use crate::error::Error;
@@ -10,6 +11,7 @@ use crate::lifecycle::TaskState;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
 use crate::task::Task;
+use crate::waiters;
 
 /// What [`TaskHandle::cancel`] did. `#[non_exhaustive]`: a `match` outside this crate needs a wildcard arm.
 ///
@@ -68,7 +70,7 @@ impl TaskHandle {
 
     /// `true` once the task is terminal and the engine has finished its bookkeeping (key released, capacity freed).
     pub fn is_finished(&self) -> bool {
-        self.task.done.load(Ordering::SeqCst)
+        self.task.done.load(Ordering::SeqCst) & waiters::DONE != 0
     }
 
     /// Cancels the task. See [`CancelOutcome`] for what that means in each state: a pending task never runs; a
@@ -79,7 +81,8 @@ impl TaskHandle {
         self.shared.cancel(&self.task)
     }
 
-    /// Blocks until the task is finished and returns its terminal state. No async runtime needed.
+    /// Blocks until the task is finished and returns its terminal state. No async runtime needed. The waiting
+    /// thread is woken when this task ends, not when others do.
     ///
     /// May be called from any thread, including from inside another task of the same engine (but if every worker
     /// waits that way for tasks that need a worker, none progresses: prefer [`wait_timeout`](Self::wait_timeout)
@@ -91,7 +94,7 @@ impl TaskHandle {
     /// engine with one worker for another of its tasks that has not finished: such a wait could never end.
     pub fn wait(&self) -> Result<TaskState, Error> {
         self.refuse_a_wait_that_cannot_end("TaskHandle::wait")?;
-        self.shared.changes.wait_until(&self.shared.clock, None, || self.is_finished());
+        self.shared.waiters.wait(&self.task, None);
         Ok(self.state())
     }
 
@@ -104,12 +107,15 @@ impl TaskHandle {
     /// [`wait`](Self::wait).
     pub fn wait_timeout(&self, timeout: Duration) -> Result<TaskState, Error> {
         self.refuse_a_wait_that_cannot_end("TaskHandle::wait_timeout")?;
-        let deadline = self.shared.clock.now().checked_add(timeout);
-        if self.shared.changes.wait_until(&self.shared.clock, deadline, || self.is_finished()) {
-            Ok(self.state())
-        } else {
-            Err(Error::Timeout)
-        }
+        let shared = &self.shared;
+        let deadline = shared.clock.now().checked_add(timeout);
+        let finished = match (&shared.clock, deadline) {
+            // Manual time moves only when a test moves it; every move notifies `changes`, so a timed wait on a
+            // manual clock looks again there.
+            (Clock::Manual(_), Some(_)) => shared.changes.wait_until(&shared.clock, deadline, || self.is_finished()),
+            _ => shared.waiters.wait(&self.task, deadline),
+        };
+        if finished { Ok(self.state()) } else { Err(Error::Timeout) }
     }
 
     /// Refuses a wait from inside the task itself, or from the only worker of its engine for another unfinished

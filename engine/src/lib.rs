@@ -47,6 +47,7 @@ mod stats;
 mod sync;
 mod task;
 mod tick;
+mod waiters;
 pub mod wheel;
 mod worker;
 

@@ -336,3 +336,23 @@ fn a_task_due_at_once_never_overtakes_a_due_task_the_tick_thread_holds() {
         tick.join().unwrap();
     });
 }
+
+#[test]
+fn a_waiter_is_woken_by_its_own_task_and_another_task_leaves_it_waiting() {
+    model(|| {
+        let (shared, _commands) = parts(&[]);
+        let other = submit(&shared, Submission::new(once(|_| ()), When::Now)).unwrap();
+        let awaited = submit(&shared, Submission::new(once(|_| ()), When::Now)).unwrap();
+        let waiter = {
+            let awaited = awaited.clone();
+            thread::spawn(move || awaited.wait())
+        };
+        assert!(work_once(&shared)); // `other` runs and ends first (queue order)
+        assert!(other.is_finished() && !awaited.is_finished());
+        // The waiter is either not registered yet or still registered: `other`'s end did not take it away.
+        assert!(shared.waiters.registered() <= 1);
+        assert!(work_once(&shared));
+        assert_eq!(waiter.join().unwrap().unwrap(), TaskState::Succeeded, "the waiter was not woken");
+        assert_eq!(shared.waiters.registered(), 0, "a registration was left behind");
+    });
+}

@@ -6,7 +6,7 @@ use std::time::Instant;
 use crate::lifecycle::{AtomicState, TaskState};
 use crate::schedule::Periodic;
 use crate::spec::Priority;
-use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use crate::sync::{Arc, Mutex};
 
 /// A task's closure, boxed. One-shot closures are wrapped so they run at most once.
@@ -168,8 +168,9 @@ pub(crate) struct Task {
     pub(crate) id: u64,
     pub(crate) state: AtomicState,
     pub(crate) cancel_requested: AtomicBool,
-    /// Set once the task is terminal and the engine's bookkeeping for it is complete.
-    pub(crate) done: AtomicBool,
+    /// `waiters::DONE` once the task is terminal and the engine's bookkeeping for it is complete; `WAITED` once a
+    /// call waits for it (see `waiters`). Only changed by read-modify-writes.
+    pub(crate) done: AtomicU8,
     job: Mutex<Option<Job>>,
     failure: Mutex<Option<String>>,
     pub(crate) runs: AtomicU64,
@@ -200,7 +201,7 @@ impl Task {
             id,
             state: AtomicState::new(),
             cancel_requested: AtomicBool::new(false),
-            done: AtomicBool::new(false),
+            done: AtomicU8::new(0),
             job: Mutex::new(Some(parts.job)),
             failure: Mutex::new(None),
             runs: AtomicU64::new(0),

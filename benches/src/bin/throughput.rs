@@ -1,5 +1,7 @@
-//! A plain submit → run loop for profilers: `perf record -g target/release/throughput [immediate|delayed] [tasks]`.
-//! Prints tasks per second; the criterion bench `engine` is the careful measurement.
+//! A plain submit → run loop for profilers: `perf record -g target/release/throughput [immediate|delayed] [tasks]
+//! [idle-waiters]`. Prints tasks per second; the criterion bench `engine` is the careful measurement. With
+//! `idle-waiters` > 0, that many threads first block in `wait()` on tasks an hour away, as the request threads of a
+//! program without an async runtime would: they must not slow the others.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +13,19 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let delayed = args.next().as_deref() == Some("delayed");
     let tasks: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(2_000_000);
-    let engine = Engine::builder().workers(2).capacity(tasks + 1).build().expect("engine");
+    let idle_waiters: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let engine = Engine::builder().workers(2).capacity(tasks + idle_waiters + 1).build().expect("engine");
+    let far: Vec<_> = (0..idle_waiters)
+        .map(|_| engine.after(Duration::from_secs(3600), |_| ()).expect("capacity is ample"))
+        .collect();
+    let waiting: Vec<_> = far
+        .iter()
+        .map(|handle| {
+            let handle = handle.clone();
+            std::thread::spawn(move || handle.wait())
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(50)); // let them block before the clock starts
     let done = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     for _ in 0..tasks {
@@ -27,8 +41,14 @@ fn main() {
     }
     let elapsed = start.elapsed();
     println!(
-        "{tasks} {} tasks in {elapsed:.2?}: {:.2} M tasks/s",
+        "{tasks} {} tasks in {elapsed:.2?} with {idle_waiters} idle waiters: {:.2} M tasks/s",
         if delayed { "1 ms delayed" } else { "immediate" },
         tasks as f64 / elapsed.as_secs_f64() / 1e6
     );
+    far.iter().for_each(|handle| {
+        handle.cancel();
+    });
+    waiting.into_iter().for_each(|waiter| {
+        let _ = waiter.join();
+    });
 }
