@@ -1,6 +1,9 @@
 //! The engine end to end, beside tokio in the same run: submit → run throughput for immediate tasks and for
-//! 1 ms delayed tasks, from 1 and 2 submitter threads, and cancel throughput of pending delayed tasks.
-//! Baseline: tokio's multi-thread runtime (2 workers) spawning the task, or spawning a task that sleeps 1 ms.
+//! 1 ms delayed tasks, from 1, 2 and 4 submitter threads, and cancel throughput of pending delayed tasks.
+//! Baselines: tokio's multi-thread runtime (2 workers) spawning the task, or spawning a task that sleeps 1 ms; and
+//! for immediate tasks a raw pool: boxed closures on a crossbeam channel drained by 2 std threads (the floor of
+//! "a closure on a channel"). Also immediate tasks with every handle kept and waited on, and with 64 threads idle
+//! in `wait()` on tasks an hour away (`engine/immediate-kept-and-waited`, `engine/immediate-64-idle-waiters`).
 //! Also concurrency groups at scale: building an engine with 100,000 groups beside one with none, and submitting
 //! to the last of them beside submitting with no group, in the same run.
 //!
@@ -80,6 +83,66 @@ fn tokio_batch(
     start.elapsed()
 }
 
+/// A raw pool: 2 std threads draining boxed closures from a crossbeam channel.
+struct RawPool {
+    sender: Option<crossbeam_channel::Sender<Box<dyn FnOnce() + Send>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl RawPool {
+    fn new(workers: usize) -> RawPool {
+        let (sender, receiver) = crossbeam_channel::unbounded::<Box<dyn FnOnce() + Send>>();
+        let threads = (0..workers)
+            .map(|_| {
+                let receiver = receiver.clone();
+                std::thread::spawn(move || receiver.iter().for_each(|job| job()))
+            })
+            .collect();
+        RawPool { sender: Some(sender), threads }
+    }
+}
+
+impl Drop for RawPool {
+    fn drop(&mut self) {
+        self.sender.take();
+        self.threads.drain(..).for_each(|thread| thread.join().expect("pool thread"));
+    }
+}
+
+fn raw_pool_batch(pool: &RawPool, submitters: usize, batch: usize) -> Duration {
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..submitters {
+            let (sender, done) = (pool.sender.clone().expect("open"), done.clone());
+            scope.spawn(move || {
+                for _ in 0..batch / submitters {
+                    let done = done.clone();
+                    sender
+                        .send(Box::new(move || {
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }))
+                        .expect("pool open");
+                }
+            });
+        }
+    });
+    while done.load(Ordering::Relaxed) < batch / submitters * submitters {
+        std::thread::yield_now();
+    }
+    start.elapsed()
+}
+
+/// Immediate tasks from one submitter with every handle kept, then each waited on.
+fn kept_and_waited_batch(engine: &Engine, batch: usize) -> Duration {
+    let start = Instant::now();
+    let handles: Vec<_> = (0..batch).map(|_| engine.spawn(|_| ()).expect("capacity is ample")).collect();
+    for handle in &handles {
+        handle.wait().expect("not inside a task");
+    }
+    start.elapsed()
+}
+
 fn engine_throughput(c: &mut Criterion) {
     let engine = Engine::builder().workers(2).capacity(4_000_000).build().expect("engine");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_time().build().expect("tokio");
@@ -90,16 +153,63 @@ fn engine_throughput(c: &mut Criterion) {
         group.warm_up_time(Duration::from_millis(if quick() { 100 } else { 500 }));
         group.measurement_time(Duration::from_millis(if quick() { 500 } else { 3_000 }));
         group.throughput(Throughput::Elements(batch as u64));
-        for submitters in [1, 2] {
+        for submitters in [1, 2, 4] {
             group.bench_function(format!("taskwheel/{submitters}-submitters"), |b| {
                 b.iter_custom(|iters| (0..iters).map(|_| taskwheel_batch(&engine, submitters, delay, batch)).sum())
             });
             group.bench_function(format!("tokio/{submitters}-submitters"), |b| {
                 b.iter_custom(|iters| (0..iters).map(|_| tokio_batch(&runtime, submitters, delay, batch)).sum())
             });
+            if delay.is_none() {
+                let pool = RawPool::new(2);
+                group.bench_function(format!("raw-pool/{submitters}-submitters"), |b| {
+                    b.iter_custom(|iters| (0..iters).map(|_| raw_pool_batch(&pool, submitters, batch)).sum())
+                });
+            }
         }
         group.finish();
     }
+
+    let settings = |group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>| {
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_millis(if quick() { 100 } else { 500 }));
+        group.measurement_time(Duration::from_millis(if quick() { 500 } else { 3_000 }));
+        group.throughput(Throughput::Elements(batch as u64));
+    };
+    let mut group = c.benchmark_group("engine/immediate-kept-and-waited");
+    settings(&mut group);
+    group.bench_function("taskwheel/fire-and-forget", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| taskwheel_batch(&engine, 1, None, batch)).sum())
+    });
+    group.bench_function("taskwheel/kept-and-waited", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| kept_and_waited_batch(&engine, batch)).sum())
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("engine/immediate-idle-waiters");
+    settings(&mut group);
+    for waiters in [0usize, 8, 64, 256] {
+        let far: Vec<_> =
+            (0..waiters).map(|_| engine.after(Duration::from_secs(3600), |_| ()).expect("capacity is ample")).collect();
+        let waiting: Vec<_> = far
+            .iter()
+            .map(|handle| {
+                let handle = handle.clone();
+                std::thread::spawn(move || handle.wait())
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(20)); // let them block
+        group.bench_function(format!("taskwheel/{waiters}-waiters"), |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| taskwheel_batch(&engine, 1, None, batch)).sum())
+        });
+        far.iter().for_each(|handle| {
+            handle.cancel();
+        });
+        waiting.into_iter().for_each(|waiter| {
+            let _ = waiter.join();
+        });
+    }
+    group.finish();
 
     let mut group = c.benchmark_group("engine/cancel-pending");
     group.sample_size(10);
