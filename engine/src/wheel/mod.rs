@@ -416,7 +416,13 @@ impl<T> Wheel<T> {
     /// Writes a live record for entry `index` on the list its deadline calls for, relative to `elapsed`.
     fn place(&mut self, index: u32) {
         let stamp = self.timers.stamp(index);
-        let timer = self.timers.timer_mut(index);
+        self.place_record(Record { index, stamp });
+    }
+
+    /// Writes `record`, its timer's live record (a fresh one, or one read back during a cascade, whose stamp was
+    /// just checked), on the list the timer's deadline calls for, relative to `elapsed`.
+    fn place_record(&mut self, record: Record) {
+        let timer = self.timers.timer_mut(record.index);
         let deadline = timer.deadline;
         let list = if deadline < self.elapsed {
             ListId::READY
@@ -432,7 +438,7 @@ impl<T> Wheel<T> {
             }
         };
         timer.list = list;
-        self.lists.push(list, Record { index, stamp });
+        self.lists.push(list, record);
     }
 
     /// Makes entry `index`'s record stale, keeping the bitmaps, the next-expiration cache and the bound on stale
@@ -553,7 +559,7 @@ impl<T> Wheel<T> {
                     self.expired.push_back(record);
                     queued += 1;
                 } else {
-                    self.place(record.index);
+                    self.place_record(record);
                 }
             }
         }
