@@ -81,6 +81,13 @@ impl TickThread {
             // it through here rather than straight to a run queue, behind the due tasks this thread holds (see
             // `Shared::schedule`). A read-modify-write, as every write of this atomic is.
             self.shared.sleep_target.swap(0, Ordering::SeqCst);
+            // The clock is read before the commands are taken: every task whose submission returned before this
+            // reading is in the wheel before anything due by it is dispatched, so a task submitted just before
+            // the clock passed its deadline is never overtaken by one due later.
+            let now = self.shared.now_ns();
+            // A `wait_idle` ticket is acknowledged only by a pass whose clock reading came after the ticket was
+            // taken out of the queue (so after the caller moved the clock): the tickets of earlier passes.
+            let acknowledgeable = synced;
             let mut stop = false;
             loop {
                 match self.commands.try_recv() {
@@ -94,21 +101,21 @@ impl TickThread {
             if stop {
                 break;
             }
-            self.fire_due();
+            self.fire_due(now);
             let target = self.sleep_target();
             self.shared.sleep_target.swap(target.unwrap_or(u64::MAX), Ordering::SeqCst);
             // For whoever waits to see the tick thread's plan: always, since a waiter may have read the 0 of this
             // pass even when the plan itself did not change (loom found the lost wake-up when this was skipped).
             self.shared.changes.notify_all();
             // Acknowledged after the target is published, so a caller of `wait_idle` sees the real target.
-            if synced > self.shared.sync_reached.load(Ordering::SeqCst) {
-                self.shared.sync_reached.store(synced, Ordering::SeqCst);
+            if acknowledgeable > self.shared.sync_reached.load(Ordering::SeqCst) {
+                self.shared.sync_reached.store(acknowledgeable, Ordering::SeqCst);
                 self.shared.changes.notify_all();
             }
             // The `swap` above pairs with the read-modify-write in `Shared::schedule`: a submission that read the
             // old target sent its command before, and it is visible here; no submission slips into the sleep.
-            if !self.commands.is_empty() {
-                continue;
+            if !self.commands.is_empty() || synced > acknowledgeable {
+                continue; // more commands, or a ticket to acknowledge after a fresh clock reading
             }
             self.sleep(target);
         }
@@ -142,8 +149,11 @@ impl TickThread {
     /// Everything the wheel gives up goes through the `imminent` heap first, ordered by (exact deadline, arrival):
     /// the wheel only knows ticks, and gives the tasks of one tick in insertion order, so a task due earlier within
     /// a tick, or one still waiting in the heap from an earlier pull, is never overtaken.
-    fn fire_due(&mut self) {
-        let now = self.shared.now_ns();
+    ///
+    /// `now` is the clock reading taken before the command queue was drained (see `run`); one reading serves the
+    /// whole pass, and time that passes meanwhile is handled by the next pass (the sleep target is then already
+    /// behind the clock).
+    fn fire_due(&mut self, now: u64) {
         // Precise mode hands a task over `handoff` before its deadline; the worker waits the rest actively.
         let horizon = now.saturating_add(self.handoff_ns);
         let horizon_tick = horizon / self.tick_ns;
@@ -156,7 +166,6 @@ impl TickThread {
                 }
             }
         }
-        let horizon = self.shared.now_ns().saturating_add(self.handoff_ns);
         while self.imminent.peek().is_some_and(|first| first.deadline <= horizon) {
             if let Some(Imminent { task, .. }) = self.imminent.pop() {
                 if task.state() == TaskState::Pending {
