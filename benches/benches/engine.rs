@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use taskwheel::Engine;
-use taskwheel_benches::quick;
+use taskwheel_benches::{IdleWaiters, quick};
 
 /// Tasks per measured batch.
 fn batch() -> usize {
@@ -189,24 +189,9 @@ fn engine_throughput(c: &mut Criterion) {
     let mut group = c.benchmark_group("engine/immediate-idle-waiters");
     settings(&mut group);
     for waiters in [0usize, 8, 64, 256] {
-        let far: Vec<_> =
-            (0..waiters).map(|_| engine.after(Duration::from_secs(3600), |_| ()).expect("capacity is ample")).collect();
-        let waiting: Vec<_> = far
-            .iter()
-            .map(|handle| {
-                let handle = handle.clone();
-                std::thread::spawn(move || handle.wait())
-            })
-            .collect();
-        std::thread::sleep(Duration::from_millis(20)); // let them block
+        let _waiters = IdleWaiters::start(&engine, waiters);
         group.bench_function(format!("taskwheel/{waiters}-waiters"), |b| {
             b.iter_custom(|iters| (0..iters).map(|_| taskwheel_batch(&engine, 1, None, batch)).sum())
-        });
-        far.iter().for_each(|handle| {
-            handle.cancel();
-        });
-        waiting.into_iter().for_each(|waiter| {
-            let _ = waiter.join();
         });
     }
     group.finish();

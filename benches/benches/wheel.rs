@@ -249,7 +249,12 @@ fn wheel_scale(c: &mut Criterion) {
                 &|n| TaskwheelQueue::new(capacity(n)),
                 &workloads::<TaskwheelQueue>()[index].1,
             );
-            bench_scale(&mut group, pending, &|_| HeapQueue::default(), &workloads::<HeapQueue>()[index].1);
+            bench_scale(
+                &mut group,
+                pending,
+                &|n| HeapQueue::with_capacity(capacity(n)),
+                &workloads::<HeapQueue>()[index].1,
+            );
             bench_scale(&mut group, pending, &|_| BTreeQueue::default(), &workloads::<BTreeQueue>()[index].1);
             bench_scale(&mut group, pending, &|n| TokioQueue::new(capacity(n)), &workloads::<TokioQueue>()[index].1);
             bench_scale(&mut group, pending, &|_| HhwtQueue::default(), &workloads::<HhwtQueue>()[index].1);

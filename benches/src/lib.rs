@@ -91,6 +91,13 @@ pub struct HeapQueue {
     seq: u64,
 }
 
+impl HeapQueue {
+    /// An empty heap with room for `capacity` timers (the same head start the wheel gets from `with_capacity`).
+    pub fn with_capacity(capacity: usize) -> HeapQueue {
+        HeapQueue { heap: BinaryHeap::with_capacity(capacity), cancelled: Vec::with_capacity(capacity), seq: 0 }
+    }
+}
+
 impl TimerQueue for HeapQueue {
     type Key = u64;
     const NAME: &'static str = "binary-heap";
@@ -431,6 +438,39 @@ pub fn check_correctness<Q: TimerQueue>(queue: &mut Q, pending: usize, spread: S
 /// Fills `queue` with `pending` timers of `spread` and returns their keys.
 pub fn fill<Q: TimerQueue>(queue: &mut Q, pending: usize, spread: Spread, rng: &mut Rng) -> Vec<Q::Key> {
     (0..pending as u64).map(|id| queue.insert(spread.deadline(0, rng), id)).collect()
+}
+
+/// Threads blocked in `wait()` on tasks an hour away, as the request threads of a program without an async
+/// runtime would be; dropping it cancels those tasks and joins the threads.
+pub struct IdleWaiters {
+    far: Vec<taskwheel::TaskHandle>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl IdleWaiters {
+    /// Starts `count` waiters on `engine` and gives them a moment to block.
+    pub fn start(engine: &taskwheel::Engine, count: usize) -> IdleWaiters {
+        let far: Vec<_> =
+            (0..count).map(|_| engine.after(Duration::from_secs(3600), |_| ()).expect("capacity is ample")).collect();
+        let threads = far
+            .iter()
+            .map(|handle| {
+                let handle = handle.clone();
+                std::thread::spawn(move || drop(handle.wait()))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(20));
+        IdleWaiters { far, threads }
+    }
+}
+
+impl Drop for IdleWaiters {
+    fn drop(&mut self) {
+        for handle in &self.far {
+            handle.cancel();
+        }
+        self.threads.drain(..).for_each(|thread| drop(thread.join()));
+    }
 }
 
 /// Reads an environment flag for quick (CI smoke) runs.

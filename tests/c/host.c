@@ -554,6 +554,14 @@ static void test_wheel(void) {
 
 /* ---- issue 10: calls that hung from inside a task, order, bad times, a run that ends cancelled ---- */
 
+/* A spec for a counted job that succeeds, defaults otherwise. */
+static void job_spec(tw_task_spec *spec) {
+    tw_task_spec_init(spec);
+    spec->run = run_job;
+    spec->user_data = new_job(0);
+    spec->free_user_data = free_job;
+}
+
 static tw_engine *inside_engine;
 static atomic_int self_wait_status = -1, self_wait_timeout_status = -1, inside_shutdown_status = -1;
 static int waits_for_itself(void *p) {
@@ -634,36 +642,24 @@ static void test_hardening(void) {
     tw_task_spec spec;
     const uint64_t periods[] = {UINT64_MAX, 0xFFFFFFFFFFFFFFF0ull, 0x7FFFFFFFFFFFFFFFull, TW_MAX_DELAY_NS + 1};
     for (size_t i = 0; i < sizeof periods / sizeof periods[0]; i++) {
-        tw_task_spec_init(&spec);
-        spec.run = run_job;
-        spec.user_data = new_job(0);
-        spec.free_user_data = free_job;
+        job_spec(&spec);
         spec.period_ns = periods[i];
         int frees_before = atomic_load(&frees);
         CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_INVALID_ARGUMENT);
         CHECK(atomic_load(&frees) == frees_before + 1);
     }
-    tw_task_spec_init(&spec);
-    spec.run = run_job;
-    spec.user_data = new_job(0);
-    spec.free_user_data = free_job;
+    job_spec(&spec);
     spec.at_ns = UINT64_MAX;
     CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(tw_schedule_after(engine, UINT64_MAX, run_job, new_job(0), free_job, NULL), TW_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(tw_schedule_after(engine, TW_MAX_DELAY_NS + 1, run_job, new_job(0), free_job, NULL),
                  TW_ERR_INVALID_ARGUMENT);
-    tw_task_spec_init(&spec);
-    spec.run = run_job;
-    spec.user_data = new_job(0);
-    spec.free_user_data = free_job;
+    job_spec(&spec);
     spec.period_ns = 1000 * MS;
     spec.until_ns = UINT64_MAX;
     CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_INVALID_ARGUMENT);
     /* the bound itself is kept: the longest period re-arms after its first run instead of ending */
-    tw_task_spec_init(&spec);
-    spec.run = run_job;
-    spec.user_data = new_job(0);
-    spec.free_user_data = free_job;
+    job_spec(&spec);
     spec.period_ns = TW_MAX_DELAY_NS;
     spec.delay_ns = 1;
     tw_task_id longest;
@@ -689,10 +685,7 @@ static void test_hardening(void) {
 
     /* refusals by reason: the eight above were invalid arguments; a duplicate key and an unknown group */
     CHECK(after.rejected_invalid_argument == 8);
-    tw_task_spec_init(&spec);
-    spec.run = run_job;
-    spec.user_data = new_job(0);
-    spec.free_user_data = free_job;
+    job_spec(&spec);
     spec.delay_ns = 3600000 * MS;
     spec.key = "k";
     tw_task_id holder;

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use taskwheel::Engine;
+use taskwheel_benches::IdleWaiters;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -15,17 +16,7 @@ fn main() {
     let tasks: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(2_000_000);
     let idle_waiters: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(0);
     let engine = Engine::builder().workers(2).capacity(tasks + idle_waiters + 1).build().expect("engine");
-    let far: Vec<_> = (0..idle_waiters)
-        .map(|_| engine.after(Duration::from_secs(3600), |_| ()).expect("capacity is ample"))
-        .collect();
-    let waiting: Vec<_> = far
-        .iter()
-        .map(|handle| {
-            let handle = handle.clone();
-            std::thread::spawn(move || handle.wait())
-        })
-        .collect();
-    std::thread::sleep(Duration::from_millis(50)); // let them block before the clock starts
+    let waiters = IdleWaiters::start(&engine, idle_waiters);
     let done = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     for _ in 0..tasks {
@@ -45,10 +36,5 @@ fn main() {
         if delayed { "1 ms delayed" } else { "immediate" },
         tasks as f64 / elapsed.as_secs_f64() / 1e6
     );
-    far.iter().for_each(|handle| {
-        handle.cancel();
-    });
-    waiting.into_iter().for_each(|waiter| {
-        let _ = waiter.join();
-    });
+    drop(waiters);
 }

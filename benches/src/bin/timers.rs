@@ -156,7 +156,7 @@ fn print_scale() {
     };
     add(TaskwheelQueue::NAME, scale_rows(&TaskwheelQueue::new, sizes, runs));
     if wanted(HeapQueue::NAME) {
-        add(HeapQueue::NAME, scale_rows(&|_| HeapQueue::default(), sizes, runs));
+        add(HeapQueue::NAME, scale_rows(&HeapQueue::with_capacity, sizes, runs));
     }
     if wanted(BTreeQueue::NAME) {
         add(BTreeQueue::NAME, scale_rows(&|_| BTreeQueue::default(), sizes, runs));
