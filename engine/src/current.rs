@@ -7,7 +7,7 @@
 
 use std::cell::Cell;
 
-use crate::engine::Shared;
+use crate::shared::Shared;
 use crate::sync::thread_local;
 use crate::task::Task;
 

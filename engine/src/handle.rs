@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::current;
-use crate::engine::Shared;
 use crate::error::Error;
 use crate::lifecycle::TaskState;
+use crate::shared::Shared;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
 use crate::task::Task;

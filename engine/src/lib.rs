@@ -28,6 +28,7 @@
 //! ```
 #![warn(missing_docs, unreachable_pub, unsafe_op_in_unsafe_fn)]
 
+mod admission;
 mod builder;
 mod clock;
 mod current;
@@ -42,6 +43,7 @@ mod notify;
 mod queues;
 mod registry;
 mod schedule;
+mod shared;
 mod spec;
 mod stats;
 mod sync;

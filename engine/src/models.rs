@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use crate::builder::EngineBuilder;
 use crate::clock::{Clock, ManualClock};
-use crate::engine::Shared;
 use crate::error::Error;
 use crate::handle::{CancelOutcome, TaskHandle};
 use crate::lifecycle::TaskState;
 use crate::queues::Work;
+use crate::shared::Shared;
 use crate::spec::{Repeat, Submission, When, once, repeating};
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::channel::Receiver;

@@ -1,8 +1,8 @@
 //! The tick thread: owns the wheel, turns due deadlines into queued work, and sleeps exactly until the next one.
 
 use crate::builder::Precision;
-use crate::engine::Shared;
 use crate::lifecycle::TaskState;
+use crate::shared::Shared;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
 use crate::sync::channel::{Receiver, TryRecvError};

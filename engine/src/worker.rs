@@ -4,9 +4,9 @@ use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::current::WorkScope;
-use crate::engine::{Shared, drop_quietly};
 use crate::lifecycle::TaskState;
 use crate::queues::Work;
+use crate::shared::{Shared, drop_quietly};
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
 use crate::task::{RunOutcome, Task, TaskContext};

@@ -1,0 +1,180 @@
+//! Admission: a submission is checked (deadline, period, key, group), takes a unit of capacity, is registered
+//! and sent on its way. Everything a user can get wrong is refused here with a typed error.
+
+use std::time::{Duration, Instant};
+
+use crate::builder::{MAX_DELAY, WhenFull};
+use crate::error::{Error, invalid};
+use crate::handle::TaskHandle;
+use crate::schedule::Periodic;
+use crate::spec::{Submission, When};
+use crate::sync::Arc;
+use crate::sync::atomic::Ordering;
+use crate::task::{Task, TaskParts};
+
+use crate::shared::Shared;
+
+impl Shared {
+    /// The deadline of a submission, in nanoseconds after the origin, from a clock reading taken now. Times more
+    /// than [`MAX_DELAY`] ahead are refused.
+    fn deadline_of(&self, when: When, now: u64) -> Result<u64, Error> {
+        match when {
+            When::Now => Ok(now),
+            When::After(delay) => ahead_of(now, "the delay", delay),
+            When::At(instant) => self.ns_of_instant(instant, now, "the instant"),
+            When::AtSystemTime(time) => match time.duration_since(self.clock.system_now()) {
+                Ok(ahead) => ahead_of(now, "the wall-clock time", ahead),
+                Err(behind) => Ok(now.saturating_sub(u64::try_from(behind.duration().as_nanos()).unwrap_or(u64::MAX))),
+            },
+        }
+    }
+
+    /// An instant as nanoseconds after the origin, refused when it lies more than [`MAX_DELAY`] after `now`.
+    fn ns_of_instant(&self, instant: Instant, now: u64, what: &str) -> Result<u64, Error> {
+        let now_instant = self.instant_of(now);
+        match instant.checked_duration_since(now_instant) {
+            Some(ahead) => ahead_of(now, what, ahead),
+            None => Ok(self.to_ns(instant)),
+        }
+    }
+
+    /// Validates a submission, takes a unit of capacity, registers the task and schedules it. (An associated
+    /// function rather than a method because it needs the `Arc`, and loom's `Arc` cannot be a `self` type.)
+    pub(crate) fn submit(this: &Arc<Shared>, submission: Submission) -> Result<TaskHandle, Error> {
+        let result = Shared::admit(this, submission);
+        if let Err(error) = &result {
+            this.stats.rejected.count(error);
+        }
+        result
+    }
+
+    fn admit(this: &Arc<Shared>, submission: Submission) -> Result<TaskHandle, Error> {
+        let Submission { job, when, priority, key, group, repeat } = submission;
+        let group = match group {
+            Some(name) => Some(this.groups.find(&name).ok_or(Error::UnknownGroup(name))?),
+            None => None,
+        };
+        if key.as_deref() == Some("") {
+            return Err(invalid("a dedupe key must not be empty"));
+        }
+        let now = this.now_ns();
+        let deadline = this.deadline_of(when, now)?;
+        let periodic = match repeat {
+            None => None,
+            Some(repeat) => {
+                if repeat.period < this.config.tick {
+                    return Err(invalid(format!(
+                        "period {:?} is shorter than the engine's tick {:?}",
+                        repeat.period, this.config.tick
+                    )));
+                }
+                if repeat.max_runs == 0 {
+                    return Err(invalid("a periodic task needs at least one run"));
+                }
+                let period = within_range("the period", repeat.period)?;
+                let end = match repeat.until {
+                    Some(end) => this.ns_of_instant(end, now, "the end time")?,
+                    None => u64::MAX,
+                };
+                if end < deadline {
+                    return Err(invalid("the periodic task's end time comes before its first run"));
+                }
+                Some(Periodic {
+                    period,
+                    recurrence: repeat.recurrence,
+                    overrun: repeat.overrun,
+                    anchor: deadline,
+                    max_runs: repeat.max_runs,
+                    end,
+                    stop_on_failure: repeat.stop_on_failure,
+                })
+            }
+        };
+        if !this.accepting.load(Ordering::SeqCst) {
+            return Err(Error::ShutDown);
+        }
+        this.reserve_capacity()?;
+        let id = this.next_id.fetch_add(1, Ordering::Relaxed);
+        let task = Arc::new(Task::new(
+            id,
+            TaskParts { job, priority, group, key: key.map(String::into_boxed_str), periodic, deadline },
+        ));
+        if let Some(key) = task.key.as_deref() {
+            if let Err(holder) = this.keys.claim(key, &task) {
+                this.release_capacity();
+                return Err(Error::DuplicateKey {
+                    key: key.to_string(),
+                    holder_state: holder.state(),
+                    existing: TaskHandle { task: holder, shared: this.clone() },
+                });
+            }
+        }
+        this.registry.insert(task.clone());
+        // Checked again after registering, so that a shutdown's sweep either sees this task or this check sees
+        // the shutdown: no task is accepted and then forgotten.
+        if !this.accepting.load(Ordering::SeqCst) {
+            this.cancel(&task);
+            return Err(Error::ShutDown);
+        }
+        this.stats.submitted.fetch_add(1, Ordering::Relaxed);
+        this.schedule(task.clone(), now);
+        Ok(TaskHandle { task, shared: this.clone() })
+    }
+
+    fn reserve_capacity(&self) -> Result<(), Error> {
+        let capacity = self.config.capacity;
+        let try_reserve = || {
+            self.live
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |live| (live < capacity).then_some(live + 1))
+                .is_ok()
+        };
+        if try_reserve() {
+            return Ok(());
+        }
+        match self.config.when_full {
+            WhenFull::Reject => Err(Error::Full { capacity }),
+            WhenFull::Block(timeout) => {
+                let deadline = self.clock.now().checked_add(timeout);
+                let accepting = || !self.accepting.load(Ordering::SeqCst);
+                let mut reserved = false;
+                self.changes.wait_until(&self.clock, deadline, || {
+                    reserved = try_reserve();
+                    reserved || accepting()
+                });
+                match (reserved, self.accepting.load(Ordering::SeqCst)) {
+                    (true, true) => Ok(()),
+                    (true, false) => {
+                        self.release_capacity();
+                        Err(Error::ShutDown)
+                    }
+                    (false, true) => Err(Error::Timeout),
+                    (false, false) => Err(Error::ShutDown),
+                }
+            }
+        }
+    }
+
+    pub(crate) fn release_capacity(&self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+        self.changes.notify_all();
+    }
+}
+
+/// A task time in nanoseconds, refused when it is more than [`MAX_DELAY`]. With `now` itself far below 2^63 ns
+/// (292 years of the engine's life), `now` plus such a time, and a periodic task's every later deadline, never
+/// overflow.
+fn within_range(what: &str, time: Duration) -> Result<u64, Error> {
+    if time > MAX_DELAY {
+        return Err(invalid(format!(
+            "{what} lies {time:?} ahead, beyond the engine clock's range (MAX_DELAY, 2^62 ns, about 146 years)"
+        )));
+    }
+    Ok(time.as_nanos() as u64) // at most 2^62: fits
+}
+
+/// `now` plus a task time, refused when the time is beyond [`MAX_DELAY`] or the sum beyond the clock's range
+/// (a manual clock moved more than 438 years).
+fn ahead_of(now: u64, what: &str, time: Duration) -> Result<u64, Error> {
+    now.checked_add(within_range(what, time)?)
+        .ok_or_else(|| invalid(format!("{what} lies beyond the end of the engine clock's range")))
+}

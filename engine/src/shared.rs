@@ -1,0 +1,291 @@
+//! The state every part of a running engine shares, and the moves that touch several parts at once: sending a
+//! task on its way (`schedule`, `dispatch`), cancelling it, and the bookkeeping of its end (`finish`).
+//!
+//! Each part owns its piece of this state: admission (`admission`) the capacity count and the dedupe keys'
+//! claims, the tick thread (`tick`) the command queue's far end and the published sleep target, the workers
+//! (`worker`) the run queues' far end and the running count, waiting (`waiters`, `notify`) the signals, the
+//! registry (`registry`) the lookups by id. The public face, [`Engine`](crate::Engine) and
+//! [`Spawner`](crate::Spawner), lives in `engine` and only calls in here.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+use crate::builder::{Config, Precision};
+use crate::clock::Clock;
+use crate::groups::Groups;
+use crate::handle::CancelOutcome;
+use crate::lifecycle::TaskState;
+use crate::notify::Notifier;
+use crate::queues::{RunQueues, Work};
+use crate::registry::{Keys, Registry};
+use crate::stats::{Counters, Lateness, Stats};
+use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::channel::{self, Receiver, Sender};
+use crate::sync::{Arc, CachePadded};
+use crate::task::Task;
+use crate::tick::Command;
+use crate::waiters::Waiters;
+
+/// What the engine's threads share.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) clock: Clock,
+    /// Time zero of the engine: deadlines are nanoseconds after it.
+    pub(crate) origin: Instant,
+    pub(crate) next_id: CachePadded<AtomicU64>,
+    pub(crate) accepting: AtomicBool,
+    /// Tasks submitted and not yet finished (terminal with bookkeeping done).
+    pub(crate) live: CachePadded<AtomicUsize>,
+    /// Runs started and not yet returned.
+    pub(crate) running: CachePadded<AtomicUsize>,
+    /// Work handed to the run queues (or parked in a group) and not yet finished with by a worker.
+    pub(crate) in_flight: CachePadded<AtomicUsize>,
+    /// Work handed to the run queues, ever.
+    pub(crate) dispatched: CachePadded<AtomicU64>,
+    pub(crate) registry: Registry,
+    pub(crate) keys: Keys,
+    pub(crate) groups: Groups,
+    pub(crate) queues: RunQueues,
+    pub(crate) commands: Sender<Command>,
+    /// The deadline the tick thread sleeps toward (nanoseconds after `origin`; `u64::MAX` for none).
+    pub(crate) sleep_target: AtomicU64,
+    /// Set to wake the tick thread.
+    pub(crate) tick_woken: AtomicBool,
+    pub(crate) tick_wake: Arc<Notifier>,
+    /// Notified when a task finishes, a sync is reached or capacity frees up: for `wait_idle`, shutdown, blocked
+    /// submitters and timed waits on a manual clock. A wait for one task waits in `waiters` instead.
+    pub(crate) changes: Arc<Notifier>,
+    /// The calls waiting for one task each.
+    pub(crate) waiters: Waiters,
+    pub(crate) sync_requested: AtomicU64,
+    pub(crate) sync_reached: AtomicU64,
+    pub(crate) tick_stopped: AtomicBool,
+    pub(crate) stats: Counters,
+}
+
+impl Shared {
+    /// The shared state of a new engine, and the receiving end of its command queue (for the tick thread).
+    pub(crate) fn new(config: Config) -> (Arc<Shared>, Receiver<Command>) {
+        let (commands, receiver) = channel::unbounded();
+        let clock = config.clock.clone();
+        let shared = Arc::new(Shared {
+            origin: clock.now(),
+            clock: clock.clone(),
+            next_id: CachePadded::new(AtomicU64::new(1)),
+            accepting: AtomicBool::new(true),
+            live: CachePadded::new(AtomicUsize::new(0)),
+            running: CachePadded::new(AtomicUsize::new(0)),
+            in_flight: CachePadded::new(AtomicUsize::new(0)),
+            dispatched: CachePadded::new(AtomicU64::new(0)),
+            registry: Registry::new(config.retain_finished),
+            keys: Keys::default(),
+            groups: Groups::new(&config.groups),
+            queues: RunQueues::new(),
+            commands,
+            sleep_target: AtomicU64::new(u64::MAX),
+            tick_woken: AtomicBool::new(false),
+            tick_wake: Arc::new(Notifier::default()),
+            changes: Arc::new(Notifier::default()),
+            waiters: Waiters::new(),
+            sync_requested: AtomicU64::new(0),
+            sync_reached: AtomicU64::new(0),
+            tick_stopped: AtomicBool::new(false),
+            stats: Counters::new(),
+            config,
+        });
+        clock.subscribe(&shared.tick_wake);
+        clock.subscribe(&shared.changes);
+        (shared, receiver)
+    }
+
+    /// Stops accepting submissions. A submission racing this either is refused or is registered in time for the
+    /// sweeps that follow (see `admit`).
+    pub(crate) fn stop_accepting(&self) {
+        self.accepting.store(false, Ordering::SeqCst);
+        self.changes.notify_all(); // blocked submitters give up
+    }
+
+    /// Cancels every live task (`only_periodic`: every live periodic task). Returns how many it cancelled.
+    pub(crate) fn cancel_live(&self, which: impl Fn(&Task) -> bool) -> usize {
+        let live = self.registry.live();
+        live.iter().filter(|task| which(task) && self.cancel(task) == CancelOutcome::Cancelled).count()
+    }
+
+    /// `true` when no task is live (for models).
+    #[cfg(test)]
+    pub(crate) fn registry_is_quiet(&self) -> bool {
+        self.registry.live().is_empty() && self.live.load(Ordering::SeqCst) == 0
+    }
+
+    /// How long before its deadline a task is handed to a worker: the spin of precise mode on the monotonic
+    /// clock, 0 otherwise (a manual clock never needs it).
+    pub(crate) fn handoff_ns(&self) -> u64 {
+        match (self.config.precision, &self.clock) {
+            (Precision::Precise { spin }, Clock::Monotonic) => u64::try_from(spin.as_nanos()).unwrap_or(u64::MAX),
+            _ => 0,
+        }
+    }
+
+    /// Nanoseconds since the engine's origin, on its clock.
+    pub(crate) fn now_ns(&self) -> u64 {
+        self.to_ns(self.clock.now())
+    }
+
+    /// An instant as nanoseconds after the origin (0 for instants before it, `u64::MAX` for ~584 years after).
+    pub(crate) fn to_ns(&self, instant: Instant) -> u64 {
+        let since = instant.saturating_duration_since(self.origin);
+        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn instant_of(&self, ns: u64) -> Instant {
+        self.origin.checked_add(Duration::from_nanos(ns)).unwrap_or(self.origin)
+    }
+
+    /// Sends a pending task on its way: straight to a run queue when due by `now` (a clock reading the caller just
+    /// took) and nothing due sits with the tick thread, else to the tick thread.
+    ///
+    /// Within a priority, due tasks reach the run queue in exact-deadline order, ties in submission order. A task
+    /// due at once may skip the tick thread only when no command waits in its queue and its published target lies
+    /// ahead of `now`: then it holds nothing due. (The queue is read first: the tick thread publishes a target of
+    /// 0 before it takes commands out, so a task it has taken but not yet dispatched is seen either in the queue or
+    /// through that 0.)
+    pub(crate) fn schedule(&self, task: Arc<Task>, now: u64) {
+        let deadline = task.deadline();
+        if deadline <= now && self.commands.is_empty() && self.sleep_target.load(Ordering::SeqCst) > now {
+            self.dispatch(task, false);
+            return;
+        }
+        let _ = self.commands.send(Command::Schedule(task));
+        // A read-modify-write, not a load: it reads the latest target in the atomic's modification order. Either
+        // it comes after the tick thread's `swap` of a new target (and compares against it), or before it, and
+        // then that `swap` reads from it, so the command sent above is visible when the tick thread next looks
+        // at its queue, before it sleeps. No wakeup is lost, by acquire/release alone (which loom checks).
+        let target = self.sleep_target.fetch_add(0, Ordering::SeqCst);
+        if deadline < target {
+            self.stats.signalled_wakeups.fetch_add(1, Ordering::Relaxed);
+            self.wake_tick_thread();
+        }
+    }
+
+    /// Asks the tick thread to exit.
+    pub(crate) fn stop_tick_thread(&self) {
+        let _ = self.commands.send(Command::Stop);
+        self.wake_tick_thread();
+    }
+
+    pub(crate) fn wake_tick_thread(&self) {
+        // A swap, not a store: the flag is consumed by read-modify-writes, and keeping every write to it an RMW
+        // keeps loom's model of it exact (loom can order a plain store wrongly against racing RMWs).
+        self.tick_woken.swap(true, Ordering::SeqCst);
+        self.tick_wake.notify_all();
+    }
+
+    /// Queues a due task for a worker.
+    pub(crate) fn dispatch(&self, task: Arc<Task>, has_slot: bool) {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.dispatched.fetch_add(1, Ordering::SeqCst);
+        self.queues.push(task.priority, Work::Run { task, has_slot });
+    }
+
+    /// Cancels a task in whatever state it is.
+    pub(crate) fn cancel(&self, task: &Arc<Task>) -> CancelOutcome {
+        loop {
+            match task.state() {
+                TaskState::Pending => {
+                    if task.state.transition(TaskState::Pending, TaskState::Cancelled).is_ok() {
+                        task.cancel_requested.store(true, Ordering::SeqCst);
+                        // Whoever moves a task out of Pending owns its closure: drop it now, exactly once.
+                        drop_quietly(task.take_job());
+                        if task.wheel_key.load(Ordering::SeqCst) != 0 {
+                            let _ = self.commands.send(Command::Unschedule(task.clone()));
+                        }
+                        self.finish(task, TaskState::Cancelled);
+                        return CancelOutcome::Cancelled;
+                    }
+                }
+                TaskState::Running => {
+                    task.cancel_requested.store(true, Ordering::SeqCst);
+                    if task.periodic.is_none() {
+                        return CancelOutcome::Signalled;
+                    }
+                    // A periodic task is cancelled at once; the worker running it drops the closure after the run.
+                    if task.state.transition(TaskState::Running, TaskState::Cancelled).is_ok() {
+                        self.finish(task, TaskState::Cancelled);
+                        return CancelOutcome::Cancelled;
+                    }
+                }
+                _ => return CancelOutcome::AlreadyFinished,
+            }
+        }
+    }
+
+    /// The bookkeeping of a task that just reached terminal state `state`; called once, by whoever moved it there.
+    pub(crate) fn finish(&self, task: &Arc<Task>, state: TaskState) {
+        self.finish_unnotified(task, state);
+        self.changes.notify_all();
+    }
+
+    /// [`finish`](Self::finish) without the notification, for a worker, which notifies once when it is done with
+    /// the piece of work (one read-modify-write of the shared waiter count per task instead of two).
+    pub(crate) fn finish_unnotified(&self, task: &Arc<Task>, state: TaskState) {
+        let counter = match state {
+            TaskState::Succeeded => &self.stats.succeeded,
+            TaskState::Failed => &self.stats.failed,
+            _ => &self.stats.cancelled,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(key) = task.key.as_deref() {
+            self.keys.release(key, task);
+        }
+        self.registry.retire(task.id);
+        self.live.fetch_sub(1, Ordering::SeqCst);
+        self.waiters.task_ended(task);
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let s = &self.stats;
+        let live = self.live.load(Ordering::SeqCst) as u64;
+        let running = self.running.load(Ordering::SeqCst) as u64;
+        // Every run records its lateness once as it starts: the histogram's count is the run count.
+        let lateness = Lateness::of(&s.lateness);
+        Stats {
+            submitted: s.submitted.load(Ordering::Relaxed),
+            pending: live.saturating_sub(running),
+            running,
+            succeeded: s.succeeded.load(Ordering::Relaxed),
+            failed: s.failed.load(Ordering::Relaxed),
+            cancelled: s.cancelled.load(Ordering::Relaxed),
+            rejected: s.rejected.read(),
+            runs: lateness.count,
+            failed_runs: s.failed_runs.load(Ordering::Relaxed),
+            tick_wakeups: s.wakeups.load(Ordering::Relaxed),
+            signalled_wakeups: s.signalled_wakeups.load(Ordering::Relaxed),
+            lateness,
+        }
+    }
+
+    pub(crate) fn wait_idle(&self) {
+        loop {
+            let before = self.dispatched.load(Ordering::SeqCst);
+            let stopped = self.tick_stopped.load(Ordering::SeqCst);
+            let ticket = self.sync_requested.fetch_add(1, Ordering::SeqCst) + 1;
+            if !stopped {
+                let _ = self.commands.send(Command::Sync(ticket));
+                self.wake_tick_thread();
+            }
+            self.changes.wait_until(&self.clock, None, || {
+                let synced =
+                    self.sync_reached.load(Ordering::SeqCst) >= ticket || self.tick_stopped.load(Ordering::SeqCst);
+                synced && self.in_flight.load(Ordering::SeqCst) == 0
+            });
+            if self.dispatched.load(Ordering::SeqCst) == before {
+                return;
+            }
+        }
+    }
+}
+
+/// Drops a value, keeping a panic in its `Drop` from unwinding into the engine.
+pub(crate) fn drop_quietly<T>(value: T) {
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
+}
