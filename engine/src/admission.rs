@@ -10,7 +10,7 @@ use crate::schedule::Periodic;
 use crate::spec::{Submission, When};
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
-use crate::task::{Task, TaskParts};
+use crate::task::{Job, TaskParts};
 
 use crate::shared::Shared;
 
@@ -49,9 +49,12 @@ impl Shared {
     }
 
     fn admit(this: &Arc<Shared>, submission: Submission) -> Result<TaskHandle, Error> {
-        let Submission { job, when, priority, key, group, repeat } = submission;
+        let Submission { job, when, priority, key, group, repeat, joinable } = submission;
         let group = match group {
-            Some(name) => Some(this.groups.find(&name).ok_or(Error::UnknownGroup(name))?),
+            Some(name) => {
+                let index = this.groups.find(&name).ok_or(Error::UnknownGroup(name))?;
+                Some(u32::try_from(index).map_err(|_| invalid("more than 2^32 groups"))?)
+            }
             None => None,
         };
         if key.as_deref() == Some("") {
@@ -94,13 +97,17 @@ impl Shared {
             return Err(Error::ShutDown);
         }
         this.reserve_capacity()?;
-        let id = this.next_id.fetch_add(1, Ordering::Relaxed);
-        let task = Arc::new(Task::new(
-            id,
-            TaskParts { job, priority, group, key: key.map(String::into_boxed_str), periodic, deadline },
-        ));
-        if let Some(key) = task.key.as_deref() {
+        let Job(mut task) = job;
+        let Ok(id) = this.registry.reserve() else {
+            this.release_capacity();
+            return Err(Error::Full { capacity: this.config.capacity });
+        };
+        let Some(cell) = Arc::get_mut(&mut task) else { unreachable!("a job's task is not shared before admission") };
+        cell.id = id;
+        cell.admit(TaskParts { priority, group, key: key.map(String::into_boxed_str), periodic, deadline, joinable });
+        if let Some(key) = task.key() {
             if let Err(holder) = this.keys.claim(key, &task) {
+                this.registry.remove(id);
                 this.release_capacity();
                 return Err(Error::DuplicateKey {
                     key: key.to_string(),
@@ -109,7 +116,7 @@ impl Shared {
                 });
             }
         }
-        this.registry.insert(task.clone());
+        this.registry.fill(task.clone(), joinable);
         // Checked again after registering, so that a shutdown's sweep either sees this task or this check sees
         // the shutdown: no task is accepted and then forgotten.
         if !this.accepting.load(Ordering::SeqCst) {

@@ -27,8 +27,8 @@ thread_local! {
     static WORKING: Cell<Working> = Cell::new(IDLE);
 }
 
-fn address<T>(value: &T) -> usize {
-    value as *const T as usize
+fn address<T: ?Sized>(value: &T) -> usize {
+    (value as *const T).cast::<()>() as usize
 }
 
 /// Marks the calling thread as working on `task` for `engine` until the guard drops.

@@ -27,12 +27,13 @@ use crate::current;
 use crate::error::Error;
 use crate::handle::{CancelOutcome, TaskHandle};
 use crate::queues::Work;
+use crate::registry::Found;
 use crate::shared::Shared;
 use crate::spec::{PeriodicBuilder, Submission, TaskBuilder, once, repeating};
 use crate::stats::Stats;
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::{Arc, Mutex, PlainArc, thread};
-use crate::task::{TaskContext, TaskResult};
+use crate::task::{Task, TaskContext, TaskResult};
 use crate::tick::TickThread;
 use crate::worker;
 
@@ -165,10 +166,40 @@ impl Spawner {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] for an id never issued or finished too long ago.
+    /// [`Error::NotFound`] for an id never issued, released, or (detached) finished too long ago.
     pub fn get(&self, id: u64) -> Result<TaskHandle, Error> {
-        let task = self.shared.registry.get(id).ok_or(Error::NotFound(id))?;
+        let task = match self.shared.registry.get(id).ok_or(Error::NotFound(id))? {
+            Found::Task(task) => task,
+            Found::Ended(summary) => Task::ended(id, &summary),
+        };
         Ok(TaskHandle { task, shared: self.shared.clone() })
+    }
+
+    /// Lets a [joinable](TaskBuilder::joinable) task go: once it has ended its id answers
+    /// [`Error::NotFound`] (at once if it has already ended); until then it is treated as detached. For a detached
+    /// task this does nothing. Handles already held keep working.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an id never issued, already released, or (detached) finished too long ago.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskwheel::{Engine, TaskState};
+    ///
+    /// let engine = Engine::builder().workers(1).retain_finished(0).build()?;
+    /// let id = engine.task(|_| 7).joinable().submit()?.id();
+    /// engine.wait_idle()?;
+    /// // Kept although nothing finished is retained: it is joinable.
+    /// let handle = engine.get(id)?;
+    /// assert_eq!((handle.state(), handle.code()), (TaskState::Failed, Some(7)));
+    /// engine.release(id)?;
+    /// assert!(engine.get(id).is_err());
+    /// # Ok::<(), taskwheel::Error>(())
+    /// ```
+    pub fn release(&self, id: u64) -> Result<(), Error> {
+        if self.shared.registry.release(id) { Ok(()) } else { Err(Error::NotFound(id)) }
     }
 
     /// Cancels the task with this id; see [`TaskHandle::cancel`].
@@ -338,7 +369,7 @@ impl Engine {
         if let Shutdown::Drain { .. } = mode {
             // What cannot run before the timeout is cancelled now, so the drain ends as soon as the rest has run.
             let last_ns = deadline.map_or(u64::MAX, |deadline| shared.to_ns(deadline));
-            shared.cancel_live(|task| task.periodic.is_some() || task.deadline() > last_ns);
+            shared.cancel_live(|task| task.periodic().is_some() || task.deadline() > last_ns);
             shared.changes.wait_until(&shared.clock, deadline, || shared.live.load(Ordering::SeqCst) == 0);
         }
         shared.cancel_live(|_| true);

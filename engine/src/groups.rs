@@ -75,20 +75,21 @@ impl Groups {
 mod tests {
     use super::*;
     use crate::spec::Priority;
-    use crate::task::{Task, TaskParts};
+    use crate::task::{Job, Task, TaskParts};
 
     fn task(id: u64) -> Arc<Task> {
-        Arc::new(Task::new(
-            id,
-            TaskParts {
-                job: Box::new(|_| crate::task::RunOutcome::Done),
-                priority: Priority::Normal,
-                group: Some(0),
-                key: None,
-                periodic: None,
-                deadline: 0,
-            },
-        ))
+        let Job(mut task) = Job::once(|_| ());
+        let cell = Arc::get_mut(&mut task).unwrap();
+        cell.id = id;
+        cell.admit(TaskParts {
+            priority: Priority::Normal,
+            group: Some(0),
+            key: None,
+            periodic: None,
+            deadline: 0,
+            joinable: false,
+        });
+        task
     }
 
     #[test]

@@ -136,6 +136,12 @@ impl TaskHandle {
         self.task.failure()
     }
 
+    /// The return code of the last run, for a closure that returns one (an `i32`, or
+    /// [`RunOutcome::Exit`](crate::RunOutcome::Exit)): 0 for success, anything else the failure's code.
+    pub fn code(&self) -> Option<i32> {
+        self.task.code()
+    }
+
     /// How many runs have started.
     pub fn runs(&self) -> u64 {
         self.task.runs.load(Ordering::SeqCst)

@@ -100,6 +100,11 @@ impl AtomicState {
         AtomicState(AtomicU8::new(TaskState::Pending as u8))
     }
 
+    /// A state cell already at `state` (for the record of an ended task).
+    pub(crate) fn at(state: TaskState) -> AtomicState {
+        AtomicState(AtomicU8::new(state as u8))
+    }
+
     pub(crate) fn load(&self) -> TaskState {
         TaskState::from_u8(self.0.load(Ordering::SeqCst))
     }

@@ -1,68 +1,257 @@
 //! Tasks by id, and dedupe keys.
 //!
-//! Live tasks are always found. Finished ones are kept for a bounded number of lookups: each shard remembers its
-//! most recent finished ids and forgets the oldest beyond its share of the limit. Ids are never reused, so a
-//! forgotten id answers "not found", never another task's state.
+//! The registry is a sharded slab: a task's id names its slot — `[generation: 32 bits][shard: 4][index: 28]` — so
+//! a lookup is an index, not a hash, and inserting or retiring a task touches one slot of one shard. Shards are
+//! taken in turn, so submitters and workers rarely meet on a shard's lock, and each holds an even share of the
+//! tasks.
+//!
+//! Live tasks are always found. When a task ends its slot gives up the task (its allocation is freed at once, by
+//! whoever drops the last reference) and keeps a small summary instead — state, run counts, failure text, return
+//! code — in the shard's ring of recently finished tasks; the oldest summaries beyond the shard's share of
+//! `retain_finished` are forgotten and their slots freed. A *joinable* task keeps its slot and its record past that
+//! bound until it is released ([`Registry::release`]), as a `pthread` is kept until it is joined.
+//!
+//! Ids are never reused: a slot's generation grows each time the slot is freed, and a slot whose generation would
+//! wrap is never used again (16 bytes lost per 2^32 reuses of one slot). A forgotten id answers "not found", never
+//! another task's state.
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{Arc, Mutex};
-use crate::task::Task;
+use crate::task::{Summary, Task};
 
-const SHARDS: usize = 16;
+#[cfg(not(loom))]
+const SHARD_BITS: u32 = 4;
+#[cfg(loom)]
+const SHARD_BITS: u32 = 1;
+const SHARDS: usize = 1 << SHARD_BITS;
+const INDEX_BITS: u32 = 28;
+const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
+/// The end of a shard's free list.
+const NO_SLOT: u32 = u32::MAX;
+
+/// The parts of an id.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Key {
+    generation: u32,
+    shard: usize,
+    index: u32,
+}
+
+impl Key {
+    fn of(id: u64) -> Key {
+        Key {
+            generation: (id >> 32) as u32,
+            shard: ((id >> INDEX_BITS) as usize) & (SHARDS - 1),
+            index: (id & INDEX_MASK) as u32,
+        }
+    }
+
+    fn id(self) -> u64 {
+        (u64::from(self.generation) << 32) | ((self.shard as u64) << INDEX_BITS) | u64::from(self.index)
+    }
+}
+
+enum Entry {
+    /// Free; the next free slot of the shard.
+    Free { next: u32 },
+    /// A task not yet ended, or a joinable one ended and not yet released.
+    Task { task: Arc<Task>, joinable: bool },
+    /// An ended task's summary, at this position of the shard's ring.
+    Ended { position: u64 },
+    /// Taken for a task being admitted; not yet visible.
+    Reserved,
+    /// Never used again: its generation is spent.
+    Spent,
+}
+
+struct Slot {
+    /// Starts at 1, so that no id is 0.
+    generation: u32,
+    entry: Entry,
+}
 
 struct Shard {
-    tasks: HashMap<u64, Arc<Task>>,
-    finished: VecDeque<u64>,
+    slots: Vec<Slot>,
+    free: u32,
+    /// Summaries of ended tasks, oldest first, with the slot index each occupies.
+    ended: VecDeque<(u32, Summary)>,
+    /// The ring position of `ended[0]`.
+    ended_base: u64,
 }
 
-/// Every live task and the most recently finished ones, by id; sharded so submitters rarely meet on a lock.
+/// What a lookup by id finds.
+pub(crate) enum Found {
+    /// The task itself (live, or joinable and kept).
+    Task(Arc<Task>),
+    /// The summary of a task that has ended.
+    Ended(Summary),
+}
+
+/// Every live task, the joinable ones not yet released and summaries of the most recently finished ones, by id.
 pub(crate) struct Registry {
     shards: Box<[Mutex<Shard>]>,
+    next_shard: AtomicUsize,
     retain_per_shard: usize,
 }
+
+/// Why [`Registry::reserve`] refused.
+#[derive(Debug)]
+pub(crate) struct RegistryFull;
 
 impl Registry {
     pub(crate) fn new(retain_finished: usize) -> Registry {
         Registry {
             shards: (0..SHARDS)
-                .map(|_| Mutex::new(Shard { tasks: HashMap::new(), finished: VecDeque::new() }))
+                .map(|_| Mutex::new(Shard { slots: Vec::new(), free: NO_SLOT, ended: VecDeque::new(), ended_base: 0 }))
                 .collect(),
+            next_shard: AtomicUsize::new(0),
             retain_per_shard: retain_finished.div_ceil(SHARDS),
         }
     }
 
-    fn shard(&self, id: u64) -> &Mutex<Shard> {
-        &self.shards[(id % SHARDS as u64) as usize]
-    }
-
-    pub(crate) fn insert(&self, task: Arc<Task>) {
-        self.shard(task.id).lock().tasks.insert(task.id, task);
-    }
-
-    pub(crate) fn get(&self, id: u64) -> Option<Arc<Task>> {
-        self.shard(id).lock().tasks.get(&id).cloned()
-    }
-
-    /// Records that task `id` finished; forgets the oldest finished task of the shard beyond the limit.
-    pub(crate) fn retire(&self, id: u64) {
-        let mut shard = self.shard(id).lock();
-        shard.finished.push_back(id);
-        while shard.finished.len() > self.retain_per_shard {
-            if let Some(old) = shard.finished.pop_front() {
-                shard.tasks.remove(&old);
+    /// Takes a free slot for a task about to be registered and returns its id; the slot stays invisible until
+    /// [`fill`](Self::fill)ed. Refused only when a shard holds 2^28 slots.
+    pub(crate) fn reserve(&self) -> Result<u64, RegistryFull> {
+        let shard_index = self.next_shard.fetch_add(1, Ordering::Relaxed) & (SHARDS - 1);
+        let mut shard = self.shards[shard_index].lock();
+        let shard = &mut *shard;
+        let index = match shard.free {
+            NO_SLOT => {
+                let index = shard.slots.len() as u64;
+                if index > INDEX_MASK {
+                    return Err(RegistryFull);
+                }
+                shard.slots.push(Slot { generation: 1, entry: Entry::Reserved });
+                index as u32
             }
+            free => {
+                let slot = &mut shard.slots[free as usize];
+                let Entry::Free { next } = slot.entry else { unreachable!("the free list holds only free slots") };
+                shard.free = next;
+                slot.entry = Entry::Reserved;
+                free
+            }
+        };
+        Ok(Key { generation: shard.slots[index as usize].generation, shard: shard_index, index }.id())
+    }
+
+    /// Puts the task whose slot [`reserve`](Self::reserve) gave it in that slot.
+    pub(crate) fn fill(&self, task: Arc<Task>, joinable: bool) {
+        let key = Key::of(task.id);
+        let mut shard = self.shards[key.shard].lock();
+        if let Some(slot) = shard.slots.get_mut(key.index as usize).filter(|slot| slot.generation == key.generation) {
+            slot.entry = Entry::Task { task, joinable };
         }
     }
 
-    /// Every task not yet terminal (for shutdown).
+    pub(crate) fn get(&self, id: u64) -> Option<Found> {
+        let key = Key::of(id);
+        let shard = self.shards[key.shard].lock();
+        let slot = shard.slots.get(key.index as usize).filter(|slot| slot.generation == key.generation)?;
+        match &slot.entry {
+            Entry::Task { task, .. } => Some(Found::Task(task.clone())),
+            Entry::Ended { position } => {
+                let (_, summary) = &shard.ended[(position - shard.ended_base) as usize];
+                Some(Found::Ended(summary.clone()))
+            }
+            Entry::Free { .. } | Entry::Reserved | Entry::Spent => None,
+        }
+    }
+
+    /// Records that `task` ended: a detached task's slot keeps its summary (for lookups) and lets the task go; a
+    /// joinable one keeps the task until released. Forgets the oldest summaries beyond the shard's share.
+    pub(crate) fn retire(&self, task: &Task) {
+        let key = Key::of(task.id);
+        let mut shard = self.shards[key.shard].lock();
+        let shard = &mut *shard;
+        let Some(slot) = shard.slots.get_mut(key.index as usize).filter(|slot| slot.generation == key.generation)
+        else {
+            return;
+        };
+        if let Entry::Task { joinable: true, .. } = slot.entry {
+            return;
+        }
+        let position = shard.ended_base + shard.ended.len() as u64;
+        // The task's reference is dropped here, under the lock, but the allocation it may free is this task's,
+        // hot in the retiring worker's cache.
+        slot.entry = Entry::Ended { position };
+        shard.ended.push_back((key.index, task.summary()));
+        while shard.ended.len() > self.retain_per_shard {
+            let Some((index, _)) = shard.ended.pop_front() else { break };
+            shard.ended_base += 1;
+            free_slot(&mut shard.slots, &mut shard.free, index);
+        }
+    }
+
+    /// Releases a joinable task: if it has ended, its slot is freed now (its id answers "not found" from then on);
+    /// if not, it becomes detached and is retired like any task when it ends. Returns `false` for an id not found.
+    pub(crate) fn release(&self, id: u64) -> bool {
+        let key = Key::of(id);
+        let mut shard = self.shards[key.shard].lock();
+        let shard = &mut *shard;
+        let Some(slot) = shard.slots.get_mut(key.index as usize).filter(|slot| slot.generation == key.generation)
+        else {
+            return false;
+        };
+        match &mut slot.entry {
+            Entry::Task { task, joinable } => {
+                if *joinable && task.done.load(Ordering::SeqCst) & crate::waiters::DONE != 0 {
+                    free_slot(&mut shard.slots, &mut shard.free, key.index);
+                } else {
+                    *joinable = false;
+                }
+                true
+            }
+            Entry::Ended { .. } => true,
+            Entry::Free { .. } | Entry::Reserved | Entry::Spent => false,
+        }
+    }
+
+    /// Removes a task that admission registered and then refused (a duplicate key, a shutdown).
+    pub(crate) fn remove(&self, id: u64) {
+        let key = Key::of(id);
+        let mut shard = self.shards[key.shard].lock();
+        let shard = &mut *shard;
+        if shard.slots.get(key.index as usize).is_some_and(|slot| slot.generation == key.generation) {
+            free_slot(&mut shard.slots, &mut shard.free, key.index);
+        }
+    }
+
+    /// Every task not yet terminal (for shutdown), earliest deadline first.
     pub(crate) fn live(&self) -> Vec<Arc<Task>> {
         let mut live = Vec::new();
         for shard in self.shards.iter() {
-            live.extend(shard.lock().tasks.values().filter(|task| !task.state().is_terminal()).cloned());
+            live.extend(shard.lock().slots.iter().filter_map(|slot| match &slot.entry {
+                Entry::Task { task, .. } if !task.state().is_terminal() => Some(task.clone()),
+                _ => None,
+            }));
         }
-        live.sort_by_key(|task| task.id);
+        live.sort_by_key(|task| (task.deadline(), task.id));
         live
+    }
+
+    /// Slots in use, of every kind (for tests of reuse).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn slots_in_use(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| shard.lock().slots.iter().filter(|slot| !matches!(slot.entry, Entry::Free { .. })).count())
+            .sum()
+    }
+}
+
+/// Frees slot `index`: its generation moves on (or the slot is spent) and it joins the free list.
+fn free_slot(slots: &mut [Slot], free: &mut u32, index: u32) {
+    let slot = &mut slots[index as usize];
+    match slot.generation.checked_add(1) {
+        Some(generation) => {
+            slot.generation = generation;
+            slot.entry = Entry::Free { next: *free };
+            *free = index;
+        }
+        None => slot.entry = Entry::Spent,
     }
 }
 
@@ -87,10 +276,105 @@ impl Keys {
     }
 
     /// Releases `key` if `task` still holds it.
-    pub(crate) fn release(&self, key: &str, task: &Arc<Task>) {
+    pub(crate) fn release(&self, key: &str, task: &Task) {
         let mut held = self.held.lock();
-        if held.get(key).is_some_and(|holder| Arc::ptr_eq(holder, task)) {
+        if held.get(key).is_some_and(|holder| std::ptr::addr_eq(Arc::as_ptr(holder), task)) {
             held.remove(key);
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::task::{Job, TaskParts};
+
+    fn new_task() -> Arc<Task> {
+        let Job(mut task) = Job::once(|_| ());
+        Arc::get_mut(&mut task).unwrap().admit(TaskParts {
+            priority: crate::spec::Priority::Normal,
+            group: None,
+            key: None,
+            periodic: None,
+            deadline: 0,
+            joinable: false,
+        });
+        task
+    }
+
+    /// Registers a task as admission does: reserve, give the task its id, fill.
+    fn register(registry: &Registry, mut task: Arc<Task>, joinable: bool) -> u64 {
+        let id = registry.reserve().unwrap();
+        Arc::get_mut(&mut task).unwrap().id = id;
+        registry.fill(task, joinable);
+        id
+    }
+
+    fn registry_task(registry: &Registry, id: u64) -> Arc<Task> {
+        match registry.get(id) {
+            Some(Found::Task(task)) => task,
+            _ => panic!("task {id} not registered"),
+        }
+    }
+
+    fn end(task: &Arc<Task>) {
+        task.state.transition(crate::TaskState::Pending, crate::TaskState::Cancelled).unwrap();
+        task.done.fetch_or(crate::waiters::DONE, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn ids_name_their_slot_and_are_never_reused() {
+        let registry = Registry::new(0);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1_000 {
+            let id = register(&registry, new_task(), false);
+            let task = registry_task(&registry, id);
+            assert_ne!(id, 0);
+            assert_eq!(task.id, id);
+            assert!(seen.insert(id), "id {id} reused");
+            assert!(matches!(registry.get(id), Some(Found::Task(_))));
+            end(&task);
+            registry.retire(&task);
+            assert!(registry.get(id).is_none(), "nothing retained with retain_finished 0");
+        }
+        assert!(registry.slots_in_use() == 0, "every slot was freed and reused");
+    }
+
+    #[test]
+    fn ended_tasks_keep_a_summary_up_to_the_bound_and_joinable_ones_until_released() {
+        let registry = Registry::new(SHARDS); // one summary per shard
+        let joinable_id = register(&registry, new_task(), true);
+        let joinable = registry_task(&registry, joinable_id);
+        let mut ids = Vec::new();
+        for _ in 0..4 * SHARDS {
+            let id = register(&registry, new_task(), false);
+            ids.push(id);
+            let task = registry_task(&registry, id);
+            end(&task);
+            registry.retire(&task);
+        }
+        end(&joinable);
+        registry.retire(&joinable);
+        // The last task of each shard is remembered, the older ones forgotten.
+        let remembered = ids.iter().filter(|&&id| matches!(registry.get(id), Some(Found::Ended(_)))).count();
+        assert_eq!(remembered, SHARDS);
+        assert!(
+            matches!(registry.get(*ids.last().unwrap()), Some(Found::Ended(s)) if s.state == crate::TaskState::Cancelled)
+        );
+        assert!(registry.get(ids[0]).is_none());
+        // The joinable one outlives the bound until released.
+        assert!(matches!(registry.get(joinable_id), Some(Found::Task(_))));
+        assert!(registry.release(joinable_id));
+        assert!(registry.get(joinable_id).is_none());
+        assert!(!registry.release(joinable_id));
+    }
+
+    #[test]
+    fn a_slot_whose_generation_is_spent_is_never_used_again() {
+        let mut slots = vec![Slot { generation: u32::MAX, entry: Entry::Free { next: NO_SLOT } }];
+        let mut free = NO_SLOT;
+        free_slot(&mut slots, &mut free, 0);
+        assert!(matches!(slots[0].entry, Entry::Spent));
+        assert_eq!(free, NO_SLOT);
     }
 }

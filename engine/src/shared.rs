@@ -7,7 +7,6 @@
 //! registry (`registry`) the lookups by id. The public face, [`Engine`](crate::Engine) and
 //! [`Spawner`](crate::Spawner), lives in `engine` and only calls in here.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use crate::builder::{Config, Precision};
@@ -32,7 +31,6 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     /// Time zero of the engine: deadlines are nanoseconds after it.
     pub(crate) origin: Instant,
-    pub(crate) next_id: CachePadded<AtomicU64>,
     pub(crate) accepting: AtomicBool,
     /// Tasks submitted and not yet finished (terminal with bookkeeping done).
     pub(crate) live: CachePadded<AtomicUsize>,
@@ -71,7 +69,6 @@ impl Shared {
         let shared = Arc::new(Shared {
             origin: clock.now(),
             clock: clock.clone(),
-            next_id: CachePadded::new(AtomicU64::new(1)),
             accepting: AtomicBool::new(true),
             live: CachePadded::new(AtomicUsize::new(0)),
             running: CachePadded::new(AtomicUsize::new(0)),
@@ -195,7 +192,8 @@ impl Shared {
                     if task.state.transition(TaskState::Pending, TaskState::Cancelled).is_ok() {
                         task.cancel_requested.store(true, Ordering::SeqCst);
                         // Whoever moves a task out of Pending owns its closure: drop it now, exactly once.
-                        drop_quietly(task.take_job());
+                        // SAFETY: this thread just moved the task out of Pending: it owns the closure.
+                        unsafe { task.discard_job() };
                         if task.wheel_key.load(Ordering::SeqCst) != 0 {
                             let _ = self.commands.send(Command::Unschedule(task.clone()));
                         }
@@ -205,7 +203,7 @@ impl Shared {
                 }
                 TaskState::Running => {
                     task.cancel_requested.store(true, Ordering::SeqCst);
-                    if task.periodic.is_none() {
+                    if task.periodic().is_none() {
                         return CancelOutcome::Signalled;
                     }
                     // A periodic task is cancelled at once; the worker running it drops the closure after the run.
@@ -234,10 +232,10 @@ impl Shared {
             _ => &self.stats.cancelled,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        if let Some(key) = task.key.as_deref() {
+        if let Some(key) = task.key() {
             self.keys.release(key, task);
         }
-        self.registry.retire(task.id);
+        self.registry.retire(task);
         self.live.fetch_sub(1, Ordering::SeqCst);
         self.waiters.task_ended(task);
     }
@@ -283,9 +281,4 @@ impl Shared {
             }
         }
     }
-}
-
-/// Drops a value, keeping a panic in its `Drop` from unwinding into the engine.
-pub(crate) fn drop_quietly<T>(value: T) {
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
 }

@@ -6,7 +6,7 @@ use crate::engine::Spawner;
 use crate::error::Error;
 use crate::handle::TaskHandle;
 use crate::schedule::{Overrun, Recurrence};
-use crate::task::{Job, RunOutcome, TaskContext, TaskResult};
+use crate::task::{Job, TaskContext, TaskResult};
 
 /// Which run queue a task waits in once due. Workers always take from the highest non-empty queue.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -49,34 +49,32 @@ pub(crate) struct Submission {
     pub(crate) key: Option<String>,
     pub(crate) group: Option<String>,
     pub(crate) repeat: Option<Repeat>,
+    /// Kept by the registry after it ends until released (see [`TaskBuilder::joinable`]).
+    pub(crate) joinable: bool,
 }
 
 impl Submission {
     pub(crate) fn new(job: Job, when: When) -> Submission {
-        Submission { job, when, priority: Priority::Normal, key: None, group: None, repeat: None }
+        Submission { job, when, priority: Priority::Normal, key: None, group: None, repeat: None, joinable: false }
     }
 }
 
-/// Wraps a one-shot closure so that it runs at most once.
+/// A one-shot closure's task allocation: it runs at most once.
 pub(crate) fn once<F, R>(f: F) -> Job
 where
     F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
     R: TaskResult,
 {
-    let mut f = Some(f);
-    Box::new(move |ctx| match f.take() {
-        Some(f) => f(ctx).into_outcome(),
-        None => RunOutcome::Failed("a one-shot task was started twice".to_string()),
-    })
+    Job::once(f)
 }
 
-/// Wraps a periodic closure.
-pub(crate) fn repeating<F, R>(mut f: F) -> Job
+/// A periodic closure's task allocation.
+pub(crate) fn repeating<F, R>(f: F) -> Job
 where
     F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
     R: TaskResult,
 {
-    Box::new(move |ctx| f(ctx).into_outcome())
+    Job::repeating(f)
 }
 
 macro_rules! common_options {
@@ -97,6 +95,16 @@ macro_rules! common_options {
         /// The concurrency group the task belongs to; the group must have been declared on the engine builder.
         pub fn group(mut self, group: impl Into<String>) -> Self {
             self.submission.group = Some(group.into());
+            self
+        }
+
+        /// Keeps the task findable by id after it ends — [`Spawner::get`], a C `tw_wait` — until
+        /// [`Spawner::release`] (or a C `tw_join`) lets it go, however many other tasks end meanwhile, as a
+        /// joinable thread is kept until joined. By default a task is *detached*: once it ends, a summary of it is
+        /// kept among the engine's most recently finished tasks
+        /// ([`retain_finished`](crate::EngineBuilder::retain_finished)) and then forgotten.
+        pub fn joinable(mut self) -> Self {
+            self.submission.joinable = true;
             self
         }
     };

@@ -1,16 +1,14 @@
 //! The shared record of one task, and what a task's closure sees while it runs.
 
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
 use crate::lifecycle::{AtomicState, TaskState};
 use crate::schedule::Periodic;
 use crate::spec::Priority;
 use crate::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use crate::sync::{Arc, Mutex};
-
-/// A task's closure, boxed. One-shot closures are wrapped so they run at most once.
-pub(crate) type Job = Box<dyn FnMut(&TaskContext<'_>) -> RunOutcome + Send>;
+use crate::sync::{Arc, Mutex, UnsafeCell};
 
 /// How one run of a task ended, as its closure reports it. A closure may return this directly, or `()` or a
 /// `Result` (see [`TaskResult`]).
@@ -45,6 +43,9 @@ pub enum RunOutcome {
     Done,
     /// The run failed; the text is kept as the task's [`failure`](crate::TaskHandle::failure).
     Failed(String),
+    /// The run returned a code, as a process does: 0 is success, anything else a failure. The task keeps the
+    /// code ([`TaskHandle::code`](crate::TaskHandle::code)); a closure returning an `i32` reports this.
+    Exit(i32),
     /// The run stopped because the task was cancelled (it saw [`TaskContext::is_cancelled`]), or the task cancels
     /// itself: the task ends `Cancelled` (a periodic one runs no more) and counts as cancelled, not as failed.
     Cancelled,
@@ -60,7 +61,8 @@ impl<E: fmt::Display> From<Result<(), E>> for RunOutcome {
 }
 
 /// What a task closure may return: `()` (always a success), `Result<(), E>` with `E: Display` (an `Err` fails
-/// the task with `E`'s message), or a [`RunOutcome`] (which can also end the task as cancelled).
+/// the task with `E`'s message), an `i32` return code (0 succeeds, anything else fails; the code is kept), or a
+/// [`RunOutcome`] (which can also end the task as cancelled).
 pub trait TaskResult {
     /// How the run ended.
     fn into_outcome(self) -> RunOutcome;
@@ -75,6 +77,12 @@ impl TaskResult for () {
 impl<E: fmt::Display> TaskResult for Result<(), E> {
     fn into_outcome(self) -> RunOutcome {
         self.into()
+    }
+}
+
+impl TaskResult for i32 {
+    fn into_outcome(self) -> RunOutcome {
+        RunOutcome::Exit(self)
     }
 }
 
@@ -158,60 +166,222 @@ impl fmt::Debug for CancelToken {
     }
 }
 
-/// One task, shared by its handles, the engine's registry, the wheel and the run queues.
+/// One task, shared by its handles, the engine's registry, the wheel and the run queues: one allocation holding
+/// the task's header and, inline after it, its closure (`job`).
 ///
 /// Ground rules: `state` changes only through [`AtomicState::transition`]; whoever moves the task out of `Pending`
-/// owns `job` until it puts it back (periodic re-arm) or drops it. `deadline` and `wheel_key` are written by the
-/// submitter before the task is published and by the worker before a re-arm is published; the tick thread reads
-/// them after receiving the task through the command queue.
-pub(crate) struct Task {
+/// owns `job` until it moves the task back to `Pending` (periodic re-arm) or discards the closure. `deadline` and
+/// `wheel_key` are written by the submitter before the task is published and by the worker before a re-arm is
+/// published; the tick thread reads them after receiving the task through the command queue. The plain fields are
+/// written only while the allocation has one owner (admission, through `Arc::get_mut`), before it is shared.
+pub(crate) struct TaskCell<J: ?Sized> {
     pub(crate) id: u64,
+    /// When the next run is due, in nanoseconds after the engine's origin.
+    pub(crate) deadline: AtomicU64,
+    /// The wheel key while the task sits in the wheel (0 when it does not).
+    pub(crate) wheel_key: AtomicU64,
+    pub(crate) runs: AtomicU64,
+    pub(crate) failed_runs: AtomicU64,
+    /// What the last run reported beyond success: a failure's text, a return code. Allocated only then.
+    report: Mutex<Option<Box<Report>>>,
+    /// The rarer parts fixed at submission (dedupe key, periodic schedule), allocated only when present.
+    extra: Option<Box<Extra>>,
+    pub(crate) group: Option<u32>,
     pub(crate) state: AtomicState,
     pub(crate) cancel_requested: AtomicBool,
     /// `waiters::DONE` once the task is terminal and the engine's bookkeeping for it is complete; `WAITED` once a
     /// call waits for it (see `waiters`). Only changed by read-modify-writes.
     pub(crate) done: AtomicU8,
-    job: Mutex<Option<Job>>,
-    failure: Mutex<Option<String>>,
-    pub(crate) runs: AtomicU64,
-    pub(crate) failed_runs: AtomicU64,
     pub(crate) priority: Priority,
-    pub(crate) group: Option<usize>,
-    pub(crate) key: Option<Box<str>>,
-    pub(crate) periodic: Option<Periodic>,
-    /// When the next run is due, in nanoseconds after the engine's origin.
-    pub(crate) deadline: AtomicU64,
-    /// The wheel key while the task sits in the wheel (0 when it does not).
-    pub(crate) wheel_key: AtomicU64,
+    /// Kept by the registry after it ends until released (see `registry`), beyond the retention bound.
+    pub(crate) joinable: bool,
+    /// The closure, in the same allocation. Touched only by the task's owner (the ground rules).
+    pub(crate) job: J,
+}
+
+/// A task, its closure's type erased.
+pub(crate) type Task = TaskCell<dyn JobSlot>;
+
+/// The rarer parts of a task fixed at submission.
+struct Extra {
+    key: Option<Box<str>>,
+    periodic: Option<Periodic>,
+}
+
+/// What the last run of a task reported beyond success.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Report {
+    pub(crate) failure: Option<String>,
+    pub(crate) code: Option<i32>,
 }
 
 /// The parts of a task fixed at submission.
 pub(crate) struct TaskParts {
-    pub(crate) job: Job,
     pub(crate) priority: Priority,
-    pub(crate) group: Option<usize>,
+    pub(crate) group: Option<u32>,
     pub(crate) key: Option<Box<str>>,
     pub(crate) periodic: Option<Periodic>,
     pub(crate) deadline: u64,
+    pub(crate) joinable: bool,
 }
 
-impl Task {
-    pub(crate) fn new(id: u64, parts: TaskParts) -> Task {
-        Task {
-            id,
+/// A task's closure in its cell: run it, or discard it. Implemented for one-shot and periodic closures.
+pub(crate) trait JobSlot: Send + Sync {
+    /// Runs the closure (a one-shot one is consumed). `None` when there is no closure left to run.
+    ///
+    /// # Safety
+    ///
+    /// Only the task's owner calls this (the ground rules of [`TaskCell`]): no other call to `run` or `discard` on
+    /// the same slot overlaps it.
+    unsafe fn run(&self, ctx: &TaskContext<'_>) -> Option<RunOutcome>;
+
+    /// Drops the closure, if it is still there.
+    ///
+    /// # Safety
+    ///
+    /// As for [`run`](Self::run).
+    unsafe fn discard(&self);
+}
+
+/// A one-shot closure, consumed by its run.
+pub(crate) struct OnceJob<F>(UnsafeCell<Option<F>>);
+
+/// A periodic closure, run in place each time.
+pub(crate) struct RepeatingJob<F>(UnsafeCell<Option<F>>);
+
+/// No closure: the record of a task that has ended (rebuilt from the registry's summary of it).
+pub(crate) struct NoJob;
+
+// SAFETY: the slot hands its closure to one thread at a time — only the task's owner touches it, and ownership
+// passes between threads through the task's state (a compare-and-swap, SeqCst) and the queues that carry the task,
+// which order every access after the previous owner's. So sharing the slot needs only the closure to be `Send`.
+unsafe impl<F: Send> Sync for OnceJob<F> {}
+// SAFETY: as for `OnceJob`.
+unsafe impl<F: Send> Sync for RepeatingJob<F> {}
+
+impl<F, R> JobSlot for OnceJob<F>
+where
+    F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
+    R: TaskResult,
+{
+    unsafe fn run(&self, ctx: &TaskContext<'_>) -> Option<RunOutcome> {
+        // SAFETY: the caller owns the slot (this method's contract): no other access overlaps this one.
+        let f = self.0.with_mut(|slot| unsafe { (*slot).take() })?;
+        Some(f(ctx).into_outcome())
+    }
+
+    unsafe fn discard(&self) {
+        // SAFETY: as in `run`. The closure is moved out before it is dropped, so a panicking drop leaves the slot
+        // empty.
+        drop(self.0.with_mut(|slot| unsafe { (*slot).take() }));
+    }
+}
+
+impl<F, R> JobSlot for RepeatingJob<F>
+where
+    F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
+    R: TaskResult,
+{
+    unsafe fn run(&self, ctx: &TaskContext<'_>) -> Option<RunOutcome> {
+        // SAFETY: the caller owns the slot (this method's contract): no other access overlaps this one, so the
+        // closure may be borrowed mutably for the run.
+        self.0.with_mut(|slot| unsafe { (*slot).as_mut() }.map(|f| f(ctx).into_outcome()))
+    }
+
+    unsafe fn discard(&self) {
+        // SAFETY: as in `run`.
+        drop(self.0.with_mut(|slot| unsafe { (*slot).take() }));
+    }
+}
+
+impl JobSlot for NoJob {
+    unsafe fn run(&self, _: &TaskContext<'_>) -> Option<RunOutcome> {
+        None
+    }
+
+    unsafe fn discard(&self) {}
+}
+
+/// A task not yet admitted: its allocation, holding the closure; admission fills in the rest.
+pub(crate) struct Job(pub(crate) Arc<Task>);
+
+impl Job {
+    /// A one-shot task's allocation: the closure runs at most once.
+    pub(crate) fn once<F, R>(f: F) -> Job
+    where
+        F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        Job(erase(TaskCell::unborn(OnceJob(UnsafeCell::new(Some(f))))))
+    }
+
+    /// A periodic task's allocation.
+    pub(crate) fn repeating<F, R>(f: F) -> Job
+    where
+        F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        Job(erase(TaskCell::unborn(RepeatingJob(UnsafeCell::new(Some(f))))))
+    }
+}
+
+/// A task cell behind the engine's `Arc`, its closure type erased.
+fn erase<J: JobSlot + 'static>(cell: TaskCell<J>) -> Arc<Task> {
+    let task: std::sync::Arc<Task> = std::sync::Arc::new(cell);
+    crate::sync::arc_from_std(task)
+}
+
+impl<J> TaskCell<J> {
+    fn unborn(job: J) -> TaskCell<J> {
+        TaskCell {
+            id: 0,
+            deadline: AtomicU64::new(0),
+            wheel_key: AtomicU64::new(0),
+            runs: AtomicU64::new(0),
+            failed_runs: AtomicU64::new(0),
+            report: Mutex::new(None),
+            extra: None,
+            group: None,
             state: AtomicState::new(),
             cancel_requested: AtomicBool::new(false),
             done: AtomicU8::new(0),
-            job: Mutex::new(Some(parts.job)),
-            failure: Mutex::new(None),
-            runs: AtomicU64::new(0),
-            failed_runs: AtomicU64::new(0),
-            priority: parts.priority,
-            group: parts.group,
-            key: parts.key,
-            periodic: parts.periodic,
-            deadline: AtomicU64::new(parts.deadline),
-            wheel_key: AtomicU64::new(0),
+            priority: Priority::Normal,
+            joinable: false,
+            job,
+        }
+    }
+}
+
+impl Task {
+    /// Fills in the parts fixed at submission. Called by admission while it is the allocation's only owner.
+    pub(crate) fn admit(&mut self, parts: TaskParts) {
+        let TaskParts { priority, group, key, periodic, deadline, joinable } = parts;
+        self.priority = priority;
+        self.group = group;
+        self.joinable = joinable;
+        self.extra = (key.is_some() || periodic.is_some()).then(|| Box::new(Extra { key, periodic }));
+        self.deadline.store(deadline, Ordering::SeqCst);
+    }
+
+    /// The record of a task that has ended, rebuilt from the registry's summary of it.
+    pub(crate) fn ended(id: u64, summary: &Summary) -> Arc<Task> {
+        let mut cell = TaskCell::unborn(NoJob);
+        cell.id = id;
+        cell.state = AtomicState::at(summary.state);
+        cell.done = AtomicU8::new(crate::waiters::DONE);
+        cell.runs = AtomicU64::new(summary.runs);
+        cell.failed_runs = AtomicU64::new(summary.failed_runs);
+        cell.report = Mutex::new(summary.report.clone());
+        erase(cell)
+    }
+
+    /// What the registry keeps of this task once it has ended.
+    pub(crate) fn summary(&self) -> Summary {
+        Summary {
+            state: self.state(),
+            runs: self.runs.load(Ordering::SeqCst),
+            failed_runs: self.failed_runs.load(Ordering::SeqCst),
+            report: self.report.lock().clone(),
         }
     }
 
@@ -223,23 +393,61 @@ impl Task {
         self.deadline.load(Ordering::SeqCst)
     }
 
-    /// Takes the closure out. Only the owner (see the ground rules) calls this.
-    pub(crate) fn take_job(&self) -> Option<Job> {
-        self.job.lock().take()
+    /// The dedupe key, if the task has one.
+    pub(crate) fn key(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|extra| extra.key.as_deref())
     }
 
-    /// Puts the closure back before a periodic task returns to `Pending`.
-    pub(crate) fn put_job(&self, job: Job) {
-        *self.job.lock() = Some(job);
+    /// The periodic schedule, if the task repeats.
+    pub(crate) fn periodic(&self) -> Option<&Periodic> {
+        self.extra.as_ref().and_then(|extra| extra.periodic.as_ref())
+    }
+
+    /// Runs the closure. `None` when it is missing.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the task's closure (the ground rules of [`TaskCell`]).
+    pub(crate) unsafe fn run_job(&self, ctx: &TaskContext<'_>) -> Option<RunOutcome> {
+        // SAFETY: passed on from this function's contract.
+        unsafe { self.job.run(ctx) }
+    }
+
+    /// Drops the closure, keeping a panic in its `Drop` from unwinding into the engine.
+    ///
+    /// # Safety
+    ///
+    /// As for [`run_job`](Self::run_job).
+    pub(crate) unsafe fn discard_job(&self) {
+        // SAFETY: passed on from this function's contract.
+        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { self.job.discard() }));
     }
 
     pub(crate) fn failure(&self) -> Option<String> {
-        self.failure.lock().clone()
+        self.report.lock().as_ref().and_then(|report| report.failure.clone())
     }
 
-    pub(crate) fn set_failure(&self, message: String) {
-        *self.failure.lock() = Some(message);
+    pub(crate) fn code(&self) -> Option<i32> {
+        self.report.lock().as_ref().and_then(|report| report.code)
     }
+
+    /// Records what a run reported: a failure's text, a return code (`None`s leave nothing to record).
+    pub(crate) fn set_report(&self, failure: Option<String>, code: Option<i32>) {
+        let mut report = self.report.lock();
+        if failure.is_none() && code.is_none() && report.is_none() {
+            return;
+        }
+        *report = Some(Box::new(Report { failure, code }));
+    }
+}
+
+/// What the registry keeps of a task that has ended, for lookups by id after its allocation is gone.
+#[derive(Clone, Debug)]
+pub(crate) struct Summary {
+    pub(crate) state: TaskState,
+    pub(crate) runs: u64,
+    pub(crate) failed_runs: u64,
+    pub(crate) report: Option<Box<Report>>,
 }
 
 impl fmt::Debug for Task {

@@ -69,7 +69,7 @@ pub(crate) struct Waiters {
 }
 
 fn address(task: &Task) -> usize {
-    task as *const Task as usize
+    (task as *const Task).cast::<()>() as usize
 }
 
 impl Waiters {

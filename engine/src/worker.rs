@@ -6,7 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crate::current::WorkScope;
 use crate::lifecycle::TaskState;
 use crate::queues::Work;
-use crate::shared::{Shared, drop_quietly};
+use crate::shared::Shared;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
 use crate::task::{RunOutcome, Task, TaskContext};
@@ -26,7 +26,7 @@ pub(crate) fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool) {
     // Everything below, the run and the closure drops included, is this engine's work on this task: blocking calls
     // that could never return from here refuse (see `current`).
     let _scope = WorkScope::enter(shared, &task);
-    if let Some(group) = task.group {
+    if let Some(group) = task.group.map(|group| group as usize) {
         if !has_slot && !shared.groups.acquire(group, &task) {
             // Parked in the group's queue, holding no worker. It is no longer in flight: the task holding the slot
             // is, and when it releases the slot it dispatches this one again (counted in flight anew).
@@ -38,7 +38,7 @@ pub(crate) fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool) {
     if task.state.transition(TaskState::Pending, TaskState::Running).is_ok() {
         execute(shared, &task);
     }
-    if let Some(group) = task.group {
+    if let Some(group) = task.group.map(|group| group as usize) {
         if let Some(next) = shared.groups.release(group) {
             shared.dispatch(next, true);
         }
@@ -61,27 +61,30 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) {
     shared.stats.lateness.record(started.saturating_sub(scheduled));
     let run = task.runs.fetch_add(1, Ordering::SeqCst) + 1;
 
-    let Some(mut job) = task.take_job() else {
-        // Unreachable by the ownership rules; fail the task rather than the worker if it ever happens.
-        shared.running.fetch_sub(1, Ordering::SeqCst);
-        if task.state.transition(TaskState::Running, TaskState::Failed).is_ok() {
-            task.set_failure("the task's closure was missing".to_string());
-            shared.finish_unnotified(task, TaskState::Failed);
-        }
-        return;
-    };
     let ctx = TaskContext { task, run, scheduled_for: shared.instant_of(scheduled) };
-    let outcome = catch_unwind(AssertUnwindSafe(|| job(&ctx)))
-        .unwrap_or_else(|payload| RunOutcome::Failed(panic_message(&*payload)));
+    // SAFETY: this worker moved the task from Pending to Running: it owns the closure until it discards it or
+    // moves the task back to Pending.
+    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { task.run_job(&ctx) }))
+        .unwrap_or_else(|payload| Some(RunOutcome::Failed(panic_message(&*payload))))
+        // Unreachable by the ownership rules; fail the task rather than the worker if it ever happens.
+        .unwrap_or_else(|| RunOutcome::Failed("the task's closure was missing".to_string()));
     // The run is over before anyone can see the task leave `Running`: a shutdown that sees the task ended never
     // reports it among the runs still in progress.
     shared.running.fetch_sub(1, Ordering::SeqCst);
+    // Each `discard_job` below is safe for one reason: this worker still owns the closure. It has not moved the
+    // task back to Pending, and a canceller that moves a task out of Running leaves the closure to the worker.
     let failed = match outcome {
-        RunOutcome::Done => false,
+        RunOutcome::Done | RunOutcome::Exit(0) => {
+            if let RunOutcome::Exit(code) = outcome {
+                task.set_report(None, Some(code));
+            }
+            false
+        }
         RunOutcome::Cancelled => {
             // The task ends cancelled, one-shot or periodic. If a canceller got there first (a periodic task
             // cancelled during its run), it did the bookkeeping; either way the closure is ours to drop.
-            drop_quietly(job);
+            // SAFETY: this worker owns the closure (see above).
+            unsafe { task.discard_job() };
             if task.state.transition(TaskState::Running, TaskState::Cancelled).is_ok() {
                 task.cancel_requested.store(true, Ordering::SeqCst);
                 shared.finish_unnotified(task, TaskState::Cancelled);
@@ -89,15 +92,18 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) {
             return;
         }
         RunOutcome::Failed(message) => {
-            task.failed_runs.fetch_add(1, Ordering::SeqCst);
-            shared.stats.failed_runs.fetch_add(1, Ordering::Relaxed);
-            task.set_failure(message);
+            record_failure(shared, task, message, None);
+            true
+        }
+        RunOutcome::Exit(code) => {
+            record_failure(shared, task, format!("returned {code}"), Some(code));
             true
         }
     };
 
-    let Some(periodic) = &task.periodic else {
-        drop_quietly(job);
+    let Some(periodic) = task.periodic() else {
+        // SAFETY: this worker owns the closure (see above).
+        unsafe { task.discard_job() };
         let end = if failed { TaskState::Failed } else { TaskState::Succeeded };
         if task.state.transition(TaskState::Running, end).is_ok() {
             shared.finish_unnotified(task, end);
@@ -109,23 +115,31 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) {
     match next {
         Some(next) => {
             task.deadline.store(next, Ordering::SeqCst);
-            // The closure goes back before the state does: whoever next moves the task out of Pending finds it.
-            task.put_job(job);
+            // The closure stays in place: whoever next moves the task out of Pending finds it.
             if task.state.transition(TaskState::Running, TaskState::Pending).is_ok() {
                 shared.schedule(task.clone(), finished);
             } else {
                 // Cancelled during the run; the canceller did the bookkeeping, the closure is ours to drop.
-                drop_quietly(task.take_job());
+                // SAFETY: this worker owns the closure (see above).
+                unsafe { task.discard_job() };
             }
         }
         None => {
-            drop_quietly(job);
+            // SAFETY: this worker owns the closure (see above).
+            unsafe { task.discard_job() };
             let end = if failed && periodic.stop_on_failure { TaskState::Failed } else { TaskState::Succeeded };
             if task.state.transition(TaskState::Running, end).is_ok() {
                 shared.finish_unnotified(task, end);
             }
         }
     }
+}
+
+/// Counts a failed run and keeps what it reported.
+fn record_failure(shared: &Shared, task: &Task, message: String, code: Option<i32>) {
+    task.failed_runs.fetch_add(1, Ordering::SeqCst);
+    shared.stats.failed_runs.fetch_add(1, Ordering::Relaxed);
+    task.set_report(Some(message), code);
 }
 
 /// The message of a panic payload: its text when it is a string, a placeholder otherwise.

@@ -3,7 +3,13 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+pub(crate) use loom::cell::UnsafeCell;
 pub(crate) use loom::sync::Arc;
+
+/// A `std` `Arc` (which can hold an unsized value) as loom's.
+pub(crate) fn arc_from_std<T: ?Sized>(arc: std::sync::Arc<T>) -> Arc<T> {
+    Arc::from_std(arc)
+}
 pub(crate) use loom::thread;
 pub(crate) use loom::thread_local;
 

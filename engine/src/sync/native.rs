@@ -12,6 +12,27 @@ pub(crate) mod atomic {
 
 pub(crate) use parking_lot::{Mutex, MutexGuard};
 
+/// `std`'s `Arc` is the engine's `Arc`: nothing to convert.
+pub(crate) fn arc_from_std<T: ?Sized>(arc: Arc<T>) -> Arc<T> {
+    arc
+}
+
+/// An `UnsafeCell` with loom's interface: access goes through [`with_mut`](UnsafeCell::with_mut), which loom
+/// checks for overlapping accesses and a normal build compiles to a plain pointer.
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+impl<T> UnsafeCell<T> {
+    pub(crate) fn new(value: T) -> UnsafeCell<T> {
+        UnsafeCell(std::cell::UnsafeCell::new(value))
+    }
+
+    /// Calls `f` with a pointer to the value; dereferencing it is the caller's `unsafe` promise.
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
 /// A condition variable (`parking_lot`'s).
 #[derive(Debug, Default)]
 pub(crate) struct Condvar(parking_lot::Condvar);
