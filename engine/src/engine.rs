@@ -273,7 +273,7 @@ pub struct ShutdownReport {
 /// # Calling from inside a task
 ///
 /// A task may submit, look up, cancel and read the statistics of tasks of its own engine: none of those block
-/// (a submission with [`WhenFull::Block`] waits at most its timeout). It may wait for *another* task with
+/// (a submission with [`WhenFull::Block`](crate::WhenFull::Block) waits at most its timeout). It may wait for *another* task with
 /// [`TaskHandle::wait`] (if every worker waits that way for tasks that need a worker, none progresses: prefer
 /// [`TaskHandle::wait_timeout`] there). What could never return is refused at once with
 /// [`Error::WouldDeadlock`]: a task waiting for itself, waiting (with one worker) for any other unfinished task of

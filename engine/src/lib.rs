@@ -36,6 +36,7 @@ mod engine;
 mod error;
 mod groups;
 mod handle;
+mod join;
 mod lifecycle;
 #[cfg(test)]
 mod models;
@@ -58,6 +59,7 @@ pub use clock::{Clock, ManualClock};
 pub use engine::{Engine, Shutdown, ShutdownReport, Spawner};
 pub use error::Error;
 pub use handle::{CancelOutcome, TaskHandle};
+pub use join::{JoinError, JoinHandle, ResultTaskBuilder};
 pub use lifecycle::TaskState;
 pub use schedule::{Overrun, Recurrence};
 pub use spec::{PeriodicBuilder, Priority, TaskBuilder};

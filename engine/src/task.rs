@@ -1,5 +1,6 @@
 //! The shared record of one task, and what a task's closure sees while it runs.
 
+use std::any::Any;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
@@ -453,5 +454,16 @@ pub(crate) struct Summary {
 impl fmt::Debug for Task {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Task").field("id", &self.id).field("state", &self.state()).finish_non_exhaustive()
+    }
+}
+
+/// The message of a panic payload: its text when it is a string, a placeholder otherwise.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        format!("panicked: {message}")
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        format!("panicked: {message}")
+    } else {
+        "panicked with a non-string payload".to_string()
     }
 }

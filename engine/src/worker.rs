@@ -1,6 +1,5 @@
 //! A worker thread: takes due tasks from the run queues, highest priority first, and runs them.
 
-use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::current::WorkScope;
@@ -9,7 +8,7 @@ use crate::queues::Work;
 use crate::shared::Shared;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
-use crate::task::{RunOutcome, Task, TaskContext};
+use crate::task::{RunOutcome, Task, TaskContext, panic_message};
 
 /// The worker loop: runs until it takes a `Stop`.
 pub(crate) fn run(shared: Arc<Shared>) {
@@ -140,15 +139,4 @@ fn record_failure(shared: &Shared, task: &Task, message: String, code: Option<i3
     task.failed_runs.fetch_add(1, Ordering::SeqCst);
     shared.stats.failed_runs.fetch_add(1, Ordering::Relaxed);
     task.set_report(Some(message), code);
-}
-
-/// The message of a panic payload: its text when it is a string, a placeholder otherwise.
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        format!("panicked: {message}")
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        format!("panicked: {message}")
-    } else {
-        "panicked with a non-string payload".to_string()
-    }
 }

@@ -1,0 +1,306 @@
+//! Typed results: a one-shot task whose closure returns `Result<T, E>`, and the handle that gives back the `T`, or
+//! the `E` itself (its type and `source()` chain intact), or the panic, or the cancellation.
+
+use std::any::Any;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::engine::Spawner;
+use crate::error::Error;
+use crate::handle::{CancelOutcome, TaskHandle};
+use crate::lifecycle::TaskState;
+use crate::spec::{Priority, TaskBuilder};
+use crate::sync::{Arc, Mutex};
+use crate::task::{RunOutcome, TaskContext, panic_message};
+
+/// Why [`JoinHandle::join`] has no value to give.
+///
+/// # Examples
+///
+/// ```
+/// use std::error::Error as _;
+/// use taskwheel::{Engine, JoinError};
+///
+/// #[derive(Debug)]
+/// struct Refused(std::io::Error);
+/// impl std::fmt::Display for Refused {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("refused") }
+/// }
+/// impl std::error::Error for Refused {
+///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> { Some(&self.0) }
+/// }
+///
+/// let engine = Engine::builder().workers(1).build()?;
+/// let job = engine.spawn_with_result(|_| -> Result<u32, Refused> {
+///     Err(Refused(std::io::Error::other("port 25 closed")))
+/// })?;
+/// match job.join() {
+///     Err(JoinError::Failed(error)) => {
+///         assert_eq!(error.0.to_string(), "port 25 closed"); // the value itself, typed
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), taskwheel::Error>(())
+/// ```
+#[non_exhaustive]
+pub enum JoinError<E> {
+    /// The closure returned this error.
+    Failed(E),
+    /// The closure panicked; the payload, as `std::thread::JoinHandle::join` gives it.
+    Panicked(Box<dyn Any + Send + 'static>),
+    /// The task was cancelled before it ran (or by shutdown).
+    Cancelled,
+    /// The wait itself was refused ([`Error::WouldDeadlock`]) or timed out ([`Error::Timeout`]).
+    Wait(Error),
+}
+
+impl<E> JoinError<E> {
+    /// The panic's message, when the payload is a string.
+    pub fn panic_message(&self) -> Option<String> {
+        match self {
+            JoinError::Panicked(payload) => Some(panic_message(&**payload)),
+            _ => None,
+        }
+    }
+
+    /// Resumes the panic on the calling thread, as `std::thread` code does with a joined thread's panic; any
+    /// other error is returned.
+    pub fn resume_panic(self) -> Self {
+        match self {
+            JoinError::Panicked(payload) => resume_unwind(payload),
+            other => other,
+        }
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for JoinError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Failed(error) => f.debug_tuple("Failed").field(error).finish(),
+            JoinError::Panicked(payload) => f.debug_tuple("Panicked").field(&panic_message(&**payload)).finish(),
+            JoinError::Cancelled => f.write_str("Cancelled"),
+            JoinError::Wait(error) => f.debug_tuple("Wait").field(error).finish(),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for JoinError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Failed(error) => write!(f, "the task failed: {error}"),
+            JoinError::Panicked(payload) => write!(f, "the task {}", panic_message(&**payload)),
+            JoinError::Cancelled => f.write_str("the task was cancelled"),
+            JoinError::Wait(error) => write!(f, "waiting for the task: {error}"),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for JoinError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            JoinError::Failed(error) => Some(error),
+            JoinError::Wait(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Where the closure leaves its result for the handle.
+type Slot<T, E> = Arc<Mutex<Option<Result<T, JoinError<E>>>>>;
+
+/// A handle to a one-shot task with a typed result, from [`Spawner::spawn_with_result`] or
+/// [`Spawner::task_with_result`]. Its [`task`](Self::task) handle does everything a [`TaskHandle`] does.
+///
+/// # Examples
+///
+/// ```
+/// use taskwheel::Engine;
+///
+/// let engine = Engine::builder().workers(2).build()?;
+/// let sum = engine.spawn_with_result(|_| Ok::<u64, std::num::TryFromIntError>((1..=10).sum()))?;
+/// assert_eq!(sum.join().unwrap(), 55);
+/// # Ok::<(), taskwheel::Error>(())
+/// ```
+pub struct JoinHandle<T, E> {
+    task: TaskHandle,
+    slot: Slot<T, E>,
+}
+
+impl<T, E> JoinHandle<T, E> {
+    /// The untyped handle: id, state, cancel, wait with a timeout.
+    pub fn task(&self) -> &TaskHandle {
+        &self.task
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> u64 {
+        self.task.id()
+    }
+
+    /// Cancels the task; see [`TaskHandle::cancel`].
+    pub fn cancel(&self) -> CancelOutcome {
+        self.task.cancel()
+    }
+
+    /// Blocks until the task ends and gives its result: the closure's `Ok` value, or why there is none.
+    ///
+    /// # Errors
+    ///
+    /// [`JoinError::Failed`] with the closure's error, [`JoinError::Panicked`], [`JoinError::Cancelled`], or
+    /// [`JoinError::Wait`] when the wait is refused (from inside the task itself, say).
+    pub fn join(self) -> Result<T, JoinError<E>> {
+        self.task.wait().map_err(JoinError::Wait)?;
+        self.take()
+    }
+
+    /// Like [`join`](Self::join), giving up after `timeout`: then the handle comes back with the error, to be
+    /// joined later.
+    ///
+    /// # Errors
+    ///
+    /// As for [`join`](Self::join); on a timeout, `Err((self, JoinError::Wait(Error::Timeout)))`.
+    pub fn join_timeout(self, timeout: Duration) -> Result<Result<T, JoinError<E>>, (Self, JoinError<E>)> {
+        match self.task.wait_timeout(timeout) {
+            Ok(_) => Ok(self.take()),
+            Err(error) => Err((self, JoinError::Wait(error))),
+        }
+    }
+
+    fn take(self) -> Result<T, JoinError<E>> {
+        match self.slot.lock().take() {
+            Some(result) => result,
+            // No run left a result: the task was cancelled before it ran.
+            None => match self.task.state() {
+                TaskState::Cancelled => Err(JoinError::Cancelled),
+                _ => Err(JoinError::Wait(Error::NotFound(self.task.id()))),
+            },
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for JoinHandle<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle").field("task", &self.task).finish_non_exhaustive()
+    }
+}
+
+/// A one-shot task with a typed result and every option, from [`Spawner::task_with_result`].
+#[must_use = "nothing is scheduled until `submit` is called"]
+pub struct ResultTaskBuilder<'a, T, E> {
+    builder: TaskBuilder<'a>,
+    slot: Slot<T, E>,
+}
+
+impl<T, E> ResultTaskBuilder<'_, T, E> {
+    /// See [`TaskBuilder::after`].
+    pub fn after(self, delay: Duration) -> Self {
+        self.with(|builder| builder.after(delay))
+    }
+
+    /// See [`TaskBuilder::at`].
+    pub fn at(self, instant: Instant) -> Self {
+        self.with(|builder| builder.at(instant))
+    }
+
+    /// See [`TaskBuilder::at_system_time`].
+    pub fn at_system_time(self, time: SystemTime) -> Self {
+        self.with(|builder| builder.at_system_time(time))
+    }
+
+    /// See [`TaskBuilder::priority`].
+    pub fn priority(self, priority: Priority) -> Self {
+        self.with(|builder| builder.priority(priority))
+    }
+
+    /// See [`TaskBuilder::key`].
+    pub fn key(self, key: impl Into<String>) -> Self {
+        self.with(|builder| builder.key(key))
+    }
+
+    /// See [`TaskBuilder::group`].
+    pub fn group(self, group: impl Into<String>) -> Self {
+        self.with(|builder| builder.group(group))
+    }
+
+    /// See [`TaskBuilder::joinable`].
+    pub fn joinable(self) -> Self {
+        self.with(|builder| builder.joinable())
+    }
+
+    /// Submits the task.
+    ///
+    /// # Errors
+    ///
+    /// See [`Error`].
+    pub fn submit(self) -> Result<JoinHandle<T, E>, Error> {
+        let task = self.builder.submit()?;
+        Ok(JoinHandle { task, slot: self.slot })
+    }
+
+    fn with(self, option: impl FnOnce(TaskBuilder<'_>) -> TaskBuilder<'_>) -> Self {
+        ResultTaskBuilder { builder: option(self.builder), slot: self.slot }
+    }
+}
+
+impl Spawner {
+    /// Runs `f` as soon as a worker is free; its result comes back through [`JoinHandle::join`].
+    ///
+    /// # Errors
+    ///
+    /// See [`Error`].
+    pub fn spawn_with_result<F, T, E>(&self, f: F) -> Result<JoinHandle<T, E>, Error>
+    where
+        F: FnOnce(&TaskContext<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        self.task_with_result(f).submit()
+    }
+
+    /// A one-shot task with a typed result and every option (when, priority, key, group, joinable).
+    ///
+    /// The task's untyped record says what the typed result does: an `Err` fails it with the error's text
+    /// ([`TaskHandle::failure`]), a panic fails it with the panic's message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskwheel::{Engine, JoinError};
+    ///
+    /// let engine = Engine::builder().workers(1).build()?;
+    /// let late = engine
+    ///     .task_with_result(|_| Ok::<&str, String>("never"))
+    ///     .after(Duration::from_secs(3600))
+    ///     .submit()?;
+    /// late.cancel();
+    /// assert!(matches!(late.join(), Err(JoinError::Cancelled)));
+    /// # Ok::<(), taskwheel::Error>(())
+    /// ```
+    pub fn task_with_result<F, T, E>(&self, f: F) -> ResultTaskBuilder<'_, T, E>
+    where
+        F: FnOnce(&TaskContext<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        let slot: Slot<T, E> = Arc::new(Mutex::new(None));
+        let result = slot.clone();
+        let builder = self.task(move |ctx: &TaskContext<'_>| {
+            let (stored, outcome) = match catch_unwind(AssertUnwindSafe(|| f(ctx))) {
+                Ok(Ok(value)) => (Ok(value), RunOutcome::Done),
+                Ok(Err(error)) => {
+                    let message = error.to_string();
+                    (Err(JoinError::Failed(error)), RunOutcome::Failed(message))
+                }
+                Err(payload) => {
+                    let message = panic_message(&*payload);
+                    (Err(JoinError::Panicked(payload)), RunOutcome::Failed(message))
+                }
+            };
+            *result.lock() = Some(stored);
+            outcome
+        });
+        ResultTaskBuilder { builder, slot }
+    }
+}
