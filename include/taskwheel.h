@@ -326,8 +326,8 @@ typedef struct tw_stats {
 } tw_stats;
 
 // A task: returns 0 for success, `TW_RUN_CANCELLED` to end as cancelled (after seeing
-// `tw_current_task_cancelled()`, or to cancel itself), anything else for failure (the code is kept as the failure
-// message).
+// `tw_current_task_cancelled()`, or to cancel itself), anything else for failure. The code returned is kept:
+// `tw_task_outcome` and `tw_join` read it once the task has ended.
 typedef int (*tw_task_fn)(void *user_data);
 
 // Releases a task's or timer's `user_data`.
@@ -364,10 +364,30 @@ typedef struct tw_task_spec {
   const char *key;
   // Concurrency group name (UTF-8, copied), or NULL.
   const char *group;
+  // Non-zero makes the task *joinable*: after it ends, it stays findable by id (`tw_wait`, `tw_task_outcome`)
+  // however many other tasks end, until `tw_join` or `tw_release` lets it go — as `pthread_join` keeps a
+  // thread. 0 (the default) makes it *detached*: once ended it stays findable among the engine's most recently
+  // finished tasks (`tw_config.retain_finished`) and is then forgotten (`TW_ERR_NOT_FOUND`).
+  uint32_t joinable;
 } tw_task_spec;
 
 // A task id: unique within its engine, never 0, never reused.
 typedef uint64_t tw_task_id;
+
+// What a task has done so far, and how it ended: `tw_task_outcome` and `tw_join` fill it.
+typedef struct tw_outcome {
+  // The task's state (terminal once it has ended).
+  tw_state state;
+  // Non-zero when `code` holds what the last run returned (0 until a run has returned, and for a run that
+  // returned `TW_RUN_CANCELLED`).
+  uint32_t has_code;
+  // What the last run returned: 0 for success, anything else its failure's code.
+  int code;
+  // Runs started.
+  uint64_t runs;
+  // Runs that failed.
+  uint64_t failed_runs;
+} tw_outcome;
 
 // A timer id: never 0; refused (`TW_ERR_NOT_FOUND`) once its timer fired or was cancelled.
 typedef uint64_t tw_timer_id;
@@ -506,6 +526,41 @@ tw_status tw_wait(const struct tw_engine *engine,
                   tw_task_id id,
                   uint64_t timeout_ns,
                   tw_state *out);
+
+// Writes what the task has done so far to `*out`: its state and, once a run has returned, that run's return
+// code. Works for a live task, a joinable one until it is released, and a detached one among the recently
+// finished (`TW_ERR_NOT_FOUND` after that).
+//
+// # Safety
+//
+// `engine` is NULL or a live engine; `out` is NULL or valid for a write.
+tw_status tw_task_outcome(const struct tw_engine *engine,
+                          tw_task_id id,
+                          struct tw_outcome *out);
+
+// `pthread_join` for tasks: blocks until the task has ended (or `timeout_ns` passed: `TW_ERR_TIMEOUT`, and the
+// task is not released; `UINT64_MAX` waits forever), writes how it ended to `*out` (which may be NULL), then
+// releases it: its id answers `TW_ERR_NOT_FOUND` from then on. Meant for joinable tasks
+// (`tw_task_spec.joinable`), which no number of other tasks ending can make it miss; for a detached task it
+// works while the task is findable. Refuses, as `tw_wait` does, with `TW_ERR_WOULD_DEADLOCK`.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine; `out` is NULL or valid for a write.
+tw_status tw_join(const struct tw_engine *engine,
+                  tw_task_id id,
+                  uint64_t timeout_ns,
+                  struct tw_outcome *out);
+
+// Lets a joinable task go without waiting for it (`pthread_detach`): once it has ended (at once if it has), its
+// id answers `TW_ERR_NOT_FOUND`; until then it is found as usual. Does nothing to a detached task.
+// `TW_ERR_NOT_FOUND`: unknown, released or forgotten id.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine.
+tw_status tw_release(const struct tw_engine *engine,
+                     tw_task_id id);
 
 // Called from inside a task: non-zero once that task has been cancelled while running (or by shutdown), so a
 // long task can stop early. 0 outside a task.

@@ -13,8 +13,8 @@ use super::status::guard;
 use super::status::tw_status::{self, *};
 
 /// A task: returns 0 for success, `TW_RUN_CANCELLED` to end as cancelled (after seeing
-/// `tw_current_task_cancelled()`, or to cancel itself), anything else for failure (the code is kept as the failure
-/// message).
+/// `tw_current_task_cancelled()`, or to cancel itself), anything else for failure. The code returned is kept:
+/// `tw_task_outcome` and `tw_join` read it once the task has ended.
 pub type tw_task_fn = Option<unsafe extern "C" fn(user_data: *mut c_void) -> c_int>;
 
 /// What a task's `run` returns to end as cancelled rather than succeeded or failed: the task's state becomes
@@ -130,6 +130,11 @@ pub struct tw_task_spec {
     pub key: *const c_char,
     /// Concurrency group name (UTF-8, copied), or NULL.
     pub group: *const c_char,
+    /// Non-zero makes the task *joinable*: after it ends, it stays findable by id (`tw_wait`, `tw_task_outcome`)
+    /// however many other tasks end, until `tw_join` or `tw_release` lets it go — as `pthread_join` keeps a
+    /// thread. 0 (the default) makes it *detached*: once ended it stays findable among the engine's most recently
+    /// finished tasks (`tw_config.retain_finished`) and is then forgotten (`TW_ERR_NOT_FOUND`).
+    pub joinable: u32,
 }
 
 /// Fills `spec` with the defaults: no task, no user data, due now, one-shot, normal priority, no key, no group.
@@ -155,6 +160,7 @@ pub unsafe extern "C" fn tw_task_spec_init(spec: *mut tw_task_spec) {
         priority: tw_priority::TW_PRIORITY_NORMAL as u32,
         key: std::ptr::null(),
         group: std::ptr::null(),
+        joinable: 0,
     };
     // SAFETY: NULL or valid for a write, by this function's contract.
     unsafe { write_optional(spec, defaults) };
@@ -286,9 +292,8 @@ pub unsafe extern "C" fn tw_schedule(
             let _current = Current::enter(ctx);
             // SAFETY: `run` is the caller's task function and `data.ptr()` the argument it was given for it.
             match unsafe { run(data.ptr()) } {
-                0 => RunOutcome::Done,
                 TW_RUN_CANCELLED => RunOutcome::Cancelled,
-                code => RunOutcome::Failed(format!("task returned {code}")),
+                code => RunOutcome::Exit(code),
             }
         };
         let handle = if spec.period_ns == 0 {
@@ -298,6 +303,9 @@ pub unsafe extern "C" fn tw_schedule(
             } else {
                 builder.after(Duration::from_nanos(spec.delay_ns))
             };
+            if spec.joinable != 0 {
+                builder = builder.joinable();
+            }
             keyed_and_grouped!(builder, key, group).submit()?
         } else {
             let mut builder = engine.engine.periodic(Duration::from_nanos(spec.period_ns), job).priority(priority);
@@ -324,6 +332,9 @@ pub unsafe extern "C" fn tw_schedule(
             }
             if spec.stop_on_failure != 0 {
                 builder = builder.stop_on_failure();
+            }
+            if spec.joinable != 0 {
+                builder = builder.joinable();
             }
             keyed_and_grouped!(builder, key, group).submit()?
         };
@@ -432,6 +443,106 @@ pub unsafe extern "C" fn tw_wait(
         };
         // SAFETY: NULL or valid for a write, by this function's contract.
         unsafe { write_optional(out, state.into()) };
+        Ok(TW_OK)
+    })
+}
+
+/// What a task has done so far, and how it ended: `tw_task_outcome` and `tw_join` fill it.
+#[repr(C)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct tw_outcome {
+    /// The task's state (terminal once it has ended).
+    pub state: tw_state,
+    /// Non-zero when `code` holds what the last run returned (0 until a run has returned, and for a run that
+    /// returned `TW_RUN_CANCELLED`).
+    pub has_code: u32,
+    /// What the last run returned: 0 for success, anything else its failure's code.
+    pub code: c_int,
+    /// Runs started.
+    pub runs: u64,
+    /// Runs that failed.
+    pub failed_runs: u64,
+}
+
+fn outcome_of(handle: &taskwheel::TaskHandle) -> tw_outcome {
+    tw_outcome {
+        state: handle.state().into(),
+        has_code: handle.code().is_some().into(),
+        code: handle.code().unwrap_or(0),
+        runs: handle.runs(),
+        failed_runs: handle.failed_runs(),
+    }
+}
+
+/// Writes what the task has done so far to `*out`: its state and, once a run has returned, that run's return
+/// code. Works for a live task, a joinable one until it is released, and a detached one among the recently
+/// finished (`TW_ERR_NOT_FOUND` after that).
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine; `out` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_task_outcome(engine: *const tw_engine, id: tw_task_id, out: *mut tw_outcome) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine, by this function's contract.
+        let engine = unsafe { as_ref(engine) }?;
+        if out.is_null() {
+            return Err(TW_ERR_NULL);
+        }
+        let outcome = outcome_of(&engine.engine.get(id)?);
+        // SAFETY: non-NULL (checked) and valid for a write by this function's contract.
+        unsafe { write_optional(out, outcome) };
+        Ok(TW_OK)
+    })
+}
+
+/// `pthread_join` for tasks: blocks until the task has ended (or `timeout_ns` passed: `TW_ERR_TIMEOUT`, and the
+/// task is not released; `UINT64_MAX` waits forever), writes how it ended to `*out` (which may be NULL), then
+/// releases it: its id answers `TW_ERR_NOT_FOUND` from then on. Meant for joinable tasks
+/// (`tw_task_spec.joinable`), which no number of other tasks ending can make it miss; for a detached task it
+/// works while the task is findable. Refuses, as `tw_wait` does, with `TW_ERR_WOULD_DEADLOCK`.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine; `out` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_join(
+    engine: *const tw_engine,
+    id: tw_task_id,
+    timeout_ns: u64,
+    out: *mut tw_outcome,
+) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine, by this function's contract.
+        let engine = unsafe { as_ref(engine) }?;
+        let handle = engine.engine.get(id)?;
+        if timeout_ns == u64::MAX {
+            handle.wait()?;
+        } else {
+            handle.wait_timeout(Duration::from_nanos(timeout_ns))?;
+        }
+        let outcome = outcome_of(&handle);
+        // A detached task may have been forgotten meanwhile; it is released either way.
+        let _ = engine.engine.release(id);
+        // SAFETY: NULL or valid for a write, by this function's contract.
+        unsafe { write_optional(out, outcome) };
+        Ok(TW_OK)
+    })
+}
+
+/// Lets a joinable task go without waiting for it (`pthread_detach`): once it has ended (at once if it has), its
+/// id answers `TW_ERR_NOT_FOUND`; until then it is found as usual. Does nothing to a detached task.
+/// `TW_ERR_NOT_FOUND`: unknown, released or forgotten id.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_release(engine: *const tw_engine, id: tw_task_id) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine, by this function's contract.
+        let engine = unsafe { as_ref(engine) }?;
+        engine.engine.release(id)?;
         Ok(TW_OK)
     })
 }

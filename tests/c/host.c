@@ -764,6 +764,110 @@ static void test_hardening(void) {
     sleep_ms(100); /* the detached threads exit right after; give them the moment before the leak check */
 }
 
+/* Issue 12: a task's return code and outcome are readable once it ends; a joinable task is never lost to the
+ * retention bound (10,008 tasks finished before their tw_join calls, retain_finished 1,000: every join finds its
+ * task); and 100,000 timers submitted from C, with the submission rate reported (a figure, never checked). */
+static atomic_int code_runs;
+static int return_code(void *p) {
+    atomic_fetch_add(&code_runs, 1);
+    return (int)(intptr_t)p;
+}
+
+static void wait_for_ended(tw_engine *engine, uint64_t count) {
+    tw_stats stats;
+    for (int i = 0; i < 600000; i++) { /* bounded: at most ten minutes */
+        if (tw_engine_stats(engine, &stats) != TW_OK) return;
+        if (stats.succeeded + stats.failed + stats.cancelled >= count) return;
+        sleep_ms(1);
+    }
+}
+
+static void test_results_and_joinable(void) {
+    tw_config config;
+    tw_config_init(&config);
+    config.workers = 2;
+    config.retain_finished = 1000;
+    tw_engine *engine = NULL;
+    CHECK_STATUS(tw_engine_new(&config, &engine), TW_OK);
+
+    /* a detached task's code, read after it ended */
+    tw_task_id seven, zero;
+    CHECK_STATUS(tw_schedule_after(engine, 0, return_code, (void *)(intptr_t)7, NULL, &seven), TW_OK);
+    CHECK_STATUS(tw_schedule_after(engine, 0, return_code, (void *)(intptr_t)0, NULL, &zero), TW_OK);
+    CHECK_STATUS(tw_wait(engine, seven, UINT64_MAX, NULL), TW_OK);
+    CHECK_STATUS(tw_wait(engine, zero, UINT64_MAX, NULL), TW_OK);
+    tw_outcome outcome;
+    CHECK_STATUS(tw_task_outcome(engine, seven, &outcome), TW_OK);
+    CHECK(outcome.state == TW_STATE_FAILED && outcome.has_code && outcome.code == 7 && outcome.runs == 1 &&
+          outcome.failed_runs == 1);
+    CHECK_STATUS(tw_task_outcome(engine, zero, &outcome), TW_OK);
+    CHECK(outcome.state == TW_STATE_SUCCEEDED && outcome.has_code && outcome.code == 0);
+    CHECK_STATUS(tw_task_outcome(engine, seven, NULL), TW_ERR_NULL);
+    CHECK_STATUS(tw_task_outcome(NULL, seven, &outcome), TW_ERR_NULL);
+    CHECK_STATUS(tw_task_outcome(engine, 987654321, &outcome), TW_ERR_NOT_FOUND);
+    CHECK_STATUS(tw_release(engine, 987654321), TW_ERR_NOT_FOUND);
+    CHECK_STATUS(tw_join(NULL, seven, 0, NULL), TW_ERR_NULL);
+
+    /* 10,008 joinable tasks all end before any join: none is lost */
+    enum { JOINABLE = 10008 };
+    static tw_task_id ids[JOINABLE];
+    tw_task_spec spec;
+    uint64_t ended_before = 2; /* the two above */
+    for (int i = 0; i < JOINABLE; i++) {
+        tw_task_spec_init(&spec);
+        spec.run = return_code;
+        spec.user_data = (void *)(intptr_t)(i % 5);
+        spec.joinable = 1;
+        CHECK_STATUS(tw_schedule(engine, &spec, &ids[i]), TW_OK);
+    }
+    wait_for_ended(engine, ended_before + JOINABLE);
+    int lost = 0, wrong = 0;
+    for (int i = 0; i < JOINABLE; i++) {
+        tw_status status = tw_join(engine, ids[i], UINT64_MAX, &outcome);
+        if (status == TW_ERR_NOT_FOUND) lost++;
+        else if (status != TW_OK || outcome.code != i % 5 ||
+                 outcome.state != (i % 5 == 0 ? TW_STATE_SUCCEEDED : TW_STATE_FAILED))
+            wrong++;
+    }
+    CHECK(lost == 0);
+    CHECK(wrong == 0);
+    /* joined means released */
+    CHECK_STATUS(tw_task_outcome(engine, ids[0], &outcome), TW_ERR_NOT_FOUND);
+    CHECK_STATUS(tw_join(engine, ids[0], 0, &outcome), TW_ERR_NOT_FOUND);
+
+    /* a joinable task released before it ends becomes detached; a join that times out does not release */
+    tw_task_spec_init(&spec);
+    spec.run = return_code;
+    spec.joinable = 1;
+    spec.delay_ns = 3600000 * MS;
+    tw_task_id far;
+    CHECK_STATUS(tw_schedule(engine, &spec, &far), TW_OK);
+    CHECK_STATUS(tw_join(engine, far, 0, &outcome), TW_ERR_TIMEOUT);
+    CHECK_STATUS(tw_task_outcome(engine, far, &outcome), TW_OK);
+    CHECK(outcome.state == TW_STATE_PENDING && !outcome.has_code && outcome.runs == 0);
+    CHECK_STATUS(tw_release(engine, far), TW_OK);
+    CHECK_STATUS(tw_cancel(engine, far), TW_OK);
+
+    /* 100,000 timers from C (TW_HOST_TIMERS overrides the count): delays spread over 50 ms */
+    const char *override = getenv("TW_HOST_TIMERS");
+    long timers = override ? atol(override) : 100000;
+    atomic_store(&code_runs, 0);
+    uint64_t start = tw_monotonic_ns();
+    int refused = 0;
+    for (long i = 0; i < timers; i++) {
+        uint64_t delay = ((uint64_t)i * 7919u % 50000u) * 1000u;
+        if (tw_schedule_after(engine, delay, return_code, (void *)(intptr_t)0, NULL, NULL) != TW_OK) refused++;
+    }
+    uint64_t submitted_ns = tw_monotonic_ns() - start;
+    CHECK(refused == 0);
+    tw_shutdown_report report;
+    CHECK_STATUS(tw_engine_shutdown(engine, TW_SHUTDOWN_DRAIN, 600000 * MS, &report), TW_OK);
+    CHECK(atomic_load(&code_runs) == timers);
+    printf("submitted %ld timers from C in %.1f ms: %.2f M/s (all %d ran by the drain)\n", timers,
+           submitted_ns / 1e6, submitted_ns ? timers * 1e3 / (double)submitted_ns : 0.0, atomic_load(&code_runs));
+    tw_engine_free(engine);
+}
+
 int main(void) {
     test_status_and_version();
     test_engine();
@@ -771,6 +875,7 @@ int main(void) {
     test_priorities_and_capacity();
     test_wheel();
     test_hardening();
+    test_results_and_joinable();
     int leaked = atomic_load(&allocated) - atomic_load(&frees);
     CHECK(leaked == 0);
     if (leaked != 0) fprintf(stderr, "allocated %d user data, freed %d\n", atomic_load(&allocated), atomic_load(&frees));
