@@ -98,16 +98,27 @@ impl Shared {
         }
         this.reserve_capacity()?;
         let Job(mut task) = job;
-        let Ok(id) = this.registry.reserve() else {
+        let Some(cell) = Arc::get_mut(&mut task) else { unreachable!("a job's task is not shared before admission") };
+        let keyed = key.is_some();
+        cell.admit(TaskParts { priority, group, key: key.map(String::into_boxed_str), periodic, deadline, joinable });
+        let registered = if keyed {
+            // A keyed task is registered in two steps: it needs its id before it can claim its key, and it must not
+            // be visible before the claim succeeds.
+            this.registry.reserve().map(|id| {
+                if let Some(cell) = Arc::get_mut(&mut task) {
+                    cell.id = id;
+                }
+            })
+        } else {
+            this.registry.insert(&mut task, joinable).map(drop)
+        };
+        if registered.is_err() {
             this.release_capacity();
             return Err(Error::Full { capacity: this.config.capacity });
-        };
-        let Some(cell) = Arc::get_mut(&mut task) else { unreachable!("a job's task is not shared before admission") };
-        cell.id = id;
-        cell.admit(TaskParts { priority, group, key: key.map(String::into_boxed_str), periodic, deadline, joinable });
+        }
         if let Some(key) = task.key() {
             if let Err(holder) = this.keys.claim(key, &task) {
-                this.registry.remove(id);
+                this.registry.remove(task.id);
                 this.release_capacity();
                 return Err(Error::DuplicateKey {
                     key: key.to_string(),
@@ -115,8 +126,8 @@ impl Shared {
                     existing: TaskHandle { task: holder, shared: this.clone() },
                 });
             }
+            this.registry.fill(task.clone(), joinable);
         }
-        this.registry.fill(task.clone(), joinable);
         // Checked again after registering, so that a shutdown's sweep either sees this task or this check sees
         // the shutdown: no task is accepted and then forgotten.
         if !this.accepting.load(Ordering::SeqCst) {

@@ -33,7 +33,6 @@ impl RunQueues {
     }
 
     /// Takes the next piece of work if there is one.
-    #[cfg(test)]
     pub(crate) fn try_pop(&self) -> Option<Work> {
         self.queues.try_pop()
     }

@@ -115,26 +115,19 @@ impl Registry {
     /// [`fill`](Self::fill)ed. Refused only when a shard holds 2^28 slots.
     pub(crate) fn reserve(&self) -> Result<u64, RegistryFull> {
         let shard_index = self.next_shard.fetch_add(1, Ordering::Relaxed) & (SHARDS - 1);
+        reserve_in(&mut self.shards[shard_index].lock(), shard_index)
+    }
+
+    /// Registers a task not yet shared (`Arc::get_mut` succeeds on it) in one step: gives it its id and keeps a
+    /// reference (what [`reserve`](Self::reserve) and [`fill`](Self::fill) do, under one lock).
+    pub(crate) fn insert(&self, task: &mut Arc<Task>, joinable: bool) -> Result<u64, RegistryFull> {
+        let shard_index = self.next_shard.fetch_add(1, Ordering::Relaxed) & (SHARDS - 1);
         let mut shard = self.shards[shard_index].lock();
-        let shard = &mut *shard;
-        let index = match shard.free {
-            NO_SLOT => {
-                let index = shard.slots.len() as u64;
-                if index > INDEX_MASK {
-                    return Err(RegistryFull);
-                }
-                shard.slots.push(Slot { generation: 1, entry: Entry::Reserved });
-                index as u32
-            }
-            free => {
-                let slot = &mut shard.slots[free as usize];
-                let Entry::Free { next } = slot.entry else { unreachable!("the free list holds only free slots") };
-                shard.free = next;
-                slot.entry = Entry::Reserved;
-                free
-            }
-        };
-        Ok(Key { generation: shard.slots[index as usize].generation, shard: shard_index, index }.id())
+        let id = reserve_in(&mut shard, shard_index)?;
+        let Some(cell) = Arc::get_mut(task) else { unreachable!("a task is registered before it is shared") };
+        cell.id = id;
+        shard.slots[Key::of(id).index as usize].entry = Entry::Task { task: task.clone(), joinable };
+        Ok(id)
     }
 
     /// Puts the task whose slot [`reserve`](Self::reserve) gave it in that slot.
@@ -164,8 +157,25 @@ impl Registry {
     /// joinable one keeps the task until released. Forgets the oldest summaries beyond the shard's share.
     pub(crate) fn retire(&self, task: &Task) {
         let key = Key::of(task.id);
-        let mut shard = self.shards[key.shard].lock();
-        let shard = &mut *shard;
+        self.retire_in(&mut self.shards[key.shard].lock(), task);
+    }
+
+    /// [`retire`](Self::retire)s every task of `ended`, taking each shard's lock once, and empties `ended` (the
+    /// last references it drops are dropped after the locks are released). A worker retires its tasks this way, a
+    /// batch at a time: until then a lookup finds the ended task itself, which reads the same.
+    pub(crate) fn retire_all(&self, ended: &mut Vec<Arc<Task>>) {
+        ended.sort_unstable_by_key(|task| Key::of(task.id).shard);
+        for group in ended.chunk_by(|a, b| Key::of(a.id).shard == Key::of(b.id).shard) {
+            let mut shard = self.shards[Key::of(group[0].id).shard].lock();
+            for task in group {
+                self.retire_in(&mut shard, task);
+            }
+        }
+        ended.clear();
+    }
+
+    fn retire_in(&self, shard: &mut Shard, task: &Task) {
+        let key = Key::of(task.id);
         let Some(slot) = shard.slots.get_mut(key.index as usize).filter(|slot| slot.generation == key.generation)
         else {
             return;
@@ -240,6 +250,28 @@ impl Registry {
             .map(|shard| shard.lock().slots.iter().filter(|slot| !matches!(slot.entry, Entry::Free { .. })).count())
             .sum()
     }
+}
+
+/// Takes a free slot of `shard` (number `shard_index`), marks it reserved and returns its id.
+fn reserve_in(shard: &mut Shard, shard_index: usize) -> Result<u64, RegistryFull> {
+    let index = match shard.free {
+        NO_SLOT => {
+            let index = shard.slots.len() as u64;
+            if index > INDEX_MASK {
+                return Err(RegistryFull);
+            }
+            shard.slots.push(Slot { generation: 1, entry: Entry::Reserved });
+            index as u32
+        }
+        free => {
+            let slot = &mut shard.slots[free as usize];
+            let Entry::Free { next } = slot.entry else { unreachable!("the free list holds only free slots") };
+            shard.free = next;
+            slot.entry = Entry::Reserved;
+            free
+        }
+    };
+    Ok(Key { generation: shard.slots[index as usize].generation, shard: shard_index, index }.id())
 }
 
 /// Frees slot `index`: its generation moves on (or the slot is spent) and it joins the free list.

@@ -226,6 +226,25 @@ impl Shared {
     /// [`finish`](Self::finish) without the notification, for a worker, which notifies once when it is done with
     /// the piece of work (one read-modify-write of the shared waiter count per task instead of two).
     pub(crate) fn finish_unnotified(&self, task: &Arc<Task>, state: TaskState) {
+        self.finish_unretired(task, state);
+        self.registry.retire(task);
+    }
+
+    /// The last step of tasks a worker ended: the registry's record of their ends (one lock per shard for the
+    /// batch), then they stop counting as in flight, with one notification for all.
+    pub(crate) fn retire_ended(&self, ended: &mut Vec<Arc<Task>>) {
+        if ended.is_empty() {
+            return;
+        }
+        let count = ended.len();
+        self.registry.retire_all(ended);
+        self.in_flight.fetch_sub(count, Ordering::SeqCst);
+        self.changes.notify_all();
+    }
+
+    /// [`finish_unnotified`](Self::finish_unnotified) but for the registry's record, which the caller (a worker,
+    /// batching) makes later with `Registry::retire_all`: counters, key, capacity, waiters.
+    pub(crate) fn finish_unretired(&self, task: &Task, state: TaskState) {
         let counter = match state {
             TaskState::Succeeded => &self.stats.succeeded,
             TaskState::Failed => &self.stats.failed,
@@ -235,7 +254,6 @@ impl Shared {
         if let Some(key) = task.key() {
             self.keys.release(key, task);
         }
-        self.registry.retire(task);
         self.live.fetch_sub(1, Ordering::SeqCst);
         self.waiters.task_ended(task);
     }

@@ -10,18 +10,51 @@ use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
 use crate::task::{RunOutcome, Task, TaskContext, panic_message};
 
+/// How many ended tasks a worker collects before it records their ends in the registry in one go (it also does so
+/// whenever the run queues are empty, before it blocks, and before it exits). Until then they count as in flight,
+/// so `wait_idle` returns only once they are recorded.
+const RETIRE_BATCH: usize = 64;
+
 /// The worker loop: runs until it takes a `Stop`.
 pub(crate) fn run(shared: Arc<Shared>) {
+    let mut ended = Vec::with_capacity(RETIRE_BATCH);
     loop {
-        match shared.queues.pop() {
-            Work::Run { task, has_slot } => run_one(&shared, task, has_slot),
-            Work::Stop => return,
+        let work = match shared.queues.try_pop() {
+            Some(work) => work,
+            None => {
+                shared.retire_ended(&mut ended);
+                shared.queues.pop()
+            }
+        };
+        match work {
+            Work::Run { task, has_slot } => {
+                if let Some(task) = run_deferring_retirement(&shared, task, has_slot) {
+                    ended.push(task);
+                    if ended.len() >= RETIRE_BATCH {
+                        shared.retire_ended(&mut ended);
+                    }
+                }
+            }
+            Work::Stop => {
+                shared.retire_ended(&mut ended);
+                return;
+            }
         }
     }
 }
 
-/// Takes one piece of work through its group slot, its run and its bookkeeping.
+/// Takes one piece of work through its group slot, its run and all its bookkeeping.
+#[cfg(test)]
 pub(crate) fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool) {
+    if let Some(task) = run_deferring_retirement(shared, task, has_slot) {
+        shared.retire_ended(&mut vec![task]);
+    }
+}
+
+/// Takes one piece of work through its group slot, its run and its bookkeeping but for the registry's record of
+/// the task's end: when this worker ended the task, the task comes back, still counted in flight, for
+/// `Shared::retire_ended`.
+fn run_deferring_retirement(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool) -> Option<Arc<Task>> {
     // Everything below, the run and the closure drops included, is this engine's work on this task: blocking calls
     // that could never return from here refuse (see `current`).
     let _scope = WorkScope::enter(shared, &task);
@@ -31,24 +64,30 @@ pub(crate) fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool) {
             // is, and when it releases the slot it dispatches this one again (counted in flight anew).
             shared.in_flight.fetch_sub(1, Ordering::SeqCst);
             shared.changes.notify_all();
-            return;
+            return None;
         }
     }
-    if task.state.transition(TaskState::Pending, TaskState::Running).is_ok() {
-        execute(shared, &task);
-    }
+    let ended = task.state.transition(TaskState::Pending, TaskState::Running).is_ok() && execute(shared, &task);
     if let Some(group) = task.group.map(|group| group as usize) {
         if let Some(next) = shared.groups.release(group) {
             shared.dispatch(next, true);
         }
     }
+    if ended {
+        // Its end is told at once (to blocked submitters, shutdown: capacity and the live count changed); it stays
+        // in flight until `Shared::retire_ended` records it in the registry.
+        shared.changes.notify_all();
+        return Some(task);
+    }
     shared.in_flight.fetch_sub(1, Ordering::SeqCst);
-    // One notification for everything above: the task's end (`finish_unnotified`) and the work done.
+    // One notification for everything above: a re-arm, a group's slot passed on, the work done.
     shared.changes.notify_all();
+    None
 }
 
 /// Runs a task this worker has moved to `Running`, then moves it on: terminal, or back to `Pending` and re-armed.
-fn execute(shared: &Arc<Shared>, task: &Arc<Task>) {
+/// Returns `true` when this worker ended the task (its bookkeeping done but for the registry's record).
+fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
     shared.running.fetch_add(1, Ordering::SeqCst);
     let scheduled = task.deadline();
     // Precise mode hands tasks over a little early; never start one before its instant.
@@ -86,9 +125,10 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) {
             unsafe { task.discard_job() };
             if task.state.transition(TaskState::Running, TaskState::Cancelled).is_ok() {
                 task.cancel_requested.store(true, Ordering::SeqCst);
-                shared.finish_unnotified(task, TaskState::Cancelled);
+                shared.finish_unretired(task, TaskState::Cancelled);
+                return true;
             }
-            return;
+            return false;
         }
         RunOutcome::Failed(message) => {
             record_failure(shared, task, message, None);
@@ -105,9 +145,10 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) {
         unsafe { task.discard_job() };
         let end = if failed { TaskState::Failed } else { TaskState::Succeeded };
         if task.state.transition(TaskState::Running, end).is_ok() {
-            shared.finish_unnotified(task, end);
+            shared.finish_unretired(task, end);
+            return true;
         }
-        return;
+        return false;
     };
     let finished = shared.now_ns();
     let next = if failed && periodic.stop_on_failure { None } else { periodic.next_deadline(run, scheduled, finished) };
@@ -117,10 +158,12 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) {
             // The closure stays in place: whoever next moves the task out of Pending finds it.
             if task.state.transition(TaskState::Running, TaskState::Pending).is_ok() {
                 shared.schedule(task.clone(), finished);
+                false
             } else {
                 // Cancelled during the run; the canceller did the bookkeeping, the closure is ours to drop.
                 // SAFETY: this worker owns the closure (see above).
                 unsafe { task.discard_job() };
+                false
             }
         }
         None => {
@@ -128,8 +171,10 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) {
             unsafe { task.discard_job() };
             let end = if failed && periodic.stop_on_failure { TaskState::Failed } else { TaskState::Succeeded };
             if task.state.transition(TaskState::Running, end).is_ok() {
-                shared.finish_unnotified(task, end);
+                shared.finish_unretired(task, end);
+                return true;
             }
+            false
         }
     }
 }
