@@ -18,7 +18,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::sync::atomic::{AtomicUsize, Ordering};
-use crate::sync::{Arc, Mutex};
+use crate::sync::{Arc, CachePadded, Mutex};
 use crate::task::{Summary, Task};
 
 #[cfg(not(loom))]
@@ -28,8 +28,6 @@ const SHARD_BITS: u32 = 1;
 const SHARDS: usize = 1 << SHARD_BITS;
 const INDEX_BITS: u32 = 28;
 const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
-/// The end of a shard's free list.
-const NO_SLOT: u32 = u32::MAX;
 
 /// The parts of an id.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -54,8 +52,9 @@ impl Key {
 }
 
 enum Entry {
-    /// Free; the next free slot of the shard.
-    Free { next: u32 },
+    /// Free, and on the shard's free stack, its reference given up (a slot forgotten with its summary keeps its
+    /// stale `Ended` entry instead, which lookups see is older than the ring).
+    Free,
     /// A task not yet ended, or a joinable one ended and not yet released.
     Task { task: Arc<Task>, joinable: bool },
     /// An ended task's summary, at this position of the shard's ring.
@@ -74,7 +73,9 @@ struct Slot {
 
 struct Shard {
     slots: Vec<Slot>,
-    free: u32,
+    /// Indices of free slots (the slots themselves are not written when freed: the thread that frees them, a
+    /// worker, would otherwise leave their lines in its cache for the submitter that reuses them).
+    free: Vec<u32>,
     /// Summaries of ended tasks, oldest first, with the slot index each occupies.
     ended: VecDeque<(u32, Summary)>,
     /// The ring position of `ended[0]`.
@@ -91,8 +92,10 @@ pub(crate) enum Found {
 
 /// Every live task, the joinable ones not yet released and summaries of the most recently finished ones, by id.
 pub(crate) struct Registry {
-    shards: Box<[Mutex<Shard>]>,
-    next_shard: AtomicUsize,
+    /// Each on its own cache line: a submitter and a worker use different shards at once.
+    shards: Box<[CachePadded<Mutex<Shard>>]>,
+    /// Changed by every submission: on a line of its own, away from what the workers read.
+    next_shard: CachePadded<AtomicUsize>,
     retain_per_shard: usize,
 }
 
@@ -104,9 +107,16 @@ impl Registry {
     pub(crate) fn new(retain_finished: usize) -> Registry {
         Registry {
             shards: (0..SHARDS)
-                .map(|_| Mutex::new(Shard { slots: Vec::new(), free: NO_SLOT, ended: VecDeque::new(), ended_base: 0 }))
+                .map(|_| {
+                    CachePadded::new(Mutex::new(Shard {
+                        slots: Vec::new(),
+                        free: Vec::new(),
+                        ended: VecDeque::new(),
+                        ended_base: 0,
+                    }))
+                })
                 .collect(),
-            next_shard: AtomicUsize::new(0),
+            next_shard: CachePadded::new(AtomicUsize::new(0)),
             retain_per_shard: retain_finished.div_ceil(SHARDS),
         }
     }
@@ -146,10 +156,11 @@ impl Registry {
         match &slot.entry {
             Entry::Task { task, .. } => Some(Found::Task(task.clone())),
             Entry::Ended { position } => {
-                let (_, summary) = &shard.ended[(position - shard.ended_base) as usize];
+                // Older than the ring: forgotten (the slot is free, waiting for reuse).
+                let (_, summary) = shard.ended.get(position.checked_sub(shard.ended_base)? as usize)?;
                 Some(Found::Ended(summary.clone()))
             }
-            Entry::Free { .. } | Entry::Reserved | Entry::Spent => None,
+            Entry::Free | Entry::Reserved | Entry::Spent => None,
         }
     }
 
@@ -191,7 +202,7 @@ impl Registry {
         while shard.ended.len() > self.retain_per_shard {
             let Some((index, _)) = shard.ended.pop_front() else { break };
             shard.ended_base += 1;
-            free_slot(&mut shard.slots, &mut shard.free, index);
+            shard.free.push(index); // its stale `Ended` entry now reads as forgotten
         }
     }
 
@@ -208,14 +219,14 @@ impl Registry {
         match &mut slot.entry {
             Entry::Task { task, joinable } => {
                 if *joinable && task.done.load(Ordering::SeqCst) & crate::waiters::DONE != 0 {
-                    free_slot(&mut shard.slots, &mut shard.free, key.index);
+                    free_slot(shard, key.index);
                 } else {
                     *joinable = false;
                 }
                 true
             }
-            Entry::Ended { .. } => true,
-            Entry::Free { .. } | Entry::Reserved | Entry::Spent => false,
+            Entry::Ended { position } => *position >= shard.ended_base,
+            Entry::Free | Entry::Reserved | Entry::Spent => false,
         }
     }
 
@@ -225,7 +236,7 @@ impl Registry {
         let mut shard = self.shards[key.shard].lock();
         let shard = &mut *shard;
         if shard.slots.get(key.index as usize).is_some_and(|slot| slot.generation == key.generation) {
-            free_slot(&mut shard.slots, &mut shard.free, key.index);
+            free_slot(shard, key.index);
         }
     }
 
@@ -247,44 +258,42 @@ impl Registry {
     pub(crate) fn slots_in_use(&self) -> usize {
         self.shards
             .iter()
-            .map(|shard| shard.lock().slots.iter().filter(|slot| !matches!(slot.entry, Entry::Free { .. })).count())
+            .map(|shard| {
+                let shard = shard.lock();
+                shard.slots.len()
+                    - shard.free.len()
+                    - shard.slots.iter().filter(|s| matches!(s.entry, Entry::Spent)).count()
+            })
             .sum()
     }
 }
 
-/// Takes a free slot of `shard` (number `shard_index`), marks it reserved and returns its id.
+/// Takes a free slot of `shard` (number `shard_index`), marks it reserved and returns its id. A reused slot's
+/// generation moves on here; a slot whose generation is spent is never used again.
 fn reserve_in(shard: &mut Shard, shard_index: usize) -> Result<u64, RegistryFull> {
-    let index = match shard.free {
-        NO_SLOT => {
-            let index = shard.slots.len() as u64;
-            if index > INDEX_MASK {
-                return Err(RegistryFull);
+    while let Some(index) = shard.free.pop() {
+        let slot = &mut shard.slots[index as usize];
+        match slot.generation.checked_add(1) {
+            Some(generation) => {
+                slot.generation = generation;
+                slot.entry = Entry::Reserved;
+                return Ok(Key { generation, shard: shard_index, index }.id());
             }
-            shard.slots.push(Slot { generation: 1, entry: Entry::Reserved });
-            index as u32
+            None => slot.entry = Entry::Spent,
         }
-        free => {
-            let slot = &mut shard.slots[free as usize];
-            let Entry::Free { next } = slot.entry else { unreachable!("the free list holds only free slots") };
-            shard.free = next;
-            slot.entry = Entry::Reserved;
-            free
-        }
-    };
-    Ok(Key { generation: shard.slots[index as usize].generation, shard: shard_index, index }.id())
+    }
+    let index = shard.slots.len() as u64;
+    if index > INDEX_MASK {
+        return Err(RegistryFull);
+    }
+    shard.slots.push(Slot { generation: 1, entry: Entry::Reserved });
+    Ok(Key { generation: 1, shard: shard_index, index: index as u32 }.id())
 }
 
-/// Frees slot `index`: its generation moves on (or the slot is spent) and it joins the free list.
-fn free_slot(slots: &mut [Slot], free: &mut u32, index: u32) {
-    let slot = &mut slots[index as usize];
-    match slot.generation.checked_add(1) {
-        Some(generation) => {
-            slot.generation = generation;
-            slot.entry = Entry::Free { next: *free };
-            *free = index;
-        }
-        None => slot.entry = Entry::Spent,
-    }
+/// Frees slot `index` now, dropping what it holds (for a task released or refused, not for a summary forgotten).
+fn free_slot(shard: &mut Shard, index: u32) {
+    shard.slots[index as usize].entry = Entry::Free;
+    shard.free.push(index);
 }
 
 /// Dedupe keys held by pending or running tasks.
@@ -403,10 +412,17 @@ mod tests {
 
     #[test]
     fn a_slot_whose_generation_is_spent_is_never_used_again() {
-        let mut slots = vec![Slot { generation: u32::MAX, entry: Entry::Free { next: NO_SLOT } }];
-        let mut free = NO_SLOT;
-        free_slot(&mut slots, &mut free, 0);
-        assert!(matches!(slots[0].entry, Entry::Spent));
-        assert_eq!(free, NO_SLOT);
+        let mut shard = Shard {
+            slots: vec![Slot { generation: u32::MAX, entry: Entry::Free }, Slot { generation: 7, entry: Entry::Free }],
+            free: vec![1, 0],
+            ended: VecDeque::new(),
+            ended_base: 0,
+        };
+        // Slot 0 is taken first and found spent: it is never used again; slot 1 is reused with its next generation.
+        let id = reserve_in(&mut shard, 3).unwrap();
+        assert_eq!(Key::of(id), Key { generation: 8, shard: 3, index: 1 });
+        assert!(matches!(shard.slots[0].entry, Entry::Spent));
+        let id = reserve_in(&mut shard, 3).unwrap();
+        assert_eq!(Key::of(id), Key { generation: 1, shard: 3, index: 2 }, "a new slot, slot 0 skipped");
     }
 }

@@ -25,7 +25,9 @@ use crate::task::Task;
 use crate::tick::Command;
 use crate::waiters::Waiters;
 
-/// What the engine's threads share.
+/// What the engine's threads share. Aligned to a cache line pair so that the reference count of its `Arc`, changed
+/// by every handle made and dropped, does not share a line with the fields every thread reads.
+#[repr(align(128))]
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) clock: Clock,
