@@ -144,12 +144,12 @@ impl TaskHandle {
 
     /// How many runs have started.
     pub fn runs(&self) -> u64 {
-        self.task.runs.load(Ordering::SeqCst)
+        self.task.runs()
     }
 
     /// How many runs failed.
     pub fn failed_runs(&self) -> u64 {
-        self.task.failed_runs.load(Ordering::SeqCst)
+        self.task.failed_runs()
     }
 }
 

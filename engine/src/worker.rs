@@ -97,7 +97,7 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
         started = shared.now_ns();
     }
     shared.stats.lateness.record(started.saturating_sub(scheduled));
-    let run = task.runs.fetch_add(1, Ordering::SeqCst) + 1;
+    let run = task.start_run();
 
     let ctx = TaskContext { task, run, scheduled_for: shared.instant_of(scheduled) };
     // SAFETY: this worker moved the task from Pending to Running: it owns the closure until it discards it or
@@ -181,7 +181,7 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
 
 /// Counts a failed run and keeps what it reported.
 fn record_failure(shared: &Shared, task: &Task, message: String, code: Option<i32>) {
-    task.failed_runs.fetch_add(1, Ordering::SeqCst);
+    task.count_failed_run();
     shared.stats.failed_runs.fetch_add(1, Ordering::Relaxed);
     task.set_report(Some(message), code);
 }
