@@ -65,3 +65,8 @@ pub use schedule::{Overrun, Recurrence};
 pub use spec::{PeriodicBuilder, Priority, TaskBuilder};
 pub use stats::{Lateness, Rejected, Stats};
 pub use task::{CancelToken, RunOutcome, TaskContext, TaskResult};
+
+/// The README's Rust examples, compiled and run as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;
