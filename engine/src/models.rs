@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::handle::{CancelOutcome, TaskHandle};
 use crate::lifecycle::TaskState;
 use crate::queues::Work;
+use crate::registry::Found;
 use crate::shared::Shared;
 use crate::spec::{Repeat, Submission, When, once, repeating};
 use crate::sync::atomic::{AtomicUsize, Ordering};
@@ -354,5 +355,35 @@ fn a_waiter_is_woken_by_its_own_task_and_another_task_leaves_it_waiting() {
         assert!(work_once(&shared));
         assert_eq!(waiter.join().unwrap().unwrap(), TaskState::Succeeded, "the waiter was not woken");
         assert_eq!(shared.waiters.registered(), 0, "a registration was left behind");
+    });
+}
+
+#[test]
+fn a_task_a_worker_ended_is_always_found_and_recorded_before_wait_idle_returns() {
+    model(|| {
+        let (shared, _commands) = parts(&[]);
+        // No tick thread in this model: `wait_idle` then waits only for the work in flight.
+        shared.tick_stopped.store(true, Ordering::SeqCst);
+        let worker = {
+            let shared = shared.clone();
+            thread::spawn(move || worker::run(shared))
+        };
+        let handle = submit(&shared, Submission::new(once(|_| ()), When::Now)).unwrap();
+        let id = handle.id();
+        drop(handle);
+        // Between its end and the worker's batched record of it, a lookup finds the task itself; after, its
+        // summary: never "not found".
+        let seen = shared.registry.get(id).map(|found| match found {
+            Found::Task(task) => task.state(),
+            Found::Ended(summary) => summary.state,
+        });
+        assert!(matches!(seen, Some(TaskState::Pending | TaskState::Running | TaskState::Succeeded)), "{seen:?}");
+        shared.wait_idle();
+        assert!(
+            matches!(shared.registry.get(id), Some(Found::Ended(summary)) if summary.state == TaskState::Succeeded),
+            "wait_idle returned before the worker recorded the task's end"
+        );
+        shared.queues.push(crate::spec::Priority::High, Work::Stop);
+        worker.join().unwrap();
     });
 }
