@@ -6,35 +6,12 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::current;
 use crate::error::Error;
-use crate::lifecycle::TaskState;
+use crate::lifecycle::{CancelOutcome, TaskState};
 use crate::shared::Shared;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
 use crate::task::Task;
 use crate::waiters;
-
-/// What [`TaskHandle::cancel`] did. `#[non_exhaustive]`: a `match` outside this crate needs a wildcard arm.
-///
-/// ```compile_fail
-/// fn code(outcome: taskwheel::CancelOutcome) -> u8 {
-///     use taskwheel::CancelOutcome::*;
-///     match outcome { Cancelled => 0, Signalled => 1, AlreadyFinished => 2 }
-/// }
-/// ```
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CancelOutcome {
-    /// The task will never run again: it was pending (it never runs), or periodic (no further run starts). Its
-    /// state reads `Cancelled` from now on.
-    Cancelled,
-    /// A one-shot task was already running: its cancellation flag is set
-    /// ([`TaskContext::is_cancelled`](crate::TaskContext::is_cancelled)) and it ends as its closure returns:
-    /// `Cancelled` (counted as cancelled) when the closure, having seen the flag, returns
-    /// [`RunOutcome::Cancelled`](crate::RunOutcome::Cancelled); otherwise `Succeeded` or `Failed`.
-    Signalled,
-    /// The task had already finished; nothing changed.
-    AlreadyFinished,
-}
 
 /// A handle to one submitted task. Cheap to clone; safe to keep after the task and even the engine are gone.
 ///

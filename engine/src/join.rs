@@ -8,7 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::engine::Spawner;
 use crate::error::Error;
-use crate::handle::{CancelOutcome, TaskHandle};
+use crate::handle::TaskHandle;
+use crate::lifecycle::CancelOutcome;
 use crate::lifecycle::TaskState;
 use crate::spec::{Priority, TaskBuilder};
 use crate::sync::{Arc, Mutex};

@@ -58,9 +58,9 @@ pub use builder::{EngineBuilder, MAX_DELAY, MAX_PRECISE_SPIN, MAX_TICK, MIN_TICK
 pub use clock::{Clock, ManualClock};
 pub use engine::{Engine, Shutdown, ShutdownReport, Spawner};
 pub use error::Error;
-pub use handle::{CancelOutcome, TaskHandle};
+pub use handle::TaskHandle;
 pub use join::{JoinError, JoinHandle, ResultTaskBuilder};
-pub use lifecycle::TaskState;
+pub use lifecycle::{CancelOutcome, TaskState};
 pub use schedule::{Overrun, Recurrence};
 pub use spec::{PeriodicBuilder, Priority, TaskBuilder};
 pub use stats::{Lateness, Rejected, Stats};

@@ -91,6 +91,29 @@ impl fmt::Display for TaskState {
     }
 }
 
+/// What [`TaskHandle::cancel`](crate::TaskHandle::cancel) did. `#[non_exhaustive]`: a `match` outside this crate needs a wildcard arm.
+///
+/// ```compile_fail
+/// fn code(outcome: taskwheel::CancelOutcome) -> u8 {
+///     use taskwheel::CancelOutcome::*;
+///     match outcome { Cancelled => 0, Signalled => 1, AlreadyFinished => 2 }
+/// }
+/// ```
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CancelOutcome {
+    /// The task will never run again: it was pending (it never runs), or periodic (no further run starts). Its
+    /// state reads `Cancelled` from now on.
+    Cancelled,
+    /// A one-shot task was already running: its cancellation flag is set
+    /// ([`TaskContext::is_cancelled`](crate::TaskContext::is_cancelled)) and it ends as its closure returns:
+    /// `Cancelled` (counted as cancelled) when the closure, having seen the flag, returns
+    /// [`RunOutcome::Cancelled`](crate::RunOutcome::Cancelled); otherwise `Succeeded` or `Failed`.
+    Signalled,
+    /// The task had already finished; nothing changed.
+    AlreadyFinished,
+}
+
 /// A task's state in one atomic byte.
 #[derive(Debug)]
 pub(crate) struct AtomicState(AtomicU8);

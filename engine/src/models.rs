@@ -10,8 +10,10 @@ use std::time::Duration;
 use crate::builder::EngineBuilder;
 use crate::clock::{Clock, ManualClock};
 use crate::error::Error;
-use crate::handle::{CancelOutcome, TaskHandle};
+use crate::handle::TaskHandle;
+use crate::lifecycle::CancelOutcome;
 use crate::lifecycle::TaskState;
+use crate::queues::Command;
 use crate::queues::Work;
 use crate::registry::Found;
 use crate::shared::Shared;
@@ -19,7 +21,7 @@ use crate::spec::{Repeat, Submission, When, once, repeating};
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::channel::Receiver;
 use crate::sync::{Arc, model, thread};
-use crate::tick::{Command, TickThread};
+use crate::tick::TickThread;
 use crate::worker;
 
 /// An engine's shared state on a manual clock, with no threads of its own.

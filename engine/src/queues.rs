@@ -1,8 +1,21 @@
-//! The run queues between the tick thread (and submitters) and the workers: one per priority, strict order.
+//! The engine's queues: the command queue into the tick thread (what it is asked), and the run queues between the
+//! tick thread (and submitters) and the workers, one per priority, strict order.
 
 use crate::spec::Priority;
 use crate::sync::{Arc, PriorityQueues};
 use crate::task::Task;
+
+/// What submitters, cancellers and workers ask of the tick thread.
+pub(crate) enum Command {
+    /// Put this pending task in the wheel at its deadline.
+    Schedule(Arc<Task>),
+    /// This task was cancelled: take it out of the wheel now rather than at its deadline.
+    Unschedule(Arc<Task>),
+    /// Acknowledge this ticket (in `sync_reached`) once everything due now has been dispatched.
+    Sync(u64),
+    /// Exit.
+    Stop,
+}
 
 /// What a worker takes from the queues.
 pub(crate) enum Work {

@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use crate::builder::{Config, Precision};
 use crate::clock::Clock;
 use crate::groups::Groups;
-use crate::handle::CancelOutcome;
+use crate::lifecycle::CancelOutcome;
 use crate::lifecycle::TaskState;
 use crate::notify::Notifier;
+use crate::queues::Command;
 use crate::queues::{RunQueues, Work};
 use crate::registry::{Keys, Registry};
 use crate::stats::{Counters, Lateness, Stats};
@@ -22,7 +23,6 @@ use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::channel::{self, Receiver, Sender};
 use crate::sync::{Arc, CachePadded};
 use crate::task::Task;
-use crate::tick::Command;
 use crate::waiters::Waiters;
 
 /// What the engine's threads share. Aligned to a cache line pair so that the reference count of its `Arc`, changed

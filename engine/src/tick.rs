@@ -2,6 +2,7 @@
 
 use crate::builder::Precision;
 use crate::lifecycle::TaskState;
+use crate::queues::Command;
 use crate::shared::Shared;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
@@ -10,18 +11,6 @@ use crate::task::Task;
 use crate::wheel::{TimerKey, Wheel};
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
-
-/// What submitters, cancellers and workers ask of the tick thread.
-pub(crate) enum Command {
-    /// Put this pending task in the wheel at its deadline.
-    Schedule(Arc<Task>),
-    /// This task was cancelled: take it out of the wheel now rather than at its deadline.
-    Unschedule(Arc<Task>),
-    /// Acknowledge this ticket (in `sync_reached`) once everything due now has been dispatched.
-    Sync(u64),
-    /// Exit.
-    Stop,
-}
 
 /// A task of the tick at hand, waiting for its exact deadline.
 struct Imminent {
