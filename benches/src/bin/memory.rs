@@ -161,9 +161,7 @@ fn main() {
     println!("|---|---|");
     println!("| taskwheel engine, everything (handles dropped) | {:.1} |", per(engine_bytes));
     for (size, count) in &per_task {
-        println!(
-            "| — of which one allocation per task of {size} bytes ({count} live): the task, header and closure | {size} |"
-        );
+        println!("| — of which one allocation of {size} bytes per task ({count} live) | {size} |");
     }
     println!(
         "| — of which the engine's tables (registry slots, wheel arena and chunks, queues) | {:.1} |",
