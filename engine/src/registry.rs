@@ -1,9 +1,10 @@
 //! Tasks by id, and dedupe keys.
 //!
 //! The registry is a sharded slab: a task's id names its slot — `[generation: 32 bits][shard: 4][index: 28]` — so
-//! a lookup is an index, not a hash, and inserting or retiring a task touches one slot of one shard. Shards are
-//! taken in turn, so submitters and workers rarely meet on a shard's lock, and each holds an even share of the
-//! tasks.
+//! a lookup is an index, not a hash, and inserting or retiring a task touches one slot of one shard. A submitting
+//! thread registers runs of 64 tasks in one shard and then moves to the next, so submitters rarely meet on a
+//! shard's lock, a worker retiring its batch finds it in few shards that the submitter has already left, and each
+//! shard holds an even share of the tasks.
 //!
 //! Live tasks are always found. When a task ends its slot gives up the task (its allocation is freed at once, by
 //! whoever drops the last reference) and keeps a small summary instead — state, run counts, failure text, return
@@ -27,6 +28,9 @@ const SHARD_BITS: u32 = 4;
 const SHARD_BITS: u32 = 1;
 const SHARDS: usize = 1 << SHARD_BITS;
 const INDEX_BITS: u32 = 28;
+/// How many submissions in a row a thread makes in one shard before it moves to the next.
+#[cfg(not(loom))]
+const RUN_IN_SHARD: u32 = 64;
 const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
 
 /// The parts of an id.
@@ -121,17 +125,47 @@ impl Registry {
         }
     }
 
+    /// The shard the calling thread registers in: a submitting thread keeps to one shard for a run of
+    /// `RUN_IN_SHARD` submissions, then moves to the next; its first shard is taken in turn. So submitters rarely
+    /// share a shard's lock at once, and a worker retiring a batch finds it in few shards, none of which the
+    /// submitter is filling just then (it has moved on), while every shard still gets an even share.
+    fn home_shard(&self) -> usize {
+        #[cfg(not(loom))]
+        {
+            thread_local! {
+                /// (shard, submissions left in it); `usize::MAX` until the thread first submits.
+                static HOME: std::cell::Cell<(usize, u32)> = const { std::cell::Cell::new((usize::MAX, 0)) };
+            }
+            HOME.with(|home| {
+                let (mut shard, mut left) = home.get();
+                if shard == usize::MAX {
+                    shard = self.next_shard.fetch_add(1, Ordering::Relaxed) & (SHARDS - 1);
+                    left = RUN_IN_SHARD;
+                } else if left == 0 {
+                    shard = (shard + 1) & (SHARDS - 1);
+                    left = RUN_IN_SHARD;
+                }
+                home.set((shard, left - 1));
+                shard
+            })
+        }
+        #[cfg(loom)]
+        {
+            self.next_shard.fetch_add(1, Ordering::Relaxed) & (SHARDS - 1)
+        }
+    }
+
     /// Takes a free slot for a task about to be registered and returns its id; the slot stays invisible until
     /// [`fill`](Self::fill)ed. Refused only when a shard holds 2^28 slots.
     pub(crate) fn reserve(&self) -> Result<u64, RegistryFull> {
-        let shard_index = self.next_shard.fetch_add(1, Ordering::Relaxed) & (SHARDS - 1);
+        let shard_index = self.home_shard();
         reserve_in(&mut self.shards[shard_index].lock(), shard_index)
     }
 
     /// Registers a task not yet shared (`Arc::get_mut` succeeds on it) in one step: gives it its id and keeps a
     /// reference (what [`reserve`](Self::reserve) and [`fill`](Self::fill) do, under one lock).
     pub(crate) fn insert(&self, task: &mut Arc<Task>, joinable: bool) -> Result<u64, RegistryFull> {
-        let shard_index = self.next_shard.fetch_add(1, Ordering::Relaxed) & (SHARDS - 1);
+        let shard_index = self.home_shard();
         let mut shard = self.shards[shard_index].lock();
         let id = reserve_in(&mut shard, shard_index)?;
         let Some(cell) = Arc::get_mut(task) else { unreachable!("a task is registered before it is shared") };
@@ -387,7 +421,8 @@ mod tests {
         let joinable_id = register(&registry, new_task(), true);
         let joinable = registry_task(&registry, joinable_id);
         let mut ids = Vec::new();
-        for _ in 0..4 * SHARDS {
+        // Every shard gets runs of a thread's submissions: two full rounds of them.
+        for _ in 0..2 * RUN_IN_SHARD as usize * SHARDS {
             let id = register(&registry, new_task(), false);
             ids.push(id);
             let task = registry_task(&registry, id);
@@ -396,7 +431,7 @@ mod tests {
         }
         end(&joinable);
         registry.retire(&joinable);
-        // The last task of each shard is remembered, the older ones forgotten.
+        // The last task of each shard is remembered, the older ones forgotten (a fresh test thread starts a run).
         let remembered = ids.iter().filter(|&&id| matches!(registry.get(id), Some(Found::Ended(_)))).count();
         assert_eq!(remembered, SHARDS);
         assert!(
