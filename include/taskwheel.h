@@ -252,7 +252,9 @@ typedef struct tw_config {
   // With `TW_PRECISION_PRECISE`: how long before a deadline the tick thread starts spinning. Default 50 µs, at
   // most `TW_MAX_PRECISE_SPIN_NS` (1 ms): beyond, `tw_engine_new` returns `TW_ERR_INVALID_ARGUMENT`.
   uint64_t precise_spin_ns;
-  // How many finished tasks stay queryable by id. Default 10 000.
+  // How many *detached* tasks that have ended stay findable by id (`tw_wait`, `tw_task_outcome`), the most recent
+  // ones, approximately. Default 10 000. A joinable task (`tw_task_spec.joinable`) is kept until `tw_join` or
+  // `tw_release` whatever this says.
   uint64_t retain_finished;
   // Concurrency groups: `group_count` UTF-8 names and their limits (each at least 1). May be NULL when
   // `group_count` is 0. The strings are copied; they need only live during `tw_engine_new`.

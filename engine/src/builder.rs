@@ -175,7 +175,10 @@ impl EngineBuilder {
         self
     }
 
-    /// How many finished tasks stay queryable by id (approximately: kept per shard of the registry).
+    /// How many *detached* tasks that have ended stay findable by id ([`Spawner::get`](crate::Spawner::get)), as a
+    /// summary (state, run counts, failure text, return code); default 10,000. Approximate: the registry keeps an
+    /// even share per shard. A [joinable](crate::TaskBuilder::joinable) task is kept until released whatever this
+    /// says; `0` keeps no detached task once it has ended.
     pub fn retain_finished(mut self, count: usize) -> Self {
         self.config.retain_finished = count;
         self
