@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use taskwheel::Engine;
-use taskwheel_benches::{IdleWaiters, quick};
+use taskwheel_benches::{IdleWaiters, RawPool, quick};
 
 /// Tasks per measured batch.
 fn batch() -> usize {
@@ -83,38 +83,12 @@ fn tokio_batch(
     start.elapsed()
 }
 
-/// A raw pool: 2 std threads draining boxed closures from a crossbeam channel.
-struct RawPool {
-    sender: Option<crossbeam_channel::Sender<Box<dyn FnOnce() + Send>>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl RawPool {
-    fn new(workers: usize) -> RawPool {
-        let (sender, receiver) = crossbeam_channel::unbounded::<Box<dyn FnOnce() + Send>>();
-        let threads = (0..workers)
-            .map(|_| {
-                let receiver = receiver.clone();
-                std::thread::spawn(move || receiver.iter().for_each(|job| job()))
-            })
-            .collect();
-        RawPool { sender: Some(sender), threads }
-    }
-}
-
-impl Drop for RawPool {
-    fn drop(&mut self) {
-        self.sender.take();
-        self.threads.drain(..).for_each(|thread| thread.join().expect("pool thread"));
-    }
-}
-
 fn raw_pool_batch(pool: &RawPool, submitters: usize, batch: usize) -> Duration {
     let done = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..submitters {
-            let (sender, done) = (pool.sender.clone().expect("open"), done.clone());
+            let (sender, done) = (pool.sender(), done.clone());
             scope.spawn(move || {
                 for _ in 0..batch / submitters {
                     let done = done.clone();

@@ -473,6 +473,44 @@ impl Drop for IdleWaiters {
     }
 }
 
+/// The floor of "a closure on a channel", the engine benchmarks' baseline: boxed closures on a crossbeam channel
+/// drained by a fixed number of std threads.
+pub struct RawPool {
+    sender: Option<crossbeam_channel::Sender<Box<dyn FnOnce() + Send>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl RawPool {
+    /// A pool of `workers` threads.
+    pub fn new(workers: usize) -> RawPool {
+        let (sender, receiver) = crossbeam_channel::unbounded::<Box<dyn FnOnce() + Send>>();
+        let threads = (0..workers)
+            .map(|_| {
+                let receiver = receiver.clone();
+                std::thread::spawn(move || receiver.iter().for_each(|job| job()))
+            })
+            .collect();
+        RawPool { sender: Some(sender), threads }
+    }
+
+    /// Queues `job` for a pool thread.
+    pub fn send(&self, job: impl FnOnce() + Send + 'static) {
+        self.sender.as_ref().expect("the pool is open until dropped").send(Box::new(job)).expect("the pool is open");
+    }
+
+    /// A sender of its own, for a submitting thread.
+    pub fn sender(&self) -> crossbeam_channel::Sender<Box<dyn FnOnce() + Send>> {
+        self.sender.clone().expect("the pool is open until dropped")
+    }
+}
+
+impl Drop for RawPool {
+    fn drop(&mut self) {
+        self.sender.take();
+        self.threads.drain(..).for_each(|thread| thread.join().expect("pool thread"));
+    }
+}
+
 /// Reads an environment flag for quick (CI smoke) runs.
 pub fn quick() -> bool {
     std::env::var_os("TASKWHEEL_BENCH_QUICK").is_some()

@@ -23,7 +23,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use taskwheel::Engine;
-use taskwheel_benches::{IdleWaiters, quick};
+use taskwheel_benches::{IdleWaiters, RawPool, quick};
 
 const WORKERS: usize = 2;
 
@@ -86,35 +86,6 @@ fn submit_from(submitters: usize, tasks: usize, submit: impl Fn(usize) + Sync) {
             scope.spawn(move || submit(share));
         }
     });
-}
-
-struct RawPool {
-    sender: Option<crossbeam_channel::Sender<Box<dyn FnOnce() + Send>>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl RawPool {
-    fn new() -> RawPool {
-        let (sender, receiver) = crossbeam_channel::unbounded::<Box<dyn FnOnce() + Send>>();
-        let threads = (0..WORKERS)
-            .map(|_| {
-                let receiver = receiver.clone();
-                std::thread::spawn(move || receiver.iter().for_each(|job| job()))
-            })
-            .collect();
-        RawPool { sender: Some(sender), threads }
-    }
-
-    fn send(&self, job: impl FnOnce() + Send + 'static) {
-        self.sender.as_ref().expect("open").send(Box::new(job)).expect("the pool is open");
-    }
-}
-
-impl Drop for RawPool {
-    fn drop(&mut self) {
-        self.sender.take();
-        self.threads.drain(..).for_each(|thread| thread.join().expect("pool thread"));
-    }
 }
 
 fn tokio_runtime() -> tokio::runtime::Runtime {
@@ -223,7 +194,8 @@ impl Setup {
             let waiters = IdleWaiters::start(&engine, case.idle_waiters);
             (engine, waiters)
         });
-        let pool = systems.contains(&System::RawPool).then(|| (RawPool::new(), OtherWaiters::raw(case.idle_waiters)));
+        let pool =
+            systems.contains(&System::RawPool).then(|| (RawPool::new(WORKERS), OtherWaiters::raw(case.idle_waiters)));
         let runtime = systems.contains(&System::Tokio).then(|| {
             let runtime = tokio_runtime();
             let waiters = OtherWaiters::tokio(&runtime, case.idle_waiters);
