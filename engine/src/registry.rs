@@ -225,7 +225,9 @@ impl Registry {
         else {
             return;
         };
-        if let Entry::Task { joinable: true, .. } = slot.entry {
+        // Only a detached task's own entry becomes a summary: a joinable task stays as it is, and an entry that is
+        // no longer the task's (a joinable task released between its end and this record) is left alone.
+        if !matches!(slot.entry, Entry::Task { joinable: false, .. }) {
             return;
         }
         let position = shard.ended_base + shard.ended.len() as u64;
@@ -443,6 +445,21 @@ mod tests {
         assert!(registry.release(joinable_id));
         assert!(registry.get(joinable_id).is_none());
         assert!(!registry.release(joinable_id));
+    }
+
+    #[test]
+    fn a_joinable_task_released_before_its_end_is_recorded_stays_released() {
+        let registry = Registry::new(SHARDS * 4);
+        let id = register(&registry, new_task(), true);
+        let task = registry_task(&registry, id);
+        end(&task);
+        assert!(registry.release(id), "ended and joinable: its slot is freed at once");
+        registry.retire(&task); // the worker's batched record of its end comes after the release
+        assert!(registry.get(id).is_none(), "a released task came back as a summary");
+        // The slot is on the free list once: two new tasks get two different slots.
+        let (first, second) = (register(&registry, new_task(), false), register(&registry, new_task(), false));
+        let slot_of = |id: u64| (Key::of(id).shard, Key::of(id).index);
+        assert_ne!(slot_of(first), slot_of(second));
     }
 
     #[test]
