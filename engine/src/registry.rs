@@ -12,9 +12,14 @@
 //! `retain_finished` are forgotten and their slots freed. A *joinable* task keeps its slot and its record past that
 //! bound until it is released ([`Registry::release`]), as a `pthread` is kept until it is joined.
 //!
-//! Ids are never reused: a slot's generation grows each time the slot is freed, and a slot whose generation would
-//! wrap is never used again (16 bytes lost per 2^32 reuses of one slot). A forgotten id answers "not found", never
+//! Ids are never reused: a slot's generation grows each time the slot is reused, and a slot whose generation would
+//! wrap is never used again (one slot lost per 2^32 reuses of it). A forgotten id answers "not found", never
 //! another task's state.
+//!
+//! Why not the `sharded-slab` crate, which does this job in general: with its default layout a key keeps 14 bits of
+//! generation (64 bits less 37 of address and 13 of thread id), so a slot's key repeats after 16,384 reuses, and
+//! an id would then name another task; its keys also could not carry the retention ring's summaries. The slab here
+//! is small (one file), keeps 32 bits of generation and spends a slot rather than wrap.
 
 use std::collections::{HashMap, VecDeque};
 
