@@ -94,6 +94,8 @@ enum tw_status
   // The call was made from inside one of the engine's own tasks, where it could never return: `tw_wait` on the
   // task that is running, or `tw_engine_shutdown` from any task of that engine.
   TW_ERR_WOULD_DEADLOCK = 15,
+  // `tw_reschedule*`: the task is no longer pending (it is running or has ended); nothing changed.
+  TW_ERR_NOT_PENDING = 16,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -508,6 +510,25 @@ tw_status tw_schedule_after(const struct tw_engine *engine,
 // `engine` is NULL or a live engine.
 tw_status tw_cancel(const struct tw_engine *engine,
                     tw_task_id id);
+
+// Moves a pending task to run at `at_ns` (a `tw_monotonic_ns()` time; a past one runs at once), keeping its id
+// and its dedupe key. `TW_ERR_NOT_PENDING` once it is running or has ended; `TW_ERR_INVALID_ARGUMENT` for a time
+// more than `TW_MAX_DELAY_NS` ahead; `TW_ERR_NOT_FOUND` for an unknown or forgotten id. A periodic task's next run
+// moves; the runs after it keep its schedule.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine.
+tw_status tw_reschedule(const struct tw_engine *engine,
+                        tw_task_id id,
+                        uint64_t at_ns);
+
+// `tw_reschedule` to `delay_ns` from now.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine.
+tw_status tw_reschedule_after(const struct tw_engine *engine, tw_task_id id, uint64_t delay_ns);
 
 // Writes the task's state to `*out`.
 //

@@ -17,7 +17,7 @@ use crate::shared::Shared;
 impl Shared {
     /// The deadline of a submission, in nanoseconds after the origin, from a clock reading taken now. Times more
     /// than [`MAX_DELAY`] ahead are refused.
-    fn deadline_of(&self, when: When, now: u64) -> Result<u64, Error> {
+    pub(crate) fn deadline_of(&self, when: When, now: u64) -> Result<u64, Error> {
         match when {
             When::Now => Ok(now),
             When::After(delay) => ahead_of(now, "the delay", delay),
@@ -100,7 +100,7 @@ impl Shared {
         let Job(mut task) = job;
         let Some(cell) = Arc::get_mut(&mut task) else { unreachable!("a job's task is not shared before admission") };
         let keyed = key.is_some();
-        cell.admit(TaskParts { priority, group, key: key.map(String::into_boxed_str), periodic, deadline, joinable });
+        cell.admit(TaskParts { priority, group, key: key.map(String::into_boxed_str), periodic, deadline });
         let registered = if keyed {
             // A keyed task is registered in two steps: it needs its id before it can claim its key, and it must not
             // be visible before the claim succeeds.

@@ -15,7 +15,7 @@ use crate::sync::PlainArc;
 ///     use taskwheel::Error::*;
 ///     match error {
 ///         ShutDown => 0, Full { .. } => 1, Timeout => 2, DuplicateKey { .. } => 3, UnknownGroup(_) => 4,
-///         NotFound(_) => 5, InvalidArgument(_) => 6, WouldDeadlock(_) => 7, Spawn(_) => 8,
+///         NotFound(_) => 5, InvalidArgument(_) => 6, WouldDeadlock(_) => 7, Spawn(_) => 8, NotPending(_) => 9,
 ///     }
 /// }
 /// ```
@@ -63,6 +63,9 @@ pub enum Error {
     WouldDeadlock(&'static str),
     /// The operating system refused to start an engine thread; the I/O error is the [`source`](std::error::Error::source).
     Spawn(PlainArc<std::io::Error>),
+    /// [`TaskHandle::reschedule_at`](crate::TaskHandle::reschedule_at) and friends: the task is no longer pending —
+    /// it is running (in this state) or has ended — so its deadline can no longer move.
+    NotPending(TaskState),
 }
 
 impl fmt::Display for Error {
@@ -81,6 +84,7 @@ impl fmt::Display for Error {
                 write!(f, "{call} called from inside one of the engine's own tasks would never return")
             }
             Error::Spawn(_) => f.write_str("could not start an engine thread"),
+            Error::NotPending(state) => write!(f, "the task is {state}: only a pending task can be rescheduled"),
         }
     }
 }

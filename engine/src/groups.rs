@@ -12,7 +12,8 @@ struct Group {
 
 struct Slots {
     running: usize,
-    waiting: VecDeque<Arc<Task>>,
+    /// Parked tasks, with the schedule epoch each was dispatched under.
+    waiting: VecDeque<(Arc<Task>, u32)>,
 }
 
 /// The engine's concurrency groups, fixed when it is built.
@@ -41,21 +42,23 @@ impl Groups {
         self.by_name.get(name).copied()
     }
 
-    /// Takes a slot of `group` for `task`, or parks the task in the group's queue and returns `false`.
-    pub(crate) fn acquire(&self, group: usize, task: &Arc<Task>) -> bool {
+    /// Takes a slot of `group` for `task`, or parks the task (dispatched under `epoch`) in the group's queue and
+    /// returns `false`.
+    pub(crate) fn acquire(&self, group: usize, task: &Arc<Task>, epoch: u32) -> bool {
         let group = &self.groups[group];
         let mut slots = group.slots.lock();
         if slots.running < group.limit {
             slots.running += 1;
             true
         } else {
-            slots.waiting.push_back(task.clone());
+            slots.waiting.push_back((task.clone(), epoch));
             false
         }
     }
 
-    /// Gives a slot back. When a task waits, the slot passes to it and it is returned, to be queued for a worker.
-    pub(crate) fn release(&self, group: usize) -> Option<Arc<Task>> {
+    /// Gives a slot back. When a task waits, the slot passes to it and it is returned with its epoch, to be queued
+    /// for a worker.
+    pub(crate) fn release(&self, group: usize) -> Option<(Arc<Task>, u32)> {
         let mut slots = self.groups[group].slots.lock();
         let next = slots.waiting.pop_front();
         if next.is_none() {
@@ -81,28 +84,21 @@ mod tests {
         let Job(mut task) = Job::once(|_| ());
         let cell = Arc::get_mut(&mut task).unwrap();
         cell.id = id;
-        cell.admit(TaskParts {
-            priority: Priority::Normal,
-            group: Some(0),
-            key: None,
-            periodic: None,
-            deadline: 0,
-            joinable: false,
-        });
+        cell.admit(TaskParts { priority: Priority::Normal, group: Some(0), key: None, periodic: None, deadline: 0 });
         task
     }
 
     #[test]
     fn slots_pass_to_waiting_tasks_in_arrival_order_and_never_exceed_the_limit() {
         let groups = Groups::new(&[("email".to_string(), 2)]);
-        assert!(groups.acquire(0, &task(1)));
-        assert!(groups.acquire(0, &task(2)));
-        assert!(!groups.acquire(0, &task(3)));
-        assert!(!groups.acquire(0, &task(4)));
+        assert!(groups.acquire(0, &task(1), 0));
+        assert!(groups.acquire(0, &task(2), 0));
+        assert!(!groups.acquire(0, &task(3), 0));
+        assert!(!groups.acquire(0, &task(4), 0));
         assert_eq!(groups.running(0), 2);
-        assert_eq!(groups.release(0).map(|t| t.id), Some(3));
+        assert_eq!(groups.release(0).map(|(t, _)| t.id), Some(3));
         assert_eq!(groups.running(0), 2, "the slot passed to task 3");
-        assert_eq!(groups.release(0).map(|t| t.id), Some(4));
+        assert_eq!(groups.release(0).map(|(t, _)| t.id), Some(4));
         assert!(groups.release(0).is_none());
         assert!(groups.release(0).is_none());
         assert_eq!(groups.running(0), 0);

@@ -1,13 +1,14 @@
 //! `TaskHandle`: what a submitter keeps to watch, wait for and cancel its task.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
 use crate::current;
 use crate::error::Error;
 use crate::lifecycle::{CancelOutcome, TaskState};
 use crate::shared::Shared;
+use crate::spec::When;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
 use crate::task::Task;
@@ -56,6 +57,52 @@ impl TaskHandle {
     /// inside a task included.
     pub fn cancel(&self) -> CancelOutcome {
         self.shared.cancel(&self.task)
+    }
+
+    /// Moves the pending task to run at `instant` on the engine's clock (at once if it is past), keeping its id and
+    /// its dedupe key: no cancel-then-resubmit, so no moment where another submission could take the key. A
+    /// periodic task's next run moves; the runs after it follow its schedule as before. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotPending`] once the task is running or has ended (a reschedule racing the task's start either
+    /// moves it, and the old deadline never starts it, or finds it running); [`Error::InvalidArgument`] for an
+    /// instant beyond [`MAX_DELAY`](crate::MAX_DELAY).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskwheel::{Clock, Engine, ManualClock, TaskState};
+    ///
+    /// let clock = ManualClock::new();
+    /// let engine = Engine::builder().workers(1).clock(Clock::Manual(clock.clone())).build()?;
+    /// let close = engine.task(|_| println!("close order 42")).after(Duration::from_secs(60)).key("order-42").submit()?;
+    /// close.reschedule_after(Duration::from_secs(300))?; // the customer asked for more time
+    /// clock.advance(Duration::from_secs(60));
+    /// engine.wait_idle()?;
+    /// assert_eq!(close.state(), TaskState::Pending, "not at the old deadline");
+    /// clock.advance(Duration::from_secs(240));
+    /// assert_eq!(close.wait()?, TaskState::Succeeded);
+    /// # Ok::<(), taskwheel::Error>(())
+    /// ```
+    pub fn reschedule_at(&self, instant: Instant) -> Result<(), Error> {
+        self.reschedule(When::At(instant))
+    }
+
+    /// Moves the pending task to run `delay` after this call; see [`reschedule_at`](Self::reschedule_at).
+    ///
+    /// # Errors
+    ///
+    /// As for [`reschedule_at`](Self::reschedule_at).
+    pub fn reschedule_after(&self, delay: Duration) -> Result<(), Error> {
+        self.reschedule(When::After(delay))
+    }
+
+    fn reschedule(&self, when: When) -> Result<(), Error> {
+        let shared = &self.shared;
+        let deadline = shared.deadline_of(when, shared.now_ns())?;
+        shared.reschedule(&self.task, deadline)
     }
 
     /// Blocks until the task is finished and returns its terminal state. No async runtime needed. The waiting

@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-use crate::sync::atomic::{AtomicU8, Ordering};
+use crate::sync::atomic::{AtomicU64, Ordering};
 
 /// Where a task is in its life.
 ///
@@ -114,34 +114,93 @@ pub enum CancelOutcome {
     AlreadyFinished,
 }
 
-/// A task's state in one atomic byte.
+/// A task's state and its *schedule epoch* in one atomic word: the state in the low byte, the epoch in the high 32
+/// bits.
+///
+/// The epoch names one scheduling of a pending task. Rescheduling moves it on ([`AtomicState::reschedule`]), and
+/// whoever starts a run must name the epoch it was dispatched under ([`AtomicState::start`]), so a dispatch made
+/// before a reschedule (a task already in a run queue, a group's queue or the tick thread's hands) can never start
+/// the task: its compare-and-swap fails as a cancelled task's does.
 #[derive(Debug)]
-pub(crate) struct AtomicState(AtomicU8);
+pub(crate) struct AtomicState(AtomicU64);
+
+const STATE_MASK: u64 = 0xff;
+
+fn pack(state: TaskState, epoch: u32) -> u64 {
+    (u64::from(epoch) << 32) | state as u64
+}
+
+fn state_of(word: u64) -> TaskState {
+    TaskState::from_u8((word & STATE_MASK) as u8)
+}
+
+fn epoch_of(word: u64) -> u32 {
+    (word >> 32) as u32
+}
 
 impl AtomicState {
     pub(crate) fn new() -> AtomicState {
-        AtomicState(AtomicU8::new(TaskState::Pending as u8))
+        AtomicState(AtomicU64::new(pack(TaskState::Pending, 0)))
     }
 
     /// A state cell already at `state` (for the record of an ended task).
     pub(crate) fn at(state: TaskState) -> AtomicState {
-        AtomicState(AtomicU8::new(state as u8))
+        AtomicState(AtomicU64::new(pack(state, 0)))
     }
 
     pub(crate) fn load(&self) -> TaskState {
-        TaskState::from_u8(self.0.load(Ordering::SeqCst))
+        state_of(self.0.load(Ordering::SeqCst))
     }
 
-    /// Moves from `from` to `to` if the state is still `from` and the lifecycle allows the move. On failure returns
-    /// the state found (or `from` itself when the move is not allowed at all).
+    /// The state and the schedule epoch, read together.
+    pub(crate) fn load_with_epoch(&self) -> (TaskState, u32) {
+        let word = self.0.load(Ordering::SeqCst);
+        (state_of(word), epoch_of(word))
+    }
+
+    /// Moves from `from` to `to` if the state is still `from` and the lifecycle allows the move, whatever the
+    /// epoch (which it keeps). On failure returns the state found (or `from` itself when the move is not allowed).
     pub(crate) fn transition(&self, from: TaskState, to: TaskState) -> Result<(), TaskState> {
         if !from.can_become(to) {
             return Err(from);
         }
+        let mut word = self.0.load(Ordering::SeqCst);
+        loop {
+            if state_of(word) != from {
+                return Err(state_of(word));
+            }
+            let moved = pack(to, epoch_of(word));
+            match self.0.compare_exchange(word, moved, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return Ok(()),
+                Err(found) => word = found, // the epoch moved (a reschedule); look again
+            }
+        }
+    }
+
+    /// Starts a run: `Pending` to `Running`, only if the task is still pending under `epoch` (the scheduling the
+    /// caller's dispatch belongs to). One compare-and-swap.
+    pub(crate) fn start(&self, epoch: u32) -> Result<(), TaskState> {
+        let pending = pack(TaskState::Pending, epoch);
         self.0
-            .compare_exchange(from as u8, to as u8, Ordering::SeqCst, Ordering::SeqCst)
+            .compare_exchange(pending, pack(TaskState::Running, epoch), Ordering::SeqCst, Ordering::SeqCst)
             .map(drop)
-            .map_err(TaskState::from_u8)
+            .map_err(state_of)
+    }
+
+    /// Moves a pending task's epoch on (a reschedule), invalidating every dispatch made under the old one. Returns
+    /// the new epoch, or the state found when the task is not pending.
+    pub(crate) fn reschedule(&self) -> Result<u32, TaskState> {
+        let mut word = self.0.load(Ordering::SeqCst);
+        loop {
+            if state_of(word) != TaskState::Pending {
+                return Err(state_of(word));
+            }
+            let epoch = epoch_of(word).wrapping_add(1);
+            match self.0.compare_exchange(word, pack(TaskState::Pending, epoch), Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return Ok(epoch),
+                Err(found) => word = found,
+            }
+        }
     }
 }
 
@@ -165,7 +224,7 @@ mod tests {
                 let expected = legal.contains(&(from, to));
                 assert_eq!(from.can_become(to), expected, "{from} -> {to}");
                 // And the atomic refuses exactly the illegal ones, from every starting state.
-                let state = AtomicState(AtomicU8::new(from as u8));
+                let state = AtomicState::at(from);
                 assert_eq!(state.transition(from, to).is_ok(), expected, "{from} -> {to}");
                 assert_eq!(state.load(), if expected { to } else { from });
             }
@@ -177,6 +236,19 @@ mod tests {
         for from in TaskState::ALL.into_iter().filter(|s| s.is_terminal()) {
             assert!(TaskState::ALL.iter().all(|&to| !from.can_become(to)), "{from}");
         }
+    }
+
+    #[test]
+    fn a_run_starts_only_under_the_epoch_it_was_dispatched_with() {
+        let state = AtomicState::new();
+        assert_eq!(state.reschedule(), Ok(1));
+        assert_eq!(state.start(0), Err(TaskState::Pending), "a dispatch from before the reschedule");
+        assert_eq!(state.start(1), Ok(()));
+        assert_eq!(state.load_with_epoch(), (TaskState::Running, 1));
+        assert_eq!(state.reschedule(), Err(TaskState::Running), "a running task cannot be rescheduled");
+        // Transitions keep the epoch.
+        state.transition(TaskState::Running, TaskState::Pending).unwrap();
+        assert_eq!(state.load_with_epoch(), (TaskState::Pending, 1));
     }
 
     #[test]

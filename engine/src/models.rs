@@ -36,8 +36,8 @@ fn parts(groups: &[(&str, usize)]) -> (Arc<Shared>, Receiver<Command>) {
 /// One worker step: takes one queued piece of work and runs it. `false` when the queues were empty.
 fn work_once(shared: &Arc<Shared>) -> bool {
     match shared.queues.try_pop() {
-        Some(Work::Run { task, has_slot }) => {
-            worker::run_one(shared, task, has_slot);
+        Some(Work::Run { task, has_slot, epoch }) => {
+            worker::run_one(shared, task, has_slot, epoch);
             true
         }
         _ => false,
@@ -240,8 +240,9 @@ fn a_periodic_task_cancelled_during_a_run_never_runs_again() {
         // Fire whatever the worker re-armed, as the tick thread would, and run it.
         while let Ok(command) = commands.try_recv() {
             if let Command::Schedule(task) = command {
-                if task.state() == TaskState::Pending {
-                    shared.dispatch(task, false);
+                let (state, epoch) = task.state.load_with_epoch();
+                if state == TaskState::Pending {
+                    shared.dispatch(task, false, epoch);
                 }
             }
         }
@@ -387,5 +388,35 @@ fn a_task_a_worker_ended_is_always_found_and_recorded_before_wait_idle_returns()
         );
         shared.queues.push(crate::spec::Priority::High, Work::Stop);
         worker.join().unwrap();
+    });
+}
+
+#[test]
+fn a_reschedule_racing_a_workers_start_either_moves_the_task_or_finds_it_started() {
+    model(|| {
+        let (shared, _commands) = parts(&[]);
+        let runs = Arc::new(AtomicUsize::new(0));
+        // Due now: its dispatch (under epoch 0) is in the run queue, as if the tick thread had just fired it.
+        let handle = submit(&shared, counting(When::Now, &runs)).unwrap();
+        let later = shared.now_ns() + 3_600_000_000_000;
+        let rescheduler = {
+            let (shared, task) = (shared.clone(), handle.task.clone());
+            thread::spawn(move || shared.reschedule(&task, later))
+        };
+        work_once(&shared);
+        let moved = rescheduler.join().unwrap();
+        match moved {
+            // Moved: the old dispatch never started it, and it waits for its new deadline.
+            Ok(()) => {
+                assert_eq!(runs.load(Ordering::SeqCst), 0, "the stale dispatch ran a moved task");
+                assert_eq!(handle.state(), TaskState::Pending);
+                assert_eq!(handle.task.deadline(), later);
+            }
+            Err(Error::NotPending(state)) => {
+                assert!(matches!(state, TaskState::Running | TaskState::Succeeded), "{state:?}");
+                assert_eq!(runs.load(Ordering::SeqCst), 1);
+            }
+            Err(other) => panic!("{other:?}"),
+        }
     });
 }

@@ -11,6 +11,8 @@ pub(crate) enum Command {
     Schedule(Arc<Task>),
     /// This task was cancelled: take it out of the wheel now rather than at its deadline.
     Unschedule(Arc<Task>),
+    /// This task was rescheduled (its epoch and deadline moved): take its old entry out and put it in again.
+    Reschedule(Arc<Task>),
     /// Acknowledge this ticket (in `sync_reached`) once everything due now has been dispatched.
     Sync(u64),
     /// Exit.
@@ -19,8 +21,9 @@ pub(crate) enum Command {
 
 /// What a worker takes from the queues.
 pub(crate) enum Work {
-    /// Run this task. `has_slot` is true when it already holds a slot of its concurrency group.
-    Run { task: Arc<Task>, has_slot: bool },
+    /// Run this task, if it is still pending under `epoch` (the scheduling this dispatch belongs to: see
+    /// `AtomicState`). `has_slot` is true when it already holds a slot of its concurrency group.
+    Run { task: Arc<Task>, has_slot: bool, epoch: u32 },
     /// Exit the worker loop.
     Stop,
 }

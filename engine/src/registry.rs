@@ -379,7 +379,6 @@ mod tests {
             key: None,
             periodic: None,
             deadline: 0,
-            joinable: false,
         });
         task
     }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::builder::{Config, Precision};
 use crate::clock::Clock;
+use crate::error::Error;
 use crate::groups::Groups;
 use crate::lifecycle::CancelOutcome;
 use crate::lifecycle::TaskState;
@@ -151,7 +152,8 @@ impl Shared {
     pub(crate) fn schedule(&self, task: Arc<Task>, now: u64) {
         let deadline = task.deadline();
         if deadline <= now && self.commands.is_empty() && self.sleep_target.load(Ordering::SeqCst) > now {
-            self.dispatch(task, false);
+            let (_, epoch) = task.state.load_with_epoch();
+            self.dispatch(task, false, epoch);
             return;
         }
         let _ = self.commands.send(Command::Schedule(task));
@@ -164,6 +166,23 @@ impl Shared {
             self.stats.signalled_wakeups.fetch_add(1, Ordering::Relaxed);
             self.wake_tick_thread();
         }
+    }
+
+    /// Moves a pending task to `deadline` (nanoseconds after the origin), keeping its id, its key and its place
+    /// in a group. The schedule epoch moves first: every dispatch made before (a run queue, a group's queue, the
+    /// tick thread's heap) is then stale and cannot start the task; the tick thread takes the old wheel entry out and
+    /// puts the task in again at the new deadline.
+    pub(crate) fn reschedule(&self, task: &Arc<Task>, deadline: u64) -> Result<(), Error> {
+        task.state.reschedule().map_err(Error::NotPending)?;
+        task.deadline.store(deadline, Ordering::SeqCst);
+        let _ = self.commands.send(Command::Reschedule(task.clone()));
+        // As in `schedule`: a read-modify-write of the target, so that the tick thread either sees the command
+        // before it sleeps or is woken for it.
+        if deadline < self.sleep_target.fetch_add(0, Ordering::SeqCst) {
+            self.stats.signalled_wakeups.fetch_add(1, Ordering::Relaxed);
+            self.wake_tick_thread();
+        }
+        Ok(())
     }
 
     /// Asks the tick thread to exit.
@@ -179,11 +198,11 @@ impl Shared {
         self.tick_wake.notify_all();
     }
 
-    /// Queues a due task for a worker.
-    pub(crate) fn dispatch(&self, task: Arc<Task>, has_slot: bool) {
+    /// Queues a due task for a worker, to start only if it is still pending under `epoch`.
+    pub(crate) fn dispatch(&self, task: Arc<Task>, has_slot: bool, epoch: u32) {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         self.dispatched.fetch_add(1, Ordering::SeqCst);
-        self.queues.push(task.priority, Work::Run { task, has_slot });
+        self.queues.push(task.priority, Work::Run { task, has_slot, epoch });
     }
 
     /// Cancels a task in whatever state it is.

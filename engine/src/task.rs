@@ -8,7 +8,7 @@ use std::time::Instant;
 use crate::lifecycle::{AtomicState, TaskState};
 use crate::schedule::Periodic;
 use crate::spec::Priority;
-use crate::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use crate::sync::{Arc, Mutex, UnsafeCell};
 
 /// How one run of a task ended, as its closure reports it. A closure may return this directly, or `()` or a
@@ -181,11 +181,12 @@ pub(crate) struct TaskCell<J: ?Sized> {
     pub(crate) deadline: AtomicU64,
     /// The wheel key while the task sits in the wheel (0 when it does not).
     pub(crate) wheel_key: AtomicU64,
+    /// The schedule epoch the task's wheel entry was made under (read and written by the tick thread only).
+    pub(crate) wheel_epoch: AtomicU32,
     /// What the last run reported beyond success: a failure's text, a return code. Allocated only then.
     report: Mutex<Option<Box<Report>>>,
-    /// The rarer parts (dedupe key, periodic schedule and run counts), allocated only when present.
+    /// The rarer parts (dedupe key, group, periodic schedule and run counts), allocated only when present.
     extra: Option<Box<Extra>>,
-    pub(crate) group: Option<u32>,
     pub(crate) state: AtomicState,
     pub(crate) cancel_requested: AtomicBool,
     /// A task without `extra` (a one-shot) counts its one run here; its failed runs are 1 when it failed.
@@ -194,8 +195,6 @@ pub(crate) struct TaskCell<J: ?Sized> {
     /// call waits for it (see `waiters`). Only changed by read-modify-writes.
     pub(crate) done: AtomicU8,
     pub(crate) priority: Priority,
-    /// Kept by the registry after it ends until released (see `registry`), beyond the retention bound.
-    pub(crate) joinable: bool,
     /// The closure, in the same allocation. Touched only by the task's owner (the ground rules).
     pub(crate) job: J,
 }
@@ -206,14 +205,21 @@ pub(crate) type Task = TaskCell<dyn JobSlot>;
 /// The rarer parts of a task: fixed at submission, and the run counts of a task that may run more than once.
 struct Extra {
     key: Option<Box<str>>,
+    group: Option<u32>,
     periodic: Option<Periodic>,
     runs: AtomicU64,
     failed_runs: AtomicU64,
 }
 
 impl Extra {
-    fn new(key: Option<Box<str>>, periodic: Option<Periodic>, runs: u64, failed_runs: u64) -> Box<Extra> {
-        Box::new(Extra { key, periodic, runs: AtomicU64::new(runs), failed_runs: AtomicU64::new(failed_runs) })
+    fn new(
+        key: Option<Box<str>>,
+        group: Option<u32>,
+        periodic: Option<Periodic>,
+        runs: u64,
+        failed_runs: u64,
+    ) -> Box<Extra> {
+        Box::new(Extra { key, group, periodic, runs: AtomicU64::new(runs), failed_runs: AtomicU64::new(failed_runs) })
     }
 }
 
@@ -231,7 +237,6 @@ pub(crate) struct TaskParts {
     pub(crate) key: Option<Box<str>>,
     pub(crate) periodic: Option<Periodic>,
     pub(crate) deadline: u64,
-    pub(crate) joinable: bool,
 }
 
 /// A task's closure in its cell: run it, or discard it. Implemented for one-shot and periodic closures.
@@ -346,15 +351,14 @@ impl<J> TaskCell<J> {
             id: 0,
             deadline: AtomicU64::new(0),
             wheel_key: AtomicU64::new(0),
+            wheel_epoch: AtomicU32::new(0),
             report: Mutex::new(None),
             extra: None,
-            group: None,
             state: AtomicState::new(),
             cancel_requested: AtomicBool::new(false),
             started: AtomicBool::new(false),
             done: AtomicU8::new(0),
             priority: Priority::Normal,
-            joinable: false,
             job,
         }
     }
@@ -363,11 +367,10 @@ impl<J> TaskCell<J> {
 impl Task {
     /// Fills in the parts fixed at submission. Called by admission while it is the allocation's only owner.
     pub(crate) fn admit(&mut self, parts: TaskParts) {
-        let TaskParts { priority, group, key, periodic, deadline, joinable } = parts;
+        let TaskParts { priority, group, key, periodic, deadline } = parts;
         self.priority = priority;
-        self.group = group;
-        self.joinable = joinable;
-        self.extra = (key.is_some() || periodic.is_some()).then(|| Extra::new(key, periodic, 0, 0));
+        self.extra =
+            (key.is_some() || group.is_some() || periodic.is_some()).then(|| Extra::new(key, group, periodic, 0, 0));
         self.deadline.store(deadline, Ordering::SeqCst);
     }
 
@@ -377,7 +380,7 @@ impl Task {
         cell.id = id;
         cell.state = AtomicState::at(summary.state);
         cell.done = AtomicU8::new(crate::waiters::DONE);
-        cell.extra = Some(Extra::new(None, None, summary.runs, summary.failed_runs));
+        cell.extra = Some(Extra::new(None, None, None, summary.runs, summary.failed_runs));
         cell.report = Mutex::new(summary.report.clone());
         erase(cell)
     }
@@ -437,6 +440,11 @@ impl Task {
     /// The dedupe key, if the task has one.
     pub(crate) fn key(&self) -> Option<&str> {
         self.extra.as_ref().and_then(|extra| extra.key.as_deref())
+    }
+
+    /// The index of the task's concurrency group, if it has one.
+    pub(crate) fn group(&self) -> Option<usize> {
+        self.extra.as_ref().and_then(|extra| extra.group).map(|group| group as usize)
     }
 
     /// The periodic schedule, if the task repeats.

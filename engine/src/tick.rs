@@ -16,6 +16,8 @@ use std::collections::BinaryHeap;
 struct Imminent {
     deadline: u64,
     seq: u64,
+    /// The schedule epoch of the wheel entry it came from: stale once the task is rescheduled.
+    epoch: u32,
     task: Arc<Task>,
 }
 
@@ -82,6 +84,7 @@ impl TickThread {
                 match self.commands.try_recv() {
                     Ok(Command::Schedule(task)) => self.insert(task),
                     Ok(Command::Unschedule(task)) => self.remove(&task),
+                    Ok(Command::Reschedule(task)) => self.insert(task),
                     Ok(Command::Sync(ticket)) => synced = synced.max(ticket),
                     Ok(Command::Stop) | Err(TryRecvError::Disconnected) => stop = true,
                     Err(TryRecvError::Empty) => break,
@@ -113,10 +116,17 @@ impl TickThread {
         self.shared.changes.notify_all();
     }
 
+    /// Puts a pending task in the wheel at its deadline, replacing the entry it has there (a task has one entry at
+    /// most).
     fn insert(&mut self, task: Arc<Task>) {
-        if task.state() != TaskState::Pending {
+        self.remove(&task);
+        let (state, epoch) = task.state.load_with_epoch();
+        if state != TaskState::Pending {
             return; // cancelled before it reached the wheel
         }
+        // Read after the epoch: a reschedule stores its deadline after moving the epoch, and sends its command
+        // after that, so this entry's deadline is at least as new as its epoch.
+        task.wheel_epoch.store(epoch, Ordering::SeqCst);
         let tick = task.deadline() / self.tick_ns;
         let key = self.wheel.insert(tick, task.clone());
         task.wheel_key.store(key.as_u64(), Ordering::SeqCst);
@@ -156,9 +166,9 @@ impl TickThread {
             }
         }
         while self.imminent.peek().is_some_and(|first| first.deadline <= horizon) {
-            if let Some(Imminent { task, .. }) = self.imminent.pop() {
-                if task.state() == TaskState::Pending {
-                    self.shared.dispatch(task, false);
+            if let Some(Imminent { task, epoch, .. }) = self.imminent.pop() {
+                if task.state.load_with_epoch() == (TaskState::Pending, epoch) {
+                    self.shared.dispatch(task, false, epoch);
                 }
             }
         }
@@ -172,11 +182,12 @@ impl TickThread {
         while let Some(expired) = self.wheel.pop_expired() {
             let task = expired.value;
             task.wheel_key.store(0, Ordering::SeqCst);
-            if task.state() != TaskState::Pending {
-                continue;
+            let epoch = task.wheel_epoch.load(Ordering::SeqCst);
+            if task.state.load_with_epoch() != (TaskState::Pending, epoch) {
+                continue; // cancelled, or rescheduled: its new entry comes with the reschedule's command
             }
             self.seq += 1;
-            self.imminent.push(Imminent { deadline: task.deadline(), seq: self.seq, task });
+            self.imminent.push(Imminent { deadline: task.deadline(), seq: self.seq, epoch, task });
         }
     }
 

@@ -27,8 +27,8 @@ pub(crate) fn run(shared: Arc<Shared>) {
             }
         };
         match work {
-            Work::Run { task, has_slot } => {
-                if let Some(task) = run_deferring_retirement(&shared, task, has_slot) {
+            Work::Run { task, has_slot, epoch } => {
+                if let Some(task) = run_deferring_retirement(&shared, task, has_slot, epoch) {
                     ended.push(task);
                     if ended.len() >= RETIRE_BATCH {
                         shared.retire_ended(&mut ended);
@@ -45,8 +45,8 @@ pub(crate) fn run(shared: Arc<Shared>) {
 
 /// Takes one piece of work through its group slot, its run and all its bookkeeping.
 #[cfg(test)]
-pub(crate) fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool) {
-    if let Some(task) = run_deferring_retirement(shared, task, has_slot) {
+pub(crate) fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool, epoch: u32) {
+    if let Some(task) = run_deferring_retirement(shared, task, has_slot, epoch) {
         shared.retire_ended(&mut vec![task]);
     }
 }
@@ -54,12 +54,12 @@ pub(crate) fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool) {
 /// Takes one piece of work through its group slot, its run and its bookkeeping but for the registry's record of
 /// the task's end: when this worker ended the task, the task comes back, still counted in flight, for
 /// `Shared::retire_ended`.
-fn run_deferring_retirement(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool) -> Option<Arc<Task>> {
+fn run_deferring_retirement(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool, epoch: u32) -> Option<Arc<Task>> {
     // Everything below, the run and the closure drops included, is this engine's work on this task: blocking calls
     // that could never return from here refuse (see `current`).
     let _scope = WorkScope::enter(shared, &task);
-    if let Some(group) = task.group.map(|group| group as usize) {
-        if !has_slot && !shared.groups.acquire(group, &task) {
+    if let Some(group) = task.group() {
+        if !has_slot && !shared.groups.acquire(group, &task, epoch) {
             // Parked in the group's queue, holding no worker. It is no longer in flight: the task holding the slot
             // is, and when it releases the slot it dispatches this one again (counted in flight anew).
             shared.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -67,10 +67,10 @@ fn run_deferring_retirement(shared: &Arc<Shared>, task: Arc<Task>, has_slot: boo
             return None;
         }
     }
-    let ended = task.state.transition(TaskState::Pending, TaskState::Running).is_ok() && execute(shared, &task);
-    if let Some(group) = task.group.map(|group| group as usize) {
-        if let Some(next) = shared.groups.release(group) {
-            shared.dispatch(next, true);
+    let ended = task.state.start(epoch).is_ok() && execute(shared, &task);
+    if let Some(group) = task.group() {
+        if let Some((next, next_epoch)) = shared.groups.release(group) {
+            shared.dispatch(next, true, next_epoch);
         }
     }
     if ended {
@@ -88,10 +88,22 @@ fn run_deferring_retirement(shared: &Arc<Shared>, task: Arc<Task>, has_slot: boo
 /// Runs a task this worker has moved to `Running`, then moves it on: terminal, or back to `Pending` and re-armed.
 /// Returns `true` when this worker ended the task (its bookkeeping done but for the registry's record).
 fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
-    shared.running.fetch_add(1, Ordering::SeqCst);
     let scheduled = task.deadline();
-    // Precise mode hands tasks over a little early; never start one before its instant.
     let mut started = shared.now_ns();
+    if scheduled > started.saturating_add(shared.handoff_ns()) {
+        // Not due: a dispatch that raced a reschedule read the new epoch with the old deadline (the epoch moves
+        // before the deadline is stored). Give the task back to the tick thread for its real deadline.
+        if task.state.transition(TaskState::Running, TaskState::Pending).is_ok() {
+            shared.schedule(task.clone(), started);
+        } else {
+            // A periodic task cancelled meanwhile: the canceller did the bookkeeping; the closure is ours to drop.
+            // SAFETY: this worker moved the task to Running and has not given it back: it owns the closure.
+            unsafe { task.discard_job() };
+        }
+        return false;
+    }
+    shared.running.fetch_add(1, Ordering::SeqCst);
+    // Precise mode hands tasks over a little early; never start one before its instant.
     while started < scheduled {
         std::hint::spin_loop();
         started = shared.now_ns();

@@ -44,6 +44,8 @@ pub enum tw_status {
     /// The call was made from inside one of the engine's own tasks, where it could never return: `tw_wait` on the
     /// task that is running, or `tw_engine_shutdown` from any task of that engine.
     TW_ERR_WOULD_DEADLOCK = 15,
+    /// `tw_reschedule*`: the task is no longer pending (it is running or has ended); nothing changed.
+    TW_ERR_NOT_PENDING = 16,
 }
 
 use tw_status::*;
@@ -69,6 +71,7 @@ pub extern "C" fn tw_status_str(status: u32) -> *const c_char {
         13 => b"TW_ALREADY_RUNNING: the task is running; its cancellation flag is set\0",
         14 => b"TW_ALREADY_FINISHED: the task had already finished\0",
         15 => b"TW_ERR_WOULD_DEADLOCK: called from inside a task of the engine, the call could never return\0",
+        16 => b"TW_ERR_NOT_PENDING: the task is running or has ended: it can no longer be rescheduled\0",
         _ => b"TW_UNKNOWN_STATUS: not a taskwheel status\0",
     };
     text.as_ptr().cast()
@@ -92,6 +95,7 @@ pub(crate) fn status_of(error: &Error) -> tw_status {
         Error::InvalidArgument(_) => TW_ERR_INVALID_ARGUMENT,
         Error::Spawn(_) => TW_ERR_SPAWN,
         Error::WouldDeadlock(_) => TW_ERR_WOULD_DEADLOCK,
+        Error::NotPending(_) => TW_ERR_NOT_PENDING,
         // `Error` may grow; anything new is an argument problem until it gets its own code.
         #[allow(unreachable_patterns)]
         _ => TW_ERR_INVALID_ARGUMENT,

@@ -397,6 +397,39 @@ pub unsafe extern "C" fn tw_cancel(engine: *const tw_engine, id: tw_task_id) -> 
     })
 }
 
+/// Moves a pending task to run at `at_ns` (a `tw_monotonic_ns()` time; a past one runs at once), keeping its id
+/// and its dedupe key. `TW_ERR_NOT_PENDING` once it is running or has ended; `TW_ERR_INVALID_ARGUMENT` for a time
+/// more than `TW_MAX_DELAY_NS` ahead; `TW_ERR_NOT_FOUND` for an unknown or forgotten id. A periodic task's next run
+/// moves; the runs after it keep its schedule.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_reschedule(engine: *const tw_engine, id: tw_task_id, at_ns: u64) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine, by this function's contract.
+        let engine = unsafe { as_ref(engine) }?;
+        engine.engine.get(id)?.reschedule_at(instant_at(at_ns))?;
+        Ok(TW_OK)
+    })
+}
+
+/// `tw_reschedule` to `delay_ns` from now.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_reschedule_after(engine: *const tw_engine, id: tw_task_id, delay_ns: u64) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine, by this function's contract.
+        let engine = unsafe { as_ref(engine) }?;
+        engine.engine.get(id)?.reschedule_after(Duration::from_nanos(delay_ns))?;
+        Ok(TW_OK)
+    })
+}
+
 /// Writes the task's state to `*out`.
 ///
 /// # Safety

@@ -125,7 +125,8 @@ static void free_and_reschedule(void *p) {
 }
 
 static void test_status_and_version(void) {
-    for (unsigned s = 0; s <= 15; s++) CHECK(strncmp(tw_status_str(s), "TW_", 3) == 0);
+    for (unsigned s = 0; s <= 16; s++) CHECK(strncmp(tw_status_str(s), "TW_", 3) == 0);
+    CHECK(strstr(tw_status_str(TW_ERR_NOT_PENDING), "TW_ERR_NOT_PENDING") != NULL);
     CHECK(strstr(tw_status_str(TW_ERR_WOULD_DEADLOCK), "TW_ERR_WOULD_DEADLOCK") != NULL);
     CHECK(strstr(tw_status_str(TW_ERR_NOT_FOUND), "TW_ERR_NOT_FOUND") != NULL);
     CHECK(strstr(tw_status_str(999), "UNKNOWN") != NULL);
@@ -797,6 +798,7 @@ static void test_results_and_joinable(void) {
     CHECK_STATUS(tw_wait(engine, seven, UINT64_MAX, NULL), TW_OK);
     CHECK_STATUS(tw_wait(engine, zero, UINT64_MAX, NULL), TW_OK);
     tw_outcome outcome;
+    tw_state state_after;
     CHECK_STATUS(tw_task_outcome(engine, seven, &outcome), TW_OK);
     CHECK(outcome.state == TW_STATE_FAILED && outcome.has_code && outcome.code == 7 && outcome.runs == 1 &&
           outcome.failed_runs == 1);
@@ -847,6 +849,26 @@ static void test_results_and_joinable(void) {
     CHECK(outcome.state == TW_STATE_PENDING && !outcome.has_code && outcome.runs == 0);
     CHECK_STATUS(tw_release(engine, far), TW_OK);
     CHECK_STATUS(tw_cancel(engine, far), TW_OK);
+
+    /* reschedule (issue 13): a keyed task moved far ahead keeps its id and key; moved back to now, it runs once */
+    tw_task_spec_init(&spec);
+    spec.run = return_code;
+    spec.user_data = (void *)(intptr_t)0;
+    spec.key = "order-42";
+    spec.delay_ns = 3600000 * MS;
+    tw_task_id moved;
+    CHECK_STATUS(tw_schedule(engine, &spec, &moved), TW_OK);
+    CHECK_STATUS(tw_reschedule_after(engine, moved, 7200000 * MS), TW_OK);
+    CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_DUPLICATE_KEY); /* the key stayed with it */
+    CHECK_STATUS(tw_reschedule(engine, moved, tw_monotonic_ns()), TW_OK);  /* due now */
+    CHECK_STATUS(tw_wait(engine, moved, UINT64_MAX, &state_after), TW_OK);
+    CHECK(state_after == TW_STATE_SUCCEEDED);
+    CHECK_STATUS(tw_reschedule_after(engine, moved, 1 * MS), TW_ERR_NOT_PENDING);
+    CHECK_STATUS(tw_reschedule_after(engine, 987654321, 1 * MS), TW_ERR_NOT_FOUND);
+    CHECK_STATUS(tw_reschedule_after(NULL, moved, 1 * MS), TW_ERR_NULL);
+    CHECK_STATUS(tw_schedule(engine, &spec, &moved), TW_OK);
+    CHECK_STATUS(tw_reschedule_after(engine, moved, UINT64_MAX), TW_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tw_cancel(engine, moved), TW_OK);
 
     /* 100,000 timers from C (TW_HOST_TIMERS overrides the count): delays spread over 50 ms */
     const char *override = getenv("TW_HOST_TIMERS");

@@ -14,7 +14,7 @@ pub(crate) use loom::thread;
 pub(crate) use loom::thread_local;
 
 pub(crate) mod atomic {
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 }
 
 /// loom's mutex with `parking_lot`'s interface: `lock` returns the guard (poisoning is not modelled).

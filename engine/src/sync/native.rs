@@ -7,7 +7,7 @@ pub(crate) use std::thread;
 pub(crate) use std::thread_local;
 
 pub(crate) mod atomic {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 }
 
 pub(crate) use parking_lot::{Mutex, MutexGuard};
