@@ -258,6 +258,9 @@ typedef struct tw_config {
   // ones, approximately. Default 10 000. A joinable task (`tw_task_spec.joinable`) is kept until `tw_join` or
   // `tw_release` whatever this says.
   uint64_t retain_finished;
+  // Seeds the engine's random spreads (retry jitter): the same seed gives the same waits. 0 (the default): a
+  // random seed.
+  uint64_t seed;
   // Concurrency groups: `group_count` UTF-8 names and their limits (each at least 1). May be NULL when
   // `group_count` is 0. The strings are copied; they need only live during `tw_engine_new`.
   const char *const *group_names;
@@ -311,6 +314,8 @@ typedef struct tw_stats {
   uint64_t runs;
   // Runs that failed.
   uint64_t failed_runs;
+  // Retries scheduled (failed runs of tasks with `retry_max_attempts` that will be tried again).
+  uint64_t retries;
   // Times the tick thread woke up.
   uint64_t tick_wakeups;
   // Submissions that woke the tick thread because they were due earlier than its sleep target.
@@ -373,6 +378,19 @@ typedef struct tw_task_spec {
   // thread. 0 (the default) makes it *detached*: once ended it stays findable among the engine's most recently
   // finished tasks (`tw_config.retain_finished`) and is then forgotten (`TW_ERR_NOT_FOUND`).
   uint32_t joinable;
+  // One-shot only: when non-zero, the most attempts (the first included) of a task whose `run` returns a failure
+  // code; before each retry it waits `min(retry_cap_ns, retry_base_ns × retry_factor^(n−1))`, or with
+  // `retry_jitter` a random time up to that, drawn from `tw_config.seed`, the task's id and the attempt. A task
+  // that returns `TW_RUN_CANCELLED`, or was cancelled, is never retried. 0 (the default): no retries.
+  uint32_t retry_max_attempts;
+  // The wait before the first retry. Default 100 ms.
+  uint64_t retry_base_ns;
+  // The backoff's growth per retry, at least 1. Default 2.
+  uint32_t retry_factor;
+  // The longest wait, at least `retry_base_ns`, at most `TW_MAX_DELAY_NS`. Default 60 s.
+  uint64_t retry_cap_ns;
+  // Non-zero (the default): full jitter. 0: wait exactly the backoff.
+  uint32_t retry_jitter;
 } tw_task_spec;
 
 // A task id: unique within its engine, never 0, never reused.

@@ -49,7 +49,10 @@ impl Shared {
     }
 
     fn admit(this: &Arc<Shared>, submission: Submission) -> Result<TaskHandle, Error> {
-        let Submission { job, when, priority, key, group, repeat, joinable } = submission;
+        let Submission { job, when, priority, key, group, repeat, joinable, retry } = submission;
+        if let Some(retry) = &retry {
+            retry.check()?;
+        }
         let group = match group {
             Some(name) => {
                 let index = this.groups.find(&name).ok_or(Error::UnknownGroup(name))?;
@@ -100,7 +103,7 @@ impl Shared {
         let Job(mut task) = job;
         let Some(cell) = Arc::get_mut(&mut task) else { unreachable!("a job's task is not shared before admission") };
         let keyed = key.is_some();
-        cell.admit(TaskParts { priority, group, key: key.map(String::into_boxed_str), periodic, deadline });
+        cell.admit(TaskParts { priority, group, key: key.map(String::into_boxed_str), periodic, deadline, retry });
         let registered = if keyed {
             // A keyed task is registered in two steps: it needs its id before it can claim its key, and it must not
             // be visible before the claim succeeds.

@@ -68,6 +68,8 @@ pub(crate) struct Config {
     pub(crate) thread_name: String,
     pub(crate) precision: Precision,
     pub(crate) retain_finished: usize,
+    /// Seeds the random spreads (the jitter of retries' backoff).
+    pub(crate) seed: u64,
     pub(crate) groups: Vec<(String, usize)>,
 }
 
@@ -114,6 +116,7 @@ impl EngineBuilder {
                 thread_name: "taskwheel".to_string(),
                 precision: Precision::Standard,
                 retain_finished: 10_000,
+                seed: random_seed(),
                 groups: Vec::new(),
             },
         }
@@ -160,6 +163,13 @@ impl EngineBuilder {
     /// The clock to read; [`Clock::Manual`] for deterministic tests.
     pub fn clock(mut self, clock: Clock) -> Self {
         self.config.clock = clock;
+        self
+    }
+
+    /// The seed of the engine's random spreads (the jitter of [`Retry`](crate::Retry) backoffs): the same seed
+    /// gives the same waits, for deterministic tests. Default: drawn at random for each engine.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = seed;
         self
     }
 
@@ -234,4 +244,10 @@ impl EngineBuilder {
         }
         Engine::start(config)
     }
+}
+
+/// A seed that differs between engines and runs: `std`'s randomly keyed hasher, hashing nothing.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new().build_hasher().finish()
 }

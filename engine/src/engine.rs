@@ -154,6 +154,17 @@ impl Spawner {
         TaskBuilder::new(self, once(f))
     }
 
+    /// A one-shot task that is tried again when a run fails, as `retry` says (attempts, exponential backoff with
+    /// full jitter, panics or not), with every option of [`task`](Self::task). The closure runs once per attempt;
+    /// [`TaskContext::run`] is the attempt's number. See [`Retry`](crate::Retry).
+    pub fn retrying<F, R>(&self, retry: crate::Retry, f: F) -> TaskBuilder<'_>
+    where
+        F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        TaskBuilder::retrying(self, repeating(f), retry)
+    }
+
     /// A periodic task with every option: fixed rate or delay, overrun policy, first delay, run limit, end time.
     pub fn periodic<F, R>(&self, period: Duration, f: F) -> PeriodicBuilder<'_>
     where

@@ -84,7 +84,14 @@ mod tests {
         let Job(mut task) = Job::once(|_| ());
         let cell = Arc::get_mut(&mut task).unwrap();
         cell.id = id;
-        cell.admit(TaskParts { priority: Priority::Normal, group: Some(0), key: None, periodic: None, deadline: 0 });
+        cell.admit(TaskParts {
+            priority: Priority::Normal,
+            group: Some(0),
+            key: None,
+            periodic: None,
+            deadline: 0,
+            retry: None,
+        });
         task
     }
 

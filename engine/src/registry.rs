@@ -379,6 +379,7 @@ mod tests {
             key: None,
             periodic: None,
             deadline: 0,
+            retry: None,
         });
         task
     }

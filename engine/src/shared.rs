@@ -295,6 +295,7 @@ impl Shared {
             rejected: s.rejected.read(),
             runs: lateness.count,
             failed_runs: s.failed_runs.load(Ordering::Relaxed),
+            retries: s.retries.load(Ordering::Relaxed),
             tick_wakeups: s.wakeups.load(Ordering::Relaxed),
             signalled_wakeups: s.signalled_wakeups.load(Ordering::Relaxed),
             lateness,

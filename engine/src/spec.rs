@@ -5,6 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::engine::Spawner;
 use crate::error::Error;
 use crate::handle::TaskHandle;
+use crate::retry::Retry;
 use crate::schedule::{Overrun, Recurrence};
 use crate::task::{Job, TaskContext, TaskResult};
 
@@ -51,11 +52,22 @@ pub(crate) struct Submission {
     pub(crate) repeat: Option<Repeat>,
     /// Kept by the registry after it ends until released (see [`TaskBuilder::joinable`]).
     pub(crate) joinable: bool,
+    /// A one-shot task tried again when a run fails (its job is then a repeating one).
+    pub(crate) retry: Option<Retry>,
 }
 
 impl Submission {
     pub(crate) fn new(job: Job, when: When) -> Submission {
-        Submission { job, when, priority: Priority::Normal, key: None, group: None, repeat: None, joinable: false }
+        Submission {
+            job,
+            when,
+            priority: Priority::Normal,
+            key: None,
+            group: None,
+            repeat: None,
+            joinable: false,
+            retry: None,
+        }
     }
 }
 
@@ -137,6 +149,13 @@ pub struct TaskBuilder<'a> {
 impl<'a> TaskBuilder<'a> {
     pub(crate) fn new(spawner: &'a Spawner, job: Job) -> TaskBuilder<'a> {
         TaskBuilder { spawner, submission: Submission::new(job, When::Now) }
+    }
+
+    /// A one-shot task tried again as `retry` says when a run fails; `job` runs once per attempt.
+    pub(crate) fn retrying(spawner: &'a Spawner, job: Job, retry: Retry) -> TaskBuilder<'a> {
+        let mut submission = Submission::new(job, When::Now);
+        submission.retry = Some(retry);
+        TaskBuilder { spawner, submission }
     }
 
     /// Due `delay` after the call to [`submit`](Self::submit), whose clock reading is the start of the delay.

@@ -109,6 +109,7 @@ pub(crate) struct Counters {
     pub(crate) cancelled: CachePadded<AtomicU64>,
     pub(crate) rejected: RejectionCounters,
     pub(crate) failed_runs: CachePadded<AtomicU64>,
+    pub(crate) retries: CachePadded<AtomicU64>,
     pub(crate) wakeups: CachePadded<AtomicU64>,
     pub(crate) signalled_wakeups: CachePadded<AtomicU64>,
     pub(crate) lateness: Histogram,
@@ -123,6 +124,7 @@ impl Counters {
             cancelled: CachePadded::new(AtomicU64::new(0)),
             rejected: RejectionCounters::default(),
             failed_runs: CachePadded::new(AtomicU64::new(0)),
+            retries: CachePadded::new(AtomicU64::new(0)),
             wakeups: CachePadded::new(AtomicU64::new(0)),
             signalled_wakeups: CachePadded::new(AtomicU64::new(0)),
             lateness: Histogram::new(),
@@ -154,6 +156,8 @@ pub struct Stats {
     pub runs: u64,
     /// Runs that returned an error or panicked.
     pub failed_runs: u64,
+    /// Retries scheduled: failed runs of [`Retry`](crate::Retry) tasks that will be tried again.
+    pub retries: u64,
     /// Times the tick thread woke up, for any reason.
     pub tick_wakeups: u64,
     /// Submissions that woke the tick thread because they were due before the deadline it slept toward (all

@@ -6,6 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
 use crate::lifecycle::{AtomicState, TaskState};
+use crate::retry::Retry;
 use crate::schedule::Periodic;
 use crate::spec::Priority;
 use crate::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
@@ -207,19 +208,37 @@ struct Extra {
     key: Option<Box<str>>,
     group: Option<u32>,
     periodic: Option<Periodic>,
+    retry: Option<Retry>,
     runs: AtomicU64,
     failed_runs: AtomicU64,
 }
 
 impl Extra {
-    fn new(
-        key: Option<Box<str>>,
-        group: Option<u32>,
-        periodic: Option<Periodic>,
-        runs: u64,
-        failed_runs: u64,
-    ) -> Box<Extra> {
-        Box::new(Extra { key, group, periodic, runs: AtomicU64::new(runs), failed_runs: AtomicU64::new(failed_runs) })
+    fn new(fixed: Fixed, runs: u64, failed_runs: u64) -> Box<Extra> {
+        let Fixed { key, group, periodic, retry } = fixed;
+        Box::new(Extra {
+            key,
+            group,
+            periodic,
+            retry,
+            runs: AtomicU64::new(runs),
+            failed_runs: AtomicU64::new(failed_runs),
+        })
+    }
+}
+
+/// The rarer parts fixed at submission.
+#[derive(Default)]
+struct Fixed {
+    key: Option<Box<str>>,
+    group: Option<u32>,
+    periodic: Option<Periodic>,
+    retry: Option<Retry>,
+}
+
+impl Fixed {
+    fn is_empty(&self) -> bool {
+        self.key.is_none() && self.group.is_none() && self.periodic.is_none() && self.retry.is_none()
     }
 }
 
@@ -237,6 +256,7 @@ pub(crate) struct TaskParts {
     pub(crate) key: Option<Box<str>>,
     pub(crate) periodic: Option<Periodic>,
     pub(crate) deadline: u64,
+    pub(crate) retry: Option<Retry>,
 }
 
 /// A task's closure in its cell: run it, or discard it. Implemented for one-shot and periodic closures.
@@ -367,10 +387,10 @@ impl<J> TaskCell<J> {
 impl Task {
     /// Fills in the parts fixed at submission. Called by admission while it is the allocation's only owner.
     pub(crate) fn admit(&mut self, parts: TaskParts) {
-        let TaskParts { priority, group, key, periodic, deadline } = parts;
+        let TaskParts { priority, group, key, periodic, deadline, retry } = parts;
         self.priority = priority;
-        self.extra =
-            (key.is_some() || group.is_some() || periodic.is_some()).then(|| Extra::new(key, group, periodic, 0, 0));
+        let fixed = Fixed { key, group, periodic, retry };
+        self.extra = (!fixed.is_empty()).then(|| Extra::new(fixed, 0, 0));
         self.deadline.store(deadline, Ordering::SeqCst);
     }
 
@@ -380,7 +400,7 @@ impl Task {
         cell.id = id;
         cell.state = AtomicState::at(summary.state);
         cell.done = AtomicU8::new(crate::waiters::DONE);
-        cell.extra = Some(Extra::new(None, None, None, summary.runs, summary.failed_runs));
+        cell.extra = Some(Extra::new(Fixed::default(), summary.runs, summary.failed_runs));
         cell.report = Mutex::new(summary.report.clone());
         erase(cell)
     }
@@ -440,6 +460,11 @@ impl Task {
     /// The dedupe key, if the task has one.
     pub(crate) fn key(&self) -> Option<&str> {
         self.extra.as_ref().and_then(|extra| extra.key.as_deref())
+    }
+
+    /// How the task is retried, if it is.
+    pub(crate) fn retry(&self) -> Option<&Retry> {
+        self.extra.as_ref().and_then(|extra| extra.retry.as_ref())
     }
 
     /// The index of the task's concurrency group, if it has one.

@@ -112,10 +112,14 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
     let run = task.start_run();
 
     let ctx = TaskContext { task, run, scheduled_for: shared.instant_of(scheduled) };
+    let mut panicked = false;
     // SAFETY: this worker moved the task from Pending to Running: it owns the closure until it discards it or
     // moves the task back to Pending.
     let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { task.run_job(&ctx) }))
-        .unwrap_or_else(|payload| Some(RunOutcome::Failed(panic_message(&*payload))))
+        .unwrap_or_else(|payload| {
+            panicked = true;
+            Some(RunOutcome::Failed(panic_message(&*payload)))
+        })
         // Unreachable by the ownership rules; fail the task rather than the worker if it ever happens.
         .unwrap_or_else(|| RunOutcome::Failed("the task's closure was missing".to_string()));
     // The run is over before anyone can see the task leave `Running`: a shutdown that sees the task ended never
@@ -153,6 +157,9 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
     };
 
     let Some(periodic) = task.periodic() else {
+        if failed && retry_later(shared, task, run, panicked) {
+            return false;
+        }
         // SAFETY: this worker owns the closure (see above).
         unsafe { task.discard_job() };
         let end = if failed { TaskState::Failed } else { TaskState::Succeeded };
@@ -189,6 +196,24 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
             false
         }
     }
+}
+
+/// Sends a failed one-shot task back for another attempt when its retry policy says so (never once it was asked
+/// to stop): `true` when it is pending again, its closure kept for the next attempt.
+fn retry_later(shared: &Arc<Shared>, task: &Arc<Task>, attempt: u64, panicked: bool) -> bool {
+    let Some(retry) = task.retry() else { return false };
+    if !retry.retries(attempt, panicked) || task.cancel_requested.load(Ordering::SeqCst) {
+        return false;
+    }
+    let finished = shared.now_ns();
+    let next = finished.saturating_add(retry.delay_ns(attempt, task.id, shared.config.seed));
+    task.deadline.store(next, Ordering::SeqCst);
+    if task.state.transition(TaskState::Running, TaskState::Pending).is_err() {
+        return false;
+    }
+    shared.stats.retries.fetch_add(1, Ordering::Relaxed);
+    shared.schedule(task.clone(), finished);
+    true
 }
 
 /// Counts a failed run and keeps what it reported.

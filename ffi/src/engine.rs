@@ -65,6 +65,9 @@ pub struct tw_config {
     /// ones, approximately. Default 10 000. A joinable task (`tw_task_spec.joinable`) is kept until `tw_join` or
     /// `tw_release` whatever this says.
     pub retain_finished: u64,
+    /// Seeds the engine's random spreads (retry jitter): the same seed gives the same waits. 0 (the default): a
+    /// random seed.
+    pub seed: u64,
     /// Concurrency groups: `group_count` UTF-8 names and their limits (each at least 1). May be NULL when
     /// `group_count` is 0. The strings are copied; they need only live during `tw_engine_new`.
     pub group_names: *const *const c_char,
@@ -89,6 +92,7 @@ pub unsafe extern "C" fn tw_config_init(config: *mut tw_config) {
         precision: tw_precision::TW_PRECISION_STANDARD as u32,
         precise_spin_ns: 0,
         retain_finished: 0,
+        seed: 0,
         group_names: ptr::null(),
         group_limits: ptr::null(),
         group_count: 0,
@@ -153,6 +157,9 @@ unsafe fn apply(
         2 => Precision::Relaxed,
         _ => return Err(TW_ERR_INVALID_ARGUMENT),
     });
+    if config.seed != 0 {
+        builder = builder.seed(config.seed);
+    }
     if config.retain_finished != 0 {
         builder =
             builder.retain_finished(usize::try_from(config.retain_finished).map_err(|_| TW_ERR_INVALID_ARGUMENT)?);
@@ -292,6 +299,8 @@ pub struct tw_stats {
     pub runs: u64,
     /// Runs that failed.
     pub failed_runs: u64,
+    /// Retries scheduled (failed runs of tasks with `retry_max_attempts` that will be tried again).
+    pub retries: u64,
     /// Times the tick thread woke up.
     pub tick_wakeups: u64,
     /// Submissions that woke the tick thread because they were due earlier than its sleep target.
@@ -341,6 +350,7 @@ pub unsafe extern "C" fn tw_engine_stats(engine: *const tw_engine, out: *mut tw_
             rejected_invalid_argument: s.rejected.invalid_argument,
             runs: s.runs,
             failed_runs: s.failed_runs,
+            retries: s.retries,
             tick_wakeups: s.tick_wakeups,
             signalled_wakeups: s.signalled_wakeups,
             lateness_count: s.lateness.count,

@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_int, c_void};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use taskwheel::{CancelOutcome, CancelToken, Overrun, Priority, RunOutcome, TaskContext, TaskState};
+use taskwheel::{CancelOutcome, CancelToken, Overrun, Priority, Retry, RunOutcome, TaskContext, TaskState};
 
 use super::engine::tw_engine;
 use super::ptr::{as_ref, optional_str, write_optional};
@@ -135,6 +135,19 @@ pub struct tw_task_spec {
     /// thread. 0 (the default) makes it *detached*: once ended it stays findable among the engine's most recently
     /// finished tasks (`tw_config.retain_finished`) and is then forgotten (`TW_ERR_NOT_FOUND`).
     pub joinable: u32,
+    /// One-shot only: when non-zero, the most attempts (the first included) of a task whose `run` returns a failure
+    /// code; before each retry it waits `min(retry_cap_ns, retry_base_ns × retry_factor^(n−1))`, or with
+    /// `retry_jitter` a random time up to that, drawn from `tw_config.seed`, the task's id and the attempt. A task
+    /// that returns `TW_RUN_CANCELLED`, or was cancelled, is never retried. 0 (the default): no retries.
+    pub retry_max_attempts: u32,
+    /// The wait before the first retry. Default 100 ms.
+    pub retry_base_ns: u64,
+    /// The backoff's growth per retry, at least 1. Default 2.
+    pub retry_factor: u32,
+    /// The longest wait, at least `retry_base_ns`, at most `TW_MAX_DELAY_NS`. Default 60 s.
+    pub retry_cap_ns: u64,
+    /// Non-zero (the default): full jitter. 0: wait exactly the backoff.
+    pub retry_jitter: u32,
 }
 
 /// Fills `spec` with the defaults: no task, no user data, due now, one-shot, normal priority, no key, no group.
@@ -161,6 +174,11 @@ pub unsafe extern "C" fn tw_task_spec_init(spec: *mut tw_task_spec) {
         key: std::ptr::null(),
         group: std::ptr::null(),
         joinable: 0,
+        retry_max_attempts: 0,
+        retry_base_ns: 100_000_000,
+        retry_factor: 2,
+        retry_cap_ns: 60_000_000_000,
+        retry_jitter: 1,
     };
     // SAFETY: NULL or valid for a write, by this function's contract.
     unsafe { write_optional(spec, defaults) };
@@ -297,7 +315,20 @@ pub unsafe extern "C" fn tw_schedule(
             }
         };
         let handle = if spec.period_ns == 0 {
-            let mut builder = engine.engine.task(job).priority(priority);
+            let builder = if spec.retry_max_attempts == 0 {
+                engine.engine.task(job)
+            } else {
+                let mut retry = Retry::new(spec.retry_max_attempts).backoff(
+                    Duration::from_nanos(spec.retry_base_ns),
+                    spec.retry_factor,
+                    Duration::from_nanos(spec.retry_cap_ns),
+                );
+                if spec.retry_jitter == 0 {
+                    retry = retry.no_jitter();
+                }
+                engine.engine.retrying(retry, job)
+            };
+            let mut builder = builder.priority(priority);
             builder = if spec.at_ns != 0 {
                 builder.at(instant_at(spec.at_ns))
             } else {
@@ -308,6 +339,9 @@ pub unsafe extern "C" fn tw_schedule(
             }
             keyed_and_grouped!(builder, key, group).submit()?
         } else {
+            if spec.retry_max_attempts != 0 {
+                return Err(TW_ERR_INVALID_ARGUMENT); // retries are for one-shot tasks
+            }
             let mut builder = engine.engine.periodic(Duration::from_nanos(spec.period_ns), job).priority(priority);
             builder = match spec.recurrence {
                 0 => builder,

@@ -774,6 +774,12 @@ static int return_code(void *p) {
     return (int)(intptr_t)p;
 }
 
+/* Fails (returns 1) until its counter reaches 3, then succeeds. */
+static int fails_twice(void *p) {
+    atomic_int *attempts = p;
+    return atomic_fetch_add(attempts, 1) + 1 < 3 ? 1 : 0;
+}
+
 static void wait_for_ended(tw_engine *engine, uint64_t count) {
     tw_stats stats;
     for (int i = 0; i < 600000; i++) { /* bounded: at most ten minutes */
@@ -869,6 +875,45 @@ static void test_results_and_joinable(void) {
     CHECK_STATUS(tw_schedule(engine, &spec, &moved), TW_OK);
     CHECK_STATUS(tw_reschedule_after(engine, moved, UINT64_MAX), TW_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(tw_cancel(engine, moved), TW_OK);
+
+    /* retries (issue 13): fails twice, succeeds on the third attempt; the outcome counts the attempts */
+    static atomic_int attempts;
+    atomic_store(&attempts, 0);
+    tw_task_spec_init(&spec);
+    spec.run = fails_twice;
+    spec.user_data = &attempts;
+    spec.joinable = 1;
+    spec.retry_max_attempts = 3;
+    spec.retry_base_ns = 1 * MS;
+    spec.retry_cap_ns = 10 * MS;
+    spec.retry_jitter = 0;
+    tw_task_id retried;
+    tw_stats retry_stats;
+    CHECK_STATUS(tw_engine_stats(engine, &retry_stats), TW_OK);
+    uint64_t retries_before = retry_stats.retries;
+    CHECK_STATUS(tw_schedule(engine, &spec, &retried), TW_OK);
+    CHECK_STATUS(tw_join(engine, retried, UINT64_MAX, &outcome), TW_OK);
+    CHECK(outcome.state == TW_STATE_SUCCEEDED && outcome.runs == 3 && outcome.failed_runs == 2 && outcome.code == 0);
+    CHECK(atomic_load(&attempts) == 3);
+    CHECK_STATUS(tw_engine_stats(engine, &retry_stats), TW_OK);
+    CHECK(retry_stats.retries == retries_before + 2);
+    /* bad retry policies are refused, and their user data still freed exactly once */
+    int refused_frees = atomic_load(&frees);
+    tw_task_spec bad_retry = spec;
+    bad_retry.run = run_job;
+    bad_retry.user_data = new_job(0);
+    bad_retry.free_user_data = free_job;
+    bad_retry.retry_factor = 0;
+    CHECK_STATUS(tw_schedule(engine, &bad_retry, NULL), TW_ERR_INVALID_ARGUMENT);
+    bad_retry.user_data = new_job(0);
+    bad_retry.retry_factor = 2;
+    bad_retry.retry_cap_ns = 0; /* below the base */
+    CHECK_STATUS(tw_schedule(engine, &bad_retry, NULL), TW_ERR_INVALID_ARGUMENT);
+    bad_retry.user_data = new_job(0);
+    bad_retry.retry_cap_ns = 10 * MS;
+    bad_retry.period_ns = 10 * MS; /* retries are for one-shot tasks */
+    CHECK_STATUS(tw_schedule(engine, &bad_retry, NULL), TW_ERR_INVALID_ARGUMENT);
+    CHECK(atomic_load(&frees) == refused_frees + 3);
 
     /* 100,000 timers from C (TW_HOST_TIMERS overrides the count): delays spread over 50 ms */
     const char *override = getenv("TW_HOST_TIMERS");
