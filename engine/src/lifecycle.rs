@@ -9,9 +9,11 @@
 //! ```
 //!
 //! A periodic task goes back to `Pending` between runs; cancelling a periodic task while it runs moves it to
-//! `Cancelled` at once so that no further run starts. Terminal states never change. Every move is one
-//! compare-and-swap from the state the caller believes current, so two threads can never both win the same move:
-//! whoever moves a task out of `Pending` owns its closure from then on.
+//! `Cancelled` at once so that no further run starts. Terminal states never change. Every move is a
+//! compare-and-swap from the state the caller believes current (retried only when the schedule epoch beside it
+//! moved), so two threads can never both win the same move: whoever moves a task out of `Pending` owns its closure
+//! from then on. A run starts only under the epoch its dispatch was made in, so a reschedule invalidates the old
+//! dispatches (see [`AtomicState`]).
 
 use std::fmt;
 
