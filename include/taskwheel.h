@@ -316,6 +316,8 @@ typedef struct tw_stats {
   uint64_t failed_runs;
   // Retries scheduled (failed runs of tasks with `retry_max_attempts` that will be tried again).
   uint64_t retries;
+  // Runs that outlasted their task's `timeout_ns`, counted when the timeout passed.
+  uint64_t timed_out_runs;
   // Times the tick thread woke up.
   uint64_t tick_wakeups;
   // Submissions that woke the tick thread because they were due earlier than its sleep target.
@@ -391,6 +393,11 @@ typedef struct tw_task_spec {
   uint64_t retry_cap_ns;
   // Non-zero (the default): full jitter. 0: wait exactly the backoff.
   uint32_t retry_jitter;
+  // When non-zero, the longest each run may take (at most `TW_MAX_DELAY_NS`): past it the run's cancellation
+  // flag is set (`tw_current_task_cancelled`) and the run is counted (`tw_stats.timed_out_runs`); when `run`
+  // returns, the run ends as timed out (failed; `tw_outcome.timed_out`) whatever it returned. A `run` that
+  // ignores the flag keeps its worker and its group's slot until it returns. 0 (the default): no timeout.
+  uint64_t timeout_ns;
 } tw_task_spec;
 
 // A task id: unique within its engine, never 0, never reused.
@@ -409,6 +416,8 @@ typedef struct tw_outcome {
   uint64_t runs;
   // Runs that failed.
   uint64_t failed_runs;
+  // Non-zero when the last run outlasted the task's `timeout_ns`.
+  uint32_t timed_out;
 } tw_outcome;
 
 // A timer id: never 0; refused (`TW_ERR_NOT_FOUND`) once its timer fired or was cancelled.

@@ -49,7 +49,12 @@ impl Shared {
     }
 
     fn admit(this: &Arc<Shared>, submission: Submission) -> Result<TaskHandle, Error> {
-        let Submission { job, when, priority, key, group, repeat, joinable, retry } = submission;
+        let Submission { job, when, priority, key, group, repeat, joinable, retry, timeout } = submission;
+        let timeout = match timeout {
+            Some(Duration::ZERO) => return Err(invalid("a timeout must be longer than zero")),
+            Some(timeout) => Some(within_range("the timeout", timeout)?),
+            None => None,
+        };
         if let Some(retry) = &retry {
             retry.check()?;
         }
@@ -103,7 +108,15 @@ impl Shared {
         let Job(mut task) = job;
         let Some(cell) = Arc::get_mut(&mut task) else { unreachable!("a job's task is not shared before admission") };
         let keyed = key.is_some();
-        cell.admit(TaskParts { priority, group, key: key.map(String::into_boxed_str), periodic, deadline, retry });
+        cell.admit(TaskParts {
+            priority,
+            group,
+            key: key.map(String::into_boxed_str),
+            periodic,
+            deadline,
+            retry,
+            timeout,
+        });
         let registered = if keyed {
             // A keyed task is registered in two steps: it needs its id before it can claim its key, and it must not
             // be visible before the claim succeeds.

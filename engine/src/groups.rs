@@ -91,6 +91,7 @@ mod tests {
             periodic: None,
             deadline: 0,
             retry: None,
+            timeout: None,
         });
         task
     }

@@ -166,6 +166,12 @@ impl TaskHandle {
         self.task.code()
     }
 
+    /// `true` when the last run outlasted the task's [`timeout`](crate::TaskBuilder::timeout) (it ended, or will
+    /// end, as timed out).
+    pub fn timed_out(&self) -> bool {
+        self.task.timed_out()
+    }
+
     /// How many runs have started.
     pub fn runs(&self) -> u64 {
         self.task.runs()

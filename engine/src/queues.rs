@@ -13,6 +13,8 @@ pub(crate) enum Command {
     Unschedule(Arc<Task>),
     /// This task was rescheduled (its epoch and deadline moved): take its old entry out and put it in again.
     Reschedule(Arc<Task>),
+    /// Run `run` of this task must end by `deadline` (nanoseconds after the origin): past it, mark it timed out.
+    Watch { task: Arc<Task>, run: u64, deadline: u64 },
     /// Acknowledge this ticket (in `sync_reached`) once everything due now has been dispatched.
     Sync(u64),
     /// Exit.

@@ -380,6 +380,7 @@ mod tests {
             periodic: None,
             deadline: 0,
             retry: None,
+            timeout: None,
         });
         task
     }

@@ -185,6 +185,15 @@ impl Shared {
         Ok(())
     }
 
+    /// Asks the tick thread to mark run `run` of `task` timed out if it is still in progress at `deadline`.
+    pub(crate) fn watch(&self, task: &Arc<Task>, run: u64, deadline: u64) {
+        let _ = self.commands.send(Command::Watch { task: task.clone(), run, deadline });
+        // As in `schedule`: read the target with a read-modify-write after sending.
+        if deadline < self.sleep_target.fetch_add(0, Ordering::SeqCst) {
+            self.wake_tick_thread();
+        }
+    }
+
     /// Asks the tick thread to exit.
     pub(crate) fn stop_tick_thread(&self) {
         let _ = self.commands.send(Command::Stop);
@@ -296,6 +305,7 @@ impl Shared {
             runs: lateness.count,
             failed_runs: s.failed_runs.load(Ordering::Relaxed),
             retries: s.retries.load(Ordering::Relaxed),
+            timed_out_runs: s.timed_out_runs.load(Ordering::Relaxed),
             tick_wakeups: s.wakeups.load(Ordering::Relaxed),
             signalled_wakeups: s.signalled_wakeups.load(Ordering::Relaxed),
             lateness,

@@ -54,6 +54,8 @@ pub(crate) struct Submission {
     pub(crate) joinable: bool,
     /// A one-shot task tried again when a run fails (its job is then a repeating one).
     pub(crate) retry: Option<Retry>,
+    /// The longest a run may take.
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl Submission {
@@ -67,6 +69,7 @@ impl Submission {
             repeat: None,
             joinable: false,
             retry: None,
+            timeout: None,
         }
     }
 }
@@ -117,6 +120,17 @@ macro_rules! common_options {
         /// ([`retain_finished`](crate::EngineBuilder::retain_finished)) and then forgotten.
         pub fn joinable(mut self) -> Self {
             self.submission.joinable = true;
+            self
+        }
+
+        /// The longest each run may take (more than zero, at most [`MAX_DELAY`](crate::MAX_DELAY)). When a run
+        /// outlasts it, the run's cancellation flag is set ([`TaskContext::is_cancelled`]) and the engine counts it
+        /// ([`Stats::timed_out_runs`](crate::Stats::timed_out_runs)); when the run returns it ends as timed out —
+        /// a failed run, [`TaskHandle::timed_out`] — whatever it returned (a [`Retry`](crate::Retry) policy then
+        /// tries it again; a periodic task goes on unless it stops on failure). A closure cannot be stopped from
+        /// outside: one that ignores the flag keeps its worker, and its group's slot, until it returns.
+        pub fn timeout(mut self, timeout: Duration) -> Self {
+            self.submission.timeout = Some(timeout);
             self
         }
     };

@@ -110,6 +110,7 @@ pub(crate) struct Counters {
     pub(crate) rejected: RejectionCounters,
     pub(crate) failed_runs: CachePadded<AtomicU64>,
     pub(crate) retries: CachePadded<AtomicU64>,
+    pub(crate) timed_out_runs: CachePadded<AtomicU64>,
     pub(crate) wakeups: CachePadded<AtomicU64>,
     pub(crate) signalled_wakeups: CachePadded<AtomicU64>,
     pub(crate) lateness: Histogram,
@@ -125,6 +126,7 @@ impl Counters {
             rejected: RejectionCounters::default(),
             failed_runs: CachePadded::new(AtomicU64::new(0)),
             retries: CachePadded::new(AtomicU64::new(0)),
+            timed_out_runs: CachePadded::new(AtomicU64::new(0)),
             wakeups: CachePadded::new(AtomicU64::new(0)),
             signalled_wakeups: CachePadded::new(AtomicU64::new(0)),
             lateness: Histogram::new(),
@@ -158,6 +160,9 @@ pub struct Stats {
     pub failed_runs: u64,
     /// Retries scheduled: failed runs of [`Retry`](crate::Retry) tasks that will be tried again.
     pub retries: u64,
+    /// Runs that outlasted their task's [`timeout`](crate::TaskBuilder::timeout), counted when the timeout passed
+    /// (a run that ignores it and keeps going is counted too).
+    pub timed_out_runs: u64,
     /// Times the tick thread woke up, for any reason.
     pub tick_wakeups: u64,
     /// Submissions that woke the tick thread because they were due before the deadline it slept toward (all

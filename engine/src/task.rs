@@ -132,28 +132,29 @@ impl TaskContext<'_> {
         self.scheduled_for
     }
 
-    /// `true` once the task has been cancelled while running (or the engine is shutting down and cancelled it):
-    /// a cooperative task stops early when it sees this, and returns [`RunOutcome::Cancelled`] to end as
-    /// cancelled.
+    /// `true` once the task has been cancelled while running (or the engine is shutting down and cancelled it), or
+    /// this run has outlasted the task's [`timeout`](crate::TaskBuilder::timeout): a cooperative task stops early
+    /// when it sees this, and returns [`RunOutcome::Cancelled`] to end as cancelled (after a timeout the run ends as
+    /// timed out whatever it returns).
     pub fn is_cancelled(&self) -> bool {
-        self.task.cancel_requested.load(Ordering::SeqCst)
+        self.task.stop_asked(self.run)
     }
 
     /// A token that answers [`is_cancelled`](Self::is_cancelled) for this task from anywhere, for as long as it is
     /// kept (for example by a C binding that has no context argument to pass along).
     pub fn cancel_token(&self) -> CancelToken {
-        CancelToken(self.task.clone())
+        CancelToken(self.task.clone(), self.run)
     }
 }
 
 /// Tells whether one task has been asked to stop. From [`TaskContext::cancel_token`]; cheap to clone.
 #[derive(Clone)]
-pub struct CancelToken(Arc<Task>);
+pub struct CancelToken(Arc<Task>, u64);
 
 impl CancelToken {
     /// `true` once the task has been cancelled while running, or cancelled by shutdown.
     pub fn is_cancelled(&self) -> bool {
-        self.0.cancel_requested.load(Ordering::SeqCst)
+        self.0.stop_asked(self.1)
     }
 
     /// The id of the task.
@@ -209,18 +210,24 @@ struct Extra {
     group: Option<u32>,
     periodic: Option<Periodic>,
     retry: Option<Retry>,
+    /// The longest a run may take, in nanoseconds.
+    timeout: Option<u64>,
+    /// The run that outlasted `timeout` (0: none yet); set by the tick thread.
+    timed_out_run: AtomicU64,
     runs: AtomicU64,
     failed_runs: AtomicU64,
 }
 
 impl Extra {
     fn new(fixed: Fixed, runs: u64, failed_runs: u64) -> Box<Extra> {
-        let Fixed { key, group, periodic, retry } = fixed;
+        let Fixed { key, group, periodic, retry, timeout } = fixed;
         Box::new(Extra {
             key,
             group,
             periodic,
             retry,
+            timeout,
+            timed_out_run: AtomicU64::new(0),
             runs: AtomicU64::new(runs),
             failed_runs: AtomicU64::new(failed_runs),
         })
@@ -234,11 +241,16 @@ struct Fixed {
     group: Option<u32>,
     periodic: Option<Periodic>,
     retry: Option<Retry>,
+    timeout: Option<u64>,
 }
 
 impl Fixed {
     fn is_empty(&self) -> bool {
-        self.key.is_none() && self.group.is_none() && self.periodic.is_none() && self.retry.is_none()
+        self.key.is_none()
+            && self.group.is_none()
+            && self.periodic.is_none()
+            && self.retry.is_none()
+            && self.timeout.is_none()
     }
 }
 
@@ -247,6 +259,8 @@ impl Fixed {
 pub(crate) struct Report {
     pub(crate) failure: Option<String>,
     pub(crate) code: Option<i32>,
+    /// The run this report is about outlasted the task's timeout.
+    pub(crate) timed_out: bool,
 }
 
 /// The parts of a task fixed at submission.
@@ -257,6 +271,7 @@ pub(crate) struct TaskParts {
     pub(crate) periodic: Option<Periodic>,
     pub(crate) deadline: u64,
     pub(crate) retry: Option<Retry>,
+    pub(crate) timeout: Option<u64>,
 }
 
 /// A task's closure in its cell: run it, or discard it. Implemented for one-shot and periodic closures.
@@ -387,9 +402,9 @@ impl<J> TaskCell<J> {
 impl Task {
     /// Fills in the parts fixed at submission. Called by admission while it is the allocation's only owner.
     pub(crate) fn admit(&mut self, parts: TaskParts) {
-        let TaskParts { priority, group, key, periodic, deadline, retry } = parts;
+        let TaskParts { priority, group, key, periodic, deadline, retry, timeout } = parts;
         self.priority = priority;
-        let fixed = Fixed { key, group, periodic, retry };
+        let fixed = Fixed { key, group, periodic, retry, timeout };
         self.extra = (!fixed.is_empty()).then(|| Extra::new(fixed, 0, 0));
         self.deadline.store(deadline, Ordering::SeqCst);
     }
@@ -505,13 +520,50 @@ impl Task {
         self.report.lock().as_ref().and_then(|report| report.code)
     }
 
-    /// Records what a run reported: a failure's text, a return code (`None`s leave nothing to record).
-    pub(crate) fn set_report(&self, failure: Option<String>, code: Option<i32>) {
+    /// Records what a run reported: a failure's text, a return code, a timeout (nothing to record: no report).
+    pub(crate) fn set_report(&self, failure: Option<String>, code: Option<i32>, timed_out: bool) {
         let mut report = self.report.lock();
-        if failure.is_none() && code.is_none() && report.is_none() {
+        if failure.is_none() && code.is_none() && !timed_out && report.is_none() {
             return;
         }
-        *report = Some(Box::new(Report { failure, code }));
+        *report = Some(Box::new(Report { failure, code, timed_out }));
+    }
+
+    /// Records that the last run ended in time (its report, if any, no longer says timed out).
+    pub(crate) fn clear_timed_out(&self) {
+        if let Some(report) = self.report.lock().as_mut() {
+            report.timed_out = false;
+        }
+    }
+
+    /// Whether the last run outlasted the task's timeout.
+    pub(crate) fn timed_out(&self) -> bool {
+        self.report.lock().as_ref().is_some_and(|report| report.timed_out)
+    }
+
+    /// The longest a run may take, in nanoseconds, if the task has a timeout.
+    pub(crate) fn timeout_ns(&self) -> Option<u64> {
+        self.extra.as_ref().and_then(|extra| extra.timeout)
+    }
+
+    /// Marks run `run` as having outlasted its timeout, if it is still the run in progress. `true` when it was.
+    pub(crate) fn time_out(&self, run: u64) -> bool {
+        match &self.extra {
+            Some(extra) if self.state() == TaskState::Running && self.runs() == run => {
+                extra.timed_out_run.fetch_max(run, Ordering::SeqCst) < run
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether run `run` outlasted its timeout.
+    pub(crate) fn run_timed_out(&self, run: u64) -> bool {
+        self.extra.as_ref().is_some_and(|extra| extra.timed_out_run.load(Ordering::SeqCst) == run)
+    }
+
+    /// Whether run `run` has been asked to stop: the task was cancelled, or the run outlasted its timeout.
+    pub(crate) fn stop_asked(&self, run: u64) -> bool {
+        self.cancel_requested.load(Ordering::SeqCst) || self.run_timed_out(run)
     }
 }
 

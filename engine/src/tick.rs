@@ -12,6 +12,33 @@ use crate::wheel::{TimerKey, Wheel};
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 
+/// A run with a timeout, watched until its deadline: the first deadline on top of the heap.
+struct Watch {
+    deadline: u64,
+    run: u64,
+    task: Arc<Task>,
+}
+
+impl PartialEq for Watch {
+    fn eq(&self, other: &Watch) -> bool {
+        self.deadline == other.deadline
+    }
+}
+
+impl Eq for Watch {}
+
+impl PartialOrd for Watch {
+    fn partial_cmp(&self, other: &Watch) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Watch {
+    fn cmp(&self, other: &Watch) -> CmpOrdering {
+        other.deadline.cmp(&self.deadline) // a max-heap of reversed deadlines: the earliest on top
+    }
+}
+
 /// A task of the tick at hand, waiting for its exact deadline.
 struct Imminent {
     deadline: u64,
@@ -50,6 +77,8 @@ pub(crate) struct TickThread {
     /// Tasks whose tick has been reached, ordered by exact deadline, then by arrival (`seq`).
     imminent: BinaryHeap<Imminent>,
     seq: u64,
+    /// Runs with a timeout, earliest deadline first.
+    watches: BinaryHeap<Watch>,
     tick_ns: u64,
     /// How long before its deadline a task is handed to a worker (fixed for the engine's life).
     handoff_ns: u64,
@@ -59,7 +88,16 @@ impl TickThread {
     pub(crate) fn new(shared: Arc<Shared>, commands: Receiver<Command>) -> TickThread {
         let tick_ns = u64::try_from(shared.config.tick.as_nanos()).unwrap_or(u64::MAX).max(1);
         let handoff_ns = shared.handoff_ns();
-        TickThread { shared, commands, wheel: Wheel::new(), imminent: BinaryHeap::new(), seq: 0, tick_ns, handoff_ns }
+        TickThread {
+            shared,
+            commands,
+            wheel: Wheel::new(),
+            imminent: BinaryHeap::new(),
+            seq: 0,
+            watches: BinaryHeap::new(),
+            tick_ns,
+            handoff_ns,
+        }
     }
 
     pub(crate) fn run(mut self) {
@@ -85,6 +123,7 @@ impl TickThread {
                     Ok(Command::Schedule(task)) => self.insert(task),
                     Ok(Command::Unschedule(task)) => self.remove(&task),
                     Ok(Command::Reschedule(task)) => self.insert(task),
+                    Ok(Command::Watch { task, run, deadline }) => self.watches.push(Watch { deadline, run, task }),
                     Ok(Command::Sync(ticket)) => synced = synced.max(ticket),
                     Ok(Command::Stop) | Err(TryRecvError::Disconnected) => stop = true,
                     Err(TryRecvError::Empty) => break,
@@ -94,6 +133,7 @@ impl TickThread {
                 break;
             }
             self.fire_due(now);
+            self.time_out_due(now);
             let target = self.sleep_target();
             self.shared.sleep_target.swap(target.unwrap_or(u64::MAX), Ordering::SeqCst);
             // For whoever waits to see the tick thread's plan: always, since a waiter may have read the 0 of this
@@ -191,12 +231,29 @@ impl TickThread {
         }
     }
 
+    /// Marks the runs whose timeout has passed by `now` as timed out (those still in progress), and counts them.
+    fn time_out_due(&mut self, now: u64) {
+        while self.watches.peek().is_some_and(|first| first.deadline <= now) {
+            if let Some(Watch { task, run, .. }) = self.watches.pop() {
+                if task.time_out(run) {
+                    self.shared.stats.timed_out_runs.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
     /// The instant to wake at, in nanoseconds after the origin: the exact deadline of the first imminent task,
-    /// or the start of the wheel's next occupied tick; `None` when nothing is pending.
+    /// or the start of the wheel's next occupied tick, or the first run timeout, whichever comes first; `None`
+    /// when nothing is pending or watched.
     fn sleep_target(&self) -> Option<u64> {
-        match self.imminent.peek() {
+        let task = match self.imminent.peek() {
             Some(first) => Some(first.deadline),
             None => self.wheel.next_expiration().map(|tick| tick.saturating_mul(self.tick_ns)),
+        };
+        let watch = self.watches.peek().map(|first| first.deadline);
+        match (task, watch) {
+            (Some(task), Some(watch)) => Some(task.min(watch)),
+            (task, watch) => task.or(watch),
         }
     }
 

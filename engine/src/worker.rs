@@ -1,6 +1,7 @@
 //! A worker thread: takes due tasks from the run queues, highest priority first, and runs them.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Duration;
 
 use crate::current::WorkScope;
 use crate::lifecycle::TaskState;
@@ -110,6 +111,9 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
     }
     shared.stats.lateness.record(started.saturating_sub(scheduled));
     let run = task.start_run();
+    if let Some(timeout) = task.timeout_ns() {
+        shared.watch(task, run, started.saturating_add(timeout));
+    }
 
     let ctx = TaskContext { task, run, scheduled_for: shared.instant_of(scheduled) };
     let mut panicked = false;
@@ -125,12 +129,21 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
     // The run is over before anyone can see the task leave `Running`: a shutdown that sees the task ended never
     // reports it among the runs still in progress.
     shared.running.fetch_sub(1, Ordering::SeqCst);
+    // A run that outlasted its timeout ends as timed out whatever it returned — unless it was cancelled and says so.
+    let outcome = match outcome {
+        RunOutcome::Cancelled if task.cancel_requested.load(Ordering::SeqCst) => RunOutcome::Cancelled,
+        _ if task.run_timed_out(run) => RunOutcome::Failed(String::new()),
+        other => other,
+    };
+    let timed_out = task.run_timed_out(run);
     // Each `discard_job` below is safe for one reason: this worker still owns the closure. It has not moved the
     // task back to Pending, and a canceller that moves a task out of Running leaves the closure to the worker.
     let failed = match outcome {
         RunOutcome::Done | RunOutcome::Exit(0) => {
             if let RunOutcome::Exit(code) = outcome {
-                task.set_report(None, Some(code));
+                task.set_report(None, Some(code), false);
+            } else if task.timeout_ns().is_some() {
+                task.clear_timed_out(); // this run ended in time: the last run is no longer a timed-out one
             }
             false
         }
@@ -147,11 +160,15 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
             return false;
         }
         RunOutcome::Failed(message) => {
-            record_failure(shared, task, message, None);
+            let message = match (timed_out, task.timeout_ns()) {
+                (true, Some(timeout)) => format!("timed out after {:?}", Duration::from_nanos(timeout)),
+                _ => message,
+            };
+            record_failure(shared, task, message, None, timed_out);
             true
         }
         RunOutcome::Exit(code) => {
-            record_failure(shared, task, format!("returned {code}"), Some(code));
+            record_failure(shared, task, format!("returned {code}"), Some(code), false);
             true
         }
     };
@@ -217,8 +234,8 @@ fn retry_later(shared: &Arc<Shared>, task: &Arc<Task>, attempt: u64, panicked: b
 }
 
 /// Counts a failed run and keeps what it reported.
-fn record_failure(shared: &Shared, task: &Task, message: String, code: Option<i32>) {
+fn record_failure(shared: &Shared, task: &Task, message: String, code: Option<i32>, timed_out: bool) {
     task.count_failed_run();
     shared.stats.failed_runs.fetch_add(1, Ordering::Relaxed);
-    task.set_report(Some(message), code);
+    task.set_report(Some(message), code, timed_out);
 }

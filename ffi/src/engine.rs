@@ -301,6 +301,8 @@ pub struct tw_stats {
     pub failed_runs: u64,
     /// Retries scheduled (failed runs of tasks with `retry_max_attempts` that will be tried again).
     pub retries: u64,
+    /// Runs that outlasted their task's `timeout_ns`, counted when the timeout passed.
+    pub timed_out_runs: u64,
     /// Times the tick thread woke up.
     pub tick_wakeups: u64,
     /// Submissions that woke the tick thread because they were due earlier than its sleep target.
@@ -351,6 +353,7 @@ pub unsafe extern "C" fn tw_engine_stats(engine: *const tw_engine, out: *mut tw_
             runs: s.runs,
             failed_runs: s.failed_runs,
             retries: s.retries,
+            timed_out_runs: s.timed_out_runs,
             tick_wakeups: s.tick_wakeups,
             signalled_wakeups: s.signalled_wakeups,
             lateness_count: s.lateness.count,

@@ -148,6 +148,11 @@ pub struct tw_task_spec {
     pub retry_cap_ns: u64,
     /// Non-zero (the default): full jitter. 0: wait exactly the backoff.
     pub retry_jitter: u32,
+    /// When non-zero, the longest each run may take (at most `TW_MAX_DELAY_NS`): past it the run's cancellation
+    /// flag is set (`tw_current_task_cancelled`) and the run is counted (`tw_stats.timed_out_runs`); when `run`
+    /// returns, the run ends as timed out (failed; `tw_outcome.timed_out`) whatever it returned. A `run` that
+    /// ignores the flag keeps its worker and its group's slot until it returns. 0 (the default): no timeout.
+    pub timeout_ns: u64,
 }
 
 /// Fills `spec` with the defaults: no task, no user data, due now, one-shot, normal priority, no key, no group.
@@ -179,6 +184,7 @@ pub unsafe extern "C" fn tw_task_spec_init(spec: *mut tw_task_spec) {
         retry_factor: 2,
         retry_cap_ns: 60_000_000_000,
         retry_jitter: 1,
+        timeout_ns: 0,
     };
     // SAFETY: NULL or valid for a write, by this function's contract.
     unsafe { write_optional(spec, defaults) };
@@ -329,6 +335,9 @@ pub unsafe extern "C" fn tw_schedule(
                 engine.engine.retrying(retry, job)
             };
             let mut builder = builder.priority(priority);
+            if spec.timeout_ns != 0 {
+                builder = builder.timeout(Duration::from_nanos(spec.timeout_ns));
+            }
             builder = if spec.at_ns != 0 {
                 builder.at(instant_at(spec.at_ns))
             } else {
@@ -369,6 +378,9 @@ pub unsafe extern "C" fn tw_schedule(
             }
             if spec.joinable != 0 {
                 builder = builder.joinable();
+            }
+            if spec.timeout_ns != 0 {
+                builder = builder.timeout(Duration::from_nanos(spec.timeout_ns));
             }
             keyed_and_grouped!(builder, key, group).submit()?
         };
@@ -529,6 +541,8 @@ pub struct tw_outcome {
     pub runs: u64,
     /// Runs that failed.
     pub failed_runs: u64,
+    /// Non-zero when the last run outlasted the task's `timeout_ns`.
+    pub timed_out: u32,
 }
 
 fn outcome_of(handle: &taskwheel::TaskHandle) -> tw_outcome {
@@ -538,6 +552,7 @@ fn outcome_of(handle: &taskwheel::TaskHandle) -> tw_outcome {
         code: handle.code().unwrap_or(0),
         runs: handle.runs(),
         failed_runs: handle.failed_runs(),
+        timed_out: handle.timed_out().into(),
     }
 }
 

@@ -774,6 +774,13 @@ static int return_code(void *p) {
     return (int)(intptr_t)p;
 }
 
+/* Works until told to stop (bounded: at most 60 s), then returns 0: a timed-out run ends timed out anyway. */
+static int until_stopped(void *unused) {
+    (void)unused;
+    for (int i = 0; i < 60000 && !tw_current_task_cancelled(); i++) sleep_ms(1);
+    return 0;
+}
+
 /* Fails (returns 1) until its counter reaches 3, then succeeds. */
 static int fails_twice(void *p) {
     atomic_int *attempts = p;
@@ -897,9 +904,25 @@ static void test_results_and_joinable(void) {
     CHECK(atomic_load(&attempts) == 3);
     CHECK_STATUS(tw_engine_stats(engine, &retry_stats), TW_OK);
     CHECK(retry_stats.retries == retries_before + 2);
+    /* a run timeout (issue 13): the run sees its flag, and ends as timed out */
+    tw_task_spec_init(&spec);
+    spec.run = until_stopped;
+    spec.joinable = 1;
+    spec.timeout_ns = 5 * MS;
+    tw_task_id bounded_run;
+    CHECK_STATUS(tw_schedule(engine, &spec, &bounded_run), TW_OK);
+    CHECK_STATUS(tw_join(engine, bounded_run, UINT64_MAX, &outcome), TW_OK);
+    CHECK(outcome.state == TW_STATE_FAILED && outcome.timed_out && outcome.runs == 1);
+    CHECK_STATUS(tw_engine_stats(engine, &retry_stats), TW_OK);
+    CHECK(retry_stats.timed_out_runs >= 1);
+
     /* bad retry policies are refused, and their user data still freed exactly once */
     int refused_frees = atomic_load(&frees);
-    tw_task_spec bad_retry = spec;
+    tw_task_spec bad_retry;
+    tw_task_spec_init(&bad_retry);
+    bad_retry.retry_max_attempts = 3;
+    bad_retry.retry_base_ns = 1 * MS;
+    bad_retry.retry_cap_ns = 10 * MS;
     bad_retry.run = run_job;
     bad_retry.user_data = new_job(0);
     bad_retry.free_user_data = free_job;
