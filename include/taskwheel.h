@@ -550,6 +550,46 @@ tw_status tw_reschedule(const struct tw_engine *engine,
                         tw_task_id id,
                         uint64_t at_ns);
 
+// Pauses a pending task: it does not start, whatever its deadline, until `tw_resume` (a periodic task between
+// runs too); pausing a paused task does nothing. `TW_ERR_NOT_PENDING` once it is running or has ended.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine.
+tw_status tw_pause(const struct tw_engine *engine,
+                   tw_task_id id);
+
+// Resumes a paused task: it runs at its deadline, at once if that has passed (a periodic task follows its
+// overrun policy for the runs it missed); resuming a task that is not paused does nothing. `TW_ERR_NOT_PENDING`
+// once it has ended.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine.
+tw_status tw_resume(const struct tw_engine *engine,
+                    tw_task_id id);
+
+// Pauses (`paused` non-zero) or resumes (0) a concurrency group: while paused none of its tasks starts (runs in
+// progress go on); resumed, its waiting tasks start up to its limit. `TW_ERR_UNKNOWN_GROUP` for a group not in
+// `tw_config.groups`; `TW_ERR_NULL` for a NULL name; `TW_ERR_INVALID_UTF8`.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine; `group` is NULL or NUL-terminated.
+tw_status tw_pause_group(const struct tw_engine *engine,
+                         const char *group,
+                         uint32_t paused);
+
+// Pauses (`paused` non-zero) or resumes (0) the whole engine: while paused no task starts (runs in progress go
+// on, a run starting as this is called may still start; submissions are accepted); resumed, the tasks that came
+// due meanwhile start. A shutdown resumes a paused engine first.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine.
+tw_status tw_pause_engine(const struct tw_engine *engine,
+                          uint32_t paused);
+
 // `tw_reschedule` to `delay_ns` from now.
 //
 // # Safety

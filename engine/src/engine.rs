@@ -223,6 +223,42 @@ impl Spawner {
         self.get(id).map(|handle| handle.cancel())
     }
 
+    /// Pauses a concurrency group: none of its tasks starts until [`resume_group`](Self::resume_group) (runs in
+    /// progress go on; due tasks wait for a slot as they do when the group is full).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownGroup`] for a group not declared on the builder.
+    pub fn pause_group(&self, group: &str) -> Result<(), Error> {
+        let index = self.shared.groups.find(group).ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
+        self.shared.groups.pause(index);
+        Ok(())
+    }
+
+    /// Resumes a paused group: its waiting tasks start, up to its limit, in their order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownGroup`] for a group not declared on the builder.
+    pub fn resume_group(&self, group: &str) -> Result<(), Error> {
+        let index = self.shared.groups.find(group).ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
+        for (task, epoch) in self.shared.groups.resume(index) {
+            self.shared.dispatch(task, true, epoch);
+        }
+        Ok(())
+    }
+
+    /// Pauses the whole engine: no task starts until [`resume`](Self::resume) (runs in progress go on, and a run
+    /// already starting as this is called may still start). Submissions are still accepted; due tasks wait.
+    pub fn pause(&self) {
+        self.shared.set_paused(true);
+    }
+
+    /// Resumes the engine: the tasks that came due while it was paused start, in their order.
+    pub fn resume(&self) {
+        self.shared.set_paused(false);
+    }
+
     /// A snapshot of the engine's counters and lateness percentiles.
     pub fn stats(&self) -> Stats {
         self.shared.stats()
@@ -254,8 +290,8 @@ impl Spawner {
 /// How [`Engine::shutdown`] treats the tasks still pending.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Shutdown {
-    /// Stop accepting; cancel at once the periodic tasks and the one-shots due after `timeout` (on the engine's
-    /// clock); let the other one-shots run at their deadlines. The shutdown returns when they have ended, or at the
+    /// Stop accepting; cancel at once the periodic tasks, the paused tasks and the one-shots due after `timeout` (on
+    /// the engine's clock); let the other one-shots run at their deadlines. The shutdown returns when they have ended, or at the
     /// timeout, cancelling what is left then. Running tasks are waited for until the same timeout; a task still
     /// running then is reported in [`ShutdownReport::still_running`].
     Drain {
@@ -378,10 +414,11 @@ impl Engine {
             Shutdown::CancelPending => None,
         };
         shared.stop_accepting();
+        shared.set_paused(false); // a paused engine is resumed: what it held runs or is cancelled below
         if let Shutdown::Drain { .. } = mode {
             // What cannot run before the timeout is cancelled now, so the drain ends as soon as the rest has run.
             let last_ns = deadline.map_or(u64::MAX, |deadline| shared.to_ns(deadline));
-            shared.cancel_live(|task| task.periodic().is_some() || task.deadline() > last_ns);
+            shared.cancel_live(|task| task.periodic().is_some() || task.deadline() > last_ns || task.state.is_paused());
             shared.changes.wait_until(&shared.clock, deadline, || shared.live.load(Ordering::SeqCst) == 0);
         }
         shared.cancel_live(|_| true);
@@ -421,6 +458,7 @@ impl Engine {
         }
         let shared = &self.spawner.shared;
         shared.stop_accepting();
+        shared.set_paused(false); // a paused engine is resumed: what it held runs or is cancelled below
         shared.cancel_live(|_| true);
         shared.stop_tick_thread();
         let threads = std::mem::take(&mut *self.threads.lock());

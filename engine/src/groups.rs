@@ -14,6 +14,8 @@ struct Slots {
     running: usize,
     /// Parked tasks, with the schedule epoch each was dispatched under.
     waiting: VecDeque<(Arc<Task>, u32)>,
+    /// A paused group starts none of its tasks: they wait in `waiting`.
+    paused: bool,
 }
 
 /// The engine's concurrency groups, fixed when it is built.
@@ -30,7 +32,7 @@ impl Groups {
                 .iter()
                 .map(|(_, limit)| Group {
                     limit: *limit,
-                    slots: Mutex::new(Slots { running: 0, waiting: VecDeque::new() }),
+                    slots: Mutex::new(Slots { running: 0, waiting: VecDeque::new(), paused: false }),
                 })
                 .collect(),
             by_name: groups.iter().enumerate().map(|(index, (name, _))| (name.as_str().into(), index)).collect(),
@@ -47,7 +49,7 @@ impl Groups {
     pub(crate) fn acquire(&self, group: usize, task: &Arc<Task>, epoch: u32) -> bool {
         let group = &self.groups[group];
         let mut slots = group.slots.lock();
-        if slots.running < group.limit {
+        if slots.running < group.limit && !slots.paused {
             slots.running += 1;
             true
         } else {
@@ -60,11 +62,31 @@ impl Groups {
     /// for a worker.
     pub(crate) fn release(&self, group: usize) -> Option<(Arc<Task>, u32)> {
         let mut slots = self.groups[group].slots.lock();
-        let next = slots.waiting.pop_front();
+        let next = if slots.paused { None } else { slots.waiting.pop_front() };
         if next.is_none() {
             slots.running -= 1;
         }
         next
+    }
+
+    /// Pauses `group`: its tasks wait for a slot until it is resumed (runs in progress go on).
+    pub(crate) fn pause(&self, group: usize) {
+        self.groups[group].slots.lock().paused = true;
+    }
+
+    /// Resumes `group`: returns the waiting tasks that now take a slot (up to its limit), each with its epoch, to
+    /// be queued for a worker.
+    pub(crate) fn resume(&self, group: usize) -> Vec<(Arc<Task>, u32)> {
+        let group = &self.groups[group];
+        let mut slots = group.slots.lock();
+        slots.paused = false;
+        let mut started = Vec::new();
+        while slots.running < group.limit {
+            let Some(next) = slots.waiting.pop_front() else { break };
+            slots.running += 1;
+            started.push(next);
+        }
+        started
     }
 
     /// How many tasks of `group` hold a slot now.

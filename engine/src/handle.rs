@@ -59,6 +59,49 @@ impl TaskHandle {
         self.shared.cancel(&self.task)
     }
 
+    /// Pauses the pending task: it does not start, whatever its deadline, until [`resume`](Self::resume)d (a
+    /// periodic task between runs too). Pausing a paused task does nothing. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotPending`] once the task is running or has ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskwheel::{Clock, Engine, ManualClock, TaskState};
+    ///
+    /// let clock = ManualClock::new();
+    /// let engine = Engine::builder().workers(1).clock(Clock::Manual(clock.clone())).build()?;
+    /// let report = engine.after(Duration::from_secs(60), |_| println!("report"))?;
+    /// report.pause()?;
+    /// clock.advance(Duration::from_secs(120));
+    /// engine.wait_idle()?;
+    /// assert_eq!(report.state(), TaskState::Pending, "paused: its deadline passed, it did not run");
+    /// report.resume()?; // its deadline has passed: it runs at once
+    /// assert_eq!(report.wait()?, TaskState::Succeeded);
+    /// # Ok::<(), taskwheel::Error>(())
+    /// ```
+    pub fn pause(&self) -> Result<(), Error> {
+        self.task.state.pause().map_err(Error::NotPending)
+    }
+
+    /// Resumes a paused task: it runs at its deadline, at once if that has passed (a periodic task then follows
+    /// its overrun policy for the runs it missed). Resuming a task that is not paused does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotPending`] once the task has ended.
+    pub fn resume(&self) -> Result<(), Error> {
+        self.shared.resume(&self.task)
+    }
+
+    /// `true` while the task is paused.
+    pub fn is_paused(&self) -> bool {
+        self.task.state.is_paused()
+    }
+
     /// Moves the pending task to run at `instant` on the engine's clock (at once if it is past), keeping its id and
     /// its dedupe key: no cancel-then-resubmit, so no moment where another submission could take the key. A
     /// periodic task's next run moves; the runs after it follow its schedule as before. Never blocks.

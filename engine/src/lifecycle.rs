@@ -127,6 +127,8 @@ pub enum CancelOutcome {
 pub(crate) struct AtomicState(AtomicU64);
 
 const STATE_MASK: u64 = 0xff;
+/// A flag beside the state: a pending task that must not start until resumed.
+const PAUSED: u64 = 0x100;
 
 fn pack(state: TaskState, epoch: u32) -> u64 {
     (u64::from(epoch) << 32) | state as u64
@@ -171,22 +173,65 @@ impl AtomicState {
             if state_of(word) != from {
                 return Err(state_of(word));
             }
-            let moved = pack(to, epoch_of(word));
+            let moved = (word & !STATE_MASK) | to as u64; // the epoch and the flags stay
             match self.0.compare_exchange(word, moved, Ordering::SeqCst, Ordering::SeqCst) {
                 Ok(_) => return Ok(()),
-                Err(found) => word = found, // the epoch moved (a reschedule); look again
+                Err(found) => word = found, // the epoch or a flag moved (a reschedule, a pause); look again
             }
         }
     }
 
     /// Starts a run: `Pending` to `Running`, only if the task is still pending under `epoch` (the scheduling the
     /// caller's dispatch belongs to). One compare-and-swap.
+    /// A paused task does not start. One compare-and-swap (the flags it keeps make a loop of it when they move).
     pub(crate) fn start(&self, epoch: u32) -> Result<(), TaskState> {
-        let pending = pack(TaskState::Pending, epoch);
+        let mut word = self.0.load(Ordering::SeqCst);
+        loop {
+            if state_of(word) != TaskState::Pending || epoch_of(word) != epoch || word & PAUSED != 0 {
+                return Err(state_of(word));
+            }
+            let running = (word & !STATE_MASK) | TaskState::Running as u64;
+            match self.0.compare_exchange(word, running, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return Ok(()),
+                Err(found) => word = found,
+            }
+        }
+    }
+
+    /// Marks a pending task paused: no dispatch starts it until [`resume`](Self::resume). The state found when the
+    /// task is not pending.
+    pub(crate) fn pause(&self) -> Result<(), TaskState> {
         self.0
-            .compare_exchange(pending, pack(TaskState::Running, epoch), Ordering::SeqCst, Ordering::SeqCst)
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |word| {
+                (state_of(word) == TaskState::Pending).then_some(word | PAUSED)
+            })
             .map(drop)
             .map_err(state_of)
+    }
+
+    /// Clears a pending task's pause and moves its epoch on (the dispatches made while it was paused were dropped:
+    /// the caller schedules it again). `Ok(None)` when it was not paused; the state found when it is not pending.
+    pub(crate) fn resume(&self) -> Result<Option<u32>, TaskState> {
+        let mut word = self.0.load(Ordering::SeqCst);
+        loop {
+            if state_of(word) != TaskState::Pending {
+                return Err(state_of(word));
+            }
+            if word & PAUSED == 0 {
+                return Ok(None);
+            }
+            let epoch = epoch_of(word).wrapping_add(1);
+            let resumed = (u64::from(epoch) << 32) | (word & 0xffff_ffff & !PAUSED);
+            match self.0.compare_exchange(word, resumed, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return Ok(Some(epoch)),
+                Err(found) => word = found,
+            }
+        }
+    }
+
+    /// Whether the task is paused.
+    pub(crate) fn is_paused(&self) -> bool {
+        self.0.load(Ordering::SeqCst) & PAUSED != 0
     }
 
     /// Moves a pending task's epoch on (a reschedule), invalidating every dispatch made under the old one. Returns
@@ -198,7 +243,8 @@ impl AtomicState {
                 return Err(state_of(word));
             }
             let epoch = epoch_of(word).wrapping_add(1);
-            match self.0.compare_exchange(word, pack(TaskState::Pending, epoch), Ordering::SeqCst, Ordering::SeqCst) {
+            let moved = (u64::from(epoch) << 32) | (word & 0xffff_ffff); // the flags stay (a paused task stays paused)
+            match self.0.compare_exchange(word, moved, Ordering::SeqCst, Ordering::SeqCst) {
                 Ok(_) => return Ok(epoch),
                 Err(found) => word = found,
             }
@@ -251,6 +297,23 @@ mod tests {
         // Transitions keep the epoch.
         state.transition(TaskState::Running, TaskState::Pending).unwrap();
         assert_eq!(state.load_with_epoch(), (TaskState::Pending, 1));
+    }
+
+    #[test]
+    fn a_paused_task_does_not_start_and_resuming_it_moves_its_epoch() {
+        let state = AtomicState::new();
+        state.pause().unwrap();
+        assert!(state.is_paused());
+        assert_eq!(state.start(0), Err(TaskState::Pending), "paused: not started");
+        assert_eq!(state.reschedule(), Ok(1), "a paused task can be moved");
+        assert!(state.is_paused(), "and stays paused");
+        assert_eq!(state.resume(), Ok(Some(2)));
+        assert_eq!(state.resume(), Ok(None), "not paused any more");
+        assert_eq!(state.start(1), Err(TaskState::Pending), "a dispatch from before the resume");
+        assert_eq!(state.start(2), Ok(()));
+        assert_eq!(state.pause(), Err(TaskState::Running));
+        state.transition(TaskState::Running, TaskState::Succeeded).unwrap();
+        assert_eq!(state.resume(), Err(TaskState::Succeeded));
     }
 
     #[test]

@@ -420,3 +420,23 @@ fn a_reschedule_racing_a_workers_start_either_moves_the_task_or_finds_it_started
         }
     });
 }
+
+#[test]
+fn a_resume_racing_a_worker_that_holds_its_work_never_strands_it() {
+    model(|| {
+        let (shared, _commands) = parts(&[]);
+        shared.set_paused(true);
+        let runs = Arc::new(AtomicUsize::new(0));
+        submit(&shared, counting(When::Now, &runs)).unwrap(); // in the run queue
+        let worker = {
+            let shared = shared.clone();
+            thread::spawn(move || work_once(&shared))
+        };
+        shared.set_paused(false);
+        worker.join().unwrap();
+        // Whatever the order, the work ran or went back to the run queue: none is left held.
+        while work_once(&shared) {}
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "the held work was stranded");
+        assert!(shared.held.lock().is_empty());
+    });
+}

@@ -22,7 +22,7 @@ use crate::registry::{Keys, Registry};
 use crate::stats::{Counters, Lateness, Stats};
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::channel::{self, Receiver, Sender};
-use crate::sync::{Arc, CachePadded};
+use crate::sync::{Arc, CachePadded, Mutex};
 use crate::task::Task;
 use crate::waiters::Waiters;
 
@@ -62,6 +62,10 @@ pub(crate) struct Shared {
     pub(crate) sync_reached: AtomicU64,
     pub(crate) tick_stopped: AtomicBool,
     pub(crate) stats: Counters,
+    /// The whole engine is paused: workers hold the work they take (in `held`) instead of starting it.
+    pub(crate) paused: AtomicBool,
+    /// Work taken while the engine was paused: (task, has its group's slot, epoch).
+    pub(crate) held: Mutex<Vec<(Arc<Task>, bool, u32)>>,
 }
 
 impl Shared {
@@ -91,6 +95,8 @@ impl Shared {
             sync_reached: AtomicU64::new(0),
             tick_stopped: AtomicBool::new(false),
             stats: Counters::new(),
+            paused: AtomicBool::new(false),
+            held: Mutex::new(Vec::new()),
             config,
         });
         clock.subscribe(&shared.tick_wake);
@@ -183,6 +189,49 @@ impl Shared {
             self.wake_tick_thread();
         }
         Ok(())
+    }
+
+    /// Resumes a paused task: it is scheduled again at its deadline (at once when that has passed).
+    pub(crate) fn resume(&self, task: &Arc<Task>) -> Result<(), Error> {
+        if task.state.resume().map_err(Error::NotPending)?.is_some() {
+            let _ = self.commands.send(Command::Reschedule(task.clone()));
+            if task.deadline() < self.sleep_target.fetch_add(0, Ordering::SeqCst) {
+                self.wake_tick_thread();
+            }
+        }
+        Ok(())
+    }
+
+    /// Pauses or resumes the whole engine. Paused, workers hold the work they take instead of starting it (a run
+    /// starting as the pause is made may still start); resumed, the held work goes back to the run queues.
+    pub(crate) fn set_paused(&self, paused: bool) {
+        let held = {
+            let mut held = self.held.lock();
+            self.paused.swap(paused, Ordering::SeqCst);
+            if paused { Vec::new() } else { std::mem::take(&mut *held) }
+        };
+        for (task, has_slot, epoch) in held {
+            self.dispatch(task, has_slot, epoch);
+        }
+    }
+
+    /// A worker's check before it starts `task`: while the engine is paused, the work is held (and no longer in
+    /// flight) and `true` is returned.
+    pub(crate) fn hold_if_paused(&self, task: &Arc<Task>, has_slot: bool, epoch: u32) -> bool {
+        if !self.paused.load(Ordering::SeqCst) {
+            return false;
+        }
+        let mut held = self.held.lock();
+        // Looked at again under the lock that `set_paused` takes: a resume either came before (the work goes on)
+        // or will find this work held.
+        if !self.paused.load(Ordering::SeqCst) {
+            return false;
+        }
+        held.push((task.clone(), has_slot, epoch));
+        drop(held);
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.changes.notify_all();
+        true
     }
 
     /// Asks the tick thread to mark run `run` of `task` timed out if it is still in progress at `deadline`.

@@ -59,6 +59,9 @@ fn run_deferring_retirement(shared: &Arc<Shared>, task: Arc<Task>, has_slot: boo
     // Everything below, the run and the closure drops included, is this engine's work on this task: blocking calls
     // that could never return from here refuse (see `current`).
     let _scope = WorkScope::enter(shared, &task);
+    if shared.hold_if_paused(&task, has_slot, epoch) {
+        return None;
+    }
     if let Some(group) = task.group() {
         if !has_slot && !shared.groups.acquire(group, &task, epoch) {
             // Parked in the group's queue, holding no worker. It is no longer in flight: the task holding the slot

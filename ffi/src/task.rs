@@ -461,6 +461,83 @@ pub unsafe extern "C" fn tw_reschedule(engine: *const tw_engine, id: tw_task_id,
     })
 }
 
+/// Pauses a pending task: it does not start, whatever its deadline, until `tw_resume` (a periodic task between
+/// runs too); pausing a paused task does nothing. `TW_ERR_NOT_PENDING` once it is running or has ended.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_pause(engine: *const tw_engine, id: tw_task_id) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine, by this function's contract.
+        let engine = unsafe { as_ref(engine) }?;
+        engine.engine.get(id)?.pause()?;
+        Ok(TW_OK)
+    })
+}
+
+/// Resumes a paused task: it runs at its deadline, at once if that has passed (a periodic task follows its
+/// overrun policy for the runs it missed); resuming a task that is not paused does nothing. `TW_ERR_NOT_PENDING`
+/// once it has ended.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_resume(engine: *const tw_engine, id: tw_task_id) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine, by this function's contract.
+        let engine = unsafe { as_ref(engine) }?;
+        engine.engine.get(id)?.resume()?;
+        Ok(TW_OK)
+    })
+}
+
+/// Pauses (`paused` non-zero) or resumes (0) a concurrency group: while paused none of its tasks starts (runs in
+/// progress go on); resumed, its waiting tasks start up to its limit. `TW_ERR_UNKNOWN_GROUP` for a group not in
+/// `tw_config.groups`; `TW_ERR_NULL` for a NULL name; `TW_ERR_INVALID_UTF8`.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine; `group` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_pause_group(engine: *const tw_engine, group: *const c_char, paused: u32) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine, by this function's contract.
+        let engine = unsafe { as_ref(engine) }?;
+        // SAFETY: NULL or NUL-terminated, by this function's contract.
+        let group = unsafe { optional_str(group) }?.ok_or(TW_ERR_NULL)?;
+        if paused != 0 {
+            engine.engine.pause_group(group)?
+        } else {
+            engine.engine.resume_group(group)?
+        }
+        Ok(TW_OK)
+    })
+}
+
+/// Pauses (`paused` non-zero) or resumes (0) the whole engine: while paused no task starts (runs in progress go
+/// on, a run starting as this is called may still start; submissions are accepted); resumed, the tasks that came
+/// due meanwhile start. A shutdown resumes a paused engine first.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_pause_engine(engine: *const tw_engine, paused: u32) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine, by this function's contract.
+        let engine = unsafe { as_ref(engine) }?;
+        if paused != 0 {
+            engine.engine.pause()
+        } else {
+            engine.engine.resume()
+        }
+        Ok(TW_OK)
+    })
+}
+
 /// `tw_reschedule` to `delay_ns` from now.
 ///
 /// # Safety

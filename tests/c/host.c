@@ -916,6 +916,35 @@ static void test_results_and_joinable(void) {
     CHECK_STATUS(tw_engine_stats(engine, &retry_stats), TW_OK);
     CHECK(retry_stats.timed_out_runs >= 1);
 
+    /* pause and resume (issue 13): a paused task and a paused engine start nothing, whatever the time */
+    tw_task_spec_init(&spec);
+    spec.run = return_code;
+    spec.user_data = (void *)(intptr_t)0;
+    spec.joinable = 1;
+    spec.delay_ns = 1 * MS;
+    tw_task_id paused_task;
+    CHECK_STATUS(tw_schedule(engine, &spec, &paused_task), TW_OK);
+    CHECK_STATUS(tw_pause(engine, paused_task), TW_OK);
+    sleep_ms(20); /* its deadline passes while it is paused */
+    CHECK_STATUS(tw_task_outcome(engine, paused_task, &outcome), TW_OK);
+    CHECK(outcome.state == TW_STATE_PENDING && outcome.runs == 0);
+    CHECK_STATUS(tw_resume(engine, paused_task), TW_OK);
+    CHECK_STATUS(tw_join(engine, paused_task, UINT64_MAX, &outcome), TW_OK);
+    CHECK(outcome.state == TW_STATE_SUCCEEDED);
+    CHECK_STATUS(tw_pause(engine, paused_task), TW_ERR_NOT_FOUND); /* joined: released */
+    CHECK_STATUS(tw_pause_engine(engine, 1), TW_OK);
+    spec.delay_ns = 0;
+    CHECK_STATUS(tw_schedule(engine, &spec, &paused_task), TW_OK);
+    sleep_ms(20);
+    CHECK_STATUS(tw_task_outcome(engine, paused_task, &outcome), TW_OK);
+    CHECK(outcome.state == TW_STATE_PENDING);
+    CHECK_STATUS(tw_pause_engine(engine, 0), TW_OK);
+    CHECK_STATUS(tw_join(engine, paused_task, UINT64_MAX, &outcome), TW_OK);
+    CHECK(outcome.state == TW_STATE_SUCCEEDED);
+    CHECK_STATUS(tw_pause_group(engine, "no-such-group", 1), TW_ERR_UNKNOWN_GROUP);
+    CHECK_STATUS(tw_pause_group(engine, NULL, 1), TW_ERR_NULL);
+    CHECK_STATUS(tw_pause_engine(NULL, 1), TW_ERR_NULL);
+
     /* bad retry policies are refused, and their user data still freed exactly once */
     int refused_frees = atomic_load(&frees);
     tw_task_spec bad_retry;

@@ -1,0 +1,137 @@
+//! Pause and resume (issue 13) of one task, one concurrency group and the whole engine, on the manual clock.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use taskwheel::{Clock, Engine, Error, ManualClock, Shutdown, TaskState};
+
+const SECOND: Duration = Duration::from_secs(1);
+
+fn engine() -> (Engine, ManualClock) {
+    let clock = ManualClock::new();
+    let engine = Engine::builder().workers(2).group("mail", 1).clock(Clock::Manual(clock.clone())).build().unwrap();
+    (engine, clock)
+}
+
+fn advance(engine: &Engine, clock: &ManualClock, by: Duration) {
+    clock.advance(by);
+    engine.wait_idle().unwrap();
+}
+
+fn counter() -> (Arc<AtomicUsize>, impl Fn(&taskwheel::TaskContext<'_>) + Send + 'static) {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    (runs, move |_: &taskwheel::TaskContext<'_>| {
+        counted.fetch_add(1, Ordering::SeqCst);
+    })
+}
+
+#[test]
+fn a_paused_one_shot_whose_deadline_passed_runs_on_resume() {
+    let (engine, clock) = engine();
+    let (runs, task) = counter();
+    let handle = engine.after(10 * SECOND, task).unwrap();
+    handle.pause().unwrap();
+    handle.pause().unwrap(); // twice: nothing more
+    assert!(handle.is_paused());
+    advance(&engine, &clock, 60 * SECOND);
+    assert_eq!((runs.load(Ordering::SeqCst), handle.state()), (0, TaskState::Pending));
+    handle.resume().unwrap();
+    engine.wait_idle().unwrap();
+    assert_eq!((runs.load(Ordering::SeqCst), handle.state()), (1, TaskState::Succeeded));
+    assert!(matches!(handle.pause(), Err(Error::NotPending(TaskState::Succeeded))));
+    assert!(matches!(handle.resume(), Err(Error::NotPending(TaskState::Succeeded))));
+}
+
+#[test]
+fn a_task_paused_and_resumed_before_its_deadline_runs_at_its_deadline() {
+    let (engine, clock) = engine();
+    let (runs, task) = counter();
+    let handle = engine.after(10 * SECOND, task).unwrap();
+    handle.pause().unwrap();
+    advance(&engine, &clock, 5 * SECOND);
+    handle.resume().unwrap();
+    advance(&engine, &clock, 5 * SECOND - Duration::from_millis(1));
+    assert_eq!(runs.load(Ordering::SeqCst), 0, "ran early");
+    advance(&engine, &clock, Duration::from_millis(1));
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_paused_periodic_task_follows_its_overrun_policy_on_resume() {
+    let (engine, clock) = engine();
+    let (runs, task) = counter();
+    let beat = engine.every(10 * SECOND, task).unwrap(); // fixed rate, skip missed runs
+    advance(&engine, &clock, 10 * SECOND);
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    beat.pause().unwrap();
+    advance(&engine, &clock, 55 * SECOND); // t = 65 s: five runs missed
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    beat.resume().unwrap();
+    engine.wait_idle().unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "one run for the missed ones, not five");
+    advance(&engine, &clock, 5 * SECOND); // t = 70 s: back on the grid
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    beat.cancel();
+}
+
+#[test]
+fn a_paused_group_starts_none_of_its_tasks_until_resumed() {
+    let (engine, _clock) = engine();
+    engine.pause_group("mail").unwrap();
+    let (runs, task) = counter();
+    let mail = engine.task(task).group("mail").submit().unwrap();
+    let (other_runs, other) = counter();
+    engine.spawn(other).unwrap();
+    engine.wait_idle().unwrap();
+    assert_eq!((runs.load(Ordering::SeqCst), other_runs.load(Ordering::SeqCst)), (0, 1), "only the group waits");
+    assert_eq!(mail.state(), TaskState::Pending);
+    engine.resume_group("mail").unwrap();
+    assert_eq!(mail.wait().unwrap(), TaskState::Succeeded);
+    assert!(matches!(engine.pause_group("sms"), Err(Error::UnknownGroup(_))));
+    assert!(matches!(engine.resume_group("sms"), Err(Error::UnknownGroup(_))));
+}
+
+#[test]
+fn a_paused_engine_starts_nothing_until_resumed_and_runs_in_progress_go_on() {
+    let (engine, clock) = engine();
+    let (started_tx, started) = mpsc::channel();
+    let (finish, gate) = mpsc::channel::<()>();
+    let long = engine
+        .spawn(move |_| {
+            started_tx.send(()).unwrap();
+            let _ = gate.recv();
+        })
+        .unwrap();
+    started.recv().unwrap();
+    engine.pause();
+    let (runs, task) = counter();
+    let now = engine.spawn(task).unwrap();
+    let (later_runs, later) = counter();
+    engine.after(SECOND, later).unwrap();
+    finish.send(()).unwrap();
+    assert_eq!(long.wait().unwrap(), TaskState::Succeeded, "the run in progress went on");
+    advance(&engine, &clock, 2 * SECOND);
+    assert_eq!((runs.load(Ordering::SeqCst), later_runs.load(Ordering::SeqCst)), (0, 0), "paused: nothing started");
+    assert_eq!(now.state(), TaskState::Pending);
+    engine.resume();
+    engine.wait_idle().unwrap();
+    assert_eq!((runs.load(Ordering::SeqCst), later_runs.load(Ordering::SeqCst)), (1, 1));
+}
+
+#[test]
+fn a_shutdown_resumes_a_paused_engine_and_cancels_paused_tasks() {
+    let (engine, _clock) = engine();
+    let paused = engine.after(SECOND, |_| ()).unwrap();
+    paused.pause().unwrap();
+    engine.pause();
+    let (runs, task) = counter();
+    let held = engine.spawn(task).unwrap();
+    engine.wait_idle().unwrap();
+    let report = engine.shutdown(Shutdown::Drain { timeout: 60 * SECOND }).unwrap();
+    assert_eq!(held.state(), TaskState::Succeeded, "the held task ran in the drain");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(paused.state(), TaskState::Cancelled, "a paused task cannot run: cancelled at once");
+    assert_eq!((report.completed, report.cancelled), (1, 1));
+}
