@@ -56,6 +56,13 @@ enum Call {
         group: Option<Vec<u8>>,
         fail: bool,
         null_run: bool,
+        joinable: bool,
+        retry_max_attempts: u8,
+        retry_base_ns: u64,
+        retry_factor: u8,
+        retry_cap_ns: u64,
+        retry_jitter: bool,
+        timeout_ns: u64,
     },
     ScheduleAfter {
         delay_ns: u64,
@@ -97,6 +104,38 @@ enum Call {
         now: u64,
     },
     StatusStr(u32),
+    Reschedule {
+        id: u64,
+        known: Option<u8>,
+        time_ns: u64,
+        absolute: bool,
+    },
+    Pause {
+        id: u64,
+        known: Option<u8>,
+        resume: bool,
+    },
+    PauseGroup {
+        name: Option<Vec<u8>>,
+        paused: bool,
+    },
+    PauseEngine {
+        paused: bool,
+    },
+    Outcome {
+        id: u64,
+        known: Option<u8>,
+        null_out: bool,
+    },
+    Join {
+        id: u64,
+        known: Option<u8>,
+        timeout_ns: u16,
+    },
+    Release {
+        id: u64,
+        known: Option<u8>,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -108,10 +147,15 @@ struct Input {
     calls: Vec<Call>,
 }
 
-const MAX_STATUS: tw_status = tw_status::TW_ERR_WOULD_DEADLOCK;
+const MAX_STATUS: tw_status = tw_status::TW_ERR_NOT_PENDING;
 
 fn known(status: tw_status) {
     assert!((status as u32) <= MAX_STATUS as u32, "undocumented status {status:?}");
+}
+
+/// One of the ids scheduled so far (when `pick` says so and there are any), else `id` itself.
+fn pick_id(ids: &[u64], pick: Option<u8>, id: u64) -> u64 {
+    pick.and_then(|p| ids.get(usize::from(p) % ids.len().max(1)).copied()).unwrap_or(id)
 }
 
 fn c_string(bytes: Vec<u8>) -> CString {
@@ -166,6 +210,13 @@ fuzz_target!(|input: Input| {
                     group,
                     fail,
                     null_run,
+                    joinable,
+                    retry_max_attempts,
+                    retry_base_ns,
+                    retry_factor,
+                    retry_cap_ns,
+                    retry_jitter,
+                    timeout_ns,
                 } => {
                     let key = key.map(c_string);
                     let group = group.map(c_string);
@@ -190,6 +241,14 @@ fuzz_target!(|input: Input| {
                     spec.priority = priority % 4;
                     spec.key = key.as_ref().map_or(ptr::null(), |k| k.as_ptr());
                     spec.group = group.as_ref().map_or(ptr::null(), |g| g.as_ptr());
+                    spec.joinable = joinable.into();
+                    spec.retry_max_attempts = u32::from(retry_max_attempts % 4);
+                    // Mostly short waits, sometimes any value (out of range included), so runs stay quick.
+                    spec.retry_base_ns = if retry_base_ns % 5 == 0 { retry_base_ns } else { retry_base_ns % 2_000_000 };
+                    spec.retry_factor = u32::from(retry_factor % 5);
+                    spec.retry_cap_ns = if retry_cap_ns % 5 == 0 { retry_cap_ns } else { retry_cap_ns % 4_000_000 };
+                    spec.retry_jitter = retry_jitter.into();
+                    spec.timeout_ns = if timeout_ns % 5 == 0 { timeout_ns } else { timeout_ns % 3_000_000 };
                     let mut id = 0;
                     let status = tw_schedule(engine, &spec, &mut id);
                     known(status);
@@ -267,6 +326,48 @@ fuzz_target!(|input: Input| {
                 }
                 Call::StatusStr(status) => {
                     assert!(!tw_status_str(status).is_null());
+                }
+                Call::Reschedule { id, known: pick, time_ns, absolute } => {
+                    let id = pick_id(&task_ids, pick, id);
+                    if absolute {
+                        known(tw_reschedule(engine, id, time_ns));
+                    } else {
+                        let delay = if time_ns % 7 == 0 { time_ns } else { time_ns % 20_000_000 };
+                        known(tw_reschedule_after(engine, id, delay));
+                    }
+                }
+                Call::Pause { id, known: pick, resume } => {
+                    let id = pick_id(&task_ids, pick, id);
+                    known(if resume { tw_resume(engine, id) } else { tw_pause(engine, id) });
+                }
+                Call::PauseGroup { name, paused } => {
+                    let name = name.map(c_string);
+                    let name_ptr = name.as_ref().map_or(ptr::null(), |n| n.as_ptr());
+                    known(tw_pause_group(engine, name_ptr, paused.into()));
+                }
+                Call::PauseEngine { paused } => {
+                    known(tw_pause_engine(engine, paused.into()));
+                }
+                Call::Outcome { id, known: pick, null_out } => {
+                    let id = pick_id(&task_ids, pick, id);
+                    let mut outcome = tw_outcome {
+                        state: tw_state::TW_STATE_PENDING,
+                        has_code: 0,
+                        code: 0,
+                        runs: 0,
+                        failed_runs: 0,
+                        timed_out: 0,
+                    };
+                    let out = if null_out { ptr::null_mut() } else { &mut outcome as *mut tw_outcome };
+                    known(tw_task_outcome(engine, id, out));
+                }
+                Call::Join { id, known: pick, timeout_ns } => {
+                    let id = pick_id(&task_ids, pick, id);
+                    known(tw_join(engine, id, u64::from(timeout_ns), ptr::null_mut()));
+                }
+                Call::Release { id, known: pick } => {
+                    let id = pick_id(&task_ids, pick, id);
+                    known(tw_release(engine, id));
                 }
             }
         }
