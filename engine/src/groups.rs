@@ -99,23 +99,10 @@ impl Groups {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::spec::Priority;
-    use crate::task::{Job, Task, TaskParts};
+    use crate::task::Task;
 
     fn task(id: u64) -> Arc<Task> {
-        let Job(mut task) = Job::once(|_| ());
-        let cell = Arc::get_mut(&mut task).unwrap();
-        cell.id = id;
-        cell.admit(TaskParts {
-            priority: Priority::Normal,
-            group: Some(0),
-            key: None,
-            periodic: None,
-            deadline: 0,
-            retry: None,
-            timeout: None,
-        });
-        task
+        Task::for_test(id, Some(0))
     }
 
     #[test]

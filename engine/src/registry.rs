@@ -369,20 +369,9 @@ impl Keys {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::task::{Job, TaskParts};
 
     fn new_task() -> Arc<Task> {
-        let Job(mut task) = Job::once(|_| ());
-        Arc::get_mut(&mut task).unwrap().admit(TaskParts {
-            priority: crate::spec::Priority::Normal,
-            group: None,
-            key: None,
-            periodic: None,
-            deadline: 0,
-            retry: None,
-            timeout: None,
-        });
-        task
+        Task::for_test(0, None)
     }
 
     /// Registers a task as admission does: reserve, give the task its id, fill.

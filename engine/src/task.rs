@@ -400,6 +400,24 @@ impl<J> TaskCell<J> {
 }
 
 impl Task {
+    /// A one-shot task doing nothing, admitted with `id` in `group`, for unit tests of the parts that hold tasks.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn for_test(id: u64, group: Option<u32>) -> Arc<Task> {
+        let Job(mut task) = Job::once(|_| ());
+        let cell = Arc::get_mut(&mut task).expect("a new task has one owner");
+        cell.id = id;
+        cell.admit(TaskParts {
+            priority: Priority::Normal,
+            group,
+            key: None,
+            periodic: None,
+            deadline: 0,
+            retry: None,
+            timeout: None,
+        });
+        task
+    }
+
     /// Fills in the parts fixed at submission. Called by admission while it is the allocation's only owner.
     pub(crate) fn admit(&mut self, parts: TaskParts) {
         let TaskParts { priority, group, key, periodic, deadline, retry, timeout } = parts;

@@ -133,12 +133,13 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
     // reports it among the runs still in progress.
     shared.running.fetch_sub(1, Ordering::SeqCst);
     // A run that outlasted its timeout ends as timed out whatever it returned — unless it was cancelled and says so.
+    // Read once: the tick thread may mark the run at any moment, and the outcome and its report must agree.
+    let timed_out = task.run_timed_out(run);
     let outcome = match outcome {
         RunOutcome::Cancelled if task.cancel_requested.load(Ordering::SeqCst) => RunOutcome::Cancelled,
-        _ if task.run_timed_out(run) => RunOutcome::Failed(String::new()),
+        _ if timed_out => RunOutcome::Failed(String::new()),
         other => other,
     };
-    let timed_out = task.run_timed_out(run);
     // Each `discard_job` below is safe for one reason: this worker still owns the closure. It has not moved the
     // task back to Pending, and a canceller that moves a task out of Running leaves the closure to the worker.
     let failed = match outcome {
