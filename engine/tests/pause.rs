@@ -1,9 +1,12 @@
 //! Pause and resume (issue 13) of one task, one concurrency group and the whole engine, on the manual clock.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 use std::time::Duration;
 
+use common::{advance, counter};
 use taskwheel::{Clock, Engine, Error, ManualClock, Shutdown, TaskState};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -12,19 +15,6 @@ fn engine() -> (Engine, ManualClock) {
     let clock = ManualClock::new();
     let engine = Engine::builder().workers(2).group("mail", 1).clock(Clock::Manual(clock.clone())).build().unwrap();
     (engine, clock)
-}
-
-fn advance(engine: &Engine, clock: &ManualClock, by: Duration) {
-    clock.advance(by);
-    engine.wait_idle().unwrap();
-}
-
-fn counter() -> (Arc<AtomicUsize>, impl Fn(&taskwheel::TaskContext<'_>) + Send + 'static) {
-    let runs = Arc::new(AtomicUsize::new(0));
-    let counted = runs.clone();
-    (runs, move |_: &taskwheel::TaskContext<'_>| {
-        counted.fetch_add(1, Ordering::SeqCst);
-    })
 }
 
 #[test]

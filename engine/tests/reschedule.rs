@@ -2,30 +2,19 @@
 //! and its dedupe key; the old deadline never starts it, wherever its old dispatch waits (the wheel, a run queue,
 //! a group's queue); once it runs or has ended, a reschedule is refused with `Error::NotPending`.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
+use common::{advance, counter};
 use taskwheel::{Clock, Engine, EngineBuilder, Error, MAX_DELAY, ManualClock, TaskState};
 
 const SECOND: Duration = Duration::from_secs(1);
 
 fn builder(clock: &ManualClock) -> EngineBuilder {
     Engine::builder().clock(Clock::Manual(clock.clone())).workers(1)
-}
-
-fn advance(engine: &Engine, clock: &ManualClock, by: Duration) {
-    clock.advance(by);
-    engine.wait_idle().unwrap();
-}
-
-/// A task that counts its runs.
-fn counter() -> (Arc<AtomicUsize>, impl FnOnce(&taskwheel::TaskContext<'_>) + Send + 'static) {
-    let runs = Arc::new(AtomicUsize::new(0));
-    let counted = runs.clone();
-    (runs, move |_: &taskwheel::TaskContext<'_>| {
-        counted.fetch_add(1, Ordering::SeqCst);
-    })
 }
 
 /// Occupies the engine's one worker until the returned sender sends (or is dropped).

@@ -1,9 +1,12 @@
 //! Retries with exponential backoff and full jitter (issue 13), on the manual clock: deterministic.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use common::advance;
 use taskwheel::{Clock, Engine, Error, ManualClock, Retry, RunOutcome, TaskState};
 
 const MS: Duration = Duration::from_millis(1);
@@ -13,11 +16,6 @@ fn engine(seed: u64) -> (Engine, ManualClock) {
     let clock = ManualClock::new();
     let engine = Engine::builder().workers(1).seed(seed).clock(Clock::Manual(clock.clone())).build().unwrap();
     (engine, clock)
-}
-
-fn advance(engine: &Engine, clock: &ManualClock, by: Duration) {
-    clock.advance(by);
-    engine.wait_idle().unwrap();
 }
 
 /// A closure that fails its first `failures` attempts, counting attempts.
