@@ -53,6 +53,9 @@
 // of a wait is not a task time: `UINT64_MAX` there means no timeout.)
 #define TW_MAX_DELAY_NS 4611686018427387904
 
+// The largest `tw_task_spec.misfire_max` under `TW_MISFIRE_RUN_EACH`.
+#define TW_MAX_RUN_EACH 10000
+
 // What a taskwheel function reports. `TW_OK` is 0; every other value names one failure (or, for `tw_cancel`,
 // one informative outcome). `tw_status_str` names each.
 enum tw_status
@@ -96,6 +99,10 @@ enum tw_status
   TW_ERR_WOULD_DEADLOCK = 15,
   // `tw_reschedule*`: the task is no longer pending (it is running or has ended); nothing changed.
   TW_ERR_NOT_PENDING = 16,
+  // A cron expression that does not parse, or matches no time ahead.
+  TW_ERR_BAD_CRON = 17,
+  // A time zone the system's tz database does not have (or the machine has no tz database).
+  TW_ERR_UNKNOWN_ZONE = 18,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -190,22 +197,26 @@ typedef uint32_t tw_recurrence;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// What a fixed-rate task does about grid points missed while a run overran (`tw_task_spec.overrun`).
-enum tw_overrun
+// What a periodic task (fixed rate, fixed delay or cron) does about occurrences it missed while it could not
+// run — a run outlasted the period, it was paused, the workers were busy, the wall clock stepped ahead
+// (`tw_task_spec.misfire`). Missed occurrences that get no run are counted in `tw_stats.missed_runs`.
+enum tw_misfire
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
-  // Skip them; run at the next grid point not yet passed.
-  TW_OVERRUN_SKIP = 0,
-  // Run once at once for all of them, then return to the grid.
-  TW_OVERRUN_CATCH_UP = 1,
+  // The default: one run at once stands for all of them, then the schedule goes on.
+  TW_MISFIRE_RUN_ONCE = 0,
+  // None of them runs; the latest still runs if it is late by no more than `misfire_grace_ns`.
+  TW_MISFIRE_SKIP = 1,
+  // Each runs, one after another at once, but at most the `misfire_max` latest of them.
+  TW_MISFIRE_RUN_EACH = 2,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
-typedef enum tw_overrun tw_overrun;
+typedef enum tw_misfire tw_misfire;
 #else
-typedef uint32_t tw_overrun;
+typedef uint32_t tw_misfire;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -308,7 +319,8 @@ typedef struct tw_stats {
   // Refused with `TW_ERR_UNKNOWN_GROUP`.
   uint64_t rejected_unknown_group;
   // Refused with `TW_ERR_INVALID_ARGUMENT` by the engine: a time beyond `TW_MAX_DELAY_NS`, a period shorter
-  // than one tick, an empty key, a zero run limit, an end before the first run.
+  // than one tick, an empty key, a zero run limit, an end before the first run (and, counted here too, a bad
+  // cron expression or time zone).
   uint64_t rejected_invalid_argument;
   // Runs started (a periodic task runs many times).
   uint64_t runs;
@@ -318,6 +330,10 @@ typedef struct tw_stats {
   uint64_t retries;
   // Runs that outlasted their task's `timeout_ns`, counted when the timeout passed.
   uint64_t timed_out_runs;
+  // Occurrences of periodic tasks that got no run of their own (dropped or folded into one by `misfire`).
+  uint64_t missed_runs;
+  // Wall-clock steps (NTP, suspend and resume, a date set by hand) seen while cron tasks were pending.
+  uint64_t wall_clock_jumps;
   // Times the tick thread woke up.
   uint64_t tick_wakeups;
   // Submissions that woke the tick thread because they were due earlier than its sleep target.
@@ -357,12 +373,29 @@ typedef struct tw_task_spec {
   uint64_t delay_ns;
   // When non-zero: first run at this `tw_monotonic_ns()` time (a past time runs at once).
   uint64_t at_ns;
-  // 0 for a one-shot task; otherwise the period (at least one engine tick).
+  // 0 for a one-shot task (or a cron one); otherwise the period (at least one engine tick).
   uint64_t period_ns;
-  // Periodic: one of `TW_FIXED_*`.
+  // When non-NULL (with `period_ns` 0): a periodic task run at the occurrences of this cron expression (UTF-8,
+  // copied): five fields, or six with leading seconds, or seven with a trailing year; `L`, `W`, `#`, `?`,
+  // names and `@daily`-style aliases. Its first run is the first occurrence after `delay_ns` / `at_ns`.
+  // `TW_ERR_BAD_CRON` when it does not parse or matches no time ahead.
+  const char *cron;
+  // The cron expression's time zone (UTF-8, copied): an IANA name read from the system's tz database
+  // (`/usr/share/zoneinfo` or `$TZDIR`), `"UTC"` or `"local"`; NULL for UTC. `TW_ERR_UNKNOWN_ZONE` when the
+  // database has no such zone. A fixed-time expression runs once when its time occurs twice at a DST change and
+  // at the first instant after a gap that skips it; an interval expression keeps its real-time interval.
+  const char *cron_zone;
+  // Periodic: one of `TW_FIXED_*` (ignored for cron).
   uint32_t recurrence;
-  // Periodic, fixed rate: one of `TW_OVERRUN_*`.
-  uint32_t overrun;
+  // Periodic: one of `TW_MISFIRE_*`.
+  uint32_t misfire;
+  // Periodic, `TW_MISFIRE_RUN_EACH`: the most missed occurrences kept to run, 1 to `TW_MAX_RUN_EACH`.
+  uint32_t misfire_max;
+  // Periodic, `TW_MISFIRE_SKIP`: how late the latest missed occurrence may be and still run. Default 1 s.
+  uint64_t misfire_grace_ns;
+  // Periodic: each run's deadline is spread by a random delay of up to this after its occurrence, drawn from
+  // `tw_config.seed`, the task's id and the run. 0 (the default): none.
+  uint64_t jitter_ns;
   // Periodic: stop after this many runs (0: no limit).
   uint64_t max_runs;
   // Periodic: no run starts after this `tw_monotonic_ns()` time (0: no end).

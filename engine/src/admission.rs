@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use crate::builder::{MAX_DELAY, WhenFull};
 use crate::error::{Error, invalid};
 use crate::handle::TaskHandle;
-use crate::schedule::Periodic;
-use crate::spec::{Submission, When};
+use crate::schedule::{Kind, MAX_RUN_EACH, Misfire, Periodic, Recurrence};
+use crate::spec::{Repeat, Submission, When};
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
 use crate::task::{Job, TaskParts};
@@ -69,36 +69,13 @@ impl Shared {
             return Err(invalid("a dedupe key must not be empty"));
         }
         let now = this.now_ns();
-        let deadline = this.deadline_of(when, now)?;
-        let periodic = match repeat {
-            None => None,
+        let deadline = this.deadline_of(when, now)?; // a cron task: its first occurrence follows this instant
+        let (periodic, deadline) = match repeat {
+            None => (None, deadline),
             Some(repeat) => {
-                if repeat.period < this.config.tick {
-                    return Err(invalid(format!(
-                        "period {:?} is shorter than the engine's tick {:?}",
-                        repeat.period, this.config.tick
-                    )));
-                }
-                if repeat.max_runs == 0 {
-                    return Err(invalid("a periodic task needs at least one run"));
-                }
-                let period = within_range("the period", repeat.period)?;
-                let end = match repeat.until {
-                    Some(end) => this.ns_of_instant(end, now, "the end time")?,
-                    None => u64::MAX,
-                };
-                if end < deadline {
-                    return Err(invalid("the periodic task's end time comes before its first run"));
-                }
-                Some(Periodic {
-                    period,
-                    recurrence: repeat.recurrence,
-                    overrun: repeat.overrun,
-                    anchor: deadline,
-                    max_runs: repeat.max_runs,
-                    end,
-                    stop_on_failure: repeat.stop_on_failure,
-                })
+                let periodic = this.periodic_of(repeat, deadline, now)?;
+                let deadline = this.first_deadline(&periodic, deadline, now);
+                (Some(periodic), deadline)
             }
         };
         if !this.accepting.load(Ordering::SeqCst) {
@@ -153,6 +130,63 @@ impl Shared {
         this.stats.submitted.fetch_add(1, Ordering::Relaxed);
         this.schedule(task.clone(), now);
         Ok(TaskHandle { task, shared: this.clone() })
+    }
+
+    /// A periodic submission's schedule, its first occurrence found from `start` (nanoseconds after the origin).
+    fn periodic_of(&self, repeat: Repeat, start: u64, now: u64) -> Result<Periodic, Error> {
+        if repeat.max_runs == 0 {
+            return Err(invalid("a periodic task needs at least one run"));
+        }
+        if let Misfire::RunEach { max } = repeat.misfire {
+            if max == 0 || max > MAX_RUN_EACH {
+                return Err(invalid(format!("Misfire::RunEach takes a bound from 1 to {MAX_RUN_EACH}, not {max}")));
+            }
+        }
+        let grace = within_range("the misfire grace", repeat.grace)?;
+        let jitter = within_range("the jitter", repeat.jitter)?;
+        let end = match repeat.until {
+            Some(end) => self.ns_of_instant(end, now, "the end time")?,
+            None => u64::MAX,
+        };
+        let (kind, first) = match repeat.cron {
+            Some(cron) => {
+                let wall_start = self.wall_of(start, now);
+                let first = cron.next_after_ns(wall_start)?.ok_or_else(|| Error::InvalidCron {
+                    expression: cron.expression().to_string(),
+                    reason: "it matches no time ahead (before 2262)".to_string(),
+                })?;
+                (Kind::Cron(Box::new(cron)), first)
+            }
+            None => {
+                if repeat.period < self.config.tick {
+                    return Err(invalid(format!(
+                        "period {:?} is shorter than the engine's tick {:?}",
+                        repeat.period, self.config.tick
+                    )));
+                }
+                let period = within_range("the period", repeat.period)?;
+                let kind = match repeat.recurrence {
+                    Recurrence::FixedDelay => Kind::Delay { period },
+                    _ => Kind::Rate { period },
+                };
+                (kind, start)
+            }
+        };
+        let periodic =
+            Periodic::new(kind, repeat.misfire, grace, jitter, repeat.max_runs, end, repeat.stop_on_failure, first);
+        if end < self.deadline_of_occurrence(&periodic, first, now) {
+            return Err(invalid("the periodic task's end time comes before its first run"));
+        }
+        Ok(periodic)
+    }
+
+    /// The first deadline of a periodic task: its first occurrence, converted, plus the first run's jitter (the
+    /// task's id is not known yet, so the first run's jitter is drawn from the occurrence instead).
+    fn first_deadline(&self, periodic: &Periodic, _start: u64, now: u64) -> u64 {
+        let occurrence = periodic.occurrence();
+        let jitter = periodic.jitter_of(1, occurrence, self.config.seed);
+        periodic.set_offset(jitter as i64);
+        self.deadline_of_occurrence(periodic, occurrence, now).saturating_add(jitter)
     }
 
     fn reserve_capacity(&self) -> Result<(), Error> {

@@ -76,7 +76,8 @@ pub struct ManualClock {
 
 struct ManualInner {
     origin: Instant,
-    system_origin: SystemTime,
+    /// The wall-clock time at the origin: moved by `set_system_time`.
+    system_origin: Mutex<SystemTime>,
     elapsed: Mutex<Duration>,
     listeners: Mutex<Vec<ListenerRef<Notifier>>>,
 }
@@ -90,7 +91,7 @@ impl ManualClock {
         ManualClock {
             inner: Arc::new(ManualInner {
                 origin: Instant::now(),
-                system_origin: SystemTime::now(),
+                system_origin: Mutex::new(SystemTime::now()),
                 elapsed: Mutex::new(Duration::ZERO),
                 listeners: Mutex::new(Vec::new()),
             }),
@@ -102,9 +103,33 @@ impl ManualClock {
         self.inner.origin + *self.inner.elapsed.lock()
     }
 
-    /// The wall-clock time of [`now`](Self::now): the real wall-clock time at creation plus [`elapsed`](Self::elapsed).
+    /// The wall-clock time of [`now`](Self::now): the real wall-clock time at creation plus
+    /// [`elapsed`](Self::elapsed), unless [`set_system_time`](Self::set_system_time) set it since.
     pub fn system_now(&self) -> SystemTime {
-        self.inner.system_origin + *self.inner.elapsed.lock()
+        let origin = *self.inner.system_origin.lock();
+        origin + *self.inner.elapsed.lock()
+    }
+
+    /// Sets the wall clock to `time` without moving the monotonic clock, as an NTP step, a resume from suspend or
+    /// `date -s` does to a real machine (a `time` before the clock's creation minus its elapsed time is taken as
+    /// the Unix epoch). From here on both clocks move together again; engines reading this clock are woken.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use taskwheel::ManualClock;
+    ///
+    /// let clock = ManualClock::new();
+    /// let before = clock.now();
+    /// let next_year = clock.system_now() + Duration::from_secs(365 * 24 * 3600);
+    /// clock.set_system_time(next_year);
+    /// assert_eq!((clock.system_now(), clock.now()), (next_year, before));
+    /// ```
+    pub fn set_system_time(&self, time: SystemTime) {
+        {
+            let elapsed = *self.inner.elapsed.lock();
+            *self.inner.system_origin.lock() = time.checked_sub(elapsed).unwrap_or(SystemTime::UNIX_EPOCH);
+        }
+        self.wake_listeners();
     }
 
     /// How far the clock has been moved since it was created.
@@ -119,6 +144,10 @@ impl ManualClock {
             let mut elapsed = self.inner.elapsed.lock();
             *elapsed = elapsed.saturating_add(by).min(MAX_ELAPSED);
         }
+        self.wake_listeners();
+    }
+
+    fn wake_listeners(&self) {
         let listeners: Vec<Arc<Notifier>> = {
             let mut listeners = self.inner.listeners.lock();
             listeners.retain(|listener| upgrade(listener).is_some());

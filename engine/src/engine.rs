@@ -165,13 +165,48 @@ impl Spawner {
         TaskBuilder::retrying(self, repeating(f), retry)
     }
 
-    /// A periodic task with every option: fixed rate or delay, overrun policy, first delay, run limit, end time.
+    /// A periodic task with every option: fixed rate or delay, misfire policy, jitter, first delay, run limit, end
+    /// time.
     pub fn periodic<F, R>(&self, period: Duration, f: F) -> PeriodicBuilder<'_>
     where
         F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
         R: TaskResult,
     {
         PeriodicBuilder::new(self, period, repeating(f))
+    }
+
+    /// A periodic task that runs at the occurrences of a cron expression, with every option of
+    /// [`periodic`](Self::periodic) but the period: misfire policy, jitter, run limit, end time and the rest.
+    ///
+    /// Occurrences are wall-clock times (see [`Cron`](crate::Cron) for time zones and daylight saving time); each
+    /// is converted to the engine's monotonic clock, and converted again when the wall clock steps (NTP, suspend
+    /// and resume, a date set by hand): on Linux a `timerfd` with `TFD_TIMER_CANCEL_ON_SET` wakes the tick thread
+    /// for it; elsewhere, while cron tasks are pending, the tick thread looks every second. So a cron task fires at
+    /// its wall-clock time, neither late nor in a burst; the occurrences a forward step skipped are missed ones,
+    /// handled by the misfire policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskwheel::{Clock, Cron, Engine, ManualClock};
+    ///
+    /// let clock = ManualClock::new();
+    /// let engine = Engine::builder().workers(1).clock(Clock::Manual(clock.clone())).build()?;
+    /// let report = engine.cron(Cron::parse("0 9 * * MON-FRI")?, |_| {}).submit()?; // 09:00 UTC on weekdays
+    /// for _day in 0..7 {
+    ///     clock.advance(Duration::from_secs(24 * 3600));
+    ///     engine.wait_idle()?;
+    /// }
+    /// assert_eq!(report.runs(), 5); // one a weekday, whatever day the week started on
+    /// # Ok::<(), taskwheel::Error>(())
+    /// ```
+    pub fn cron<F, R>(&self, cron: crate::Cron, f: F) -> PeriodicBuilder<'_>
+    where
+        F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        PeriodicBuilder::cron(self, cron, repeating(f))
     }
 
     /// A handle to the task with this id, live or among the recently finished ones.

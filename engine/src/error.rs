@@ -66,6 +66,15 @@ pub enum Error {
     /// [`TaskHandle::reschedule_at`](crate::TaskHandle::reschedule_at) and friends: the task is no longer pending —
     /// it is running (in this state) or has ended — so its deadline can no longer move.
     NotPending(TaskState),
+    /// A cron expression that does not parse, or matches no time ahead; the reason is the parser's or the search's.
+    InvalidCron {
+        /// The expression as given.
+        expression: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The system's tz database has no time zone of this name (or the machine has no tz database).
+    UnknownTimeZone(String),
 }
 
 impl fmt::Display for Error {
@@ -85,6 +94,8 @@ impl fmt::Display for Error {
             }
             Error::Spawn(_) => f.write_str("could not start an engine thread"),
             Error::NotPending(state) => write!(f, "the task is {state}: only a pending task can be rescheduled"),
+            Error::InvalidCron { expression, reason } => write!(f, "cron expression {expression:?}: {reason}"),
+            Error::UnknownTimeZone(zone) => write!(f, "no time zone {zone:?} in the system's tz database"),
         }
     }
 }

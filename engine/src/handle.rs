@@ -88,7 +88,7 @@ impl TaskHandle {
     }
 
     /// Resumes a paused task: it runs at its deadline, at once if that has passed (a periodic task then follows
-    /// its overrun policy for the runs it missed). Resuming a task that is not paused does nothing.
+    /// its misfire policy for the runs it missed). Resuming a task that is not paused does nothing.
     ///
     /// # Errors
     ///

@@ -5,7 +5,8 @@
 //!   exactly as long as needed.
 //! - [`Engine`] runs tasks on it: now, after a delay, at an instant or a wall-clock time, or periodically; with
 //!   priorities, dedupe keys, concurrency groups, a fixed pool of worker threads and a tickless tick thread. No
-//!   async runtime is involved.
+//!   async runtime is involved. Periodic tasks run at a fixed rate, a fixed delay or on a [`Cron`] expression in
+//!   a named time zone, with a [`Misfire`] policy for the runs they miss; one-shot tasks [`Retry`] with backoff.
 //!
 //! # Examples
 //!
@@ -31,6 +32,7 @@
 mod admission;
 mod builder;
 mod clock;
+mod cron;
 mod current;
 mod engine;
 mod error;
@@ -52,18 +54,21 @@ mod sync;
 mod task;
 mod tick;
 mod waiters;
+mod walltime;
+mod wallwatch;
 pub mod wheel;
 mod worker;
 
 pub use builder::{EngineBuilder, MAX_DELAY, MAX_PRECISE_SPIN, MAX_TICK, MIN_TICK, Precision, WhenFull};
 pub use clock::{Clock, ManualClock};
+pub use cron::Cron;
 pub use engine::{Engine, Shutdown, ShutdownReport, Spawner};
 pub use error::Error;
 pub use handle::TaskHandle;
 pub use join::{JoinError, JoinHandle, ResultTaskBuilder};
 pub use lifecycle::{CancelOutcome, TaskState};
 pub use retry::Retry;
-pub use schedule::{Overrun, Recurrence};
+pub use schedule::{MAX_RUN_EACH, Misfire, Recurrence};
 pub use spec::{PeriodicBuilder, Priority, TaskBuilder};
 pub use stats::{Lateness, Rejected, Stats};
 pub use task::{CancelToken, RunOutcome, TaskContext, TaskResult};

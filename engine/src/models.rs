@@ -221,14 +221,7 @@ fn a_periodic_task_cancelled_during_a_run_never_runs_again() {
             })
         };
         let mut submission = Submission::new(job, When::Now);
-        submission.repeat = Some(Repeat {
-            period: Duration::from_secs(1),
-            recurrence: Default::default(),
-            overrun: Default::default(),
-            max_runs: u64::MAX,
-            until: None,
-            stop_on_failure: false,
-        });
+        submission.repeat = Some(Repeat::new(Duration::from_secs(1)));
         let handle = submit(&shared, submission).unwrap();
         let worker = {
             let shared = shared.clone();

@@ -180,6 +180,15 @@ impl Shared {
     /// puts the task in again at the new deadline.
     pub(crate) fn reschedule(&self, task: &Arc<Task>, deadline: u64) -> Result<(), Error> {
         task.state.reschedule().map_err(Error::NotPending)?;
+        if let Some(periodic) = task.periodic() {
+            // The run keeps standing for its occurrence: the move goes into its offset (for the misfire decision
+            // and, for cron, the conversions after a wall-clock step).
+            let now = self.now_ns();
+            let occurrence = self.deadline_of_occurrence(periodic, periodic.occurrence(), now);
+            periodic.set_offset(
+                (i128::from(deadline) - i128::from(occurrence)).clamp(i64::MIN.into(), i64::MAX.into()) as i64,
+            );
+        }
         task.deadline.store(deadline, Ordering::SeqCst);
         let _ = self.commands.send(Command::Reschedule(task.clone()));
         // As in `schedule`: a read-modify-write of the target, so that the tick thread either sees the command
@@ -355,6 +364,8 @@ impl Shared {
             failed_runs: s.failed_runs.load(Ordering::Relaxed),
             retries: s.retries.load(Ordering::Relaxed),
             timed_out_runs: s.timed_out_runs.load(Ordering::Relaxed),
+            missed_runs: s.missed_runs.load(Ordering::Relaxed),
+            wall_clock_jumps: s.wall_clock_jumps.load(Ordering::Relaxed),
             tick_wakeups: s.wakeups.load(Ordering::Relaxed),
             signalled_wakeups: s.signalled_wakeups.load(Ordering::Relaxed),
             lateness,

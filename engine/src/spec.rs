@@ -2,11 +2,12 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::cron::Cron;
 use crate::engine::Spawner;
 use crate::error::Error;
 use crate::handle::TaskHandle;
 use crate::retry::Retry;
-use crate::schedule::{Overrun, Recurrence};
+use crate::schedule::{Misfire, Recurrence};
 use crate::task::{Job, TaskContext, TaskResult};
 
 /// Which run queue a task waits in once due. Workers always take from the highest non-empty queue.
@@ -35,11 +36,35 @@ pub(crate) enum When {
 pub(crate) struct Repeat {
     pub(crate) period: Duration,
     pub(crate) recurrence: Recurrence,
-    pub(crate) overrun: Overrun,
+    /// A cron schedule instead of a period.
+    pub(crate) cron: Option<Cron>,
+    pub(crate) misfire: Misfire,
+    pub(crate) grace: Duration,
+    pub(crate) jitter: Duration,
     /// The run limit; `u64::MAX` for none, 0 when 0 was asked (refused at submission).
     pub(crate) max_runs: u64,
     pub(crate) until: Option<Instant>,
     pub(crate) stop_on_failure: bool,
+}
+
+/// How late, by default, the latest missed occurrence may still run under [`Misfire::Skip`].
+pub(crate) const DEFAULT_GRACE: Duration = Duration::from_secs(1);
+
+impl Repeat {
+    /// Fixed rate every `period`, the defaults for the rest.
+    pub(crate) fn new(period: Duration) -> Repeat {
+        Repeat {
+            period,
+            recurrence: Recurrence::FixedRate,
+            cron: None,
+            misfire: Misfire::RunOnce,
+            grace: DEFAULT_GRACE,
+            jitter: Duration::ZERO,
+            max_runs: u64::MAX,
+            until: None,
+            stop_on_failure: false,
+        }
+    }
 }
 
 /// Everything a submission carries to the engine.
@@ -204,8 +229,15 @@ impl<'a> TaskBuilder<'a> {
 
 /// Options for a periodic task, from [`Spawner::periodic`]. Nothing is submitted until [`submit`](Self::submit).
 ///
-/// By default runs are fixed-rate, the first is due one period after submission, missed grid points are skipped,
-/// and the task runs until cancelled; a failed run is counted and the task goes on.
+/// By default runs are fixed-rate, the first is due one period after submission, one run at once stands for the
+/// occurrences missed while the task could not run ([`Misfire::RunOnce`]), and the task runs until cancelled; a
+/// failed run is counted and the task goes on. From [`Spawner::cron`] the occurrences are a cron expression's.
+///
+/// Runs of one task never overlap: a run that outlasts its period delays the next, and the misfire policy says
+/// what becomes of the occurrences it covered. For Kubernetes' `Replace`, give the task a
+/// [`timeout`](Self::timeout) no longer than its period (the run is asked to stop; the next starts when it
+/// returns). For `Allow`, let the periodic task submit a one-shot task for the work each time: those overlap
+/// freely, each with its own handle, result and limits (a concurrency group bounds how many run at once).
 ///
 /// # Examples
 ///
@@ -232,15 +264,15 @@ pub struct PeriodicBuilder<'a> {
 
 impl<'a> PeriodicBuilder<'a> {
     pub(crate) fn new(spawner: &'a Spawner, period: Duration, job: Job) -> PeriodicBuilder<'a> {
-        let repeat = Repeat {
-            period,
-            recurrence: Recurrence::FixedRate,
-            overrun: Overrun::Skip,
-            max_runs: u64::MAX,
-            until: None,
-            stop_on_failure: false,
-        };
-        PeriodicBuilder { spawner, submission: Submission::new(job, When::After(period)), repeat }
+        PeriodicBuilder { spawner, submission: Submission::new(job, When::After(period)), repeat: Repeat::new(period) }
+    }
+
+    /// A task that runs at the occurrences of `cron`, searched on the engine clock's wall-clock time.
+    pub(crate) fn cron(spawner: &'a Spawner, cron: Cron, job: Job) -> PeriodicBuilder<'a> {
+        let mut builder = PeriodicBuilder::new(spawner, Duration::ZERO, job);
+        builder.repeat.cron = Some(cron);
+        builder.submission.when = When::Now;
+        builder
     }
 
     /// Each run is due one period after the previous run ended, instead of on a fixed grid.
@@ -249,19 +281,37 @@ impl<'a> PeriodicBuilder<'a> {
         self
     }
 
-    /// What a fixed-rate task does about grid points missed while a run overran (default [`Overrun::Skip`]).
-    pub fn overrun(mut self, overrun: Overrun) -> Self {
-        self.repeat.overrun = overrun;
+    /// What becomes of occurrences missed while the task could not run (default [`Misfire::RunOnce`]).
+    pub fn misfire(mut self, misfire: Misfire) -> Self {
+        self.repeat.misfire = misfire;
         self
     }
 
-    /// The first run is due `delay` after submission instead of one period after.
+    /// Under [`Misfire::Skip`], how late the latest due occurrence may be and still run, as on time (default 1 s;
+    /// `Duration::ZERO` drops any run that starts late at all, which scheduling noise makes every run).
+    pub fn misfire_grace(mut self, grace: Duration) -> Self {
+        self.repeat.grace = grace;
+        self
+    }
+
+    /// Spreads each run's deadline by a random delay of up to `jitter` after its occurrence (so that many tasks
+    /// on one schedule do not all start in the same instant). Drawn from the engine's seed
+    /// ([`EngineBuilder::seed`](crate::EngineBuilder::seed)), the task's id and the run: the same seed gives the
+    /// same spread. The schedule itself does not drift: each next occurrence is found from the last one, not from
+    /// when the jittered run happened.
+    pub fn jitter(mut self, jitter: Duration) -> Self {
+        self.repeat.jitter = jitter;
+        self
+    }
+
+    /// The first run is due `delay` after submission instead of one period after (a cron task: its first run is
+    /// the first occurrence after that).
     pub fn first_delay(mut self, delay: Duration) -> Self {
         self.submission.when = When::After(delay);
         self
     }
 
-    /// The first run is due at `instant` on the engine's clock.
+    /// The first run is due at `instant` on the engine's clock (a cron task: the first occurrence after it).
     pub fn starting_at(mut self, instant: Instant) -> Self {
         self.submission.when = When::At(instant);
         self

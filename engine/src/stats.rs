@@ -111,6 +111,8 @@ pub(crate) struct Counters {
     pub(crate) failed_runs: CachePadded<AtomicU64>,
     pub(crate) retries: CachePadded<AtomicU64>,
     pub(crate) timed_out_runs: CachePadded<AtomicU64>,
+    pub(crate) missed_runs: CachePadded<AtomicU64>,
+    pub(crate) wall_clock_jumps: CachePadded<AtomicU64>,
     pub(crate) wakeups: CachePadded<AtomicU64>,
     pub(crate) signalled_wakeups: CachePadded<AtomicU64>,
     pub(crate) lateness: Histogram,
@@ -127,6 +129,8 @@ impl Counters {
             failed_runs: CachePadded::new(AtomicU64::new(0)),
             retries: CachePadded::new(AtomicU64::new(0)),
             timed_out_runs: CachePadded::new(AtomicU64::new(0)),
+            missed_runs: CachePadded::new(AtomicU64::new(0)),
+            wall_clock_jumps: CachePadded::new(AtomicU64::new(0)),
             wakeups: CachePadded::new(AtomicU64::new(0)),
             signalled_wakeups: CachePadded::new(AtomicU64::new(0)),
             lateness: Histogram::new(),
@@ -163,6 +167,12 @@ pub struct Stats {
     /// Runs that outlasted their task's [`timeout`](crate::TaskBuilder::timeout), counted when the timeout passed
     /// (a run that ignores it and keeps going is counted too).
     pub timed_out_runs: u64,
+    /// Occurrences of periodic tasks that got no run of their own: dropped or folded into one run by the task's
+    /// [`Misfire`](crate::Misfire) policy.
+    pub missed_runs: u64,
+    /// Steps of the wall clock against the monotonic one (NTP steps, suspend and resume, a date set by hand) seen
+    /// while cron tasks were pending: each moved their deadlines to the new wall-clock time.
+    pub wall_clock_jumps: u64,
     /// Times the tick thread woke up, for any reason.
     pub tick_wakeups: u64,
     /// Submissions that woke the tick thread because they were due before the deadline it slept toward (all
@@ -189,7 +199,8 @@ pub struct Rejected {
     pub duplicate_key: u64,
     /// [`Error::UnknownGroup`](crate::Error::UnknownGroup): the group was not declared on the builder.
     pub unknown_group: u64,
-    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument): a time, period, run limit or key out of range.
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument): a time, period, run limit or key out of range;
+    /// also [`Error::InvalidCron`](crate::Error::InvalidCron) and [`Error::UnknownTimeZone`](crate::Error::UnknownTimeZone).
     pub invalid_argument: u64,
 }
 

@@ -1,6 +1,7 @@
 //! The tick thread: owns the wheel, turns due deadlines into queued work, and sleeps exactly until the next one.
 
 use crate::builder::Precision;
+use crate::clock::Clock;
 use crate::lifecycle::TaskState;
 use crate::queues::Command;
 use crate::shared::Shared;
@@ -8,9 +9,18 @@ use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
 use crate::sync::channel::{Receiver, TryRecvError};
 use crate::task::Task;
+use crate::wallwatch::WallWatch;
 use crate::wheel::{TimerKey, Wheel};
 use std::cmp::Ordering as CmpOrdering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
+
+/// How far the wall clock may move against the monotonic one (steps, or a slew adding up) before the cron tasks'
+/// deadlines are converted again.
+const WALL_STEP_NS: i128 = 1_000_000;
+
+/// Where no watcher can hear wall-clock steps, how long the tick thread sleeps at most while cron tasks are
+/// pending.
+const WALL_POLL_NS: u64 = 1_000_000_000;
 
 /// A run with a timeout, watched until its deadline: the first deadline on top of the heap.
 struct Watch {
@@ -82,6 +92,16 @@ pub(crate) struct TickThread {
     tick_ns: u64,
     /// How long before its deadline a task is handed to a worker (fixed for the engine's life).
     handoff_ns: u64,
+    /// The cron tasks that have reached the wheel, by id (pruned of ended ones as it grows).
+    cron: HashMap<u64, Arc<Task>>,
+    /// Where `cron` is pruned next.
+    cron_prune_at: usize,
+    /// The wall clock minus the monotonic one when the cron deadlines were last converted (nanoseconds).
+    skew: Option<i128>,
+    /// Hears wall-clock steps while cron tasks are pending (monotonic clock only).
+    wall_watch: Option<WallWatch>,
+    /// Whether `wall_watch` was tried and could not start: then the sleeps are capped instead.
+    wall_polling: bool,
 }
 
 impl TickThread {
@@ -97,6 +117,11 @@ impl TickThread {
             watches: BinaryHeap::new(),
             tick_ns,
             handoff_ns,
+            cron: HashMap::new(),
+            cron_prune_at: 64,
+            skew: None,
+            wall_watch: None,
+            wall_polling: false,
         }
     }
 
@@ -132,6 +157,9 @@ impl TickThread {
             if stop {
                 break;
             }
+            if !self.cron.is_empty() {
+                self.follow_wall_clock(now);
+            }
             self.fire_due(now);
             self.time_out_due(now);
             let target = self.sleep_target();
@@ -151,6 +179,7 @@ impl TickThread {
             }
             self.sleep(target);
         }
+        self.wall_watch = None; // stops and joins the watcher
         self.shared.sleep_target.swap(u64::MAX, Ordering::SeqCst);
         self.shared.tick_stopped.store(true, Ordering::SeqCst);
         self.shared.changes.notify_all();
@@ -167,12 +196,102 @@ impl TickThread {
         // Read after the epoch: a reschedule stores its deadline after moving the epoch, and sends its command
         // after that, so this entry's deadline is at least as new as its epoch.
         task.wheel_epoch.store(epoch, Ordering::SeqCst);
+        let cron = task.periodic().is_some_and(|periodic| periodic.is_cron());
+        if cron {
+            self.track_cron(&task);
+            self.convert_cron(&task);
+        }
         let tick = task.deadline() / self.tick_ns;
         let key = self.wheel.insert(tick, task.clone());
         task.wheel_key.store(key.as_u64(), Ordering::SeqCst);
         // Pairs with the canceller, which moves the state and then reads `wheel_key`: one of us sees the other.
         if task.state() != TaskState::Pending {
             self.remove(&task);
+        }
+    }
+
+    /// Sets a cron task's deadline from its occurrence with the wall-clock skew every cron deadline in the wheel
+    /// was converted with (a reschedule's move is in its offset). A reschedule racing this stores its own
+    /// deadline and sends a command that brings the task back here.
+    fn convert_cron(&self, task: &Arc<Task>) {
+        let (Some(periodic), Some(skew)) = (task.periodic(), self.skew) else { return };
+        let deadline = i128::from(periodic.occurrence()) - skew + i128::from(periodic.offset());
+        let deadline = u64::try_from(deadline.max(0)).unwrap_or(u64::MAX);
+        let old = task.deadline();
+        let _ = task.deadline.compare_exchange(old, deadline, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// Keeps a cron task for the conversions a wall-clock step calls for, and starts listening for steps.
+    fn track_cron(&mut self, task: &Arc<Task>) {
+        if self.cron.is_empty() {
+            self.skew = Some(self.skew_now(self.shared.now_ns()));
+            if self.wall_watch.is_none() && !self.wall_polling {
+                self.start_wall_watch();
+            }
+        }
+        self.cron.insert(task.id, task.clone());
+        if self.cron.len() >= self.cron_prune_at {
+            self.cron.retain(|_, task| !task.state().is_terminal());
+            self.cron_prune_at = (self.cron.len() * 2).max(64);
+        }
+    }
+
+    #[cfg(not(loom))]
+    fn start_wall_watch(&mut self) {
+        if !matches!(self.shared.clock, Clock::Monotonic) {
+            return; // a manual clock wakes the tick thread itself when its wall clock is set
+        }
+        let shared = Arc::downgrade(&self.shared);
+        self.wall_watch = WallWatch::start(&self.shared.config.thread_name, move || {
+            if let Some(shared) = shared.upgrade() {
+                shared.wake_tick_thread();
+            }
+        });
+        self.wall_polling = self.wall_watch.is_none();
+    }
+
+    #[cfg(loom)]
+    fn start_wall_watch(&mut self) {
+        self.wall_polling = matches!(self.shared.clock, Clock::Monotonic);
+    }
+
+    /// The wall clock minus the clock reading `now`, in nanoseconds.
+    fn skew_now(&self, now: u64) -> i128 {
+        i128::from(self.shared.wall_ns()) - i128::from(now)
+    }
+
+    /// When the wall clock has moved against the monotonic one since the cron deadlines were converted, converts
+    /// them again: each pending cron task moves to where its occurrence now falls. A step forward makes the
+    /// occurrences it passed due at once (the misfire policy then decides which run); a step back moves them
+    /// later, so nothing runs twice and nothing early.
+    fn follow_wall_clock(&mut self, now: u64) {
+        let skew = self.skew_now(now);
+        let Some(converted) = self.skew else {
+            self.skew = Some(skew);
+            return;
+        };
+        if (skew - converted).abs() <= WALL_STEP_NS {
+            return;
+        }
+        self.skew = Some(skew);
+        self.shared.stats.wall_clock_jumps.fetch_add(1, Ordering::Relaxed);
+        self.cron.retain(|_, task| !task.state().is_terminal());
+        // Those in the wheel, and those already taken out of it into the imminent heap (under their current epoch).
+        // The others are queued, running or paused: their worker checks the wall clock when it takes them.
+        let mut waiting: Vec<Arc<Task>> =
+            self.cron.values().filter(|task| task.wheel_key.load(Ordering::SeqCst) != 0).cloned().collect();
+        for entry in std::mem::take(&mut self.imminent).into_vec() {
+            if !entry.task.periodic().is_some_and(|periodic| periodic.is_cron()) {
+                self.imminent.push(entry);
+            } else if entry.task.state.load_with_epoch() == (TaskState::Pending, entry.epoch) {
+                waiting.push(entry.task);
+            }
+        }
+        for task in waiting {
+            if task.state() != TaskState::Pending {
+                continue;
+            }
+            self.insert(task); // converted again with the new skew
         }
     }
 
@@ -259,7 +378,17 @@ impl TickThread {
 
     fn sleep(&self, target: Option<u64>) {
         let shared = &self.shared;
-        let woken = || shared.tick_woken.swap(false, Ordering::SeqCst);
+        // With cron tasks pending and no watcher for wall-clock steps, look at the wall clock every second.
+        let target = match (self.wall_polling && !self.cron.is_empty(), target) {
+            (true, target) => Some(target.unwrap_or(u64::MAX).min(shared.now_ns().saturating_add(WALL_POLL_NS))),
+            (false, target) => target,
+        };
+        // A manual clock's wall clock set by hand wakes this wait without a flag: the skew itself is looked at.
+        let converted = self.skew.filter(|_| !self.cron.is_empty());
+        let woken = || {
+            shared.tick_woken.swap(false, Ordering::SeqCst)
+                || converted.is_some_and(|converted| (self.skew_now(shared.now_ns()) - converted).abs() > WALL_STEP_NS)
+        };
         // In precise mode the tick thread wakes `handoff` early and hands the task over then.
         let wake_at = target.map(|ns| shared.instant_of(ns.saturating_sub(self.handoff_ns)));
         shared.tick_wake.wait_until(&shared.clock, wake_at, woken);

@@ -4,8 +4,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use crate::current::WorkScope;
+use crate::error::Error;
 use crate::lifecycle::TaskState;
 use crate::queues::Work;
+use crate::schedule::{Periodic, Start};
 use crate::shared::Shared;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
@@ -97,14 +99,29 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
     if scheduled > started.saturating_add(shared.handoff_ns()) {
         // Not due: a dispatch that raced a reschedule read the new epoch with the old deadline (the epoch moves
         // before the deadline is stored). Give the task back to the tick thread for its real deadline.
-        if task.state.transition(TaskState::Running, TaskState::Pending).is_ok() {
-            shared.schedule(task.clone(), started);
-        } else {
-            // A periodic task cancelled meanwhile: the canceller did the bookkeeping; the closure is ours to drop.
-            // SAFETY: this worker moved the task to Running and has not given it back: it owns the closure.
-            unsafe { task.discard_job() };
+        return give_back(shared, task, started);
+    }
+    // A periodic task's due run stands for one of the occurrences that came due: its misfire policy says which,
+    // or that none runs now.
+    let mut occurrence = 0;
+    if let Some(periodic) = task.periodic() {
+        match periodic.at_start(periodic.occurrence(), shared.occurrence_now(periodic, started)) {
+            Start::Run { occurrence: chosen, missed } => {
+                shared.stats.missed_runs.fetch_add(missed, Ordering::Relaxed);
+                periodic.set_occurrence(chosen);
+                occurrence = chosen;
+            }
+            Start::Skip { missed, next } => {
+                shared.stats.missed_runs.fetch_add(missed, Ordering::Relaxed);
+                return rearm(shared, task, periodic, next, started);
+            }
+            Start::Early => {
+                // A cron task whose deadline was converted before the wall clock moved back: wait for its time.
+                let deadline = shared.deadline_of_occurrence(periodic, periodic.occurrence(), started);
+                task.deadline.store(deadline.saturating_add_signed(periodic.offset()), Ordering::SeqCst);
+                return give_back(shared, task, started);
+            }
         }
-        return false;
     }
     shared.running.fetch_add(1, Ordering::SeqCst);
     // Precise mode hands tasks over a little early; never start one before its instant.
@@ -118,7 +135,12 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
         shared.watch(task, run, started.saturating_add(timeout));
     }
 
-    let ctx = TaskContext { task, run, scheduled_for: shared.instant_of(scheduled) };
+    // A periodic run was scheduled for the occurrence it stands for (with its offset), not for the first one due.
+    let scheduled_for = match task.periodic() {
+        Some(periodic) => shared.instant_of_occurrence(periodic, occurrence, started),
+        None => shared.instant_of(scheduled),
+    };
+    let ctx = TaskContext { task, run, scheduled_for };
     let mut panicked = false;
     // SAFETY: this worker moved the task from Pending to Running: it owns the closure until it discards it or
     // moves the task back to Pending.
@@ -191,32 +213,67 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
         return false;
     };
     let finished = shared.now_ns();
-    let next = if failed && periodic.stop_on_failure { None } else { periodic.next_deadline(run, scheduled, finished) };
-    match next {
-        Some(next) => {
-            task.deadline.store(next, Ordering::SeqCst);
-            // The closure stays in place: whoever next moves the task out of Pending finds it.
-            if task.state.transition(TaskState::Running, TaskState::Pending).is_ok() {
-                shared.schedule(task.clone(), finished);
-                false
-            } else {
-                // Cancelled during the run; the canceller did the bookkeeping, the closure is ours to drop.
-                // SAFETY: this worker owns the closure (see above).
-                unsafe { task.discard_job() };
-                false
-            }
-        }
-        None => {
-            // SAFETY: this worker owns the closure (see above).
-            unsafe { task.discard_job() };
-            let end = if failed && periodic.stop_on_failure { TaskState::Failed } else { TaskState::Succeeded };
-            if task.state.transition(TaskState::Running, end).is_ok() {
-                shared.finish_unretired(task, end);
-                return true;
-            }
-            false
-        }
+    if failed && periodic.stop_on_failure {
+        return end(shared, task, TaskState::Failed);
     }
+    // The next occurrence follows the one this run stood for, never the run's end (but for fixed delay).
+    rearm(shared, task, periodic, periodic.following(occurrence, finished), finished)
+}
+
+/// Gives a task this worker moved to `Running` back to the tick thread, unrun, for its deadline.
+fn give_back(shared: &Arc<Shared>, task: &Arc<Task>, now: u64) -> bool {
+    if task.state.transition(TaskState::Running, TaskState::Pending).is_ok() {
+        shared.schedule(task.clone(), now);
+    } else {
+        // A periodic task cancelled meanwhile: the canceller did the bookkeeping; the closure is ours to drop.
+        // SAFETY: this worker moved the task to Running and has not given it back: it owns the closure.
+        unsafe { task.discard_job() };
+    }
+    false
+}
+
+/// Schedules the run of a periodic task (held `Running` by this worker) for occurrence `next`, its deadline the
+/// occurrence on the engine's clock plus the run's jitter; or ends the task when its schedule is over (run limit,
+/// end time, no further occurrence: succeeded) or broken (a cron search that did not advance: failed). Returns
+/// `true` when this worker ended the task.
+fn rearm(
+    shared: &Arc<Shared>,
+    task: &Arc<Task>,
+    periodic: &Periodic,
+    next: Result<Option<u64>, Error>,
+    now: u64,
+) -> bool {
+    let runs = task.runs();
+    let next = match next {
+        Ok(next) => next,
+        Err(error) => {
+            task.set_report(Some(error.to_string()), None, false);
+            return end(shared, task, TaskState::Failed);
+        }
+    };
+    let Some(occurrence) = next else { return end(shared, task, TaskState::Succeeded) };
+    let deadline = shared.deadline_of_occurrence(periodic, occurrence, now);
+    if !periodic.allows(runs, deadline) {
+        return end(shared, task, TaskState::Succeeded);
+    }
+    let jitter = periodic.jitter_of(runs + 1, task.id, shared.config.seed);
+    periodic.set_occurrence(occurrence);
+    periodic.set_offset(jitter as i64);
+    task.deadline.store(deadline.saturating_add(jitter), Ordering::SeqCst);
+    // The closure stays in place: whoever next moves the task out of Pending finds it.
+    give_back(shared, task, now)
+}
+
+/// Ends a task this worker holds `Running` in `state`, dropping its closure. Returns `true` when this worker ended
+/// it (a canceller may have got there first and done the bookkeeping).
+fn end(shared: &Arc<Shared>, task: &Arc<Task>, state: TaskState) -> bool {
+    // SAFETY: this worker moved the task to Running and has not given it back: it owns the closure.
+    unsafe { task.discard_job() };
+    if task.state.transition(TaskState::Running, state).is_ok() {
+        shared.finish_unretired(task, state);
+        return true;
+    }
+    false
 }
 
 /// Sends a failed one-shot task back for another attempt when its retry policy says so (never once it was asked

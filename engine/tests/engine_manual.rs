@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, SystemTime};
 
 use taskwheel::{
-    CancelOutcome, Clock, Engine, EngineBuilder, Error, ManualClock, Overrun, Priority, Shutdown, ShutdownReport,
+    CancelOutcome, Clock, Engine, EngineBuilder, Error, ManualClock, Misfire, Priority, Shutdown, ShutdownReport,
     TaskState, WhenFull,
 };
 
@@ -175,7 +175,13 @@ fn periodic_end_time_stops_it() {
 }
 
 /// A periodic task whose first run takes 35 ms (it moves the manual clock itself), with a 10 ms period.
-fn overrunning(engine: &Engine, clock: &ManualClock, overrun: Overrun, fixed_delay: bool) -> Arc<Mutex<Vec<u64>>> {
+fn overrunning(
+    engine: &Engine,
+    clock: &ManualClock,
+    misfire: Misfire,
+    grace: Duration,
+    fixed_delay: bool,
+) -> Arc<Mutex<Vec<u64>>> {
     let starts = Arc::new(Mutex::new(Vec::new()));
     let (clock_in_task, starts_in_task) = (clock.clone(), starts.clone());
     let origin = clock.now();
@@ -187,7 +193,8 @@ fn overrunning(engine: &Engine, clock: &ManualClock, overrun: Overrun, fixed_del
                 clock_in_task.advance(35 * MS);
             }
         })
-        .overrun(overrun)
+        .misfire(misfire)
+        .misfire_grace(grace)
         .max_runs(3);
     if fixed_delay {
         builder = builder.fixed_delay();
@@ -202,23 +209,44 @@ fn overrunning(engine: &Engine, clock: &ManualClock, overrun: Overrun, fixed_del
 #[test]
 fn fixed_rate_skip_drops_the_grid_points_missed_by_an_overrun() {
     let (engine, clock) = engine();
-    let starts = overrunning(&engine, &clock, Overrun::Skip, false);
-    // First run at 10 ends at 45: points 20, 30, 40 are skipped; the grid resumes at 50, then 60.
+    let starts = overrunning(&engine, &clock, Misfire::Skip, Duration::ZERO, false);
+    // First run at 10 ends at 45: points 20, 30, 40 are skipped (40 is 5 ms late, past the grace); the grid resumes
+    // at 50, then 60.
     assert_eq!(*starts.lock().unwrap(), [10, 50, 60]);
+    assert_eq!(engine.stats().missed_runs, 3);
 }
 
 #[test]
-fn fixed_rate_catch_up_runs_once_at_once_then_returns_to_the_grid() {
+fn fixed_rate_skip_within_its_grace_runs_the_latest_missed_point() {
     let (engine, clock) = engine();
-    let starts = overrunning(&engine, &clock, Overrun::CatchUp, false);
+    let starts = overrunning(&engine, &clock, Misfire::Skip, 5 * MS, false);
     assert_eq!(*starts.lock().unwrap(), [10, 45, 50]);
+    assert_eq!(engine.stats().missed_runs, 2);
+}
+
+#[test]
+fn fixed_rate_run_once_runs_once_at_once_then_returns_to_the_grid() {
+    let (engine, clock) = engine();
+    let starts = overrunning(&engine, &clock, Misfire::RunOnce, Duration::ZERO, false);
+    assert_eq!(*starts.lock().unwrap(), [10, 45, 50]);
+    assert_eq!(engine.stats().missed_runs, 2, "20 and 30 folded into the run for 40");
+}
+
+#[test]
+fn fixed_rate_run_each_runs_the_latest_missed_points_one_after_another() {
+    let (engine, clock) = engine();
+    let starts = overrunning(&engine, &clock, Misfire::RunEach { max: 2 }, Duration::ZERO, false);
+    // 20, 30 and 40 were missed: the two latest run at once, one after the other; 20 is dropped.
+    assert_eq!(*starts.lock().unwrap(), [10, 45, 45]);
+    assert_eq!(engine.stats().missed_runs, 1);
 }
 
 #[test]
 fn fixed_delay_counts_each_period_from_the_end_of_the_run() {
     let (engine, clock) = engine();
-    let starts = overrunning(&engine, &clock, Overrun::Skip, true);
+    let starts = overrunning(&engine, &clock, Misfire::Skip, Duration::ZERO, true);
     assert_eq!(*starts.lock().unwrap(), [10, 55, 65]);
+    assert_eq!(engine.stats().missed_runs, 0);
 }
 
 #[test]
@@ -369,7 +397,8 @@ fn wait_idle_returns_after_a_group_task_was_parked() {
     assert_eq!(parked.wait().unwrap(), TaskState::Succeeded);
     engine.wait_idle().unwrap(); // hung before the fix
     // A periodic group task whose catch-up re-arm is due at once, while its own slot is still held.
-    let periodic = engine.periodic(MS * 3, |_| ()).overrun(Overrun::CatchUp).max_runs(2).group("g").submit().unwrap();
+    let periodic =
+        engine.periodic(MS * 3, |_| ()).misfire(Misfire::RunEach { max: 2 }).max_runs(2).group("g").submit().unwrap();
     advance(&engine, &clock, MS * 28);
     assert_eq!(periodic.wait().unwrap(), TaskState::Succeeded);
     engine.wait_idle().unwrap();

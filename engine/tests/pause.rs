@@ -49,10 +49,10 @@ fn a_task_paused_and_resumed_before_its_deadline_runs_at_its_deadline() {
 }
 
 #[test]
-fn a_paused_periodic_task_follows_its_overrun_policy_on_resume() {
+fn a_paused_periodic_task_follows_its_misfire_policy_on_resume() {
     let (engine, clock) = engine();
     let (runs, task) = counter();
-    let beat = engine.every(10 * SECOND, task).unwrap(); // fixed rate, skip missed runs
+    let beat = engine.every(10 * SECOND, task).unwrap(); // fixed rate, one run for the missed ones
     advance(&engine, &clock, 10 * SECOND);
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     beat.pause().unwrap();
@@ -61,6 +61,7 @@ fn a_paused_periodic_task_follows_its_overrun_policy_on_resume() {
     beat.resume().unwrap();
     engine.wait_idle().unwrap();
     assert_eq!(runs.load(Ordering::SeqCst), 2, "one run for the missed ones, not five");
+    assert_eq!(engine.stats().missed_runs, 4);
     advance(&engine, &clock, 5 * SECOND); // t = 70 s: back on the grid
     assert_eq!(runs.load(Ordering::SeqCst), 3);
     beat.cancel();

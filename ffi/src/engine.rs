@@ -293,7 +293,8 @@ pub struct tw_stats {
     /// Refused with `TW_ERR_UNKNOWN_GROUP`.
     pub rejected_unknown_group: u64,
     /// Refused with `TW_ERR_INVALID_ARGUMENT` by the engine: a time beyond `TW_MAX_DELAY_NS`, a period shorter
-    /// than one tick, an empty key, a zero run limit, an end before the first run.
+    /// than one tick, an empty key, a zero run limit, an end before the first run (and, counted here too, a bad
+    /// cron expression or time zone).
     pub rejected_invalid_argument: u64,
     /// Runs started (a periodic task runs many times).
     pub runs: u64,
@@ -303,6 +304,10 @@ pub struct tw_stats {
     pub retries: u64,
     /// Runs that outlasted their task's `timeout_ns`, counted when the timeout passed.
     pub timed_out_runs: u64,
+    /// Occurrences of periodic tasks that got no run of their own (dropped or folded into one by `misfire`).
+    pub missed_runs: u64,
+    /// Wall-clock steps (NTP, suspend and resume, a date set by hand) seen while cron tasks were pending.
+    pub wall_clock_jumps: u64,
     /// Times the tick thread woke up.
     pub tick_wakeups: u64,
     /// Submissions that woke the tick thread because they were due earlier than its sleep target.
@@ -354,6 +359,8 @@ pub unsafe extern "C" fn tw_engine_stats(engine: *const tw_engine, out: *mut tw_
             failed_runs: s.failed_runs,
             retries: s.retries,
             timed_out_runs: s.timed_out_runs,
+            missed_runs: s.missed_runs,
+            wall_clock_jumps: s.wall_clock_jumps,
             tick_wakeups: s.tick_wakeups,
             signalled_wakeups: s.signalled_wakeups,
             lateness_count: s.lateness.count,

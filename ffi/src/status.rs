@@ -46,6 +46,10 @@ pub enum tw_status {
     TW_ERR_WOULD_DEADLOCK = 15,
     /// `tw_reschedule*`: the task is no longer pending (it is running or has ended); nothing changed.
     TW_ERR_NOT_PENDING = 16,
+    /// A cron expression that does not parse, or matches no time ahead.
+    TW_ERR_BAD_CRON = 17,
+    /// A time zone the system's tz database does not have (or the machine has no tz database).
+    TW_ERR_UNKNOWN_ZONE = 18,
 }
 
 use tw_status::*;
@@ -72,6 +76,8 @@ pub extern "C" fn tw_status_str(status: u32) -> *const c_char {
         14 => b"TW_ALREADY_FINISHED: the task had already finished\0",
         15 => b"TW_ERR_WOULD_DEADLOCK: called from inside a task of the engine, the call could never return\0",
         16 => b"TW_ERR_NOT_PENDING: the task is running or has ended: it can no longer be rescheduled\0",
+        17 => b"TW_ERR_BAD_CRON: the cron expression does not parse or matches no time ahead\0",
+        18 => b"TW_ERR_UNKNOWN_ZONE: no such time zone in the system's tz database\0",
         _ => b"TW_UNKNOWN_STATUS: not a taskwheel status\0",
     };
     text.as_ptr().cast()
@@ -96,6 +102,8 @@ pub(crate) fn status_of(error: &Error) -> tw_status {
         Error::Spawn(_) => TW_ERR_SPAWN,
         Error::WouldDeadlock(_) => TW_ERR_WOULD_DEADLOCK,
         Error::NotPending(_) => TW_ERR_NOT_PENDING,
+        Error::InvalidCron { .. } => TW_ERR_BAD_CRON,
+        Error::UnknownTimeZone(_) => TW_ERR_UNKNOWN_ZONE,
         // `Error` may grow; anything new is an argument problem until it gets its own code.
         #[allow(unreachable_patterns)]
         _ => TW_ERR_INVALID_ARGUMENT,

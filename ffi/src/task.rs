@@ -5,12 +5,12 @@ use std::ffi::{c_char, c_int, c_void};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use taskwheel::{CancelOutcome, CancelToken, Overrun, Priority, Retry, RunOutcome, TaskContext, TaskState};
+use taskwheel::{CancelOutcome, CancelToken, Cron, Misfire, Priority, Retry, RunOutcome, TaskContext, TaskState};
 
 use super::engine::tw_engine;
 use super::ptr::{as_ref, optional_str, write_optional};
-use super::status::guard;
 use super::status::tw_status::{self, *};
+use super::status::{guard, status_of};
 
 /// A task: returns 0 for success, `TW_RUN_CANCELLED` to end as cancelled (after seeing
 /// `tw_current_task_cancelled()`, or to cancel itself), anything else for failure. The code returned is kept:
@@ -27,6 +27,9 @@ pub const TW_RUN_CANCELLED: c_int = 2_147_483_647;
 /// read as "never" and never shortened, so every run's deadline stays inside the clock's range. (A `timeout_ns`
 /// of a wait is not a task time: `UINT64_MAX` there means no timeout.)
 pub const TW_MAX_DELAY_NS: u64 = 4_611_686_018_427_387_904;
+
+/// The largest `tw_task_spec.misfire_max` under `TW_MISFIRE_RUN_EACH`.
+pub const TW_MAX_RUN_EACH: u32 = 10_000;
 
 /// Releases a task's or timer's `user_data`.
 pub type tw_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
@@ -87,14 +90,18 @@ pub enum tw_recurrence {
     TW_FIXED_DELAY = 1,
 }
 
-/// What a fixed-rate task does about grid points missed while a run overran (`tw_task_spec.overrun`).
+/// What a periodic task (fixed rate, fixed delay or cron) does about occurrences it missed while it could not
+/// run — a run outlasted the period, it was paused, the workers were busy, the wall clock stepped ahead
+/// (`tw_task_spec.misfire`). Missed occurrences that get no run are counted in `tw_stats.missed_runs`.
 #[repr(u32)]
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum tw_overrun {
-    /// Skip them; run at the next grid point not yet passed.
-    TW_OVERRUN_SKIP = 0,
-    /// Run once at once for all of them, then return to the grid.
-    TW_OVERRUN_CATCH_UP = 1,
+pub enum tw_misfire {
+    /// The default: one run at once stands for all of them, then the schedule goes on.
+    TW_MISFIRE_RUN_ONCE = 0,
+    /// None of them runs; the latest still runs if it is late by no more than `misfire_grace_ns`.
+    TW_MISFIRE_SKIP = 1,
+    /// Each runs, one after another at once, but at most the `misfire_max` latest of them.
+    TW_MISFIRE_RUN_EACH = 2,
 }
 
 /// Everything `tw_schedule` can be asked. Fill with `tw_task_spec_init`, then set `run` and what you need.
@@ -112,12 +119,29 @@ pub struct tw_task_spec {
     pub delay_ns: u64,
     /// When non-zero: first run at this `tw_monotonic_ns()` time (a past time runs at once).
     pub at_ns: u64,
-    /// 0 for a one-shot task; otherwise the period (at least one engine tick).
+    /// 0 for a one-shot task (or a cron one); otherwise the period (at least one engine tick).
     pub period_ns: u64,
-    /// Periodic: one of `TW_FIXED_*`.
+    /// When non-NULL (with `period_ns` 0): a periodic task run at the occurrences of this cron expression (UTF-8,
+    /// copied): five fields, or six with leading seconds, or seven with a trailing year; `L`, `W`, `#`, `?`,
+    /// names and `@daily`-style aliases. Its first run is the first occurrence after `delay_ns` / `at_ns`.
+    /// `TW_ERR_BAD_CRON` when it does not parse or matches no time ahead.
+    pub cron: *const c_char,
+    /// The cron expression's time zone (UTF-8, copied): an IANA name read from the system's tz database
+    /// (`/usr/share/zoneinfo` or `$TZDIR`), `"UTC"` or `"local"`; NULL for UTC. `TW_ERR_UNKNOWN_ZONE` when the
+    /// database has no such zone. A fixed-time expression runs once when its time occurs twice at a DST change and
+    /// at the first instant after a gap that skips it; an interval expression keeps its real-time interval.
+    pub cron_zone: *const c_char,
+    /// Periodic: one of `TW_FIXED_*` (ignored for cron).
     pub recurrence: u32,
-    /// Periodic, fixed rate: one of `TW_OVERRUN_*`.
-    pub overrun: u32,
+    /// Periodic: one of `TW_MISFIRE_*`.
+    pub misfire: u32,
+    /// Periodic, `TW_MISFIRE_RUN_EACH`: the most missed occurrences kept to run, 1 to `TW_MAX_RUN_EACH`.
+    pub misfire_max: u32,
+    /// Periodic, `TW_MISFIRE_SKIP`: how late the latest missed occurrence may be and still run. Default 1 s.
+    pub misfire_grace_ns: u64,
+    /// Periodic: each run's deadline is spread by a random delay of up to this after its occurrence, drawn from
+    /// `tw_config.seed`, the task's id and the run. 0 (the default): none.
+    pub jitter_ns: u64,
     /// Periodic: stop after this many runs (0: no limit).
     pub max_runs: u64,
     /// Periodic: no run starts after this `tw_monotonic_ns()` time (0: no end).
@@ -170,8 +194,13 @@ pub unsafe extern "C" fn tw_task_spec_init(spec: *mut tw_task_spec) {
         delay_ns: 0,
         at_ns: 0,
         period_ns: 0,
+        cron: std::ptr::null(),
+        cron_zone: std::ptr::null(),
         recurrence: tw_recurrence::TW_FIXED_RATE as u32,
-        overrun: tw_overrun::TW_OVERRUN_SKIP as u32,
+        misfire: tw_misfire::TW_MISFIRE_RUN_ONCE as u32,
+        misfire_max: 1,
+        misfire_grace_ns: 1_000_000_000,
+        jitter_ns: 0,
         max_runs: 0,
         until_ns: 0,
         stop_on_failure: 0,
@@ -312,6 +341,16 @@ pub unsafe extern "C" fn tw_schedule(
         };
         // SAFETY: NULL or NUL-terminated strings, by this function's contract.
         let (key, group) = unsafe { (optional_str(spec.key)?, optional_str(spec.group)?) };
+        // SAFETY: as above.
+        let (cron, zone) = unsafe { (optional_str(spec.cron)?, optional_str(spec.cron_zone)?) };
+        let cron = match cron {
+            Some(expression) => {
+                let cron = Cron::parse(expression).map_err(|error| status_of(&error))?;
+                Some(cron.in_zone(zone.unwrap_or("UTC")).map_err(|error| status_of(&error))?)
+            }
+            None if zone.is_some() => return Err(TW_ERR_INVALID_ARGUMENT), // a zone without an expression
+            None => None,
+        };
         let job = move |ctx: &TaskContext<'_>| -> RunOutcome {
             let _current = Current::enter(ctx);
             // SAFETY: `run` is the caller's task function and `data.ptr()` the argument it was given for it.
@@ -320,7 +359,7 @@ pub unsafe extern "C" fn tw_schedule(
                 code => RunOutcome::Exit(code),
             }
         };
-        let handle = if spec.period_ns == 0 {
+        let handle = if spec.period_ns == 0 && cron.is_none() {
             let builder = if spec.retry_max_attempts == 0 {
                 engine.engine.task(job)
             } else {
@@ -351,17 +390,26 @@ pub unsafe extern "C" fn tw_schedule(
             if spec.retry_max_attempts != 0 {
                 return Err(TW_ERR_INVALID_ARGUMENT); // retries are for one-shot tasks
             }
-            let mut builder = engine.engine.periodic(Duration::from_nanos(spec.period_ns), job).priority(priority);
+            let mut builder = match cron {
+                Some(_) if spec.period_ns != 0 => return Err(TW_ERR_INVALID_ARGUMENT), // a period or a cron, not both
+                Some(cron) => engine.engine.cron(cron, job),
+                None => engine.engine.periodic(Duration::from_nanos(spec.period_ns), job),
+            }
+            .priority(priority);
             builder = match spec.recurrence {
                 0 => builder,
                 1 => builder.fixed_delay(),
                 _ => return Err(TW_ERR_INVALID_ARGUMENT),
             };
-            builder = builder.overrun(match spec.overrun {
-                0 => Overrun::Skip,
-                1 => Overrun::CatchUp,
+            builder = builder.misfire(match spec.misfire {
+                0 => Misfire::RunOnce,
+                1 => Misfire::Skip,
+                2 => Misfire::RunEach { max: spec.misfire_max },
                 _ => return Err(TW_ERR_INVALID_ARGUMENT),
             });
+            builder = builder
+                .misfire_grace(Duration::from_nanos(spec.misfire_grace_ns))
+                .jitter(Duration::from_nanos(spec.jitter_ns));
             builder = if spec.at_ns != 0 {
                 builder.starting_at(instant_at(spec.at_ns))
             } else {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use taskwheel::{Clock, Engine, Error, ManualClock, Overrun, Priority, Shutdown, TaskHandle, TaskState};
+use taskwheel::{Clock, Engine, Error, ManualClock, Misfire, Priority, Shutdown, TaskHandle, TaskState};
 
 #[derive(Arbitrary, Debug)]
 enum When {
@@ -150,7 +150,7 @@ fuzz_target!(|input: Input| {
                             b = b.fixed_delay();
                         }
                         if catch_up {
-                            b = b.overrun(Overrun::CatchUp);
+                            b = b.misfire(Misfire::RunEach { max: 2 }).jitter(Duration::from_micros(50));
                         }
                         if stop_on_failure {
                             b = b.stop_on_failure();

@@ -49,7 +49,9 @@ enum Call {
         at_ns: u64,
         period_ns: u64,
         recurrence: u32,
-        overrun: u32,
+        misfire: u32,
+        misfire_max: u32,
+        cron: Option<(Vec<u8>, Option<Vec<u8>>)>,
         max_runs: u64,
         priority: u32,
         key: Option<Vec<u8>>,
@@ -147,7 +149,7 @@ struct Input {
     calls: Vec<Call>,
 }
 
-const MAX_STATUS: tw_status = tw_status::TW_ERR_NOT_PENDING;
+const MAX_STATUS: tw_status = tw_status::TW_ERR_UNKNOWN_ZONE;
 
 fn known(status: tw_status) {
     assert!((status as u32) <= MAX_STATUS as u32, "undocumented status {status:?}");
@@ -203,7 +205,9 @@ fuzz_target!(|input: Input| {
                     at_ns,
                     period_ns,
                     recurrence,
-                    overrun,
+                    misfire,
+                    misfire_max,
+                    cron,
                     max_runs,
                     priority,
                     key,
@@ -236,7 +240,12 @@ fuzz_target!(|input: Input| {
                     spec.at_ns = if at_ns % 3 == 0 { at_ns } else { 0 };
                     spec.period_ns = if period_ns % 2 == 0 { 0 } else { period_ns % 5_000_000 };
                     spec.recurrence = recurrence % 3;
-                    spec.overrun = overrun % 3;
+                    spec.misfire = misfire % 4;
+                    spec.misfire_max = misfire_max % 5;
+                    let cron_zone = cron.as_ref().and_then(|(_, zone)| zone.clone()).map(c_string);
+                    let cron = cron.map(|(expression, _)| c_string(expression));
+                    spec.cron = cron.as_ref().map_or(ptr::null(), |c| c.as_ptr());
+                    spec.cron_zone = cron_zone.as_ref().map_or(ptr::null(), |z| z.as_ptr());
                     spec.max_runs = max_runs % 4;
                     spec.priority = priority % 4;
                     spec.key = key.as_ref().map_or(ptr::null(), |k| k.as_ptr());

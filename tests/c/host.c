@@ -183,7 +183,8 @@ static void test_engine(void) {
     spec.free_user_data = free_job;
     spec.period_ns = 1 * MS;
     spec.recurrence = TW_FIXED_DELAY;
-    spec.overrun = TW_OVERRUN_CATCH_UP;
+    spec.misfire = TW_MISFIRE_SKIP;
+    spec.misfire_grace_ns = 2 * MS;
     spec.at_ns = tw_monotonic_ns() + 1 * MS; /* absolute first run, so the end is after it however slow we are */
     spec.until_ns = spec.at_ns + 5 * MS;
     spec.stop_on_failure = 1;
@@ -302,9 +303,9 @@ static void test_engine(void) {
     CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_INVALID_ARGUMENT);
     spec.recurrence = TW_FIXED_RATE;
     spec.user_data = new_job(0);
-    spec.overrun = 5;
+    spec.misfire = 5;
     CHECK_STATUS(tw_schedule(engine, &spec, NULL), TW_ERR_INVALID_ARGUMENT);
-    spec.overrun = TW_OVERRUN_SKIP;
+    spec.misfire = TW_MISFIRE_RUN_ONCE;
     spec.period_ns = 0;
     spec.user_data = new_job(0);
     spec.key = "";
@@ -987,8 +988,76 @@ static void test_results_and_joinable(void) {
     tw_engine_free(engine);
 }
 
+static atomic_int cron_runs;
+static int count_cron_run(void *p) {
+    (void)p;
+    atomic_fetch_add(&cron_runs, 1);
+    return 0;
+}
+
+/* cron (issue 13): every second in Berlin, twice; then each kind of bad input gets its own status */
+static void test_cron(void) {
+    tw_config config;
+    tw_config_init(&config);
+    config.workers = 1;
+    tw_engine *engine = NULL;
+    CHECK_STATUS(tw_engine_new(&config, &engine), TW_OK);
+    int frees_before = atomic_load(&frees);
+    tw_task_spec spec;
+    tw_task_spec_init(&spec);
+    spec.run = count_cron_run;
+    spec.user_data = new_job(0);
+    spec.free_user_data = free_job;
+    spec.cron = "* * * * * *"; /* six fields: seconds first */
+    spec.cron_zone = "Europe/Berlin";
+    spec.max_runs = 2;
+    spec.jitter_ns = 1 * MS;
+    tw_task_id id;
+    CHECK_STATUS(tw_schedule(engine, &spec, &id), TW_OK);
+    tw_state state;
+    CHECK_STATUS(tw_wait(engine, id, UINT64_MAX, &state), TW_OK);
+    CHECK(state == TW_STATE_SUCCEEDED);
+    CHECK(atomic_load(&cron_runs) == 2);
+
+    struct { const char *cron, *zone; uint64_t period_ns; uint32_t misfire, max; tw_status expected; } bad[] = {
+        {"61 * * * *", NULL, 0, TW_MISFIRE_RUN_ONCE, 1, TW_ERR_BAD_CRON},
+        {"0 0 30 2 *", NULL, 0, TW_MISFIRE_RUN_ONCE, 1, TW_ERR_BAD_CRON}, /* never matches */
+        {"@hourly", "Mars/Olympus_Mons", 0, TW_MISFIRE_RUN_ONCE, 1, TW_ERR_UNKNOWN_ZONE},
+        {"\xff", NULL, 0, TW_MISFIRE_RUN_ONCE, 1, TW_ERR_INVALID_UTF8},
+        {NULL, "UTC", 0, TW_MISFIRE_RUN_ONCE, 1, TW_ERR_INVALID_ARGUMENT},     /* a zone without an expression */
+        {"@hourly", NULL, 5 * MS, TW_MISFIRE_RUN_ONCE, 1, TW_ERR_INVALID_ARGUMENT}, /* a period and a cron */
+        {"@hourly", NULL, 0, 9, 1, TW_ERR_INVALID_ARGUMENT},
+        {"@hourly", NULL, 0, TW_MISFIRE_RUN_EACH, 0, TW_ERR_INVALID_ARGUMENT},
+        {"@hourly", NULL, 0, TW_MISFIRE_RUN_EACH, TW_MAX_RUN_EACH + 1, TW_ERR_INVALID_ARGUMENT},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tw_task_spec_init(&spec);
+        spec.run = run_job;
+        spec.user_data = new_job(0);
+        spec.free_user_data = free_job;
+        spec.cron = bad[i].cron;
+        spec.cron_zone = bad[i].zone;
+        spec.period_ns = bad[i].period_ns;
+        spec.misfire = bad[i].misfire;
+        spec.misfire_max = bad[i].max;
+        CHECK_STATUS(tw_schedule(engine, &spec, NULL), bad[i].expected);
+    }
+    CHECK(strstr(tw_status_str(TW_ERR_BAD_CRON), "TW_ERR_BAD_CRON") != NULL);
+    CHECK(strstr(tw_status_str(TW_ERR_UNKNOWN_ZONE), "TW_ERR_UNKNOWN_ZONE") != NULL);
+    tw_stats stats;
+    CHECK_STATUS(tw_engine_stats(engine, &stats), TW_OK);
+    /* the engine counts what it refused itself: the expression with no time ahead and the two bounds; the others
+     * were refused by the C API before reaching it */
+    CHECK(stats.rejected_invalid_argument == 3);
+    CHECK(stats.runs == 2 && stats.missed_runs == 0);
+    CHECK_STATUS(tw_engine_shutdown(engine, TW_SHUTDOWN_CANCEL_PENDING, UINT64_MAX, NULL), TW_OK);
+    tw_engine_free(engine);
+    CHECK(atomic_load(&frees) == frees_before + 1 + (int)(sizeof bad / sizeof bad[0]));
+}
+
 int main(void) {
     test_status_and_version();
+    test_cron();
     test_engine();
     test_precision_modes();
     test_priorities_and_capacity();

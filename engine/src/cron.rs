@@ -1,0 +1,294 @@
+//! Cron schedules on wall-clock time: `croner` parses the expression and searches its occurrences, `jiff` reads
+//! the time zone from the system's tz database.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use croner::parser::CronParser;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use crate::error::Error;
+
+/// A cron expression in a time zone: when a task from [`Spawner::cron`](crate::Spawner::cron) runs.
+///
+/// The expression has five fields (minute, hour, day of month, month, day of week), or six with a leading seconds
+/// field, or seven with a trailing year; fields take numbers, names (`JAN`, `MON`), ranges, steps, lists, `L` (last
+/// day of the month, or `5L` the last Friday), `W` (nearest weekday), `#` (`1#2`, the second Monday) and `?`; the
+/// aliases `@yearly`, `@monthly`, `@weekly`, `@daily`, `@hourly` stand for their expressions. Day of week counts
+/// from 0 (Sunday) as in Vixie cron; when both day fields are restricted, either matching is enough (also as in
+/// Vixie cron). Parsing and the search are [croner](https://docs.rs/croner)'s.
+///
+/// # Time zones
+///
+/// By default the expression is read in UTC. [`in_zone`](Self::in_zone) takes an IANA name (`"Europe/Berlin"`),
+/// `"UTC"`, or `"local"` for the machine's zone (`TZ`, else `/etc/localtime`). Named zones are read from the
+/// system's tz database (`/usr/share/zoneinfo`, or the directory in `TZDIR`), so they follow the machine's
+/// tzdata updates; nothing is compiled in. On a machine without one, a named zone is refused with
+/// [`Error::UnknownTimeZone`] and UTC still works.
+///
+/// # Daylight saving time
+///
+/// One rule, croner's (it follows the Open Cron Pattern Specification and Vixie cron): a *fixed-time* expression
+/// (one number each in its seconds, minutes and hours fields, such as `30 2 * * *`) runs **once** when the clock
+/// goes back and its time occurs twice (at the first pass), and at the **first valid instant after the gap** when the
+/// clock goes forward over its time (02:30 in a gap from 02:00 to 03:00 runs at 03:00). An *interval* expression
+/// (a wildcard, step or range in one of those fields, such as `*/15 * * * *`) keeps its real-time interval: in a
+/// repeated hour it runs at each matching wall-clock time of both passes; the times a gap skips do not run.
+///
+/// Each next occurrence is searched from the last *scheduled* one (never from when a run happened to end) and must
+/// be strictly later: a search that cannot advance is an [`Error::InvalidCron`] (a task then ends failed with it),
+/// never a spin. An expression with no occurrence ahead is refused at submission; one whose occurrences run out
+/// (a year field) ends its task as succeeded after the last.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+/// use taskwheel::Cron;
+///
+/// let nightly = Cron::parse("30 2 * * *")?.in_zone("Europe/Berlin")?;
+/// // 2026-03-28 12:00 UTC: the next 02:30 in Berlin falls in the spring gap (02:00 → 03:00 on the 29th).
+/// let noon = UNIX_EPOCH + Duration::from_secs(1_774_699_200);
+/// let next = nightly.next_after(noon)?;
+/// assert_eq!(next, Some(UNIX_EPOCH + Duration::from_secs(1_774_746_000))); // 03:00 CEST = 01:00 UTC
+/// assert!(Cron::parse("61 * * * *").is_err());
+/// # Ok::<(), taskwheel::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Cron {
+    expression: Box<str>,
+    zone_name: Box<str>,
+    pattern: croner::Cron,
+    zone: TimeZone,
+}
+
+impl Cron {
+    /// Parses a cron expression, read in UTC.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCron`] with the parser's reason.
+    pub fn parse(expression: &str) -> Result<Cron, Error> {
+        let pattern = CronParser::new().parse(expression).map_err(|error| bad(expression, error))?;
+        Ok(Cron { expression: expression.into(), zone_name: "UTC".into(), pattern, zone: TimeZone::UTC })
+    }
+
+    /// The same expression read in another time zone: an IANA name, `"UTC"`, or `"local"`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTimeZone`] when the system's tz database has no such zone (or there is none).
+    pub fn in_zone(mut self, zone: &str) -> Result<Cron, Error> {
+        let unknown = |_| Error::UnknownTimeZone(zone.to_string());
+        self.zone = match zone {
+            "UTC" => TimeZone::UTC,
+            "local" => TimeZone::try_system().map_err(unknown)?,
+            name => TimeZone::get(name).map_err(unknown)?,
+        };
+        self.zone_name = zone.into();
+        Ok(self)
+    }
+
+    /// The expression as given.
+    pub fn expression(&self) -> &str {
+        &self.expression
+    }
+
+    /// The zone as given (`"UTC"` unless [`in_zone`](Self::in_zone) said otherwise).
+    pub fn zone(&self) -> &str {
+        &self.zone_name
+    }
+
+    /// The first occurrence strictly after `after`; `None` when there is none before the year 2262 (the end of the
+    /// engine's wall-clock range: `0 0 30 2 *` never matches, `0 0 0 1 1 * 2027` matches once).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCron`] when `after` lies before 1970 or the search does not advance (never a spin).
+    pub fn next_after(&self, after: SystemTime) -> Result<Option<SystemTime>, Error> {
+        let after = after.duration_since(UNIX_EPOCH).ok().and_then(|since| u64::try_from(since.as_nanos()).ok());
+        let after = after.ok_or_else(|| self.error("the time lies outside 1970 to 2262"))?;
+        Ok(self.next_after_ns(after)?.map(|next| UNIX_EPOCH + Duration::from_nanos(next)))
+    }
+
+    /// The first occurrence strictly after `after`, both in nanoseconds since the Unix epoch; `None` when there is
+    /// none in range.
+    pub(crate) fn next_after_ns(&self, after: u64) -> Result<Option<u64>, Error> {
+        let start = Timestamp::from_nanosecond(i128::from(after))
+            .map_err(|_| self.error("the time lies outside the calendar's range"))?
+            .to_zoned(self.zone.clone());
+        let next = match self.pattern.find_next_occurrence(&start, false) {
+            Ok(next) => next,
+            Err(croner::errors::CronError::TimeSearchLimitExceeded) => return Ok(None),
+            Err(error) => return Err(bad(&self.expression, error)),
+        };
+        let Ok(next) = u64::try_from(next.timestamp().as_nanosecond()) else { return Ok(None) };
+        if next <= after {
+            return Err(self.error("the search did not advance past the last occurrence"));
+        }
+        Ok(Some(next))
+    }
+
+    /// The last occurrence at or before `at` (nanoseconds since the Unix epoch), if there is one after `floor`.
+    pub(crate) fn last_at_or_before_ns(&self, at: u64, floor: u64) -> Option<u64> {
+        let start = Timestamp::from_nanosecond(i128::from(at)).ok()?.to_zoned(self.zone.clone());
+        let last = self.pattern.find_previous_occurrence(&start, true).ok()?;
+        let last = u64::try_from(last.timestamp().as_nanosecond()).ok()?;
+        (last > floor && last <= at).then_some(last)
+    }
+
+    fn error(&self, reason: &str) -> Error {
+        Error::InvalidCron { expression: self.expression.to_string(), reason: reason.to_string() }
+    }
+}
+
+impl FromStr for Cron {
+    type Err = Error;
+
+    fn from_str(expression: &str) -> Result<Cron, Error> {
+        Cron::parse(expression)
+    }
+}
+
+impl fmt::Debug for Cron {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cron").field("expression", &self.expression).field("zone", &self.zone_name).finish()
+    }
+}
+
+impl PartialEq for Cron {
+    fn eq(&self, other: &Cron) -> bool {
+        (&self.expression, &self.zone_name) == (&other.expression, &other.zone_name)
+    }
+}
+
+fn bad(expression: &str, error: croner::errors::CronError) -> Error {
+    let reason = match error {
+        croner::errors::CronError::TimeSearchLimitExceeded => "it matches no time before the year 5000".to_string(),
+        other => other.to_string(),
+    };
+    Error::InvalidCron { expression: expression.to_string(), reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> u64 {
+        u64::try_from(text.parse::<Timestamp>().unwrap().as_nanosecond()).unwrap()
+    }
+
+    fn run(expression: &str, zone: &str, from: &str, count: usize) -> Vec<String> {
+        let cron = Cron::parse(expression).unwrap().in_zone(zone).unwrap();
+        let tz = TimeZone::get(zone).unwrap();
+        let mut t = at(from);
+        (0..count)
+            .map(|_| {
+                t = cron.next_after_ns(t).unwrap().unwrap();
+                let zoned = Timestamp::from_nanosecond(i128::from(t)).unwrap().to_zoned(tz.clone());
+                zoned.strftime("%m-%d %H:%M%:z").to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn berlin_a_fixed_time_job_runs_once_in_the_autumn_overlap_and_after_the_spring_gap() {
+        // kubernetes/kubernetes#121594: a 02:00 Europe/Berlin job ran twice at the autumn change.
+        assert_eq!(
+            run("0 2 * * *", "Europe/Berlin", "2026-10-24T12:00:00Z", 3),
+            ["10-25 02:00+02:00", "10-26 02:00+01:00", "10-27 02:00+01:00"]
+        );
+        assert_eq!(
+            run("30 2 * * *", "Europe/Berlin", "2026-03-28T12:00:00Z", 3),
+            ["03-29 03:00+02:00", "03-30 02:30+02:00", "03-31 02:30+02:00"]
+        );
+    }
+
+    #[test]
+    fn berlin_an_interval_job_keeps_its_real_time_interval_across_both_changes() {
+        assert_eq!(
+            run("*/30 * * * *", "Europe/Berlin", "2026-10-25T00:00:00Z", 5),
+            ["10-25 02:30+02:00", "10-25 02:00+01:00", "10-25 02:30+01:00", "10-25 03:00+01:00", "10-25 03:30+01:00"]
+        );
+        assert_eq!(
+            run("*/30 * * * *", "Europe/Berlin", "2026-03-29T00:00:00Z", 3),
+            ["03-29 01:30+01:00", "03-29 03:00+02:00", "03-29 03:30+02:00"]
+        );
+    }
+
+    #[test]
+    fn new_york_fixed_and_interval_jobs_across_both_changes() {
+        // Spring: 2026-03-08 02:00 EST → 03:00 EDT. Autumn: 2026-11-01 02:00 EDT → 01:00 EST.
+        assert_eq!(
+            run("30 2 * * *", "America/New_York", "2026-03-07T12:00:00Z", 2),
+            ["03-08 03:00-04:00", "03-09 02:30-04:00"]
+        );
+        assert_eq!(
+            run("30 1 * * *", "America/New_York", "2026-10-31T12:00:00Z", 2),
+            ["11-01 01:30-04:00", "11-02 01:30-05:00"]
+        );
+        assert_eq!(
+            run("0 * * * *", "America/New_York", "2026-11-01T04:30:00Z", 3),
+            ["11-01 01:00-04:00", "11-01 01:00-05:00", "11-01 02:00-05:00"]
+        );
+    }
+
+    #[test]
+    fn lord_howe_half_hour_changes() {
+        // Autumn: 2026-04-05 02:00 +11:00 → 01:30 +10:30. Spring: 2026-10-04 02:00 +10:30 → 02:30 +11:00.
+        assert_eq!(
+            run("45 1 * * *", "Australia/Lord_Howe", "2026-04-04T00:00:00Z", 2),
+            ["04-05 01:45+11:00", "04-06 01:45+10:30"]
+        );
+        assert_eq!(
+            run("*/15 * * * *", "Australia/Lord_Howe", "2026-04-04T14:00:00Z", 6),
+            [
+                "04-05 01:15+11:00",
+                "04-05 01:30+11:00",
+                "04-05 01:45+11:00",
+                "04-05 01:30+10:30",
+                "04-05 01:45+10:30",
+                "04-05 02:00+10:30"
+            ]
+        );
+        assert_eq!(
+            run("15 2 * * *", "Australia/Lord_Howe", "2026-10-03T12:00:00Z", 2),
+            ["10-04 02:30+11:00", "10-05 02:15+11:00"]
+        );
+    }
+
+    #[test]
+    fn seconds_last_day_nth_weekday_and_nearest_weekday() {
+        assert_eq!(
+            run("*/20 * * * * *", "UTC", "2026-01-01T00:00:00Z", 3),
+            ["01-01 00:00+00:00", "01-01 00:00+00:00", "01-01 00:01+00:00"]
+        );
+        assert_eq!(run("0 0 L 2 *", "UTC", "2027-06-01T00:00:00Z", 1), ["02-29 00:00+00:00"]); // 2028 is a leap year
+        assert_eq!(run("0 9 * * 1#2", "UTC", "2026-12-01T00:00:00Z", 1), ["12-14 09:00+00:00"]);
+        assert_eq!(run("0 9 15W * *", "UTC", "2026-08-01T00:00:00Z", 1), ["08-14 09:00+00:00"]); // the 15th is a Saturday
+    }
+
+    #[test]
+    fn bad_expressions_and_zones_are_typed_errors() {
+        for bad in ["", "61 * * * *", "* * * * * * * *", "a b c d e", "0 0 32 * *"] {
+            assert!(matches!(Cron::parse(bad), Err(Error::InvalidCron { .. })), "{bad:?}");
+        }
+        assert!(matches!(Cron::parse("* * * * *").unwrap().in_zone("Mars/Olympus"), Err(Error::UnknownTimeZone(_))));
+        let never = Cron::parse("0 0 30 2 *").unwrap();
+        assert_eq!(never.next_after_ns(at("2026-01-01T00:00:00Z")).ok(), Some(None));
+        let once = Cron::parse("0 0 0 1 1 * 2027").unwrap();
+        assert_eq!(once.next_after_ns(at("2026-06-01T00:00:00Z")).ok(), Some(Some(at("2027-01-01T00:00:00Z"))));
+        assert_eq!(once.next_after_ns(at("2027-01-01T00:00:00Z")).ok(), Some(None));
+    }
+
+    #[test]
+    fn the_last_occurrence_at_or_before_an_instant() {
+        let hourly = Cron::parse("0 * * * *").unwrap();
+        let t = at("2026-01-01T05:30:00Z");
+        assert_eq!(hourly.last_at_or_before_ns(t, 0), Some(at("2026-01-01T05:00:00Z")));
+        assert_eq!(hourly.last_at_or_before_ns(at("2026-01-01T05:00:00Z"), 0), Some(at("2026-01-01T05:00:00Z")));
+        assert_eq!(hourly.last_at_or_before_ns(t, at("2026-01-01T05:00:00Z")), None);
+    }
+}
