@@ -53,6 +53,9 @@
 // of a wait is not a task time: `UINT64_MAX` there means no timeout.)
 #define TW_MAX_DELAY_NS 4611686018427387904
 
+// The largest weight in `tw_config.priority_weights`.
+#define TW_MAX_PRIORITY_WEIGHT 1000
+
 // The largest `tw_task_spec.misfire_max` under `TW_MISFIRE_RUN_EACH`.
 #define TW_MAX_RUN_EACH 10000
 
@@ -272,6 +275,10 @@ typedef struct tw_config {
   // Seeds the engine's random spreads (retry jitter): the same seed gives the same waits. 0 (the default): a
   // random seed.
   uint64_t seed;
+  // Weighted sharing between the run queues, in the order High, Normal, Low: of every sum-of-weights takes,
+  // each queue gets as many as its weight while it has work (a flood of High never starves Low). Each at most
+  // `TW_MAX_PRIORITY_WEIGHT`. All 0 (the default): strict priority, the highest non-empty queue first.
+  uint32_t priority_weights[3];
   // Concurrency groups: `group_count` UTF-8 names and their limits (each at least 1). May be NULL when
   // `group_count` is 0. The strings are copied; they need only live during `tw_engine_new`.
   const char *const *group_names;
@@ -299,6 +306,12 @@ typedef struct tw_stats {
   uint64_t pending;
   // Tasks running now.
   uint64_t running;
+  // Work waiting in the High run queue for a free worker (part of `pending`).
+  uint64_t queued_high;
+  // Work waiting in the Normal run queue.
+  uint64_t queued_normal;
+  // Work waiting in the Low run queue.
+  uint64_t queued_low;
   // Tasks that ended succeeded.
   uint64_t succeeded;
   // Tasks that ended failed.

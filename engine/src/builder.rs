@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::engine::Engine;
 use crate::error::{Error, invalid};
+use crate::queues::MAX_PRIORITY_WEIGHT;
 
 /// The finest tick an engine accepts.
 pub const MIN_TICK: Duration = Duration::from_micros(10);
@@ -71,6 +72,8 @@ pub(crate) struct Config {
     /// Seeds the random spreads (the jitter of retries' backoff).
     pub(crate) seed: u64,
     pub(crate) groups: Vec<(String, usize)>,
+    /// Weighted sharing between the run queues (High, Normal, Low); `None`: strict priority.
+    pub(crate) priority_weights: Option<[u32; 3]>,
 }
 
 /// Builds an [`Engine`]. Start from [`Engine::builder`].
@@ -117,6 +120,7 @@ impl EngineBuilder {
                 precision: Precision::Standard,
                 retain_finished: 10_000,
                 seed: random_seed(),
+                priority_weights: None,
                 groups: Vec::new(),
             },
         }
@@ -170,6 +174,21 @@ impl EngineBuilder {
     /// gives the same waits, for deterministic tests. Default: drawn at random for each engine.
     pub fn seed(mut self, seed: u64) -> Self {
         self.config.seed = seed;
+        self
+    }
+
+    /// Shares the workers between the three run queues by weight instead of strict priority (asynq's weighted
+    /// queues): of every `high + normal + low` takes, each queue gets as many as its weight while it has work, the
+    /// turns spread evenly; a queue whose turn it is but that is empty gives its turn to the highest non-empty one.
+    /// So a flood of `High` never starves `Low`: with `(6, 3, 1)`, `Low` gets one take in ten. A weight may be 0
+    /// (that queue is served only when the others are empty); each is at most
+    /// [`MAX_PRIORITY_WEIGHT`](crate::MAX_PRIORITY_WEIGHT) and one must be non-zero. Default: strict — a worker
+    /// always takes from the highest non-empty queue.
+    ///
+    /// Sharing decides which queue a free worker takes from; it never pre-empts a run, and a task's priority still
+    /// orders it within its own queue's deadline order.
+    pub fn priority_weights(mut self, high: u32, normal: u32, low: u32) -> Self {
+        self.config.priority_weights = Some([high, normal, low]);
         self
     }
 
@@ -231,6 +250,13 @@ impl EngineBuilder {
         if let Precision::Precise { spin } = config.precision {
             if spin > MAX_PRECISE_SPIN {
                 return Err(invalid(format!("precise spin {spin:?} is longer than {MAX_PRECISE_SPIN:?}")));
+            }
+        }
+        if let Some(weights) = config.priority_weights {
+            if weights.iter().all(|&weight| weight == 0) || weights.iter().any(|&weight| weight > MAX_PRIORITY_WEIGHT) {
+                return Err(invalid(format!(
+                    "priority weights {weights:?}: each at most {MAX_PRIORITY_WEIGHT}, and one above 0"
+                )));
             }
         }
         let mut seen = std::collections::HashSet::with_capacity(config.groups.len());

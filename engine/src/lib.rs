@@ -67,10 +67,11 @@ pub use error::Error;
 pub use handle::TaskHandle;
 pub use join::{JoinError, JoinHandle, ResultTaskBuilder};
 pub use lifecycle::{CancelOutcome, TaskState};
+pub use queues::MAX_PRIORITY_WEIGHT;
 pub use retry::Retry;
 pub use schedule::{MAX_RUN_EACH, Misfire, Recurrence};
 pub use spec::{PeriodicBuilder, Priority, TaskBuilder};
-pub use stats::{Lateness, Rejected, Stats};
+pub use stats::{Lateness, Queued, Rejected, Stats};
 pub use task::{CancelToken, RunOutcome, TaskContext, TaskResult};
 
 /// The README's Rust examples, compiled and run as doc-tests.

@@ -19,7 +19,8 @@ use crate::notify::Notifier;
 use crate::queues::Command;
 use crate::queues::{RunQueues, Work};
 use crate::registry::{Keys, Registry};
-use crate::stats::{Counters, Lateness, Stats};
+use crate::spec::Priority;
+use crate::stats::{Counters, Lateness, Queued, Stats};
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::channel::{self, Receiver, Sender};
 use crate::sync::{Arc, CachePadded, Mutex};
@@ -84,7 +85,7 @@ impl Shared {
             registry: Registry::new(config.retain_finished),
             keys: Keys::default(),
             groups: Groups::new(&config.groups),
-            queues: RunQueues::new(),
+            queues: RunQueues::new(config.priority_weights),
             commands,
             sleep_target: AtomicU64::new(u64::MAX),
             tick_woken: AtomicBool::new(false),
@@ -356,6 +357,11 @@ impl Shared {
             submitted: s.submitted.load(Ordering::Relaxed),
             pending: live.saturating_sub(running),
             running,
+            queued: Queued {
+                high: self.queues.len(Priority::High) as u64,
+                normal: self.queues.len(Priority::Normal) as u64,
+                low: self.queues.len(Priority::Low) as u64,
+            },
             succeeded: s.succeeded.load(Ordering::Relaxed),
             failed: s.failed.load(Ordering::Relaxed),
             cancelled: s.cancelled.load(Ordering::Relaxed),

@@ -150,6 +150,9 @@ pub struct Stats {
     pub pending: u64,
     /// Tasks running now.
     pub running: u64,
+    /// Work waiting in each run queue for a free worker (due, dispatched, not yet taken): the queue depth per
+    /// priority. Part of `pending`.
+    pub queued: Queued,
     /// Tasks that ended `Succeeded`.
     pub succeeded: u64,
     /// Tasks that ended `Failed`.
@@ -180,6 +183,25 @@ pub struct Stats {
     pub signalled_wakeups: u64,
     /// Fire lateness (a run's actual start minus the instant asked for) over all runs.
     pub lateness: Lateness,
+}
+
+/// How much work waits in each run queue, from [`Stats::queued`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Queued {
+    /// In the `High` queue.
+    pub high: u64,
+    /// In the `Normal` queue.
+    pub normal: u64,
+    /// In the `Low` queue.
+    pub low: u64,
+}
+
+impl Queued {
+    /// All three queues together.
+    pub fn total(&self) -> u64 {
+        self.high + self.normal + self.low
+    }
 }
 
 /// Submissions refused, counted by the reason they were refused for: each refused submission is counted once, in

@@ -68,6 +68,10 @@ pub struct tw_config {
     /// Seeds the engine's random spreads (retry jitter): the same seed gives the same waits. 0 (the default): a
     /// random seed.
     pub seed: u64,
+    /// Weighted sharing between the run queues, in the order High, Normal, Low: of every sum-of-weights takes,
+    /// each queue gets as many as its weight while it has work (a flood of High never starves Low). Each at most
+    /// `TW_MAX_PRIORITY_WEIGHT`. All 0 (the default): strict priority, the highest non-empty queue first.
+    pub priority_weights: [u32; 3],
     /// Concurrency groups: `group_count` UTF-8 names and their limits (each at least 1). May be NULL when
     /// `group_count` is 0. The strings are copied; they need only live during `tw_engine_new`.
     pub group_names: *const *const c_char,
@@ -93,6 +97,7 @@ pub unsafe extern "C" fn tw_config_init(config: *mut tw_config) {
         precise_spin_ns: 0,
         retain_finished: 0,
         seed: 0,
+        priority_weights: [0; 3],
         group_names: ptr::null(),
         group_limits: ptr::null(),
         group_count: 0,
@@ -157,6 +162,10 @@ unsafe fn apply(
         2 => Precision::Relaxed,
         _ => return Err(TW_ERR_INVALID_ARGUMENT),
     });
+    if config.priority_weights != [0; 3] {
+        let [high, normal, low] = config.priority_weights;
+        builder = builder.priority_weights(high, normal, low);
+    }
     if config.seed != 0 {
         builder = builder.seed(config.seed);
     }
@@ -273,6 +282,12 @@ pub struct tw_stats {
     pub pending: u64,
     /// Tasks running now.
     pub running: u64,
+    /// Work waiting in the High run queue for a free worker (part of `pending`).
+    pub queued_high: u64,
+    /// Work waiting in the Normal run queue.
+    pub queued_normal: u64,
+    /// Work waiting in the Low run queue.
+    pub queued_low: u64,
     /// Tasks that ended succeeded.
     pub succeeded: u64,
     /// Tasks that ended failed.
@@ -345,6 +360,9 @@ pub unsafe extern "C" fn tw_engine_stats(engine: *const tw_engine, out: *mut tw_
             submitted: s.submitted,
             pending: s.pending,
             running: s.running,
+            queued_high: s.queued.high,
+            queued_normal: s.queued.normal,
+            queued_low: s.queued.low,
             succeeded: s.succeeded,
             failed: s.failed,
             cancelled: s.cancelled,

@@ -23,9 +23,9 @@ pub use engine::{
 };
 pub use status::{tw_status, tw_status_str, tw_version};
 pub use task::{
-    TW_MAX_DELAY_NS, TW_MAX_RUN_EACH, TW_RUN_CANCELLED, tw_cancel, tw_current_task_cancelled, tw_current_task_id,
-    tw_free_fn, tw_join, tw_misfire, tw_monotonic_ns, tw_outcome, tw_pause, tw_pause_engine, tw_pause_group,
-    tw_priority, tw_recurrence, tw_release, tw_reschedule, tw_reschedule_after, tw_resume, tw_schedule,
+    TW_MAX_DELAY_NS, TW_MAX_PRIORITY_WEIGHT, TW_MAX_RUN_EACH, TW_RUN_CANCELLED, tw_cancel, tw_current_task_cancelled,
+    tw_current_task_id, tw_free_fn, tw_join, tw_misfire, tw_monotonic_ns, tw_outcome, tw_pause, tw_pause_engine,
+    tw_pause_group, tw_priority, tw_recurrence, tw_release, tw_reschedule, tw_reschedule_after, tw_resume, tw_schedule,
     tw_schedule_after, tw_state, tw_task_fn, tw_task_id, tw_task_outcome, tw_task_spec, tw_task_spec_init,
     tw_task_state, tw_wait,
 };
@@ -41,6 +41,7 @@ mod tests {
     fn the_c_bounds_are_the_engines() {
         assert_eq!(u128::from(super::TW_MAX_DELAY_NS), taskwheel::MAX_DELAY.as_nanos());
         assert_eq!(super::TW_MAX_RUN_EACH, taskwheel::MAX_RUN_EACH);
+        assert_eq!(super::TW_MAX_PRIORITY_WEIGHT, taskwheel::MAX_PRIORITY_WEIGHT);
         assert_eq!(u128::from(super::TW_MAX_PRECISE_SPIN_NS), taskwheel::MAX_PRECISE_SPIN.as_nanos());
         assert_eq!(super::TW_RUN_CANCELLED, std::ffi::c_int::MAX);
     }

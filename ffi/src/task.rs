@@ -28,6 +28,9 @@ pub const TW_RUN_CANCELLED: c_int = 2_147_483_647;
 /// of a wait is not a task time: `UINT64_MAX` there means no timeout.)
 pub const TW_MAX_DELAY_NS: u64 = 4_611_686_018_427_387_904;
 
+/// The largest weight in `tw_config.priority_weights`.
+pub const TW_MAX_PRIORITY_WEIGHT: u32 = 1_000;
+
 /// The largest `tw_task_spec.misfire_max` under `TW_MISFIRE_RUN_EACH`.
 pub const TW_MAX_RUN_EACH: u32 = 10_000;
 

@@ -13,12 +13,68 @@ use libfuzzer_sys::fuzz_target;
 use taskwheel::{Clock, Cron, Engine, Error, ManualClock, Misfire};
 
 /// Zone names worth reaching often (DST in both hemispheres, a 30-minute change, none), besides arbitrary ones.
-const ZONES: [&str; 7] = ["UTC", "local", "Europe/Berlin", "Australia/Lord_Howe", "America/New_York", "Asia/Kolkata", "Pacific/Chatham"];
+const ZONES: [&str; 7] =
+    ["UTC", "local", "Europe/Berlin", "Australia/Lord_Howe", "America/New_York", "Asia/Kolkata", "Pacific/Chatham"];
 
 #[derive(Arbitrary, Debug)]
 enum Zone {
     Known(u8),
     Any(String),
+}
+
+/// One field of an expression built from cron's own pieces, so that most inputs parse and reach the search.
+#[derive(Arbitrary, Debug)]
+enum Field {
+    Any,
+    Question,
+    Number(u8),
+    Range(u8, u8),
+    Step(Option<(u8, u8)>, u8),
+    List(Vec<u8>),
+    Last(Option<u8>),
+    Weekday(u8),
+    Nth(u8, u8),
+    Name(u8),
+    Raw(String),
+}
+
+impl Field {
+    fn text(&self) -> String {
+        const NAMES: [&str; 8] = ["JAN", "dec", "MON", "fri", "SUN", "L", "W", "?"];
+        match self {
+            Field::Any => "*".into(),
+            Field::Question => "?".into(),
+            Field::Number(n) => n.to_string(),
+            Field::Range(a, b) => format!("{a}-{b}"),
+            Field::Step(None, s) => format!("*/{s}"),
+            Field::Step(Some((a, b)), s) => format!("{a}-{b}/{s}"),
+            Field::List(items) => items.iter().take(6).map(u8::to_string).collect::<Vec<_>>().join(","),
+            Field::Last(None) => "L".into(),
+            Field::Last(Some(n)) => format!("{n}L"),
+            Field::Weekday(n) => format!("{n}W"),
+            Field::Nth(d, n) => format!("{d}#{n}"),
+            Field::Name(i) => NAMES[usize::from(*i) % NAMES.len()].into(),
+            Field::Raw(text) => text.clone(),
+        }
+    }
+}
+
+#[derive(Arbitrary, Debug)]
+enum Expression {
+    Raw(String),
+    Fields(Vec<Field>),
+    Alias(u8),
+}
+
+impl Expression {
+    fn text(&self) -> String {
+        const ALIASES: [&str; 6] = ["@yearly", "@monthly", "@weekly", "@daily", "@hourly", "@annually"];
+        match self {
+            Expression::Raw(text) => text.clone(),
+            Expression::Fields(fields) => fields.iter().take(8).map(Field::text).collect::<Vec<_>>().join(" "),
+            Expression::Alias(i) => ALIASES[usize::from(*i) % ALIASES.len()].into(),
+        }
+    }
 }
 
 #[derive(Arbitrary, Debug)]
@@ -32,7 +88,7 @@ enum Op {
 
 #[derive(Arbitrary, Debug)]
 struct Input {
-    expression: String,
+    expression: Expression,
     zone: Zone,
     /// Where `next_after` searches from: seconds after 2000-01-01.
     starts: Vec<u32>,
@@ -51,10 +107,11 @@ fuzz_target!(|input: Input| {
         Zone::Known(i) => ZONES[usize::from(*i) % ZONES.len()].to_string(),
         Zone::Any(name) => name.clone(),
     };
-    let cron = match Cron::parse(&input.expression) {
+    let text = input.expression.text();
+    let cron = match Cron::parse(&text) {
         Ok(cron) => cron,
         Err(Error::InvalidCron { expression, .. }) => {
-            assert_eq!(expression, input.expression);
+            assert_eq!(expression, text);
             return;
         }
         Err(other) => panic!("parse refused with {other:?}"),

@@ -433,6 +433,54 @@ static void test_priorities_and_capacity(void) {
     CHECK(report.cancelled == 8);
     tw_engine_free(engine);
 
+    /* weighted sharing (issue 13): with weights 3:0:1, Low gets one take in four while High floods */
+    tw_config_init(&config);
+    config.workers = 1;
+    config.priority_weights[0] = 3;
+    config.priority_weights[2] = 1;
+    CHECK_STATUS(tw_engine_new(&config, &engine), TW_OK);
+    atomic_store(&gate, 0);
+    CHECK_STATUS(tw_schedule_after(engine, 0, wait_for_gate, NULL, NULL, NULL), TW_OK);
+    tw_stats queue_stats;
+    for (int tries = 0; tries < 10000; tries++) { /* bounded: wait until the gate holds the worker */
+        CHECK_STATUS(tw_engine_stats(engine, &queue_stats), TW_OK);
+        if (queue_stats.running == 1) break;
+        sleep_ms(1);
+    }
+    atomic_int weighted_counter, weighted_slots[16];
+    atomic_init(&weighted_counter, 0);
+    tw_task_id weighted_ids[16];
+    for (int i = 0; i < 16; i++) {
+        job *j = new_job(0);
+        atomic_init(&weighted_slots[i], -1);
+        j->order_slot = &weighted_slots[i];
+        j->order_counter = &weighted_counter;
+        tw_task_spec_init(&spec);
+        spec.run = run_job;
+        spec.user_data = j;
+        spec.free_user_data = free_job;
+        spec.priority = i < 8 ? TW_PRIORITY_HIGH : TW_PRIORITY_LOW;
+        CHECK_STATUS(tw_schedule(engine, &spec, &weighted_ids[i]), TW_OK);
+    }
+    for (int tries = 0; tries < 10000; tries++) { /* bounded: the queues fill within moments */
+        CHECK_STATUS(tw_engine_stats(engine, &queue_stats), TW_OK);
+        if (queue_stats.queued_high + queue_stats.queued_low == 16) break;
+        sleep_ms(1);
+    }
+    CHECK(queue_stats.queued_high == 8 && queue_stats.queued_low == 8 && queue_stats.queued_normal == 0);
+    atomic_store(&gate, 1);
+    for (int i = 0; i < 16; i++) CHECK_STATUS(tw_wait(engine, weighted_ids[i], UINT64_MAX, NULL), TW_OK);
+    int low_among_first_8 = 0;
+    for (int i = 8; i < 16; i++) low_among_first_8 += atomic_load(&weighted_slots[i]) < 8;
+    CHECK(low_among_first_8 == 2);
+    CHECK_STATUS(tw_engine_shutdown(engine, TW_SHUTDOWN_CANCEL_PENDING, 0, NULL), TW_OK);
+    tw_engine_free(engine);
+    tw_config_init(&config);
+    config.priority_weights[1] = TW_MAX_PRIORITY_WEIGHT + 1;
+    engine = NULL;
+    CHECK_STATUS(tw_engine_new(&config, &engine), TW_ERR_INVALID_ARGUMENT);
+    CHECK(engine == NULL);
+
     /* free without shutdown cancels too; a free_user_data scheduling during shutdown gets TW_ERR_SHUT_DOWN */
     CHECK_STATUS(tw_engine_new(NULL, &engine), TW_OK);
     rescheduling_engine = engine;

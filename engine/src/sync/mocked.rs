@@ -149,14 +149,19 @@ impl<T> PriorityQueues<T> {
     }
 
     #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn try_pop(&self) -> Option<T> {
-        self.levels.lock().iter_mut().find_map(VecDeque::pop_front)
+    pub(crate) fn try_pop(&self, order: [usize; 3]) -> Option<T> {
+        let mut levels = self.levels.lock();
+        order.into_iter().find_map(|level| levels[level].pop_front())
     }
 
-    pub(crate) fn pop(&self) -> T {
+    pub(crate) fn len(&self, level: usize) -> usize {
+        self.levels.lock()[level].len()
+    }
+
+    pub(crate) fn pop(&self, mut order: impl FnMut() -> [usize; 3]) -> T {
         let mut levels = self.levels.lock();
         loop {
-            if let Some(item) = levels.iter_mut().find_map(VecDeque::pop_front) {
+            if let Some(item) = order().into_iter().find_map(|level| levels[level].pop_front()) {
                 return item;
             }
             self.ready.wait(&mut levels);

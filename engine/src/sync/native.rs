@@ -86,16 +86,23 @@ impl<T> PriorityQueues<T> {
         let _ = self.senders[level].send(item);
     }
 
-    pub(crate) fn try_pop(&self) -> Option<T> {
-        self.receivers.iter().find_map(|receiver| receiver.try_recv().ok())
+    /// Takes an item from the first non-empty level in `order`.
+    pub(crate) fn try_pop(&self, order: [usize; 3]) -> Option<T> {
+        order.into_iter().find_map(|level| self.receivers[level].try_recv().ok())
     }
 
-    /// Takes the next item, blocking while every level is empty. (Spinning a while before parking was measured
-    /// and dropped: on this 2-core machine spinning workers take the core the submitter and the tick thread need,
-    /// and 1 ms delayed throughput fell by a quarter.)
-    pub(crate) fn pop(&self) -> T {
+    /// How many items wait at `level`.
+    pub(crate) fn len(&self, level: usize) -> usize {
+        self.receivers[level].len()
+    }
+
+    /// Takes the next item (from the first non-empty level in the order `order` gives when called), blocking while
+    /// every level is empty. (Spinning a while before parking was measured and dropped: on this 2-core machine
+    /// spinning workers take the core the submitter and the tick thread need, and 1 ms delayed throughput fell by
+    /// a quarter.)
+    pub(crate) fn pop(&self, mut order: impl FnMut() -> [usize; 3]) -> T {
         loop {
-            if let Some(item) = self.try_pop() {
+            if let Some(item) = self.try_pop(order()) {
                 return item;
             }
             let mut select = crossbeam_channel::Select::new();
