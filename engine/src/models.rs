@@ -433,3 +433,22 @@ fn a_resume_racing_a_worker_that_holds_its_work_never_strands_it() {
         assert!(shared.held.lock().is_empty());
     });
 }
+
+#[test]
+fn a_timeout_racing_the_end_of_its_run_is_counted_exactly_when_the_run_ends_timed_out() {
+    model(|| {
+        let (shared, _commands) = parts(&[]);
+        let mut submission = Submission::new(once(|_| ()), When::Now);
+        submission.timeout = Some(Duration::from_millis(1));
+        let handle = submit(&shared, submission).unwrap();
+        // The tick thread's part: the run's timeout passes (whenever this interleaves with the run).
+        let timeout = {
+            let task = handle.task.clone();
+            thread::spawn(move || task.time_out(1))
+        };
+        assert!(work_once(&shared));
+        let counted = timeout.join().unwrap();
+        assert_eq!(handle.state(), if counted { TaskState::Failed } else { TaskState::Succeeded });
+        assert_eq!(counted, handle.timed_out(), "counted as timed out exactly when it ended timed out");
+    });
+}

@@ -212,7 +212,10 @@ struct Extra {
     retry: Option<Retry>,
     /// The longest a run may take, in nanoseconds.
     timeout: Option<u64>,
-    /// The run that outlasted `timeout` (0: none yet); set by the tick thread.
+    /// How the latest decided run of a task with a timeout ended: `2r` when run `r` ended in time, `2r + 1` when
+    /// it outlasted its timeout (0: none decided yet). The tick thread (a timeout passing) and the worker (the run
+    /// returning) each try to decide run `r` with one read-modify-write; the first wins, so a run is counted as
+    /// timed out exactly when it ends as timed out.
     timed_out_run: AtomicU64,
     runs: AtomicU64,
     failed_runs: AtomicU64,
@@ -568,21 +571,36 @@ impl Task {
     pub(crate) fn time_out(&self, run: u64) -> bool {
         match &self.extra {
             Some(extra) if self.state() == TaskState::Running && self.runs() == run => {
-                extra.timed_out_run.fetch_max(run, Ordering::SeqCst) < run
+                decide(&extra.timed_out_run, run, true)
             }
+            _ => false,
+        }
+    }
+
+    /// Ends run `run` for the worker that ran it: `true` when its timeout passed first (the run ends as timed
+    /// out), `false` when it ended in time — from now on its timeout passing changes nothing.
+    pub(crate) fn end_run(&self, run: u64) -> bool {
+        match &self.extra {
+            Some(extra) if extra.timeout.is_some() => !decide(&extra.timed_out_run, run, false),
             _ => false,
         }
     }
 
     /// Whether run `run` outlasted its timeout.
     pub(crate) fn run_timed_out(&self, run: u64) -> bool {
-        self.extra.as_ref().is_some_and(|extra| extra.timed_out_run.load(Ordering::SeqCst) == run)
+        self.extra.as_ref().is_some_and(|extra| extra.timed_out_run.load(Ordering::SeqCst) == 2 * run + 1)
     }
 
     /// Whether run `run` has been asked to stop: the task was cancelled, or the run outlasted its timeout.
     pub(crate) fn stop_asked(&self, run: u64) -> bool {
         self.cancel_requested.load(Ordering::SeqCst) || self.run_timed_out(run)
     }
+}
+
+/// Decides how run `run` ended (`timed_out`, or in time) unless it is decided already: `true` when this call did.
+fn decide(word: &AtomicU64, run: u64, timed_out: bool) -> bool {
+    let decided = 2 * run + u64::from(timed_out);
+    word.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |current| (current < 2 * run).then_some(decided)).is_ok()
 }
 
 /// What the registry keeps of a task that has ended, for lookups by id after its allocation is gone.

@@ -155,8 +155,9 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
     // reports it among the runs still in progress.
     shared.running.fetch_sub(1, Ordering::SeqCst);
     // A run that outlasted its timeout ends as timed out whatever it returned — unless it was cancelled and says so.
-    // Read once: the tick thread may mark the run at any moment, and the outcome and its report must agree.
-    let timed_out = task.run_timed_out(run);
+    // Decided once, against the tick thread's timeout: whichever comes first decides, so the count of timed-out
+    // runs, this outcome and its report agree.
+    let timed_out = task.end_run(run);
     let outcome = match outcome {
         RunOutcome::Cancelled if task.cancel_requested.load(Ordering::SeqCst) => RunOutcome::Cancelled,
         _ if timed_out => RunOutcome::Failed(String::new()),
