@@ -8,8 +8,8 @@ use crate::error::{Error, invalid};
 
 /// How a one-shot task from [`Spawner::retrying`](crate::Spawner::retrying) is tried again when a run fails.
 ///
-/// A run that returns an error (or a non-zero code) is retried — and one that panics, unless
-/// [`on_panic(false)`](Self::on_panic) — until `max_attempts` runs have been made; a cancelled task is never
+/// A run that returns an error (or a non-zero code, or outlasts its timeout) is retried, unless
+/// [`on_error(false)`](Self::on_error) — and one that panics, unless [`on_panic(false)`](Self::on_panic) — until `max_attempts` runs have been made; a cancelled task is never
 /// retried. Before attempt *n + 1* the task waits `min(cap, base × factor^(n−1))`, or with full jitter (the
 /// default, as AWS's backoff guidance recommends) a uniformly random time up to that, drawn from the engine's seed
 /// ([`EngineBuilder::seed`](crate::EngineBuilder::seed)), the task's id and the attempt: the same seed gives the same
@@ -45,6 +45,7 @@ pub struct Retry {
     cap: Duration,
     jitter: bool,
     on_panic: bool,
+    on_error: bool,
 }
 
 impl Retry {
@@ -58,6 +59,7 @@ impl Retry {
             cap: Duration::from_secs(60),
             jitter: true,
             on_panic: true,
+            on_error: true,
         }
     }
 
@@ -76,6 +78,13 @@ impl Retry {
     /// Whether a run that panics is retried (default `true`); when not, a panic ends the task as failed.
     pub fn on_panic(mut self, retry: bool) -> Retry {
         self.on_panic = retry;
+        self
+    }
+
+    /// Whether a run that returns an error, a non-zero code or outlasts its timeout is retried (default `true`);
+    /// with `on_error(false)` and `on_panic(true)` only panics are (a crash-only policy).
+    pub fn on_error(mut self, retry: bool) -> Retry {
+        self.on_error = retry;
         self
     }
 
@@ -103,7 +112,7 @@ impl Retry {
 
     /// Whether a run that failed (`panicked` when it panicked) as attempt `attempt` is tried again.
     pub(crate) fn retries(&self, attempt: u64, panicked: bool) -> bool {
-        attempt < u64::from(self.max_attempts) && (self.on_panic || !panicked)
+        attempt < u64::from(self.max_attempts) && if panicked { self.on_panic } else { self.on_error }
     }
 
     /// The wait in nanoseconds before the attempt after `attempt` (from 1), for task `id` under `seed`.
@@ -164,6 +173,8 @@ mod tests {
         assert!(!policy.retries(3, false), "the third attempt was the last");
         assert!(!policy.retries(1, true), "panics are not retried under on_panic(false)");
         assert!(Retry::new(3).retries(1, true));
+        let panics_only = Retry::new(3).on_error(false);
+        assert!(panics_only.retries(1, true) && !panics_only.retries(1, false), "errors are not retried");
     }
 
     #[test]

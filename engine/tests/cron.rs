@@ -228,3 +228,18 @@ fn bad_cron_input_gets_typed_errors() {
     }
     assert_eq!(engine.stats().rejected.invalid_argument, 3);
 }
+
+#[test]
+fn a_rescheduled_cron_run_moves_alone_and_the_schedule_goes_on() {
+    let (engine, clock) = engine_at("2026-06-01T10:30:00Z");
+    let (task, seen) = recording(&engine, &clock, cron("0 * * * *", "UTC"), Misfire::RunOnce);
+    task.reschedule_after(40 * MINUTE).unwrap(); // the 11:00 run moves to 11:10
+    walk(&engine, &clock, 10 * MINUTE, 3); // 11:00
+    assert!(seen.lock().unwrap().is_empty());
+    walk(&engine, &clock, 10 * MINUTE, 1); // 11:10: the moved run, still standing for 11:00
+    assert_eq!(*seen.lock().unwrap(), ["06-01 11:10+00:00"]);
+    assert_eq!(engine.stats().missed_runs, 0, "a moved run is not a missed one");
+    walk(&engine, &clock, 10 * MINUTE, 5); // 12:00, on the schedule again
+    assert_eq!(seen.lock().unwrap().last().unwrap(), "06-01 12:00+00:00");
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}

@@ -88,6 +88,23 @@ fn panics_are_retried_unless_the_policy_says_not() {
         .unwrap();
     advance(&engine, &clock, 60 * SECOND);
     assert_eq!((not_retried.state(), not_retried.runs()), (TaskState::Failed, 1));
+
+    // Panics only (a crash-only policy): an error ends the task at once; a panic is tried again.
+    let panics_only = Retry::new(5).backoff(SECOND, 1, SECOND).no_jitter().on_error(false);
+    let error = engine.retrying(panics_only, |_| -> Result<(), String> { Err("bad input".into()) }).submit().unwrap();
+    let crash = engine
+        .retrying(panics_only, |ctx| -> Result<(), String> {
+            if ctx.run() == 1 {
+                panic!("crashed");
+            }
+            Ok(())
+        })
+        .submit()
+        .unwrap();
+    engine.wait_idle().unwrap();
+    advance(&engine, &clock, SECOND);
+    assert_eq!((error.state(), error.runs()), (TaskState::Failed, 1));
+    assert_eq!((crash.state(), crash.runs()), (TaskState::Succeeded, 2));
 }
 
 #[test]
