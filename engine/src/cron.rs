@@ -2,6 +2,7 @@
 //! the time zone from the system's tz database.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -23,10 +24,11 @@ use crate::error::Error;
 /// # Time zones
 ///
 /// By default the expression is read in UTC. [`in_zone`](Self::in_zone) takes an IANA name (`"Europe/Berlin"`),
-/// `"UTC"`, or `"local"` for the machine's zone (`TZ`, else `/etc/localtime`). Named zones are read from the
-/// system's tz database (`/usr/share/zoneinfo`, or the directory in `TZDIR`), so they follow the machine's
-/// tzdata updates; nothing is compiled in. On a machine without one, a named zone is refused with
-/// [`Error::UnknownTimeZone`] and UTC still works.
+/// `"UTC"`, or `"local"` for the machine's zone as the C library finds it (`TZ` — a name, a file or a POSIX
+/// rule — else `/etc/localtime`, else UTC). Named zones are read from the system's tz database
+/// (`/usr/share/zoneinfo`, or the directory in `TZDIR`) when `in_zone` is called, so they follow the machine's
+/// tzdata; nothing is compiled in, and nothing is cached beyond the `Cron` that holds the zone. On a machine
+/// without a tz database, a named zone is refused with [`Error::UnknownTimeZone`] and UTC still works.
 ///
 /// # Daylight saving time
 ///
@@ -81,12 +83,7 @@ impl Cron {
     ///
     /// [`Error::UnknownTimeZone`] when the system's tz database has no such zone (or there is none).
     pub fn in_zone(mut self, zone: &str) -> Result<Cron, Error> {
-        let unknown = |_| Error::UnknownTimeZone(zone.to_string());
-        self.zone = match zone {
-            "UTC" => TimeZone::UTC,
-            "local" => TimeZone::try_system().map_err(unknown)?,
-            name => TimeZone::get(name).map_err(unknown)?,
-        };
+        self.zone = load_zone(zone).ok_or_else(|| Error::UnknownTimeZone(zone.to_string()))?;
         self.zone_name = zone.into();
         Ok(self)
     }
@@ -161,6 +158,64 @@ impl fmt::Debug for Cron {
 impl PartialEq for Cron {
     fn eq(&self, other: &Cron) -> bool {
         (&self.expression, &self.zone_name) == (&other.expression, &other.zone_name)
+    }
+}
+
+/// A zone by name. Each `Cron` reads its zone's TZif file itself and owns what jiff parses from it: jiff's own
+/// `TimeZone::get` and `try_system` keep process-wide caches that live until exit, which valgrind reports as
+/// possibly lost in every C program that uses a zone.
+fn load_zone(name: &str) -> Option<TimeZone> {
+    match name {
+        "UTC" => Some(TimeZone::UTC),
+        "local" => local_zone(),
+        _ => named_zone(name),
+    }
+}
+
+/// The tz database's directories: `$TZDIR`, else where Linux distributions and the BSDs keep it.
+fn tz_dirs() -> Vec<PathBuf> {
+    match std::env::var_os("TZDIR") {
+        Some(dir) if !dir.is_empty() => vec![PathBuf::from(dir)],
+        _ => ["/usr/share/zoneinfo", "/usr/lib/zoneinfo", "/usr/share/lib/zoneinfo"].map(PathBuf::from).to_vec(),
+    }
+}
+
+/// An IANA zone (`Europe/Berlin`) from the tz database. Names are checked before any file is opened: relative,
+/// without `.` or `..` components, of the characters IANA names use.
+fn named_zone(name: &str) -> Option<TimeZone> {
+    let plausible = !name.is_empty()
+        && name.len() <= 255
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "/_+-.".contains(c))
+        && name.split('/').all(|part| !part.is_empty() && part != "." && part != "..");
+    if !plausible {
+        return None;
+    }
+    tz_dirs().into_iter().find_map(|dir| zone_file(name, &dir.join(name)))
+}
+
+fn zone_file(name: &str, path: &Path) -> Option<TimeZone> {
+    let data = std::fs::read(path).ok()?;
+    TimeZone::tzif(name, &data).ok()
+}
+
+/// The machine's zone as the C library finds it: `TZ` (a zone name, a TZif path, or a POSIX rule such as
+/// `CET-1CEST,M3.5.0,M10.5.0/3`; empty means UTC), else `/etc/localtime`, else UTC.
+fn local_zone() -> Option<TimeZone> {
+    match std::env::var("TZ") {
+        Ok(tz) => {
+            let tz = tz.strip_prefix(':').unwrap_or(&tz);
+            if tz.is_empty() {
+                Some(TimeZone::UTC)
+            } else if tz.starts_with('/') {
+                zone_file("local", Path::new(tz))
+            } else {
+                named_zone(tz).or_else(|| TimeZone::posix(tz).ok())
+            }
+        }
+        Err(_) => match std::fs::read("/etc/localtime") {
+            Ok(data) => TimeZone::tzif("local", &data).ok(),
+            Err(_) => Some(TimeZone::UTC),
+        },
     }
 }
 
@@ -281,6 +336,15 @@ mod tests {
         let once = Cron::parse("0 0 0 1 1 * 2027").unwrap();
         assert_eq!(once.next_after_ns(at("2026-06-01T00:00:00Z")).ok(), Some(Some(at("2027-01-01T00:00:00Z"))));
         assert_eq!(once.next_after_ns(at("2027-01-01T00:00:00Z")).ok(), Some(None));
+    }
+
+    #[test]
+    fn zone_names_that_are_not_plain_iana_names_are_refused_before_any_file_is_read() {
+        for name in ["", "/etc/localtime", "../../etc/passwd", "Europe/../UTC", "Europe//Berlin", "Europe/Berlin\0"] {
+            assert!(named_zone(name).is_none(), "{name:?}");
+        }
+        assert!(named_zone("Europe/Berlin").is_some());
+        assert!(load_zone("UTC").is_some());
     }
 
     #[test]
