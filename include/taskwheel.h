@@ -1,6 +1,9 @@
 /*
  * taskwheel: a task scheduling engine on a hierarchical hashed timing wheel.
  *
+ * Needs C99 (// comments, stdint.h, designated initialisers in the examples) or C++11 (enums with a fixed
+ * underlying type); the C host builds it with -std=c11 -pedantic, the C++ host with -std=c++17.
+ *
  * Conventions
  * - Every name is prefixed tw_ / TW_. Types are opaque (tw_engine, tw_wheel); task and timer ids are uint64_t
  *   and never 0.
@@ -39,6 +42,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* This header's version, the library's (tw_version()) when both come from the same build. */
+#define TW_VERSION_MAJOR 0
+#define TW_VERSION_MINOR 1
+#define TW_VERSION_PATCH 0
+#define TW_VERSION_STRING "0.1.0"
+
+
 // The longest `precise_spin_ns` an engine accepts (1 ms): a worker spins at most this long before a deadline.
 #define TW_MAX_PRECISE_SPIN_NS 1000000
 
@@ -58,6 +68,31 @@
 
 // The largest `tw_task_spec.misfire_max` under `TW_MISFIRE_RUN_EACH`.
 #define TW_MAX_RUN_EACH 10000
+
+// A task's place in its lifecycle.
+enum tw_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Waiting for its deadline, a worker, a group slot, or its next periodic run.
+  TW_STATE_PENDING = 0,
+  // Running now.
+  TW_STATE_RUNNING = 1,
+  // Ended: returned 0 (periodic: its schedule ended).
+  TW_STATE_SUCCEEDED = 2,
+  // Ended: returned non-zero (periodic: only with `stop_on_failure`).
+  TW_STATE_FAILED = 3,
+  // Ended: cancelled, by `tw_cancel` or by shutdown.
+  TW_STATE_CANCELLED = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tw_state tw_state;
+#else
+typedef uint32_t tw_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
 // What a taskwheel function reports. `TW_OK` is 0; every other value names one failure (or, for `tw_cancel`,
 // one informative outcome). `tw_status_str` names each.
@@ -112,31 +147,6 @@ enum tw_status
 typedef enum tw_status tw_status;
 #else
 typedef uint32_t tw_status;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-// A task's place in its lifecycle.
-enum tw_state
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  // Waiting for its deadline, a worker, a group slot, or its next periodic run.
-  TW_STATE_PENDING = 0,
-  // Running now.
-  TW_STATE_RUNNING = 1,
-  // Ended: returned 0 (periodic: its schedule ended).
-  TW_STATE_SUCCEEDED = 2,
-  // Ended: returned non-zero (periodic: only with `stop_on_failure`).
-  TW_STATE_FAILED = 3,
-  // Ended: cancelled, by `tw_cancel` or by shutdown.
-  TW_STATE_CANCELLED = 4,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum tw_state tw_state;
-#else
-typedef uint32_t tw_state;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -252,6 +262,44 @@ typedef struct tw_engine tw_engine;
 // A hierarchical timing wheel driven by the host. Single-threaded: use one wheel from one thread at a time.
 typedef struct tw_wheel tw_wheel;
 
+// What `tw_config.on_run_start` is told before each run.
+typedef struct tw_run_start {
+  // The task's id.
+  uint64_t task_id;
+  // Which run of the task, from 1 (a retried task: the attempt).
+  uint64_t run;
+  // How long after its due instant the run started.
+  uint64_t lateness_ns;
+  // One of `TW_PRIORITY_*`.
+  uint32_t priority;
+} tw_run_start;
+
+// Called on the worker thread before each run, with `tw_config.hooks_user_data`.
+typedef void (*tw_run_start_fn)(void *user_data, const struct tw_run_start *start);
+
+// What `tw_config.on_run_end` is told after each run.
+typedef struct tw_run_end {
+  // The task's id.
+  uint64_t task_id;
+  // Which run of the task, from 1.
+  uint64_t run;
+  // How long the run took.
+  uint64_t duration_ns;
+  // How the run ended: `TW_STATE_SUCCEEDED`, `TW_STATE_FAILED` or `TW_STATE_CANCELLED` (the task itself may go
+  // on: a periodic or retried one).
+  tw_state state;
+  // What `run` returned (0 for success).
+  int32_t code;
+  // Non-zero when the run outlasted its `timeout_ns`.
+  uint32_t timed_out;
+} tw_run_end;
+
+// Called on the worker thread after each run, with `tw_config.hooks_user_data`.
+typedef void (*tw_run_end_fn)(void *user_data, const struct tw_run_end *end);
+
+// Releases a task's or timer's `user_data`.
+typedef void (*tw_free_fn)(void *user_data);
+
 // Engine settings. Fill with `tw_config_init`, then change what you need. A zero field means its default.
 typedef struct tw_config {
   // Wheel tick in nanoseconds, 10 000 (10 µs) to 1 000 000 000 (1 s). Default 1 000 000 (1 ms).
@@ -286,6 +334,19 @@ typedef struct tw_config {
   const uint32_t *group_limits;
   // How many groups.
   size_t group_count;
+  // Called on the worker thread before each run (may be NULL). Must be safe to call from several threads at
+  // once; it adds to the run's time, so keep it short. It may call any tw_ function but tw_engine_free.
+  tw_run_start_fn on_run_start;
+  // Called on the worker thread after each run, however it ended (may be NULL). The same rules.
+  tw_run_end_fn on_run_end;
+  // Passed to both hooks, then to `free_hooks_user_data`.
+  void *hooks_user_data;
+  // Called once with `hooks_user_data` when the engine no longer calls the hooks: after `tw_engine_free` has
+  // stopped its threads, or before `tw_engine_new` returns an error. May be NULL.
+  tw_free_fn free_hooks_user_data;
+  // Non-zero prints a task's panic (a Rust-side bug, never a C task's) through the process's panic hook; 0 (the
+  // default) keeps it quiet, reported through the task's outcome.
+  uint32_t report_panics;
 } tw_config;
 
 // What `tw_engine_shutdown` did.
@@ -347,6 +408,8 @@ typedef struct tw_stats {
   uint64_t missed_runs;
   // Wall-clock steps (NTP, suspend and resume, a date set by hand) seen while cron tasks were pending.
   uint64_t wall_clock_jumps;
+  // Calls of a Rust hook that panicked (caught; C hooks cannot panic).
+  uint64_t hook_panics;
   // Times the tick thread woke up.
   uint64_t tick_wakeups;
   // Submissions that woke the tick thread because they were due earlier than its sleep target.
@@ -369,9 +432,6 @@ typedef struct tw_stats {
 // `tw_current_task_cancelled()`, or to cancel itself), anything else for failure. The code returned is kept:
 // `tw_task_outcome` and `tw_join` read it once the task has ended.
 typedef int (*tw_task_fn)(void *user_data);
-
-// Releases a task's or timer's `user_data`.
-typedef void (*tw_free_fn)(void *user_data);
 
 // Everything `tw_schedule` can be asked. Fill with `tw_task_spec_init`, then set `run` and what you need.
 typedef struct tw_task_spec {
@@ -719,7 +779,7 @@ tw_status tw_wheel_new(uint64_t start_tick,
 // # Safety
 //
 // `wheel` is NULL or a live wheel; `id_out` is NULL or valid for a write.
-tw_status tw_wheel_insert(const struct tw_wheel *wheel,
+tw_status tw_wheel_insert(struct tw_wheel *wheel,
                           uint64_t deadline_tick,
                           void *user_data,
                           tw_timer_id *id_out);
@@ -730,7 +790,7 @@ tw_status tw_wheel_insert(const struct tw_wheel *wheel,
 // # Safety
 //
 // `wheel` is NULL or a live wheel; `user_data_out` is NULL or valid for a write.
-tw_status tw_wheel_cancel(const struct tw_wheel *wheel,
+tw_status tw_wheel_cancel(struct tw_wheel *wheel,
                           tw_timer_id id,
                           void **user_data_out);
 
@@ -739,7 +799,7 @@ tw_status tw_wheel_cancel(const struct tw_wheel *wheel,
 // # Safety
 //
 // `wheel` is NULL or a live wheel.
-tw_status tw_wheel_reschedule(const struct tw_wheel *wheel, tw_timer_id id, uint64_t deadline_tick);
+tw_status tw_wheel_reschedule(struct tw_wheel *wheel, tw_timer_id id, uint64_t deadline_tick);
 
 // Writes the exact deadline of the earliest pending timer to `*out` (not a slot boundary: sleep until exactly
 // then). `TW_ERR_EMPTY` when no timer is pending.

@@ -5,7 +5,9 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::engine::Engine;
 use crate::error::{Error, invalid};
+use crate::hooks::{HookSet, Hooks};
 use crate::queues::MAX_PRIORITY_WEIGHT;
+use crate::sync::PlainArc;
 
 /// The finest tick an engine accepts.
 pub const MIN_TICK: Duration = Duration::from_micros(10);
@@ -74,6 +76,9 @@ pub(crate) struct Config {
     pub(crate) groups: Vec<(String, usize)>,
     /// Weighted sharing between the run queues (High, Normal, Low); `None`: strict priority.
     pub(crate) priority_weights: Option<[u32; 3]>,
+    pub(crate) hooks: Option<HookSet>,
+    /// Print the panics of tasks through the process's panic hook (default: quiet; see `quiet`).
+    pub(crate) report_panics: bool,
 }
 
 /// Builds an [`Engine`]. Start from [`Engine::builder`].
@@ -121,6 +126,8 @@ impl EngineBuilder {
                 retain_finished: 10_000,
                 seed: random_seed(),
                 priority_weights: None,
+                hooks: None,
+                report_panics: false,
                 groups: Vec::new(),
             },
         }
@@ -189,6 +196,23 @@ impl EngineBuilder {
     /// orders it within its own queue's deadline order.
     pub fn priority_weights(mut self, high: u32, normal: u32, low: u32) -> Self {
         self.config.priority_weights = Some([high, normal, low]);
+        self
+    }
+
+    /// Hooks called around every run (see [`Hooks`]); replaces hooks set before. With none (the default) a run
+    /// pays one branch for them.
+    pub fn hooks<H: Hooks>(mut self, hooks: PlainArc<H>) -> Self {
+        self.config.hooks = Some(HookSet(hooks));
+        self
+    }
+
+    /// Whether a task's panic is printed through the process's panic hook as it happens (default `false`: the
+    /// engine catches it and reports it — the task fails with the panic's message, counted in
+    /// [`Stats::failed_runs`](crate::Stats::failed_runs), seen by [`Hooks::after_run`] — so it stays quiet).
+    /// Quiet engines wrap the process's panic hook once: the wrapper is silent only for panics inside their
+    /// tasks' runs and hooks, and passes every other panic of the program to the hook it wrapped.
+    pub fn report_panics(mut self, report: bool) -> Self {
+        self.config.report_panics = report;
         self
     }
 

@@ -27,6 +27,7 @@ use crate::current;
 use crate::error::Error;
 use crate::handle::TaskHandle;
 use crate::lifecycle::CancelOutcome;
+use crate::logging::log_at;
 use crate::queues::Work;
 use crate::registry::Found;
 use crate::shared::Shared;
@@ -400,6 +401,9 @@ impl Engine {
     }
 
     pub(crate) fn start(config: Config) -> Result<Engine, Error> {
+        if !config.report_panics {
+            crate::quiet::install();
+        }
         let (shared, receiver) = Shared::new(config);
         let engine = Engine {
             spawner: Spawner { shared: shared.clone() },
@@ -410,6 +414,7 @@ impl Engine {
         let tick = TickThread::new(shared.clone(), receiver);
         let spawned = thread::Builder::new().name(format!("{name}-tick")).spawn(move || tick.run());
         engine.threads.lock().push(spawned.map_err(|e| Error::Spawn(PlainArc::new(e)))?);
+        log_at!(info, "engine {:?} started: {} workers", shared.config.thread_name, shared.config.workers);
         for index in 0..shared.config.workers {
             let worker_shared = shared.clone();
             let spawned =
@@ -477,11 +482,13 @@ impl Engine {
             }
         }
         *self.threads.lock() = still_busy;
-        Ok(ShutdownReport {
+        let report = ShutdownReport {
             completed: finished() - completed_before,
             cancelled: stats.cancelled.load(Ordering::SeqCst) - cancelled_before,
             still_running: shared.running.load(Ordering::SeqCst) as u64,
-        })
+        };
+        log_at!(info, "engine {:?} shut down: {report:?}", shared.config.thread_name);
+        Ok(report)
     }
 
     /// The part of a shutdown that needs no waiting, for a drop from inside one of the engine's own tasks: refuse

@@ -372,6 +372,7 @@ impl Shared {
             timed_out_runs: s.timed_out_runs.load(Ordering::Relaxed),
             missed_runs: s.missed_runs.load(Ordering::Relaxed),
             wall_clock_jumps: s.wall_clock_jumps.load(Ordering::Relaxed),
+            hook_panics: s.hook_panics.load(Ordering::Relaxed),
             tick_wakeups: s.wakeups.load(Ordering::Relaxed),
             signalled_wakeups: s.signalled_wakeups.load(Ordering::Relaxed),
             lateness,

@@ -113,6 +113,7 @@ pub(crate) struct Counters {
     pub(crate) timed_out_runs: CachePadded<AtomicU64>,
     pub(crate) missed_runs: CachePadded<AtomicU64>,
     pub(crate) wall_clock_jumps: CachePadded<AtomicU64>,
+    pub(crate) hook_panics: CachePadded<AtomicU64>,
     pub(crate) wakeups: CachePadded<AtomicU64>,
     pub(crate) signalled_wakeups: CachePadded<AtomicU64>,
     pub(crate) lateness: Histogram,
@@ -131,6 +132,7 @@ impl Counters {
             timed_out_runs: CachePadded::new(AtomicU64::new(0)),
             missed_runs: CachePadded::new(AtomicU64::new(0)),
             wall_clock_jumps: CachePadded::new(AtomicU64::new(0)),
+            hook_panics: CachePadded::new(AtomicU64::new(0)),
             wakeups: CachePadded::new(AtomicU64::new(0)),
             signalled_wakeups: CachePadded::new(AtomicU64::new(0)),
             lateness: Histogram::new(),
@@ -176,6 +178,9 @@ pub struct Stats {
     /// Steps of the wall clock against the monotonic one (NTP steps, suspend and resume, a date set by hand) seen
     /// while cron tasks were pending: each moved their deadlines to the new wall-clock time.
     pub wall_clock_jumps: u64,
+    /// Calls of a [`Hooks`](crate::Hooks) method that panicked (caught; the run went on as if the hook had
+    /// returned).
+    pub hook_panics: u64,
     /// Times the tick thread woke up, for any reason.
     pub tick_wakeups: u64,
     /// Submissions that woke the tick thread because they were due before the deadline it slept toward (all

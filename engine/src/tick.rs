@@ -3,6 +3,7 @@
 use crate::builder::Precision;
 use crate::clock::Clock;
 use crate::lifecycle::TaskState;
+use crate::logging::log_at;
 use crate::queues::Command;
 use crate::shared::Shared;
 use crate::sync::Arc;
@@ -275,6 +276,11 @@ impl TickThread {
         }
         self.skew = Some(skew);
         self.shared.stats.wall_clock_jumps.fetch_add(1, Ordering::Relaxed);
+        log_at!(
+            info,
+            "the wall clock stepped by {} ms: converting cron deadlines again",
+            (skew - converted) / 1_000_000
+        );
         self.cron.retain(|_, task| !task.state().is_terminal());
         // Those in the wheel, and those already taken out of it into the imminent heap (under their current epoch).
         // The others are queued, running or paused: their worker checks the wall clock when it takes them.

@@ -46,6 +46,7 @@ impl WallWatch {
     }
 
     #[cfg(not(all(target_os = "linux", not(loom))))]
+    #[cfg_attr(loom, allow(dead_code))] // the tick thread polls instead under loom
     pub(crate) fn start(_name: &str, _on_step: impl Fn() + Send + 'static) -> Option<WallWatch> {
         None
     }

@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use crate::current::WorkScope;
 use crate::error::Error;
+use crate::hooks::{HookSet, RunEnd, RunFinish, RunStart};
 use crate::lifecycle::TaskState;
+use crate::logging::log_at;
 use crate::queues::Work;
+use crate::quiet::QuietRun;
 use crate::schedule::{Periodic, Start};
 use crate::shared::Shared;
 use crate::sync::Arc;
@@ -108,11 +111,15 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
         match periodic.at_start(periodic.occurrence(), shared.occurrence_now(periodic, started)) {
             Start::Run { occurrence: chosen, missed } => {
                 shared.stats.missed_runs.fetch_add(missed, Ordering::Relaxed);
+                if missed > 0 {
+                    log_at!(debug, "task {}: {missed} missed occurrences, folded into this run", task.id);
+                }
                 periodic.set_occurrence(chosen);
                 occurrence = chosen;
             }
             Start::Skip { missed, next } => {
                 shared.stats.missed_runs.fetch_add(missed, Ordering::Relaxed);
+                log_at!(debug, "task {}: {missed} missed occurrences skipped", task.id);
                 return rearm(shared, task, periodic, next, started);
             }
             Start::Early => {
@@ -141,6 +148,20 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
         None => shared.instant_of(scheduled),
     };
     let ctx = TaskContext { task, run, scheduled_for };
+    // A quiet engine's task panics are caught and reported, not printed (see `quiet`).
+    let _quiet = (!shared.config.report_panics).then(QuietRun::enter);
+    if let Some(hooks) = &shared.config.hooks {
+        let start = RunStart {
+            task_id: task.id,
+            run,
+            lateness: Duration::from_nanos(started.saturating_sub(scheduled)),
+            priority: task.priority,
+        };
+        if !hooks.call(|hooks| hooks.before_run(&start)) {
+            shared.stats.hook_panics.fetch_add(1, Ordering::Relaxed);
+            log_at!(error, "a before_run hook panicked (task {}, run {run})", task.id);
+        }
+    }
     let mut panicked = false;
     // SAFETY: this worker moved the task from Pending to Running: it owns the closure until it discards it or
     // moves the task back to Pending.
@@ -163,6 +184,9 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
         _ if timed_out => RunOutcome::Failed(String::new()),
         other => other,
     };
+    if let Some(hooks) = &shared.config.hooks {
+        after_run_hook(shared, hooks, task, run, started, &outcome, panicked, timed_out);
+    }
     // Each `discard_job` below is safe for one reason: this worker still owns the closure. It has not moved the
     // task back to Pending, and a canceller that moves a task out of Running leaves the closure to the worker.
     let failed = match outcome {
@@ -219,6 +243,38 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
     }
     // The next occurrence follows the one this run stood for, never the run's end (but for fixed delay).
     rearm(shared, task, periodic, periodic.following(occurrence, finished), finished)
+}
+
+/// Tells the hooks how run `run` of `task`, started at `started`, ended.
+#[allow(clippy::too_many_arguments)]
+fn after_run_hook(
+    shared: &Shared,
+    hooks: &HookSet,
+    task: &Task,
+    run: u64,
+    started: u64,
+    outcome: &RunOutcome,
+    panicked: bool,
+    timed_out: bool,
+) {
+    let end = match outcome {
+        RunOutcome::Done | RunOutcome::Exit(0) => RunEnd::Succeeded,
+        RunOutcome::Cancelled => RunEnd::Cancelled,
+        _ if timed_out => RunEnd::TimedOut,
+        RunOutcome::Failed(message) if panicked => RunEnd::Panicked(message),
+        RunOutcome::Failed(message) => RunEnd::Failed(message),
+        RunOutcome::Exit(_) => RunEnd::Failed("a non-zero return code"),
+    };
+    let code = match outcome {
+        RunOutcome::Exit(code) => Some(*code),
+        _ => None,
+    };
+    let duration = Duration::from_nanos(shared.now_ns().saturating_sub(started));
+    let finish = RunFinish { task_id: task.id, run, duration, end, code };
+    if !hooks.call(|hooks| hooks.after_run(&finish)) {
+        shared.stats.hook_panics.fetch_add(1, Ordering::Relaxed);
+        log_at!(error, "an after_run hook panicked (task {}, run {run})", task.id);
+    }
 }
 
 /// Gives a task this worker moved to `Running` back to the tick thread, unrun, for its deadline.
@@ -297,6 +353,11 @@ fn retry_later(shared: &Arc<Shared>, task: &Arc<Task>, attempt: u64, panicked: b
 
 /// Counts a failed run and keeps what it reported.
 fn record_failure(shared: &Shared, task: &Task, message: String, code: Option<i32>, timed_out: bool) {
+    if message.starts_with("panicked") {
+        log_at!(warn, "task {} run {}: {message}", task.id, task.runs());
+    } else {
+        log_at!(debug, "task {} run {} failed: {message}", task.id, task.runs());
+    }
     task.count_failed_run();
     shared.stats.failed_runs.fetch_add(1, Ordering::Relaxed);
     task.set_report(Some(message), code, timed_out);

@@ -1,20 +1,26 @@
 //! The engine's lifecycle: configuration, start, statistics, shutdown and free.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::ptr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use taskwheel::{Engine, Precision, Shutdown, WhenFull};
 
+use super::hooks::{CHooks, tw_run_end_fn, tw_run_start_fn};
 use super::ptr::{as_ref, optional_str, write_optional, write_required};
 use super::status::guard;
 use super::status::tw_status::{self, *};
+use super::task::tw_free_fn;
 
 /// An engine: a tick thread, run queues and a pool of worker threads. Create with `tw_engine_new`, destroy with
 /// `tw_engine_free`. Every function taking a `tw_engine*` may be called from any thread, including from inside a
 /// task, except `tw_engine_free`.
 pub struct tw_engine {
     pub(crate) engine: Engine,
+    /// The host's hooks and their user data, released after the engine (fields drop in order), so that their
+    /// destroy-notify runs once the engine's threads have stopped calling them.
+    _hooks: Option<Arc<CHooks>>,
 }
 
 /// How hard the tick thread works to fire on time (`tw_config.precision`).
@@ -79,6 +85,19 @@ pub struct tw_config {
     pub group_limits: *const u32,
     /// How many groups.
     pub group_count: usize,
+    /// Called on the worker thread before each run (may be NULL). Must be safe to call from several threads at
+    /// once; it adds to the run's time, so keep it short. It may call any tw_ function but tw_engine_free.
+    pub on_run_start: tw_run_start_fn,
+    /// Called on the worker thread after each run, however it ended (may be NULL). The same rules.
+    pub on_run_end: tw_run_end_fn,
+    /// Passed to both hooks, then to `free_hooks_user_data`.
+    pub hooks_user_data: *mut c_void,
+    /// Called once with `hooks_user_data` when the engine no longer calls the hooks: after `tw_engine_free` has
+    /// stopped its threads, or before `tw_engine_new` returns an error. May be NULL.
+    pub free_hooks_user_data: tw_free_fn,
+    /// Non-zero prints a task's panic (a Rust-side bug, never a C task's) through the process's panic hook; 0 (the
+    /// default) keeps it quiet, reported through the task's outcome.
+    pub report_panics: u32,
 }
 
 /// Fills `config` with the defaults (all zero: each field's default). NULL is ignored.
@@ -101,6 +120,11 @@ pub unsafe extern "C" fn tw_config_init(config: *mut tw_config) {
         group_names: ptr::null(),
         group_limits: ptr::null(),
         group_count: 0,
+        on_run_start: None,
+        on_run_end: None,
+        hooks_user_data: ptr::null_mut(),
+        free_hooks_user_data: None,
+        report_panics: 0,
     };
     // SAFETY: NULL or valid for a write, by this function's contract.
     unsafe { write_optional(config, defaults) };
@@ -119,14 +143,28 @@ pub unsafe extern "C" fn tw_engine_new(config: *const tw_config, out: *mut *mut 
             return Err(TW_ERR_NULL);
         }
         let mut builder = Engine::builder();
+        let mut kept_hooks = None;
         if !config.is_null() {
             // SAFETY: non-NULL and valid by this function's contract.
             let config = unsafe { as_ref(config) }?;
+            // Owned from here on: freed once, by the engine when it no longer calls the hooks, or on any error
+            // below when this `Arc` drops.
+            let hooks = Arc::new(CHooks {
+                start: config.on_run_start,
+                end: config.on_run_end,
+                data: config.hooks_user_data,
+                free: config.free_hooks_user_data,
+            });
+            if config.on_run_start.is_some() || config.on_run_end.is_some() {
+                builder = builder.hooks(hooks.clone());
+            }
+            kept_hooks = Some(hooks);
+            builder = builder.report_panics(config.report_panics != 0);
             // SAFETY: the group arrays are valid for `group_count` entries by this function's contract.
             builder = unsafe { apply(builder, config) }?;
         }
         let engine = builder.build()?;
-        let raw = Box::into_raw(Box::new(tw_engine { engine }));
+        let raw = Box::into_raw(Box::new(tw_engine { engine, _hooks: kept_hooks }));
         // SAFETY: `out` is non-NULL (checked above) and valid for a write by this function's contract.
         unsafe { write_required(out, raw) }?;
         Ok(TW_OK)
@@ -323,6 +361,8 @@ pub struct tw_stats {
     pub missed_runs: u64,
     /// Wall-clock steps (NTP, suspend and resume, a date set by hand) seen while cron tasks were pending.
     pub wall_clock_jumps: u64,
+    /// Calls of a Rust hook that panicked (caught; C hooks cannot panic).
+    pub hook_panics: u64,
     /// Times the tick thread woke up.
     pub tick_wakeups: u64,
     /// Submissions that woke the tick thread because they were due earlier than its sleep target.
@@ -379,6 +419,7 @@ pub unsafe extern "C" fn tw_engine_stats(engine: *const tw_engine, out: *mut tw_
             timed_out_runs: s.timed_out_runs,
             missed_runs: s.missed_runs,
             wall_clock_jumps: s.wall_clock_jumps,
+            hook_panics: s.hook_panics,
             tick_wakeups: s.tick_wakeups,
             signalled_wakeups: s.signalled_wakeups,
             lateness_count: s.lateness.count,

@@ -12,6 +12,7 @@
 #![warn(missing_docs, unsafe_op_in_unsafe_fn)]
 
 mod engine;
+mod hooks;
 mod ptr;
 mod status;
 mod task;
@@ -21,6 +22,7 @@ pub use engine::{
     TW_MAX_PRECISE_SPIN_NS, tw_config, tw_config_init, tw_engine, tw_engine_free, tw_engine_new, tw_engine_shutdown,
     tw_engine_stats, tw_precision, tw_shutdown_mode, tw_shutdown_report, tw_stats,
 };
+pub use hooks::{tw_run_end, tw_run_end_fn, tw_run_start, tw_run_start_fn};
 pub use status::{tw_status, tw_status_str, tw_version};
 pub use task::{
     TW_MAX_DELAY_NS, TW_MAX_PRIORITY_WEIGHT, TW_MAX_RUN_EACH, TW_RUN_CANCELLED, tw_cancel, tw_current_task_cancelled,

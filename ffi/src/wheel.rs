@@ -56,7 +56,7 @@ pub unsafe extern "C" fn tw_wheel_new(start_tick: u64, out: *mut *mut tw_wheel) 
 /// `wheel` is NULL or a live wheel; `id_out` is NULL or valid for a write.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tw_wheel_insert(
-    wheel: *const tw_wheel,
+    wheel: *mut tw_wheel,
     deadline_tick: u64,
     user_data: *mut c_void,
     id_out: *mut tw_timer_id,
@@ -79,7 +79,7 @@ pub unsafe extern "C" fn tw_wheel_insert(
 /// `wheel` is NULL or a live wheel; `user_data_out` is NULL or valid for a write.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tw_wheel_cancel(
-    wheel: *const tw_wheel,
+    wheel: *mut tw_wheel,
     id: tw_timer_id,
     user_data_out: *mut *mut c_void,
 ) -> tw_status {
@@ -100,7 +100,7 @@ pub unsafe extern "C" fn tw_wheel_cancel(
 ///
 /// `wheel` is NULL or a live wheel.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tw_wheel_reschedule(wheel: *const tw_wheel, id: tw_timer_id, deadline_tick: u64) -> tw_status {
+pub unsafe extern "C" fn tw_wheel_reschedule(wheel: *mut tw_wheel, id: tw_timer_id, deadline_tick: u64) -> tw_status {
     guard(|| {
         // SAFETY: NULL or a live wheel, by this function's contract.
         let wheel = unsafe { as_ref(wheel) }?;

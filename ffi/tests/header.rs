@@ -6,7 +6,17 @@ use std::path::Path;
 #[test]
 fn committed_header_matches_a_fresh_generation() {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml parses");
+    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml parses");
+    // The version macros come from Cargo.toml, so they always match tw_version() (the C host checks that).
+    config.after_includes = Some(format!(
+        "\n/* This header's version, the library's (tw_version()) when both come from the same build. */\n\
+         #define TW_VERSION_MAJOR {}\n#define TW_VERSION_MINOR {}\n#define TW_VERSION_PATCH {}\n\
+         #define TW_VERSION_STRING \"{}\"\n",
+        env!("CARGO_PKG_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_PATCH"),
+        env!("CARGO_PKG_VERSION"),
+    ));
     let bindings = cbindgen::Builder::new()
         .with_crate(crate_dir)
         .with_config(config)

@@ -131,6 +131,11 @@ static void test_status_and_version(void) {
     CHECK(strstr(tw_status_str(TW_ERR_NOT_FOUND), "TW_ERR_NOT_FOUND") != NULL);
     CHECK(strstr(tw_status_str(999), "UNKNOWN") != NULL);
     CHECK(strlen(tw_version()) > 0);
+    /* the header's version macros are the library's version */
+    CHECK(strcmp(tw_version(), TW_VERSION_STRING) == 0);
+    char expected_version[32];
+    snprintf(expected_version, sizeof expected_version, "%d.%d.%d", TW_VERSION_MAJOR, TW_VERSION_MINOR, TW_VERSION_PATCH);
+    CHECK(strcmp(tw_version(), expected_version) == 0);
 }
 
 static void test_engine(void) {
@@ -1036,6 +1041,53 @@ static void test_results_and_joinable(void) {
     tw_engine_free(engine);
 }
 
+/* hooks (issue 14): counted on the workers, checked on the main thread */
+static atomic_int hook_starts, hook_ends, hook_failed_ends, hook_bad_data, hook_frees;
+static int hook_marker;
+static void on_run_start(void *user_data, const tw_run_start *start) {
+    if (user_data != &hook_marker || start->run == 0 || start->priority > TW_PRIORITY_LOW) atomic_fetch_add(&hook_bad_data, 1);
+    atomic_fetch_add(&hook_starts, 1);
+}
+static void on_run_end(void *user_data, const tw_run_end *end) {
+    if (user_data != &hook_marker || end->run == 0) atomic_fetch_add(&hook_bad_data, 1);
+    if (end->state == TW_STATE_FAILED) {
+        if (end->code != 7) atomic_fetch_add(&hook_bad_data, 1);
+        atomic_fetch_add(&hook_failed_ends, 1);
+    }
+    atomic_fetch_add(&hook_ends, 1);
+}
+static void free_hooks(void *user_data) {
+    if (user_data != &hook_marker) atomic_fetch_add(&hook_bad_data, 1);
+    atomic_fetch_add(&hook_frees, 1);
+}
+
+static void test_hooks(void) {
+    tw_config config;
+    tw_config_init(&config);
+    config.workers = 2;
+    config.on_run_start = on_run_start;
+    config.on_run_end = on_run_end;
+    config.hooks_user_data = &hook_marker;
+    config.free_hooks_user_data = free_hooks;
+    tw_engine *engine = NULL;
+    CHECK_STATUS(tw_engine_new(&config, &engine), TW_OK);
+    tw_task_id ids[10];
+    for (int i = 0; i < 10; i++) {
+        CHECK_STATUS(tw_schedule_after(engine, 0, return_code, (void *)(intptr_t)(i < 3 ? 7 : 0), NULL, &ids[i]), TW_OK);
+    }
+    for (int i = 0; i < 10; i++) CHECK_STATUS(tw_wait(engine, ids[i], UINT64_MAX, NULL), TW_OK);
+    tw_engine_free(engine);
+    CHECK(atomic_load(&hook_starts) == 10 && atomic_load(&hook_ends) == 10);
+    CHECK(atomic_load(&hook_failed_ends) == 3);
+    CHECK(atomic_load(&hook_bad_data) == 0);
+    CHECK(atomic_load(&hook_frees) == 1); /* once, after the engine stopped calling the hooks */
+    /* refused settings still free the hooks' user data, once */
+    config.tick_ns = 1; /* below the shortest tick */
+    engine = NULL;
+    CHECK_STATUS(tw_engine_new(&config, &engine), TW_ERR_INVALID_ARGUMENT);
+    CHECK(engine == NULL && atomic_load(&hook_frees) == 2);
+}
+
 static atomic_int cron_runs;
 static int count_cron_run(void *p) {
     (void)p;
@@ -1106,6 +1158,7 @@ static void test_cron(void) {
 int main(void) {
     test_status_and_version();
     test_cron();
+    test_hooks();
     test_engine();
     test_precision_modes();
     test_priorities_and_capacity();

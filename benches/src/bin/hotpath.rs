@@ -18,64 +18,13 @@
 //! keeps the cases whose label contains `text`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use taskwheel::Engine;
-use taskwheel_benches::{IdleWaiters, RawPool, quick};
+use taskwheel_benches::{Countdown, IdleWaiters, RawPool, Round, measure, median, quick};
 
 const WORKERS: usize = 2;
-
-/// One round's measure.
-#[derive(Copy, Clone)]
-struct Round {
-    wall: Duration,
-    cpu: Duration,
-}
-
-fn cpu_time() -> Duration {
-    // SAFETY: `getrusage` writes the `rusage` it is given; a zeroed `rusage` is a valid value to overwrite.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
-    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
-}
-
-fn measure(body: impl FnOnce()) -> Round {
-    let (cpu, start) = (cpu_time(), Instant::now());
-    body();
-    Round { wall: start.elapsed(), cpu: cpu_time().saturating_sub(cpu) }
-}
-
-/// Counts task ends and signals when the last of `total` has ended. One `Arc`: a closure capturing it holds 8
-/// bytes, and a clone is one reference-count increment.
-#[derive(Clone)]
-struct Countdown(Arc<CountdownState>);
-
-struct CountdownState {
-    done: AtomicUsize,
-    total: usize,
-    last: std::sync::Mutex<mpsc::SyncSender<()>>,
-}
-
-impl Countdown {
-    fn new(total: usize) -> (Countdown, mpsc::Receiver<()>) {
-        let (last, receiver) = mpsc::sync_channel(1);
-        let state = CountdownState { done: AtomicUsize::new(0), total, last: std::sync::Mutex::new(last) };
-        (Countdown(Arc::new(state)), receiver)
-    }
-
-    fn tick(&self) {
-        let state = &self.0;
-        if state.done.fetch_add(1, Ordering::Relaxed) + 1 == state.total {
-            let _ = state.last.lock().map(|last| last.send(()));
-        }
-    }
-}
 
 /// Splits `tasks` among `submitters` threads and runs `submit(count)` on each.
 fn submit_from(submitters: usize, tasks: usize, submit: impl Fn(usize) + Sync) {
@@ -298,11 +247,6 @@ impl Setup {
             }
         }
     }
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 /// Median throughput (M tasks/s) and CPU per task (ns) of a system's rounds.

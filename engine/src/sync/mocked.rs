@@ -5,6 +5,8 @@ use std::time::Instant;
 
 pub(crate) use loom::cell::UnsafeCell;
 pub(crate) use loom::sync::Arc;
+/// Not modelled: only the once-per-process install of the quiet panic hook uses it.
+pub(crate) use std::sync::Once;
 
 /// A `std` `Arc` (which can hold an unsized value) as loom's.
 pub(crate) fn arc_from_std<T: ?Sized>(arc: std::sync::Arc<T>) -> Arc<T> {

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-pub(crate) use std::sync::{Arc, Weak};
+pub(crate) use std::sync::{Arc, Once, Weak};
 pub(crate) use std::thread;
 pub(crate) use std::thread_local;
 
