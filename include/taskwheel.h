@@ -141,6 +141,8 @@ enum tw_status
   TW_ERR_BAD_CRON = 17,
   // A time zone the system's tz database does not have (or the machine has no tz database).
   TW_ERR_UNKNOWN_ZONE = 18,
+  // A caller's buffer is too small; the size needed was written where the call says.
+  TW_ERR_BUFFER_TOO_SMALL = 19,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -588,6 +590,21 @@ void tw_engine_free(struct tw_engine *engine);
 //
 // `engine` is NULL or a live engine; `out` is NULL or valid for a write.
 tw_status tw_engine_stats(const struct tw_engine *engine, struct tw_stats *out);
+
+// Writes the engine's metrics as Prometheus / OpenMetrics text (counters, gauges and the run-lateness histogram,
+// read from the engine's own counters now; the same text `metrics_text()` gives Rust), NUL-terminated, into
+// `buf` of `len` bytes. `*needed` (may be NULL) receives the size the text needs, its NUL included, whatever
+// happens; when `len` is smaller, nothing is written to `buf` and the call returns `TW_ERR_BUFFER_TOO_SMALL`
+// (so `tw_engine_metrics(engine, NULL, 0, &needed)` asks for the size). Works after shutdown too.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine; `buf` is NULL or valid for writes of `len` bytes; `needed` is NULL or valid
+// for a write.
+tw_status tw_engine_metrics(const struct tw_engine *engine,
+                            char *buf,
+                            size_t len,
+                            size_t *needed);
 
 // A static, NUL-terminated English name for a status, e.g. "TW_ERR_NOT_FOUND: no such task or timer".
 // Unknown values get "TW_UNKNOWN_STATUS". Never NULL; never to be freed.

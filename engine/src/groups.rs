@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::stats::GroupStats;
 use crate::sync::{Arc, Mutex};
 use crate::task::Task;
 
@@ -87,6 +88,24 @@ impl Groups {
             started.push(next);
         }
         started
+    }
+
+    /// Each group's state, named from `names` (the builder's declarations, in order).
+    pub(crate) fn report(&self, names: &[(String, usize)]) -> Vec<GroupStats> {
+        self.groups
+            .iter()
+            .zip(names)
+            .map(|(group, (name, _))| {
+                let slots = group.slots.lock();
+                GroupStats {
+                    name: name.clone(),
+                    limit: group.limit as u64,
+                    running: slots.running as u64,
+                    waiting: slots.waiting.len() as u64,
+                    paused: slots.paused,
+                }
+            })
+            .collect()
     }
 
     /// How many tasks of `group` hold a slot now.

@@ -42,6 +42,8 @@ mod hooks;
 mod join;
 mod lifecycle;
 mod logging;
+#[cfg(feature = "metrics")]
+mod metrics;
 #[cfg(test)]
 mod models;
 mod notify;
@@ -71,11 +73,13 @@ pub use handle::TaskHandle;
 pub use hooks::{Hooks, RunEnd, RunFinish, RunStart};
 pub use join::{JoinError, JoinHandle, ResultTaskBuilder};
 pub use lifecycle::{CancelOutcome, TaskState};
+#[cfg(feature = "metrics")]
+pub use metrics::MetricsCollector;
 pub use queues::MAX_PRIORITY_WEIGHT;
 pub use retry::Retry;
 pub use schedule::{MAX_RUN_EACH, Misfire, Recurrence};
 pub use spec::{PeriodicBuilder, Priority, TaskBuilder};
-pub use stats::{Lateness, Queued, Rejected, Stats};
+pub use stats::{GroupStats, Lateness, Queued, Rejected, Stats};
 pub use task::{CancelToken, RunOutcome, TaskContext, TaskResult};
 
 /// The README's Rust examples, compiled and run as doc-tests.

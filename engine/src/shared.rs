@@ -376,6 +376,7 @@ impl Shared {
             tick_wakeups: s.wakeups.load(Ordering::Relaxed),
             signalled_wakeups: s.signalled_wakeups.load(Ordering::Relaxed),
             lateness,
+            groups: self.groups.report(&self.config.groups),
         }
     }
 

@@ -78,6 +78,32 @@ impl Snapshot {
     pub(crate) fn max(&self) -> u64 {
         self.max
     }
+
+    /// How many values were recorded at or below each of `bounds` (ascending), counting a bucket once its whole
+    /// range is at or below the bound: a value within 6.25% below a bound may count only from the next one.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn cumulative(&self, bounds: &[u64]) -> Vec<u64> {
+        let mut counts = Vec::with_capacity(bounds.len());
+        let (mut index, mut seen) = (0, 0);
+        for &bound in bounds {
+            while index < self.counts.len() && bucket_bounds(index).1 <= bound {
+                seen += self.counts[index];
+                index += 1;
+            }
+            counts.push(seen);
+        }
+        counts
+    }
+
+    /// The sum of the values recorded, taking each at the middle of its bucket (within 6.25%).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn approximate_sum(&self) -> f64 {
+        let middle = |index: usize| {
+            let (low, high) = bucket_bounds(index);
+            low as f64 + (high - low) as f64 / 2.0
+        };
+        self.counts.iter().enumerate().map(|(index, &count)| count as f64 * middle(index)).sum()
+    }
 }
 
 fn bucket_of(value: u64) -> usize {
@@ -188,6 +214,24 @@ pub struct Stats {
     pub signalled_wakeups: u64,
     /// Fire lateness (a run's actual start minus the instant asked for) over all runs.
     pub lateness: Lateness,
+    /// Each concurrency group, in the order they were declared.
+    pub groups: Vec<GroupStats>,
+}
+
+/// One concurrency group's state, from [`Stats::groups`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GroupStats {
+    /// Its name.
+    pub name: String,
+    /// How many of its tasks may run at once.
+    pub limit: u64,
+    /// How many run now (hold a slot).
+    pub running: u64,
+    /// How many are due and wait for a slot (holding no worker).
+    pub waiting: u64,
+    /// Whether it is paused.
+    pub paused: bool,
 }
 
 /// How much work waits in each run queue, from [`Stats::queued`].

@@ -434,3 +434,43 @@ pub unsafe extern "C" fn tw_engine_stats(engine: *const tw_engine, out: *mut tw_
         Ok(TW_OK)
     })
 }
+
+/// Writes the engine's metrics as Prometheus / OpenMetrics text (counters, gauges and the run-lateness histogram,
+/// read from the engine's own counters now; the same text `metrics_text()` gives Rust), NUL-terminated, into
+/// `buf` of `len` bytes. `*needed` (may be NULL) receives the size the text needs, its NUL included, whatever
+/// happens; when `len` is smaller, nothing is written to `buf` and the call returns `TW_ERR_BUFFER_TOO_SMALL`
+/// (so `tw_engine_metrics(engine, NULL, 0, &needed)` asks for the size). Works after shutdown too.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine; `buf` is NULL or valid for writes of `len` bytes; `needed` is NULL or valid
+/// for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_engine_metrics(
+    engine: *const tw_engine,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine, by this function's contract.
+        let engine = unsafe { as_ref(engine) }?;
+        let text = engine.engine.metrics_text();
+        let size = text.len() + 1;
+        // SAFETY: NULL or valid for a write, by this function's contract.
+        unsafe { write_optional(needed, size) };
+        if len < size {
+            return Err(TW_ERR_BUFFER_TOO_SMALL);
+        }
+        if buf.is_null() {
+            return Err(TW_ERR_NULL);
+        }
+        // SAFETY: `buf` is valid for `len >= size` bytes by this function's contract, and `text` is a separate
+        // allocation: the ranges do not overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+            *buf.add(text.len()) = 0;
+        }
+        Ok(TW_OK)
+    })
+}

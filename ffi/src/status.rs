@@ -50,6 +50,8 @@ pub enum tw_status {
     TW_ERR_BAD_CRON = 17,
     /// A time zone the system's tz database does not have (or the machine has no tz database).
     TW_ERR_UNKNOWN_ZONE = 18,
+    /// A caller's buffer is too small; the size needed was written where the call says.
+    TW_ERR_BUFFER_TOO_SMALL = 19,
 }
 
 use tw_status::*;
@@ -78,6 +80,7 @@ pub extern "C" fn tw_status_str(status: u32) -> *const c_char {
         16 => b"TW_ERR_NOT_PENDING: the task is running or has ended: it can no longer be rescheduled\0",
         17 => b"TW_ERR_BAD_CRON: the cron expression does not parse or matches no time ahead\0",
         18 => b"TW_ERR_UNKNOWN_ZONE: no such time zone in the system's tz database\0",
+        19 => b"TW_ERR_BUFFER_TOO_SMALL: the buffer is too small; the size needed was reported\0",
         _ => b"TW_UNKNOWN_STATUS: not a taskwheel status\0",
     };
     text.as_ptr().cast()

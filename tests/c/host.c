@@ -1076,6 +1076,23 @@ static void test_hooks(void) {
         CHECK_STATUS(tw_schedule_after(engine, 0, return_code, (void *)(intptr_t)(i < 3 ? 7 : 0), NULL, &ids[i]), TW_OK);
     }
     for (int i = 0; i < 10; i++) CHECK_STATUS(tw_wait(engine, ids[i], UINT64_MAX, NULL), TW_OK);
+    /* the metrics text (issue 14): ask for the size, refuse a short buffer, then write it all */
+    size_t needed = 0;
+    CHECK_STATUS(tw_engine_metrics(engine, NULL, 0, &needed), TW_ERR_BUFFER_TOO_SMALL);
+    CHECK(needed > 100);
+    char small[16];
+    memset(small, 'x', sizeof small);
+    CHECK_STATUS(tw_engine_metrics(engine, small, sizeof small, NULL), TW_ERR_BUFFER_TOO_SMALL);
+    CHECK(small[0] == 'x'); /* nothing written */
+    char *text = malloc(needed);
+    size_t written = 0;
+    CHECK_STATUS(tw_engine_metrics(engine, text, needed, &written), TW_OK);
+    CHECK(written == needed && strlen(text) + 1 == needed);
+    CHECK(strstr(text, "taskwheel_tasks_succeeded_total 7") != NULL);
+    CHECK(strstr(text, "taskwheel_runs_failed_total 3") != NULL);
+    CHECK(strstr(text, "# EOF") != NULL);
+    free(text);
+    CHECK_STATUS(tw_engine_metrics(NULL, small, sizeof small, NULL), TW_ERR_NULL);
     tw_engine_free(engine);
     CHECK(atomic_load(&hook_starts) == 10 && atomic_load(&hook_ends) == 10);
     CHECK(atomic_load(&hook_failed_ends) == 3);
