@@ -350,6 +350,11 @@ impl Rng {
         self.0 ^= self.0 << 17;
         self.0
     }
+
+    /// A value below `bound` (at least 1).
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next_u64() % bound.max(1)
+    }
 }
 
 /// How deadlines are spread, in ms after `now`.
