@@ -848,6 +848,61 @@ tw_status tw_wheel_advance(struct tw_wheel *wheel,
                            tw_expire_fn callback,
                            void *ctx);
 
+// Writes the wheel's current time (the tick of its last advance, or its start) to `*out`.
+//
+// # Safety
+//
+// `wheel` is NULL or a live wheel; `out` is NULL or valid for a write.
+tw_status tw_wheel_now(const struct tw_wheel *wheel, uint64_t *out);
+
+// Looks at one timer without changing anything: `TW_OK` when it is pending, writing its deadline and user data
+// (each out-pointer may be NULL); `TW_ERR_NOT_FOUND` when it fired, was cancelled, or never existed.
+//
+// # Safety
+//
+// `wheel` is NULL or a live wheel; `deadline_out` and `user_data_out` are NULL or valid for a write.
+tw_status tw_wheel_timer(const struct tw_wheel *wheel,
+                         tw_timer_id id,
+                         uint64_t *deadline_out,
+                         void **user_data_out);
+
+// Writes how many ticks from the wheel's current time until its earliest timer is due (0 when one is due
+// already) — what an `epoll_wait` loop converts into its timeout, as timeout.c's `timeouts_timeout` does.
+// `TW_ERR_EMPTY` when no timer is pending (sleep without a timeout).
+//
+// # Safety
+//
+// `wheel` is NULL or a live wheel; `out` is NULL or valid for a write.
+tw_status tw_wheel_timeout(const struct tw_wheel *wheel,
+                           uint64_t *out);
+
+// The pull pattern, beside `tw_wheel_advance`'s callbacks: moves the wheel's time to `now_tick` and keeps what
+// expired queued, in deadline order, for `tw_wheel_pop_expired`. A `now_tick` before the wheel's time is
+// `TW_ERR_INVALID_ARGUMENT` and changes nothing.
+//
+// ```c
+// tw_wheel_expire(wheel, now);
+// tw_timer_id id; uint64_t deadline; void *data;
+// while (tw_wheel_pop_expired(wheel, &id, &deadline, &data) == TW_OK) handle(data);
+// ```
+//
+// # Safety
+//
+// `wheel` is NULL or a live wheel.
+tw_status tw_wheel_expire(struct tw_wheel *wheel,
+                          uint64_t now_tick);
+
+// Takes the next expired timer queued by `tw_wheel_expire` (or left by an advance): writes its id (now stale),
+// deadline and user data (each out-pointer may be NULL). `TW_ERR_EMPTY` when none is queued.
+//
+// # Safety
+//
+// `wheel` is NULL or a live wheel; the out-pointers are NULL or valid for a write.
+tw_status tw_wheel_pop_expired(struct tw_wheel *wheel,
+                               tw_timer_id *id_out,
+                               uint64_t *deadline_out,
+                               void **user_data_out);
+
 // Frees the wheel, calling `free_user_data` (may be NULL) on the `user_data` of every timer still in it. NULL is
 // a no-op. Called from a `tw_wheel_advance` callback, the wheel is freed when that advance returns.
 //

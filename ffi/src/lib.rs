@@ -32,8 +32,9 @@ pub use task::{
     tw_task_state, tw_wait,
 };
 pub use wheel::{
-    tw_expire_fn, tw_timer_id, tw_wheel, tw_wheel_advance, tw_wheel_cancel, tw_wheel_free, tw_wheel_insert,
-    tw_wheel_len, tw_wheel_new, tw_wheel_next_expiration, tw_wheel_reschedule,
+    tw_expire_fn, tw_timer_id, tw_wheel, tw_wheel_advance, tw_wheel_cancel, tw_wheel_expire, tw_wheel_free,
+    tw_wheel_insert, tw_wheel_len, tw_wheel_new, tw_wheel_next_expiration, tw_wheel_now, tw_wheel_pop_expired,
+    tw_wheel_reschedule, tw_wheel_timeout, tw_wheel_timer,
 };
 
 /// The C constants mirror the engine's bounds.

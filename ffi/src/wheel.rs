@@ -196,6 +196,124 @@ pub unsafe extern "C" fn tw_wheel_advance(
     status
 }
 
+/// Writes the wheel's current time (the tick of its last advance, or its start) to `*out`.
+///
+/// # Safety
+///
+/// `wheel` is NULL or a live wheel; `out` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_wheel_now(wheel: *const tw_wheel, out: *mut u64) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live wheel, by this function's contract.
+        let wheel = unsafe { as_ref(wheel) }?;
+        let now = wheel.wheel.borrow().elapsed();
+        // SAFETY: NULL-checked inside; valid for a write by this function's contract.
+        unsafe { write_required(out, now) }?;
+        Ok(TW_OK)
+    })
+}
+
+/// Looks at one timer without changing anything: `TW_OK` when it is pending, writing its deadline and user data
+/// (each out-pointer may be NULL); `TW_ERR_NOT_FOUND` when it fired, was cancelled, or never existed.
+///
+/// # Safety
+///
+/// `wheel` is NULL or a live wheel; `deadline_out` and `user_data_out` are NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_wheel_timer(
+    wheel: *const tw_wheel,
+    id: tw_timer_id,
+    deadline_out: *mut u64,
+    user_data_out: *mut *mut c_void,
+) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live wheel, by this function's contract.
+        let wheel = unsafe { as_ref(wheel) }?;
+        let key = TimerKey::from_u64(id).ok_or(TW_ERR_NOT_FOUND)?;
+        let w = wheel.wheel.borrow();
+        let (deadline, data) = match (w.deadline(key), w.get(key)) {
+            (Some(deadline), Some(data)) => (deadline, *data),
+            _ => return Err(TW_ERR_NOT_FOUND),
+        };
+        // SAFETY: NULL or valid for a write, by this function's contract.
+        unsafe {
+            write_optional(deadline_out, deadline);
+            write_optional(user_data_out, data);
+        }
+        Ok(TW_OK)
+    })
+}
+
+/// Writes how many ticks from the wheel's current time until its earliest timer is due (0 when one is due
+/// already) — what an `epoll_wait` loop converts into its timeout, as timeout.c's `timeouts_timeout` does.
+/// `TW_ERR_EMPTY` when no timer is pending (sleep without a timeout).
+///
+/// # Safety
+///
+/// `wheel` is NULL or a live wheel; `out` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_wheel_timeout(wheel: *const tw_wheel, out: *mut u64) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live wheel, by this function's contract.
+        let wheel = unsafe { as_ref(wheel) }?;
+        let w = wheel.wheel.borrow();
+        let next = w.next_expiration().ok_or(TW_ERR_EMPTY)?;
+        // SAFETY: NULL-checked inside; valid for a write by this function's contract.
+        unsafe { write_required(out, next.saturating_sub(w.elapsed())) }?;
+        Ok(TW_OK)
+    })
+}
+
+/// The pull pattern, beside `tw_wheel_advance`'s callbacks: moves the wheel's time to `now_tick` and keeps what
+/// expired queued, in deadline order, for `tw_wheel_pop_expired`. A `now_tick` before the wheel's time is
+/// `TW_ERR_INVALID_ARGUMENT` and changes nothing.
+///
+/// ```c
+/// tw_wheel_expire(wheel, now);
+/// tw_timer_id id; uint64_t deadline; void *data;
+/// while (tw_wheel_pop_expired(wheel, &id, &deadline, &data) == TW_OK) handle(data);
+/// ```
+///
+/// # Safety
+///
+/// `wheel` is NULL or a live wheel.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_wheel_expire(wheel: *mut tw_wheel, now_tick: u64) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live wheel, by this function's contract.
+        let wheel = unsafe { as_ref(wheel.cast_const()) }?;
+        wheel.wheel.borrow_mut().advance(now_tick).map_err(|_| TW_ERR_INVALID_ARGUMENT)?;
+        Ok(TW_OK)
+    })
+}
+
+/// Takes the next expired timer queued by `tw_wheel_expire` (or left by an advance): writes its id (now stale),
+/// deadline and user data (each out-pointer may be NULL). `TW_ERR_EMPTY` when none is queued.
+///
+/// # Safety
+///
+/// `wheel` is NULL or a live wheel; the out-pointers are NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_wheel_pop_expired(
+    wheel: *mut tw_wheel,
+    id_out: *mut tw_timer_id,
+    deadline_out: *mut u64,
+    user_data_out: *mut *mut c_void,
+) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live wheel, by this function's contract.
+        let wheel = unsafe { as_ref(wheel.cast_const()) }?;
+        let expired = wheel.wheel.borrow_mut().pop_expired().ok_or(TW_ERR_EMPTY)?;
+        // SAFETY: NULL or valid for a write, by this function's contract.
+        unsafe {
+            write_optional(id_out, expired.key.as_u64());
+            write_optional(deadline_out, expired.deadline);
+            write_optional(user_data_out, expired.value);
+        }
+        Ok(TW_OK)
+    })
+}
+
 /// Frees the wheel, calling `free_user_data` (may be NULL) on the `user_data` of every timer still in it. NULL is
 /// a no-op. Called from a `tw_wheel_advance` callback, the wheel is freed when that advance returns.
 ///

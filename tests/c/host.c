@@ -605,6 +605,42 @@ static void test_wheel(void) {
     CHECK_STATUS(tw_wheel_insert(wheel, 101, NULL, NULL), TW_OK);
     CHECK_STATUS(tw_wheel_advance(wheel, 200, on_expire, &log), TW_OK);
     CHECK(log.fired == 1);
+
+    /* issue 14: the wheel's time, a look at one timer, ticks until the next, and the pull pattern */
+    CHECK_STATUS(tw_wheel_new(1000, &wheel), TW_OK);
+    uint64_t now = 0, ticks = 0, deadline = 0;
+    void *timer_data = NULL;
+    CHECK_STATUS(tw_wheel_now(wheel, &now), TW_OK);
+    CHECK(now == 1000);
+    CHECK_STATUS(tw_wheel_timeout(wheel, &ticks), TW_ERR_EMPTY);
+    int tags[3] = {7, 8, 9};
+    tw_timer_id t1, t2, t3;
+    CHECK_STATUS(tw_wheel_insert(wheel, 1010, &tags[0], &t1), TW_OK);
+    CHECK_STATUS(tw_wheel_insert(wheel, 1005, &tags[1], &t2), TW_OK);
+    CHECK_STATUS(tw_wheel_insert(wheel, 5000, &tags[2], &t3), TW_OK);
+    CHECK_STATUS(tw_wheel_timer(wheel, t1, &deadline, &timer_data), TW_OK);
+    CHECK(deadline == 1010 && timer_data == &tags[0]);
+    CHECK_STATUS(tw_wheel_timer(wheel, t1, NULL, NULL), TW_OK);
+    CHECK_STATUS(tw_wheel_timeout(wheel, &ticks), TW_OK);
+    CHECK(ticks == 5); /* the 1005 timer, 5 ticks from now */
+    CHECK_STATUS(tw_wheel_expire(wheel, 1020), TW_OK);
+    CHECK_STATUS(tw_wheel_timeout(wheel, &ticks), TW_OK);
+    CHECK(ticks == 3980);
+    CHECK_STATUS(tw_wheel_now(wheel, &now), TW_OK);
+    CHECK(now == 1020);
+    tw_timer_id popped = 0;
+    CHECK_STATUS(tw_wheel_pop_expired(wheel, &popped, &deadline, &timer_data), TW_OK);
+    CHECK(popped == t2 && deadline == 1005 && timer_data == &tags[1]); /* deadline order */
+    CHECK_STATUS(tw_wheel_pop_expired(wheel, &popped, &deadline, &timer_data), TW_OK);
+    CHECK(popped == t1 && deadline == 1010 && timer_data == &tags[0]);
+    CHECK_STATUS(tw_wheel_pop_expired(wheel, &popped, NULL, NULL), TW_ERR_EMPTY);
+    CHECK_STATUS(tw_wheel_timer(wheel, t1, &deadline, &timer_data), TW_ERR_NOT_FOUND); /* fired */
+    CHECK_STATUS(tw_wheel_timer(wheel, 0, NULL, NULL), TW_ERR_NOT_FOUND);
+    CHECK_STATUS(tw_wheel_expire(wheel, 10), TW_ERR_INVALID_ARGUMENT); /* time never goes back */
+    CHECK_STATUS(tw_wheel_now(NULL, &now), TW_ERR_NULL);
+    CHECK_STATUS(tw_wheel_now(wheel, NULL), TW_ERR_NULL);
+    CHECK(tw_wheel_len(wheel) == 1);
+    tw_wheel_free(wheel, NULL);
 }
 
 /* ---- issue 10: calls that hung from inside a task, order, bad times, a run that ends cancelled ---- */
