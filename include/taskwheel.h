@@ -69,31 +69,6 @@
 // The largest `tw_task_spec.misfire_max` under `TW_MISFIRE_RUN_EACH`.
 #define TW_MAX_RUN_EACH 10000
 
-// A task's place in its lifecycle.
-enum tw_state
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  // Waiting for its deadline, a worker, a group slot, or its next periodic run.
-  TW_STATE_PENDING = 0,
-  // Running now.
-  TW_STATE_RUNNING = 1,
-  // Ended: returned 0 (periodic: its schedule ended).
-  TW_STATE_SUCCEEDED = 2,
-  // Ended: returned non-zero (periodic: only with `stop_on_failure`).
-  TW_STATE_FAILED = 3,
-  // Ended: cancelled, by `tw_cancel` or by shutdown.
-  TW_STATE_CANCELLED = 4,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum tw_state tw_state;
-#else
-typedef uint32_t tw_state;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
 // What a taskwheel function reports. `TW_OK` is 0; every other value names one failure (or, for `tw_cancel`,
 // one informative outcome). `tw_status_str` names each.
 enum tw_status
@@ -143,12 +118,40 @@ enum tw_status
   TW_ERR_UNKNOWN_ZONE = 18,
   // A caller's buffer is too small; the size needed was written where the call says.
   TW_ERR_BUFFER_TOO_SMALL = 19,
+  // A `tw_config` or `tw_task_spec` laid out by another version of the header than the library's (its
+  // `struct_size` differs): refused before any other field is read.
+  TW_ERR_ABI_MISMATCH = 20,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
 typedef enum tw_status tw_status;
 #else
 typedef uint32_t tw_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// A task's place in its lifecycle.
+enum tw_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Waiting for its deadline, a worker, a group slot, or its next periodic run.
+  TW_STATE_PENDING = 0,
+  // Running now.
+  TW_STATE_RUNNING = 1,
+  // Ended: returned 0 (periodic: its schedule ended).
+  TW_STATE_SUCCEEDED = 2,
+  // Ended: returned non-zero (periodic: only with `stop_on_failure`).
+  TW_STATE_FAILED = 3,
+  // Ended: cancelled, by `tw_cancel` or by shutdown.
+  TW_STATE_CANCELLED = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tw_state tw_state;
+#else
+typedef uint32_t tw_state;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -304,6 +307,11 @@ typedef void (*tw_free_fn)(void *user_data);
 
 // Engine settings. Fill with `tw_config_init`, then change what you need. A zero field means its default.
 typedef struct tw_config {
+  // `sizeof(tw_config)` as the program was compiled: set by `tw_config_init` (a macro passing it to
+  // `tw_config_init_sized`). A config whose size is not the library's is refused with `TW_ERR_ABI_MISMATCH`
+  // before any other field is read, so a program built against another version of the header fails clearly
+  // instead of having its fields misread.
+  uint32_t struct_size;
   // Wheel tick in nanoseconds, 10 000 (10 µs) to 1 000 000 000 (1 s). Default 1 000 000 (1 ms).
   uint64_t tick_ns;
   // Worker threads. Default: one per available core.
@@ -437,6 +445,10 @@ typedef int (*tw_task_fn)(void *user_data);
 
 // Everything `tw_schedule` can be asked. Fill with `tw_task_spec_init`, then set `run` and what you need.
 typedef struct tw_task_spec {
+  // `sizeof(tw_task_spec)` as the program was compiled: set by `tw_task_spec_init` (a macro passing it to
+  // `tw_task_spec_init_sized`). A spec whose size is not the library's is refused with `TW_ERR_ABI_MISMATCH`
+  // before any other field is read (its `free_user_data` is then not called: it cannot be found safely).
+  uint32_t struct_size;
   // The task. Required.
   tw_task_fn run;
   // Passed to `run` and then to `free_user_data`. Owned by the engine from the `tw_schedule` call on.
@@ -538,12 +550,16 @@ typedef void (*tw_expire_fn)(void *ctx, tw_timer_id id, uint64_t deadline, void 
 extern "C" {
 #endif // __cplusplus
 
-// Fills `config` with the defaults (all zero: each field's default). NULL is ignored.
+// Fills `config` with the defaults (all zero: each field's default). Call it through the header's
+// `tw_config_init(config)` macro, which passes `sizeof(tw_config)` as the program sees it: when that is not the
+// library's, only `struct_size` is written (so that `tw_engine_new` refuses the config too) and the call
+// returns `TW_ERR_ABI_MISMATCH`. NULL: `TW_ERR_NULL`.
 //
 // # Safety
 //
-// `config` is NULL or valid for a write of a `tw_config`.
-void tw_config_init(struct tw_config *config);
+// `config` is NULL or valid for a write of `size` bytes.
+tw_status tw_config_init_sized(struct tw_config *config,
+                               size_t size);
 
 // Starts an engine. `config` may be NULL for all defaults. On success writes the engine to `*out`.
 //
@@ -614,12 +630,15 @@ const char *tw_status_str(uint32_t status);
 const char *tw_version(void);
 
 // Fills `spec` with the defaults: no task, no user data, due now, one-shot, normal priority, no key, no group.
-// NULL is ignored.
+// Call it through the header's `tw_task_spec_init(spec)` macro, which passes `sizeof(tw_task_spec)` as the
+// program sees it: when that is not the library's, only `struct_size` is written (so that `tw_schedule` refuses
+// the spec too) and the call returns `TW_ERR_ABI_MISMATCH`. NULL: `TW_ERR_NULL`.
 //
 // # Safety
 //
-// `spec` is NULL or valid for a write of a `tw_task_spec`.
-void tw_task_spec_init(struct tw_task_spec *spec);
+// `spec` is NULL or valid for a write of `size` bytes.
+tw_status tw_task_spec_init_sized(struct tw_task_spec *spec,
+                                  size_t size);
 
 // The now of `tw_spec.at_ns` and `until_ns`: CLOCK_MONOTONIC in nanoseconds (Linux), the same clock the engine
 // runs on.
@@ -917,3 +936,11 @@ void tw_wheel_free(struct tw_wheel *wheel,
 #endif  // __cplusplus
 
 #endif  /* TASKWHEEL_H */
+
+#ifndef TASKWHEEL_INIT_MACROS
+#define TASKWHEEL_INIT_MACROS
+/* The init functions take the struct's size as this header lays it out, so that a library built from another
+ * version refuses the struct (TW_ERR_ABI_MISMATCH) instead of misreading it. */
+#define tw_config_init(config) tw_config_init_sized((config), sizeof(tw_config))
+#define tw_task_spec_init(spec) tw_task_spec_init_sized((spec), sizeof(tw_task_spec))
+#endif

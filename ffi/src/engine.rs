@@ -53,6 +53,11 @@ pub enum tw_shutdown_mode {
 #[repr(C)]
 #[derive(Copy, Clone, Debug)]
 pub struct tw_config {
+    /// `sizeof(tw_config)` as the program was compiled: set by `tw_config_init` (a macro passing it to
+    /// `tw_config_init_sized`). A config whose size is not the library's is refused with `TW_ERR_ABI_MISMATCH`
+    /// before any other field is read, so a program built against another version of the header fails clearly
+    /// instead of having its fields misread.
+    pub struct_size: u32,
     /// Wheel tick in nanoseconds, 10 000 (10 µs) to 1 000 000 000 (1 s). Default 1 000 000 (1 ms).
     pub tick_ns: u64,
     /// Worker threads. Default: one per available core.
@@ -100,14 +105,39 @@ pub struct tw_config {
     pub report_panics: u32,
 }
 
-/// Fills `config` with the defaults (all zero: each field's default). NULL is ignored.
+/// Fills `config` with the defaults (all zero: each field's default). Call it through the header's
+/// `tw_config_init(config)` macro, which passes `sizeof(tw_config)` as the program sees it: when that is not the
+/// library's, only `struct_size` is written (so that `tw_engine_new` refuses the config too) and the call
+/// returns `TW_ERR_ABI_MISMATCH`. NULL: `TW_ERR_NULL`.
+///
+/// # Safety
+///
+/// `config` is NULL or valid for a write of `size` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_config_init_sized(config: *mut tw_config, size: usize) -> tw_status {
+    if config.is_null() {
+        return TW_ERR_NULL;
+    }
+    if size != std::mem::size_of::<tw_config>() {
+        if size >= std::mem::size_of::<u32>() {
+            // SAFETY: `config` is valid for `size` bytes, at least the 4 of the first field every version has.
+            unsafe { config.cast::<u32>().write_unaligned(size as u32) };
+        }
+        return TW_ERR_ABI_MISMATCH;
+    }
+    // SAFETY: valid for a write of a whole `tw_config` (its size is the library's), by this function's contract.
+    unsafe { tw_config_init(config) };
+    TW_OK
+}
+
+/// Rust's own `tw_config_init` (the fuzz target and the load tool call it; C calls the header's macro).
 ///
 /// # Safety
 ///
 /// `config` is NULL or valid for a write of a `tw_config`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn tw_config_init(config: *mut tw_config) {
+pub unsafe fn tw_config_init(config: *mut tw_config) {
     let defaults = tw_config {
+        struct_size: std::mem::size_of::<tw_config>() as u32,
         tick_ns: 0,
         workers: 0,
         capacity: 0,
@@ -145,7 +175,11 @@ pub unsafe extern "C" fn tw_engine_new(config: *const tw_config, out: *mut *mut 
         let mut builder = Engine::builder();
         let mut kept_hooks = None;
         if !config.is_null() {
-            // SAFETY: non-NULL and valid by this function's contract.
+            // SAFETY: non-NULL, and every version of the struct starts with its 4-byte size: read that alone first.
+            if unsafe { config.cast::<u32>().read_unaligned() } as usize != std::mem::size_of::<tw_config>() {
+                return Err(TW_ERR_ABI_MISMATCH);
+            }
+            // SAFETY: non-NULL, valid by this function's contract, and of the library's layout (checked above).
             let config = unsafe { as_ref(config) }?;
             // Owned from here on: freed once, by the engine when it no longer calls the hooks, or on any error
             // below when this `Arc` drops.

@@ -19,8 +19,9 @@ mod task;
 mod wheel;
 
 pub use engine::{
-    TW_MAX_PRECISE_SPIN_NS, tw_config, tw_config_init, tw_engine, tw_engine_free, tw_engine_metrics, tw_engine_new,
-    tw_engine_shutdown, tw_engine_stats, tw_precision, tw_shutdown_mode, tw_shutdown_report, tw_stats,
+    TW_MAX_PRECISE_SPIN_NS, tw_config, tw_config_init, tw_config_init_sized, tw_engine, tw_engine_free,
+    tw_engine_metrics, tw_engine_new, tw_engine_shutdown, tw_engine_stats, tw_precision, tw_shutdown_mode,
+    tw_shutdown_report, tw_stats,
 };
 pub use hooks::{tw_run_end, tw_run_end_fn, tw_run_start, tw_run_start_fn};
 pub use status::{tw_status, tw_status_str, tw_version};
@@ -29,7 +30,7 @@ pub use task::{
     tw_current_task_id, tw_free_fn, tw_join, tw_misfire, tw_monotonic_ns, tw_outcome, tw_pause, tw_pause_engine,
     tw_pause_group, tw_priority, tw_recurrence, tw_release, tw_reschedule, tw_reschedule_after, tw_resume, tw_schedule,
     tw_schedule_after, tw_state, tw_task_fn, tw_task_id, tw_task_outcome, tw_task_spec, tw_task_spec_init,
-    tw_task_state, tw_wait,
+    tw_task_spec_init_sized, tw_task_state, tw_wait,
 };
 pub use wheel::{
     tw_expire_fn, tw_timer_id, tw_wheel, tw_wheel_advance, tw_wheel_cancel, tw_wheel_expire, tw_wheel_free,

@@ -52,6 +52,9 @@ pub enum tw_status {
     TW_ERR_UNKNOWN_ZONE = 18,
     /// A caller's buffer is too small; the size needed was written where the call says.
     TW_ERR_BUFFER_TOO_SMALL = 19,
+    /// A `tw_config` or `tw_task_spec` laid out by another version of the header than the library's (its
+    /// `struct_size` differs): refused before any other field is read.
+    TW_ERR_ABI_MISMATCH = 20,
 }
 
 use tw_status::*;
@@ -81,6 +84,7 @@ pub extern "C" fn tw_status_str(status: u32) -> *const c_char {
         17 => b"TW_ERR_BAD_CRON: the cron expression does not parse or matches no time ahead\0",
         18 => b"TW_ERR_UNKNOWN_ZONE: no such time zone in the system's tz database\0",
         19 => b"TW_ERR_BUFFER_TOO_SMALL: the buffer is too small; the size needed was reported\0",
+        20 => b"TW_ERR_ABI_MISMATCH: the struct was laid out by another version of taskwheel.h than the library's\0",
         _ => b"TW_UNKNOWN_STATUS: not a taskwheel status\0",
     };
     text.as_ptr().cast()

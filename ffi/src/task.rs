@@ -111,6 +111,10 @@ pub enum tw_misfire {
 #[repr(C)]
 #[derive(Copy, Clone, Debug)]
 pub struct tw_task_spec {
+    /// `sizeof(tw_task_spec)` as the program was compiled: set by `tw_task_spec_init` (a macro passing it to
+    /// `tw_task_spec_init_sized`). A spec whose size is not the library's is refused with `TW_ERR_ABI_MISMATCH`
+    /// before any other field is read (its `free_user_data` is then not called: it cannot be found safely).
+    pub struct_size: u32,
     /// The task. Required.
     pub run: tw_task_fn,
     /// Passed to `run` and then to `free_user_data`. Owned by the engine from the `tw_schedule` call on.
@@ -183,14 +187,38 @@ pub struct tw_task_spec {
 }
 
 /// Fills `spec` with the defaults: no task, no user data, due now, one-shot, normal priority, no key, no group.
-/// NULL is ignored.
+/// Call it through the header's `tw_task_spec_init(spec)` macro, which passes `sizeof(tw_task_spec)` as the
+/// program sees it: when that is not the library's, only `struct_size` is written (so that `tw_schedule` refuses
+/// the spec too) and the call returns `TW_ERR_ABI_MISMATCH`. NULL: `TW_ERR_NULL`.
+///
+/// # Safety
+///
+/// `spec` is NULL or valid for a write of `size` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_task_spec_init_sized(spec: *mut tw_task_spec, size: usize) -> tw_status {
+    if spec.is_null() {
+        return TW_ERR_NULL;
+    }
+    if size != std::mem::size_of::<tw_task_spec>() {
+        if size >= std::mem::size_of::<u32>() {
+            // SAFETY: `spec` is valid for `size` bytes, at least the 4 of the first field every version has.
+            unsafe { spec.cast::<u32>().write_unaligned(size as u32) };
+        }
+        return TW_ERR_ABI_MISMATCH;
+    }
+    // SAFETY: valid for a write of a whole `tw_task_spec` (its size is the library's), by this function's contract.
+    unsafe { tw_task_spec_init(spec) };
+    TW_OK
+}
+
+/// Rust's own `tw_task_spec_init` (the library, the fuzz target and the load tool call it; C calls the macro).
 ///
 /// # Safety
 ///
 /// `spec` is NULL or valid for a write of a `tw_task_spec`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn tw_task_spec_init(spec: *mut tw_task_spec) {
+pub unsafe fn tw_task_spec_init(spec: *mut tw_task_spec) {
     let defaults = tw_task_spec {
+        struct_size: std::mem::size_of::<tw_task_spec>() as u32,
         run: None,
         user_data: std::ptr::null_mut(),
         free_user_data: None,
@@ -329,7 +357,14 @@ pub unsafe extern "C" fn tw_schedule(
     id_out: *mut tw_task_id,
 ) -> tw_status {
     guard(|| {
-        // SAFETY: NULL or a valid spec, by this function's contract.
+        if spec.is_null() {
+            return Err(TW_ERR_NULL);
+        }
+        // SAFETY: non-NULL, and every version of the struct starts with its 4-byte size: read that alone first.
+        if unsafe { spec.cast::<u32>().read_unaligned() } as usize != std::mem::size_of::<tw_task_spec>() {
+            return Err(TW_ERR_ABI_MISMATCH);
+        }
+        // SAFETY: NULL or a valid spec of the library's layout (checked above), by this function's contract.
         let spec = unsafe { as_ref(spec) }?;
         // From here on the user data is ours: every early return below drops (frees) it.
         let data = UserData { data: spec.user_data, free: spec.free_user_data };

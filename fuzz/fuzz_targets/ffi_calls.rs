@@ -149,7 +149,7 @@ struct Input {
     calls: Vec<Call>,
 }
 
-const MAX_STATUS: tw_status = tw_status::TW_ERR_BUFFER_TOO_SMALL;
+const MAX_STATUS: tw_status = tw_status::TW_ERR_ABI_MISMATCH;
 
 fn known(status: tw_status) {
     assert!((status as u32) <= MAX_STATUS as u32, "undocumented status {status:?}");

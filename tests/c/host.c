@@ -1149,6 +1149,35 @@ static int count_cron_run(void *p) {
 }
 
 /* cron (issue 13): every second in Berlin, twice; then each kind of bad input gets its own status */
+/* issue 14: a struct laid out by another version of the header is refused, never misread */
+static void test_abi_mismatch(void) {
+    tw_engine *engine = NULL;
+    CHECK_STATUS(tw_engine_new(NULL, &engine), TW_OK);
+    tw_task_spec older;
+    memset(&older, 0, sizeof older);
+    CHECK_STATUS(tw_task_spec_init_sized(&older, sizeof older - 8), TW_ERR_ABI_MISMATCH);
+    CHECK(older.struct_size == sizeof older - 8); /* only the size was written */
+    older.run = run_job;
+    CHECK_STATUS(tw_schedule(engine, &older, NULL), TW_ERR_ABI_MISMATCH);
+    tw_task_spec zeroed; /* never initialised: struct_size 0 */
+    memset(&zeroed, 0, sizeof zeroed);
+    zeroed.run = run_job;
+    CHECK_STATUS(tw_schedule(engine, &zeroed, NULL), TW_ERR_ABI_MISMATCH);
+    tw_task_spec current;
+    CHECK_STATUS(tw_task_spec_init(&current), TW_OK);
+    CHECK(current.struct_size == sizeof current);
+    CHECK_STATUS(tw_task_spec_init_sized(NULL, sizeof current), TW_ERR_NULL);
+    tw_config config;
+    CHECK_STATUS(tw_config_init(&config), TW_OK);
+    config.struct_size += 8; /* as a newer header would lay it out */
+    tw_engine *other = NULL;
+    CHECK_STATUS(tw_engine_new(&config, &other), TW_ERR_ABI_MISMATCH);
+    CHECK(other == NULL);
+    CHECK_STATUS(tw_config_init_sized(&config, sizeof config + 16), TW_ERR_ABI_MISMATCH);
+    CHECK(strstr(tw_status_str(TW_ERR_ABI_MISMATCH), "TW_ERR_ABI_MISMATCH") != NULL);
+    tw_engine_free(engine);
+}
+
 static void test_cron(void) {
     tw_config config;
     tw_config_init(&config);
@@ -1210,6 +1239,7 @@ static void test_cron(void) {
 
 int main(void) {
     test_status_and_version();
+    test_abi_mismatch();
     test_cron();
     test_hooks();
     test_engine();
