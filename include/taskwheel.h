@@ -622,6 +622,19 @@ tw_status tw_engine_metrics(const struct tw_engine *engine,
                             size_t len,
                             size_t *needed);
 
+// Writes to `*fd_out` a file descriptor that becomes readable when tasks end, for a host with an event loop
+// (epoll, libuv's `uv_poll_t`, `select`): it learns of completions without a thread blocked per wait. Linux:
+// an eventfd (non-blocking, close-on-exec), the same on every call; every task end adds 1 to it before the
+// task's waiters are woken; reading its 8 bytes gives how many tasks ended since the last read. Then ask about
+// the tasks you care about (`tw_task_state`, `tw_task_outcome`). The engine owns it: do not close it; it stays
+// open until `tw_engine_free`. `TW_ERR_SPAWN` when the system refuses one.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine; `fd_out` is NULL or valid for a write.
+tw_status tw_engine_completion_fd(const struct tw_engine *engine,
+                                  int *fd_out);
+
 // A static, NUL-terminated English name for a status, e.g. "TW_ERR_NOT_FOUND: no such task or timer".
 // Unknown values get "TW_UNKNOWN_STATUS". Never NULL; never to be freed.
 const char *tw_status_str(uint32_t status);

@@ -295,6 +295,36 @@ impl Spawner {
         self.shared.set_paused(false);
     }
 
+    /// A file descriptor that becomes readable when tasks end, for a host with an event loop (epoll, libuv's
+    /// `uv_poll`, `select`): it learns of completions without a thread blocked in a wait per task. Linux: an
+    /// `eventfd` (non-blocking, close-on-exec) created on the first call — the same one every call — to which
+    /// every task end adds 1 before the task's waiters are woken; reading its 8 bytes gives how many tasks ended
+    /// since the last read and makes it unreadable again. Then ask for the tasks you care about
+    /// ([`TaskHandle::state`], [`get`](Self::get)). The engine owns it: do not close it; it stays open as long as
+    /// the engine's shared state lives.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(target_os = "linux")] {
+    /// let engine = taskwheel::Engine::builder().workers(1).build()?;
+    /// let fd = engine.completion_fd()?;
+    /// engine.spawn(|_| ())?.wait()?;
+    /// let mut ended = [0u8; 8];
+    /// // SAFETY: `fd` is the engine's open eventfd and `ended` an 8-byte buffer.
+    /// assert_eq!(unsafe { libc::read(fd, ended.as_mut_ptr().cast(), 8) }, 8);
+    /// assert_eq!(u64::from_ne_bytes(ended), 1);
+    /// # }
+    /// # Ok::<(), taskwheel::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Spawn`] when the system refuses an eventfd; [`Error::InvalidArgument`] off Linux.
+    pub fn completion_fd(&self) -> Result<i32, Error> {
+        self.shared.completions.fd()
+    }
+
     /// A snapshot of the engine's counters and lateness percentiles.
     pub fn stats(&self) -> Stats {
         self.shared.stats()

@@ -32,6 +32,7 @@
 mod admission;
 mod builder;
 mod clock;
+mod completions;
 mod cron;
 mod current;
 mod engine;

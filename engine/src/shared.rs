@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::builder::{Config, Precision};
 use crate::clock::Clock;
+use crate::completions::Completions;
 use crate::error::Error;
 use crate::groups::Groups;
 use crate::lifecycle::CancelOutcome;
@@ -67,6 +68,8 @@ pub(crate) struct Shared {
     pub(crate) paused: AtomicBool,
     /// Work taken while the engine was paused: (task, has its group's slot, epoch).
     pub(crate) held: Mutex<Vec<(Arc<Task>, bool, u32)>>,
+    /// The descriptor readable when tasks end, for event-loop hosts (created on request).
+    pub(crate) completions: Completions,
 }
 
 impl Shared {
@@ -98,6 +101,7 @@ impl Shared {
             stats: Counters::new(),
             paused: AtomicBool::new(false),
             held: Mutex::new(Vec::new()),
+            completions: Completions::new(),
             config,
         });
         clock.subscribe(&shared.tick_wake);
@@ -344,6 +348,8 @@ impl Shared {
             self.keys.release(key, task);
         }
         self.live.fetch_sub(1, Ordering::SeqCst);
+        // Before the waiters are woken: whoever saw the task end through a wait finds the count too.
+        self.completions.signal();
         self.waiters.task_ended(task);
     }
 

@@ -508,3 +508,28 @@ pub unsafe extern "C" fn tw_engine_metrics(
         Ok(TW_OK)
     })
 }
+
+/// Writes to `*fd_out` a file descriptor that becomes readable when tasks end, for a host with an event loop
+/// (epoll, libuv's `uv_poll_t`, `select`): it learns of completions without a thread blocked per wait. Linux:
+/// an eventfd (non-blocking, close-on-exec), the same on every call; every task end adds 1 to it before the
+/// task's waiters are woken; reading its 8 bytes gives how many tasks ended since the last read. Then ask about
+/// the tasks you care about (`tw_task_state`, `tw_task_outcome`). The engine owns it: do not close it; it stays
+/// open until `tw_engine_free`. `TW_ERR_SPAWN` when the system refuses one.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine; `fd_out` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_engine_completion_fd(engine: *const tw_engine, fd_out: *mut std::ffi::c_int) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine, by this function's contract.
+        let engine = unsafe { as_ref(engine) }?;
+        if fd_out.is_null() {
+            return Err(TW_ERR_NULL);
+        }
+        let fd = engine.engine.completion_fd()?;
+        // SAFETY: non-NULL (checked) and valid for a write by this function's contract.
+        unsafe { write_required(fd_out, fd) }?;
+        Ok(TW_OK)
+    })
+}

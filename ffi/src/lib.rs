@@ -19,9 +19,9 @@ mod task;
 mod wheel;
 
 pub use engine::{
-    TW_MAX_PRECISE_SPIN_NS, tw_config, tw_config_init, tw_config_init_sized, tw_engine, tw_engine_free,
-    tw_engine_metrics, tw_engine_new, tw_engine_shutdown, tw_engine_stats, tw_precision, tw_shutdown_mode,
-    tw_shutdown_report, tw_stats,
+    TW_MAX_PRECISE_SPIN_NS, tw_config, tw_config_init, tw_config_init_sized, tw_engine, tw_engine_completion_fd,
+    tw_engine_free, tw_engine_metrics, tw_engine_new, tw_engine_shutdown, tw_engine_stats, tw_precision,
+    tw_shutdown_mode, tw_shutdown_report, tw_stats,
 };
 pub use hooks::{tw_run_end, tw_run_end_fn, tw_run_start, tw_run_start_fn};
 pub use status::{tw_status, tw_status_str, tw_version};

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include "taskwheel.h"
 
@@ -1097,6 +1099,34 @@ static void free_hooks(void *user_data) {
     atomic_fetch_add(&hook_frees, 1);
 }
 
+/* issue 14: an event loop learns of task ends from one descriptor, without a thread blocked per wait */
+static void test_completion_fd(void) {
+    tw_engine *engine = NULL;
+    CHECK_STATUS(tw_engine_new(NULL, &engine), TW_OK);
+    int fd = -1, again = -1;
+    CHECK_STATUS(tw_engine_completion_fd(engine, &fd), TW_OK);
+    CHECK_STATUS(tw_engine_completion_fd(engine, &again), TW_OK);
+    CHECK(fd >= 0 && again == fd);
+    CHECK_STATUS(tw_engine_completion_fd(engine, NULL), TW_ERR_NULL);
+    tw_task_id ids[4];
+    for (int i = 0; i < 4; i++) CHECK_STATUS(tw_schedule_after(engine, 1 * MS, return_code, NULL, NULL, &ids[i]), TW_OK);
+    uint64_t ended = 0;
+    for (int tries = 0; tries < 1000 && ended < 4; tries++) { /* bounded: an event loop's poll, 10 s at most */
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 10) == 1) {
+            uint64_t count = 0;
+            if (read(fd, &count, sizeof count) == (ssize_t)sizeof count) ended += count;
+        }
+    }
+    CHECK(ended == 4);
+    tw_state state;
+    for (int i = 0; i < 4; i++) {
+        CHECK_STATUS(tw_task_state(engine, ids[i], &state), TW_OK);
+        CHECK(state == TW_STATE_SUCCEEDED);
+    }
+    tw_engine_free(engine);
+}
+
 static void test_hooks(void) {
     tw_config config;
     tw_config_init(&config);
@@ -1242,6 +1272,7 @@ int main(void) {
     test_abi_mismatch();
     test_cron();
     test_hooks();
+    test_completion_fd();
     test_engine();
     test_precision_modes();
     test_priorities_and_capacity();

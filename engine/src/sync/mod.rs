@@ -35,6 +35,10 @@ pub(crate) type PlainArc<T> = std::sync::Arc<T>;
 /// A statistics counter: never used to synchronise, so a plain atomic even under loom.
 pub(crate) type StatCounter = std::sync::atomic::AtomicU64;
 
+/// The completion eventfd's number (-1: none): set once, read by every task end; it synchronises nothing (the
+/// kernel's eventfd does), so a plain atomic even under loom.
+pub(crate) type FdCell = std::sync::atomic::AtomicI32;
+
 /// Runs a concurrency test: every interleaving under loom, once on real threads otherwise.
 #[cfg(test)]
 pub(crate) fn model<F: Fn() + Sync + Send + 'static>(f: F) {
