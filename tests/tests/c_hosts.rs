@@ -289,3 +289,25 @@ fn an_install_is_found_by_pkg_config_and_cmake_and_links_both_ways() {
         .expect("cmake runs");
     assert!(!refused.status.success(), "find_package({major}.{next_minor}) accepted taskwheel {version}");
 }
+
+#[test]
+fn the_static_library_links_and_works_beside_another_rust_static_library() {
+    let lib = library();
+    let other_dir = root().join("target/other-staticlib");
+    run(cargo()
+        .current_dir(root())
+        .args(["build", "--quiet", "--manifest-path", "tests/other-staticlib/Cargo.toml", "--target-dir"])
+        .arg(&other_dir));
+    let binary = out_dir().join("two_rust_libs");
+    run(Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+        .arg(format!("-I{}", root().join("include").display()))
+        .arg(root().join("tests/c/two_rust_libs.c"))
+        .arg(lib.join("libtaskwheel.a"))
+        .arg(other_dir.join("debug/libotherlib.a"))
+        .args(native_static_libs())
+        .arg("-o")
+        .arg(&binary));
+    let output = run(&mut Command::new(&binary));
+    assert!(output.contains("the other library says 15"), "{output}");
+}
