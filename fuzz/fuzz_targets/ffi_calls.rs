@@ -105,6 +105,31 @@ enum Call {
     WheelAdvance {
         now: u64,
     },
+    WheelQuery {
+        id: u64,
+        known: Option<u8>,
+        null_outs: bool,
+    },
+    WheelTimeout,
+    WheelNow,
+    WheelExpire {
+        now: u64,
+    },
+    WheelPop {
+        null_outs: bool,
+    },
+    Metrics {
+        len: u16,
+        null_buf: bool,
+    },
+    CompletionFd {
+        null_out: bool,
+    },
+    /// A spec or config whose `struct_size` is off, as another header version would lay it out.
+    ForeignLayout {
+        delta: i8,
+        config: bool,
+    },
     StatusStr(u32),
     Reschedule {
         id: u64,
@@ -335,6 +360,89 @@ fuzz_target!(|input: Input| {
                 }
                 Call::StatusStr(status) => {
                     assert!(!tw_status_str(status).is_null());
+                }
+                Call::WheelQuery { id, known: pick, null_outs } => {
+                    let id = pick
+                        .and_then(|p| timer_ids.get(usize::from(p) % timer_ids.len().max(1)).copied())
+                        .unwrap_or(id);
+                    let (mut deadline, mut data) = (0u64, ptr::null_mut());
+                    let status = if null_outs {
+                        tw_wheel_timer(wheel, id, ptr::null_mut(), ptr::null_mut())
+                    } else {
+                        tw_wheel_timer(wheel, id, &mut deadline, &mut data)
+                    };
+                    known(status);
+                }
+                Call::WheelTimeout => {
+                    let mut ticks = 0;
+                    known(tw_wheel_timeout(wheel, &mut ticks));
+                }
+                Call::WheelNow => {
+                    let mut now = 0;
+                    assert_eq!(tw_wheel_now(wheel, &mut now), tw_status::TW_OK);
+                    assert_eq!(now, wheel_now);
+                }
+                Call::WheelExpire { now } => {
+                    let status = tw_wheel_expire(wheel, now);
+                    known(status);
+                    if now >= wheel_now {
+                        assert_eq!(status, tw_status::TW_OK);
+                        wheel_now = now;
+                    } else {
+                        assert_eq!(status, tw_status::TW_ERR_INVALID_ARGUMENT);
+                    }
+                }
+                Call::WheelPop { null_outs } => {
+                    let (mut id, mut deadline, mut data) = (0u64, 0u64, ptr::null_mut());
+                    let status = if null_outs {
+                        tw_wheel_pop_expired(wheel, ptr::null_mut(), ptr::null_mut(), ptr::null_mut())
+                    } else {
+                        tw_wheel_pop_expired(wheel, &mut id, &mut deadline, &mut data)
+                    };
+                    known(status);
+                    if status == tw_status::TW_OK && !null_outs {
+                        assert!(deadline <= wheel_now, "a popped timer was due");
+                    }
+                }
+                Call::Metrics { len, null_buf } => {
+                    let mut buffer = vec![0 as std::ffi::c_char; usize::from(len)];
+                    let mut needed = 0usize;
+                    let buf = if null_buf { ptr::null_mut() } else { buffer.as_mut_ptr() };
+                    let status = tw_engine_metrics(engine, buf, usize::from(len), &mut needed);
+                    known(status);
+                    assert!(needed > 0, "the size needed is always reported");
+                    if usize::from(len) < needed {
+                        assert_eq!(status, tw_status::TW_ERR_BUFFER_TOO_SMALL);
+                    }
+                }
+                Call::CompletionFd { null_out } => {
+                    let mut fd = -1;
+                    let out = if null_out { ptr::null_mut() } else { &mut fd as *mut std::ffi::c_int };
+                    known(tw_engine_completion_fd(engine, out));
+                }
+                Call::ForeignLayout { delta, config } => {
+                    if config {
+                        let mut c = std::mem::MaybeUninit::<tw_config>::uninit();
+                        tw_config_init(c.as_mut_ptr());
+                        let mut c = c.assume_init();
+                        c.struct_size = c.struct_size.wrapping_add_signed(i32::from(delta));
+                        let mut other = ptr::null_mut();
+                        let status = tw_engine_new(&c, &mut other);
+                        if delta != 0 {
+                            assert_eq!(status, tw_status::TW_ERR_ABI_MISMATCH);
+                        } else if status == tw_status::TW_OK {
+                            tw_engine_free(other);
+                        }
+                    } else {
+                        let mut spec = std::mem::MaybeUninit::<tw_task_spec>::uninit();
+                        tw_task_spec_init(spec.as_mut_ptr());
+                        let mut spec = spec.assume_init();
+                        spec.run = Some(run_ok);
+                        spec.struct_size = spec.struct_size.wrapping_add_signed(i32::from(delta));
+                        if delta != 0 {
+                            assert_eq!(tw_schedule(engine, &spec, ptr::null_mut()), tw_status::TW_ERR_ABI_MISMATCH);
+                        }
+                    }
                 }
                 Call::Reschedule { id, known: pick, time_ns, absolute } => {
                     let id = pick_id(&task_ids, pick, id);

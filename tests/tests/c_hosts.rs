@@ -150,7 +150,7 @@ fn readme_c_example_compiles_and_runs_as_written() {
     std::fs::write(&source, example).expect("write the example");
     let binary = out_dir().join("readme_example");
     run(Command::new("gcc")
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wwrite-strings"])
         .arg(format!("-I{}", root().join("include").display()))
         .arg(&source)
         .arg(format!("-L{}", lib.display()))
@@ -158,6 +158,19 @@ fn readme_c_example_compiles_and_runs_as_written() {
         .arg("-o")
         .arg(&binary));
     let output = run(Command::new(&binary).env("LD_LIBRARY_PATH", &lib));
+    assert!(output.contains("fired"), "{output}");
+    // The same text is valid C++ too, string literals and all (-Wwrite-strings), as a C++ user would paste it.
+    let cpp_binary = out_dir().join("readme_example_cpp");
+    run(Command::new("g++")
+        .args(["-x", "c++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wwrite-strings"])
+        .arg(format!("-I{}", root().join("include").display()))
+        .arg(&source)
+        .args(["-x", "none"])
+        .arg(format!("-L{}", lib.display()))
+        .arg("-ltaskwheel")
+        .arg("-o")
+        .arg(&cpp_binary));
+    let output = run(Command::new(&cpp_binary).env("LD_LIBRARY_PATH", &lib));
     assert!(output.contains("fired"), "{output}");
 }
 
