@@ -311,16 +311,19 @@ fn the_static_library_links_and_works_beside_another_rust_static_library() {
         .current_dir(root())
         .args(["build", "--quiet", "--manifest-path", "tests/other-staticlib/Cargo.toml", "--target-dir"])
         .arg(&other_dir));
-    let binary = out_dir().join("two_rust_libs");
-    run(Command::new("gcc")
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"])
-        .arg(format!("-I{}", root().join("include").display()))
-        .arg(root().join("tests/c/two_rust_libs.c"))
-        .arg(lib.join("libtaskwheel.a"))
-        .arg(other_dir.join("debug/libotherlib.a"))
-        .args(native_static_libs())
-        .arg("-o")
-        .arg(&binary));
-    let output = run(&mut Command::new(&binary));
-    assert!(output.contains("the other library says 15"), "{output}");
+    let (ours, theirs) = (lib.join("libtaskwheel.a"), other_dir.join("debug/libotherlib.a"));
+    // In either order on the link line: a C developer should not have to know which goes first.
+    for (name, archives) in [("ours_first", [&ours, &theirs]), ("theirs_first", [&theirs, &ours])] {
+        let binary = out_dir().join(format!("two_rust_libs_{name}"));
+        run(Command::new("gcc")
+            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+            .arg(format!("-I{}", root().join("include").display()))
+            .arg(root().join("tests/c/two_rust_libs.c"))
+            .args(archives)
+            .args(native_static_libs())
+            .arg("-o")
+            .arg(&binary));
+        let output = run(&mut Command::new(&binary));
+        assert!(output.contains("the other library says 15"), "{name}: {output}");
+    }
 }
