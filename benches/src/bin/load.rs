@@ -320,23 +320,49 @@ fn run_c_api(options: &Options, duration: Option<Duration>) -> Result<(), Box<dy
     let (wall, cpu) = (start.elapsed(), cpu_time().saturating_sub(cpu_start));
     let stats = driver.stats();
     let done = C_ENDED.load(Ordering::Relaxed);
-    println!("# taskwheel-load --c-api: {submitted} tasks submitted ({refused} refused), {done} ended, in {wall:.2?}");
-    println!();
-    println!("| figure | value |");
-    println!("|---|---|");
-    println!("| tasks per second (ended / wall time) | {:.0} |", done as f64 / wall.as_secs_f64());
-    println!("| runs | {} |", stats.runs);
-    println!("| CPU per task (user + system, whole process) | {:.0} ns |", cpu.as_nanos() as f64 / done.max(1) as f64);
-    let us = |ns: u64| ns as f64 / 1e3;
-    println!(
-        "| lateness p50 / p90 / p99 / p99.9 / max | {:.1} / {:.1} / {:.1} / {:.1} / {:.1} µs |",
-        us(stats.lateness_p50_ns),
-        us(stats.lateness_p90_ns),
-        us(stats.lateness_p99_ns),
-        us(stats.lateness_p999_ns),
-        us(stats.lateness_max_ns)
-    );
+    let ns = |ns: u64| Duration::from_nanos(ns);
+    let lateness = [
+        stats.lateness_p50_ns,
+        stats.lateness_p90_ns,
+        stats.lateness_p99_ns,
+        stats.lateness_p999_ns,
+        stats.lateness_max_ns,
+    ]
+    .map(ns);
+    let run = Run { label: "taskwheel-load --c-api", submitted, refused, done, wall, cpu, runs: stats.runs, lateness };
+    run.print();
     Ok(())
+}
+
+/// What a run of the tool measured, for its report.
+struct Run {
+    label: &'static str,
+    submitted: u64,
+    refused: u64,
+    done: u64,
+    wall: Duration,
+    cpu: Duration,
+    runs: u64,
+    /// p50, p90, p99, p99.9, max.
+    lateness: [Duration; 5],
+}
+
+impl Run {
+    fn print(&self) {
+        let Run { label, submitted, refused, done, wall, cpu, runs, lateness } = self;
+        println!("# {label}: {submitted} tasks submitted ({refused} refused), {done} ended, in {wall:.2?}");
+        println!();
+        println!("| figure | value |");
+        println!("|---|---|");
+        println!("| tasks per second (ended / wall time) | {:.0} |", *done as f64 / wall.as_secs_f64());
+        println!("| runs | {runs} |");
+        let per_task = cpu.as_nanos() as f64 / (*done).max(1) as f64;
+        println!("| CPU per task (user + system, whole process) | {per_task:.0} ns |");
+        let [p50, p90, p99, p999, max] = lateness.map(micros);
+        println!(
+            "| lateness p50 / p90 / p99 / p99.9 / max | {p50:.1} / {p90:.1} / {p99:.1} / {p999:.1} / {max:.1} µs |"
+        );
+    }
 }
 
 fn micros(d: Duration) -> f64 {
@@ -448,22 +474,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     progress.finish_and_clear();
     let stats: Stats = engine.stats();
     let done = ended.load(Ordering::Relaxed);
-    println!("# taskwheel-load: {submitted} tasks submitted ({refused} refused), {done} ended, in {wall:.2?}");
-    println!();
-    println!("| figure | value |");
-    println!("|---|---|");
-    println!("| tasks per second (ended / wall time) | {:.0} |", done as f64 / wall.as_secs_f64());
-    println!("| runs | {} |", stats.runs);
-    println!("| CPU per task (user + system, whole process) | {:.0} ns |", cpu.as_nanos() as f64 / done.max(1) as f64);
     let l = stats.lateness;
-    println!(
-        "| lateness p50 / p90 / p99 / p99.9 / max | {:.1} / {:.1} / {:.1} / {:.1} / {:.1} µs |",
-        micros(l.p50),
-        micros(l.p90),
-        micros(l.p99),
-        micros(l.p999),
-        micros(l.max)
-    );
+    let run = Run {
+        label: "taskwheel-load",
+        submitted,
+        refused,
+        done,
+        wall,
+        cpu,
+        runs: stats.runs,
+        lateness: [l.p50, l.p90, l.p99, l.p999, l.max],
+    };
+    run.print();
     println!(
         "| cancelled / failed runs / missed runs | {} / {} / {} |",
         stats.cancelled, stats.failed_runs, stats.missed_runs
