@@ -74,7 +74,7 @@ impl Shared {
             None => (None, deadline),
             Some(repeat) => {
                 let periodic = this.periodic_of(repeat, deadline, now)?;
-                let deadline = this.first_deadline(&periodic, deadline, now);
+                let deadline = this.first_deadline(&periodic, now);
                 (Some(periodic), deadline)
             }
         };
@@ -182,7 +182,7 @@ impl Shared {
 
     /// The first deadline of a periodic task: its first occurrence, converted, plus the first run's jitter (the
     /// task's id is not known yet, so the first run's jitter is drawn from the occurrence instead).
-    fn first_deadline(&self, periodic: &Periodic, _start: u64, now: u64) -> u64 {
+    fn first_deadline(&self, periodic: &Periodic, now: u64) -> u64 {
         let occurrence = periodic.occurrence();
         let jitter = periodic.jitter_of(1, occurrence, self.config.seed);
         periodic.set_offset(jitter as i64);

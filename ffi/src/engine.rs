@@ -8,7 +8,7 @@ use std::time::Duration;
 use taskwheel::{Engine, Precision, Shutdown, WhenFull};
 
 use super::hooks::{CHooks, tw_run_end_fn, tw_run_start_fn};
-use super::ptr::{as_ref, optional_str, write_optional, write_required};
+use super::ptr::{as_ref, has_library_layout, init_sized, optional_str, write_optional, write_required};
 use super::status::guard;
 use super::status::tw_status::{self, *};
 use super::task::tw_free_fn;
@@ -115,19 +115,8 @@ pub struct tw_config {
 /// `config` is NULL or valid for a write of `size` bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tw_config_init_sized(config: *mut tw_config, size: usize) -> tw_status {
-    if config.is_null() {
-        return TW_ERR_NULL;
-    }
-    if size != std::mem::size_of::<tw_config>() {
-        if size >= std::mem::size_of::<u32>() {
-            // SAFETY: `config` is valid for `size` bytes, at least the 4 of the first field every version has.
-            unsafe { config.cast::<u32>().write_unaligned(size as u32) };
-        }
-        return TW_ERR_ABI_MISMATCH;
-    }
-    // SAFETY: valid for a write of a whole `tw_config` (its size is the library's), by this function's contract.
-    unsafe { tw_config_init(config) };
-    TW_OK
+    // SAFETY: NULL or valid for `size` bytes by this function's contract; `tw_config` starts with `struct_size`.
+    unsafe { init_sized(config, size, tw_config_init) }
 }
 
 /// Rust's own `tw_config_init` (the fuzz target and the load tool call it; C calls the header's macro).
@@ -175,8 +164,8 @@ pub unsafe extern "C" fn tw_engine_new(config: *const tw_config, out: *mut *mut 
         let mut builder = Engine::builder();
         let mut kept_hooks = None;
         if !config.is_null() {
-            // SAFETY: non-NULL, and every version of the struct starts with its 4-byte size: read that alone first.
-            if unsafe { config.cast::<u32>().read_unaligned() } as usize != std::mem::size_of::<tw_config>() {
+            // SAFETY: non-NULL, and every version of the struct starts with its 4-byte size.
+            if !unsafe { has_library_layout(config) } {
                 return Err(TW_ERR_ABI_MISMATCH);
             }
             // SAFETY: non-NULL, valid by this function's contract, and of the library's layout (checked above).

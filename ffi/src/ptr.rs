@@ -55,3 +55,38 @@ pub(crate) unsafe fn optional_str<'a>(p: *const c_char) -> Result<Option<&'a str
     let text = unsafe { CStr::from_ptr(p) };
     text.to_str().map(Some).map_err(|_| TW_ERR_INVALID_UTF8)
 }
+
+/// The sized-init protocol of caller-allocated structs (`tw_config`, `tw_task_spec`): when `size` (the struct's
+/// size as the program was compiled) is the library's, `init` fills `target`; otherwise only its leading 4-byte
+/// `struct_size` is written (so that the struct is refused when used) and the call is `TW_ERR_ABI_MISMATCH`.
+///
+/// # Safety
+///
+/// `target` is NULL or valid for writes of `size` bytes; `T` starts with a `u32` `struct_size`; `init` writes a
+/// whole `T`.
+pub(crate) unsafe fn init_sized<T>(target: *mut T, size: usize, init: unsafe fn(*mut T)) -> tw_status {
+    if target.is_null() {
+        return tw_status::TW_ERR_NULL;
+    }
+    if size != std::mem::size_of::<T>() {
+        if size >= std::mem::size_of::<u32>() {
+            // SAFETY: `target` is valid for `size` bytes, at least the 4 of the first field every version has.
+            unsafe { target.cast::<u32>().write_unaligned(size as u32) };
+        }
+        return tw_status::TW_ERR_ABI_MISMATCH;
+    }
+    // SAFETY: valid for a write of a whole `T` (its size is the library's), by this function's contract.
+    unsafe { init(target) };
+    tw_status::TW_OK
+}
+
+/// Whether a non-NULL caller-allocated struct has the library's layout: its leading 4-byte `struct_size`, read
+/// alone before anything else, is `size_of::<T>()`.
+///
+/// # Safety
+///
+/// `target` is non-NULL and valid for reads of at least 4 bytes; `T` starts with a `u32` `struct_size`.
+pub(crate) unsafe fn has_library_layout<T>(target: *const T) -> bool {
+    // SAFETY: by this function's contract, every version of the struct starts with its 4-byte size.
+    unsafe { target.cast::<u32>().read_unaligned() as usize == std::mem::size_of::<T>() }
+}

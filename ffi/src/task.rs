@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use taskwheel::{CancelOutcome, CancelToken, Cron, Misfire, Priority, Retry, RunOutcome, TaskContext, TaskState};
 
 use super::engine::tw_engine;
-use super::ptr::{as_ref, optional_str, write_optional};
+use super::ptr::{as_ref, has_library_layout, init_sized, optional_str, write_optional};
 use super::status::tw_status::{self, *};
 use super::status::{guard, status_of};
 
@@ -196,19 +196,8 @@ pub struct tw_task_spec {
 /// `spec` is NULL or valid for a write of `size` bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tw_task_spec_init_sized(spec: *mut tw_task_spec, size: usize) -> tw_status {
-    if spec.is_null() {
-        return TW_ERR_NULL;
-    }
-    if size != std::mem::size_of::<tw_task_spec>() {
-        if size >= std::mem::size_of::<u32>() {
-            // SAFETY: `spec` is valid for `size` bytes, at least the 4 of the first field every version has.
-            unsafe { spec.cast::<u32>().write_unaligned(size as u32) };
-        }
-        return TW_ERR_ABI_MISMATCH;
-    }
-    // SAFETY: valid for a write of a whole `tw_task_spec` (its size is the library's), by this function's contract.
-    unsafe { tw_task_spec_init(spec) };
-    TW_OK
+    // SAFETY: NULL or valid for `size` bytes by this function's contract; `tw_task_spec` starts with `struct_size`.
+    unsafe { init_sized(spec, size, tw_task_spec_init) }
 }
 
 /// Rust's own `tw_task_spec_init` (the library, the fuzz target and the load tool call it; C calls the macro).
@@ -360,8 +349,8 @@ pub unsafe extern "C" fn tw_schedule(
         if spec.is_null() {
             return Err(TW_ERR_NULL);
         }
-        // SAFETY: non-NULL, and every version of the struct starts with its 4-byte size: read that alone first.
-        if unsafe { spec.cast::<u32>().read_unaligned() } as usize != std::mem::size_of::<tw_task_spec>() {
+        // SAFETY: non-NULL, and every version of the struct starts with its 4-byte size.
+        if !unsafe { has_library_layout(spec) } {
             return Err(TW_ERR_ABI_MISMATCH);
         }
         // SAFETY: NULL or a valid spec of the library's layout (checked above), by this function's contract.
