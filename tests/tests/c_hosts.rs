@@ -306,14 +306,6 @@ fn an_install_is_found_by_pkg_config_and_cmake_and_links_both_ways() {
 #[test]
 fn the_static_library_links_and_works_beside_another_rust_static_library() {
     let lib = library();
-    if profile_dir().1 == "release" {
-        // Known and open (issue 14): the release archive (thin LTO) carries `core` merged into one object, and
-        // linked beside another Rust static library the link fails with multiple definitions of `core::panicking`
-        // and `core::num::flt2dec` functions. Hiding the runtime's symbols is what would fix it (BENCHMARKS.md,
-        // "Tried and not kept"); until then this test covers the debug archive only.
-        eprintln!("\n*** SKIPPED for the release library: it clashes with another Rust static library (open) ***\n");
-        return;
-    }
     let other_dir = root().join("target/other-staticlib");
     run(cargo()
         .current_dir(root())
