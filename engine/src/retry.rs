@@ -93,6 +93,59 @@ impl Retry {
         self.max_attempts
     }
 
+    /// The backoff: the wait before the first retry, its growth factor and its cap.
+    pub fn backoff_parts(&self) -> (Duration, u32, Duration) {
+        (self.base, self.factor, self.cap)
+    }
+
+    /// Whether waits are jittered (see [`no_jitter`](Self::no_jitter)).
+    pub fn has_jitter(&self) -> bool {
+        self.jitter
+    }
+
+    /// Whether runs that panic are retried (see [`on_panic`](Self::on_panic)).
+    pub fn retries_panics(&self) -> bool {
+        self.on_panic
+    }
+
+    /// Whether runs that fail without panicking are retried (see [`on_error`](Self::on_error)).
+    pub fn retries_errors(&self) -> bool {
+        self.on_error
+    }
+
+    /// Whether a run that failed as attempt `attempt` (from 1; `panicked` when it panicked) is tried again — for
+    /// schedulers built on this policy, such as taskwheel-redis's durable tasks.
+    ///
+    /// ```
+    /// let policy = taskwheel::Retry::new(3).on_panic(false);
+    /// assert!(policy.retries_after(2, false) && !policy.retries_after(3, false) && !policy.retries_after(1, true));
+    /// ```
+    pub fn retries_after(&self, attempt: u64, panicked: bool) -> bool {
+        self.retries(attempt, panicked)
+    }
+
+    /// The wait before the attempt after `attempt` (from 1), its jitter drawn from `id` and `seed` as the engine
+    /// draws it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let policy = taskwheel::Retry::new(5).backoff(Duration::from_secs(1), 3, Duration::from_secs(5)).no_jitter();
+    /// let waits: Vec<_> = (1..=4).map(|attempt| policy.delay_after(attempt, 7, 0).as_secs()).collect();
+    /// assert_eq!(waits, [1, 3, 5, 5]);
+    /// ```
+    pub fn delay_after(&self, attempt: u64, id: u64, seed: u64) -> Duration {
+        Duration::from_nanos(self.delay_ns(attempt.max(1), id, seed))
+    }
+
+    /// Refuses what cannot be honoured, as [`Spawner::retrying`](crate::Spawner::retrying) does at submission.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] naming what is wrong.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.check()
+    }
+
     /// Refuses what cannot be honoured.
     pub(crate) fn check(&self) -> Result<(), Error> {
         if self.max_attempts == 0 {

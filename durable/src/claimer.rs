@@ -1,0 +1,224 @@
+//! The claim thread: takes due and soon-due tasks from Redis under a lease and puts each in the node's engine at
+//! its instant.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use redis::Value;
+use taskwheel::{RunOutcome, TaskContext};
+
+use crate::conn::Conn;
+use crate::error::Error;
+use crate::node::{DurableContext, Finished, Handler, Held, NodeShared};
+use crate::queue::priority_from_code;
+use crate::reply::{array, bytes, number, text};
+use crate::scripts::{call, query, scripts};
+use crate::spec::{decode_retry, duration_micros, from_micros, micros};
+
+/// A task as a claim returned it.
+pub(crate) struct Claimed {
+    pub(crate) id: u64,
+    pub(crate) token: u64,
+    pub(crate) handler: String,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) due_us: u64,
+    pub(crate) priority: u64,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) failures: u64,
+    pub(crate) recoveries: u64,
+    pub(crate) retry: String,
+    pub(crate) schedule: String,
+}
+
+impl Claimed {
+    fn parse(value: &Value) -> Result<Claimed, Error> {
+        let items = array(value)?;
+        let [id, token, handler, payload, due, priority, timeout, failures, recoveries, retry, schedule] = items else {
+            return Err(Error::Protocol(format!("a claimed task of {} fields", items.len())));
+        };
+        let timeout = number(timeout)?;
+        Ok(Claimed {
+            id: number(id)?,
+            token: number(token)?,
+            handler: text(handler)?,
+            payload: bytes(payload)?,
+            due_us: number(due)?,
+            priority: number(priority)?,
+            timeout: (timeout > 0).then(|| Duration::from_micros(timeout)),
+            failures: number(failures)?,
+            recoveries: number(recoveries)?,
+            retry: text(retry)?,
+            schedule: text(schedule)?,
+        })
+    }
+}
+
+/// Claims until the node stops.
+pub(crate) fn run(shared: &Arc<NodeShared>, mut conn: Conn) {
+    let config = &shared.config;
+    let poll = config.poll();
+    let (lease_us, horizon_us) = (micros_of(config.lease), micros_of(config.horizon));
+    let signals: Vec<String> = shared.names.iter().map(|h| format!("{}:sig:{h}", shared.base)).collect();
+    let mut backoff = Duration::from_millis(20);
+    while !shared.stop.load(Ordering::Relaxed) {
+        let room = config.max_claimed.saturating_sub(shared.held.lock().len());
+        if room == 0 {
+            std::thread::sleep(poll.min(Duration::from_millis(10)));
+            continue;
+        }
+        let want = room.min(config.batch);
+        let mut cmd = call(&scripts().claim, &shared.base);
+        cmd.arg(&shared.id).arg(lease_us).arg(horizon_us).arg(want);
+        for name in &shared.names {
+            cmd.arg(name);
+        }
+        let (sent, sent_wall) = (Instant::now(), SystemTime::now());
+        let reply: Result<Value, Error> = conn.run(|con| query(con, &cmd));
+        let round_trip = sent.elapsed();
+        let claimed = match reply
+            .and_then(|reply| dispatch_all(shared, &reply, sent + round_trip / 2, sent_wall + round_trip / 2))
+        {
+            Ok(claimed) => {
+                backoff = Duration::from_millis(20);
+                claimed
+            }
+            Err(_) => {
+                NodeShared::count(&shared.counters.redis_errors, 1);
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        if claimed == want {
+            continue; // more may be due at once
+        }
+        // Wait for a submission's signal, or poll again after `poll` for tasks entering the horizon.
+        let mut blpop = redis::cmd("BLPOP");
+        blpop.arg(&signals[..]).arg(poll.as_secs_f64());
+        if conn.run(|con| blpop.query::<Value>(con)).is_err() {
+            NodeShared::count(&shared.counters.redis_errors, 1);
+            std::thread::sleep(backoff);
+        }
+    }
+    shared.counters.reconnects.fetch_add(conn.reconnects, Ordering::Relaxed);
+}
+
+fn micros_of(duration: Duration) -> u64 {
+    duration_micros("a duration", duration).unwrap_or(u64::MAX >> 11)
+}
+
+/// Puts every task of a claim's reply into the engine; returns how many there were. `mid` and `mid_wall` are this
+/// node's clocks halfway through the round trip, when the server read its own clock.
+fn dispatch_all(shared: &Arc<NodeShared>, reply: &Value, mid: Instant, mid_wall: SystemTime) -> Result<usize, Error> {
+    let items = array(reply)?;
+    let Some((now, tasks)) = items.split_first() else { return Err(Error::Protocol("an empty claim reply".into())) };
+    let server_now = number(now)?;
+    let offset = server_now as i64 - micros(mid_wall).unwrap_or(0) as i64;
+    shared.server_offset_us.store(offset, Ordering::Relaxed);
+    for task in tasks {
+        let task = Claimed::parse(task)?;
+        let at = if task.due_us >= server_now {
+            mid + Duration::from_micros(task.due_us - server_now)
+        } else {
+            mid.checked_sub(Duration::from_micros(server_now - task.due_us)).unwrap_or(mid)
+        };
+        dispatch(shared, task, at);
+    }
+    NodeShared::count(&shared.counters.claimed, tasks.len() as u64);
+    Ok(tasks.len())
+}
+
+/// Puts one claimed task into the engine at `at`.
+fn dispatch(shared: &Arc<NodeShared>, task: Claimed, at: Instant) {
+    let Some(handler) = shared.handlers.get(&task.handler).cloned() else { return }; // claimed by name: never
+    let (id, token, timeout) = (task.id, task.token, task.timeout);
+    shared.held.lock().insert(id, Held { token, handle: None, cancel_sent: false });
+    let priority = priority_from_code(task.priority);
+    let node = shared.clone();
+    let mut builder = shared.spawner.task(move |ctx: &TaskContext<'_>| run_one(&node, &task, &handler, ctx)).at(at);
+    builder = builder.priority(priority);
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    match builder.submit() {
+        Ok(handle) => {
+            if let Some(held) = shared.held.lock().get_mut(&id) {
+                held.handle = Some(handle);
+            }
+        }
+        // Only while the engine stops: the claim is given back by the shutdown, or its lease expires.
+        Err(_) => {
+            shared.held.lock().remove(&id);
+        }
+    }
+}
+
+/// One run of a claimed task: the handler, then its outcome for the finisher.
+fn run_one(shared: &NodeShared, task: &Claimed, handler: &Handler, run: &TaskContext<'_>) -> RunOutcome {
+    let started = Instant::now();
+    let ctx = DurableContext {
+        id: task.id,
+        token: task.token,
+        failures: task.failures,
+        recoveries: task.recoveries,
+        due: from_micros(task.due_us),
+        schedule: (!task.schedule.is_empty()).then_some(task.schedule.as_str()),
+        run,
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| handler(&ctx, &task.payload)));
+    let timed_out = task.timeout.filter(|&timeout| started.elapsed() >= timeout);
+    let failure = match (&result, timed_out) {
+        (_, Some(timeout)) => Some((format!("timed out after {timeout:?}"), false)),
+        (Ok(RunOutcome::Done | RunOutcome::Exit(0)), None) => None,
+        (Ok(RunOutcome::Cancelled), None) => None,
+        (Ok(RunOutcome::Failed(why)), None) => Some((why.clone(), false)),
+        (Ok(RunOutcome::Exit(code)), None) => Some((format!("exit code {code}"), false)),
+        (Ok(other), None) => Some((format!("{other:?}"), false)),
+        (Err(panic), None) => Some((panic_text(panic.as_ref()), true)),
+    };
+    let counters = &shared.counters;
+    let (outcome, delay_us, error) = match failure {
+        None if matches!(result, Ok(RunOutcome::Cancelled)) => {
+            NodeShared::count(&counters.cancelled, 1);
+            ("cancelled", 0, "cancelled".to_string())
+        }
+        None => {
+            NodeShared::count(&counters.succeeded, 1);
+            ("ok", 0, String::new())
+        }
+        Some((why, panicked)) => {
+            let attempt = task.failures + 1;
+            let retry = decode_retry(&task.retry);
+            match retry {
+                Some(retry) if retry.retries_after(attempt, panicked) => {
+                    NodeShared::count(&counters.retried, 1);
+                    let delay = retry.delay_after(attempt, task.id, shared.config.seed);
+                    ("retry", micros_of(delay), why)
+                }
+                Some(retry) if retry.max_attempts() > 1 => {
+                    NodeShared::count(&counters.failed, 1);
+                    ("dead", 0, why)
+                }
+                _ => {
+                    NodeShared::count(&counters.failed, 1);
+                    ("failed", 0, why)
+                }
+            }
+        }
+    };
+    NodeShared::count(&counters.runs, 1);
+    let _ = shared.finished.send(Finished { id: task.id, token: task.token, outcome, delay_us, error });
+    RunOutcome::Done
+}
+
+/// A panic's message.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    format!("panicked: {message}")
+}

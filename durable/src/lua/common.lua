@@ -1,0 +1,53 @@
+-- Shared by every taskwheel-redis script (prepended to each). KEYS[1] is the queue's base key, `tw:{queue}`: every
+-- key a script touches starts with it, so all share the `{queue}` hash tag and one Redis Cluster slot.
+-- Times are integer microseconds of the server's clock (redis.call('TIME')); node clocks are never trusted.
+local base = KEYS[1]
+local function s(n) return string.format('%.0f', n) end
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local function tkey(id) return base .. ':t:' .. id end
+local function count(field, n) redis.call('HINCRBY', base .. ':counters', field, n or 1) end
+-- Wakes a node blocked on this handler's signal list; a few pending signals are enough to wake every waiter.
+local function signal(handler)
+  local sig = base .. ':sig:' .. handler
+  if redis.call('LLEN', sig) < 16 then redis.call('RPUSH', sig, '1') end
+end
+-- Compare-and-delete: a dedupe key is released only by the task that holds it.
+local function release_key(id, key)
+  if key and key ~= '' then
+    local k = base .. ':k:' .. key
+    if redis.call('GET', k) == id then redis.call('DEL', k) end
+  end
+end
+-- A terminal state: out of the due and active sets, its key released, its record kept `retain` microseconds.
+local function finish(id, t, state, now, retain, err)
+  redis.call('HSET', t, 'st', state, 'fin', s(now), 'n', '')
+  if err then redis.call('HSET', t, 'e', err) end
+  redis.call('ZREM', base .. ':active', id)
+  redis.call('ZREM', base .. ':due:' .. redis.call('HGET', t, 'h'), id)
+  redis.call('ZADD', base .. ':done', s(now + retain), id)
+  release_key(id, redis.call('HGET', t, 'k'))
+  redis.call('PEXPIRE', t, math.max(1, math.floor(retain / 1000)))
+  count(state)
+end
+-- A new pending task. Returns {id, 0, due}, or {holder, 1, due} when its dedupe key is held.
+local function create(now, handler, payload, due, priority, key, hold, timeout, retry, horizon, sched, occ)
+  local id = tostring(redis.call('INCR', base .. ':seq'))
+  if key ~= '' then
+    local k = base .. ':k:' .. key
+    local px = math.max(1, math.floor((math.max(due - now, 0) + hold) / 1000))
+    if not redis.call('SET', k, id, 'NX', 'PX', px) then
+      count('duplicates')
+      return {redis.call('GET', k), 1, s(due)}
+    end
+  end
+  redis.call('HSET', tkey(id), 'h', handler, 'p', payload, 'st', 'pending', 'a', 0, 'f', 0, 'c', 0, 'due', s(due),
+    'pr', priority, 'k', key, 'to', timeout, 'r', retry, 'ct', s(now), 'sch', sched, 'occ', occ)
+  redis.call('ZADD', base .. ':due:' .. handler, s(due), id)
+  redis.call('SADD', base .. ':handlers', handler)
+  if due <= now + horizon then signal(handler) end
+  count('submitted')
+  return {id, 0, s(due)}
+end

@@ -1,0 +1,35 @@
+-- ARGV: most tasks, retention (µs), most recoveries of one task.
+-- Any node runs this: tasks whose lease expired (their node crashed, hung or lost Redis) go back to pending at their
+-- own due time, with a new fencing token so that the lost holder's completion is refused; each such attempt is
+-- counted apart from application failures (field 'c'). A task recovered more than the limit is dead (a poison task
+-- that kills its node each time). Also forgets finished records past retention and nodes whose heartbeat stopped.
+local now = now_us()
+local retain, most = tonumber(ARGV[2]), tonumber(ARGV[3])
+local ids = redis.call('ZRANGEBYSCORE', base .. ':active', '-inf', s(now), 'LIMIT', 0, tonumber(ARGV[1]))
+for _, id in ipairs(ids) do
+  local t = tkey(id)
+  redis.call('ZREM', base .. ':active', id)
+  if redis.call('EXISTS', t) == 1 then
+    redis.call('HINCRBY', t, 'a', 1)
+    local c = redis.call('HINCRBY', t, 'c', 1)
+    count('recovered')
+    if redis.call('HGET', t, 'cx') == '1' then
+      finish(id, t, 'cancelled', now, retain, 'cancelled while its node was lost')
+    elseif c > most then
+      finish(id, t, 'dead', now, retain, 'its node was lost during ' .. c .. ' attempts')
+    else
+      local h = redis.call('HGET', t, 'h')
+      local due = math.max(tonumber(redis.call('HGET', t, 'due')), now)
+      redis.call('HSET', t, 'st', 'pending', 'n', '', 'due', s(due))
+      redis.call('ZADD', base .. ':due:' .. h, s(due), id)
+      signal(h)
+    end
+  end
+end
+redis.call('ZREMRANGEBYSCORE', base .. ':done', '-inf', s(now))
+local nodes = redis.call('HGETALL', base .. ':nodes')
+for i = 1, #nodes, 2 do
+  local expires = tonumber(string.match(nodes[i + 1], '^(%d+)'))
+  if expires == nil or expires < now then redis.call('HDEL', base .. ':nodes', nodes[i]) end
+end
+return #ids

@@ -1,0 +1,384 @@
+//! The client side of a durable queue: submit, look up, cancel, schedule, count. Any process may hold one; it runs
+//! nothing (that is a [`Node`](crate::Node)'s job).
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, SystemTime};
+
+use parking_lot::Mutex;
+use redis::Value;
+use taskwheel::Priority;
+
+use crate::conn::Conn;
+use crate::error::Error;
+use crate::reply::{array, number, text};
+use crate::scripts::{call, query, query_pipeline, scripts};
+use crate::spec::{DurableTask, Schedule, When, check_name, duration_micros, encode_retry, from_micros, micros};
+use crate::state::{DurableCancel, DurableState, TaskInfo};
+
+/// Options shared by a queue's clients and nodes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueOptions {
+    /// The largest payload accepted, in bytes (default 512 KiB; at most 64 MiB). Redis holds every payload in
+    /// memory until its task's record expires.
+    pub max_payload: usize,
+    /// How long a finished task's record stays readable (default 24 h).
+    pub retention: Duration,
+    /// A task due within this long of its submission wakes a node at once (default 2 s, the nodes' default
+    /// horizon); later ones are found by the nodes' claim polls, well before they are due.
+    pub signal_horizon: Duration,
+}
+
+impl Default for QueueOptions {
+    fn default() -> QueueOptions {
+        QueueOptions {
+            max_payload: 512 * 1024,
+            retention: Duration::from_secs(24 * 3600),
+            signal_horizon: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The largest [`QueueOptions::max_payload`] (Redis's own limit for one string is 512 MiB).
+pub const MAX_PAYLOAD_LIMIT: usize = 64 * 1024 * 1024;
+
+impl QueueOptions {
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        if self.max_payload > MAX_PAYLOAD_LIMIT {
+            return Err(Error::InvalidOption(format!("max_payload above {MAX_PAYLOAD_LIMIT} bytes")));
+        }
+        if self.retention < Duration::from_millis(1) {
+            return Err(Error::InvalidOption("a retention shorter than 1 ms".into()));
+        }
+        duration_micros("retention", self.retention)?;
+        duration_micros("signal horizon", self.signal_horizon)?;
+        Ok(())
+    }
+}
+
+/// What a submission did.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    /// The new task's id, or with `duplicate` the id of the task holding the dedupe key.
+    pub id: u64,
+    /// The dedupe key was held: nothing was created.
+    pub duplicate: bool,
+    /// When the task is due (the server's clock).
+    pub due: SystemTime,
+}
+
+/// A queue's counts, read by [`Queue::stats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QueueStats {
+    /// Tasks waiting (pending or retrying), per handler.
+    pub waiting: BTreeMap<String, u64>,
+    /// Tasks claimed by a node.
+    pub active: u64,
+    /// Finished tasks whose records are still retained.
+    pub finished: u64,
+    /// Cumulative counters: `submitted`, `duplicates`, `succeeded`, `failed`, `dead`, `cancelled`, `retried`,
+    /// `recovered` (attempts lost with their node), `stale` (completions refused for a stale fencing token),
+    /// `orphans` (records the sweep put back).
+    pub counters: BTreeMap<String, u64>,
+    /// Live nodes and the handlers each runs.
+    pub nodes: BTreeMap<String, Vec<String>>,
+    /// Handlers with waiting tasks that no live node runs: those tasks wait until one does.
+    pub unknown_handlers: Vec<String>,
+}
+
+impl QueueStats {
+    /// A cumulative counter, 0 when it never counted.
+    pub fn counter(&self, name: &str) -> u64 {
+        self.counters.get(name).copied().unwrap_or(0)
+    }
+}
+
+/// A durable queue's client: tasks submitted through it are in Redis when the call returns, and run on whichever
+/// node runs their handler.
+///
+/// The connection is one, behind a lock: share a `Queue` between threads, or open one per thread for more
+/// throughput. A call on a lost connection returns [`Error::Connect`] (the submission may or may not have reached
+/// Redis: resubmit with a dedupe key to be sure of one task); the next call reconnects.
+pub struct Queue {
+    name: String,
+    base: String,
+    options: QueueOptions,
+    conn: Mutex<Conn>,
+}
+
+impl Queue {
+    /// Connects to the queue `name` on the Redis at `url` (`redis://127.0.0.1:6379/0`) with default options.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] when Redis cannot be reached; [`Error::InvalidName`] for a bad name.
+    pub fn connect(url: &str, name: &str) -> Result<Queue, Error> {
+        Queue::connect_with(url, name, QueueOptions::default())
+    }
+
+    /// Connects with `options` (they must match the nodes' where they matter: retention, signal horizon).
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect); [`Error::InvalidOption`] for options that cannot be honoured.
+    pub fn connect_with(url: &str, name: &str, options: QueueOptions) -> Result<Queue, Error> {
+        check_name("queue", name)?;
+        options.check()?;
+        let conn = Conn::open(url)?;
+        Ok(Queue { name: name.to_string(), base: base_key(name), options, conn: Mutex::new(conn) })
+    }
+
+    /// The queue's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Submits one task.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PayloadTooLarge`], [`Error::InvalidName`], [`Error::InvalidOption`] before anything is sent;
+    /// [`Error::Connect`] or [`Error::Redis`] when Redis did not take it.
+    pub fn submit(&self, task: &DurableTask) -> Result<Submitted, Error> {
+        let cmd = self.enqueue_cmd(task)?;
+        let reply: Value = self.conn.lock().run(|con| query(con, &cmd))?;
+        submitted(&reply)
+    }
+
+    /// Submits many tasks in one round trip (one script call each, pipelined). Each is checked before any is sent.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](Self::submit); on a connection error some of them may have been taken.
+    pub fn submit_all(&self, tasks: &[DurableTask]) -> Result<Vec<Submitted>, Error> {
+        let mut pipe = redis::pipe();
+        for task in tasks {
+            pipe.add_command(self.enqueue_cmd(task)?);
+        }
+        let replies: Vec<Value> = self.conn.lock().run(|con| query_pipeline(con, &pipe))?;
+        replies.iter().map(submitted).collect()
+    }
+
+    fn enqueue_cmd(&self, task: &DurableTask) -> Result<redis::Cmd, Error> {
+        task.check()?;
+        if task.payload.len() > self.options.max_payload {
+            return Err(Error::PayloadTooLarge { len: task.payload.len(), max: self.options.max_payload });
+        }
+        let (mode, time) = match task.when {
+            When::Now => ("in", 0),
+            When::After(delay) => ("in", duration_micros("a delay", delay)?),
+            When::At(time) => ("at", micros(time)?),
+        };
+        let mut cmd = call(&scripts().enqueue, &self.base);
+        cmd.arg(&task.handler)
+            .arg(&task.payload[..])
+            .arg(mode)
+            .arg(time)
+            .arg(priority_code(task.priority))
+            .arg(task.key.as_deref().unwrap_or(""))
+            .arg(duration_micros("a key hold", task.key_hold)?)
+            .arg(task.timeout.map(|t| duration_micros("a timeout", t)).transpose()?.unwrap_or(0))
+            .arg(encode_retry(task.retry.as_ref())?)
+            .arg(duration_micros("the signal horizon", self.options.signal_horizon)?);
+        Ok(cmd)
+    }
+
+    /// The task with this id, or `None` when there is none (never submitted, or its retention ended).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] / [`Error::Redis`]; [`Error::Protocol`] for a record this version cannot read.
+    pub fn get(&self, id: u64) -> Result<Option<TaskInfo>, Error> {
+        let key = format!("{}:t:{id}", self.base);
+        let fields: Vec<(String, Vec<u8>)> = self.conn.lock().run(|con| redis::cmd("HGETALL").arg(&key).query(con))?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        task_info(id, fields).map(Some)
+    }
+
+    /// Cancels a task from any process (see [`DurableCancel`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] / [`Error::Redis`].
+    pub fn cancel(&self, id: u64) -> Result<DurableCancel, Error> {
+        let mut cmd = call(&scripts().cancel, &self.base);
+        cmd.arg(id).arg(duration_micros("retention", self.options.retention)?);
+        let reply: String = self.conn.lock().run(|con| query(con, &cmd))?;
+        Ok(match reply.as_str() {
+            "cancelled" => DurableCancel::Cancelled,
+            "requested" => DurableCancel::Requested,
+            "finished" => DurableCancel::AlreadyFinished,
+            _ => DurableCancel::Unknown,
+        })
+    }
+
+    /// Declares a schedule (or replaces one of that name; an unchanged one keeps its next occurrence, so every node
+    /// may declare the schedules it knows at start). Returns whether it was new or changed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`] / [`Error::InvalidOption`] / [`Error::PayloadTooLarge`]; [`Error::Engine`] when the
+    /// expression has no occurrence ahead; [`Error::Connect`] / [`Error::Redis`].
+    pub fn schedule(&self, schedule: &Schedule) -> Result<bool, Error> {
+        schedule.check()?;
+        if schedule.payload.len() > self.options.max_payload {
+            return Err(Error::PayloadTooLarge { len: schedule.payload.len(), max: self.options.max_payload });
+        }
+        let now = micros(self.server_time()?)?;
+        let Some(first) = crate::spec::following(&schedule.recurrence, now, now)? else {
+            return Err(Error::InvalidOption(format!("schedule {:?} has no occurrence ahead", schedule.name)));
+        };
+        let (kind, expression, zone) = schedule.recurrence.encode()?;
+        let mut cmd = call(&scripts().schedule, &self.base);
+        cmd.arg(&schedule.name)
+            .arg(&schedule.handler)
+            .arg(&schedule.payload[..])
+            .arg(kind)
+            .arg(expression)
+            .arg(zone)
+            .arg(priority_code(schedule.priority))
+            .arg(schedule.timeout.map(|t| duration_micros("a timeout", t)).transpose()?.unwrap_or(0))
+            .arg(encode_retry(schedule.retry.as_ref())?)
+            .arg(first);
+        let changed: u64 = self.conn.lock().run(|con| query(con, &cmd))?;
+        Ok(changed == 1)
+    }
+
+    /// Removes a schedule; occurrences already created stay. Returns whether it existed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] / [`Error::Redis`].
+    pub fn unschedule(&self, name: &str) -> Result<bool, Error> {
+        let mut cmd = call(&scripts().unschedule, &self.base);
+        cmd.arg(name);
+        let removed: u64 = self.conn.lock().run(|con| query(con, &cmd))?;
+        Ok(removed == 1)
+    }
+
+    /// The Redis server's clock, which every due time and lease is measured on.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] / [`Error::Redis`].
+    pub fn server_time(&self) -> Result<SystemTime, Error> {
+        let (secs, micros): (u64, u64) = self.conn.lock().run(|con| redis::cmd("TIME").query(con))?;
+        Ok(from_micros(secs * 1_000_000 + micros))
+    }
+
+    /// The queue's counts.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] / [`Error::Redis`].
+    pub fn stats(&self) -> Result<QueueStats, Error> {
+        let base = &self.base;
+        let mut conn = self.conn.lock();
+        let handlers: Vec<String> =
+            conn.run(|con| redis::cmd("SMEMBERS").arg(format!("{base}:handlers")).query(con))?;
+        let mut pipe = redis::pipe();
+        for handler in &handlers {
+            pipe.cmd("ZCARD").arg(format!("{base}:due:{handler}"));
+        }
+        pipe.cmd("ZCARD").arg(format!("{base}:active"));
+        pipe.cmd("ZCARD").arg(format!("{base}:done"));
+        pipe.cmd("HGETALL").arg(format!("{base}:counters"));
+        pipe.cmd("HGETALL").arg(format!("{base}:nodes"));
+        pipe.cmd("TIME");
+        let replies: Vec<Value> = conn.run(|con| pipe.query(con))?;
+        drop(conn);
+        let mut stats = QueueStats::default();
+        for (handler, count) in handlers.iter().zip(&replies) {
+            stats.waiting.insert(handler.clone(), number(count)?);
+        }
+        let rest = &replies[handlers.len()..];
+        let [active, finished, counters, nodes, time] = rest else {
+            return Err(Error::Protocol("a short stats reply".into()));
+        };
+        stats.active = number(active)?;
+        stats.finished = number(finished)?;
+        for pair in array(counters)?.chunks(2) {
+            if let [name, value] = pair {
+                stats.counters.insert(text(name)?, number(value)?);
+            }
+        }
+        let time = array(time)?;
+        let now = number(&time[0])? * 1_000_000 + number(&time[1])?;
+        let mut served = HashSet::new();
+        for pair in array(nodes)?.chunks(2) {
+            if let [name, value] = pair {
+                let value = text(value)?;
+                let (expires, handlers) = value.split_once('|').unwrap_or((&value, ""));
+                if expires.parse::<u64>().unwrap_or(0) < now {
+                    continue; // its heartbeat stopped; the next recovery forgets it
+                }
+                let handlers: Vec<String> = handlers.split(',').filter(|h| !h.is_empty()).map(String::from).collect();
+                served.extend(handlers.iter().cloned());
+                stats.nodes.insert(text(name)?, handlers);
+            }
+        }
+        stats.unknown_handlers =
+            stats.waiting.iter().filter(|&(h, &n)| n > 0 && !served.contains(h)).map(|(h, _)| h.clone()).collect();
+        Ok(stats)
+    }
+}
+
+/// The base key of queue `name`: every key of the queue starts with it, and its `{name}` hash tag puts them all in
+/// one Redis Cluster slot.
+pub(crate) fn base_key(name: &str) -> String {
+    format!("tw:{{{name}}}")
+}
+
+/// How the scripts store a priority.
+pub(crate) fn priority_code(priority: Priority) -> u8 {
+    match priority {
+        Priority::High => 0,
+        Priority::Low => 2,
+        _ => 1,
+    }
+}
+
+/// The priority [`priority_code`] stored.
+pub(crate) fn priority_from_code(code: u64) -> Priority {
+    match code {
+        0 => Priority::High,
+        2 => Priority::Low,
+        _ => Priority::Normal,
+    }
+}
+
+fn submitted(reply: &Value) -> Result<Submitted, Error> {
+    let items = array(reply)?;
+    let [id, duplicate, due] = items else { return Err(Error::Protocol(format!("enqueue replied {reply:?}"))) };
+    Ok(Submitted { id: number(id)?, duplicate: number(duplicate)? == 1, due: from_micros(number(due)?) })
+}
+
+fn task_info(id: u64, fields: Vec<(String, Vec<u8>)>) -> Result<TaskInfo, Error> {
+    let mut fields: BTreeMap<String, Vec<u8>> = fields.into_iter().collect();
+    let mut take = |name: &str| fields.remove(name).unwrap_or_default();
+    let string = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+    let num = |bytes: Vec<u8>| number(&Value::BulkString(bytes));
+    let optional = |text: String| if text.is_empty() { None } else { Some(text) };
+    let state_name = string(take("st"));
+    let state = DurableState::parse(&state_name).ok_or_else(|| Error::Protocol(format!("state {state_name:?}")))?;
+    let schedule = optional(string(take("sch")));
+    let occurrence = num(take("occ"))?;
+    Ok(TaskInfo {
+        id,
+        handler: string(take("h")),
+        payload: take("p"),
+        state,
+        due: from_micros(num(take("due"))?),
+        token: num(take("a"))?,
+        runs: num(take("runs"))?,
+        failures: num(take("f"))?,
+        recoveries: num(take("c"))?,
+        node: optional(string(take("n"))),
+        error: optional(string(take("e"))),
+        key: optional(string(take("k"))),
+        schedule: schedule.map(|name| (name, from_micros(occurrence))),
+        cancel_requested: take("cx") == b"1",
+    })
+}

@@ -1,0 +1,106 @@
+//! The Lua scripts: every state change of a durable task is one of them, run with `EVALSHA` (the `redis` crate
+//! loads a script the server does not know yet and retries).
+
+use std::sync::OnceLock;
+
+use redis::{Cmd, Connection, ErrorKind, FromRedisValue, Pipeline, RedisError, RedisResult, Script, ServerErrorKind};
+
+macro_rules! script {
+    ($file:literal) => {
+        concat!(include_str!("lua/common.lua"), include_str!(concat!("lua/", $file)))
+    };
+}
+
+/// The scripts, compiled once per process.
+pub(crate) struct Scripts {
+    pub(crate) enqueue: Script,
+    pub(crate) claim: Script,
+    pub(crate) finish: Script,
+    pub(crate) renew: Script,
+    pub(crate) recover: Script,
+    pub(crate) sweep: Script,
+    pub(crate) cancel: Script,
+    pub(crate) schedule: Script,
+    pub(crate) unschedule: Script,
+    pub(crate) materialize: Script,
+    pub(crate) release: Script,
+}
+
+/// The process's scripts.
+pub(crate) fn scripts() -> &'static Scripts {
+    static SCRIPTS: OnceLock<Scripts> = OnceLock::new();
+    SCRIPTS.get_or_init(|| Scripts {
+        enqueue: Script::new(script!("enqueue.lua")),
+        claim: Script::new(script!("claim.lua")),
+        finish: Script::new(script!("finish.lua")),
+        renew: Script::new(script!("renew.lua")),
+        recover: Script::new(script!("recover.lua")),
+        sweep: Script::new(script!("sweep.lua")),
+        cancel: Script::new(script!("cancel.lua")),
+        schedule: Script::new(script!("schedule.lua")),
+        unschedule: Script::new(script!("unschedule.lua")),
+        materialize: Script::new(script!("materialize.lua")),
+        release: Script::new(script!("release.lua")),
+    })
+}
+
+impl Scripts {
+    /// Every script, to load them all after a server forgot them (a restart empties its script cache).
+    fn all(&self) -> [&Script; 11] {
+        [
+            &self.enqueue,
+            &self.claim,
+            &self.finish,
+            &self.renew,
+            &self.recover,
+            &self.sweep,
+            &self.cancel,
+            &self.schedule,
+            &self.unschedule,
+            &self.materialize,
+            &self.release,
+        ]
+    }
+}
+
+/// `EVALSHA <script> 1 <base>`, for the caller to add the script's arguments.
+pub(crate) fn call(script: &Script, base: &str) -> Cmd {
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(script.get_hash()).arg(1).arg(base);
+    cmd
+}
+
+/// Whether the server did not know a script.
+fn is_noscript(error: &RedisError) -> bool {
+    error.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
+}
+
+/// Sends one script call, loading the scripts first if the server forgot them.
+pub(crate) fn query<T: FromRedisValue>(con: &mut Connection, cmd: &Cmd) -> RedisResult<T> {
+    match cmd.query(con) {
+        Err(error) if is_noscript(&error) => {
+            load_all(con)?;
+            cmd.query(con)
+        }
+        other => other,
+    }
+}
+
+/// Sends a pipeline of script calls, loading the scripts first if the server forgot them (a server that forgot one
+/// refuses every call in the pipeline, so none ran).
+pub(crate) fn query_pipeline<T: FromRedisValue>(con: &mut Connection, pipe: &Pipeline) -> RedisResult<T> {
+    match pipe.query(con) {
+        Err(error) if is_noscript(&error) => {
+            load_all(con)?;
+            pipe.query(con)
+        }
+        other => other,
+    }
+}
+
+fn load_all(con: &mut Connection) -> RedisResult<()> {
+    for script in scripts().all() {
+        script.load(con)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,365 @@
+//! What a durable task or schedule is: a handler's name, payload bytes and options.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use taskwheel::{Priority, Retry};
+
+use crate::error::Error;
+
+/// The longest queue, handler, schedule name or dedupe key, in bytes.
+pub const MAX_NAME: usize = 200;
+
+/// When a durable task first becomes due.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum When {
+    /// At the server's current time.
+    Now,
+    /// This long after the server's current time (so that node clocks play no part).
+    After(Duration),
+    /// At this instant of real time.
+    At(SystemTime),
+}
+
+/// A task that outlives its process: the name of a handler some node registered, payload bytes and options. Submit
+/// it with [`Queue::submit`](crate::Queue::submit).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use taskwheel::Retry;
+/// use taskwheel_redis::DurableTask;
+///
+/// let close = DurableTask::new("close-unpaid-order", b"order-1042".to_vec())
+///     .after(Duration::from_secs(30 * 60))
+///     .key("close:order-1042")
+///     .retry(Retry::new(5))
+///     .timeout(Duration::from_secs(10));
+/// assert_eq!(close.handler(), "close-unpaid-order");
+/// ```
+#[derive(Clone, Debug)]
+pub struct DurableTask {
+    pub(crate) handler: String,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) when: When,
+    pub(crate) priority: Priority,
+    pub(crate) key: Option<String>,
+    pub(crate) key_hold: Duration,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retry: Option<Retry>,
+}
+
+impl DurableTask {
+    /// A task for handler `handler`, due now, normal priority, one attempt, no timeout, no dedupe key.
+    pub fn new(handler: impl Into<String>, payload: impl Into<Vec<u8>>) -> DurableTask {
+        DurableTask {
+            handler: handler.into(),
+            payload: payload.into(),
+            when: When::Now,
+            priority: Priority::Normal,
+            key: None,
+            key_hold: Duration::from_secs(60),
+            timeout: None,
+            retry: None,
+        }
+    }
+
+    /// Due `delay` after the submission reaches Redis, measured on the server's clock.
+    pub fn after(mut self, delay: Duration) -> DurableTask {
+        self.when = When::After(delay);
+        self
+    }
+
+    /// Due at `time`.
+    pub fn at(mut self, time: SystemTime) -> DurableTask {
+        self.when = When::At(time);
+        self
+    }
+
+    /// Among tasks due at once on a node, higher priorities run first.
+    pub fn priority(mut self, priority: Priority) -> DurableTask {
+        self.priority = priority;
+        self
+    }
+
+    /// A dedupe key: while a task holding it is waiting, running or being retried, a submission with the same key
+    /// creates nothing and returns the holder's id ([`Submitted::duplicate`](crate::Submitted::duplicate)). The key
+    /// is released when its task ends; should every node be lost, it expires `hold` (default 60 s, see
+    /// [`key_hold`](Self::key_hold)) after the task's due time, or two leases after its last renewal.
+    pub fn key(mut self, key: impl Into<String>) -> DurableTask {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// How long past its due time a dedupe key outlives a task that no node ever claims (default 60 s).
+    pub fn key_hold(mut self, hold: Duration) -> DurableTask {
+        self.key_hold = hold;
+        self
+    }
+
+    /// The run's cancellation flag is set when it has run this long, and a run that returns after it counts as
+    /// failed ("timed out"), retried under the task's policy.
+    pub fn timeout(mut self, timeout: Duration) -> DurableTask {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Retries failed runs under `retry` (its backoff's jitter drawn from the task's id). A run lost with its node
+    /// is not a failure: it is counted apart ([`TaskInfo::recoveries`](crate::TaskInfo::recoveries)) and does not
+    /// spend an attempt.
+    pub fn retry(mut self, retry: Retry) -> DurableTask {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// The handler's name.
+    pub fn handler(&self) -> &str {
+        &self.handler
+    }
+
+    /// Checks the names and options; the payload's size is the queue's to check.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        check_name("handler", &self.handler)?;
+        if let Some(key) = &self.key {
+            check_name("dedupe key", key)?;
+        }
+        if let Some(retry) = &self.retry {
+            retry.validate()?;
+        }
+        if self.timeout == Some(Duration::ZERO) {
+            return Err(Error::InvalidOption("a timeout must be longer than zero".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Refuses an empty or over-long name, and characters that the key layout or the scripts' lists reserve.
+pub(crate) fn check_name(what: &str, name: &str) -> Result<(), Error> {
+    if name.is_empty() {
+        return Err(Error::InvalidName(format!("an empty {what}")));
+    }
+    if name.len() > MAX_NAME {
+        return Err(Error::InvalidName(format!("a {what} of {} bytes (at most {MAX_NAME})", name.len())));
+    }
+    if let Some(bad) = name.chars().find(|c| matches!(c, '{' | '}' | ',' | '|') || c.is_control()) {
+        return Err(Error::InvalidName(format!("{what} {name:?} holds {bad:?}")));
+    }
+    Ok(())
+}
+
+/// Microseconds since the epoch.
+pub(crate) fn micros(time: SystemTime) -> Result<u64, Error> {
+    let since = time.duration_since(UNIX_EPOCH).map_err(|_| Error::InvalidOption("a time before 1970".into()))?;
+    u64::try_from(since.as_micros()).map_err(|_| Error::InvalidOption("a time too far ahead".into()))
+}
+
+/// The instant `micros` microseconds after the epoch.
+pub(crate) fn from_micros(micros: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_micros(micros)
+}
+
+/// A duration in whole microseconds, refusing one that does not fit the scripts' numbers (2^53 µs, 285 years).
+pub(crate) fn duration_micros(what: &str, duration: Duration) -> Result<u64, Error> {
+    const MAX: u128 = 1 << 53;
+    let us = duration.as_micros();
+    if us >= MAX {
+        return Err(Error::InvalidOption(format!("{what} of {duration:?} is too long")));
+    }
+    Ok(us as u64)
+}
+
+/// A retry policy as the scripts store it: `max,base,factor,cap,jitter,panics,errors` (µs), or empty for one attempt.
+pub(crate) fn encode_retry(retry: Option<&Retry>) -> Result<String, Error> {
+    let Some(retry) = retry else { return Ok(String::new()) };
+    let (base, factor, cap) = retry.backoff_parts();
+    Ok(format!(
+        "{},{},{},{},{},{},{}",
+        retry.max_attempts(),
+        duration_micros("a backoff", base)?,
+        factor,
+        duration_micros("a backoff cap", cap)?,
+        u8::from(retry.has_jitter()),
+        u8::from(retry.retries_panics()),
+        u8::from(retry.retries_errors())
+    ))
+}
+
+/// The policy [`encode_retry`] wrote; `None` for one attempt (or text this version does not read).
+pub(crate) fn decode_retry(text: &str) -> Option<Retry> {
+    let parts: Vec<u64> = text.split(',').map(str::parse).collect::<Result<_, _>>().ok()?;
+    let [max, base, factor, cap, jitter, panics, errors] = parts[..] else { return None };
+    let mut retry = Retry::new(u32::try_from(max).ok()?).backoff(
+        Duration::from_micros(base),
+        u32::try_from(factor).ok()?,
+        Duration::from_micros(cap),
+    );
+    if jitter == 0 {
+        retry = retry.no_jitter();
+    }
+    Some(retry.on_panic(panics != 0).on_error(errors != 0))
+}
+
+/// A recurring durable task: one task per occurrence, created by whichever node gets there first
+/// ([`Queue::schedule`](crate::Queue::schedule)).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use taskwheel_redis::Schedule;
+///
+/// let report = Schedule::cron("daily-report", "0 0 9 * * *", "send-report", b"".to_vec())?.zone("Europe/Berlin")?;
+/// let ping = Schedule::every("ping", Duration::from_secs(5), "ping", b"".to_vec());
+/// assert_eq!((report.name(), ping.name()), ("daily-report", "ping"));
+/// # Ok::<(), taskwheel_redis::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    pub(crate) name: String,
+    pub(crate) handler: String,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) recurrence: Recurrence,
+    pub(crate) priority: Priority,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retry: Option<Retry>,
+}
+
+/// How a schedule recurs.
+#[derive(Clone, Debug)]
+pub(crate) enum Recurrence {
+    Cron(Box<taskwheel::Cron>),
+    Every(Duration),
+}
+
+impl Schedule {
+    /// A schedule on a cron expression (as [`taskwheel::Cron::parse`] reads it), in UTC unless
+    /// [`zone`](Self::zone) says otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Engine`] with the parser's complaint.
+    pub fn cron(
+        name: impl Into<String>,
+        expression: &str,
+        handler: impl Into<String>,
+        payload: impl Into<Vec<u8>>,
+    ) -> Result<Schedule, Error> {
+        let cron = taskwheel::Cron::parse(expression)?;
+        Ok(Schedule::new(name, Recurrence::Cron(Box::new(cron)), handler, payload))
+    }
+
+    /// A schedule every `period`, the first occurrence a period after it is first declared.
+    pub fn every(
+        name: impl Into<String>,
+        period: Duration,
+        handler: impl Into<String>,
+        payload: impl Into<Vec<u8>>,
+    ) -> Schedule {
+        Schedule::new(name, Recurrence::Every(period), handler, payload)
+    }
+
+    fn new(
+        name: impl Into<String>,
+        recurrence: Recurrence,
+        handler: impl Into<String>,
+        payload: impl Into<Vec<u8>>,
+    ) -> Schedule {
+        Schedule {
+            name: name.into(),
+            handler: handler.into(),
+            payload: payload.into(),
+            recurrence,
+            priority: Priority::Normal,
+            timeout: None,
+            retry: None,
+        }
+    }
+
+    /// The cron expression's time zone (an IANA name such as `Europe/Berlin`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Engine`] for an unknown zone; [`Error::InvalidOption`] on an `every` schedule.
+    pub fn zone(mut self, zone: &str) -> Result<Schedule, Error> {
+        self.recurrence = match self.recurrence {
+            Recurrence::Cron(cron) => Recurrence::Cron(Box::new(cron.in_zone(zone)?)),
+            Recurrence::Every(_) => return Err(Error::InvalidOption("a zone is for cron schedules".into())),
+        };
+        Ok(self)
+    }
+
+    /// Each occurrence's priority.
+    pub fn priority(mut self, priority: Priority) -> Schedule {
+        self.priority = priority;
+        self
+    }
+
+    /// Each occurrence's timeout (see [`DurableTask::timeout`]).
+    pub fn timeout(mut self, timeout: Duration) -> Schedule {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Each occurrence's retry policy (see [`DurableTask::retry`]).
+    pub fn retry(mut self, retry: Retry) -> Schedule {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// The schedule's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        check_name("schedule", &self.name)?;
+        check_name("handler", &self.handler)?;
+        if let Recurrence::Every(period) = self.recurrence
+            && period < Duration::from_millis(1)
+        {
+            return Err(Error::InvalidOption("a period shorter than 1 ms".into()));
+        }
+        if let Some(retry) = &self.retry {
+            retry.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// The occurrence that follows `next` (µs) once `next` has been created at server time `now`: the first one after
+/// both, so that a fleet that was down for hours creates one catch-up run, not one per missed occurrence. `None`
+/// when there is none.
+pub(crate) fn following(recurrence: &Recurrence, next: u64, now: u64) -> Result<Option<u64>, Error> {
+    match recurrence {
+        Recurrence::Every(period) => {
+            let period = duration_micros("a period", *period)?.max(1);
+            Ok(Some(next + period * (now.saturating_sub(next) / period + 1)))
+        }
+        Recurrence::Cron(cron) => match cron.next_after(from_micros(next.max(now)))? {
+            Some(time) => Ok(Some(micros(time)?)),
+            None => Ok(None),
+        },
+    }
+}
+
+impl Recurrence {
+    /// The fields the schedule's record keeps: kind, expression or period (µs), zone.
+    pub(crate) fn encode(&self) -> Result<(&'static str, String, String), Error> {
+        Ok(match self {
+            Recurrence::Cron(cron) => ("cron", cron.expression().to_string(), cron.zone().to_string()),
+            Recurrence::Every(period) => ("every", duration_micros("a period", *period)?.to_string(), String::new()),
+        })
+    }
+
+    /// The recurrence [`encode`](Self::encode) wrote.
+    pub(crate) fn decode(kind: &str, expression: &str, zone: &str) -> Result<Recurrence, Error> {
+        match kind {
+            "cron" => Ok(Recurrence::Cron(Box::new(taskwheel::Cron::parse(expression)?.in_zone(zone)?))),
+            "every" => expression
+                .parse()
+                .map(|us| Recurrence::Every(Duration::from_micros(us)))
+                .map_err(|_| Error::Protocol(format!("schedule period {expression:?}"))),
+            other => Err(Error::Protocol(format!("schedule kind {other:?}"))),
+        }
+    }
+}

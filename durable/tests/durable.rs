@@ -1,0 +1,322 @@
+//! Durable tasks against a real `redis-server` (see `support`): lifecycle, retries, dedupe, cancellation, unknown
+//! handlers, bad input, lost leases and stale fencing tokens, dropped connections, schedules across nodes.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use parking_lot::Mutex;
+use support::{RedisServer, free_port, wait_for};
+use taskwheel::{Retry, RunOutcome};
+use taskwheel_redis::{DurableCancel, DurableState, DurableTask, Error, Node, Queue, QueueOptions, Schedule};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn finished(queue: &Queue, id: u64) -> DurableState {
+    let mut state = DurableState::Pending;
+    wait_for(&format!("task {id} to finish"), LIMIT, || {
+        state = queue.get(id).expect("get").expect("a record").state;
+        state.is_finished()
+    });
+    state
+}
+
+fn fast(node: taskwheel_redis::NodeBuilder) -> taskwheel_redis::NodeBuilder {
+    node.lease(Duration::from_secs(3)).horizon(Duration::from_millis(400)).recover_interval(Duration::from_millis(50))
+}
+
+#[test]
+fn tasks_run_now_later_and_at_an_instant_and_fail_retry_and_die_as_their_policy_says() {
+    let Some(server) = RedisServer::start("lifecycle") else { return };
+    let tries = Arc::new(AtomicU64::new(0));
+    let node = fast(Node::builder(server.url(), "jobs"))
+        .handler("echo", |_ctx, payload: &[u8]| if payload == b"bad" { Err("bad payload") } else { Ok(()) })
+        .handler("flaky", {
+            let tries = tries.clone();
+            move |ctx, _payload: &[u8]| {
+                tries.fetch_add(1, Ordering::SeqCst);
+                if ctx.attempt() < 3 { Err(format!("attempt {}", ctx.attempt())) } else { Ok(()) }
+            }
+        })
+        .handler("panics", |_ctx, _payload: &[u8]| -> Result<(), String> { panic!("handler exploded") })
+        .start()
+        .expect("start a node");
+    let queue = node.queue();
+    let now = queue.submit(&DurableTask::new("echo", b"hi".to_vec())).expect("submit");
+    let later = queue.submit(&DurableTask::new("echo", b"hi".to_vec()).after(Duration::from_millis(300))).unwrap();
+    let at = queue.server_time().unwrap() + Duration::from_millis(200);
+    let instant = queue.submit(&DurableTask::new("echo", b"hi".to_vec()).at(at)).unwrap();
+    let failing = queue.submit(&DurableTask::new("echo", b"bad".to_vec())).unwrap();
+    let backoff = Retry::new(3).backoff(Duration::from_millis(10), 2, Duration::from_millis(40));
+    let flaky = queue.submit(&DurableTask::new("flaky", Vec::new()).retry(backoff)).unwrap();
+    let dead = queue.submit(&DurableTask::new("panics", Vec::new()).retry(Retry::new(2).no_jitter())).unwrap();
+    for id in [now.id, later.id, instant.id, flaky.id] {
+        assert_eq!(finished(queue, id), DurableState::Succeeded, "task {id}");
+    }
+    assert_eq!(instant.due, at, "an absolute due time is kept to the microsecond");
+    assert_eq!(finished(queue, failing.id), DurableState::Failed);
+    assert_eq!(finished(queue, dead.id), DurableState::Dead);
+    let flaky = queue.get(flaky.id).unwrap().unwrap();
+    assert_eq!((flaky.runs, flaky.failures, flaky.recoveries, tries.load(Ordering::SeqCst)), (3, 2, 0, 3));
+    let failing = queue.get(failing.id).unwrap().unwrap();
+    assert_eq!((failing.runs, failing.error.as_deref()), (1, Some("bad payload")));
+    let dead = queue.get(dead.id).unwrap().unwrap();
+    assert_eq!((dead.runs, dead.failures), (2, 2));
+    assert_eq!(dead.error.as_deref(), Some("panicked: handler exploded"));
+    let stats = queue.stats().unwrap();
+    assert_eq!(["submitted", "succeeded", "failed", "dead", "retried"].map(|c| stats.counter(c)), [6, 4, 1, 1, 3]);
+    assert_eq!((stats.active, stats.finished), (0, 6));
+    assert_eq!(stats.nodes.get(node.id()).map(Vec::len), Some(3));
+    let node_stats = node.shutdown().expect("shutdown");
+    assert_eq!((node_stats.runs, node_stats.succeeded, node_stats.retried, node_stats.failed), (9, 4, 3, 2));
+}
+
+#[test]
+fn a_dedupe_key_is_held_once_and_released_only_by_its_task() {
+    let Some(server) = RedisServer::start("dedupe") else { return };
+    let queue = Queue::connect(&server.url(), "jobs").expect("connect");
+    let first = queue.submit(&DurableTask::new("work", b"1".to_vec()).key("order-7")).unwrap();
+    let again = queue.submit(&DurableTask::new("work", b"2".to_vec()).key("order-7")).unwrap();
+    assert!(!first.duplicate && again.duplicate);
+    assert_eq!(again.id, first.id, "a duplicate names the holder");
+    let mut con = server.connection();
+    let holder: String = redis::cmd("GET").arg("tw:{jobs}:k:order-7").query(&mut con).unwrap();
+    assert_eq!(holder, first.id.to_string());
+    // Cancelling releases it (compare-and-delete: only because the holder is this task).
+    assert_eq!(queue.cancel(first.id).unwrap(), DurableCancel::Cancelled);
+    let exists: bool = redis::cmd("EXISTS").arg("tw:{jobs}:k:order-7").query(&mut con).unwrap();
+    assert!(!exists);
+    // A key now held by another task is not released by the first one's end.
+    let second = queue.submit(&DurableTask::new("work", b"3".to_vec()).key("order-7")).unwrap();
+    assert!(!second.duplicate && second.id != first.id);
+    let node = fast(Node::builder(server.url(), "jobs"))
+        .handler("work", |_ctx, _p: &[u8]| Err::<(), _>("no"))
+        .start()
+        .unwrap();
+    assert_eq!(finished(&queue, second.id), DurableState::Failed);
+    let exists: bool = redis::cmd("EXISTS").arg("tw:{jobs}:k:order-7").query(&mut con).unwrap();
+    assert!(!exists, "a failed task releases its key (no dangling key after an error)");
+    let third = queue.submit(&DurableTask::new("work", b"4".to_vec()).key("order-7")).unwrap();
+    assert!(!third.duplicate);
+    assert_eq!(queue.stats().unwrap().counter("duplicates"), 1);
+    drop(node);
+}
+
+#[test]
+fn cancelling_a_waiting_task_and_a_running_one() {
+    let Some(server) = RedisServer::start("cancel") else { return };
+    let started = Arc::new(AtomicU64::new(0));
+    let node = fast(Node::builder(server.url(), "jobs"))
+        .handler("long", {
+            let started = started.clone();
+            move |ctx, _p: &[u8]| {
+                started.fetch_add(1, Ordering::SeqCst);
+                for _ in 0..3000 {
+                    if ctx.is_cancelled() {
+                        return RunOutcome::Cancelled;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                RunOutcome::Done
+            }
+        })
+        .start()
+        .unwrap();
+    let queue = node.queue();
+    let waiting = queue.submit(&DurableTask::new("long", Vec::new()).after(Duration::from_secs(3600))).unwrap();
+    assert_eq!(queue.cancel(waiting.id).unwrap(), DurableCancel::Cancelled);
+    assert_eq!(queue.get(waiting.id).unwrap().unwrap().state, DurableState::Cancelled);
+    assert_eq!(queue.cancel(waiting.id).unwrap(), DurableCancel::AlreadyFinished);
+    assert_eq!(queue.cancel(999_999).unwrap(), DurableCancel::Unknown);
+    let running = queue.submit(&DurableTask::new("long", Vec::new())).unwrap();
+    wait_for("the run to start", LIMIT, || started.load(Ordering::SeqCst) == 1);
+    assert_eq!(queue.cancel(running.id).unwrap(), DurableCancel::Requested);
+    assert_eq!(finished(queue, running.id), DurableState::Cancelled);
+    assert_eq!(started.load(Ordering::SeqCst), 1, "the waiting task never ran");
+}
+
+#[test]
+fn a_task_for_a_handler_no_node_runs_waits_visibly_until_one_does() {
+    let Some(server) = RedisServer::start("unknown_handler") else { return };
+    let node = fast(Node::builder(server.url(), "jobs")).handler("known", |_c, _p: &[u8]| ()).start().unwrap();
+    let queue = node.queue();
+    let orphan = queue.submit(&DurableTask::new("nobody", b"x".to_vec())).unwrap();
+    let known = queue.submit(&DurableTask::new("known", b"x".to_vec())).unwrap();
+    assert_eq!(finished(queue, known.id), DurableState::Succeeded);
+    let stats = queue.stats().unwrap();
+    assert_eq!(stats.unknown_handlers, ["nobody"]);
+    assert_eq!(stats.waiting.get("nobody"), Some(&1));
+    assert_eq!(queue.get(orphan.id).unwrap().unwrap().state, DurableState::Pending);
+    let helper = fast(Node::builder(server.url(), "jobs")).handler("nobody", |_c, _p: &[u8]| ()).start().unwrap();
+    assert_eq!(finished(queue, orphan.id), DurableState::Succeeded);
+    assert!(queue.stats().unwrap().unknown_handlers.is_empty());
+    drop(helper);
+}
+
+#[test]
+fn bad_input_gets_typed_errors() {
+    let Some(server) = RedisServer::start("bad_input") else { return };
+    let options = QueueOptions { max_payload: 1024, ..QueueOptions::default() };
+    let queue = Queue::connect_with(&server.url(), "jobs", options).unwrap();
+    let big = queue.submit(&DurableTask::new("work", vec![0; 1025]));
+    assert!(matches!(big, Err(Error::PayloadTooLarge { len: 1025, max: 1024 })), "{big:?}");
+    assert!(queue.submit(&DurableTask::new("work", vec![0; 1024])).is_ok());
+    for bad in ["", "a{b", "a,b", "a\nb"] {
+        let result = queue.submit(&DurableTask::new(bad, Vec::new()));
+        assert!(matches!(result, Err(Error::InvalidName(_))), "{bad:?}: {result:?}");
+    }
+    let long = "k".repeat(taskwheel_redis::MAX_NAME + 1);
+    assert!(matches!(queue.submit(&DurableTask::new("work", Vec::new()).key(long)), Err(Error::InvalidName(_))));
+    assert!(matches!(Queue::connect(&server.url(), "a}b"), Err(Error::InvalidName(_))));
+    let zero = queue.submit(&DurableTask::new("work", Vec::new()).timeout(Duration::ZERO));
+    assert!(matches!(zero, Err(Error::InvalidOption(_))));
+    let retry = queue.submit(&DurableTask::new("work", Vec::new()).retry(Retry::new(0)));
+    assert!(matches!(retry, Err(Error::Engine(_))));
+    assert!(matches!(Schedule::cron("s", "not cron", "work", Vec::new()), Err(Error::Engine(_))));
+    let horizon = Node::builder(server.url(), "jobs").handler("w", |_c, _p: &[u8]| ()).horizon(Duration::from_secs(60));
+    assert!(matches!(horizon.start(), Err(Error::InvalidOption(_))));
+    assert!(matches!(Node::builder(server.url(), "jobs").start(), Err(Error::InvalidOption(_))));
+    assert!(Error::PayloadTooLarge { len: 2, max: 1 }.to_string().contains("exceeds"));
+}
+
+#[test]
+fn an_unreachable_redis_is_a_typed_error_at_start() {
+    let url = format!("redis://127.0.0.1:{}/", free_port());
+    assert!(matches!(Queue::connect(&url, "jobs"), Err(Error::Connect(_))));
+    let node = Node::builder(url, "jobs").handler("w", |_c, _p: &[u8]| ()).start();
+    assert!(matches!(node, Err(Error::Connect(_))));
+    assert!(matches!(Queue::connect("not a url", "jobs"), Err(Error::InvalidOption(_))));
+}
+
+#[test]
+fn a_lost_lease_moves_the_task_to_another_node_and_the_stale_completion_is_refused() {
+    let Some(server) = RedisServer::start("stale_token") else { return };
+    let release = Arc::new(AtomicU64::new(0));
+    let runs: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
+    let handler = |name: &'static str| {
+        let (release, runs) = (release.clone(), runs.clone());
+        move |ctx: &taskwheel_redis::DurableContext<'_>, _p: &[u8]| {
+            runs.lock().push((name.to_string(), ctx.token()));
+            if name == "a" && ctx.recoveries() == 0 {
+                // Node A's first run hangs (as a node under a GC pause or a stalled disk would) until the test lets it go.
+                wait_for("the test to release node A", LIMIT, || release.load(Ordering::SeqCst) == 1);
+            }
+        }
+    };
+    let a = Node::builder(server.url(), "jobs")
+        .id("a")
+        .lease(Duration::from_secs(3))
+        .horizon(Duration::from_millis(100))
+        .recover_interval(Duration::from_secs(3600))
+        .handler("work", handler("a"))
+        .start()
+        .unwrap();
+    let queue = a.queue();
+    let task = queue.submit(&DurableTask::new("work", Vec::new())).unwrap();
+    wait_for("node A to run it", LIMIT, || runs.lock().len() == 1);
+    // A's lease expires (the test expires it: A's heartbeat may renew it first, so until it is recovered).
+    let b = fast(Node::builder(server.url(), "jobs")).id("b").handler("other", |_c, _p: &[u8]| ()).start().unwrap();
+    let mut con = server.connection();
+    wait_for("the task to be recovered", LIMIT, || {
+        let _: () = redis::cmd("ZADD").arg("tw:{jobs}:active").arg("XX").arg(0).arg(task.id).query(&mut con).unwrap();
+        queue.get(task.id).unwrap().unwrap().recoveries == 1
+    });
+    // It runs again, with a larger fencing token: on node C, or on A itself (its other workers are free).
+    let c = fast(Node::builder(server.url(), "jobs")).id("c").handler("work", handler("c")).start().unwrap();
+    assert_eq!(finished(queue, task.id), DurableState::Succeeded);
+    release.store(1, Ordering::SeqCst);
+    wait_for("A's completion to be refused", LIMIT, || queue.stats().unwrap().counter("stale") == 1);
+    let runs = runs.lock().clone();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0].0, "a");
+    assert!(runs[1].1 > runs[0].1, "fencing tokens grow: {runs:?}");
+    let info = queue.get(task.id).unwrap().unwrap();
+    assert_eq!((info.state, info.runs, info.failures, info.recoveries), (DurableState::Succeeded, 1, 0, 1));
+    wait_for("A to see the refusal", LIMIT, || a.stats().stale_completions == 1);
+    drop((b, c));
+}
+
+#[test]
+fn a_dropped_connection_is_reconnected_and_every_task_still_ends_once() {
+    let Some(server) = RedisServer::start("dropped_connection") else { return };
+    let seen: Arc<Mutex<HashMap<u64, u64>>> = Arc::default();
+    let node = fast(Node::builder(server.url(), "jobs"))
+        .handler("work", {
+            let seen = seen.clone();
+            move |ctx, _p: &[u8]| {
+                *seen.lock().entry(ctx.id()).or_default() += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+        .start()
+        .unwrap();
+    let queue = Queue::connect(&server.url(), "jobs").unwrap();
+    let tasks: Vec<_> = (0..2000).map(|i| DurableTask::new("work", format!("{i}").into_bytes())).collect();
+    let mut ids = Vec::new();
+    for chunk in tasks.chunks(100) {
+        ids.extend(queue.submit_all(chunk).unwrap().into_iter().map(|s| s.id));
+    }
+    let mut admin = server.connection();
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(50));
+        // Every normal client's connection is cut: the node's three and the queue's.
+        let _: u64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("normal")
+            .arg("SKIPME")
+            .arg("yes")
+            .query(&mut admin)
+            .unwrap();
+    }
+    // The queue's next call may fail (its connection was cut under it); the one after reconnects.
+    let _ = queue.stats();
+    wait_for("every task to end", LIMIT, || queue.stats().map(|s| s.counter("succeeded") == 2000).unwrap_or(false));
+    let stats = queue.stats().unwrap();
+    assert_eq!((stats.counter("submitted"), stats.active, stats.waiting.get("work").copied()), (2000, 0, Some(0)));
+    let seen = seen.lock();
+    assert_eq!(seen.len(), 2000);
+    // A run can repeat only when its completion was lost with a connection and its lease then expired.
+    let repeated = seen.values().filter(|&&n| n > 1).count() as u64;
+    assert_eq!(repeated, stats.counter("recovered").min(repeated));
+    let node_stats = node.shutdown().unwrap();
+    assert!(node_stats.redis_errors > 0, "the cuts were noticed: {node_stats:?}");
+}
+
+#[test]
+fn a_schedule_served_by_two_nodes_creates_each_occurrence_once() {
+    let Some(server) = RedisServer::start("schedules") else { return };
+    let runs: Arc<Mutex<Vec<(String, SystemTime)>>> = Arc::default();
+    let period = Duration::from_millis(100);
+    let node = |id: &'static str| {
+        let runs = runs.clone();
+        fast(Node::builder(server.url(), "jobs"))
+            .id(id)
+            .horizon(Duration::from_millis(200))
+            .schedule(Schedule::every("tick", period, "tick", b"t".to_vec()))
+            .handler("tick", move |ctx, _p: &[u8]| {
+                runs.lock().push((id.to_string(), ctx.due()));
+            })
+            .start()
+            .unwrap()
+    };
+    let (a, b) = (node("a"), node("b"));
+    wait_for("ten occurrences", LIMIT, || runs.lock().len() >= 10);
+    drop((a, b));
+    let runs = runs.lock().clone();
+    let mut dues: Vec<SystemTime> = runs.iter().map(|(_, due)| *due).collect();
+    dues.sort();
+    let count = dues.len();
+    dues.dedup();
+    assert_eq!(dues.len(), count, "an occurrence ran twice: {runs:?}");
+    for pair in dues.windows(2) {
+        let gap = pair[1].duration_since(pair[0]).unwrap();
+        assert_eq!(gap.as_micros() % period.as_micros(), 0, "occurrences lie on the schedule's grid: {gap:?}");
+    }
+    let queue = Queue::connect(&server.url(), "jobs").unwrap();
+    assert!(queue.unschedule("tick").unwrap());
+    assert!(!queue.unschedule("tick").unwrap());
+}
