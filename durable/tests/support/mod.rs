@@ -85,6 +85,12 @@ impl RedisServer {
         self.spawn(&binary);
     }
 
+    /// Starts the server again after [`kill`](Self::kill), on the same port and directory (and so the same AOF).
+    pub fn restart_killed(&mut self) {
+        let binary = binary().expect("the binary that started it");
+        self.spawn(&binary);
+    }
+
     /// Kills the server at once (SIGKILL: only what reached its AOF survives).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
