@@ -31,6 +31,14 @@
  *   has been called.
  * - Callbacks (run, free_user_data, the wheel's expire callback) must not throw C++ exceptions or longjmp out.
  * - A tw_wheel has no threads and no lock: use each wheel from one thread at a time.
+ *
+ * Durable tasks on Redis (tw_durable_*)
+ * - Every libtaskwheel from 0.1.0 on has them (built with the taskwheel-redis crate; the TW_VERSION_* macros
+ *   below tell which version a program was compiled against, tw_version() which it runs with). They need a
+ *   reachable Redis only when called: a program that never calls them never connects.
+ * - A tw_durable_queue submits, reads and cancels tasks; a tw_durable_node runs the handlers registered on its
+ *   builder, each on one of its worker threads, several at once (a handler must be thread-safe). Delivery is at
+ *   least once: a task runs again only when its node crashed or lost its lease mid-run.
  */
 
 
@@ -121,12 +129,48 @@ enum tw_status
   // A `tw_config` or `tw_task_spec` laid out by another version of the header than the library's (its
   // `struct_size` differs): refused before any other field is read.
   TW_ERR_ABI_MISMATCH = 20,
+  // Durable tasks: Redis could not be reached (at start, or a submission on a lost connection: it may or may not
+  // have been taken; resubmit with a dedupe key to be sure of one task).
+  TW_ERR_REDIS_UNREACHABLE = 21,
+  // Durable tasks: Redis refused a command, or answered what taskwheel's scripts never return.
+  TW_ERR_REDIS = 22,
+  // Durable tasks: the payload is longer than the queue's limit.
+  TW_ERR_PAYLOAD_TOO_LARGE = 23,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
 typedef enum tw_status tw_status;
 #else
 typedef uint32_t tw_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// A durable task's state (`tw_durable_state`).
+enum tw_durable_task_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Waiting for its due time, or for a node that runs its handler.
+  TW_DURABLE_PENDING = 0,
+  // Claimed by a node under a lease (waiting there for its instant, or running).
+  TW_DURABLE_ACTIVE = 1,
+  // A run failed; waiting for its next attempt.
+  TW_DURABLE_RETRYING = 2,
+  // A run succeeded.
+  TW_DURABLE_SUCCEEDED = 3,
+  // Its only attempt failed.
+  TW_DURABLE_FAILED = 4,
+  // Every attempt of its retry policy failed.
+  TW_DURABLE_DEAD = 5,
+  // Cancelled before it finished.
+  TW_DURABLE_CANCELLED = 6,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tw_durable_task_state tw_durable_task_state;
+#else
+typedef uint32_t tw_durable_task_state;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -259,6 +303,17 @@ typedef uint32_t tw_precision;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// A running node. Opaque; from `tw_durable_node_start`, stopped and freed by `tw_durable_node_shutdown`.
+typedef struct tw_durable_node tw_durable_node;
+
+// The handlers and settings of a node before it starts. Opaque; from `tw_durable_node_builder_new`, consumed by
+// `tw_durable_node_start` (or freed by `tw_durable_node_builder_free`).
+typedef struct tw_durable_node_builder tw_durable_node_builder;
+
+// A client of one durable queue: submits, looks up and cancels tasks. Opaque; from `tw_durable_queue_connect`,
+// freed by `tw_durable_queue_free`. One connection behind a lock: usable from any thread.
+typedef struct tw_durable_queue tw_durable_queue;
+
 // An engine: a tick thread, run queues and a pool of worker threads. Create with `tw_engine_new`, destroy with
 // `tw_engine_free`. Every function taking a `tw_engine*` may be called from any thread, including from inside a
 // task, except `tw_engine_free`.
@@ -266,6 +321,40 @@ typedef struct tw_engine tw_engine;
 
 // A hierarchical timing wheel driven by the host. Single-threaded: use one wheel from one thread at a time.
 typedef struct tw_wheel tw_wheel;
+
+// A durable task to submit. Initialise with `tw_durable_task_spec_init(&spec)`, then set what differs.
+typedef struct tw_durable_task_spec {
+  // `sizeof(tw_durable_task_spec)` as the program was compiled (set by `tw_durable_task_spec_init`).
+  uint32_t struct_size;
+  // The handler's name. Required.
+  const char *handler;
+  // The payload: `payload_len` bytes, copied during the call. May be NULL when `payload_len` is 0.
+  const uint8_t *payload;
+  // The payload's length (at most the queue's limit, 512 KiB by default: `TW_ERR_PAYLOAD_TOO_LARGE`).
+  size_t payload_len;
+  // Due this long after the submission reaches Redis (the server's clock). Ignored when `at_unix_ns` is set.
+  uint64_t delay_ns;
+  // When non-zero: due at this real time, nanoseconds since 1970 (microsecond precision).
+  uint64_t at_unix_ns;
+  // A `tw_priority`: among tasks due at once on a node, higher run first.
+  uint32_t priority;
+  // A dedupe key (NUL-terminated), or NULL: while a task holding it lives, a submission with the same key
+  // creates nothing and reports the holder (`*duplicate_out` = 1).
+  const char *key;
+  // At most this many runs (0 or 1: one attempt, no retry).
+  uint32_t retry_max_attempts;
+  // The wait before the first retry, doubling up to 60 s (0: 100 ms). With full jitter.
+  uint64_t retry_backoff_ns;
+  // When non-zero: a run outlasting this fails ("timed out") and its cancellation flag is set.
+  uint64_t timeout_ns;
+} tw_durable_task_spec;
+
+// A handler: runs one durable task's payload (`len` bytes, valid during the call only) with the `user_data` given
+// at registration. Returns 0 for success; any other value fails the run (retried under the task's policy).
+typedef int32_t (*tw_durable_handler_fn)(void *user_data, const uint8_t *payload, size_t len);
+
+// Releases a task's or timer's `user_data`.
+typedef void (*tw_free_fn)(void *user_data);
 
 // What `tw_config.on_run_start` is told before each run.
 typedef struct tw_run_start {
@@ -301,9 +390,6 @@ typedef struct tw_run_end {
 
 // Called on the worker thread after each run, with `tw_config.hooks_user_data`.
 typedef void (*tw_run_end_fn)(void *user_data, const struct tw_run_end *end);
-
-// Releases a task's or timer's `user_data`.
-typedef void (*tw_free_fn)(void *user_data);
 
 // Engine settings. Fill with `tw_config_init`, then change what you need. A zero field means its default.
 typedef struct tw_config {
@@ -549,6 +635,140 @@ typedef void (*tw_expire_fn)(void *ctx, tw_timer_id id, uint64_t deadline, void 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Fills `*spec` with the defaults, when `size` is the library's `sizeof(tw_durable_task_spec)`; call it through
+// the `tw_durable_task_spec_init` macro, which passes the size the program was compiled with.
+//
+// # Safety
+//
+// `spec` is NULL or valid for writes of `size` bytes.
+tw_status tw_durable_task_spec_init_sized(struct tw_durable_task_spec *spec,
+                                          size_t size);
+
+// Connects to the durable queue `queue` on the Redis at `url` (`redis://127.0.0.1:6379/`). On success writes the
+// client to `*out`. `TW_ERR_REDIS_UNREACHABLE` when Redis cannot be reached.
+//
+// # Safety
+//
+// `url` and `queue` are NULL or NUL-terminated; `out` is NULL or valid for a write of a pointer.
+tw_status tw_durable_queue_connect(const char *url,
+                                   const char *queue,
+                                   struct tw_durable_queue **out);
+
+// Frees a queue client. NULL is ignored.
+//
+// # Safety
+//
+// `queue` is NULL or from `tw_durable_queue_connect`, not freed before, and not in use on another thread.
+void tw_durable_queue_free(struct tw_durable_queue *queue);
+
+// Submits a durable task: in Redis when this returns `TW_OK`. Writes the new task's id to `*id_out` (or, when
+// its key is held, the holder's id, and 1 to `*duplicate_out`; otherwise 0). `duplicate_out` may be NULL.
+//
+// # Safety
+//
+// `queue` is NULL or a live queue client; `spec` is NULL or a spec whose strings are NULL or NUL-terminated and
+// whose `payload` is valid for `payload_len` bytes; `id_out` / `duplicate_out` are NULL or valid for a write.
+tw_status tw_durable_submit(const struct tw_durable_queue *queue,
+                            const struct tw_durable_task_spec *spec,
+                            uint64_t *id_out,
+                            int32_t *duplicate_out);
+
+// Reads a durable task's state into `*out`. `TW_ERR_NOT_FOUND` when there is no such task (never submitted, or
+// its record's retention ended).
+//
+// # Safety
+//
+// `queue` is NULL or a live queue client; `out` is NULL or valid for a write.
+tw_status tw_durable_state(const struct tw_durable_queue *queue,
+                           uint64_t id,
+                           tw_durable_task_state *out);
+
+// Cancels a durable task from any process: `TW_OK` when it was waiting (it never runs), `TW_ALREADY_RUNNING`
+// when it was active (its node sets the run's cancellation flag), `TW_ALREADY_FINISHED`, or `TW_ERR_NOT_FOUND`.
+//
+// # Safety
+//
+// `queue` is NULL or a live queue client.
+tw_status tw_durable_cancel(const struct tw_durable_queue *queue,
+                            uint64_t id);
+
+// Starts setting up a node for queue `queue` on the Redis at `url`. Nothing connects until
+// `tw_durable_node_start`.
+//
+// # Safety
+//
+// `url` and `queue` are NULL or NUL-terminated; `out` is NULL or valid for a write of a pointer.
+tw_status tw_durable_node_builder_new(const char *url,
+                                      const char *queue,
+                                      struct tw_durable_node_builder **out);
+
+// Registers handler `name`: `run(user_data, payload, len)` runs each of its tasks on one of the node's worker
+// threads (several at once: it must be thread-safe). `free_user_data` (may be NULL) is called once with
+// `user_data` when the node no longer calls `run` — after `tw_durable_node_shutdown`, or when the builder is
+// freed or fails to start — or at once when this call fails.
+//
+// # Safety
+//
+// `builder` is NULL or a live builder; `name` is NULL or NUL-terminated; `run` and `free_user_data` are NULL or
+// functions that may be called from any thread with `user_data`.
+tw_status tw_durable_node_builder_handler(struct tw_durable_node_builder *builder,
+                                          const char *name,
+                                          tw_durable_handler_fn run,
+                                          void *user_data,
+                                          tw_free_fn free_user_data);
+
+// Sets the node's worker threads (default 4), its lease (default 30 s; renewed every third of it), its claim
+// horizon (default 2 s; shorter than the lease) and its id (NULL: `hostname-pid-random`). Zero leaves a number
+// as it is.
+//
+// # Safety
+//
+// `builder` is NULL or a live builder; `id` is NULL or NUL-terminated.
+tw_status tw_durable_node_builder_configure(struct tw_durable_node_builder *builder,
+                                            uint32_t workers,
+                                            uint64_t lease_ns,
+                                            uint64_t horizon_ns,
+                                            const char *id);
+
+// Frees a builder that was not started (its handlers' user data is freed). NULL is ignored.
+//
+// # Safety
+//
+// `builder` is NULL or from `tw_durable_node_builder_new`, not started or freed before.
+void tw_durable_node_builder_free(struct tw_durable_node_builder *builder);
+
+// Connects and starts the node; the builder is consumed (freed) whatever the outcome. On success writes the node
+// to `*out`. `TW_ERR_REDIS_UNREACHABLE` when Redis cannot be reached; `TW_ERR_INVALID_ARGUMENT` for settings that
+// cannot be honoured (no handler, a horizon not shorter than the lease, a bad name).
+//
+// # Safety
+//
+// `builder` is NULL or from `tw_durable_node_builder_new`, not started or freed before; `out` is NULL or valid for a
+// write of a pointer.
+tw_status tw_durable_node_start(struct tw_durable_node_builder *builder,
+                                struct tw_durable_node **out);
+
+// Writes the node's id (NUL-terminated) into `buf` of `len` bytes; `*needed` (may be NULL) gets the size it needs
+// with the NUL. `TW_ERR_BUFFER_TOO_SMALL` when `len` is less.
+//
+// # Safety
+//
+// `node` is NULL or a live node; `buf` is NULL or valid for `len` bytes; `needed` is NULL or valid for a write.
+tw_status tw_durable_node_id(const struct tw_durable_node *node,
+                             char *buf,
+                             size_t len,
+                             size_t *needed);
+
+// Stops the node and frees it: no more claims, claimed tasks not started go back to the queue at once, running
+// ones finish and are recorded, then the handlers' user data is freed. `TW_ERR_REDIS_UNREACHABLE` when the
+// unstarted tasks could not be given back (their leases expire and any node recovers them); the node is freed
+// either way. NULL is `TW_ERR_NULL`.
+//
+// # Safety
+//
+// `node` is NULL or from `tw_durable_node_start`, not shut down before, and not called from one of its handlers.
+tw_status tw_durable_node_shutdown(struct tw_durable_node *node);
 
 // Fills `config` with the defaults (all zero: each field's default). Call it through the header's
 // `tw_config_init(config)` macro, which passes `sizeof(tw_config)` as the program sees it: when that is not the
@@ -956,4 +1176,5 @@ void tw_wheel_free(struct tw_wheel *wheel,
  * version refuses the struct (TW_ERR_ABI_MISMATCH) instead of misreading it. */
 #define tw_config_init(config) tw_config_init_sized((config), sizeof(tw_config))
 #define tw_task_spec_init(spec) tw_task_spec_init_sized((spec), sizeof(tw_task_spec))
+#define tw_durable_task_spec_init(spec) tw_durable_task_spec_init_sized((spec), sizeof(tw_durable_task_spec))
 #endif

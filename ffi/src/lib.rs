@@ -11,6 +11,7 @@
 #![allow(non_camel_case_types)]
 #![warn(missing_docs, unsafe_op_in_unsafe_fn)]
 
+mod durable;
 mod engine;
 mod hooks;
 mod ptr;
@@ -18,6 +19,13 @@ mod status;
 mod task;
 mod wheel;
 
+pub use durable::{
+    tw_durable_cancel, tw_durable_handler_fn, tw_durable_node, tw_durable_node_builder,
+    tw_durable_node_builder_configure, tw_durable_node_builder_free, tw_durable_node_builder_handler,
+    tw_durable_node_builder_new, tw_durable_node_id, tw_durable_node_shutdown, tw_durable_node_start, tw_durable_queue,
+    tw_durable_queue_connect, tw_durable_queue_free, tw_durable_state, tw_durable_submit, tw_durable_task_spec,
+    tw_durable_task_spec_init, tw_durable_task_spec_init_sized, tw_durable_task_state,
+};
 pub use engine::{
     TW_MAX_PRECISE_SPIN_NS, tw_config, tw_config_init, tw_config_init_sized, tw_engine, tw_engine_completion_fd,
     tw_engine_free, tw_engine_metrics, tw_engine_new, tw_engine_shutdown, tw_engine_stats, tw_precision,

@@ -55,6 +55,13 @@ pub enum tw_status {
     /// A `tw_config` or `tw_task_spec` laid out by another version of the header than the library's (its
     /// `struct_size` differs): refused before any other field is read.
     TW_ERR_ABI_MISMATCH = 20,
+    /// Durable tasks: Redis could not be reached (at start, or a submission on a lost connection: it may or may not
+    /// have been taken; resubmit with a dedupe key to be sure of one task).
+    TW_ERR_REDIS_UNREACHABLE = 21,
+    /// Durable tasks: Redis refused a command, or answered what taskwheel's scripts never return.
+    TW_ERR_REDIS = 22,
+    /// Durable tasks: the payload is longer than the queue's limit.
+    TW_ERR_PAYLOAD_TOO_LARGE = 23,
 }
 
 use tw_status::*;
@@ -85,6 +92,9 @@ pub extern "C" fn tw_status_str(status: u32) -> *const c_char {
         18 => b"TW_ERR_UNKNOWN_ZONE: no such time zone in the system's tz database\0",
         19 => b"TW_ERR_BUFFER_TOO_SMALL: the buffer is too small; the size needed was reported\0",
         20 => b"TW_ERR_ABI_MISMATCH: the struct was laid out by another version of taskwheel.h than the library's\0",
+        21 => b"TW_ERR_REDIS_UNREACHABLE: Redis could not be reached\0",
+        22 => b"TW_ERR_REDIS: Redis refused the command or answered unexpectedly\0",
+        23 => b"TW_ERR_PAYLOAD_TOO_LARGE: the payload exceeds the queue's limit\0",
         _ => b"TW_UNKNOWN_STATUS: not a taskwheel status\0",
     };
     text.as_ptr().cast()

@@ -174,7 +174,7 @@ struct Input {
     calls: Vec<Call>,
 }
 
-const MAX_STATUS: tw_status = tw_status::TW_ERR_ABI_MISMATCH;
+const MAX_STATUS: tw_status = tw_status::TW_ERR_PAYLOAD_TOO_LARGE;
 
 fn known(status: tw_status) {
     assert!((status as u32) <= MAX_STATUS as u32, "undocumented status {status:?}");

@@ -1267,6 +1267,156 @@ static void test_cron(void) {
     CHECK(atomic_load(&frees) == frees_before + 1 + (int)(sizeof bad / sizeof bad[0]));
 }
 
+/* ---- durable tasks on Redis: against the server the test harness started (TW_REDIS_URL) ---- */
+
+typedef struct {
+    atomic_int runs;
+    atomic_int failures;
+} durable_counts;
+
+static int32_t durable_handler(void *user_data, const uint8_t *payload, size_t len) {
+    durable_counts *counts = user_data;
+    atomic_fetch_add(&counts->runs, 1);
+    if (len == 4 && memcmp(payload, "fail", 4) == 0) {
+        atomic_fetch_add(&counts->failures, 1);
+        return 7; /* a failed run: retried under the task's policy */
+    }
+    return 0;
+}
+
+static void free_counts(void *user_data) {
+    atomic_fetch_add(&frees, 1);
+    free(user_data);
+}
+
+static tw_durable_task_state durable_wait(tw_durable_queue *queue, uint64_t id) {
+    tw_durable_task_state state = TW_DURABLE_PENDING;
+    for (int i = 0; i < 3000; i++) { /* at most 30 s */
+        if (tw_durable_state(queue, id, &state) != TW_OK) break;
+        if (state >= TW_DURABLE_SUCCEEDED) break;
+        sleep_ms(10);
+    }
+    return state;
+}
+
+static void test_durable(void) {
+    const char *url = getenv("TW_REDIS_URL");
+    if (url == NULL) {
+        fprintf(stderr, "\n*** durable: SKIPPED (TW_REDIS_URL unset: no Redis server for this run) ***\n\n");
+        const char *require = getenv("TW_REQUIRE_REDIS");
+        CHECK(require == NULL || strcmp(require, "1") != 0);
+        return;
+    }
+    tw_durable_queue *unreachable = NULL;
+    CHECK_STATUS(tw_durable_queue_connect("redis://127.0.0.1:1/", "c-host", &unreachable), TW_ERR_REDIS_UNREACHABLE);
+    CHECK(unreachable == NULL);
+    CHECK_STATUS(tw_durable_queue_connect(NULL, "c-host", &unreachable), TW_ERR_NULL);
+
+    tw_durable_node_builder *builder = NULL;
+    CHECK_STATUS(tw_durable_node_builder_new(url, "c-host", &builder), TW_OK);
+    durable_counts *counts = calloc(1, sizeof *counts);
+    atomic_fetch_add(&allocated, 1);
+    CHECK_STATUS(tw_durable_node_builder_handler(builder, "c-echo", durable_handler, counts, free_counts), TW_OK);
+    /* A NULL handler is refused, and its user data still freed. */
+    atomic_fetch_add(&allocated, 1);
+    CHECK_STATUS(tw_durable_node_builder_handler(builder, "none", NULL, calloc(1, 8), free_counts), TW_ERR_NULL);
+    CHECK_STATUS(tw_durable_node_builder_configure(builder, 2, 3000 * MS, 200 * MS, "c-node"), TW_OK);
+    tw_durable_node *node = NULL;
+    CHECK_STATUS(tw_durable_node_start(builder, &node), TW_OK);
+    char id[64];
+    size_t needed = 0;
+    CHECK_STATUS(tw_durable_node_id(node, id, 2, &needed), TW_ERR_BUFFER_TOO_SMALL);
+    CHECK(needed == 7);
+    CHECK_STATUS(tw_durable_node_id(node, id, sizeof id, &needed), TW_OK);
+    CHECK(strcmp(id, "c-node") == 0);
+
+    /* A second builder whose horizon is not shorter than its lease is refused at start (and freed). */
+    tw_durable_node_builder *bad = NULL;
+    CHECK_STATUS(tw_durable_node_builder_new(url, "c-host", &bad), TW_OK);
+    atomic_fetch_add(&allocated, 1);
+    CHECK_STATUS(tw_durable_node_builder_handler(bad, "c-echo", durable_handler, calloc(1, sizeof *counts), free_counts), TW_OK);
+    CHECK_STATUS(tw_durable_node_builder_configure(bad, 0, 100 * MS, 200 * MS, NULL), TW_OK);
+    tw_durable_node *never = NULL;
+    CHECK_STATUS(tw_durable_node_start(bad, &never), TW_ERR_INVALID_ARGUMENT);
+
+    tw_durable_queue *queue = NULL;
+    CHECK_STATUS(tw_durable_queue_connect(url, "c-host", &queue), TW_OK);
+    tw_durable_task_spec spec;
+    CHECK_STATUS(tw_durable_task_spec_init(&spec), TW_OK);
+    spec.handler = "c-echo";
+    spec.payload = (const uint8_t *)"hello";
+    spec.payload_len = 5;
+    uint64_t ids[10];
+    int duplicate = -1;
+    for (int i = 0; i < 10; i++) {
+        spec.delay_ns = (uint64_t)(i % 3) * 50 * MS;
+        CHECK_STATUS(tw_durable_submit(queue, &spec, &ids[i], &duplicate), TW_OK);
+        CHECK(duplicate == 0);
+    }
+    /* A dedupe key: the second submission names the first task. */
+    spec.key = "c-order-1";
+    spec.delay_ns = 100 * MS;
+    uint64_t keyed = 0, again = 0;
+    CHECK_STATUS(tw_durable_submit(queue, &spec, &keyed, &duplicate), TW_OK);
+    CHECK(duplicate == 0);
+    CHECK_STATUS(tw_durable_submit(queue, &spec, &again, &duplicate), TW_OK);
+    CHECK(duplicate == 1 && again == keyed);
+    /* A failing task retried twice, then dead. */
+    spec.key = NULL;
+    spec.delay_ns = 0;
+    spec.payload = (const uint8_t *)"fail";
+    spec.payload_len = 4;
+    spec.retry_max_attempts = 2;
+    spec.retry_backoff_ns = 10 * MS;
+    uint64_t failing = 0;
+    CHECK_STATUS(tw_durable_submit(queue, &spec, &failing, NULL), TW_OK);
+    /* A delayed task cancelled while it waits. */
+    spec.retry_max_attempts = 0;
+    spec.delay_ns = 3600000 * MS;
+    uint64_t cancelled = 0;
+    CHECK_STATUS(tw_durable_submit(queue, &spec, &cancelled, NULL), TW_OK);
+    CHECK_STATUS(tw_durable_cancel(queue, cancelled), TW_OK);
+    CHECK_STATUS(tw_durable_cancel(queue, cancelled), TW_ALREADY_FINISHED);
+    CHECK_STATUS(tw_durable_cancel(queue, 987654321), TW_ERR_NOT_FOUND);
+    /* Bad input. */
+    static uint8_t big[600 * 1024];
+    spec.payload = big;
+    spec.payload_len = sizeof big;
+    spec.delay_ns = 0;
+    uint64_t refused = 0;
+    CHECK_STATUS(tw_durable_submit(queue, &spec, &refused, NULL), TW_ERR_PAYLOAD_TOO_LARGE);
+    spec.payload_len = 1;
+    spec.priority = 9;
+    CHECK_STATUS(tw_durable_submit(queue, &spec, &refused, NULL), TW_ERR_INVALID_ARGUMENT);
+    spec.priority = TW_PRIORITY_NORMAL;
+    spec.handler = NULL;
+    CHECK_STATUS(tw_durable_submit(queue, &spec, &refused, NULL), TW_ERR_NULL);
+    spec.handler = "bad,name";
+    CHECK_STATUS(tw_durable_submit(queue, &spec, &refused, NULL), TW_ERR_INVALID_ARGUMENT);
+    tw_durable_task_spec older;
+    CHECK_STATUS(tw_durable_task_spec_init_sized(&older, sizeof older - 8), TW_ERR_ABI_MISMATCH);
+    CHECK_STATUS(tw_durable_submit(queue, &older, &refused, NULL), TW_ERR_ABI_MISMATCH);
+    CHECK_STATUS(tw_durable_submit(NULL, &spec, &refused, NULL), TW_ERR_NULL);
+
+    for (int i = 0; i < 10; i++) CHECK(durable_wait(queue, ids[i]) == TW_DURABLE_SUCCEEDED);
+    CHECK(durable_wait(queue, keyed) == TW_DURABLE_SUCCEEDED);
+    CHECK(durable_wait(queue, failing) == TW_DURABLE_DEAD);
+    tw_durable_task_state state = TW_DURABLE_PENDING;
+    CHECK_STATUS(tw_durable_state(queue, cancelled, &state), TW_OK);
+    CHECK(state == TW_DURABLE_CANCELLED);
+    CHECK_STATUS(tw_durable_state(queue, 987654321, &state), TW_ERR_NOT_FOUND);
+    /* Every task has ended, so the counts are final; the node frees them when it shuts down. */
+    CHECK(atomic_load(&counts->runs) == 13 && atomic_load(&counts->failures) == 2);
+    CHECK_STATUS(tw_durable_node_shutdown(node), TW_OK);
+    tw_durable_queue_free(queue);
+    tw_durable_queue_free(NULL);
+    tw_durable_node_builder_free(NULL);
+    CHECK_STATUS(tw_durable_node_shutdown(NULL), TW_ERR_NULL);
+    CHECK(strstr(tw_status_str(TW_ERR_PAYLOAD_TOO_LARGE), "TW_ERR_PAYLOAD_TOO_LARGE") != NULL);
+    CHECK(strstr(tw_status_str(TW_ERR_REDIS_UNREACHABLE), "TW_ERR_REDIS_UNREACHABLE") != NULL);
+    CHECK(strstr(tw_status_str(TW_ERR_REDIS), "TW_ERR_REDIS:") != NULL);
+}
+
 int main(void) {
     test_status_and_version();
     test_abi_mismatch();
@@ -1279,6 +1429,7 @@ int main(void) {
     test_wheel();
     test_hardening();
     test_results_and_joinable();
+    test_durable();
     int leaked = atomic_load(&allocated) - atomic_load(&frees);
     CHECK(leaked == 0);
     if (leaked != 0) fprintf(stderr, "allocated %d user data, freed %d\n", atomic_load(&allocated), atomic_load(&frees));

@@ -80,6 +80,9 @@ fn out_dir() -> PathBuf {
 }
 
 /// Compiles `source` with `compiler` and `flags`, links it both ways, runs both, and checks the closing line.
+#[path = "../../durable/tests/support/mod.rs"]
+mod redis_support;
+
 fn build_and_run(compiler: &str, flags: &[&str], source: &str, name: &str) {
     let lib = library();
     let include = root().join("include");
@@ -97,7 +100,14 @@ fn build_and_run(compiler: &str, flags: &[&str], source: &str, name: &str) {
             .args(&link)
             .arg("-o")
             .arg(&binary));
-        let output = run(Command::new(&binary).env("LD_LIBRARY_PATH", &lib));
+        // The C host's durable case runs against a real Redis of its own (skipped loudly without redis-server).
+        let redis = redis_support::RedisServer::start(&format!("{name}_{kind}"));
+        let mut host = Command::new(&binary);
+        host.env("LD_LIBRARY_PATH", &lib);
+        if let Some(redis) = &redis {
+            host.env("TW_REDIS_URL", redis.url());
+        }
+        let output = run(&mut host);
         let closing = output.lines().rev().find(|l| l.contains(" passed, ")).unwrap_or_default();
         assert!(closing.ends_with(" 0 failed"), "{name} ({kind}):\n{output}");
         println!("{name} ({kind}): {closing}");
