@@ -3,7 +3,8 @@
 //!
 //! A [`Queue`] submits [`DurableTask`]s (a handler's name, payload bytes, options) and [`Schedule`]s; a [`Node`]
 //! registers handlers by name and runs their tasks in its own in-process [`taskwheel::Engine`], each at its instant.
-//! See the crate's README section "Durable tasks on Redis" for the guarantees and the Redis settings they need.
+//! The crate's README (compiled and run as doc-tests, `ReadmeExamples`) says what it promises, how, and the Redis
+//! settings it needs.
 
 mod claimer;
 mod conn;
@@ -22,3 +23,8 @@ pub use node::{DurableContext, Node, NodeBuilder, NodeStats};
 pub use queue::{MAX_PAYLOAD_LIMIT, Queue, QueueOptions, QueueStats, Submitted};
 pub use spec::{DurableTask, MAX_NAME, Schedule};
 pub use state::{DurableCancel, DurableState, TaskInfo};
+
+/// The crate's README examples, compiled as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
