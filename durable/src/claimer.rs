@@ -218,7 +218,10 @@ fn run_one(shared: &NodeShared, task: &Claimed, handler: &Handler, run: &TaskCon
         run,
     };
     let result = catch_unwind(AssertUnwindSafe(|| handler(&ctx, &task.payload)));
-    let timed_out = task.timeout.filter(|&timeout| started.elapsed() >= timeout);
+    // Outlasted its timeout: by this clock, or by the engine's, which set the run's flag at the timeout (the only
+    // other setters are a cancellation request, which the finish script turns into `Cancelled` anyway, and a lost
+    // lease, whose completion is refused).
+    let timed_out = task.timeout.filter(|&timeout| started.elapsed() >= timeout || run.is_cancelled());
     let failure = match (&result, timed_out) {
         (_, Some(timeout)) => Some((format!("timed out after {timeout:?}"), false)),
         (Ok(RunOutcome::Done | RunOutcome::Exit(0)), None) => None,

@@ -363,3 +363,48 @@ impl Recurrence {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_every_schedule_stays_on_its_grid_and_skips_to_the_first_occurrence_ahead() {
+        let every = Recurrence::Every(Duration::from_millis(100));
+        assert_eq!(following(&every, 1_000_000, 1_000_000).unwrap(), Some(1_100_000));
+        // Down for 1.05 s: one catch-up (the caller creates `next`), then the grid point after now.
+        assert_eq!(following(&every, 1_000_000, 2_050_000).unwrap(), Some(2_100_000));
+    }
+
+    #[test]
+    fn a_cron_schedule_follows_its_zone() {
+        let cron = Recurrence::Cron(Box::new(
+            taskwheel::Cron::parse("0 0 9 * * *").unwrap().in_zone("Europe/Berlin").unwrap(),
+        ));
+        // 2026-12-02 08:00:00 UTC (09:00 Berlin) -> the next is 2026-12-03 08:00:00 UTC.
+        let nine = 1_796_169_600_000_000u64 + 8 * 3_600_000_000;
+        assert_eq!(following(&cron, nine, nine).unwrap(), Some(nine + 24 * 3_600_000_000));
+        let (kind, expression, zone) = cron.encode().unwrap();
+        let again = Recurrence::decode(kind, &expression, &zone).unwrap();
+        assert_eq!(following(&again, nine, nine).unwrap(), Some(nine + 24 * 3_600_000_000));
+    }
+
+    #[test]
+    fn a_retry_policy_survives_its_encoding() {
+        let retry =
+            Retry::new(4).backoff(Duration::from_millis(30), 3, Duration::from_secs(2)).no_jitter().on_panic(false);
+        let decoded = decode_retry(&encode_retry(Some(&retry)).unwrap()).unwrap();
+        assert_eq!(decoded, retry);
+        assert_eq!(decode_retry(""), None);
+        assert_eq!(encode_retry(None).unwrap(), "");
+    }
+
+    #[test]
+    fn names_that_would_break_the_key_layout_are_refused() {
+        for bad in ["", "a{b", "a}b", "a,b", "a|b", "a\nb"] {
+            assert!(check_name("handler", bad).is_err(), "{bad:?}");
+        }
+        assert!(check_name("handler", &"x".repeat(MAX_NAME)).is_ok());
+        assert!(check_name("handler", &"x".repeat(MAX_NAME + 1)).is_err());
+    }
+}

@@ -320,3 +320,81 @@ fn a_schedule_served_by_two_nodes_creates_each_occurrence_once() {
     assert!(queue.unschedule("tick").unwrap());
     assert!(!queue.unschedule("tick").unwrap());
 }
+
+#[test]
+fn a_run_past_its_timeout_fails_and_sees_its_flag() {
+    let Some(server) = RedisServer::start("timeout") else { return };
+    let saw_flag = Arc::new(AtomicU64::new(0));
+    let node = fast(Node::builder(server.url(), "jobs"))
+        .handler("slow", {
+            let saw_flag = saw_flag.clone();
+            move |ctx, _p: &[u8]| {
+                for _ in 0..3000 {
+                    if ctx.is_cancelled() {
+                        saw_flag.fetch_add(1, Ordering::SeqCst);
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        })
+        .start()
+        .unwrap();
+    let queue = node.queue();
+    let slow = queue.submit(&DurableTask::new("slow", Vec::new()).timeout(Duration::from_millis(50))).unwrap();
+    assert_eq!(finished(queue, slow.id), DurableState::Failed);
+    let info = queue.get(slow.id).unwrap().unwrap();
+    assert!(info.error.as_deref().is_some_and(|e| e.starts_with("timed out after")), "{info:?}");
+    assert_eq!(saw_flag.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn finished_records_are_kept_for_the_retention_then_forgotten() {
+    let Some(server) = RedisServer::start("retention") else { return };
+    let options = QueueOptions { retention: Duration::from_millis(300), ..QueueOptions::default() };
+    let node = fast(Node::builder(server.url(), "jobs"))
+        .options(options.clone())
+        .handler("work", |_c, _p: &[u8]| ())
+        .start()
+        .unwrap();
+    let queue = Queue::connect_with(&server.url(), "jobs", options).unwrap();
+    let task = queue.submit(&DurableTask::new("work", Vec::new())).unwrap();
+    assert_eq!(finished(&queue, task.id), DurableState::Succeeded);
+    wait_for("the record to expire", LIMIT, || queue.get(task.id).unwrap().is_none());
+    wait_for("the done set to forget it", LIMIT, || queue.stats().unwrap().finished == 0);
+    assert_eq!(queue.cancel(task.id).unwrap(), DurableCancel::Unknown);
+    drop(node);
+}
+
+#[test]
+fn a_lost_connection_is_a_typed_error_on_submission_and_the_next_call_reconnects() {
+    let Some(mut server) = RedisServer::start("lost_connection") else { return };
+    let queue = Queue::connect(&server.url(), "jobs").unwrap();
+    queue.submit(&DurableTask::new("work", Vec::new())).unwrap();
+    server.kill();
+    let lost = queue.submit(&DurableTask::new("work", Vec::new()));
+    assert!(matches!(lost, Err(Error::Connect(_))), "{lost:?}");
+    assert!(matches!(queue.submit(&DurableTask::new("work", Vec::new())), Err(Error::Connect(_))));
+    server.restart_killed();
+    let again = queue.submit(&DurableTask::new("work", Vec::new())).expect("reconnected");
+    assert!(!again.duplicate);
+}
+
+#[test]
+fn the_orphan_sweep_puts_back_a_record_that_is_in_no_set() {
+    let Some(server) = RedisServer::start("orphans") else { return };
+    let queue = Queue::connect(&server.url(), "jobs").unwrap();
+    let task = queue.submit(&DurableTask::new("work", Vec::new())).unwrap();
+    let mut con = server.connection();
+    // A failover that lost a write could leave this: the record says pending, the due set does not hold it.
+    let removed: u64 = redis::cmd("ZREM").arg("tw:{jobs}:due:work").arg(task.id).query(&mut con).unwrap();
+    assert_eq!(removed, 1);
+    let node = fast(Node::builder(server.url(), "jobs"))
+        .sweep_interval(Duration::from_millis(50))
+        .handler("work", |_c, _p: &[u8]| ())
+        .start()
+        .unwrap();
+    assert_eq!(finished(&queue, task.id), DurableState::Succeeded);
+    assert_eq!(queue.stats().unwrap().counter("orphans"), 1);
+    assert_eq!(node.stats().orphans, 1);
+}
