@@ -17,8 +17,10 @@ for i = 5, #ARGV, 2 do
       local k = base .. ':k:' .. cur[5]
       if redis.call('GET', k) == id then redis.call('PEXPIRE', k, math.floor(2 * lease / 1000), 'GT') end
     end
-  else
+  elseif cur[1] ~= token or cur[2] == 'active' or cur[2] == 'pending' then
+    -- Another claim's token, another node's claim, or recovered: this node's claim is gone.
     lost[#lost + 1] = id
   end
+  -- (The current token on a task that is no longer active: this node's own finish got there first.)
 end
 return {s(now), lost, cancel}
