@@ -83,10 +83,14 @@ struct Options {
     /// Seed of the mix's random choices.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Drive the engine through the C API (`tw_engine_new`, `tw_schedule`, `tw_cancel`, `tw_engine_stats`): the
-    /// C ABI layer of libtaskwheel, compiled in from `ffi/src`, with C task functions and user data.
+    /// Drive the engine through the C API (`tw_engine_new`, `tw_schedule`, `tw_cancel`, `tw_engine_stats`) of
+    /// libtaskwheel.so, loaded at run time as a C program links it, with C task functions and user data.
     #[arg(long)]
     c_api: bool,
+    /// The libtaskwheel.so `--c-api` loads (default: the one beside this binary, from
+    /// `cargo build --release -p taskwheel-ffi`).
+    #[arg(long)]
+    c_lib: Option<std::path::PathBuf>,
 }
 
 /// What kind of task to submit next.
@@ -187,11 +191,47 @@ fn submit(engine: &Engine, mix: &mut Mix<'_>, ended: &Arc<AtomicU64>) -> Option<
     handle.ok()
 }
 
-/// The C ABI layer of libtaskwheel, compiled into this tool from its source (as the `ffi_calls` fuzz target does),
-/// so that `--c-api` runs exactly what a C program linking libtaskwheel runs.
+/// The C ABI's types (`tw_config`, `tw_task_spec`, `tw_stats`, `tw_status`), from libtaskwheel's own source so that
+/// their layout is the library's; the functions come from libtaskwheel.so itself ([`CApi`]).
 #[path = "../../../ffi/src/lib.rs"]
 #[allow(dead_code, unused_imports, unreachable_pub, missing_docs, clippy::all)]
 mod ffi;
+
+/// The entry points `--c-api` calls, looked up in libtaskwheel.so.
+struct CApi {
+    _library: libloading::Library,
+    config_init_sized: unsafe extern "C" fn(*mut ffi::tw_config, usize) -> ffi::tw_status,
+    engine_new: unsafe extern "C" fn(*const ffi::tw_config, *mut *mut ffi::tw_engine) -> ffi::tw_status,
+    spec_init_sized: unsafe extern "C" fn(*mut ffi::tw_task_spec, usize) -> ffi::tw_status,
+    schedule: unsafe extern "C" fn(*mut ffi::tw_engine, *const ffi::tw_task_spec, *mut u64) -> ffi::tw_status,
+    cancel: unsafe extern "C" fn(*mut ffi::tw_engine, u64) -> ffi::tw_status,
+    stats: unsafe extern "C" fn(*const ffi::tw_engine, *mut ffi::tw_stats) -> ffi::tw_status,
+    free: unsafe extern "C" fn(*mut ffi::tw_engine),
+}
+
+impl CApi {
+    fn load(path: &std::path::Path) -> Result<CApi, String> {
+        // SAFETY: libtaskwheel.so runs no code at load time beyond Rust's own initialisation.
+        let library = unsafe { libloading::Library::new(path) }.map_err(|e| format!("{}: {e}", path.display()))?;
+        macro_rules! symbol {
+            ($name:literal) => {
+                // SAFETY: each symbol is the C function of that name in include/taskwheel.h, whose signature the
+                // field it is stored in repeats (the types are the library's own, from ffi/src).
+                *unsafe { library.get(concat!($name, "\0").as_bytes()) }.map_err(|e| format!("{}: {e}", $name))?
+            };
+        }
+        Ok(CApi {
+            config_init_sized: symbol!("tw_config_init_sized"),
+            engine_new: symbol!("tw_engine_new"),
+            spec_init_sized: symbol!("tw_task_spec_init_sized"),
+            schedule: symbol!("tw_schedule"),
+            cancel: symbol!("tw_cancel"),
+            stats: symbol!("tw_engine_stats"),
+            free: symbol!("tw_engine_free"),
+            _library: library,
+        })
+    }
+}
 
 /// How many C tasks ended: counted by their `free_user_data`, which the engine calls exactly once per task however
 /// it ends (ran, ran its last periodic run, cancelled, refused).
@@ -211,6 +251,7 @@ unsafe extern "C" fn c_task_ended(_user_data: *mut std::ffi::c_void) {
 
 /// Drives an engine through the C API: the same mix, counted by the C task itself.
 struct CDriver {
+    api: CApi,
     engine: *mut ffi::tw_engine,
 }
 
@@ -219,10 +260,19 @@ impl CDriver {
         if options.groups > 0 {
             return Err("--c-api drives no groups (give --groups 0)".into());
         }
+        let path = match &options.c_lib {
+            Some(path) => path.clone(),
+            None => std::env::current_exe().map_err(|e| e.to_string())?.with_file_name("libtaskwheel.so"),
+        };
+        let api = CApi::load(&path).map_err(|e| format!("{e} (build it: cargo build --release -p taskwheel-ffi)"))?;
         let mut config = std::mem::MaybeUninit::<ffi::tw_config>::uninit();
-        // SAFETY: tw_config_init writes every field of the config it is given.
+        // SAFETY: tw_config_init_sized writes every field of the config it is given when the size is the library's
+        // (checked: TW_OK).
         let mut config = unsafe {
-            ffi::tw_config_init(config.as_mut_ptr());
+            let status = (api.config_init_sized)(config.as_mut_ptr(), std::mem::size_of::<ffi::tw_config>());
+            if status != ffi::tw_status::TW_OK {
+                return Err(format!("tw_config_init: {status:?}"));
+            }
             config.assume_init()
         };
         config.capacity = 10_000_000;
@@ -230,20 +280,21 @@ impl CDriver {
         config.workers = options.workers.unwrap_or(0) as u32;
         let mut engine = std::ptr::null_mut();
         // SAFETY: a valid config and out-pointer.
-        let status = unsafe { ffi::tw_engine_new(&config, &mut engine) };
+        let status = unsafe { (api.engine_new)(&config, &mut engine) };
         if status != ffi::tw_status::TW_OK {
             return Err(format!("tw_engine_new: {status:?}"));
         }
         C_WORK_US.store(options.work_us, Ordering::Relaxed);
-        Ok(CDriver { engine })
+        Ok(CDriver { api, engine })
     }
 
     /// Submits one task of the mix; `false` when it was refused.
     fn submit(&self, mix: &mut Mix<'_>) -> bool {
         let mut spec = std::mem::MaybeUninit::<ffi::tw_task_spec>::uninit();
-        // SAFETY: tw_task_spec_init writes every field of the spec it is given.
+        // SAFETY: tw_task_spec_init_sized writes every field of the spec it is given when the size is the library's
+        // (the types come from the library's source, so it is).
         let mut spec = unsafe {
-            ffi::tw_task_spec_init(spec.as_mut_ptr());
+            (self.api.spec_init_sized)(spec.as_mut_ptr(), std::mem::size_of::<ffi::tw_task_spec>());
             spec.assume_init()
         };
         spec.run = Some(c_task);
@@ -263,12 +314,12 @@ impl CDriver {
         }
         let mut id = 0;
         // SAFETY: a live engine, a valid spec whose strings are NULL, a valid out-pointer.
-        if unsafe { ffi::tw_schedule(self.engine, &spec, &mut id) } != ffi::tw_status::TW_OK {
+        if unsafe { (self.api.schedule)(self.engine, &spec, &mut id) } != ffi::tw_status::TW_OK {
             return false; // refused: its free_user_data has counted it already
         }
         if cancel {
             // SAFETY: a live engine. A cancelled task's free_user_data counts it.
-            let _ = unsafe { ffi::tw_cancel(self.engine, id) };
+            let _ = unsafe { (self.api.cancel)(self.engine, id) };
         }
         true
     }
@@ -277,7 +328,7 @@ impl CDriver {
         let mut stats = std::mem::MaybeUninit::<ffi::tw_stats>::uninit();
         // SAFETY: a live engine and a valid out-pointer, written on success (always, for a live engine).
         unsafe {
-            ffi::tw_engine_stats(self.engine, stats.as_mut_ptr());
+            (self.api.stats)(self.engine, stats.as_mut_ptr());
             stats.assume_init()
         }
     }
@@ -286,7 +337,7 @@ impl CDriver {
 impl Drop for CDriver {
     fn drop(&mut self) {
         // SAFETY: the engine from tw_engine_new, freed once, here.
-        unsafe { ffi::tw_engine_free(self.engine) };
+        unsafe { (self.api.free)(self.engine) };
     }
 }
 
