@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -269,12 +270,113 @@ void test_wheel() {
     // the last timer (2^36 ticks) is released by the RAII destructor through tw_wheel_free
 }
 
+
+// Hooks from C++: a counting object as the hooks' user data, destroyed through free_hooks_user_data.
+struct HookCounts {
+    std::atomic<int> starts{0}, ends{0};
+    static std::atomic<int> destroyed;
+    static void start(void *self, const tw_run_start *) { ++static_cast<HookCounts *>(self)->starts; }
+    static void end(void *self, const tw_run_end *) { ++static_cast<HookCounts *>(self)->ends; }
+    static void destroy(void *self) {
+        delete static_cast<HookCounts *>(self);
+        ++destroyed;
+    }
+};
+std::atomic<int> HookCounts::destroyed{0};
+
+void test_observing() {
+    auto *counts = new HookCounts;
+    tw_config config;
+    CHECK(tw_config_init(&config) == TW_OK);
+    config.workers = 1;
+    config.on_run_start = &HookCounts::start;
+    config.on_run_end = &HookCounts::end;
+    config.hooks_user_data = counts;
+    config.free_hooks_user_data = &HookCounts::destroy;
+    tw_engine *engine = nullptr;
+    CHECK(tw_engine_new(&config, &engine) == TW_OK);
+    int fd = -1;
+    CHECK(tw_engine_completion_fd(engine, &fd) == TW_OK && fd >= 0);
+    auto spec = default_spec();
+    spec.run = [](void *) -> int { return 0; };
+    tw_task_id id = 0;
+    CHECK(tw_schedule(engine, &spec, &id) == TW_OK);
+    tw_state state = TW_STATE_PENDING;
+    CHECK(tw_wait(engine, id, UINT64_MAX, &state) == TW_OK && state == TW_STATE_SUCCEEDED);
+    CHECK(counts->starts == 1 && counts->ends == 1);
+    // Metrics text: ask for the size, then fill a std::string of it.
+    size_t needed = 0;
+    CHECK(tw_engine_metrics(engine, nullptr, 0, &needed) == TW_ERR_BUFFER_TOO_SMALL && needed > 0);
+    std::string text(needed, '\0');
+    CHECK(tw_engine_metrics(engine, text.data(), text.size(), &needed) == TW_OK);
+    CHECK(text.find("taskwheel_") != std::string::npos);
+    tw_engine_free(engine);
+    CHECK(HookCounts::destroyed == 1);
+
+    // The host-driven wheel's queries.
+    tw_wheel *wheel = nullptr;
+    CHECK(tw_wheel_new(5, &wheel) == TW_OK);
+    uint64_t now = 0, deadline = 0, timeout = 0;
+    void *data = nullptr;
+    CHECK(tw_wheel_now(wheel, &now) == TW_OK && now == 5);
+    int marker = 0;
+    tw_timer_id timer = 0;
+    CHECK(tw_wheel_insert(wheel, 12, &marker, &timer) == TW_OK);
+    CHECK(tw_wheel_timer(wheel, timer, &deadline, &data) == TW_OK && deadline == 12 && data == &marker);
+    CHECK(tw_wheel_timeout(wheel, &timeout) == TW_OK && timeout == 7);
+    tw_wheel_free(wheel, nullptr);
+}
+
+// Durable tasks from C++, against the Redis the test harness started (TW_REDIS_URL); a lambda as the handler.
+void test_durable() {
+    const char *url = std::getenv("TW_REDIS_URL");
+    if (url == nullptr) {
+        std::fprintf(stderr, "\n*** durable: SKIPPED (TW_REDIS_URL unset) ***\n\n");
+        const char *require = std::getenv("TW_REQUIRE_REDIS");
+        CHECK(require == nullptr || std::string(require) != "1");
+        return;
+    }
+    using Handler = std::function<int(const uint8_t *, size_t)>;
+    std::atomic<int> ran{0};
+    auto *handler = new Handler([&](const uint8_t *, size_t len) { ++ran; return len == 3 ? 0 : 1; });
+    tw_durable_node_builder *builder = nullptr;
+    CHECK(tw_durable_node_builder_new(url, "cpp-host", &builder) == TW_OK);
+    CHECK(tw_durable_node_builder_handler(
+              builder, "cpp",
+              [](void *self, const uint8_t *payload, size_t len) -> int32_t {
+                  return (*static_cast<Handler *>(self))(payload, len);
+              },
+              handler, [](void *self) { delete static_cast<Handler *>(self); }) == TW_OK);
+    tw_durable_node *node = nullptr;
+    CHECK(tw_durable_node_start(builder, &node) == TW_OK);
+    tw_durable_queue *queue = nullptr;
+    CHECK(tw_durable_queue_connect(url, "cpp-host", &queue) == TW_OK);
+    tw_durable_task_spec spec;
+    CHECK(tw_durable_task_spec_init(&spec) == TW_OK);
+    spec.handler = "cpp";
+    spec.payload = reinterpret_cast<const uint8_t *>("abc");
+    spec.payload_len = 3;
+    uint64_t id = 0;
+    CHECK(tw_durable_submit(queue, &spec, &id, nullptr) == TW_OK);
+    tw_durable_task_state state = TW_DURABLE_PENDING;
+    for (int i = 0; i < 3000 && state < TW_DURABLE_SUCCEEDED; i++) {
+        if (tw_durable_state(queue, id, &state) != TW_OK) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(state == TW_DURABLE_SUCCEEDED);
+    CHECK(ran == 1);
+    CHECK(tw_durable_node_shutdown(node) == TW_OK);
+    tw_durable_queue_free(queue);
+}
+
 }  // namespace
 
 int main() {
     try {
         test_engine();
         test_wheel();
+        test_observing();
+        test_durable();
     } catch (const std::exception &e) {
         std::fprintf(stderr, "exception: %s\n", e.what());
         ++failed;
