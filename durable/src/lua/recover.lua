@@ -19,8 +19,10 @@ for _, id in ipairs(ids) do
       finish(id, t, 'dead', now, retain, 'its node was lost during ' .. c .. ' attempts')
     else
       local h = redis.call('HGET', t, 'h')
+      -- Claimable again from now (or its due time, if later); its record keeps the due time it had, so that its
+      -- lateness is still measured from it.
       local due = math.max(tonumber(redis.call('HGET', t, 'due')), now)
-      redis.call('HSET', t, 'st', 'pending', 'n', '', 'due', s(due))
+      redis.call('HSET', t, 'st', 'pending', 'n', '')
       redis.call('ZADD', base .. ':due:' .. h, s(due), id)
       signal(h)
     end
