@@ -8,7 +8,7 @@ use redis::Value;
 
 use crate::conn::Conn;
 use crate::node::{Finished, NodeShared};
-use crate::reply::{array, number};
+use crate::reply::array;
 use crate::scripts::{call, query, scripts};
 use crate::spec::duration_micros;
 
@@ -65,9 +65,4 @@ fn record(shared: &NodeShared, conn: &mut Conn, batch: &[Finished], retain: u64,
             held.remove(&end.id);
         }
     }
-}
-
-/// Reads one number of a reply, 0 when it is not one.
-pub(crate) fn number_or_zero(value: &Value) -> u64 {
-    number(value).unwrap_or(0)
 }

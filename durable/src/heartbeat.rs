@@ -10,9 +10,8 @@ use taskwheel::CancelOutcome;
 
 use crate::conn::Conn;
 use crate::error::Error;
-use crate::finisher::number_or_zero;
 use crate::node::{Finished, NodeShared};
-use crate::reply::{array, number, text};
+use crate::reply::{array, number, number_or_zero, text};
 use crate::scripts::{call, query, scripts};
 use crate::spec::{Recurrence, duration_micros, following};
 

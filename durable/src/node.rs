@@ -410,6 +410,8 @@ pub struct NodeStats {
     pub occurrences: u64,
     /// Redis commands that failed (each retried or given up as the counters above say).
     pub redis_errors: u64,
+    /// Times this node's connections were opened again after a loss (counted as each of its threads ends).
+    pub reconnects: u64,
     /// Tasks held now, waiting in the wheel or running.
     pub held: u64,
 }
@@ -467,6 +469,7 @@ impl Node {
             orphans: get(&c.orphans),
             occurrences: get(&c.occurrences),
             redis_errors: get(&c.redis_errors),
+            reconnects: get(&c.reconnects),
             held: self.shared.held.lock().len() as u64,
         }
     }

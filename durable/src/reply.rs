@@ -46,3 +46,8 @@ pub(crate) fn array(value: &Value) -> Result<&[Value], Error> {
         other => Err(Error::Protocol(format!("expected an array, got {other:?}"))),
     }
 }
+
+/// One number of a reply, 0 when it is not one.
+pub(crate) fn number_or_zero(value: &Value) -> u64 {
+    number(value).unwrap_or(0)
+}
