@@ -2,9 +2,9 @@
 
 use std::fmt;
 
-use crate::handle::TaskHandle;
-use crate::lifecycle::TaskState;
+use crate::api::handle::TaskHandle;
 use crate::sync::PlainArc;
+use crate::task::lifecycle::TaskState;
 
 /// What can go wrong when configuring an engine, submitting a task or waiting on one.
 ///

@@ -29,59 +29,38 @@
 //! ```
 #![warn(missing_docs, unreachable_pub, unsafe_op_in_unsafe_fn)]
 
-mod admission;
-mod builder;
-mod clock;
-mod completions;
-mod cron;
-mod current;
-mod engine;
+mod api;
 mod error;
-mod groups;
-mod handle;
-mod hooks;
-mod join;
-mod lifecycle;
-mod logging;
-#[cfg(feature = "metrics")]
-mod metrics;
 #[cfg(test)]
 mod models;
-mod notify;
-mod queues;
-mod quiet;
-mod registry;
-mod retry;
-mod schedule;
+mod observe;
+mod run;
 mod shared;
-mod spec;
-mod stats;
+mod submit;
 mod sync;
 mod task;
 mod tick;
-mod waiters;
-mod walltime;
-mod wallwatch;
+mod time;
+mod wait;
 pub mod wheel;
-mod worker;
 
-pub use builder::{EngineBuilder, MAX_DELAY, MAX_PRECISE_SPIN, MAX_TICK, MIN_TICK, Precision, WhenFull};
-pub use clock::{Clock, ManualClock};
-pub use cron::Cron;
-pub use engine::{Engine, Shutdown, ShutdownReport, Spawner};
+pub use api::builder::{EngineBuilder, MAX_DELAY, MAX_PRECISE_SPIN, MAX_TICK, MIN_TICK, Precision, WhenFull};
+pub use api::engine::{Engine, Shutdown, ShutdownReport, Spawner};
+pub use api::handle::TaskHandle;
+pub use api::join::{JoinError, JoinHandle, ResultTaskBuilder};
+pub use api::task_builder::{PeriodicBuilder, Priority, TaskBuilder};
 pub use error::Error;
-pub use handle::TaskHandle;
-pub use hooks::{Hooks, RunEnd, RunFinish, RunStart};
-pub use join::{JoinError, JoinHandle, ResultTaskBuilder};
-pub use lifecycle::{CancelOutcome, TaskState};
 #[cfg(feature = "metrics")]
-pub use metrics::MetricsCollector;
-pub use queues::MAX_PRIORITY_WEIGHT;
-pub use retry::Retry;
-pub use schedule::{MAX_RUN_EACH, Misfire, Recurrence};
-pub use spec::{PeriodicBuilder, Priority, TaskBuilder};
-pub use stats::{GroupStats, Lateness, Queued, Rejected, Stats};
-pub use task::{CancelToken, RunOutcome, TaskContext, TaskResult};
+pub use observe::metrics::MetricsCollector;
+pub use observe::stats::{GroupStats, Lateness, Queued, Rejected, Stats};
+pub use run::hooks::{Hooks, RunEnd, RunFinish, RunStart};
+pub use run::queues::MAX_PRIORITY_WEIGHT;
+pub use task::cell::{CancelToken, RunOutcome, TaskContext, TaskResult};
+pub use task::lifecycle::{CancelOutcome, TaskState};
+pub use task::periodic::{MAX_RUN_EACH, Misfire, Recurrence};
+pub use task::retry::Retry;
+pub use time::clock::{Clock, ManualClock};
+pub use time::cron::Cron;
 
 /// The README's Rust examples, compiled and run as doc-tests.
 #[cfg(doctest)]

@@ -7,22 +7,22 @@
 
 use std::time::Duration;
 
-use crate::builder::EngineBuilder;
-use crate::clock::{Clock, ManualClock};
+use crate::api::builder::EngineBuilder;
+use crate::api::handle::TaskHandle;
+use crate::api::task_builder::{Repeat, Submission, When, once, repeating};
 use crate::error::Error;
-use crate::handle::TaskHandle;
-use crate::lifecycle::CancelOutcome;
-use crate::lifecycle::TaskState;
-use crate::queues::Command;
-use crate::queues::Work;
-use crate::registry::Found;
+use crate::run::queues::Command;
+use crate::run::queues::Work;
+use crate::run::worker;
 use crate::shared::Shared;
-use crate::spec::{Repeat, Submission, When, once, repeating};
+use crate::submit::registry::Found;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::channel::Receiver;
 use crate::sync::{Arc, model, thread};
-use crate::tick::TickThread;
-use crate::worker;
+use crate::task::lifecycle::CancelOutcome;
+use crate::task::lifecycle::TaskState;
+use crate::tick::thread::TickThread;
+use crate::time::clock::{Clock, ManualClock};
 
 /// An engine's shared state on a manual clock, with no threads of its own.
 fn parts(groups: &[(&str, usize)]) -> (Arc<Shared>, Receiver<Command>) {
@@ -379,7 +379,7 @@ fn a_task_a_worker_ended_is_always_found_and_recorded_before_wait_idle_returns()
             matches!(shared.registry.get(id), Some(Found::Ended(summary)) if summary.state == TaskState::Succeeded),
             "wait_idle returned before the worker recorded the task's end"
         );
-        shared.queues.push(crate::spec::Priority::High, Work::Stop);
+        shared.queues.push(crate::api::task_builder::Priority::High, Work::Stop);
         worker.join().unwrap();
     });
 }

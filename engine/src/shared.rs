@@ -9,24 +9,24 @@
 
 use std::time::{Duration, Instant};
 
-use crate::builder::{Config, Precision};
-use crate::clock::Clock;
-use crate::completions::Completions;
+use crate::api::builder::{Config, Precision};
+use crate::api::task_builder::Priority;
 use crate::error::Error;
-use crate::groups::Groups;
-use crate::lifecycle::CancelOutcome;
-use crate::lifecycle::TaskState;
-use crate::notify::Notifier;
-use crate::queues::Command;
-use crate::queues::{RunQueues, Work};
-use crate::registry::{Keys, Registry};
-use crate::spec::Priority;
-use crate::stats::{Counters, Lateness, Queued, Stats};
+use crate::observe::stats::{Counters, Lateness, Queued, Stats};
+use crate::run::groups::Groups;
+use crate::run::queues::Command;
+use crate::run::queues::{RunQueues, Work};
+use crate::submit::registry::{Keys, Registry};
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::channel::{self, Receiver, Sender};
+use crate::sync::notifier::Notifier;
 use crate::sync::{Arc, CachePadded, Mutex};
-use crate::task::Task;
-use crate::waiters::Waiters;
+use crate::task::cell::Task;
+use crate::task::lifecycle::CancelOutcome;
+use crate::task::lifecycle::TaskState;
+use crate::time::clock::Clock;
+use crate::wait::completion_fd::Completions;
+use crate::wait::task_waiters::Waiters;
 
 /// What the engine's threads share. Aligned to a cache line pair so that the reference count of its `Arc`, changed
 /// by every handle made and dropped, does not share a line with the fields every thread reads.

@@ -24,6 +24,8 @@ mod mocked;
 #[cfg(loom)]
 pub(crate) use mocked::*;
 
+pub(crate) mod notifier;
+
 /// Pads and aligns a value to its own cache line, so that threads updating neighbouring atomics do not contend
 /// for one line (false sharing). Not a synchronisation primitive: the same type in both builds.
 pub(crate) use crossbeam_utils::CachePadded;

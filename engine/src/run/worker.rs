@@ -3,18 +3,18 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
-use crate::current::WorkScope;
 use crate::error::Error;
-use crate::hooks::{HookSet, RunEnd, RunFinish, RunStart};
-use crate::lifecycle::TaskState;
-use crate::logging::log_at;
-use crate::queues::Work;
-use crate::quiet::QuietRun;
-use crate::schedule::{Periodic, Start};
+use crate::observe::logging::log_at;
+use crate::run::hooks::{HookSet, RunEnd, RunFinish, RunStart};
+use crate::run::queues::Work;
+use crate::run::quiet_panics::QuietRun;
+use crate::run::scope::WorkScope;
 use crate::shared::Shared;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
-use crate::task::{RunOutcome, Task, TaskContext, panic_message};
+use crate::task::cell::{RunOutcome, Task, TaskContext, panic_message};
+use crate::task::lifecycle::TaskState;
+use crate::task::periodic::{Periodic, Start};
 
 /// How many ended tasks a worker collects before it records their ends in the registry in one go (it also does so
 /// whenever the run queues are empty, before it blocks, and before it exits). Until then they count as in flight,

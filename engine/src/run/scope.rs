@@ -9,7 +9,7 @@ use std::cell::Cell;
 
 use crate::shared::Shared;
 use crate::sync::thread_local;
-use crate::task::Task;
+use crate::task::cell::Task;
 
 /// The engine and the task a thread is working for, by address (0 for none).
 #[derive(Copy, Clone, PartialEq, Eq)]

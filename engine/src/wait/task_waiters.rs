@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use crate::sync::atomic::Ordering;
 use crate::sync::{Arc, Condvar, Mutex, StatCounter};
-use crate::task::Task;
+use crate::task::cell::Task;
 
 /// The task ended (terminal, bookkeeping done).
 pub(crate) const DONE: u8 = 1;

@@ -2,13 +2,13 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::cron::Cron;
-use crate::engine::Spawner;
+use crate::api::engine::Spawner;
+use crate::api::handle::TaskHandle;
 use crate::error::Error;
-use crate::handle::TaskHandle;
-use crate::retry::Retry;
-use crate::schedule::{Misfire, Recurrence};
-use crate::task::{Job, TaskContext, TaskResult};
+use crate::task::cell::{Job, TaskContext, TaskResult};
+use crate::task::periodic::{Misfire, Recurrence};
+use crate::task::retry::Retry;
+use crate::time::cron::Cron;
 
 /// Which run queue a task waits in once due. Workers always take from the highest non-empty queue.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]

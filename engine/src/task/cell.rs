@@ -5,12 +5,12 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
-use crate::lifecycle::{AtomicState, TaskState};
-use crate::retry::Retry;
-use crate::schedule::Periodic;
-use crate::spec::Priority;
+use crate::api::task_builder::Priority;
 use crate::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use crate::sync::{Arc, Mutex, UnsafeCell};
+use crate::task::lifecycle::{AtomicState, TaskState};
+use crate::task::periodic::Periodic;
+use crate::task::retry::Retry;
 
 /// How one run of a task ended, as its closure reports it. A closure may return this directly, or `()` or a
 /// `Result` (see [`TaskResult`]).
@@ -435,7 +435,7 @@ impl Task {
         let mut cell = TaskCell::unborn(NoJob);
         cell.id = id;
         cell.state = AtomicState::at(summary.state);
-        cell.done = AtomicU8::new(crate::waiters::DONE);
+        cell.done = AtomicU8::new(crate::wait::task_waiters::DONE);
         cell.extra = Some(Extra::new(Fixed::default(), summary.runs, summary.failed_runs));
         cell.report = Mutex::new(summary.report.clone());
         erase(cell)

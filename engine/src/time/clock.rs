@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::notify::Notifier;
+use crate::sync::notifier::Notifier;
 use crate::sync::{Arc, ListenerRef, Mutex, listener_ref, upgrade};
 
 /// The clock an [`Engine`](crate::Engine) reads.

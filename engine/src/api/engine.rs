@@ -22,22 +22,22 @@
 use std::ops::Deref;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::builder::{Config, EngineBuilder};
-use crate::current;
+use crate::api::builder::{Config, EngineBuilder};
+use crate::api::handle::TaskHandle;
+use crate::api::task_builder::{PeriodicBuilder, Submission, TaskBuilder, once, repeating};
 use crate::error::Error;
-use crate::handle::TaskHandle;
-use crate::lifecycle::CancelOutcome;
-use crate::logging::log_at;
-use crate::queues::Work;
-use crate::registry::Found;
+use crate::observe::logging::log_at;
+use crate::observe::stats::Stats;
+use crate::run::queues::Work;
+use crate::run::scope;
+use crate::run::worker;
 use crate::shared::Shared;
-use crate::spec::{PeriodicBuilder, Submission, TaskBuilder, once, repeating};
-use crate::stats::Stats;
+use crate::submit::registry::Found;
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::{Arc, Mutex, PlainArc, thread};
-use crate::task::{Task, TaskContext, TaskResult};
-use crate::tick::TickThread;
-use crate::worker;
+use crate::task::cell::{Task, TaskContext, TaskResult};
+use crate::task::lifecycle::CancelOutcome;
+use crate::tick::thread::TickThread;
 
 /// Submits tasks to an engine. An [`Engine`] derefs to its `Spawner`; [`Engine::spawner`] gives a clone that a
 /// task can keep to submit more tasks without keeping the engine alive.
@@ -345,7 +345,7 @@ impl Spawner {
     /// [`Error::WouldDeadlock`], at once, when called from inside one of this engine's tasks: the engine is not
     /// idle while that task runs.
     pub fn wait_idle(&self) -> Result<(), Error> {
-        if current::inside(&self.shared) {
+        if scope::inside(&self.shared) {
             return Err(Error::WouldDeadlock("Spawner::wait_idle"));
         }
         self.shared.wait_idle();
@@ -432,7 +432,7 @@ impl Engine {
 
     pub(crate) fn start(config: Config) -> Result<Engine, Error> {
         if !config.report_panics {
-            crate::quiet::install();
+            crate::run::quiet_panics::install();
         }
         let (shared, receiver) = Shared::new(config);
         let engine = Engine {
@@ -468,7 +468,7 @@ impl Engine {
     /// shutdown waits for running tasks, that one included. (A task may instead cancel what it wants stopped, or
     /// drop its engine: see [`Engine`]'s `Drop`.)
     pub fn shutdown(&self, mode: Shutdown) -> Result<ShutdownReport, Error> {
-        if current::inside(&self.spawner.shared) {
+        if scope::inside(&self.spawner.shared) {
             return Err(Error::WouldDeadlock("Engine::shutdown"));
         }
         if self.shut_down.swap(true, Ordering::SeqCst) {
@@ -499,7 +499,7 @@ impl Engine {
         shared.stop_tick_thread();
         let threads = std::mem::take(&mut *self.threads.lock());
         for _ in 1..threads.len() {
-            shared.queues.push(crate::spec::Priority::High, Work::Stop);
+            shared.queues.push(crate::api::task_builder::Priority::High, Work::Stop);
         }
         let mut still_busy = Vec::new();
         for (index, handle) in threads.into_iter().enumerate() {
@@ -535,7 +535,7 @@ impl Engine {
         shared.stop_tick_thread();
         let threads = std::mem::take(&mut *self.threads.lock());
         for _ in 1..threads.len() {
-            shared.queues.push(crate::spec::Priority::High, Work::Stop);
+            shared.queues.push(crate::api::task_builder::Priority::High, Work::Stop);
         }
         drop(threads); // detached: joining would wait for the run this drop is part of
     }
@@ -568,7 +568,7 @@ impl Drop for Engine {
     /// its threads to stop once their current runs end, and returns at once; the running tasks finish on their
     /// own, their closures are dropped by their workers, and the threads exit afterwards.
     fn drop(&mut self) {
-        if current::inside(&self.spawner.shared) {
+        if scope::inside(&self.spawner.shared) {
             self.stop_without_waiting();
             return;
         }

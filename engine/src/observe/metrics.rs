@@ -15,8 +15,8 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
-use crate::engine::Spawner;
-use crate::stats::Stats;
+use crate::api::engine::Spawner;
+use crate::observe::stats::Stats;
 
 /// The lateness histogram's bucket bounds, in nanoseconds: 1, 2, 5 per decade from 1 µs to 10 s.
 const LATENESS_BOUNDS_NS: [u64; 22] = [
@@ -185,7 +185,7 @@ impl Collector for MetricsCollector {
             ("low".to_string(), stats.queued.low),
         ];
         labelled_gauge(e, "taskwheel_queue_depth", "Due work waiting for a worker, by priority.", "priority", &queued)?;
-        let of = |pick: fn(&crate::stats::GroupStats) -> u64| -> Vec<(String, u64)> {
+        let of = |pick: fn(&crate::observe::stats::GroupStats) -> u64| -> Vec<(String, u64)> {
             stats.groups.iter().map(|group| (group.name.clone(), pick(group))).collect()
         };
         labelled_gauge(e, "taskwheel_group_running", "Tasks of a group holding a slot.", "group", &of(|g| g.running))?;

@@ -8,10 +8,10 @@
 
 use std::collections::VecDeque;
 
-use crate::cron::Cron;
 use crate::error::Error;
-use crate::retry::splitmix64;
 use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::task::retry::splitmix64;
+use crate::time::cron::Cron;
 
 /// How the runs of a periodic task are spaced.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]

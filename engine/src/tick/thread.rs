@@ -1,16 +1,16 @@
 //! The tick thread: owns the wheel, turns due deadlines into queued work, and sleeps exactly until the next one.
 
-use crate::builder::Precision;
-use crate::clock::Clock;
-use crate::lifecycle::TaskState;
-use crate::logging::log_at;
-use crate::queues::Command;
+use crate::api::builder::Precision;
+use crate::observe::logging::log_at;
+use crate::run::queues::Command;
 use crate::shared::Shared;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
 use crate::sync::channel::{Receiver, TryRecvError};
-use crate::task::Task;
-use crate::wallwatch::WallWatch;
+use crate::task::cell::Task;
+use crate::task::lifecycle::TaskState;
+use crate::time::clock::Clock;
+use crate::time::wall_steps::WallWatch;
 use crate::wheel::{TimerKey, Wheel};
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BinaryHeap, HashMap};

@@ -6,14 +6,14 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::engine::Spawner;
+use crate::api::engine::Spawner;
+use crate::api::handle::TaskHandle;
+use crate::api::task_builder::{Priority, TaskBuilder};
 use crate::error::Error;
-use crate::handle::TaskHandle;
-use crate::lifecycle::CancelOutcome;
-use crate::lifecycle::TaskState;
-use crate::spec::{Priority, TaskBuilder};
 use crate::sync::{Arc, Mutex};
-use crate::task::{RunOutcome, TaskContext, panic_message};
+use crate::task::cell::{RunOutcome, TaskContext, panic_message};
+use crate::task::lifecycle::CancelOutcome;
+use crate::task::lifecycle::TaskState;
 
 /// Why [`JoinHandle::join`] has no value to give.
 ///

@@ -25,7 +25,7 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{Arc, CachePadded, Mutex};
-use crate::task::{Summary, Task};
+use crate::task::cell::{Summary, Task};
 
 #[cfg(not(loom))]
 const SHARD_BITS: u32 = 4;
@@ -259,7 +259,7 @@ impl Registry {
         };
         match &mut slot.entry {
             Entry::Task { task, joinable } => {
-                if *joinable && task.done.load(Ordering::SeqCst) & crate::waiters::DONE != 0 {
+                if *joinable && task.done.load(Ordering::SeqCst) & crate::wait::task_waiters::DONE != 0 {
                     free_slot(shard, key.index);
                 } else {
                     *joinable = false;
@@ -391,7 +391,7 @@ mod tests {
 
     fn end(task: &Arc<Task>) {
         task.state.transition(crate::TaskState::Pending, crate::TaskState::Cancelled).unwrap();
-        task.done.fetch_or(crate::waiters::DONE, Ordering::SeqCst);
+        task.done.fetch_or(crate::wait::task_waiters::DONE, Ordering::SeqCst);
     }
 
     #[test]

@@ -3,14 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use crate::builder::{MAX_DELAY, WhenFull};
+use crate::api::builder::{MAX_DELAY, WhenFull};
+use crate::api::handle::TaskHandle;
+use crate::api::task_builder::{Repeat, Submission, When};
 use crate::error::{Error, invalid};
-use crate::handle::TaskHandle;
-use crate::schedule::{Kind, MAX_RUN_EACH, Misfire, Periodic, Recurrence};
-use crate::spec::{Repeat, Submission, When};
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
-use crate::task::{Job, TaskParts};
+use crate::task::cell::{Job, TaskParts};
+use crate::task::periodic::{Kind, MAX_RUN_EACH, Misfire, Periodic, Recurrence};
 
 use crate::shared::Shared;
 

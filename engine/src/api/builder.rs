@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use crate::clock::Clock;
-use crate::engine::Engine;
+use crate::api::engine::Engine;
 use crate::error::{Error, invalid};
-use crate::hooks::{HookSet, Hooks};
-use crate::queues::MAX_PRIORITY_WEIGHT;
+use crate::run::hooks::{HookSet, Hooks};
+use crate::run::queues::MAX_PRIORITY_WEIGHT;
 use crate::sync::PlainArc;
+use crate::time::clock::Clock;
 
 /// The finest tick an engine accepts.
 pub const MIN_TICK: Duration = Duration::from_micros(10);

@@ -3,16 +3,16 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::clock::Clock;
-use crate::current;
+use crate::api::task_builder::When;
 use crate::error::Error;
-use crate::lifecycle::{CancelOutcome, TaskState};
+use crate::run::scope;
 use crate::shared::Shared;
-use crate::spec::When;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
-use crate::task::Task;
-use crate::waiters;
+use crate::task::cell::Task;
+use crate::task::lifecycle::{CancelOutcome, TaskState};
+use crate::time::clock::Clock;
+use crate::wait::task_waiters;
 
 /// A handle to one submitted task. Cheap to clone; safe to keep after the task and even the engine are gone.
 ///
@@ -48,7 +48,7 @@ impl TaskHandle {
 
     /// `true` once the task is terminal and the engine has finished its bookkeeping (key released, capacity freed).
     pub fn is_finished(&self) -> bool {
-        self.task.done.load(Ordering::SeqCst) & waiters::DONE != 0
+        self.task.done.load(Ordering::SeqCst) & task_waiters::DONE != 0
     }
 
     /// Cancels the task. See [`CancelOutcome`] for what that means in each state: a pending task never runs; a
@@ -191,8 +191,8 @@ impl TaskHandle {
         if self.is_finished() {
             return Ok(());
         }
-        let only_worker = self.shared.config.workers == 1 && current::inside(&self.shared);
-        if current::inside_task(&self.task) || only_worker {
+        let only_worker = self.shared.config.workers == 1 && scope::inside(&self.shared);
+        if scope::inside_task(&self.task) || only_worker {
             return Err(Error::WouldDeadlock(call));
         }
         Ok(())

@@ -2,9 +2,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::stats::GroupStats;
+use crate::observe::stats::GroupStats;
 use crate::sync::{Arc, Mutex};
-use crate::task::Task;
+use crate::task::cell::Task;
 
 struct Group {
     limit: usize,
@@ -118,7 +118,7 @@ impl Groups {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::task::Task;
+    use crate::task::cell::Task;
 
     fn task(id: u64) -> Arc<Task> {
         Task::for_test(id, Some(0))

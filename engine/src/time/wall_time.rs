@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use crate::schedule::Periodic;
 use crate::shared::Shared;
+use crate::task::periodic::Periodic;
 
 impl Shared {
     /// The engine clock's wall-clock time, in nanoseconds since the Unix epoch (0 before it).

@@ -2,9 +2,9 @@
 
 use std::time::Instant;
 
-use crate::clock::Clock;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{Condvar, Mutex};
+use crate::time::clock::Clock;
 
 /// A condition variable for "something changed; look again". Waiters pass the condition they wait for.
 ///

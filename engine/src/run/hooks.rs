@@ -6,7 +6,7 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
-use crate::spec::Priority;
+use crate::api::task_builder::Priority;
 use crate::sync::PlainArc;
 
 /// What a hook learns as a run starts.
