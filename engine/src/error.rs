@@ -2,13 +2,13 @@
 
 use std::fmt;
 
-use crate::api::handle::TaskHandle;
 use crate::sync::PlainArc;
-use crate::task::lifecycle::TaskState;
+use crate::task::state::TaskState;
 
 /// What can go wrong when configuring an engine, submitting a task or waiting on one.
 ///
-/// `#[non_exhaustive]`: later versions may add variants, so a `match` outside this crate needs a wildcard arm:
+/// `#[non_exhaustive]`: later versions may add variants, so a `match` outside this crate needs a wildcard arm. One
+/// that lists every variant without it does not compile:
 ///
 /// ```compile_fail
 /// fn code(error: &taskwheel::Error) -> u8 {
@@ -16,18 +16,25 @@ use crate::task::lifecycle::TaskState;
 ///     match error {
 ///         ShutDown => 0, Full { .. } => 1, Timeout => 2, DuplicateKey { .. } => 3, UnknownGroup(_) => 4,
 ///         NotFound(_) => 5, InvalidArgument(_) => 6, WouldDeadlock(_) => 7, Spawn(_) => 8, NotPending(_) => 9,
+///         InvalidCron { .. } => 10, UnknownTimeZone(_) => 11,
 ///     }
 /// }
 /// ```
 ///
+/// The same arms with a wildcard compile (so the example above fails for the missing wildcard alone; a unit test
+/// inside the crate matches the same arms with no wildcard, so the list stays complete):
+///
 /// ```
 /// fn code(error: &taskwheel::Error) -> u8 {
+///     use taskwheel::Error::*;
 ///     match error {
-///         taskwheel::Error::ShutDown => 0,
-///         _ => 1,
+///         ShutDown => 0, Full { .. } => 1, Timeout => 2, DuplicateKey { .. } => 3, UnknownGroup(_) => 4,
+///         NotFound(_) => 5, InvalidArgument(_) => 6, WouldDeadlock(_) => 7, Spawn(_) => 8, NotPending(_) => 9,
+///         InvalidCron { .. } => 10, UnknownTimeZone(_) => 11,
+///         _ => 12,
 ///     }
 /// }
-/// assert_eq!(code(&taskwheel::Error::Timeout), 1);
+/// assert_eq!(code(&taskwheel::Error::Timeout), 2);
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -46,10 +53,11 @@ pub enum Error {
         /// The key that clashed.
         key: String,
         /// The state of the task holding the key, read when the submission was refused (the holder may have
-        /// moved on since: [`existing`](Error::DuplicateKey::existing) tells its state now).
+        /// moved on since: [`Spawner::get`](crate::Spawner::get) with [`existing`](Error::DuplicateKey::existing)
+        /// gives its handle, which tells its state now).
         holder_state: TaskState,
-        /// The task that holds the key.
-        existing: TaskHandle,
+        /// The id of the task that holds the key.
+        existing: u64,
     },
     /// The task names a concurrency group the engine was not built with.
     UnknownGroup(String),
@@ -84,7 +92,7 @@ impl fmt::Display for Error {
             Error::Full { capacity } => write!(f, "the engine is full: {capacity} live tasks"),
             Error::Timeout => f.write_str("timed out"),
             Error::DuplicateKey { key, holder_state, existing } => {
-                write!(f, "dedupe key {key:?} is held by task {} ({holder_state})", existing.id())
+                write!(f, "dedupe key {key:?} is held by task {existing} ({holder_state})")
             }
             Error::UnknownGroup(group) => write!(f, "no concurrency group named {group:?}"),
             Error::NotFound(id) => write!(f, "no task with id {id} (unknown, or finished too long ago)"),
@@ -112,4 +120,26 @@ impl std::error::Error for Error {
 /// Shorthand for an [`Error::InvalidArgument`].
 pub(crate) fn invalid(why: impl Into<String>) -> Error {
     Error::InvalidArgument(why.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    /// The arms of the `compile_fail` example on [`Error`], with no wildcard: this compiles only while they name
+    /// every variant.
+    #[test]
+    fn the_non_exhaustive_example_lists_every_variant() {
+        fn code(error: &Error) -> u8 {
+            use Error::*;
+            #[rustfmt::skip]
+            let code = match error {
+                ShutDown => 0, Full { .. } => 1, Timeout => 2, DuplicateKey { .. } => 3, UnknownGroup(_) => 4,
+                NotFound(_) => 5, InvalidArgument(_) => 6, WouldDeadlock(_) => 7, Spawn(_) => 8, NotPending(_) => 9,
+                InvalidCron { .. } => 10, UnknownTimeZone(_) => 11,
+            };
+            code
+        }
+        assert_eq!(code(&Error::UnknownTimeZone(String::new())), 11);
+    }
 }

@@ -30,6 +30,7 @@
 #![warn(missing_docs, unreachable_pub, unsafe_op_in_unsafe_fn)]
 
 mod api;
+mod config;
 mod error;
 #[cfg(test)]
 mod models;
@@ -44,11 +45,12 @@ mod time;
 mod wait;
 pub mod wheel;
 
-pub use api::builder::{EngineBuilder, MAX_DELAY, MAX_PRECISE_SPIN, MAX_TICK, MIN_TICK, Precision, WhenFull};
+pub use api::builder::EngineBuilder;
 pub use api::engine::{Engine, Shutdown, ShutdownReport, Spawner};
 pub use api::handle::TaskHandle;
 pub use api::join::{JoinError, JoinHandle, ResultTaskBuilder};
-pub use api::task_builder::{PeriodicBuilder, Priority, TaskBuilder};
+pub use api::task_builder::{PeriodicBuilder, TaskBuilder};
+pub use config::{MAX_DELAY, MAX_PRECISE_SPIN, MAX_TICK, MIN_TICK, Precision, WhenFull};
 pub use error::Error;
 #[cfg(feature = "metrics")]
 pub use observe::metrics::MetricsCollector;
@@ -56,9 +58,10 @@ pub use observe::stats::{GroupStats, Lateness, Queued, Rejected, Stats};
 pub use run::hooks::{Hooks, RunEnd, RunFinish, RunStart};
 pub use run::queues::MAX_PRIORITY_WEIGHT;
 pub use task::cell::{CancelToken, RunOutcome, TaskContext, TaskResult};
-pub use task::lifecycle::{CancelOutcome, TaskState};
 pub use task::periodic::{MAX_RUN_EACH, Misfire, Recurrence};
+pub use task::priority::Priority;
 pub use task::retry::Retry;
+pub use task::state::{CancelOutcome, TaskState};
 pub use time::clock::{Clock, ManualClock};
 pub use time::cron::Cron;
 

@@ -9,18 +9,18 @@ use std::time::Duration;
 
 use crate::api::builder::EngineBuilder;
 use crate::api::handle::TaskHandle;
-use crate::api::task_builder::{Repeat, Submission, When, once, repeating};
 use crate::error::Error;
 use crate::run::queues::Command;
 use crate::run::queues::Work;
 use crate::run::worker;
 use crate::shared::Shared;
+use crate::submit::options::{Repeat, Submission, When, once, repeating};
 use crate::submit::registry::Found;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::channel::Receiver;
 use crate::sync::{Arc, model, thread};
-use crate::task::lifecycle::CancelOutcome;
-use crate::task::lifecycle::TaskState;
+use crate::task::state::CancelOutcome;
+use crate::task::state::TaskState;
 use crate::tick::thread::TickThread;
 use crate::time::clock::{Clock, ManualClock};
 
@@ -45,7 +45,8 @@ fn work_once(shared: &Arc<Shared>) -> bool {
 }
 
 fn submit(shared: &Arc<Shared>, submission: Submission) -> Result<TaskHandle, Error> {
-    Shared::submit(shared, submission)
+    let task = Shared::submit(shared, submission)?;
+    Ok(TaskHandle { task, shared: shared.clone() })
 }
 
 /// A one-shot task, due `when`, that counts its runs.
@@ -114,7 +115,7 @@ fn submit_racing_the_tick_threads_sleep_is_never_lost() {
         let near_deadline = near.task.deadline();
         // No clock movement: only the submission itself can make the tick thread re-plan. A lost wakeup leaves
         // both threads blocked, which loom reports as a deadlock.
-        shared.changes.wait_until(&shared.clock, None, || shared.sleep_target.load(Ordering::SeqCst) == near_deadline);
+        shared.clock.wait(&shared.changes, None, || shared.sleep_target.load(Ordering::SeqCst) == near_deadline);
         shared.stop_tick_thread();
         tick.join().unwrap();
     });
@@ -166,7 +167,7 @@ fn two_submits_with_one_key_accept_exactly_one_and_the_key_frees_when_it_ends() 
             (Err(a), Err(b)) => panic!("both refused: {a}; {b}"),
         };
         match refused {
-            Error::DuplicateKey { existing, .. } => assert_eq!(existing.id(), accepted.id()),
+            Error::DuplicateKey { existing, .. } => assert_eq!(existing, accepted.id()),
             other => panic!("unexpected error {other}"),
         }
         assert_eq!(accepted.cancel(), CancelOutcome::Cancelled);
@@ -233,7 +234,7 @@ fn a_periodic_task_cancelled_during_a_run_never_runs_again() {
         // Fire whatever the worker re-armed, as the tick thread would, and run it.
         while let Ok(command) = commands.try_recv() {
             if let Command::Schedule(task) = command {
-                let (state, epoch) = task.state.load_with_epoch();
+                let (state, epoch) = task.lifecycle().load_with_epoch();
                 if state == TaskState::Pending {
                     shared.dispatch(task, false, epoch);
                 }
@@ -379,7 +380,7 @@ fn a_task_a_worker_ended_is_always_found_and_recorded_before_wait_idle_returns()
             matches!(shared.registry.get(id), Some(Found::Ended(summary)) if summary.state == TaskState::Succeeded),
             "wait_idle returned before the worker recorded the task's end"
         );
-        shared.queues.push(crate::api::task_builder::Priority::High, Work::Stop);
+        shared.queues.push(crate::task::priority::Priority::High, Work::Stop);
         worker.join().unwrap();
     });
 }

@@ -9,8 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::api::builder::{Config, Precision};
-use crate::api::task_builder::Priority;
+use crate::config::{Config, Precision};
 use crate::error::Error;
 use crate::observe::stats::{Counters, Lateness, Queued, Stats};
 use crate::run::groups::Groups;
@@ -22,8 +21,9 @@ use crate::sync::channel::{self, Receiver, Sender};
 use crate::sync::notifier::Notifier;
 use crate::sync::{Arc, CachePadded, Mutex};
 use crate::task::cell::Task;
-use crate::task::lifecycle::CancelOutcome;
-use crate::task::lifecycle::TaskState;
+use crate::task::priority::Priority;
+use crate::task::state::CancelOutcome;
+use crate::task::state::TaskState;
 use crate::time::clock::Clock;
 use crate::wait::completion_fd::Completions;
 use crate::wait::task_waiters::Waiters;
@@ -163,7 +163,7 @@ impl Shared {
     pub(crate) fn schedule(&self, task: Arc<Task>, now: u64) {
         let deadline = task.deadline();
         if deadline <= now && self.commands.is_empty() && self.sleep_target.load(Ordering::SeqCst) > now {
-            let (_, epoch) = task.state.load_with_epoch();
+            let (_, epoch) = task.lifecycle().load_with_epoch();
             self.dispatch(task, false, epoch);
             return;
         }
@@ -184,7 +184,7 @@ impl Shared {
     /// tick thread's heap) is then stale and cannot start the task; the tick thread takes the old wheel entry out and
     /// puts the task in again at the new deadline.
     pub(crate) fn reschedule(&self, task: &Arc<Task>, deadline: u64) -> Result<(), Error> {
-        task.state.reschedule().map_err(Error::NotPending)?;
+        task.lifecycle().reschedule().map_err(Error::NotPending)?;
         if let Some(periodic) = task.periodic() {
             // The run keeps standing for its occurrence: the move goes into its offset (for the misfire decision
             // and, for cron, the conversions after a wall-clock step).
@@ -194,7 +194,7 @@ impl Shared {
                 (i128::from(deadline) - i128::from(occurrence)).clamp(i64::MIN.into(), i64::MAX.into()) as i64,
             );
         }
-        task.deadline.store(deadline, Ordering::SeqCst);
+        task.set_deadline(deadline);
         let _ = self.commands.send(Command::Reschedule(task.clone()));
         // As in `schedule`: a read-modify-write of the target, so that the tick thread either sees the command
         // before it sleeps or is woken for it.
@@ -207,7 +207,7 @@ impl Shared {
 
     /// Resumes a paused task: it is scheduled again at its deadline (at once when that has passed).
     pub(crate) fn resume(&self, task: &Arc<Task>) -> Result<(), Error> {
-        if task.state.resume().map_err(Error::NotPending)?.is_some() {
+        if task.lifecycle().resume().map_err(Error::NotPending)?.is_some() {
             let _ = self.commands.send(Command::Reschedule(task.clone()));
             if task.deadline() < self.sleep_target.fetch_add(0, Ordering::SeqCst) {
                 self.wake_tick_thread();
@@ -282,12 +282,12 @@ impl Shared {
         loop {
             match task.state() {
                 TaskState::Pending => {
-                    if task.state.transition(TaskState::Pending, TaskState::Cancelled).is_ok() {
-                        task.cancel_requested.store(true, Ordering::SeqCst);
+                    if task.lifecycle().transition(TaskState::Pending, TaskState::Cancelled).is_ok() {
+                        task.request_cancel();
                         // Whoever moves a task out of Pending owns its closure: drop it now, exactly once.
                         // SAFETY: this thread just moved the task out of Pending: it owns the closure.
                         unsafe { task.discard_job() };
-                        if task.wheel_key.load(Ordering::SeqCst) != 0 {
+                        if task.wheel_key() != 0 {
                             let _ = self.commands.send(Command::Unschedule(task.clone()));
                         }
                         self.finish(task, TaskState::Cancelled);
@@ -295,12 +295,12 @@ impl Shared {
                     }
                 }
                 TaskState::Running => {
-                    task.cancel_requested.store(true, Ordering::SeqCst);
+                    task.request_cancel();
                     if task.periodic().is_none() {
                         return CancelOutcome::Signalled;
                     }
                     // A periodic task is cancelled at once; the worker running it drops the closure after the run.
-                    if task.state.transition(TaskState::Running, TaskState::Cancelled).is_ok() {
+                    if task.lifecycle().transition(TaskState::Running, TaskState::Cancelled).is_ok() {
                         self.finish(task, TaskState::Cancelled);
                         return CancelOutcome::Cancelled;
                     }
@@ -395,7 +395,7 @@ impl Shared {
                 let _ = self.commands.send(Command::Sync(ticket));
                 self.wake_tick_thread();
             }
-            self.changes.wait_until(&self.clock, None, || {
+            self.clock.wait(&self.changes, None, || {
                 let synced =
                     self.sync_reached.load(Ordering::SeqCst) >= ticket || self.tick_stopped.load(Ordering::SeqCst);
                 synced && self.in_flight.load(Ordering::SeqCst) == 0

@@ -322,7 +322,7 @@ fn a_duplicate_key_is_refused_with_the_holder_and_freed_when_it_ends() {
     match engine.task(|_| ()).key("order-42").submit() {
         Err(Error::DuplicateKey { key, existing, holder_state, .. }) => {
             assert_eq!(key, "order-42");
-            assert_eq!(existing.id(), first.id());
+            assert_eq!(existing, first.id());
             assert_eq!(holder_state, TaskState::Pending);
         }
         other => panic!("expected a duplicate key error, got {other:?}"),

@@ -306,7 +306,7 @@ fn a_duplicate_key_error_keeps_the_holders_state_as_it_was_when_refused() {
     match error {
         Error::DuplicateKey { holder_state, existing, .. } => {
             assert_eq!(holder_state, TaskState::Pending);
-            assert_eq!(existing.state(), TaskState::Succeeded, "the handle tells the state now");
+            assert_eq!(engine.get(existing).unwrap().state(), TaskState::Succeeded, "the handle tells the state now");
         }
         other => panic!("{other:?}"),
     }

@@ -75,7 +75,7 @@ fn it_keeps_its_id_and_its_dedupe_key() {
     handle.reschedule_after(300 * SECOND).unwrap();
     assert!(matches!(
         engine.task(|_| ()).key("order-42").submit(),
-        Err(Error::DuplicateKey { existing, .. }) if existing.id() == handle.id()
+        Err(Error::DuplicateKey { existing, .. }) if existing == handle.id()
     ));
     assert_eq!(engine.get(handle.id()).unwrap().state(), TaskState::Pending);
     advance(&engine, &clock, 300 * SECOND);

@@ -22,9 +22,9 @@
 use std::ops::Deref;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::api::builder::{Config, EngineBuilder};
 use crate::api::handle::TaskHandle;
-use crate::api::task_builder::{PeriodicBuilder, Submission, TaskBuilder, once, repeating};
+use crate::api::task_builder::{PeriodicBuilder, TaskBuilder};
+use crate::config::Config;
 use crate::error::Error;
 use crate::observe::logging::log_at;
 use crate::observe::stats::Stats;
@@ -32,11 +32,12 @@ use crate::run::queues::Work;
 use crate::run::scope;
 use crate::run::worker;
 use crate::shared::Shared;
+use crate::submit::options::{once, repeating};
 use crate::submit::registry::Found;
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::{Arc, Mutex, PlainArc, thread};
 use crate::task::cell::{Task, TaskContext, TaskResult};
-use crate::task::lifecycle::CancelOutcome;
+use crate::task::state::CancelOutcome;
 use crate::tick::thread::TickThread;
 
 /// Submits tasks to an engine. An [`Engine`] derefs to its `Spawner`; [`Engine::spawner`] gives a clone that a
@@ -77,10 +78,6 @@ impl std::fmt::Debug for Spawner {
 }
 
 impl Spawner {
-    pub(crate) fn submit(&self, submission: Submission) -> Result<TaskHandle, Error> {
-        Shared::submit(&self.shared, submission)
-    }
-
     /// Runs `f` as soon as a worker is free.
     ///
     /// # Errors
@@ -152,7 +149,7 @@ impl Spawner {
         F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
         R: TaskResult,
     {
-        TaskBuilder::new(self, once(f))
+        TaskBuilder::new(&self.shared, once(f))
     }
 
     /// A one-shot task that is tried again when a run fails, as `retry` says (attempts, exponential backoff with
@@ -163,7 +160,7 @@ impl Spawner {
         F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
         R: TaskResult,
     {
-        TaskBuilder::retrying(self, repeating(f), retry)
+        TaskBuilder::retrying(&self.shared, repeating(f), retry)
     }
 
     /// A periodic task with every option: fixed rate or delay, misfire policy, jitter, first delay, run limit, end
@@ -173,7 +170,7 @@ impl Spawner {
         F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
         R: TaskResult,
     {
-        PeriodicBuilder::new(self, period, repeating(f))
+        PeriodicBuilder::new(&self.shared, period, repeating(f))
     }
 
     /// A periodic task that runs at the occurrences of a cron expression, with every option of
@@ -207,7 +204,7 @@ impl Spawner {
         F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
         R: TaskResult,
     {
-        PeriodicBuilder::cron(self, cron, repeating(f))
+        PeriodicBuilder::cron(&self.shared, cron, repeating(f))
     }
 
     /// A handle to the task with this id, live or among the recently finished ones.
@@ -425,11 +422,6 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// A builder with the default settings.
-    pub fn builder() -> EngineBuilder {
-        EngineBuilder::new()
-    }
-
     pub(crate) fn start(config: Config) -> Result<Engine, Error> {
         if !config.report_panics {
             crate::run::quiet_panics::install();
@@ -488,18 +480,20 @@ impl Engine {
         if let Shutdown::Drain { .. } = mode {
             // What cannot run before the timeout is cancelled now, so the drain ends as soon as the rest has run.
             let last_ns = deadline.map_or(u64::MAX, |deadline| shared.to_ns(deadline));
-            shared.cancel_live(|task| task.periodic().is_some() || task.deadline() > last_ns || task.state.is_paused());
-            shared.changes.wait_until(&shared.clock, deadline, || shared.live.load(Ordering::SeqCst) == 0);
+            shared.cancel_live(|task| {
+                task.periodic().is_some() || task.deadline() > last_ns || task.lifecycle().is_paused()
+            });
+            shared.clock.wait(&shared.changes, deadline, || shared.live.load(Ordering::SeqCst) == 0);
         }
         shared.cancel_live(|_| true);
-        let quiet = shared.changes.wait_until(&shared.clock, deadline, || {
+        let quiet = shared.clock.wait(&shared.changes, deadline, || {
             shared.live.load(Ordering::SeqCst) == 0 && shared.running.load(Ordering::SeqCst) == 0
         });
 
         shared.stop_tick_thread();
         let threads = std::mem::take(&mut *self.threads.lock());
         for _ in 1..threads.len() {
-            shared.queues.push(crate::api::task_builder::Priority::High, Work::Stop);
+            shared.queues.push(crate::task::priority::Priority::High, Work::Stop);
         }
         let mut still_busy = Vec::new();
         for (index, handle) in threads.into_iter().enumerate() {
@@ -535,7 +529,7 @@ impl Engine {
         shared.stop_tick_thread();
         let threads = std::mem::take(&mut *self.threads.lock());
         for _ in 1..threads.len() {
-            shared.queues.push(crate::api::task_builder::Priority::High, Work::Stop);
+            shared.queues.push(crate::task::priority::Priority::High, Work::Stop);
         }
         drop(threads); // detached: joining would wait for the run this drop is part of
     }

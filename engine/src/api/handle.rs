@@ -3,16 +3,14 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::api::task_builder::When;
 use crate::error::Error;
 use crate::run::scope;
 use crate::shared::Shared;
+use crate::submit::options::{Submission, When};
 use crate::sync::Arc;
-use crate::sync::atomic::Ordering;
 use crate::task::cell::Task;
-use crate::task::lifecycle::{CancelOutcome, TaskState};
+use crate::task::state::{CancelOutcome, TaskState};
 use crate::time::clock::Clock;
-use crate::wait::task_waiters;
 
 /// A handle to one submitted task. Cheap to clone; safe to keep after the task and even the engine are gone.
 ///
@@ -36,6 +34,12 @@ pub struct TaskHandle {
 }
 
 impl TaskHandle {
+    /// Submits `submission` to the engine of `shared`: its handle, or why it was refused.
+    pub(crate) fn submit(shared: &Arc<Shared>, submission: Submission) -> Result<TaskHandle, Error> {
+        let task = Shared::submit(shared, submission)?;
+        Ok(TaskHandle { task, shared: shared.clone() })
+    }
+
     /// The task's id: unique within its engine, never 0, never reused.
     pub fn id(&self) -> u64 {
         self.task.id
@@ -48,7 +52,7 @@ impl TaskHandle {
 
     /// `true` once the task is terminal and the engine has finished its bookkeeping (key released, capacity freed).
     pub fn is_finished(&self) -> bool {
-        self.task.done.load(Ordering::SeqCst) & task_waiters::DONE != 0
+        self.task.is_done()
     }
 
     /// Cancels the task. See [`CancelOutcome`] for what that means in each state: a pending task never runs; a
@@ -84,7 +88,7 @@ impl TaskHandle {
     /// # Ok::<(), taskwheel::Error>(())
     /// ```
     pub fn pause(&self) -> Result<(), Error> {
-        self.task.state.pause().map_err(Error::NotPending)
+        self.task.lifecycle().pause().map_err(Error::NotPending)
     }
 
     /// Resumes a paused task: it runs at its deadline, at once if that has passed (a periodic task then follows
@@ -99,7 +103,7 @@ impl TaskHandle {
 
     /// `true` while the task is paused.
     pub fn is_paused(&self) -> bool {
-        self.task.state.is_paused()
+        self.task.lifecycle().is_paused()
     }
 
     /// Moves the pending task to run at `instant` on the engine's clock (at once if it is past), keeping its id and
@@ -179,7 +183,7 @@ impl TaskHandle {
         let finished = match (&shared.clock, deadline) {
             // Manual time moves only when a test moves it; every move notifies `changes`, so a timed wait on a
             // manual clock looks again there.
-            (Clock::Manual(_), Some(_)) => shared.changes.wait_until(&shared.clock, deadline, || self.is_finished()),
+            (Clock::Manual(_), Some(_)) => shared.clock.wait(&shared.changes, deadline, || self.is_finished()),
             _ => shared.waiters.wait(&self.task, deadline),
         };
         if finished { Ok(self.state()) } else { Err(Error::Timeout) }

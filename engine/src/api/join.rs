@@ -8,12 +8,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::api::engine::Spawner;
 use crate::api::handle::TaskHandle;
-use crate::api::task_builder::{Priority, TaskBuilder};
+use crate::api::task_builder::TaskBuilder;
 use crate::error::Error;
 use crate::sync::{Arc, Mutex};
 use crate::task::cell::{RunOutcome, TaskContext, panic_message};
-use crate::task::lifecycle::CancelOutcome;
-use crate::task::lifecycle::TaskState;
+use crate::task::priority::Priority;
+use crate::task::state::CancelOutcome;
+use crate::task::state::TaskState;
 
 /// Why [`JoinHandle::join`] has no value to give.
 ///

@@ -1,121 +1,18 @@
-//! What a submission asks for: when, how often, at which priority, under which key and group.
+//! The task builders: [`TaskBuilder`] for one-shot tasks, [`PeriodicBuilder`] for periodic ones. Each fills in a
+//! [`Submission`] and hands it to admission.
 
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::api::engine::Spawner;
 use crate::api::handle::TaskHandle;
 use crate::error::Error;
-use crate::task::cell::{Job, TaskContext, TaskResult};
+use crate::shared::Shared;
+use crate::submit::options::{Repeat, Submission, When};
+use crate::sync::Arc;
+use crate::task::cell::Job;
 use crate::task::periodic::{Misfire, Recurrence};
+use crate::task::priority::Priority;
 use crate::task::retry::Retry;
 use crate::time::cron::Cron;
-
-/// Which run queue a task waits in once due. Workers always take from the highest non-empty queue.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Priority {
-    /// Runs before any queued `Normal` or `Low` task.
-    High = 0,
-    /// The default.
-    #[default]
-    Normal = 1,
-    /// Runs only when no `High` or `Normal` task is queued.
-    Low = 2,
-}
-
-/// When a task first becomes due.
-#[derive(Copy, Clone, Debug)]
-pub(crate) enum When {
-    Now,
-    After(Duration),
-    At(Instant),
-    AtSystemTime(SystemTime),
-}
-
-/// The periodic part of a submission.
-#[derive(Clone, Debug)]
-pub(crate) struct Repeat {
-    pub(crate) period: Duration,
-    pub(crate) recurrence: Recurrence,
-    /// A cron schedule instead of a period.
-    pub(crate) cron: Option<Cron>,
-    pub(crate) misfire: Misfire,
-    pub(crate) grace: Duration,
-    pub(crate) jitter: Duration,
-    /// The run limit; `u64::MAX` for none, 0 when 0 was asked (refused at submission).
-    pub(crate) max_runs: u64,
-    pub(crate) until: Option<Instant>,
-    pub(crate) stop_on_failure: bool,
-}
-
-/// How late, by default, the latest missed occurrence may still run under [`Misfire::Skip`].
-pub(crate) const DEFAULT_GRACE: Duration = Duration::from_secs(1);
-
-impl Repeat {
-    /// Fixed rate every `period`, the defaults for the rest.
-    pub(crate) fn new(period: Duration) -> Repeat {
-        Repeat {
-            period,
-            recurrence: Recurrence::FixedRate,
-            cron: None,
-            misfire: Misfire::RunOnce,
-            grace: DEFAULT_GRACE,
-            jitter: Duration::ZERO,
-            max_runs: u64::MAX,
-            until: None,
-            stop_on_failure: false,
-        }
-    }
-}
-
-/// Everything a submission carries to the engine.
-pub(crate) struct Submission {
-    pub(crate) job: Job,
-    pub(crate) when: When,
-    pub(crate) priority: Priority,
-    pub(crate) key: Option<String>,
-    pub(crate) group: Option<String>,
-    pub(crate) repeat: Option<Repeat>,
-    /// Kept by the registry after it ends until released (see [`TaskBuilder::joinable`]).
-    pub(crate) joinable: bool,
-    /// A one-shot task tried again when a run fails (its job is then a repeating one).
-    pub(crate) retry: Option<Retry>,
-    /// The longest a run may take.
-    pub(crate) timeout: Option<Duration>,
-}
-
-impl Submission {
-    pub(crate) fn new(job: Job, when: When) -> Submission {
-        Submission {
-            job,
-            when,
-            priority: Priority::Normal,
-            key: None,
-            group: None,
-            repeat: None,
-            joinable: false,
-            retry: None,
-            timeout: None,
-        }
-    }
-}
-
-/// A one-shot closure's task allocation: it runs at most once.
-pub(crate) fn once<F, R>(f: F) -> Job
-where
-    F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
-    R: TaskResult,
-{
-    Job::once(f)
-}
-
-/// A periodic closure's task allocation.
-pub(crate) fn repeating<F, R>(f: F) -> Job
-where
-    F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
-    R: TaskResult,
-{
-    Job::repeating(f)
-}
 
 macro_rules! common_options {
     () => {
@@ -138,8 +35,8 @@ macro_rules! common_options {
             self
         }
 
-        /// Keeps the task findable by id after it ends — [`Spawner::get`], a C `tw_wait` — until
-        /// [`Spawner::release`] (or a C `tw_join`) lets it go, however many other tasks end meanwhile, as a
+        /// Keeps the task findable by id after it ends — [`Spawner::get`](crate::Spawner::get), a C `tw_wait` — until
+        /// [`Spawner::release`](crate::Spawner::release) (or a C `tw_join`) lets it go, however many other tasks end meanwhile, as a
         /// joinable thread is kept until joined. By default a task is *detached*: once it ends, a summary of it is
         /// kept among the engine's most recently finished tasks
         /// ([`retain_finished`](crate::EngineBuilder::retain_finished)) and then forgotten.
@@ -161,7 +58,7 @@ macro_rules! common_options {
     };
 }
 
-/// Options for a one-shot task, from [`Spawner::task`]. Nothing is submitted until [`submit`](Self::submit).
+/// Options for a one-shot task, from [`Spawner::task`](crate::Spawner::task). Nothing is submitted until [`submit`](Self::submit).
 ///
 /// # Examples
 ///
@@ -181,20 +78,20 @@ macro_rules! common_options {
 /// ```
 #[must_use = "nothing is scheduled until `submit` is called"]
 pub struct TaskBuilder<'a> {
-    spawner: &'a Spawner,
+    shared: &'a Arc<Shared>,
     submission: Submission,
 }
 
 impl<'a> TaskBuilder<'a> {
-    pub(crate) fn new(spawner: &'a Spawner, job: Job) -> TaskBuilder<'a> {
-        TaskBuilder { spawner, submission: Submission::new(job, When::Now) }
+    pub(crate) fn new(shared: &'a Arc<Shared>, job: Job) -> TaskBuilder<'a> {
+        TaskBuilder { shared, submission: Submission::new(job, When::Now) }
     }
 
     /// A one-shot task tried again as `retry` says when a run fails; `job` runs once per attempt.
-    pub(crate) fn retrying(spawner: &'a Spawner, job: Job, retry: Retry) -> TaskBuilder<'a> {
+    pub(crate) fn retrying(shared: &'a Arc<Shared>, job: Job, retry: Retry) -> TaskBuilder<'a> {
         let mut submission = Submission::new(job, When::Now);
         submission.retry = Some(retry);
-        TaskBuilder { spawner, submission }
+        TaskBuilder { shared, submission }
     }
 
     /// Due `delay` after the call to [`submit`](Self::submit), whose clock reading is the start of the delay.
@@ -223,15 +120,15 @@ impl<'a> TaskBuilder<'a> {
     ///
     /// See [`Error`]: shut down, full, duplicate key, unknown group, an invalid argument.
     pub fn submit(self) -> Result<TaskHandle, Error> {
-        self.spawner.submit(self.submission)
+        TaskHandle::submit(self.shared, self.submission)
     }
 }
 
-/// Options for a periodic task, from [`Spawner::periodic`]. Nothing is submitted until [`submit`](Self::submit).
+/// Options for a periodic task, from [`Spawner::periodic`](crate::Spawner::periodic). Nothing is submitted until [`submit`](Self::submit).
 ///
 /// By default runs are fixed-rate, the first is due one period after submission, one run at once stands for the
 /// occurrences missed while the task could not run ([`Misfire::RunOnce`]), and the task runs until cancelled; a
-/// failed run is counted and the task goes on. From [`Spawner::cron`] the occurrences are a cron expression's.
+/// failed run is counted and the task goes on. From [`Spawner::cron`](crate::Spawner::cron) the occurrences are a cron expression's.
 ///
 /// Runs of one task never overlap: a run that outlasts its period delays the next, and the misfire policy says
 /// what becomes of the occurrences it covered. For Kubernetes' `Replace`, give the task a
@@ -257,19 +154,19 @@ impl<'a> TaskBuilder<'a> {
 /// ```
 #[must_use = "nothing is scheduled until `submit` is called"]
 pub struct PeriodicBuilder<'a> {
-    spawner: &'a Spawner,
+    shared: &'a Arc<Shared>,
     submission: Submission,
     repeat: Repeat,
 }
 
 impl<'a> PeriodicBuilder<'a> {
-    pub(crate) fn new(spawner: &'a Spawner, period: Duration, job: Job) -> PeriodicBuilder<'a> {
-        PeriodicBuilder { spawner, submission: Submission::new(job, When::After(period)), repeat: Repeat::new(period) }
+    pub(crate) fn new(shared: &'a Arc<Shared>, period: Duration, job: Job) -> PeriodicBuilder<'a> {
+        PeriodicBuilder { shared, submission: Submission::new(job, When::After(period)), repeat: Repeat::new(period) }
     }
 
     /// A task that runs at the occurrences of `cron`, searched on the engine clock's wall-clock time.
-    pub(crate) fn cron(spawner: &'a Spawner, cron: Cron, job: Job) -> PeriodicBuilder<'a> {
-        let mut builder = PeriodicBuilder::new(spawner, Duration::ZERO, job);
+    pub(crate) fn cron(shared: &'a Arc<Shared>, cron: Cron, job: Job) -> PeriodicBuilder<'a> {
+        let mut builder = PeriodicBuilder::new(shared, Duration::ZERO, job);
         builder.repeat.cron = Some(cron);
         builder.submission.when = When::Now;
         builder
@@ -345,6 +242,6 @@ impl<'a> PeriodicBuilder<'a> {
     /// See [`Error`]: shut down, full, duplicate key, unknown group, a period shorter than one tick.
     pub fn submit(mut self) -> Result<TaskHandle, Error> {
         self.submission.repeat = Some(self.repeat);
-        self.spawner.submit(self.submission)
+        TaskHandle::submit(self.shared, self.submission)
     }
 }

@@ -6,8 +6,8 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
-use crate::api::task_builder::Priority;
 use crate::sync::PlainArc;
+use crate::task::priority::Priority;
 
 /// What a hook learns as a run starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

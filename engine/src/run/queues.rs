@@ -1,10 +1,10 @@
 //! The engine's queues: the command queue into the tick thread (what it is asked), and the run queues between the
 //! tick thread (and submitters) and the workers, one per priority: strict order, or weighted sharing.
 
-use crate::api::task_builder::Priority;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{Arc, CachePadded, PriorityQueues};
 use crate::task::cell::Task;
+use crate::task::priority::Priority;
 
 /// What submitters, cancellers and workers ask of the tick thread.
 pub(crate) enum Command {

@@ -1,4 +1,4 @@
-//! What the calling thread is doing for an engine: whether it is inside a piece of the engine's work (a task's
+//! What the calling thread is doing for an engine (known by the address of its shared state, behind its `Arc`): whether it is inside a piece of the engine's work (a task's
 //! run, or the bookkeeping and closure drops around it), and for which task.
 //!
 //! Calls that block until the engine makes progress use this to refuse, with
@@ -7,8 +7,7 @@
 
 use std::cell::Cell;
 
-use crate::shared::Shared;
-use crate::sync::thread_local;
+use crate::sync::{Arc, thread_local};
 use crate::task::cell::Task;
 
 /// The engine and the task a thread is working for, by address (0 for none).
@@ -37,9 +36,9 @@ pub(crate) struct WorkScope {
 }
 
 impl WorkScope {
-    pub(crate) fn enter(engine: &Shared, task: &Task) -> WorkScope {
+    pub(crate) fn enter<E>(engine: &Arc<E>, task: &Task) -> WorkScope {
         let previous =
-            WORKING.with(|working| working.replace(Working { engine: address(engine), task: address(task) }));
+            WORKING.with(|working| working.replace(Working { engine: address(&**engine), task: address(task) }));
         WorkScope { previous }
     }
 }
@@ -51,8 +50,8 @@ impl Drop for WorkScope {
 }
 
 /// `true` when the calling thread is inside a piece of `engine`'s work.
-pub(crate) fn inside(engine: &Shared) -> bool {
-    WORKING.with(|working| working.get().engine == address(engine))
+pub(crate) fn inside<E>(engine: &Arc<E>) -> bool {
+    WORKING.with(|working| working.get().engine == address(&**engine))
 }
 
 /// `true` when the calling thread is inside the work of `task` itself.

@@ -13,8 +13,8 @@ use crate::shared::Shared;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
 use crate::task::cell::{RunOutcome, Task, TaskContext, panic_message};
-use crate::task::lifecycle::TaskState;
 use crate::task::periodic::{Periodic, Start};
+use crate::task::state::TaskState;
 
 /// How many ended tasks a worker collects before it records their ends in the registry in one go (it also does so
 /// whenever the run queues are empty, before it blocks, and before it exits). Until then they count as in flight,
@@ -76,7 +76,7 @@ fn run_deferring_retirement(shared: &Arc<Shared>, task: Arc<Task>, has_slot: boo
             return None;
         }
     }
-    let ended = task.state.start(epoch).is_ok() && execute(shared, &task);
+    let ended = task.lifecycle().start(epoch).is_ok() && execute(shared, &task);
     if let Some(group) = task.group() {
         if let Some((next, next_epoch)) = shared.groups.release(group) {
             shared.dispatch(next, true, next_epoch);
@@ -125,7 +125,7 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
             Start::Early => {
                 // A cron task whose deadline was converted before the wall clock moved back: wait for its time.
                 let deadline = shared.deadline_of_occurrence(periodic, periodic.occurrence(), started);
-                task.deadline.store(deadline.saturating_add_signed(periodic.offset()), Ordering::SeqCst);
+                task.set_deadline(deadline.saturating_add_signed(periodic.offset()));
                 return give_back(shared, task, started);
             }
         }
@@ -180,7 +180,7 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
     // runs, this outcome and its report agree.
     let timed_out = task.end_run(run);
     let outcome = match outcome {
-        RunOutcome::Cancelled if task.cancel_requested.load(Ordering::SeqCst) => RunOutcome::Cancelled,
+        RunOutcome::Cancelled if task.cancel_requested() => RunOutcome::Cancelled,
         _ if timed_out => RunOutcome::Failed(String::new()),
         other => other,
     };
@@ -203,8 +203,8 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
             // cancelled during its run), it did the bookkeeping; either way the closure is ours to drop.
             // SAFETY: this worker owns the closure (see above).
             unsafe { task.discard_job() };
-            if task.state.transition(TaskState::Running, TaskState::Cancelled).is_ok() {
-                task.cancel_requested.store(true, Ordering::SeqCst);
+            if task.lifecycle().transition(TaskState::Running, TaskState::Cancelled).is_ok() {
+                task.request_cancel();
                 shared.finish_unretired(task, TaskState::Cancelled);
                 return true;
             }
@@ -231,7 +231,7 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
         // SAFETY: this worker owns the closure (see above).
         unsafe { task.discard_job() };
         let end = if failed { TaskState::Failed } else { TaskState::Succeeded };
-        if task.state.transition(TaskState::Running, end).is_ok() {
+        if task.lifecycle().transition(TaskState::Running, end).is_ok() {
             shared.finish_unretired(task, end);
             return true;
         }
@@ -279,7 +279,7 @@ fn after_run_hook(
 
 /// Gives a task this worker moved to `Running` back to the tick thread, unrun, for its deadline.
 fn give_back(shared: &Arc<Shared>, task: &Arc<Task>, now: u64) -> bool {
-    if task.state.transition(TaskState::Running, TaskState::Pending).is_ok() {
+    if task.lifecycle().transition(TaskState::Running, TaskState::Pending).is_ok() {
         shared.schedule(task.clone(), now);
     } else {
         // A periodic task cancelled meanwhile: the canceller did the bookkeeping; the closure is ours to drop.
@@ -316,7 +316,7 @@ fn rearm(
     let jitter = periodic.jitter_of(runs + 1, task.id, shared.config.seed);
     periodic.set_occurrence(occurrence);
     periodic.set_offset(jitter as i64);
-    task.deadline.store(deadline.saturating_add(jitter), Ordering::SeqCst);
+    task.set_deadline(deadline.saturating_add(jitter));
     // The closure stays in place: whoever next moves the task out of Pending finds it.
     give_back(shared, task, now)
 }
@@ -326,7 +326,7 @@ fn rearm(
 fn end(shared: &Arc<Shared>, task: &Arc<Task>, state: TaskState) -> bool {
     // SAFETY: this worker moved the task to Running and has not given it back: it owns the closure.
     unsafe { task.discard_job() };
-    if task.state.transition(TaskState::Running, state).is_ok() {
+    if task.lifecycle().transition(TaskState::Running, state).is_ok() {
         shared.finish_unretired(task, state);
         return true;
     }
@@ -337,13 +337,13 @@ fn end(shared: &Arc<Shared>, task: &Arc<Task>, state: TaskState) -> bool {
 /// to stop): `true` when it is pending again, its closure kept for the next attempt.
 fn retry_later(shared: &Arc<Shared>, task: &Arc<Task>, attempt: u64, panicked: bool) -> bool {
     let Some(retry) = task.retry() else { return false };
-    if !retry.retries(attempt, panicked) || task.cancel_requested.load(Ordering::SeqCst) {
+    if !retry.retries(attempt, panicked) || task.cancel_requested() {
         return false;
     }
     let finished = shared.now_ns();
     let next = finished.saturating_add(retry.delay_ns(attempt, task.id, shared.config.seed));
-    task.deadline.store(next, Ordering::SeqCst);
-    if task.state.transition(TaskState::Running, TaskState::Pending).is_err() {
+    task.set_deadline(next);
+    if task.lifecycle().transition(TaskState::Running, TaskState::Pending).is_err() {
         return false;
     }
     shared.stats.retries.fetch_add(1, Ordering::Relaxed);

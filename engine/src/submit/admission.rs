@@ -3,13 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use crate::api::builder::{MAX_DELAY, WhenFull};
-use crate::api::handle::TaskHandle;
-use crate::api::task_builder::{Repeat, Submission, When};
+use crate::config::{MAX_DELAY, WhenFull};
 use crate::error::{Error, invalid};
+use crate::submit::options::{Repeat, Submission, When};
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
-use crate::task::cell::{Job, TaskParts};
+use crate::task::cell::{Job, Task, TaskParts};
 use crate::task::periodic::{Kind, MAX_RUN_EACH, Misfire, Periodic, Recurrence};
 
 use crate::shared::Shared;
@@ -40,7 +39,7 @@ impl Shared {
 
     /// Validates a submission, takes a unit of capacity, registers the task and schedules it. (An associated
     /// function rather than a method because it needs the `Arc`, and loom's `Arc` cannot be a `self` type.)
-    pub(crate) fn submit(this: &Arc<Shared>, submission: Submission) -> Result<TaskHandle, Error> {
+    pub(crate) fn submit(this: &Arc<Shared>, submission: Submission) -> Result<Arc<Task>, Error> {
         let result = Shared::admit(this, submission);
         if let Err(error) = &result {
             this.stats.rejected.count(error);
@@ -48,7 +47,7 @@ impl Shared {
         result
     }
 
-    fn admit(this: &Arc<Shared>, submission: Submission) -> Result<TaskHandle, Error> {
+    fn admit(this: &Arc<Shared>, submission: Submission) -> Result<Arc<Task>, Error> {
         let Submission { job, when, priority, key, group, repeat, joinable, retry, timeout } = submission;
         let timeout = match timeout {
             Some(Duration::ZERO) => return Err(invalid("a timeout must be longer than zero")),
@@ -116,7 +115,7 @@ impl Shared {
                 return Err(Error::DuplicateKey {
                     key: key.to_string(),
                     holder_state: holder.state(),
-                    existing: TaskHandle { task: holder, shared: this.clone() },
+                    existing: holder.id,
                 });
             }
             this.registry.fill(task.clone(), joinable);
@@ -129,7 +128,7 @@ impl Shared {
         }
         this.stats.submitted.fetch_add(1, Ordering::Relaxed);
         this.schedule(task.clone(), now);
-        Ok(TaskHandle { task, shared: this.clone() })
+        Ok(task)
     }
 
     /// A periodic submission's schedule, its first occurrence found from `start` (nanoseconds after the origin).
@@ -205,7 +204,7 @@ impl Shared {
                 let deadline = self.clock.now().checked_add(timeout);
                 let accepting = || !self.accepting.load(Ordering::SeqCst);
                 let mut reserved = false;
-                self.changes.wait_until(&self.clock, deadline, || {
+                self.clock.wait(&self.changes, deadline, || {
                     reserved = try_reserve();
                     reserved || accepting()
                 });

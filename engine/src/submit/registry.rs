@@ -259,7 +259,7 @@ impl Registry {
         };
         match &mut slot.entry {
             Entry::Task { task, joinable } => {
-                if *joinable && task.done.load(Ordering::SeqCst) & crate::wait::task_waiters::DONE != 0 {
+                if *joinable && task.is_done() {
                     free_slot(shard, key.index);
                 } else {
                     *joinable = false;
@@ -390,8 +390,8 @@ mod tests {
     }
 
     fn end(task: &Arc<Task>) {
-        task.state.transition(crate::TaskState::Pending, crate::TaskState::Cancelled).unwrap();
-        task.done.fetch_or(crate::wait::task_waiters::DONE, Ordering::SeqCst);
+        task.lifecycle().transition(crate::TaskState::Pending, crate::TaskState::Cancelled).unwrap();
+        task.mark_done();
     }
 
     #[test]

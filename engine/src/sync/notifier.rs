@@ -1,10 +1,10 @@
-//! Blocking until something changes, with deadlines measured on the engine's clock.
+//! Blocking until something changes. The deadline of a wait is the caller's: [`Clock::wait`](crate::Clock) turns
+//! one on the engine's clock (monotonic or manual) into what this waits with.
 
 use std::time::Instant;
 
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{Condvar, Mutex};
-use crate::time::clock::Clock;
 
 /// A condition variable for "something changed; look again". Waiters pass the condition they wait for.
 ///
@@ -36,8 +36,15 @@ impl Notifier {
         self.cond.notify_all();
     }
 
-    /// Blocks until `done()` is true (returns `true`) or `clock` reaches `deadline` (returns `false`).
-    pub(crate) fn wait_until(&self, clock: &Clock, deadline: Option<Instant>, mut done: impl FnMut() -> bool) -> bool {
+    /// Blocks until `done()` is true (returns `true`) or `expired()` is (returns `false`). `timer`: an instant on
+    /// the monotonic clock at which to wake and look at `expired()` again (`None`: only a notification wakes it,
+    /// as on a manual clock, whose moves notify).
+    pub(crate) fn wait_until(
+        &self,
+        timer: Option<Instant>,
+        mut expired: impl FnMut() -> bool,
+        mut done: impl FnMut() -> bool,
+    ) -> bool {
         if done() {
             return true;
         }
@@ -47,12 +54,12 @@ impl Notifier {
             if done() {
                 break true;
             }
-            if deadline.is_some_and(|deadline| clock.now() >= deadline) {
+            if expired() {
                 break false;
             }
-            match (clock, deadline) {
-                (Clock::Monotonic, Some(deadline)) => self.cond.wait_until(&mut guard, deadline),
-                _ => self.cond.wait(&mut guard),
+            match timer {
+                Some(deadline) => self.cond.wait_until(&mut guard, deadline),
+                None => self.cond.wait(&mut guard),
             }
         };
         drop(guard);

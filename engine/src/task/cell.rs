@@ -5,11 +5,11 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
-use crate::api::task_builder::Priority;
 use crate::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use crate::sync::{Arc, Mutex, UnsafeCell};
 use crate::task::lifecycle::{AtomicState, TaskState};
 use crate::task::periodic::Periodic;
+use crate::task::priority::Priority;
 use crate::task::retry::Retry;
 
 /// How one run of a task ended, as its closure reports it. A closure may return this directly, or `()` or a
@@ -180,26 +180,31 @@ impl fmt::Debug for CancelToken {
 pub(crate) struct TaskCell<J: ?Sized> {
     pub(crate) id: u64,
     /// When the next run is due, in nanoseconds after the engine's origin.
-    pub(crate) deadline: AtomicU64,
+    deadline: AtomicU64,
     /// The wheel key while the task sits in the wheel (0 when it does not).
-    pub(crate) wheel_key: AtomicU64,
+    wheel_key: AtomicU64,
     /// The schedule epoch the task's wheel entry was made under (read and written by the tick thread only).
-    pub(crate) wheel_epoch: AtomicU32,
+    wheel_epoch: AtomicU32,
     /// What the last run reported beyond success: a failure's text, a return code. Allocated only then.
     report: Mutex<Option<Box<Report>>>,
     /// The rarer parts (dedupe key, group, periodic schedule and run counts), allocated only when present.
     extra: Option<Box<Extra>>,
-    pub(crate) state: AtomicState,
-    pub(crate) cancel_requested: AtomicBool,
+    state: AtomicState,
+    cancel_requested: AtomicBool,
     /// A task without `extra` (a one-shot) counts its one run here; its failed runs are 1 when it failed.
     started: AtomicBool,
-    /// `waiters::DONE` once the task is terminal and the engine's bookkeeping for it is complete; `WAITED` once a
-    /// call waits for it (see `waiters`). Only changed by read-modify-writes.
-    pub(crate) done: AtomicU8,
+    /// [`DONE`] once the task is terminal and the engine's bookkeeping for it is complete; [`WAITED`] once a call
+    /// waits for it (see `wait::task_waiters`). Only changed by read-modify-writes.
+    done: AtomicU8,
     pub(crate) priority: Priority,
     /// The closure, in the same allocation. Touched only by the task's owner (the ground rules).
     pub(crate) job: J,
 }
+
+/// The bit of a task's `done` byte set once it has ended and its bookkeeping is complete.
+const DONE: u8 = 1;
+/// The bit of a task's `done` byte set once a call waits for it.
+const WAITED: u8 = 2;
 
 /// A task, its closure's type erased.
 pub(crate) type Task = TaskCell<dyn JobSlot>;
@@ -435,7 +440,7 @@ impl Task {
         let mut cell = TaskCell::unborn(NoJob);
         cell.id = id;
         cell.state = AtomicState::at(summary.state);
-        cell.done = AtomicU8::new(crate::wait::task_waiters::DONE);
+        cell.done = AtomicU8::new(DONE);
         cell.extra = Some(Extra::new(Fixed::default(), summary.runs, summary.failed_runs));
         cell.report = Mutex::new(summary.report.clone());
         erase(cell)
@@ -452,11 +457,74 @@ impl Task {
     }
 
     pub(crate) fn state(&self) -> TaskState {
-        self.state.load()
+        self.lifecycle().load()
     }
 
+    /// The task's state machine: every move of its state is a method of it.
+    pub(crate) fn lifecycle(&self) -> &AtomicState {
+        &self.state
+    }
+
+    /// When the next run is due, in nanoseconds after the engine's origin.
     pub(crate) fn deadline(&self) -> u64 {
         self.deadline.load(Ordering::SeqCst)
+    }
+
+    /// Sets the next run's deadline: by the submitter before the task is published, by a worker before a re-arm
+    /// is published, by a reschedule before its command is sent.
+    pub(crate) fn set_deadline(&self, deadline: u64) {
+        self.deadline.store(deadline, Ordering::SeqCst);
+    }
+
+    /// Moves the deadline from `old` to `new` unless someone moved it meanwhile (the tick thread's cron
+    /// conversion, which must not undo a racing reschedule).
+    pub(crate) fn replace_deadline(&self, old: u64, new: u64) {
+        let _ = self.deadline.compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// The task's wheel key while it sits in the wheel (0 when it does not).
+    pub(crate) fn wheel_key(&self) -> u64 {
+        self.wheel_key.load(Ordering::SeqCst)
+    }
+
+    /// Records where the tick thread put the task in its wheel, and under which schedule epoch (tick thread only).
+    pub(crate) fn set_wheel_entry(&self, key: u64, epoch: u32) {
+        self.wheel_epoch.store(epoch, Ordering::SeqCst);
+        self.wheel_key.store(key, Ordering::SeqCst);
+    }
+
+    /// Takes the wheel key out (0 when the task was not in the wheel), with the epoch its entry was made under
+    /// (tick thread only).
+    pub(crate) fn take_wheel_entry(&self) -> (u64, u32) {
+        (self.wheel_key.swap(0, Ordering::SeqCst), self.wheel_epoch.load(Ordering::SeqCst))
+    }
+
+    /// Sets the cancellation flag a running closure reads ([`TaskContext::is_cancelled`]).
+    pub(crate) fn request_cancel(&self) {
+        self.cancel_requested.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a cancellation was requested.
+    pub(crate) fn cancel_requested(&self) -> bool {
+        self.cancel_requested.load(Ordering::SeqCst)
+    }
+
+    /// Marks the task ended, its bookkeeping complete; `true` when a call was waiting for it (then the waiter's
+    /// registration is there to be woken). One read-modify-write: this end and a waiter's
+    /// [`mark_waited`](Self::mark_waited) always see each other.
+    pub(crate) fn mark_done(&self) -> bool {
+        self.done.fetch_or(DONE, Ordering::SeqCst) & WAITED != 0
+    }
+
+    /// Marks that a call waits for the task (after it registered); `true` when the task had already ended (then
+    /// the caller takes its registration back).
+    pub(crate) fn mark_waited(&self) -> bool {
+        self.done.fetch_or(WAITED, Ordering::SeqCst) & DONE != 0
+    }
+
+    /// Whether the task has ended and its bookkeeping is complete.
+    pub(crate) fn is_done(&self) -> bool {
+        self.done.load(Ordering::SeqCst) & DONE != 0
     }
 
     /// Counts a run that starts; returns which run it is, from 1.

@@ -4,4 +4,6 @@
 pub(crate) mod cell;
 pub(crate) mod lifecycle;
 pub(crate) mod periodic;
+pub(crate) mod priority;
 pub(crate) mod retry;
+pub(crate) mod state;

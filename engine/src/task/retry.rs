@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::api::builder::MAX_DELAY;
+use crate::config::MAX_DELAY;
 use crate::error::{Error, invalid};
 
 /// How a one-shot task from [`Spawner::retrying`](crate::Spawner::retrying) is tried again when a run fails.

@@ -1,6 +1,6 @@
 //! The tick thread: owns the wheel, turns due deadlines into queued work, and sleeps exactly until the next one.
 
-use crate::api::builder::Precision;
+use crate::config::Precision;
 use crate::observe::logging::log_at;
 use crate::run::queues::Command;
 use crate::shared::Shared;
@@ -8,7 +8,7 @@ use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
 use crate::sync::channel::{Receiver, TryRecvError};
 use crate::task::cell::Task;
-use crate::task::lifecycle::TaskState;
+use crate::task::state::TaskState;
 use crate::time::clock::Clock;
 use crate::time::wall_steps::WallWatch;
 use crate::wheel::{TimerKey, Wheel};
@@ -190,13 +190,12 @@ impl TickThread {
     /// most).
     fn insert(&mut self, task: Arc<Task>) {
         self.remove(&task);
-        let (state, epoch) = task.state.load_with_epoch();
+        let (state, epoch) = task.lifecycle().load_with_epoch();
         if state != TaskState::Pending {
             return; // cancelled before it reached the wheel
         }
-        // Read after the epoch: a reschedule stores its deadline after moving the epoch, and sends its command
-        // after that, so this entry's deadline is at least as new as its epoch.
-        task.wheel_epoch.store(epoch, Ordering::SeqCst);
+        // The deadline is read after the epoch: a reschedule stores its deadline after moving the epoch, and sends
+        // its command after that, so this entry's deadline is at least as new as its epoch.
         let cron = task.periodic().is_some_and(|periodic| periodic.is_cron());
         if cron {
             self.track_cron(&task);
@@ -204,7 +203,7 @@ impl TickThread {
         }
         let tick = task.deadline() / self.tick_ns;
         let key = self.wheel.insert(tick, task.clone());
-        task.wheel_key.store(key.as_u64(), Ordering::SeqCst);
+        task.set_wheel_entry(key.as_u64(), epoch);
         // Pairs with the canceller, which moves the state and then reads `wheel_key`: one of us sees the other.
         if task.state() != TaskState::Pending {
             self.remove(&task);
@@ -219,7 +218,7 @@ impl TickThread {
         let deadline = i128::from(periodic.occurrence()) - skew + i128::from(periodic.offset());
         let deadline = u64::try_from(deadline.max(0)).unwrap_or(u64::MAX);
         let old = task.deadline();
-        let _ = task.deadline.compare_exchange(old, deadline, Ordering::SeqCst, Ordering::SeqCst);
+        task.replace_deadline(old, deadline);
     }
 
     /// Keeps a cron task for the conversions a wall-clock step calls for, and starts listening for steps.
@@ -284,12 +283,11 @@ impl TickThread {
         self.cron.retain(|_, task| !task.state().is_terminal());
         // Those in the wheel, and those already taken out of it into the imminent heap (under their current epoch).
         // The others are queued, running or paused: their worker checks the wall clock when it takes them.
-        let mut waiting: Vec<Arc<Task>> =
-            self.cron.values().filter(|task| task.wheel_key.load(Ordering::SeqCst) != 0).cloned().collect();
+        let mut waiting: Vec<Arc<Task>> = self.cron.values().filter(|task| task.wheel_key() != 0).cloned().collect();
         for entry in std::mem::take(&mut self.imminent).into_vec() {
             if !entry.task.periodic().is_some_and(|periodic| periodic.is_cron()) {
                 self.imminent.push(entry);
-            } else if entry.task.state.load_with_epoch() == (TaskState::Pending, entry.epoch) {
+            } else if entry.task.lifecycle().load_with_epoch() == (TaskState::Pending, entry.epoch) {
                 waiting.push(entry.task);
             }
         }
@@ -302,7 +300,7 @@ impl TickThread {
     }
 
     fn remove(&mut self, task: &Arc<Task>) {
-        if let Some(key) = TimerKey::from_u64(task.wheel_key.swap(0, Ordering::SeqCst)) {
+        if let Some(key) = TimerKey::from_u64(task.take_wheel_entry().0) {
             self.wheel.cancel(key);
         }
     }
@@ -332,7 +330,7 @@ impl TickThread {
         }
         while self.imminent.peek().is_some_and(|first| first.deadline <= horizon) {
             if let Some(Imminent { task, epoch, .. }) = self.imminent.pop() {
-                if task.state.load_with_epoch() == (TaskState::Pending, epoch) {
+                if task.lifecycle().load_with_epoch() == (TaskState::Pending, epoch) {
                     self.shared.dispatch(task, false, epoch);
                 }
             }
@@ -346,9 +344,8 @@ impl TickThread {
         }
         while let Some(expired) = self.wheel.pop_expired() {
             let task = expired.value;
-            task.wheel_key.store(0, Ordering::SeqCst);
-            let epoch = task.wheel_epoch.load(Ordering::SeqCst);
-            if task.state.load_with_epoch() != (TaskState::Pending, epoch) {
+            let (_, epoch) = task.take_wheel_entry();
+            if task.lifecycle().load_with_epoch() != (TaskState::Pending, epoch) {
                 continue; // cancelled, or rescheduled: its new entry comes with the reschedule's command
             }
             self.seq += 1;
@@ -397,7 +394,7 @@ impl TickThread {
         };
         // In precise mode the tick thread wakes `handoff` early and hands the task over then.
         let wake_at = target.map(|ns| shared.instant_of(ns.saturating_sub(self.handoff_ns)));
-        shared.tick_wake.wait_until(&shared.clock, wake_at, woken);
+        shared.clock.wait(&shared.tick_wake, wake_at, woken);
         shared.stats.wakeups.fetch_add(1, Ordering::Relaxed);
     }
 }

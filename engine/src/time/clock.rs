@@ -49,6 +49,16 @@ impl Clock {
         }
     }
 
+    /// Blocks on `notifier` until `done()` is true (returns `true`) or this clock reaches `deadline` (returns
+    /// `false`).
+    pub(crate) fn wait(&self, notifier: &Notifier, deadline: Option<Instant>, done: impl FnMut() -> bool) -> bool {
+        let timer = match self {
+            Clock::Monotonic => deadline,
+            Clock::Manual(_) => None, // a manual clock's moves notify
+        };
+        notifier.wait_until(timer, || deadline.is_some_and(|deadline| self.now() >= deadline), done)
+    }
+
     /// Has `notifier` woken whenever this clock moves (a no-op for the monotonic clock, whose waits time out).
     pub(crate) fn subscribe(&self, notifier: &Arc<Notifier>) {
         if let Clock::Manual(manual) = self {

@@ -15,9 +15,8 @@ use crate::sync::{Arc, Condvar, Mutex, StatCounter};
 use crate::task::cell::Task;
 
 /// The task ended (terminal, bookkeeping done).
-pub(crate) const DONE: u8 = 1;
+
 /// Someone registered to wait for the task.
-const WAITED: u8 = 2;
 
 /// Buckets of waiting calls. One under loom: the bucket is chosen by a task's address, which differs between
 /// loom's iterations, and loom needs every iteration to touch the same primitives; with one bucket its models
@@ -84,7 +83,7 @@ impl Waiters {
 
     /// Marks `task` ended and wakes the calls waiting for it, if any. Called once per task, after its bookkeeping.
     pub(crate) fn task_ended(&self, task: &Task) {
-        if task.done.fetch_or(DONE, Ordering::SeqCst) & WAITED == 0 {
+        if !task.mark_done() {
             return;
         }
         let key = address(task);
@@ -100,14 +99,14 @@ impl Waiters {
 
     /// Blocks until `task` has ended (`true`) or `deadline` passes on the monotonic clock (`false`).
     pub(crate) fn wait(&self, task: &Task, deadline: Option<Instant>) -> bool {
-        if task.done.load(Ordering::SeqCst) & DONE != 0 {
+        if task.is_done() {
             return true;
         }
         let signal = Arc::new(Signal::default());
         {
             let mut waiting = self.bucket(task).lock();
             waiting.push(Waiter { task: address(task), signal: signal.clone() });
-            if task.done.fetch_or(WAITED, Ordering::SeqCst) & DONE != 0 {
+            if task.mark_waited() {
                 // It ended before it could see us: take the registration back.
                 waiting.retain(|waiter| !Arc::ptr_eq(&waiter.signal, &signal));
                 return true;
@@ -117,7 +116,7 @@ impl Waiters {
             // Timed out: unregister (unless the end got there meanwhile and already did).
             self.bucket(task).lock().retain(|waiter| !Arc::ptr_eq(&waiter.signal, &signal));
         }
-        task.done.load(Ordering::SeqCst) & DONE != 0
+        task.is_done()
     }
 
     /// How many calls wait, all tasks together (for models and tests).

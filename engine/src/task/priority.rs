@@ -1,0 +1,43 @@
+//! A task's priority: which run queue it waits in once due. This module imports nothing.
+
+/// Which run queue a task waits in once due. Workers always take from the highest non-empty queue.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Priority {
+    /// Runs before any queued `Normal` or `Low` task.
+    High = 0,
+    /// The default.
+    #[default]
+    Normal = 1,
+    /// Runs only when no `High` or `Normal` task is queued.
+    Low = 2,
+}
+
+impl Priority {
+    /// Every priority, highest first: the order of [`code`](Priority::code).
+    pub const ALL: [Priority; 3] = [Priority::High, Priority::Normal, Priority::Low];
+
+    /// The priority's number, the one conversion every layer uses (the run queue's index, the C API's
+    /// `TW_PRIORITY_*`, the durable scripts' field): 0 for `High`, 1 for `Normal`, 2 for `Low`.
+    ///
+    /// ```
+    /// use taskwheel::Priority;
+    ///
+    /// for priority in Priority::ALL {
+    ///     assert_eq!(Priority::from_code(u32::from(priority.code())), Some(priority));
+    /// }
+    /// assert_eq!(Priority::from_code(3), None);
+    /// ```
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The priority numbered `code` by [`code`](Priority::code); `None` for any other number.
+    pub const fn from_code(code: u32) -> Option<Priority> {
+        match code {
+            0 => Some(Priority::High),
+            1 => Some(Priority::Normal),
+            2 => Some(Priority::Low),
+            _ => None,
+        }
+    }
+}
