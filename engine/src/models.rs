@@ -7,10 +7,9 @@
 
 use std::time::Duration;
 
-use crate::api::builder::EngineBuilder;
+use crate::api::engine::EngineBuilder;
 use crate::api::handle::TaskHandle;
 use crate::error::Error;
-use crate::run::queues::Command;
 use crate::run::queues::Work;
 use crate::run::worker;
 use crate::shared::Shared;
@@ -21,6 +20,7 @@ use crate::sync::channel::Receiver;
 use crate::sync::{Arc, model, thread};
 use crate::task::state::CancelOutcome;
 use crate::task::state::TaskState;
+use crate::tick::link::Command;
 use crate::tick::thread::TickThread;
 use crate::time::clock::{Clock, ManualClock};
 
@@ -115,8 +115,8 @@ fn submit_racing_the_tick_threads_sleep_is_never_lost() {
         let near_deadline = near.task.deadline();
         // No clock movement: only the submission itself can make the tick thread re-plan. A lost wakeup leaves
         // both threads blocked, which loom reports as a deadlock.
-        shared.clock.wait(&shared.changes, None, || shared.sleep_target.load(Ordering::SeqCst) == near_deadline);
-        shared.stop_tick_thread();
+        shared.clock.wait(&shared.changes, None, || shared.tick.sleep_target() == near_deadline);
+        shared.tick.stop();
         tick.join().unwrap();
     });
 }
@@ -330,7 +330,7 @@ fn a_task_due_at_once_never_overtakes_a_due_task_the_tick_thread_holds() {
             }
         }
         assert_eq!(order, [first.id(), second.id()], "a task due at once overtook a due task");
-        shared.stop_tick_thread();
+        shared.tick.stop();
         tick.join().unwrap();
     });
 }
@@ -360,7 +360,7 @@ fn a_task_a_worker_ended_is_always_found_and_recorded_before_wait_idle_returns()
     model(|| {
         let (shared, _commands) = parts(&[]);
         // No tick thread in this model: `wait_idle` then waits only for the work in flight.
-        shared.tick_stopped.store(true, Ordering::SeqCst);
+        shared.tick.mark_stopped();
         let worker = {
             let shared = shared.clone();
             thread::spawn(move || worker::run(shared))

@@ -13,17 +13,17 @@ use crate::config::{Config, Precision};
 use crate::error::Error;
 use crate::observe::stats::{Counters, Lateness, Queued, Stats};
 use crate::run::groups::Groups;
-use crate::run::queues::Command;
 use crate::run::queues::{RunQueues, Work};
 use crate::submit::registry::{Keys, Registry};
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use crate::sync::channel::{self, Receiver, Sender};
+use crate::sync::channel::Receiver;
 use crate::sync::notifier::Notifier;
 use crate::sync::{Arc, CachePadded, Mutex};
 use crate::task::cell::Task;
 use crate::task::priority::Priority;
 use crate::task::state::CancelOutcome;
 use crate::task::state::TaskState;
+use crate::tick::link::{Command, TickLink};
 use crate::time::clock::Clock;
 use crate::wait::completion_fd::Completions;
 use crate::wait::task_waiters::Waiters;
@@ -49,12 +49,8 @@ pub(crate) struct Shared {
     pub(crate) keys: Keys,
     pub(crate) groups: Groups,
     pub(crate) queues: RunQueues,
-    pub(crate) commands: Sender<Command>,
-    /// The deadline the tick thread sleeps toward (nanoseconds after `origin`; `u64::MAX` for none).
-    pub(crate) sleep_target: AtomicU64,
-    /// Set to wake the tick thread.
-    pub(crate) tick_woken: AtomicBool,
-    pub(crate) tick_wake: Arc<Notifier>,
+    /// The command queue into the tick thread, its sleep target and its wake-up.
+    pub(crate) tick: TickLink,
     /// Notified when a task finishes, a sync is reached or capacity frees up: for `wait_idle`, shutdown, blocked
     /// submitters and timed waits on a manual clock. A wait for one task waits in `waiters` instead.
     pub(crate) changes: Arc<Notifier>,
@@ -62,7 +58,6 @@ pub(crate) struct Shared {
     pub(crate) waiters: Waiters,
     pub(crate) sync_requested: AtomicU64,
     pub(crate) sync_reached: AtomicU64,
-    pub(crate) tick_stopped: AtomicBool,
     pub(crate) stats: Counters,
     /// The whole engine is paused: workers hold the work they take (in `held`) instead of starting it.
     pub(crate) paused: AtomicBool,
@@ -75,7 +70,7 @@ pub(crate) struct Shared {
 impl Shared {
     /// The shared state of a new engine, and the receiving end of its command queue (for the tick thread).
     pub(crate) fn new(config: Config) -> (Arc<Shared>, Receiver<Command>) {
-        let (commands, receiver) = channel::unbounded();
+        let (tick, receiver) = TickLink::new();
         let clock = config.clock.clone();
         let shared = Arc::new(Shared {
             origin: clock.now(),
@@ -89,22 +84,18 @@ impl Shared {
             keys: Keys::default(),
             groups: Groups::new(&config.groups),
             queues: RunQueues::new(config.priority_weights),
-            commands,
-            sleep_target: AtomicU64::new(u64::MAX),
-            tick_woken: AtomicBool::new(false),
-            tick_wake: Arc::new(Notifier::default()),
+            tick,
             changes: Arc::new(Notifier::default()),
             waiters: Waiters::new(),
             sync_requested: AtomicU64::new(0),
             sync_reached: AtomicU64::new(0),
-            tick_stopped: AtomicBool::new(false),
             stats: Counters::new(),
             paused: AtomicBool::new(false),
             held: Mutex::new(Vec::new()),
             completions: Completions::new(),
             config,
         });
-        clock.subscribe(&shared.tick_wake);
+        clock.subscribe(shared.tick.notifier());
         clock.subscribe(&shared.changes);
         (shared, receiver)
     }
@@ -153,30 +144,18 @@ impl Shared {
     }
 
     /// Sends a pending task on its way: straight to a run queue when due by `now` (a clock reading the caller just
-    /// took) and nothing due sits with the tick thread, else to the tick thread.
+    /// took) and the tick thread holds nothing due by then, else to the tick thread.
     ///
-    /// Within a priority, due tasks reach the run queue in exact-deadline order, ties in submission order. A task
-    /// due at once may skip the tick thread only when no command waits in its queue and its published target lies
-    /// ahead of `now`: then it holds nothing due. (The queue is read first: the tick thread publishes a target of
-    /// 0 before it takes commands out, so a task it has taken but not yet dispatched is seen either in the queue or
-    /// through that 0.)
+    /// Within a priority, due tasks reach the run queue in exact-deadline order, ties in submission order (see
+    /// [`TickLink::holds_nothing_due_by`]).
     pub(crate) fn schedule(&self, task: Arc<Task>, now: u64) {
         let deadline = task.deadline();
-        if deadline <= now && self.commands.is_empty() && self.sleep_target.load(Ordering::SeqCst) > now {
+        if deadline <= now && self.tick.holds_nothing_due_by(now) {
             let (_, epoch) = task.lifecycle().load_with_epoch();
             self.dispatch(task, false, epoch);
             return;
         }
-        let _ = self.commands.send(Command::Schedule(task));
-        // A read-modify-write, not a load: it reads the latest target in the atomic's modification order. Either
-        // it comes after the tick thread's `swap` of a new target (and compares against it), or before it, and
-        // then that `swap` reads from it, so the command sent above is visible when the tick thread next looks
-        // at its queue, before it sleeps. No wakeup is lost, by acquire/release alone (which loom checks).
-        let target = self.sleep_target.fetch_add(0, Ordering::SeqCst);
-        if deadline < target {
-            self.stats.signalled_wakeups.fetch_add(1, Ordering::Relaxed);
-            self.wake_tick_thread();
-        }
+        self.tick.send(Command::Schedule(task), deadline);
     }
 
     /// Moves a pending task to `deadline` (nanoseconds after the origin), keeping its id, its key and its place
@@ -195,23 +174,14 @@ impl Shared {
             );
         }
         task.set_deadline(deadline);
-        let _ = self.commands.send(Command::Reschedule(task.clone()));
-        // As in `schedule`: a read-modify-write of the target, so that the tick thread either sees the command
-        // before it sleeps or is woken for it.
-        if deadline < self.sleep_target.fetch_add(0, Ordering::SeqCst) {
-            self.stats.signalled_wakeups.fetch_add(1, Ordering::Relaxed);
-            self.wake_tick_thread();
-        }
+        self.tick.send(Command::Reschedule(task.clone()), deadline);
         Ok(())
     }
 
     /// Resumes a paused task: it is scheduled again at its deadline (at once when that has passed).
     pub(crate) fn resume(&self, task: &Arc<Task>) -> Result<(), Error> {
         if task.lifecycle().resume().map_err(Error::NotPending)?.is_some() {
-            let _ = self.commands.send(Command::Reschedule(task.clone()));
-            if task.deadline() < self.sleep_target.fetch_add(0, Ordering::SeqCst) {
-                self.wake_tick_thread();
-            }
+            self.tick.send(Command::Reschedule(task.clone()), task.deadline());
         }
         Ok(())
     }
@@ -250,24 +220,7 @@ impl Shared {
 
     /// Asks the tick thread to mark run `run` of `task` timed out if it is still in progress at `deadline`.
     pub(crate) fn watch(&self, task: &Arc<Task>, run: u64, deadline: u64) {
-        let _ = self.commands.send(Command::Watch { task: task.clone(), run, deadline });
-        // As in `schedule`: read the target with a read-modify-write after sending.
-        if deadline < self.sleep_target.fetch_add(0, Ordering::SeqCst) {
-            self.wake_tick_thread();
-        }
-    }
-
-    /// Asks the tick thread to exit.
-    pub(crate) fn stop_tick_thread(&self) {
-        let _ = self.commands.send(Command::Stop);
-        self.wake_tick_thread();
-    }
-
-    pub(crate) fn wake_tick_thread(&self) {
-        // A swap, not a store: the flag is consumed by read-modify-writes, and keeping every write to it an RMW
-        // keeps loom's model of it exact (loom can order a plain store wrongly against racing RMWs).
-        self.tick_woken.swap(true, Ordering::SeqCst);
-        self.tick_wake.notify_all();
+        self.tick.send(Command::Watch { task: task.clone(), run, deadline }, deadline);
     }
 
     /// Queues a due task for a worker, to start only if it is still pending under `epoch`.
@@ -288,7 +241,7 @@ impl Shared {
                         // SAFETY: this thread just moved the task out of Pending: it owns the closure.
                         unsafe { task.discard_job() };
                         if task.wheel_key() != 0 {
-                            let _ = self.commands.send(Command::Unschedule(task.clone()));
+                            self.tick.send_lazily(Command::Unschedule(task.clone()));
                         }
                         self.finish(task, TaskState::Cancelled);
                         return CancelOutcome::Cancelled;
@@ -380,7 +333,7 @@ impl Shared {
             wall_clock_jumps: s.wall_clock_jumps.load(Ordering::Relaxed),
             hook_panics: s.hook_panics.load(Ordering::Relaxed),
             tick_wakeups: s.wakeups.load(Ordering::Relaxed),
-            signalled_wakeups: s.signalled_wakeups.load(Ordering::Relaxed),
+            signalled_wakeups: self.tick.signalled_wakeups(),
             lateness,
             groups: self.groups.report(&self.config.groups),
         }
@@ -389,15 +342,13 @@ impl Shared {
     pub(crate) fn wait_idle(&self) {
         loop {
             let before = self.dispatched.load(Ordering::SeqCst);
-            let stopped = self.tick_stopped.load(Ordering::SeqCst);
+            let stopped = self.tick.is_stopped();
             let ticket = self.sync_requested.fetch_add(1, Ordering::SeqCst) + 1;
             if !stopped {
-                let _ = self.commands.send(Command::Sync(ticket));
-                self.wake_tick_thread();
+                self.tick.send_now(Command::Sync(ticket));
             }
             self.clock.wait(&self.changes, None, || {
-                let synced =
-                    self.sync_reached.load(Ordering::SeqCst) >= ticket || self.tick_stopped.load(Ordering::SeqCst);
+                let synced = self.sync_reached.load(Ordering::SeqCst) >= ticket || self.tick.is_stopped();
                 synced && self.in_flight.load(Ordering::SeqCst) == 0
             });
             if self.dispatched.load(Ordering::SeqCst) == before {

@@ -7,9 +7,10 @@ use std::time::{Duration, UNIX_EPOCH};
 use taskwheel::{Priority, Retry};
 use taskwheel_redis::{DurableCancel, DurableState, DurableTask, Error, Node, NodeBuilder, Queue};
 
+use super::enums::{tw_free_fn, tw_priority};
 use super::ptr::{as_ref, has_library_layout, init_sized, optional_str, write_required};
+use super::status::boundary;
 use super::status::{guard, status_of, tw_status, tw_status::*};
-use super::task::{tw_free_fn, tw_priority};
 
 /// A handler: runs one durable task's payload (`len` bytes, valid during the call only) with the `user_data` given
 /// at registration. Returns 0 for success; any other value fails the run (retried under the task's policy).
@@ -112,8 +113,10 @@ pub unsafe fn tw_durable_task_spec_init(spec: *mut tw_durable_task_spec) {
 /// `spec` is NULL or valid for writes of `size` bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tw_durable_task_spec_init_sized(spec: *mut tw_durable_task_spec, size: usize) -> tw_status {
-    // SAFETY: NULL or valid for `size` bytes by this function's contract; the spec starts with `struct_size`.
-    unsafe { init_sized(spec, size, tw_durable_task_spec_init) }
+    boundary(|| {
+        // SAFETY: NULL or valid for `size` bytes by this function's contract; the spec starts with `struct_size`.
+        unsafe { init_sized(spec, size, tw_durable_task_spec_init) }
+    })
 }
 
 /// The status for a durable-task error.
@@ -241,12 +244,7 @@ unsafe fn task_of(spec: &tw_durable_task_spec) -> Result<DurableTask, tw_status>
     } else {
         task.after(Duration::from_nanos(spec.delay_ns))
     };
-    task = task.priority(match spec.priority {
-        0 => Priority::High,
-        1 => Priority::Normal,
-        2 => Priority::Low,
-        _ => return Err(TW_ERR_INVALID_ARGUMENT),
-    });
+    task = task.priority(Priority::from_code(spec.priority).ok_or(TW_ERR_INVALID_ARGUMENT)?);
     // SAFETY: by this function's contract.
     if let Some(key) = unsafe { optional_str(spec.key) }? {
         task = task.key(key);

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use taskwheel::{Engine, Precision, Shutdown, WhenFull};
 
+use super::enums::{decode_enum, tw_free_fn};
 use super::hooks::{CHooks, tw_run_end_fn, tw_run_start_fn};
 use super::ptr::{as_ref, has_library_layout, init_sized, optional_str, write_optional, write_required};
+use super::status::boundary;
 use super::status::guard;
 use super::status::tw_status::{self, *};
-use super::task::tw_free_fn;
 
 /// An engine: a tick thread, run queues and a pool of worker threads. Create with `tw_engine_new`, destroy with
 /// `tw_engine_free`. Every function taking a `tw_engine*` may be called from any thread, including from inside a
@@ -115,8 +116,10 @@ pub struct tw_config {
 /// `config` is NULL or valid for a write of `size` bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tw_config_init_sized(config: *mut tw_config, size: usize) -> tw_status {
-    // SAFETY: NULL or valid for `size` bytes by this function's contract; `tw_config` starts with `struct_size`.
-    unsafe { init_sized(config, size, tw_config_init) }
+    boundary(|| {
+        // SAFETY: NULL or valid for `size` bytes by this function's contract; `tw_config` starts with `struct_size`.
+        unsafe { init_sized(config, size, tw_config_init) }
+    })
 }
 
 /// Rust's own `tw_config_init` (the fuzz target and the load tool call it; C calls the header's macro).
@@ -215,13 +218,12 @@ unsafe fn apply(
     if config.block_when_full_ns != 0 {
         builder = builder.when_full(WhenFull::Block(Duration::from_nanos(config.block_when_full_ns)));
     }
-    builder = builder.precision(match config.precision {
-        0 => Precision::Standard,
-        1 => Precision::Precise {
+    builder = builder.precision(match tw_precision::decode(config.precision).ok_or(TW_ERR_INVALID_ARGUMENT)? {
+        tw_precision::TW_PRECISION_STANDARD => Precision::Standard,
+        tw_precision::TW_PRECISION_PRECISE => Precision::Precise {
             spin: Duration::from_nanos(if config.precise_spin_ns == 0 { 50_000 } else { config.precise_spin_ns }),
         },
-        2 => Precision::Relaxed,
-        _ => return Err(TW_ERR_INVALID_ARGUMENT),
+        tw_precision::TW_PRECISION_RELAXED => Precision::Relaxed,
     });
     if config.priority_weights != [0; 3] {
         let [high, normal, low] = config.priority_weights;
@@ -286,10 +288,9 @@ pub unsafe extern "C" fn tw_engine_shutdown(
     guard(|| {
         // SAFETY: NULL or a live engine, by this function's contract.
         let engine = unsafe { as_ref(engine) }?;
-        let mode = match mode {
-            0 => Shutdown::Drain { timeout: Duration::from_nanos(timeout_ns) },
-            1 => Shutdown::CancelPending,
-            _ => return Err(TW_ERR_INVALID_ARGUMENT),
+        let mode = match tw_shutdown_mode::decode(mode).ok_or(TW_ERR_INVALID_ARGUMENT)? {
+            tw_shutdown_mode::TW_SHUTDOWN_DRAIN => Shutdown::Drain { timeout: Duration::from_nanos(timeout_ns) },
+            tw_shutdown_mode::TW_SHUTDOWN_CANCEL_PENDING => Shutdown::CancelPending,
         };
         let done = engine.engine.shutdown(mode)?;
         let result = tw_shutdown_report {
@@ -321,7 +322,7 @@ pub unsafe extern "C" fn tw_engine_free(engine: *mut tw_engine) {
     if engine.is_null() {
         return;
     }
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    boundary(|| {
         // Shut down while the engine is still whole, so that a `free_user_data` calling back into it (say, to
         // schedule) finds a live engine that answers `TW_ERR_SHUT_DOWN`.
         // SAFETY: a live engine from `tw_engine_new`, by this function's contract.
@@ -330,7 +331,7 @@ pub unsafe extern "C" fn tw_engine_free(engine: *mut tw_engine) {
         // SAFETY: a `Box::into_raw` from `tw_engine_new`, owned by the caller and given up here; the shared
         // reference above is no longer used.
         drop(unsafe { Box::from_raw(engine) });
-    }));
+    });
 }
 
 /// The engine's counters and fire-lateness percentiles (see `tw_engine_stats`).
@@ -522,3 +523,6 @@ pub unsafe extern "C" fn tw_engine_completion_fd(engine: *const tw_engine, fd_ou
         Ok(TW_OK)
     })
 }
+
+decode_enum!(tw_precision { TW_PRECISION_STANDARD, TW_PRECISION_PRECISE, TW_PRECISION_RELAXED });
+decode_enum!(tw_shutdown_mode { TW_SHUTDOWN_DRAIN, TW_SHUTDOWN_CANCEL_PENDING });

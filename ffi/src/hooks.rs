@@ -5,7 +5,7 @@ use std::ffi::c_void;
 
 use taskwheel::{Hooks, RunEnd, RunFinish, RunStart};
 
-use super::task::{tw_free_fn, tw_state};
+use super::enums::{tw_free_fn, tw_state};
 
 /// What `tw_config.on_run_start` is told before each run.
 #[repr(C)]

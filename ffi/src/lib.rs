@@ -13,6 +13,7 @@
 
 mod durable;
 mod engine;
+mod enums;
 mod hooks;
 mod ptr;
 mod status;
@@ -31,14 +32,14 @@ pub use engine::{
     tw_engine_free, tw_engine_metrics, tw_engine_new, tw_engine_shutdown, tw_engine_stats, tw_precision,
     tw_shutdown_mode, tw_shutdown_report, tw_stats,
 };
+pub use enums::{tw_free_fn, tw_misfire, tw_priority, tw_recurrence, tw_state, tw_task_id};
 pub use hooks::{tw_run_end, tw_run_end_fn, tw_run_start, tw_run_start_fn};
 pub use status::{tw_status, tw_status_str, tw_version};
 pub use task::{
     TW_MAX_DELAY_NS, TW_MAX_PRIORITY_WEIGHT, TW_MAX_RUN_EACH, TW_RUN_CANCELLED, tw_cancel, tw_current_task_cancelled,
-    tw_current_task_id, tw_free_fn, tw_join, tw_misfire, tw_monotonic_ns, tw_outcome, tw_pause, tw_pause_engine,
-    tw_pause_group, tw_priority, tw_recurrence, tw_release, tw_reschedule, tw_reschedule_after, tw_resume, tw_schedule,
-    tw_schedule_after, tw_state, tw_task_fn, tw_task_id, tw_task_outcome, tw_task_spec, tw_task_spec_init,
-    tw_task_spec_init_sized, tw_task_state, tw_wait,
+    tw_current_task_id, tw_join, tw_monotonic_ns, tw_outcome, tw_pause, tw_pause_engine, tw_pause_group, tw_release,
+    tw_reschedule, tw_reschedule_after, tw_resume, tw_schedule, tw_schedule_after, tw_task_fn, tw_task_outcome,
+    tw_task_spec, tw_task_spec_init, tw_task_spec_init_sized, tw_task_state, tw_wait,
 };
 pub use wheel::{
     tw_expire_fn, tw_timer_id, tw_wheel, tw_wheel_advance, tw_wheel_cancel, tw_wheel_expire, tw_wheel_free,

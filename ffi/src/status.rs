@@ -70,40 +70,44 @@ use tw_status::*;
 /// Unknown values get "TW_UNKNOWN_STATUS". Never NULL; never to be freed.
 #[unsafe(no_mangle)]
 pub extern "C" fn tw_status_str(status: u32) -> *const c_char {
-    let text: &'static [u8] = match status {
-        0 => b"TW_OK: success\0",
-        1 => b"TW_ERR_NULL: a required pointer was NULL\0",
-        2 => b"TW_ERR_INVALID_ARGUMENT: an argument is out of range\0",
-        3 => b"TW_ERR_INVALID_UTF8: a string is not valid UTF-8\0",
-        4 => b"TW_ERR_NOT_FOUND: no such task or timer\0",
-        5 => b"TW_ERR_TIMEOUT: timed out\0",
-        6 => b"TW_ERR_FULL: the engine is at its capacity\0",
-        7 => b"TW_ERR_SHUT_DOWN: the engine is shut down\0",
-        8 => b"TW_ERR_DUPLICATE_KEY: a live task holds this dedupe key\0",
-        9 => b"TW_ERR_UNKNOWN_GROUP: no such concurrency group\0",
-        10 => b"TW_ERR_EMPTY: no timer is pending\0",
-        11 => b"TW_ERR_SPAWN: could not start an engine thread\0",
-        12 => b"TW_ERR_PANIC: internal error caught at the API boundary\0",
-        13 => b"TW_ALREADY_RUNNING: the task is running; its cancellation flag is set\0",
-        14 => b"TW_ALREADY_FINISHED: the task had already finished\0",
-        15 => b"TW_ERR_WOULD_DEADLOCK: called from inside a task of the engine, the call could never return\0",
-        16 => b"TW_ERR_NOT_PENDING: the task is running or has ended: it can no longer be rescheduled\0",
-        17 => b"TW_ERR_BAD_CRON: the cron expression does not parse or matches no time ahead\0",
-        18 => b"TW_ERR_UNKNOWN_ZONE: no such time zone in the system's tz database\0",
-        19 => b"TW_ERR_BUFFER_TOO_SMALL: the buffer is too small; the size needed was reported\0",
-        20 => b"TW_ERR_ABI_MISMATCH: the struct was laid out by another version of taskwheel.h than the library's\0",
-        21 => b"TW_ERR_REDIS_UNREACHABLE: Redis could not be reached\0",
-        22 => b"TW_ERR_REDIS: Redis refused the command or answered unexpectedly\0",
-        23 => b"TW_ERR_PAYLOAD_TOO_LARGE: the payload exceeds the queue's limit\0",
-        _ => b"TW_UNKNOWN_STATUS: not a taskwheel status\0",
-    };
-    text.as_ptr().cast()
+    boundary(|| {
+        let text: &'static [u8] = match status {
+            0 => b"TW_OK: success\0",
+            1 => b"TW_ERR_NULL: a required pointer was NULL\0",
+            2 => b"TW_ERR_INVALID_ARGUMENT: an argument is out of range\0",
+            3 => b"TW_ERR_INVALID_UTF8: a string is not valid UTF-8\0",
+            4 => b"TW_ERR_NOT_FOUND: no such task or timer\0",
+            5 => b"TW_ERR_TIMEOUT: timed out\0",
+            6 => b"TW_ERR_FULL: the engine is at its capacity\0",
+            7 => b"TW_ERR_SHUT_DOWN: the engine is shut down\0",
+            8 => b"TW_ERR_DUPLICATE_KEY: a live task holds this dedupe key\0",
+            9 => b"TW_ERR_UNKNOWN_GROUP: no such concurrency group\0",
+            10 => b"TW_ERR_EMPTY: no timer is pending\0",
+            11 => b"TW_ERR_SPAWN: could not start an engine thread\0",
+            12 => b"TW_ERR_PANIC: internal error caught at the API boundary\0",
+            13 => b"TW_ALREADY_RUNNING: the task is running; its cancellation flag is set\0",
+            14 => b"TW_ALREADY_FINISHED: the task had already finished\0",
+            15 => b"TW_ERR_WOULD_DEADLOCK: called from inside a task of the engine, the call could never return\0",
+            16 => b"TW_ERR_NOT_PENDING: the task is running or has ended: it can no longer be rescheduled\0",
+            17 => b"TW_ERR_BAD_CRON: the cron expression does not parse or matches no time ahead\0",
+            18 => b"TW_ERR_UNKNOWN_ZONE: no such time zone in the system's tz database\0",
+            19 => b"TW_ERR_BUFFER_TOO_SMALL: the buffer is too small; the size needed was reported\0",
+            20 => {
+                b"TW_ERR_ABI_MISMATCH: the struct was laid out by another version of taskwheel.h than the library's\0"
+            }
+            21 => b"TW_ERR_REDIS_UNREACHABLE: Redis could not be reached\0",
+            22 => b"TW_ERR_REDIS: Redis refused the command or answered unexpectedly\0",
+            23 => b"TW_ERR_PAYLOAD_TOO_LARGE: the payload exceeds the queue's limit\0",
+            _ => b"TW_UNKNOWN_STATUS: not a taskwheel status\0",
+        };
+        text.as_ptr().cast()
+    })
 }
 
 /// The library's version, e.g. "0.1.0". Static; never to be freed.
 #[unsafe(no_mangle)]
 pub extern "C" fn tw_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    boundary(|| concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast())
 }
 
 /// The status for an engine error.
@@ -133,11 +137,63 @@ impl From<Error> for tw_status {
     }
 }
 
-/// Runs an entry point's body, turning `Err(status)` into that status and a panic into `TW_ERR_PANIC`, so that no
-/// panic ever unwinds into C.
-pub(crate) fn guard(body: impl FnOnce() -> Result<tw_status, tw_status>) -> tw_status {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(status) | Err(status)) => status,
-        Err(_) => TW_ERR_PANIC,
+/// What an entry point returns when the boundary catches a panic: for a status `TW_ERR_PANIC`, for a pointer
+/// NULL, for a count or an id 0, for a flag false, for nothing nothing. Every `tw_*` function runs its body
+/// through [`boundary`], whatever it returns.
+pub(crate) trait OnPanic {
+    /// The value returned in place of the panic.
+    fn on_panic() -> Self;
+}
+
+impl OnPanic for tw_status {
+    fn on_panic() -> tw_status {
+        TW_ERR_PANIC
     }
+}
+
+impl OnPanic for () {
+    fn on_panic() {}
+}
+
+impl OnPanic for u64 {
+    fn on_panic() -> u64 {
+        0
+    }
+}
+
+impl OnPanic for usize {
+    fn on_panic() -> usize {
+        0
+    }
+}
+
+impl OnPanic for std::ffi::c_int {
+    fn on_panic() -> std::ffi::c_int {
+        0
+    }
+}
+
+impl<T> OnPanic for *const T {
+    fn on_panic() -> *const T {
+        std::ptr::null()
+    }
+}
+
+impl<T> OnPanic for *mut T {
+    fn on_panic() -> *mut T {
+        std::ptr::null_mut()
+    }
+}
+
+/// The panic boundary: runs an entry point's body and returns what it returns, or, when it panics, what
+/// [`OnPanic`] says for its type, so that no panic ever unwinds into C.
+pub(crate) fn boundary<R: OnPanic>(body: impl FnOnce() -> R) -> R {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| R::on_panic())
+}
+
+/// [`boundary`] for the entry points that return a status, with `?` inside: `Err(status)` becomes that status.
+pub(crate) fn guard(body: impl FnOnce() -> Result<tw_status, tw_status>) -> tw_status {
+    boundary(|| match body() {
+        Ok(status) | Err(status) => status,
+    })
 }

@@ -5,10 +5,12 @@ use std::ffi::{c_char, c_int, c_void};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use taskwheel::{CancelOutcome, CancelToken, Cron, Misfire, Priority, Retry, RunOutcome, TaskContext, TaskState};
+use taskwheel::{CancelOutcome, CancelToken, Cron, Misfire, Priority, Retry, RunOutcome, TaskContext};
 
 use super::engine::tw_engine;
+use super::enums::{tw_free_fn, tw_misfire, tw_priority, tw_recurrence, tw_state, tw_task_id};
 use super::ptr::{as_ref, has_library_layout, init_sized, optional_str, write_optional};
+use super::status::boundary;
 use super::status::tw_status::{self, *};
 use super::status::{guard, status_of};
 
@@ -33,79 +35,6 @@ pub const TW_MAX_PRIORITY_WEIGHT: u32 = 1_000;
 
 /// The largest `tw_task_spec.misfire_max` under `TW_MISFIRE_RUN_EACH`.
 pub const TW_MAX_RUN_EACH: u32 = 10_000;
-
-/// Releases a task's or timer's `user_data`.
-pub type tw_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
-
-/// A task id: unique within its engine, never 0, never reused.
-pub type tw_task_id = u64;
-
-/// A task's place in its lifecycle.
-#[repr(u32)]
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum tw_state {
-    /// Waiting for its deadline, a worker, a group slot, or its next periodic run.
-    TW_STATE_PENDING = 0,
-    /// Running now.
-    TW_STATE_RUNNING = 1,
-    /// Ended: returned 0 (periodic: its schedule ended).
-    TW_STATE_SUCCEEDED = 2,
-    /// Ended: returned non-zero (periodic: only with `stop_on_failure`).
-    TW_STATE_FAILED = 3,
-    /// Ended: cancelled, by `tw_cancel` or by shutdown.
-    TW_STATE_CANCELLED = 4,
-}
-
-impl From<TaskState> for tw_state {
-    fn from(state: TaskState) -> tw_state {
-        match state {
-            TaskState::Pending => tw_state::TW_STATE_PENDING,
-            TaskState::Running => tw_state::TW_STATE_RUNNING,
-            TaskState::Succeeded => tw_state::TW_STATE_SUCCEEDED,
-            TaskState::Failed => tw_state::TW_STATE_FAILED,
-            TaskState::Cancelled => tw_state::TW_STATE_CANCELLED,
-            // `TaskState` is non-exhaustive; a state added later that is not terminal reads as pending until it
-            // gets a C value of its own.
-            _ => tw_state::TW_STATE_PENDING,
-        }
-    }
-}
-
-/// Run queue of a task (`tw_task_spec.priority`). Workers always take the highest non-empty queue.
-#[repr(u32)]
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum tw_priority {
-    /// Before every queued normal and low task.
-    TW_PRIORITY_HIGH = 0,
-    /// The default.
-    TW_PRIORITY_NORMAL = 1,
-    /// Only when no high or normal task is queued.
-    TW_PRIORITY_LOW = 2,
-}
-
-/// How a periodic task's runs are spaced (`tw_task_spec.recurrence`).
-#[repr(u32)]
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum tw_recurrence {
-    /// Runs on a fixed grid from the first deadline.
-    TW_FIXED_RATE = 0,
-    /// Each run `period_ns` after the previous one ended.
-    TW_FIXED_DELAY = 1,
-}
-
-/// What a periodic task (fixed rate, fixed delay or cron) does about occurrences it missed while it could not
-/// run — a run outlasted the period, it was paused, the workers were busy, the wall clock stepped ahead
-/// (`tw_task_spec.misfire`). Missed occurrences that get no run are counted in `tw_stats.missed_runs`.
-#[repr(u32)]
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum tw_misfire {
-    /// The default: one run at once stands for all of them, then the schedule goes on.
-    TW_MISFIRE_RUN_ONCE = 0,
-    /// None of them runs; the latest still runs if it is late by no more than `misfire_grace_ns`.
-    TW_MISFIRE_SKIP = 1,
-    /// Each runs, one after another at once, but at most the `misfire_max` latest of them.
-    TW_MISFIRE_RUN_EACH = 2,
-}
 
 /// Everything `tw_schedule` can be asked. Fill with `tw_task_spec_init`, then set `run` and what you need.
 #[repr(C)]
@@ -196,8 +125,10 @@ pub struct tw_task_spec {
 /// `spec` is NULL or valid for a write of `size` bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tw_task_spec_init_sized(spec: *mut tw_task_spec, size: usize) -> tw_status {
-    // SAFETY: NULL or valid for `size` bytes by this function's contract; `tw_task_spec` starts with `struct_size`.
-    unsafe { init_sized(spec, size, tw_task_spec_init) }
+    boundary(|| {
+        // SAFETY: NULL or valid for `size` bytes by this function's contract; `tw_task_spec` starts with `struct_size`.
+        unsafe { init_sized(spec, size, tw_task_spec_init) }
+    })
 }
 
 /// Rust's own `tw_task_spec_init` (the library, the fuzz target and the load tool call it; C calls the macro).
@@ -290,7 +221,7 @@ impl Drop for Current {
 /// runs on.
 #[unsafe(no_mangle)]
 pub extern "C" fn tw_monotonic_ns() -> u64 {
-    monotonic_ns()
+    boundary(monotonic_ns)
 }
 
 fn monotonic_ns() -> u64 {
@@ -360,12 +291,7 @@ pub unsafe extern "C" fn tw_schedule(
         // SAFETY: NULL or a live engine, by this function's contract.
         let engine = unsafe { as_ref(engine) }?;
         let run = spec.run.ok_or(TW_ERR_NULL)?;
-        let priority = match spec.priority {
-            0 => Priority::High,
-            1 => Priority::Normal,
-            2 => Priority::Low,
-            _ => return Err(TW_ERR_INVALID_ARGUMENT),
-        };
+        let priority = Priority::from_code(spec.priority).ok_or(TW_ERR_INVALID_ARGUMENT)?;
         // SAFETY: NULL or NUL-terminated strings, by this function's contract.
         let (key, group) = unsafe { (optional_str(spec.key)?, optional_str(spec.group)?) };
         // SAFETY: as above.
@@ -423,16 +349,14 @@ pub unsafe extern "C" fn tw_schedule(
                 None => engine.engine.periodic(Duration::from_nanos(spec.period_ns), job),
             }
             .priority(priority);
-            builder = match spec.recurrence {
-                0 => builder,
-                1 => builder.fixed_delay(),
-                _ => return Err(TW_ERR_INVALID_ARGUMENT),
+            builder = match tw_recurrence::decode(spec.recurrence).ok_or(TW_ERR_INVALID_ARGUMENT)? {
+                tw_recurrence::TW_FIXED_RATE => builder,
+                tw_recurrence::TW_FIXED_DELAY => builder.fixed_delay(),
             };
-            builder = builder.misfire(match spec.misfire {
-                0 => Misfire::RunOnce,
-                1 => Misfire::Skip,
-                2 => Misfire::RunEach { max: spec.misfire_max },
-                _ => return Err(TW_ERR_INVALID_ARGUMENT),
+            builder = builder.misfire(match tw_misfire::decode(spec.misfire).ok_or(TW_ERR_INVALID_ARGUMENT)? {
+                tw_misfire::TW_MISFIRE_RUN_ONCE => Misfire::RunOnce,
+                tw_misfire::TW_MISFIRE_SKIP => Misfire::Skip,
+                tw_misfire::TW_MISFIRE_RUN_EACH => Misfire::RunEach { max: spec.misfire_max },
             });
             builder = builder
                 .misfire_grace(Duration::from_nanos(spec.misfire_grace_ns))
@@ -480,18 +404,20 @@ pub unsafe extern "C" fn tw_schedule_after(
     free_user_data: tw_free_fn,
     id_out: *mut tw_task_id,
 ) -> tw_status {
-    let mut spec = std::mem::MaybeUninit::<tw_task_spec>::uninit();
-    // SAFETY: `spec` is valid for a write; `tw_task_spec_init` initialises every field.
-    let mut spec = unsafe {
-        tw_task_spec_init(spec.as_mut_ptr());
-        spec.assume_init()
-    };
-    spec.run = run;
-    spec.user_data = user_data;
-    spec.free_user_data = free_user_data;
-    spec.delay_ns = delay_ns;
-    // SAFETY: `spec` is a valid local; the other pointers are passed on under this function's own contract.
-    unsafe { tw_schedule(engine, &spec, id_out) }
+    boundary(|| {
+        let mut spec = std::mem::MaybeUninit::<tw_task_spec>::uninit();
+        // SAFETY: `spec` is valid for a write; `tw_task_spec_init` initialises every field.
+        let mut spec = unsafe {
+            tw_task_spec_init(spec.as_mut_ptr());
+            spec.assume_init()
+        };
+        spec.run = run;
+        spec.user_data = user_data;
+        spec.free_user_data = free_user_data;
+        spec.delay_ns = delay_ns;
+        // SAFETY: `spec` is a valid local; the other pointers are passed on under this function's own contract.
+        unsafe { tw_schedule(engine, &spec, id_out) }
+    })
 }
 
 /// Cancels a task. `TW_OK`: it was pending and will never run, or it is periodic and no further run starts (its
@@ -785,11 +711,11 @@ pub unsafe extern "C" fn tw_release(engine: *const tw_engine, id: tw_task_id) ->
 /// long task can stop early. 0 outside a task.
 #[unsafe(no_mangle)]
 pub extern "C" fn tw_current_task_cancelled() -> c_int {
-    CURRENT.with(|current| current.borrow().as_ref().is_some_and(CancelToken::is_cancelled).into())
+    boundary(|| CURRENT.with(|current| current.borrow().as_ref().is_some_and(CancelToken::is_cancelled).into()))
 }
 
 /// Called from inside a task: its id. 0 outside a task.
 #[unsafe(no_mangle)]
 pub extern "C" fn tw_current_task_id() -> tw_task_id {
-    CURRENT.with(|current| current.borrow().as_ref().map_or(0, CancelToken::task_id))
+    boundary(|| CURRENT.with(|current| current.borrow().as_ref().map_or(0, CancelToken::task_id)))
 }

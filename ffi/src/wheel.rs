@@ -6,10 +6,11 @@ use std::ffi::c_void;
 
 use taskwheel::wheel::{TimerKey, Wheel, WheelError};
 
+use super::enums::tw_free_fn;
 use super::ptr::{as_ref, write_optional, write_required};
+use super::status::boundary;
 use super::status::guard;
 use super::status::tw_status::{self, *};
-use super::task::tw_free_fn;
 
 /// A timer id: never 0; refused (`TW_ERR_NOT_FOUND`) once its timer fired or was cancelled.
 pub type tw_timer_id = u64;
@@ -138,11 +139,13 @@ pub unsafe extern "C" fn tw_wheel_next_expiration(wheel: *const tw_wheel, out: *
 /// `wheel` is NULL or a live wheel.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tw_wheel_len(wheel: *const tw_wheel) -> usize {
-    // SAFETY: NULL or a live wheel, by this function's contract.
-    match unsafe { as_ref(wheel) } {
-        Ok(wheel) => wheel.wheel.try_borrow().map_or(0, |w| w.len()),
-        Err(_) => 0,
-    }
+    boundary(|| {
+        // SAFETY: NULL or a live wheel, by this function's contract.
+        match unsafe { as_ref(wheel) } {
+            Ok(wheel) => wheel.wheel.try_borrow().map_or(0, |w| w.len()),
+            Err(_) => 0,
+        }
+    })
 }
 
 /// Moves the wheel's time to `now_tick` and calls `callback(ctx, id, deadline, user_data)` once for every timer
@@ -322,17 +325,19 @@ pub unsafe extern "C" fn tw_wheel_pop_expired(
 /// `wheel` is NULL or a live wheel, not used again after the call (nor after the advance it was called from).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tw_wheel_free(wheel: *mut tw_wheel, free_user_data: tw_free_fn) {
-    if wheel.is_null() {
-        return;
-    }
-    // SAFETY: a live wheel by this function's contract.
-    let w = unsafe { &*wheel };
-    if w.advancing.get() {
-        w.free_requested.set(Some(free_user_data));
-        return;
-    }
-    // SAFETY: a live wheel, not advancing, given up by the caller.
-    unsafe { free_now(wheel, free_user_data) };
+    boundary(|| {
+        if wheel.is_null() {
+            return;
+        }
+        // SAFETY: a live wheel by this function's contract.
+        let w = unsafe { &*wheel };
+        if w.advancing.get() {
+            w.free_requested.set(Some(free_user_data));
+            return;
+        }
+        // SAFETY: a live wheel, not advancing, given up by the caller.
+        unsafe { free_now(wheel, free_user_data) };
+    })
 }
 
 /// Frees a wheel and releases what it still holds.

@@ -20,335 +20,24 @@
 //! before the instant asked for and rounding to a tick costs nothing.
 
 use std::ops::Deref;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
-use crate::api::handle::TaskHandle;
-use crate::api::task_builder::{PeriodicBuilder, TaskBuilder};
+use crate::api::spawner::Spawner;
 use crate::config::Config;
+use crate::config::{MAX_PRECISE_SPIN, MAX_TICK, MIN_TICK, Precision, WhenFull};
 use crate::error::Error;
+use crate::error::invalid;
 use crate::observe::logging::log_at;
-use crate::observe::stats::Stats;
+use crate::run::hooks::{HookSet, Hooks};
+use crate::run::queues::MAX_PRIORITY_WEIGHT;
 use crate::run::queues::Work;
 use crate::run::scope;
 use crate::run::worker;
 use crate::shared::Shared;
-use crate::submit::options::{once, repeating};
-use crate::submit::registry::Found;
 use crate::sync::atomic::{AtomicBool, Ordering};
-use crate::sync::{Arc, Mutex, PlainArc, thread};
-use crate::task::cell::{Task, TaskContext, TaskResult};
-use crate::task::state::CancelOutcome;
+use crate::sync::{Mutex, PlainArc, thread};
 use crate::tick::thread::TickThread;
-
-/// Submits tasks to an engine. An [`Engine`] derefs to its `Spawner`; [`Engine::spawner`] gives a clone that a
-/// task can keep to submit more tasks without keeping the engine alive.
-///
-/// # Examples
-///
-/// ```
-/// use taskwheel::Engine;
-///
-/// let engine = Engine::builder().workers(2).build()?;
-/// let spawner = engine.spawner();
-/// let first = engine.spawn(move |_| {
-///     // Submit a follow-up from inside a task.
-///     spawner.spawn(|_| println!("follow-up")).map(drop)
-/// })?;
-/// first.wait()?;
-/// engine.wait_idle()?;
-/// assert_eq!(engine.stats().succeeded, 2);
-/// # Ok::<(), taskwheel::Error>(())
-/// ```
-#[derive(Clone)]
-pub struct Spawner {
-    pub(crate) shared: Arc<Shared>,
-}
-
-impl std::fmt::Debug for Spawner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shared = &self.shared;
-        f.debug_struct("Spawner")
-            .field("name", &shared.config.thread_name)
-            .field("workers", &shared.config.workers)
-            .field("tick", &shared.config.tick)
-            .field("accepting", &shared.accepting.load(Ordering::SeqCst))
-            .field("live", &shared.live.load(Ordering::SeqCst))
-            .finish_non_exhaustive()
-    }
-}
-
-impl Spawner {
-    /// Runs `f` as soon as a worker is free.
-    ///
-    /// # Errors
-    ///
-    /// See [`Error`].
-    pub fn spawn<F, R>(&self, f: F) -> Result<TaskHandle, Error>
-    where
-        F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
-        R: TaskResult,
-    {
-        self.task(f).submit()
-    }
-
-    /// Runs `f` once, `delay` after this call.
-    ///
-    /// # Errors
-    ///
-    /// See [`Error`].
-    pub fn after<F, R>(&self, delay: Duration, f: F) -> Result<TaskHandle, Error>
-    where
-        F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
-        R: TaskResult,
-    {
-        self.task(f).after(delay).submit()
-    }
-
-    /// Runs `f` once at `instant` on the engine's clock (at once if it is past).
-    ///
-    /// # Errors
-    ///
-    /// See [`Error`].
-    pub fn at<F, R>(&self, instant: Instant, f: F) -> Result<TaskHandle, Error>
-    where
-        F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
-        R: TaskResult,
-    {
-        self.task(f).at(instant).submit()
-    }
-
-    /// Runs `f` once at a wall-clock time (at once if it is past).
-    ///
-    /// # Errors
-    ///
-    /// See [`Error`].
-    pub fn at_system_time<F, R>(&self, time: SystemTime, f: F) -> Result<TaskHandle, Error>
-    where
-        F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
-        R: TaskResult,
-    {
-        self.task(f).at_system_time(time).submit()
-    }
-
-    /// Runs `f` every `period` at a fixed rate, the first time one period from now, until cancelled.
-    ///
-    /// # Errors
-    ///
-    /// See [`Error`]; a period shorter than the engine's tick is an [`Error::InvalidArgument`].
-    pub fn every<F, R>(&self, period: Duration, f: F) -> Result<TaskHandle, Error>
-    where
-        F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
-        R: TaskResult,
-    {
-        self.periodic(period, f).submit()
-    }
-
-    /// A one-shot task with every option: when, priority, dedupe key, group.
-    pub fn task<F, R>(&self, f: F) -> TaskBuilder<'_>
-    where
-        F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
-        R: TaskResult,
-    {
-        TaskBuilder::new(&self.shared, once(f))
-    }
-
-    /// A one-shot task that is tried again when a run fails, as `retry` says (attempts, exponential backoff with
-    /// full jitter, panics or not), with every option of [`task`](Self::task). The closure runs once per attempt;
-    /// [`TaskContext::run`] is the attempt's number. See [`Retry`](crate::Retry).
-    pub fn retrying<F, R>(&self, retry: crate::Retry, f: F) -> TaskBuilder<'_>
-    where
-        F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
-        R: TaskResult,
-    {
-        TaskBuilder::retrying(&self.shared, repeating(f), retry)
-    }
-
-    /// A periodic task with every option: fixed rate or delay, misfire policy, jitter, first delay, run limit, end
-    /// time.
-    pub fn periodic<F, R>(&self, period: Duration, f: F) -> PeriodicBuilder<'_>
-    where
-        F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
-        R: TaskResult,
-    {
-        PeriodicBuilder::new(&self.shared, period, repeating(f))
-    }
-
-    /// A periodic task that runs at the occurrences of a cron expression, with every option of
-    /// [`periodic`](Self::periodic) but the period: misfire policy, jitter, run limit, end time and the rest.
-    ///
-    /// Occurrences are wall-clock times (see [`Cron`](crate::Cron) for time zones and daylight saving time); each
-    /// is converted to the engine's monotonic clock, and converted again when the wall clock steps (NTP, suspend
-    /// and resume, a date set by hand): on Linux a `timerfd` with `TFD_TIMER_CANCEL_ON_SET` wakes the tick thread
-    /// for it; elsewhere, while cron tasks are pending, the tick thread looks every second. So a cron task fires at
-    /// its wall-clock time, neither late nor in a burst; the occurrences a forward step skipped are missed ones,
-    /// handled by the misfire policy.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use taskwheel::{Clock, Cron, Engine, ManualClock};
-    ///
-    /// let clock = ManualClock::new();
-    /// let engine = Engine::builder().workers(1).clock(Clock::Manual(clock.clone())).build()?;
-    /// let report = engine.cron(Cron::parse("0 9 * * MON-FRI")?, |_| {}).submit()?; // 09:00 UTC on weekdays
-    /// for _day in 0..7 {
-    ///     clock.advance(Duration::from_secs(24 * 3600));
-    ///     engine.wait_idle()?;
-    /// }
-    /// assert_eq!(report.runs(), 5); // one a weekday, whatever day the week started on
-    /// # Ok::<(), taskwheel::Error>(())
-    /// ```
-    pub fn cron<F, R>(&self, cron: crate::Cron, f: F) -> PeriodicBuilder<'_>
-    where
-        F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
-        R: TaskResult,
-    {
-        PeriodicBuilder::cron(&self.shared, cron, repeating(f))
-    }
-
-    /// A handle to the task with this id, live or among the recently finished ones.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`] for an id never issued, released, or (detached) finished too long ago.
-    pub fn get(&self, id: u64) -> Result<TaskHandle, Error> {
-        let task = match self.shared.registry.get(id).ok_or(Error::NotFound(id))? {
-            Found::Task(task) => task,
-            Found::Ended(summary) => Task::ended(id, &summary),
-        };
-        Ok(TaskHandle { task, shared: self.shared.clone() })
-    }
-
-    /// Lets a [joinable](TaskBuilder::joinable) task go: once it has ended its id answers
-    /// [`Error::NotFound`] (at once if it has already ended); until then it is treated as detached. For a detached
-    /// task this does nothing. Handles already held keep working.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`] for an id never issued, already released, or (detached) finished too long ago.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use taskwheel::{Engine, TaskState};
-    ///
-    /// let engine = Engine::builder().workers(1).retain_finished(0).build()?;
-    /// let id = engine.task(|_| 7).joinable().submit()?.id();
-    /// engine.wait_idle()?;
-    /// // Kept although nothing finished is retained: it is joinable.
-    /// let handle = engine.get(id)?;
-    /// assert_eq!((handle.state(), handle.code()), (TaskState::Failed, Some(7)));
-    /// engine.release(id)?;
-    /// assert!(engine.get(id).is_err());
-    /// # Ok::<(), taskwheel::Error>(())
-    /// ```
-    pub fn release(&self, id: u64) -> Result<(), Error> {
-        if self.shared.registry.release(id) { Ok(()) } else { Err(Error::NotFound(id)) }
-    }
-
-    /// Cancels the task with this id; see [`TaskHandle::cancel`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`] for an id never issued or finished too long ago.
-    pub fn cancel(&self, id: u64) -> Result<CancelOutcome, Error> {
-        self.get(id).map(|handle| handle.cancel())
-    }
-
-    /// Pauses a concurrency group: none of its tasks starts until [`resume_group`](Self::resume_group) (runs in
-    /// progress go on; due tasks wait for a slot as they do when the group is full).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::UnknownGroup`] for a group not declared on the builder.
-    pub fn pause_group(&self, group: &str) -> Result<(), Error> {
-        let index = self.shared.groups.find(group).ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
-        self.shared.groups.pause(index);
-        Ok(())
-    }
-
-    /// Resumes a paused group: its waiting tasks start, up to its limit, in their order.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::UnknownGroup`] for a group not declared on the builder.
-    pub fn resume_group(&self, group: &str) -> Result<(), Error> {
-        let index = self.shared.groups.find(group).ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
-        for (task, epoch) in self.shared.groups.resume(index) {
-            self.shared.dispatch(task, true, epoch);
-        }
-        Ok(())
-    }
-
-    /// Pauses the whole engine: no task starts until [`resume`](Self::resume) (runs in progress go on, and a run
-    /// already starting as this is called may still start). Submissions are still accepted; due tasks wait.
-    pub fn pause(&self) {
-        self.shared.set_paused(true);
-    }
-
-    /// Resumes the engine: the tasks that came due while it was paused start, in their order.
-    pub fn resume(&self) {
-        self.shared.set_paused(false);
-    }
-
-    /// A file descriptor that becomes readable when tasks end, for a host with an event loop (epoll, libuv's
-    /// `uv_poll`, `select`): it learns of completions without a thread blocked in a wait per task. Linux: an
-    /// `eventfd` (non-blocking, close-on-exec) created on the first call — the same one every call — to which
-    /// every task end adds 1 before the task's waiters are woken; reading its 8 bytes gives how many tasks ended
-    /// since the last read and makes it unreadable again. Then ask for the tasks you care about
-    /// ([`TaskHandle::state`], [`get`](Self::get)). The engine owns it: do not close it; it stays open as long as
-    /// the engine's shared state lives.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(target_os = "linux")] {
-    /// let engine = taskwheel::Engine::builder().workers(1).build()?;
-    /// let fd = engine.completion_fd()?;
-    /// engine.spawn(|_| ())?.wait()?;
-    /// let mut ended = [0u8; 8];
-    /// // SAFETY: `fd` is the engine's open eventfd and `ended` an 8-byte buffer.
-    /// assert_eq!(unsafe { libc::read(fd, ended.as_mut_ptr().cast(), 8) }, 8);
-    /// assert_eq!(u64::from_ne_bytes(ended), 1);
-    /// # }
-    /// # Ok::<(), taskwheel::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Spawn`] when the system refuses an eventfd; [`Error::InvalidArgument`] off Linux.
-    pub fn completion_fd(&self) -> Result<i32, Error> {
-        self.shared.completions.fd()
-    }
-
-    /// A snapshot of the engine's counters and lateness percentiles.
-    pub fn stats(&self) -> Stats {
-        self.shared.stats()
-    }
-
-    /// The current instant on the engine's clock.
-    pub fn now(&self) -> Instant {
-        self.shared.clock.now()
-    }
-
-    /// Blocks until the engine is idle as of now: every task due by the clock's current time has run (including
-    /// tasks those runs submitted or re-armed that are due too) and no run is queued or in progress.
-    ///
-    /// With a [`ManualClock`](crate::ManualClock) this is how a test lets the engine catch up after moving time.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::WouldDeadlock`], at once, when called from inside one of this engine's tasks: the engine is not
-    /// idle while that task runs.
-    pub fn wait_idle(&self) -> Result<(), Error> {
-        if scope::inside(&self.shared) {
-            return Err(Error::WouldDeadlock("Spawner::wait_idle"));
-        }
-        self.shared.wait_idle();
-        Ok(())
-    }
-}
+use crate::time::clock::Clock;
 
 /// How [`Engine::shutdown`] treats the tasks still pending.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -490,7 +179,7 @@ impl Engine {
             shared.live.load(Ordering::SeqCst) == 0 && shared.running.load(Ordering::SeqCst) == 0
         });
 
-        shared.stop_tick_thread();
+        shared.tick.stop();
         let threads = std::mem::take(&mut *self.threads.lock());
         for _ in 1..threads.len() {
             shared.queues.push(crate::task::priority::Priority::High, Work::Stop);
@@ -526,7 +215,7 @@ impl Engine {
         shared.stop_accepting();
         shared.set_paused(false); // a paused engine is resumed: what it held runs or is cancelled below
         shared.cancel_live(|_| true);
-        shared.stop_tick_thread();
+        shared.tick.stop();
         let threads = std::mem::take(&mut *self.threads.lock());
         for _ in 1..threads.len() {
             shared.queues.push(crate::task::priority::Priority::High, Work::Stop);
@@ -571,4 +260,232 @@ impl Drop for Engine {
             let _ = handle.join();
         }
     }
+}
+
+/// Builds an [`Engine`]. Start from [`Engine::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use taskwheel::{Engine, WhenFull};
+///
+/// let engine = Engine::builder()
+///     .tick(Duration::from_micros(100))
+///     .workers(2)
+///     .capacity(10_000)
+///     .when_full(WhenFull::Block(Duration::from_millis(10)))
+///     .group("email", 4)
+///     .thread_name("billing")
+///     .build()?;
+/// # Ok::<(), taskwheel::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct EngineBuilder {
+    config: Config,
+}
+
+impl Engine {
+    /// A builder with the default settings.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::new()
+    }
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder::new()
+    }
+}
+
+impl EngineBuilder {
+    /// The defaults: 1 ms tick, one worker per available core, capacity 1,000,000 live tasks, reject when full,
+    /// the monotonic clock, standard precision, 10,000 finished tasks remembered for lookup by id.
+    pub fn new() -> EngineBuilder {
+        EngineBuilder {
+            config: Config {
+                tick: Duration::from_millis(1),
+                workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                capacity: 1_000_000,
+                when_full: WhenFull::Reject,
+                clock: Clock::Monotonic,
+                thread_name: "taskwheel".to_string(),
+                precision: Precision::Standard,
+                retain_finished: 10_000,
+                seed: random_seed(),
+                priority_weights: None,
+                hooks: None,
+                report_panics: false,
+                groups: Vec::new(),
+            },
+        }
+    }
+
+    /// The wheel's tick, from [`MIN_TICK`] (10 µs) to [`MAX_TICK`] (1 s). Deadlines are kept exactly whatever the
+    /// tick; a coarser tick means fewer cascades, a finer one smaller batches per wake-up.
+    pub fn tick(mut self, tick: Duration) -> Self {
+        self.config.tick = tick;
+        self
+    }
+
+    /// The number of worker threads (at least 1).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.config.workers = workers;
+        self
+    }
+
+    /// The most live tasks (pending or running) the engine holds at once (at least 1).
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.config.capacity = capacity;
+        self
+    }
+
+    /// The farthest ahead any time given for a task may lie: a delay, a period, and the distance from now to an
+    /// instant, a wall-clock time or an end time. 2^62 ns, about 146 years. Every time beyond it is refused with
+    /// [`Error::InvalidArgument`] (never read as "never", never silently shortened), so that the deadlines of every
+    /// run, a periodic task's included, stay inside the engine clock's range.
+    ///
+    /// Timeouts of waits (`wait_timeout`, [`WhenFull::Block`], [`Shutdown::Drain`](crate::Shutdown::Drain)) are not
+    /// task times: one beyond the clock's range means no timeout.
+    pub const MAX_DELAY: Duration = Duration::from_nanos(1 << 62);
+
+    /// The longest [`Precision::Precise`] spin an engine accepts: a worker spins at most this long before a deadline,
+    /// so it is also the longest a spinning worker can keep an immediate task waiting.
+    pub const MAX_PRECISE_SPIN: Duration = Duration::from_millis(1);
+
+    /// What a submission does when the engine is full.
+    pub fn when_full(mut self, policy: WhenFull) -> Self {
+        self.config.when_full = policy;
+        self
+    }
+
+    /// The clock to read; [`Clock::Manual`] for deterministic tests.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.config.clock = clock;
+        self
+    }
+
+    /// The seed of the engine's random spreads (the jitter of [`Retry`](crate::Retry) backoffs): the same seed
+    /// gives the same waits, for deterministic tests. Default: drawn at random for each engine.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = seed;
+        self
+    }
+
+    /// Shares the workers between the three run queues by weight instead of strict priority (asynq's weighted
+    /// queues): of every `high + normal + low` takes, each queue gets as many as its weight while it has work, the
+    /// turns spread evenly; a queue whose turn it is but that is empty gives its turn to the highest non-empty one.
+    /// So a flood of `High` never starves `Low`: with `(6, 3, 1)`, `Low` gets one take in ten. A weight may be 0
+    /// (that queue is served only when the others are empty); each is at most
+    /// [`MAX_PRIORITY_WEIGHT`](crate::MAX_PRIORITY_WEIGHT) and one must be non-zero. Default: strict — a worker
+    /// always takes from the highest non-empty queue.
+    ///
+    /// Sharing decides which queue a free worker takes from; it never pre-empts a run, and a task's priority still
+    /// orders it within its own queue's deadline order.
+    pub fn priority_weights(mut self, high: u32, normal: u32, low: u32) -> Self {
+        self.config.priority_weights = Some([high, normal, low]);
+        self
+    }
+
+    /// Hooks called around every run (see [`Hooks`]); replaces hooks set before. With none (the default) a run
+    /// pays one branch for them.
+    pub fn hooks<H: Hooks>(mut self, hooks: PlainArc<H>) -> Self {
+        self.config.hooks = Some(HookSet(hooks));
+        self
+    }
+
+    /// Whether a task's panic is printed through the process's panic hook as it happens (default `false`: the
+    /// engine catches it and reports it — the task fails with the panic's message, counted in
+    /// [`Stats::failed_runs`](crate::Stats::failed_runs), seen by [`Hooks::after_run`] — so it stays quiet).
+    /// Quiet engines wrap the process's panic hook once: the wrapper is silent only for panics inside their
+    /// tasks' runs and hooks, and passes every other panic of the program to the hook it wrapped.
+    pub fn report_panics(mut self, report: bool) -> Self {
+        self.config.report_panics = report;
+        self
+    }
+
+    /// The prefix of the engine's thread names (`NAME-tick`, `NAME-worker-0`, …). Must not contain a NUL byte.
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.config.thread_name = name.into();
+        self
+    }
+
+    /// How hard the tick thread works to fire on time.
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.config.precision = precision;
+        self
+    }
+
+    /// How many *detached* tasks that have ended stay findable by id ([`Spawner::get`](crate::Spawner::get)), as a
+    /// summary (state, run counts, failure text, return code); default 10,000. Approximate: the registry keeps an
+    /// even share per shard. A [joinable](crate::TaskBuilder::joinable) task is kept until released whatever this
+    /// says; `0` keeps no detached task once it has ended.
+    pub fn retain_finished(mut self, count: usize) -> Self {
+        self.config.retain_finished = count;
+        self
+    }
+
+    /// Declares a concurrency group: at most `limit` of its tasks run at once; the others wait without holding a
+    /// worker thread. Any number of groups may be declared; finding a task's group costs one hash lookup.
+    pub fn group(mut self, name: impl Into<String>, limit: usize) -> Self {
+        self.config.groups.push((name.into(), limit));
+        self
+    }
+
+    /// The settings, unchecked (for models that build an engine's parts without its threads).
+    #[cfg(test)]
+    pub(crate) fn into_config(self) -> Config {
+        self.config
+    }
+
+    /// Checks the settings and starts the engine's threads.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a setting out of range (a tick outside [`MIN_TICK`]..=[`MAX_TICK`], no worker,
+    /// zero capacity, a thread name with a NUL byte, a precise spin beyond [`MAX_PRECISE_SPIN`], a group limit of 0
+    /// or a group declared twice), [`Error::Spawn`] when a thread cannot start.
+    pub fn build(self) -> Result<Engine, Error> {
+        let config = self.config;
+        if config.tick < MIN_TICK || config.tick > MAX_TICK {
+            return Err(invalid(format!("tick {:?} is outside {MIN_TICK:?}..={MAX_TICK:?}", config.tick)));
+        }
+        if config.workers == 0 {
+            return Err(invalid("an engine needs at least one worker"));
+        }
+        if config.capacity == 0 {
+            return Err(invalid("capacity must be at least 1"));
+        }
+        if config.thread_name.contains('\0') {
+            return Err(invalid(format!("thread name {:?} contains a NUL byte", config.thread_name)));
+        }
+        if let Precision::Precise { spin } = config.precision {
+            if spin > MAX_PRECISE_SPIN {
+                return Err(invalid(format!("precise spin {spin:?} is longer than {MAX_PRECISE_SPIN:?}")));
+            }
+        }
+        if let Some(weights) = config.priority_weights {
+            if weights.iter().all(|&weight| weight == 0) || weights.iter().any(|&weight| weight > MAX_PRIORITY_WEIGHT) {
+                return Err(invalid(format!(
+                    "priority weights {weights:?}: each at most {MAX_PRIORITY_WEIGHT}, and one above 0"
+                )));
+            }
+        }
+        let mut seen = std::collections::HashSet::with_capacity(config.groups.len());
+        for (name, limit) in &config.groups {
+            if *limit == 0 {
+                return Err(invalid(format!("group {name:?} has a limit of 0")));
+            }
+            if !seen.insert(name.as_str()) {
+                return Err(invalid(format!("group {name:?} is declared twice")));
+            }
+        }
+        Engine::start(config)
+    }
+}
+
+/// A seed that differs between engines and runs: `std`'s randomly keyed hasher, hashing nothing.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new().build_hasher().finish()
 }

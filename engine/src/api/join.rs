@@ -6,10 +6,11 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::api::engine::Spawner;
 use crate::api::handle::TaskHandle;
 use crate::api::task_builder::TaskBuilder;
 use crate::error::Error;
+use crate::shared::Shared;
+use crate::submit::options::once;
 use crate::sync::{Arc, Mutex};
 use crate::task::cell::{RunOutcome, TaskContext, panic_message};
 use crate::task::priority::Priority;
@@ -245,42 +246,9 @@ impl<T, E> ResultTaskBuilder<'_, T, E> {
     }
 }
 
-impl Spawner {
-    /// Runs `f` as soon as a worker is free; its result comes back through [`JoinHandle::join`].
-    ///
-    /// # Errors
-    ///
-    /// See [`Error`].
-    pub fn spawn_with_result<F, T, E>(&self, f: F) -> Result<JoinHandle<T, E>, Error>
-    where
-        F: FnOnce(&TaskContext<'_>) -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: fmt::Display + Send + 'static,
-    {
-        self.task_with_result(f).submit()
-    }
-
-    /// A one-shot task with a typed result and every option (when, priority, key, group, joinable).
-    ///
-    /// The task's untyped record says what the typed result does: an `Err` fails it with the error's text
-    /// ([`TaskHandle::failure`]), a panic fails it with the panic's message.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use taskwheel::{Engine, JoinError};
-    ///
-    /// let engine = Engine::builder().workers(1).build()?;
-    /// let late = engine
-    ///     .task_with_result(|_| Ok::<&str, String>("never"))
-    ///     .after(Duration::from_secs(3600))
-    ///     .submit()?;
-    /// late.cancel();
-    /// assert!(matches!(late.join(), Err(JoinError::Cancelled)));
-    /// # Ok::<(), taskwheel::Error>(())
-    /// ```
-    pub fn task_with_result<F, T, E>(&self, f: F) -> ResultTaskBuilder<'_, T, E>
+impl<'a, T, E> ResultTaskBuilder<'a, T, E> {
+    /// The builder of a one-shot task on the engine of `shared` whose closure `f` returns a typed result.
+    pub(crate) fn new<F>(shared: &'a Arc<Shared>, f: F) -> Self
     where
         F: FnOnce(&TaskContext<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
@@ -288,21 +256,24 @@ impl Spawner {
     {
         let slot: Slot<T, E> = Arc::new(Mutex::new(None));
         let result = slot.clone();
-        let builder = self.task(move |ctx: &TaskContext<'_>| {
-            let (stored, outcome) = match catch_unwind(AssertUnwindSafe(|| f(ctx))) {
-                Ok(Ok(value)) => (Ok(value), RunOutcome::Done),
-                Ok(Err(error)) => {
-                    let message = error.to_string();
-                    (Err(JoinError::Failed(error)), RunOutcome::Failed(message))
-                }
-                Err(payload) => {
-                    let message = panic_message(&*payload);
-                    (Err(JoinError::Panicked(payload)), RunOutcome::Failed(message))
-                }
-            };
-            *result.lock() = Some(stored);
-            outcome
-        });
+        let builder = TaskBuilder::new(
+            shared,
+            once(move |ctx: &TaskContext<'_>| {
+                let (stored, outcome) = match catch_unwind(AssertUnwindSafe(|| f(ctx))) {
+                    Ok(Ok(value)) => (Ok(value), RunOutcome::Done),
+                    Ok(Err(error)) => {
+                        let message = error.to_string();
+                        (Err(JoinError::Failed(error)), RunOutcome::Failed(message))
+                    }
+                    Err(payload) => {
+                        let message = panic_message(&*payload);
+                        (Err(JoinError::Panicked(payload)), RunOutcome::Failed(message))
+                    }
+                };
+                *result.lock() = Some(stored);
+                outcome
+            }),
+        );
         ResultTaskBuilder { builder, slot }
     }
 }

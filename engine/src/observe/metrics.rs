@@ -13,10 +13,10 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::registry::Registry;
 
-use crate::api::engine::Spawner;
 use crate::observe::stats::Stats;
+use crate::shared::Shared;
+use crate::sync::Arc;
 
 /// The lateness histogram's bucket bounds, in nanoseconds: 1, 2, 5 per decade from 1 µs to 10 s.
 const LATENESS_BOUNDS_NS: [u64; 22] = [
@@ -45,7 +45,7 @@ const LATENESS_BOUNDS_NS: [u64; 22] = [
 ];
 
 /// A `prometheus-client` collector of one engine's metrics, read at each scrape. From
-/// [`Spawner::metrics_collector`].
+/// [`Spawner::metrics_collector`](crate::Spawner::metrics_collector).
 ///
 /// # Examples
 ///
@@ -65,30 +65,19 @@ const LATENESS_BOUNDS_NS: [u64; 22] = [
 /// ```
 #[derive(Clone)]
 pub struct MetricsCollector {
-    spawner: Spawner,
+    shared: Arc<Shared>,
+}
+
+impl MetricsCollector {
+    /// The collector of the engine of `shared`.
+    pub(crate) fn new(shared: Arc<Shared>) -> MetricsCollector {
+        MetricsCollector { shared }
+    }
 }
 
 impl fmt::Debug for MetricsCollector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MetricsCollector").finish_non_exhaustive()
-    }
-}
-
-impl Spawner {
-    /// A collector of this engine's metrics to register in your own `prometheus-client` registry (feature
-    /// `metrics`). It keeps the engine's shared state alive, not its threads.
-    pub fn metrics_collector(&self) -> MetricsCollector {
-        MetricsCollector { spawner: self.clone() }
-    }
-
-    /// This engine's metrics as Prometheus / OpenMetrics text (feature `metrics`), ending in `# EOF`.
-    pub fn metrics_text(&self) -> String {
-        let mut registry = Registry::default();
-        registry.register_collector(Box::new(self.metrics_collector()));
-        let mut text = String::new();
-        // Writing to a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
-        text
     }
 }
 
@@ -121,7 +110,7 @@ fn labelled_gauge(
 
 impl Collector for MetricsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
-        let shared = &self.spawner.shared;
+        let shared = &self.shared;
         let stats: Stats = shared.stats();
         let e = &mut encoder;
         counter(e, "taskwheel_tasks_submitted", "Tasks accepted.", stats.submitted)?;

@@ -141,7 +141,6 @@ pub(crate) struct Counters {
     pub(crate) wall_clock_jumps: CachePadded<AtomicU64>,
     pub(crate) hook_panics: CachePadded<AtomicU64>,
     pub(crate) wakeups: CachePadded<AtomicU64>,
-    pub(crate) signalled_wakeups: CachePadded<AtomicU64>,
     pub(crate) lateness: Histogram,
 }
 
@@ -160,7 +159,6 @@ impl Counters {
             wall_clock_jumps: CachePadded::new(AtomicU64::new(0)),
             hook_panics: CachePadded::new(AtomicU64::new(0)),
             wakeups: CachePadded::new(AtomicU64::new(0)),
-            signalled_wakeups: CachePadded::new(AtomicU64::new(0)),
             lateness: Histogram::new(),
         }
     }

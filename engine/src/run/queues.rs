@@ -1,26 +1,10 @@
-//! The engine's queues: the command queue into the tick thread (what it is asked), and the run queues between the
-//! tick thread (and submitters) and the workers, one per priority: strict order, or weighted sharing.
+//! The run queues between the tick thread (and submitters) and the workers, one per priority: strict order, or
+//! weighted sharing.
 
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{Arc, CachePadded, PriorityQueues};
 use crate::task::cell::Task;
 use crate::task::priority::Priority;
-
-/// What submitters, cancellers and workers ask of the tick thread.
-pub(crate) enum Command {
-    /// Put this pending task in the wheel at its deadline.
-    Schedule(Arc<Task>),
-    /// This task was cancelled: take it out of the wheel now rather than at its deadline.
-    Unschedule(Arc<Task>),
-    /// This task was rescheduled (its epoch and deadline moved): take its old entry out and put it in again.
-    Reschedule(Arc<Task>),
-    /// Run `run` of this task must end by `deadline` (nanoseconds after the origin): past it, mark it timed out.
-    Watch { task: Arc<Task>, run: u64, deadline: u64 },
-    /// Acknowledge this ticket (in `sync_reached`) once everything due now has been dispatched.
-    Sync(u64),
-    /// Exit.
-    Stop,
-}
 
 /// What a worker takes from the queues.
 pub(crate) enum Work {

@@ -2,13 +2,13 @@
 
 use crate::config::Precision;
 use crate::observe::logging::log_at;
-use crate::run::queues::Command;
 use crate::shared::Shared;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
 use crate::sync::channel::{Receiver, TryRecvError};
 use crate::task::cell::Task;
 use crate::task::state::TaskState;
+use crate::tick::link::Command;
 use crate::time::clock::Clock;
 use crate::time::wall_steps::WallWatch;
 use crate::wheel::{TimerKey, Wheel};
@@ -135,7 +135,7 @@ impl TickThread {
             // While it works, the tick thread publishes a target of 0: a submitter of a task due at once then sends
             // it through here rather than straight to a run queue, behind the due tasks this thread holds (see
             // `Shared::schedule`). A read-modify-write, as every write of this atomic is.
-            self.shared.sleep_target.swap(0, Ordering::SeqCst);
+            self.shared.tick.begin_pass();
             // The clock is read before the commands are taken: every task whose submission returned before this
             // reading is in the wheel before anything due by it is dispatched, so a task submitted just before
             // the clock passed its deadline is never overtaken by one due later.
@@ -164,7 +164,7 @@ impl TickThread {
             self.fire_due(now);
             self.time_out_due(now);
             let target = self.sleep_target();
-            self.shared.sleep_target.swap(target.unwrap_or(u64::MAX), Ordering::SeqCst);
+            self.shared.tick.publish_target(target.unwrap_or(u64::MAX));
             // For whoever waits to see the tick thread's plan: always, since a waiter may have read the 0 of this
             // pass even when the plan itself did not change (loom found the lost wake-up when this was skipped).
             self.shared.changes.notify_all();
@@ -173,16 +173,15 @@ impl TickThread {
                 self.shared.sync_reached.store(acknowledgeable, Ordering::SeqCst);
                 self.shared.changes.notify_all();
             }
-            // The `swap` above pairs with the read-modify-write in `Shared::schedule`: a submission that read the
-            // old target sent its command before, and it is visible here; no submission slips into the sleep.
+            // The target published above pairs with the read-modify-write in `TickLink::send`: a sender that read
+            // the old target sent its command before, and it is visible here; no command slips into the sleep.
             if !self.commands.is_empty() || synced > acknowledgeable {
                 continue; // more commands, or a ticket to acknowledge after a fresh clock reading
             }
             self.sleep(target);
         }
         self.wall_watch = None; // stops and joins the watcher
-        self.shared.sleep_target.swap(u64::MAX, Ordering::SeqCst);
-        self.shared.tick_stopped.store(true, Ordering::SeqCst);
+        self.shared.tick.mark_stopped();
         self.shared.changes.notify_all();
     }
 
@@ -244,7 +243,7 @@ impl TickThread {
         let shared = Arc::downgrade(&self.shared);
         self.wall_watch = WallWatch::start(&self.shared.config.thread_name, move || {
             if let Some(shared) = shared.upgrade() {
-                shared.wake_tick_thread();
+                shared.tick.wake();
             }
         });
         self.wall_polling = self.wall_watch.is_none();
@@ -389,12 +388,12 @@ impl TickThread {
         // A manual clock's wall clock set by hand wakes this wait without a flag: the skew itself is looked at.
         let converted = self.skew.filter(|_| !self.cron.is_empty());
         let woken = || {
-            shared.tick_woken.swap(false, Ordering::SeqCst)
+            shared.tick.take_wake()
                 || converted.is_some_and(|converted| (self.skew_now(shared.now_ns()) - converted).abs() > WALL_STEP_NS)
         };
         // In precise mode the tick thread wakes `handoff` early and hands the task over then.
         let wake_at = target.map(|ns| shared.instant_of(ns.saturating_sub(self.handoff_ns)));
-        shared.clock.wait(&shared.tick_wake, wake_at, woken);
+        shared.clock.wait(shared.tick.notifier(), wake_at, woken);
         shared.stats.wakeups.fetch_add(1, Ordering::Relaxed);
     }
 }

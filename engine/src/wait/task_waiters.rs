@@ -2,7 +2,8 @@
 //! another task ending.
 //!
 //! Each waiting call registers a signal of its own under the task's address, in one of 64 buckets; the end of a
-//! task wakes the signals registered for that task and no other. A task's `done` byte carries two bits, `DONE`
+//! task wakes the signals registered for that task and no other. A task's `done` byte (private to its cell, behind
+//! `mark_done`, `mark_waited` and `is_done`) carries two bits, `DONE`
 //! and `WAITED`, each set by a read-modify-write, so the two sides always see each other: the waiter sets `WAITED`
 //! after registering (under the bucket's lock), the end sets `DONE` and takes the lock only if `WAITED` was set.
 //! Either the end sees the waiter (and wakes it), or the waiter sees the end (and takes its registration back).
@@ -13,10 +14,6 @@ use std::time::Instant;
 use crate::sync::atomic::Ordering;
 use crate::sync::{Arc, Condvar, Mutex, StatCounter};
 use crate::task::cell::Task;
-
-/// The task ended (terminal, bookkeeping done).
-
-/// Someone registered to wait for the task.
 
 /// Buckets of waiting calls. One under loom: the bucket is chosen by a task's address, which differs between
 /// loom's iterations, and loom needs every iteration to touch the same primitives; with one bucket its models

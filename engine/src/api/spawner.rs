@@ -1,0 +1,390 @@
+//! [`Spawner`]: what submits, finds, cancels and pauses tasks and reads an engine's statistics — the part of an
+//! engine a task can keep without keeping the engine alive.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::api::handle::TaskHandle;
+use crate::api::join::{JoinHandle, ResultTaskBuilder};
+use crate::api::task_builder::{PeriodicBuilder, TaskBuilder};
+use crate::error::Error;
+#[cfg(feature = "metrics")]
+use crate::observe::metrics::MetricsCollector;
+use crate::observe::stats::Stats;
+use crate::run::scope;
+use crate::shared::Shared;
+use crate::submit::options::{once, repeating};
+use crate::submit::registry::Found;
+use crate::sync::Arc;
+use crate::sync::atomic::Ordering;
+use crate::task::cell::{Task, TaskContext, TaskResult};
+use crate::task::state::CancelOutcome;
+
+/// Submits tasks to an engine. An [`Engine`] derefs to its `Spawner`; [`Engine::spawner`] gives a clone that a
+/// task can keep to submit more tasks without keeping the engine alive.
+///
+/// # Examples
+///
+/// ```
+/// use taskwheel::Engine;
+///
+/// let engine = Engine::builder().workers(2).build()?;
+/// let spawner = engine.spawner();
+/// let first = engine.spawn(move |_| {
+///     // Submit a follow-up from inside a task.
+///     spawner.spawn(|_| println!("follow-up")).map(drop)
+/// })?;
+/// first.wait()?;
+/// engine.wait_idle()?;
+/// assert_eq!(engine.stats().succeeded, 2);
+/// # Ok::<(), taskwheel::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Spawner {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Spawner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shared = &self.shared;
+        f.debug_struct("Spawner")
+            .field("name", &shared.config.thread_name)
+            .field("workers", &shared.config.workers)
+            .field("tick", &shared.config.tick)
+            .field("accepting", &shared.accepting.load(Ordering::SeqCst))
+            .field("live", &shared.live.load(Ordering::SeqCst))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Spawner {
+    /// Runs `f` as soon as a worker is free.
+    ///
+    /// # Errors
+    ///
+    /// See [`Error`].
+    pub fn spawn<F, R>(&self, f: F) -> Result<TaskHandle, Error>
+    where
+        F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        self.task(f).submit()
+    }
+
+    /// Runs `f` once, `delay` after this call.
+    ///
+    /// # Errors
+    ///
+    /// See [`Error`].
+    pub fn after<F, R>(&self, delay: Duration, f: F) -> Result<TaskHandle, Error>
+    where
+        F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        self.task(f).after(delay).submit()
+    }
+
+    /// Runs `f` once at `instant` on the engine's clock (at once if it is past).
+    ///
+    /// # Errors
+    ///
+    /// See [`Error`].
+    pub fn at<F, R>(&self, instant: Instant, f: F) -> Result<TaskHandle, Error>
+    where
+        F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        self.task(f).at(instant).submit()
+    }
+
+    /// Runs `f` once at a wall-clock time (at once if it is past).
+    ///
+    /// # Errors
+    ///
+    /// See [`Error`].
+    pub fn at_system_time<F, R>(&self, time: SystemTime, f: F) -> Result<TaskHandle, Error>
+    where
+        F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        self.task(f).at_system_time(time).submit()
+    }
+
+    /// Runs `f` every `period` at a fixed rate, the first time one period from now, until cancelled.
+    ///
+    /// # Errors
+    ///
+    /// See [`Error`]; a period shorter than the engine's tick is an [`Error::InvalidArgument`].
+    pub fn every<F, R>(&self, period: Duration, f: F) -> Result<TaskHandle, Error>
+    where
+        F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        self.periodic(period, f).submit()
+    }
+
+    /// A one-shot task with every option: when, priority, dedupe key, group.
+    pub fn task<F, R>(&self, f: F) -> TaskBuilder<'_>
+    where
+        F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        TaskBuilder::new(&self.shared, once(f))
+    }
+
+    /// A one-shot task that is tried again when a run fails, as `retry` says (attempts, exponential backoff with
+    /// full jitter, panics or not), with every option of [`task`](Self::task). The closure runs once per attempt;
+    /// [`TaskContext::run`] is the attempt's number. See [`Retry`](crate::Retry).
+    pub fn retrying<F, R>(&self, retry: crate::Retry, f: F) -> TaskBuilder<'_>
+    where
+        F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        TaskBuilder::retrying(&self.shared, repeating(f), retry)
+    }
+
+    /// A periodic task with every option: fixed rate or delay, misfire policy, jitter, first delay, run limit, end
+    /// time.
+    pub fn periodic<F, R>(&self, period: Duration, f: F) -> PeriodicBuilder<'_>
+    where
+        F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        PeriodicBuilder::new(&self.shared, period, repeating(f))
+    }
+
+    /// A periodic task that runs at the occurrences of a cron expression, with every option of
+    /// [`periodic`](Self::periodic) but the period: misfire policy, jitter, run limit, end time and the rest.
+    ///
+    /// Occurrences are wall-clock times (see [`Cron`](crate::Cron) for time zones and daylight saving time); each
+    /// is converted to the engine's monotonic clock, and converted again when the wall clock steps (NTP, suspend
+    /// and resume, a date set by hand): on Linux a `timerfd` with `TFD_TIMER_CANCEL_ON_SET` wakes the tick thread
+    /// for it; elsewhere, while cron tasks are pending, the tick thread looks every second. So a cron task fires at
+    /// its wall-clock time, neither late nor in a burst; the occurrences a forward step skipped are missed ones,
+    /// handled by the misfire policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskwheel::{Clock, Cron, Engine, ManualClock};
+    ///
+    /// let clock = ManualClock::new();
+    /// let engine = Engine::builder().workers(1).clock(Clock::Manual(clock.clone())).build()?;
+    /// let report = engine.cron(Cron::parse("0 9 * * MON-FRI")?, |_| {}).submit()?; // 09:00 UTC on weekdays
+    /// for _day in 0..7 {
+    ///     clock.advance(Duration::from_secs(24 * 3600));
+    ///     engine.wait_idle()?;
+    /// }
+    /// assert_eq!(report.runs(), 5); // one a weekday, whatever day the week started on
+    /// # Ok::<(), taskwheel::Error>(())
+    /// ```
+    pub fn cron<F, R>(&self, cron: crate::Cron, f: F) -> PeriodicBuilder<'_>
+    where
+        F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
+        R: TaskResult,
+    {
+        PeriodicBuilder::cron(&self.shared, cron, repeating(f))
+    }
+
+    /// A handle to the task with this id, live or among the recently finished ones.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an id never issued, released, or (detached) finished too long ago.
+    pub fn get(&self, id: u64) -> Result<TaskHandle, Error> {
+        let task = match self.shared.registry.get(id).ok_or(Error::NotFound(id))? {
+            Found::Task(task) => task,
+            Found::Ended(summary) => Task::ended(id, &summary),
+        };
+        Ok(TaskHandle { task, shared: self.shared.clone() })
+    }
+
+    /// Lets a [joinable](TaskBuilder::joinable) task go: once it has ended its id answers
+    /// [`Error::NotFound`] (at once if it has already ended); until then it is treated as detached. For a detached
+    /// task this does nothing. Handles already held keep working.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an id never issued, already released, or (detached) finished too long ago.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskwheel::{Engine, TaskState};
+    ///
+    /// let engine = Engine::builder().workers(1).retain_finished(0).build()?;
+    /// let id = engine.task(|_| 7).joinable().submit()?.id();
+    /// engine.wait_idle()?;
+    /// // Kept although nothing finished is retained: it is joinable.
+    /// let handle = engine.get(id)?;
+    /// assert_eq!((handle.state(), handle.code()), (TaskState::Failed, Some(7)));
+    /// engine.release(id)?;
+    /// assert!(engine.get(id).is_err());
+    /// # Ok::<(), taskwheel::Error>(())
+    /// ```
+    pub fn release(&self, id: u64) -> Result<(), Error> {
+        if self.shared.registry.release(id) { Ok(()) } else { Err(Error::NotFound(id)) }
+    }
+
+    /// Cancels the task with this id; see [`TaskHandle::cancel`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an id never issued or finished too long ago.
+    pub fn cancel(&self, id: u64) -> Result<CancelOutcome, Error> {
+        self.get(id).map(|handle| handle.cancel())
+    }
+
+    /// Pauses a concurrency group: none of its tasks starts until [`resume_group`](Self::resume_group) (runs in
+    /// progress go on; due tasks wait for a slot as they do when the group is full).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownGroup`] for a group not declared on the builder.
+    pub fn pause_group(&self, group: &str) -> Result<(), Error> {
+        let index = self.shared.groups.find(group).ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
+        self.shared.groups.pause(index);
+        Ok(())
+    }
+
+    /// Resumes a paused group: its waiting tasks start, up to its limit, in their order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownGroup`] for a group not declared on the builder.
+    pub fn resume_group(&self, group: &str) -> Result<(), Error> {
+        let index = self.shared.groups.find(group).ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
+        for (task, epoch) in self.shared.groups.resume(index) {
+            self.shared.dispatch(task, true, epoch);
+        }
+        Ok(())
+    }
+
+    /// Pauses the whole engine: no task starts until [`resume`](Self::resume) (runs in progress go on, and a run
+    /// already starting as this is called may still start). Submissions are still accepted; due tasks wait.
+    pub fn pause(&self) {
+        self.shared.set_paused(true);
+    }
+
+    /// Resumes the engine: the tasks that came due while it was paused start, in their order.
+    pub fn resume(&self) {
+        self.shared.set_paused(false);
+    }
+
+    /// A file descriptor that becomes readable when tasks end, for a host with an event loop (epoll, libuv's
+    /// `uv_poll`, `select`): it learns of completions without a thread blocked in a wait per task. Linux: an
+    /// `eventfd` (non-blocking, close-on-exec) created on the first call — the same one every call — to which
+    /// every task end adds 1 before the task's waiters are woken; reading its 8 bytes gives how many tasks ended
+    /// since the last read and makes it unreadable again. Then ask for the tasks you care about
+    /// ([`TaskHandle::state`], [`get`](Self::get)). The engine owns it: do not close it; it stays open as long as
+    /// the engine's shared state lives.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(target_os = "linux")] {
+    /// let engine = taskwheel::Engine::builder().workers(1).build()?;
+    /// let fd = engine.completion_fd()?;
+    /// engine.spawn(|_| ())?.wait()?;
+    /// let mut ended = [0u8; 8];
+    /// // SAFETY: `fd` is the engine's open eventfd and `ended` an 8-byte buffer.
+    /// assert_eq!(unsafe { libc::read(fd, ended.as_mut_ptr().cast(), 8) }, 8);
+    /// assert_eq!(u64::from_ne_bytes(ended), 1);
+    /// # }
+    /// # Ok::<(), taskwheel::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Spawn`] when the system refuses an eventfd; [`Error::InvalidArgument`] off Linux.
+    pub fn completion_fd(&self) -> Result<i32, Error> {
+        self.shared.completions.fd()
+    }
+
+    /// A snapshot of the engine's counters and lateness percentiles.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    /// The current instant on the engine's clock.
+    pub fn now(&self) -> Instant {
+        self.shared.clock.now()
+    }
+
+    /// Blocks until the engine is idle as of now: every task due by the clock's current time has run (including
+    /// tasks those runs submitted or re-armed that are due too) and no run is queued or in progress.
+    ///
+    /// With a [`ManualClock`](crate::ManualClock) this is how a test lets the engine catch up after moving time.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldDeadlock`], at once, when called from inside one of this engine's tasks: the engine is not
+    /// idle while that task runs.
+    pub fn wait_idle(&self) -> Result<(), Error> {
+        if scope::inside(&self.shared) {
+            return Err(Error::WouldDeadlock("Spawner::wait_idle"));
+        }
+        self.shared.wait_idle();
+        Ok(())
+    }
+
+    /// Runs `f` as soon as a worker is free; its result comes back through [`JoinHandle::join`].
+    ///
+    /// # Errors
+    ///
+    /// See [`Error`].
+    pub fn spawn_with_result<F, T, E>(&self, f: F) -> Result<JoinHandle<T, E>, Error>
+    where
+        F: FnOnce(&TaskContext<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        self.task_with_result(f).submit()
+    }
+
+    /// A one-shot task with a typed result and every option (when, priority, key, group, joinable).
+    ///
+    /// The task's untyped record says what the typed result does: an `Err` fails it with the error's text
+    /// ([`TaskHandle::failure`]), a panic fails it with the panic's message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskwheel::{Engine, JoinError};
+    ///
+    /// let engine = Engine::builder().workers(1).build()?;
+    /// let late = engine
+    ///     .task_with_result(|_| Ok::<&str, String>("never"))
+    ///     .after(Duration::from_secs(3600))
+    ///     .submit()?;
+    /// late.cancel();
+    /// assert!(matches!(late.join(), Err(JoinError::Cancelled)));
+    /// # Ok::<(), taskwheel::Error>(())
+    /// ```
+    pub fn task_with_result<F, T, E>(&self, f: F) -> ResultTaskBuilder<'_, T, E>
+    where
+        F: FnOnce(&TaskContext<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        ResultTaskBuilder::new(&self.shared, f)
+    }
+    /// A collector of this engine's metrics to register in your own `prometheus-client` registry (feature
+    /// `metrics`). It keeps the engine's shared state alive, not its threads.
+    #[cfg(feature = "metrics")]
+    pub fn metrics_collector(&self) -> MetricsCollector {
+        MetricsCollector::new(self.shared.clone())
+    }
+
+    /// This engine's metrics as Prometheus / OpenMetrics text (feature `metrics`), ending in `# EOF`.
+    #[cfg(feature = "metrics")]
+    pub fn metrics_text(&self) -> String {
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register_collector(Box::new(self.metrics_collector()));
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+        text
+    }
+}

@@ -1,0 +1,158 @@
+//! The link between the engine and its tick thread: the command queue into it, the deadline it sleeps toward, and
+//! its wake-up. The handshake that keeps a command from slipping into the tick thread's sleep lives here, both
+//! sides of it:
+//!
+//! - the tick thread publishes a target of 0 while it works ([`begin_pass`](TickLink::begin_pass)), then the
+//!   deadline it will sleep toward ([`publish_target`](TickLink::publish_target)), and looks at its queue once
+//!   more before it sleeps;
+//! - a sender queues its command, then reads the target with a read-modify-write
+//!   ([`send`](TickLink::send)): either that read comes after the tick thread's swap of a new target (and
+//!   compares against it), or before it, and then that swap reads from it, so the command is visible when the
+//!   tick thread next looks at its queue, before it sleeps. No wakeup is lost, by acquire/release alone (which
+//!   loom checks).
+//!
+//! Every write of the target and of the wake flag is a read-modify-write (see `sync`).
+
+use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use crate::sync::channel::{self, Receiver, Sender};
+use crate::sync::notifier::Notifier;
+use crate::sync::{Arc, CachePadded, StatCounter};
+use crate::task::cell::Task;
+
+/// What submitters, cancellers and workers ask of the tick thread.
+pub(crate) enum Command {
+    /// Put this pending task in the wheel at its deadline.
+    Schedule(Arc<Task>),
+    /// This task was cancelled: take it out of the wheel now rather than at its deadline.
+    Unschedule(Arc<Task>),
+    /// This task was rescheduled (its epoch and deadline moved): take its old entry out and put it in again.
+    Reschedule(Arc<Task>),
+    /// Run `run` of this task must end by `deadline` (nanoseconds after the origin): past it, mark it timed out.
+    Watch { task: Arc<Task>, run: u64, deadline: u64 },
+    /// Acknowledge this ticket (in `sync_reached`) once everything due now has been dispatched.
+    Sync(u64),
+    /// Exit.
+    Stop,
+}
+
+/// The engine's end of the link to its tick thread.
+pub(crate) struct TickLink {
+    commands: Sender<Command>,
+    /// The deadline the tick thread sleeps toward (nanoseconds after the origin; `u64::MAX` for none, 0 while it
+    /// works).
+    sleep_target: AtomicU64,
+    /// Set to wake the tick thread.
+    woken: AtomicBool,
+    wake: Arc<Notifier>,
+    /// Set by the tick thread as it exits.
+    stopped: AtomicBool,
+    /// Wake-ups sent because a command's deadline came before the tick thread's target.
+    signalled: CachePadded<StatCounter>,
+}
+
+impl TickLink {
+    /// A new link, and the receiving end of its command queue (for the tick thread).
+    pub(crate) fn new() -> (TickLink, Receiver<Command>) {
+        let (commands, receiver) = channel::unbounded();
+        let link = TickLink {
+            commands,
+            sleep_target: AtomicU64::new(u64::MAX),
+            woken: AtomicBool::new(false),
+            wake: Arc::new(Notifier::default()),
+            stopped: AtomicBool::new(false),
+            signalled: CachePadded::new(StatCounter::new(0)),
+        };
+        (link, receiver)
+    }
+
+    /// What the tick thread sleeps on (for a manual clock to notify when it moves).
+    pub(crate) fn notifier(&self) -> &Arc<Notifier> {
+        &self.wake
+    }
+
+    /// `true` when the tick thread holds nothing due by `now`, so a task due by `now` may go straight to a run
+    /// queue without overtaking one: no command waits in its queue and its published target lies ahead of `now`.
+    /// (The queue is read first: the tick thread publishes a target of 0 before it takes commands out, so a task
+    /// it has taken but not yet dispatched is seen either in the queue or through that 0.)
+    pub(crate) fn holds_nothing_due_by(&self, now: u64) -> bool {
+        self.commands.is_empty() && self.sleep_target.load(Ordering::SeqCst) > now
+    }
+
+    /// Queues `command`, about something due at `deadline` (nanoseconds after the origin), and wakes the tick
+    /// thread when that comes before the deadline it sleeps toward (counted in
+    /// [`signalled_wakeups`](Self::signalled_wakeups)).
+    pub(crate) fn send(&self, command: Command, deadline: u64) {
+        let _ = self.commands.send(command);
+        // A read-modify-write, not a load: the handshake of the module's documentation.
+        if deadline < self.sleep_target.fetch_add(0, Ordering::SeqCst) {
+            self.signalled.fetch_add(1, Ordering::Relaxed);
+            self.wake();
+        }
+    }
+
+    /// Queues `command` without waking the tick thread: for what can wait until it next wakes anyway (taking a
+    /// cancelled task out of the wheel).
+    pub(crate) fn send_lazily(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+
+    /// Queues `command` and wakes the tick thread whatever its target (a sync ticket, the stop).
+    pub(crate) fn send_now(&self, command: Command) {
+        let _ = self.commands.send(command);
+        self.wake();
+    }
+
+    /// Asks the tick thread to exit.
+    pub(crate) fn stop(&self) {
+        self.send_now(Command::Stop);
+    }
+
+    /// Wakes the tick thread (to look at its queue and the clocks again).
+    pub(crate) fn wake(&self) {
+        // A swap, not a store: the flag is consumed by read-modify-writes, and keeping every write to it an RMW
+        // keeps loom's model of it exact (loom can order a plain store wrongly against racing RMWs).
+        self.woken.swap(true, Ordering::SeqCst);
+        self.wake.notify_all();
+    }
+
+    /// Wake-ups sent because a command's deadline came before the tick thread's target.
+    pub(crate) fn signalled_wakeups(&self) -> u64 {
+        self.signalled.load(Ordering::Relaxed)
+    }
+
+    /// The target the tick thread published last (for models).
+    #[cfg(test)]
+    pub(crate) fn sleep_target(&self) -> u64 {
+        self.sleep_target.load(Ordering::SeqCst)
+    }
+
+    /// `true` once the tick thread has exited.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    // ---- The tick thread's side ----
+
+    /// A pass begins: publishes a target of 0 while the tick thread works, so that a submitter of a task due at
+    /// once sends it through the tick thread, behind the due tasks it holds.
+    pub(crate) fn begin_pass(&self) {
+        self.sleep_target.swap(0, Ordering::SeqCst);
+    }
+
+    /// Publishes the deadline the tick thread will sleep toward (`u64::MAX`: none). The tick thread looks at its
+    /// queue after this and before it sleeps.
+    pub(crate) fn publish_target(&self, target: u64) {
+        self.sleep_target.swap(target, Ordering::SeqCst);
+    }
+
+    /// Consumes a wake-up: `true` when one was sent since the last call.
+    pub(crate) fn take_wake(&self) -> bool {
+        self.woken.swap(false, Ordering::SeqCst)
+    }
+
+    /// The tick thread has exited: no target, and waits for it end.
+    pub(crate) fn mark_stopped(&self) {
+        self.sleep_target.swap(u64::MAX, Ordering::SeqCst);
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+}
