@@ -77,3 +77,14 @@ pub(crate) struct Config {
     /// Print the panics of tasks through the process's panic hook (default: quiet; see `quiet`).
     pub(crate) report_panics: bool,
 }
+
+impl Config {
+    /// How long before its deadline a task is handed to a worker: the spin of precise mode on the monotonic
+    /// clock, 0 otherwise (a manual clock never needs it).
+    pub(crate) fn handoff_ns(&self) -> u64 {
+        match (self.precision, &self.clock) {
+            (Precision::Precise { spin }, Clock::Monotonic) => u64::try_from(spin.as_nanos()).unwrap_or(u64::MAX),
+            _ => 0,
+        }
+    }
+}

@@ -35,7 +35,7 @@ fn parts(groups: &[(&str, usize)]) -> (Arc<Shared>, Receiver<Command>) {
 
 /// One worker step: takes one queued piece of work and runs it. `false` when the queues were empty.
 fn work_once(shared: &Arc<Shared>) -> bool {
-    match shared.queues.try_pop() {
+    match shared.run.try_take() {
         Some(Work::Run { task, has_slot, epoch }) => {
             worker::run_one(shared, task, has_slot, epoch);
             true
@@ -115,7 +115,7 @@ fn submit_racing_the_tick_threads_sleep_is_never_lost() {
         let near_deadline = near.task.deadline();
         // No clock movement: only the submission itself can make the tick thread re-plan. A lost wakeup leaves
         // both threads blocked, which loom reports as a deadlock.
-        shared.clock.wait(&shared.changes, None, || shared.tick.sleep_target() == near_deadline);
+        shared.time.clock().wait(shared.ends.changes(), None, || shared.tick.sleep_target() == near_deadline);
         shared.tick.stop();
         tick.join().unwrap();
     });
@@ -236,7 +236,7 @@ fn a_periodic_task_cancelled_during_a_run_never_runs_again() {
             if let Command::Schedule(task) = command {
                 let (state, epoch) = task.lifecycle().load_with_epoch();
                 if state == TaskState::Pending {
-                    shared.dispatch(task, false, epoch);
+                    shared.run.dispatch(task, false, epoch);
                 }
             }
         }
@@ -302,10 +302,10 @@ fn a_task_seen_ended_is_never_counted_as_running() {
         };
         // What a drain shutdown does when its timeout runs out: a task already ended is not "still running".
         if handle.state().is_terminal() {
-            assert_eq!(shared.running.load(Ordering::SeqCst), 0, "an ended task was reported as still running");
+            assert_eq!(shared.run.running(), 0, "an ended task was reported as still running");
         }
         worker.join().unwrap();
-        assert_eq!(shared.running.load(Ordering::SeqCst), 0);
+        assert_eq!(shared.run.running(), 0);
     });
 }
 
@@ -313,7 +313,9 @@ fn a_task_seen_ended_is_never_counted_as_running() {
 fn a_task_due_at_once_never_overtakes_a_due_task_the_tick_thread_holds() {
     model(|| {
         let (shared, commands) = parts(&[]);
-        let Clock::Manual(clock) = shared.clock.clone() else { unreachable!("parts() builds on a manual clock") };
+        let Clock::Manual(clock) = shared.time.clock().clone() else {
+            unreachable!("parts() builds on a manual clock")
+        };
         let first = submit(&shared, Submission::new(once(|_| ()), When::After(Duration::from_secs(1)))).unwrap();
         clock.advance(Duration::from_secs(1)); // `first` is due now, and held by the tick thread
         let tick = {
@@ -325,7 +327,7 @@ fn a_task_due_at_once_never_overtakes_a_due_task_the_tick_thread_holds() {
         let second = submit(&shared, Submission::new(once(|_| ()), When::Now)).unwrap();
         let mut order = Vec::new();
         while order.len() < 2 {
-            if let Work::Run { task, .. } = shared.queues.pop() {
+            if let Work::Run { task, .. } = shared.run.take() {
                 order.push(task.id);
             }
         }
@@ -348,10 +350,10 @@ fn a_waiter_is_woken_by_its_own_task_and_another_task_leaves_it_waiting() {
         assert!(work_once(&shared)); // `other` runs and ends first (queue order)
         assert!(other.is_finished() && !awaited.is_finished());
         // The waiter is either not registered yet or still registered: `other`'s end did not take it away.
-        assert!(shared.waiters.registered() <= 1);
+        assert!(shared.ends.waiting() <= 1);
         assert!(work_once(&shared));
         assert_eq!(waiter.join().unwrap().unwrap(), TaskState::Succeeded, "the waiter was not woken");
-        assert_eq!(shared.waiters.registered(), 0, "a registration was left behind");
+        assert_eq!(shared.ends.waiting(), 0, "a registration was left behind");
     });
 }
 
@@ -380,7 +382,7 @@ fn a_task_a_worker_ended_is_always_found_and_recorded_before_wait_idle_returns()
             matches!(shared.registry.get(id), Some(Found::Ended(summary)) if summary.state == TaskState::Succeeded),
             "wait_idle returned before the worker recorded the task's end"
         );
-        shared.queues.push(crate::task::priority::Priority::High, Work::Stop);
+        shared.run.stop_workers(1);
         worker.join().unwrap();
     });
 }
@@ -392,7 +394,7 @@ fn a_reschedule_racing_a_workers_start_either_moves_the_task_or_finds_it_started
         let runs = Arc::new(AtomicUsize::new(0));
         // Due now: its dispatch (under epoch 0) is in the run queue, as if the tick thread had just fired it.
         let handle = submit(&shared, counting(When::Now, &runs)).unwrap();
-        let later = shared.now_ns() + 3_600_000_000_000;
+        let later = shared.time.now_ns() + 3_600_000_000_000;
         let rescheduler = {
             let (shared, task) = (shared.clone(), handle.task.clone());
             thread::spawn(move || shared.reschedule(&task, later))
@@ -419,19 +421,19 @@ fn a_reschedule_racing_a_workers_start_either_moves_the_task_or_finds_it_started
 fn a_resume_racing_a_worker_that_holds_its_work_never_strands_it() {
     model(|| {
         let (shared, _commands) = parts(&[]);
-        shared.set_paused(true);
+        shared.run.set_paused(true);
         let runs = Arc::new(AtomicUsize::new(0));
         submit(&shared, counting(When::Now, &runs)).unwrap(); // in the run queue
         let worker = {
             let shared = shared.clone();
             thread::spawn(move || work_once(&shared))
         };
-        shared.set_paused(false);
+        shared.run.set_paused(false);
         worker.join().unwrap();
         // Whatever the order, the work ran or went back to the run queue: none is left held.
         while work_once(&shared) {}
         assert_eq!(runs.load(Ordering::SeqCst), 1, "the held work was stranded");
-        assert!(shared.held.lock().is_empty());
+        assert!(shared.run.holds_nothing());
     });
 }
 

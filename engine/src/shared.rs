@@ -1,70 +1,56 @@
 //! The state every part of a running engine shares, and the moves that touch several parts at once: sending a
-//! task on its way (`schedule`, `dispatch`), cancelling it, and the bookkeeping of its end (`finish`).
+//! task on its way (`schedule`, `reschedule`, `resume`), cancelling it (`cancel`), and the bookkeeping of its end
+//! (`finish`), which reaches the capacity, the key, the registry and the waiters.
 //!
-//! Each part owns its piece of this state: admission (`admission`) the capacity count and the dedupe keys'
-//! claims, the tick thread (`tick`) the command queue's far end and the published sleep target, the workers
-//! (`worker`) the run queues' far end and the running count, waiting (`waiters`, `notify`) the signals, the
-//! registry (`registry`) the lookups by id. The public face, [`Engine`](crate::Engine) and
-//! [`Spawner`](crate::Spawner), lives in `engine` and only calls in here.
+//! Each part owns its piece of this state, with private fields behind its methods, in the folder of the stage
+//! that changes it: the time base (`time::base`), admission's capacity, registry and keys (`submit::capacity`,
+//! `submit::registry`), the tick link (`tick::link`), the run's dispatcher and groups (`run::dispatch`,
+//! `run::groups`), the ends (`wait::ends`). The public face, [`Engine`](crate::Engine),
+//! [`Spawner`](crate::Spawner) and [`TaskHandle`](crate::TaskHandle), lives in `api` and only calls in here.
 
-use std::time::{Duration, Instant};
-
-use crate::config::{Config, Precision};
+use crate::config::Config;
 use crate::error::Error;
 use crate::observe::stats::{Counters, Lateness, Queued, Stats};
+use crate::run::dispatch::Dispatcher;
 use crate::run::groups::Groups;
-use crate::run::queues::{RunQueues, Work};
+use crate::submit::capacity::Capacity;
 use crate::submit::registry::{Keys, Registry};
-use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::Arc;
+use crate::sync::atomic::Ordering;
 use crate::sync::channel::Receiver;
-use crate::sync::notifier::Notifier;
-use crate::sync::{Arc, CachePadded, Mutex};
 use crate::task::cell::Task;
 use crate::task::priority::Priority;
 use crate::task::state::CancelOutcome;
 use crate::task::state::TaskState;
 use crate::tick::link::{Command, TickLink};
-use crate::time::clock::Clock;
-use crate::wait::completion_fd::Completions;
-use crate::wait::task_waiters::Waiters;
+use crate::time::base::TimeBase;
+use crate::wait::ends::Ends;
 
-/// What the engine's threads share. Aligned to a cache line pair so that the reference count of its `Arc`, changed
-/// by every handle made and dropped, does not share a line with the fields every thread reads.
+/// What the engine's threads share: one part per stage, each with private fields behind its own methods. Aligned
+/// to a cache line pair so that the reference count of its `Arc`, changed by every handle made and dropped, does
+/// not share a line with the fields every thread reads.
 #[repr(align(128))]
 pub(crate) struct Shared {
+    /// The settings, read-only.
     pub(crate) config: Config,
-    pub(crate) clock: Clock,
-    /// Time zero of the engine: deadlines are nanoseconds after it.
-    pub(crate) origin: Instant,
-    pub(crate) accepting: AtomicBool,
-    /// Tasks submitted and not yet finished (terminal with bookkeeping done).
-    pub(crate) live: CachePadded<AtomicUsize>,
-    /// Runs started and not yet returned.
-    pub(crate) running: CachePadded<AtomicUsize>,
-    /// Work handed to the run queues (or parked in a group) and not yet finished with by a worker.
-    pub(crate) in_flight: CachePadded<AtomicUsize>,
-    /// Work handed to the run queues, ever.
-    pub(crate) dispatched: CachePadded<AtomicU64>,
+    /// The clock and the origin of every deadline.
+    pub(crate) time: TimeBase,
+    /// Admission: whether submissions are taken, and the live tasks against the capacity.
+    pub(crate) capacity: Capacity,
+    /// Admission: tasks by id.
     pub(crate) registry: Registry,
+    /// Admission: the dedupe keys held.
     pub(crate) keys: Keys,
-    pub(crate) groups: Groups,
-    pub(crate) queues: RunQueues,
-    /// The command queue into the tick thread, its sleep target and its wake-up.
+    /// The tick link: the command queue into the tick thread, its sleep target, its wake-up, its sync tickets.
     pub(crate) tick: TickLink,
-    /// Notified when a task finishes, a sync is reached or capacity frees up: for `wait_idle`, shutdown, blocked
-    /// submitters and timed waits on a manual clock. A wait for one task waits in `waiters` instead.
-    pub(crate) changes: Arc<Notifier>,
-    /// The calls waiting for one task each.
-    pub(crate) waiters: Waiters,
-    pub(crate) sync_requested: AtomicU64,
-    pub(crate) sync_reached: AtomicU64,
+    /// The run: the run queues, the work in flight, the runs in progress, the pause of the whole engine.
+    pub(crate) run: Dispatcher,
+    /// The run: concurrency groups' slots and queues.
+    pub(crate) groups: Groups,
+    /// The ends: the engine-wide notification, the calls waiting for one task, the completion descriptor.
+    pub(crate) ends: Ends,
+    /// Counters and the lateness histogram, written by every stage.
     pub(crate) stats: Counters,
-    /// The whole engine is paused: workers hold the work they take (in `held`) instead of starting it.
-    pub(crate) paused: AtomicBool,
-    /// Work taken while the engine was paused: (task, has its group's slot, epoch).
-    pub(crate) held: Mutex<Vec<(Arc<Task>, bool, u32)>>,
-    /// The descriptor readable when tasks end, for event-loop hosts (created on request).
-    pub(crate) completions: Completions,
 }
 
 impl Shared {
@@ -73,38 +59,27 @@ impl Shared {
         let (tick, receiver) = TickLink::new();
         let clock = config.clock.clone();
         let shared = Arc::new(Shared {
-            origin: clock.now(),
-            clock: clock.clone(),
-            accepting: AtomicBool::new(true),
-            live: CachePadded::new(AtomicUsize::new(0)),
-            running: CachePadded::new(AtomicUsize::new(0)),
-            in_flight: CachePadded::new(AtomicUsize::new(0)),
-            dispatched: CachePadded::new(AtomicU64::new(0)),
+            time: TimeBase::new(clock.clone(), config.handoff_ns()),
+            capacity: Capacity::new(config.capacity, config.when_full),
             registry: Registry::new(config.retain_finished),
             keys: Keys::default(),
-            groups: Groups::new(&config.groups),
-            queues: RunQueues::new(config.priority_weights),
             tick,
-            changes: Arc::new(Notifier::default()),
-            waiters: Waiters::new(),
-            sync_requested: AtomicU64::new(0),
-            sync_reached: AtomicU64::new(0),
+            run: Dispatcher::new(config.priority_weights),
+            groups: Groups::new(&config.groups),
+            ends: Ends::new(),
             stats: Counters::new(),
-            paused: AtomicBool::new(false),
-            held: Mutex::new(Vec::new()),
-            completions: Completions::new(),
             config,
         });
         clock.subscribe(shared.tick.notifier());
-        clock.subscribe(&shared.changes);
+        clock.subscribe(shared.ends.changes());
         (shared, receiver)
     }
 
     /// Stops accepting submissions. A submission racing this either is refused or is registered in time for the
     /// sweeps that follow (see `admit`).
     pub(crate) fn stop_accepting(&self) {
-        self.accepting.store(false, Ordering::SeqCst);
-        self.changes.notify_all(); // blocked submitters give up
+        self.capacity.stop_accepting();
+        self.ends.notify(); // blocked submitters give up
     }
 
     /// Cancels every live task (`only_periodic`: every live periodic task). Returns how many it cancelled.
@@ -116,31 +91,7 @@ impl Shared {
     /// `true` when no task is live (for models).
     #[cfg(test)]
     pub(crate) fn registry_is_quiet(&self) -> bool {
-        self.registry.live().is_empty() && self.live.load(Ordering::SeqCst) == 0
-    }
-
-    /// How long before its deadline a task is handed to a worker: the spin of precise mode on the monotonic
-    /// clock, 0 otherwise (a manual clock never needs it).
-    pub(crate) fn handoff_ns(&self) -> u64 {
-        match (self.config.precision, &self.clock) {
-            (Precision::Precise { spin }, Clock::Monotonic) => u64::try_from(spin.as_nanos()).unwrap_or(u64::MAX),
-            _ => 0,
-        }
-    }
-
-    /// Nanoseconds since the engine's origin, on its clock.
-    pub(crate) fn now_ns(&self) -> u64 {
-        self.to_ns(self.clock.now())
-    }
-
-    /// An instant as nanoseconds after the origin (0 for instants before it, `u64::MAX` for ~584 years after).
-    pub(crate) fn to_ns(&self, instant: Instant) -> u64 {
-        let since = instant.saturating_duration_since(self.origin);
-        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    pub(crate) fn instant_of(&self, ns: u64) -> Instant {
-        self.origin.checked_add(Duration::from_nanos(ns)).unwrap_or(self.origin)
+        self.registry.live().is_empty() && self.capacity.live() == 0
     }
 
     /// Sends a pending task on its way: straight to a run queue when due by `now` (a clock reading the caller just
@@ -152,7 +103,7 @@ impl Shared {
         let deadline = task.deadline();
         if deadline <= now && self.tick.holds_nothing_due_by(now) {
             let (_, epoch) = task.lifecycle().load_with_epoch();
-            self.dispatch(task, false, epoch);
+            self.run.dispatch(task, false, epoch);
             return;
         }
         self.tick.send(Command::Schedule(task), deadline);
@@ -167,8 +118,8 @@ impl Shared {
         if let Some(periodic) = task.periodic() {
             // The run keeps standing for its occurrence: the move goes into its offset (for the misfire decision
             // and, for cron, the conversions after a wall-clock step).
-            let now = self.now_ns();
-            let occurrence = self.deadline_of_occurrence(periodic, periodic.occurrence(), now);
+            let now = self.time.now_ns();
+            let occurrence = self.time.deadline_of_occurrence(periodic, periodic.occurrence(), now);
             periodic.set_offset(
                 (i128::from(deadline) - i128::from(occurrence)).clamp(i64::MIN.into(), i64::MAX.into()) as i64,
             );
@@ -186,48 +137,9 @@ impl Shared {
         Ok(())
     }
 
-    /// Pauses or resumes the whole engine. Paused, workers hold the work they take instead of starting it (a run
-    /// starting as the pause is made may still start); resumed, the held work goes back to the run queues.
-    pub(crate) fn set_paused(&self, paused: bool) {
-        let held = {
-            let mut held = self.held.lock();
-            self.paused.swap(paused, Ordering::SeqCst);
-            if paused { Vec::new() } else { std::mem::take(&mut *held) }
-        };
-        for (task, has_slot, epoch) in held {
-            self.dispatch(task, has_slot, epoch);
-        }
-    }
-
-    /// A worker's check before it starts `task`: while the engine is paused, the work is held (and no longer in
-    /// flight) and `true` is returned.
-    pub(crate) fn hold_if_paused(&self, task: &Arc<Task>, has_slot: bool, epoch: u32) -> bool {
-        if !self.paused.load(Ordering::SeqCst) {
-            return false;
-        }
-        let mut held = self.held.lock();
-        // Looked at again under the lock that `set_paused` takes: a resume either came before (the work goes on)
-        // or will find this work held.
-        if !self.paused.load(Ordering::SeqCst) {
-            return false;
-        }
-        held.push((task.clone(), has_slot, epoch));
-        drop(held);
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        self.changes.notify_all();
-        true
-    }
-
     /// Asks the tick thread to mark run `run` of `task` timed out if it is still in progress at `deadline`.
     pub(crate) fn watch(&self, task: &Arc<Task>, run: u64, deadline: u64) {
         self.tick.send(Command::Watch { task: task.clone(), run, deadline }, deadline);
-    }
-
-    /// Queues a due task for a worker, to start only if it is still pending under `epoch`.
-    pub(crate) fn dispatch(&self, task: Arc<Task>, has_slot: bool, epoch: u32) {
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
-        self.dispatched.fetch_add(1, Ordering::SeqCst);
-        self.queues.push(task.priority, Work::Run { task, has_slot, epoch });
     }
 
     /// Cancels a task in whatever state it is.
@@ -266,7 +178,7 @@ impl Shared {
     /// The bookkeeping of a task that just reached terminal state `state`; called once, by whoever moved it there.
     pub(crate) fn finish(&self, task: &Arc<Task>, state: TaskState) {
         self.finish_unnotified(task, state);
-        self.changes.notify_all();
+        self.ends.notify();
     }
 
     /// [`finish`](Self::finish) without the notification, for a worker, which notifies once when it is done with
@@ -284,8 +196,8 @@ impl Shared {
         }
         let count = ended.len();
         self.registry.retire_all(ended);
-        self.in_flight.fetch_sub(count, Ordering::SeqCst);
-        self.changes.notify_all();
+        self.run.finished_with(count);
+        self.ends.notify();
     }
 
     /// [`finish_unnotified`](Self::finish_unnotified) but for the registry's record, which the caller (a worker,
@@ -300,16 +212,15 @@ impl Shared {
         if let Some(key) = task.key() {
             self.keys.release(key, task);
         }
-        self.live.fetch_sub(1, Ordering::SeqCst);
+        self.capacity.release();
         // Before the waiters are woken: whoever saw the task end through a wait finds the count too.
-        self.completions.signal();
-        self.waiters.task_ended(task);
+        self.ends.task_ended(task);
     }
 
     pub(crate) fn stats(&self) -> Stats {
         let s = &self.stats;
-        let live = self.live.load(Ordering::SeqCst) as u64;
-        let running = self.running.load(Ordering::SeqCst) as u64;
+        let live = self.capacity.live() as u64;
+        let running = self.run.running() as u64;
         // Every run records its lateness once as it starts: the histogram's count is the run count.
         let lateness = Lateness::of(&s.lateness);
         Stats {
@@ -317,9 +228,9 @@ impl Shared {
             pending: live.saturating_sub(running),
             running,
             queued: Queued {
-                high: self.queues.len(Priority::High) as u64,
-                normal: self.queues.len(Priority::Normal) as u64,
-                low: self.queues.len(Priority::Low) as u64,
+                high: self.run.queued(Priority::High) as u64,
+                normal: self.run.queued(Priority::Normal) as u64,
+                low: self.run.queued(Priority::Low) as u64,
             },
             succeeded: s.succeeded.load(Ordering::Relaxed),
             failed: s.failed.load(Ordering::Relaxed),
@@ -341,17 +252,10 @@ impl Shared {
 
     pub(crate) fn wait_idle(&self) {
         loop {
-            let before = self.dispatched.load(Ordering::SeqCst);
-            let stopped = self.tick.is_stopped();
-            let ticket = self.sync_requested.fetch_add(1, Ordering::SeqCst) + 1;
-            if !stopped {
-                self.tick.send_now(Command::Sync(ticket));
-            }
-            self.clock.wait(&self.changes, None, || {
-                let synced = self.sync_reached.load(Ordering::SeqCst) >= ticket || self.tick.is_stopped();
-                synced && self.in_flight.load(Ordering::SeqCst) == 0
-            });
-            if self.dispatched.load(Ordering::SeqCst) == before {
+            let before = self.run.dispatched();
+            let ticket = self.tick.request_sync();
+            self.time.clock().wait(self.ends.changes(), None, || self.tick.synced(ticket) && self.run.in_flight() == 0);
+            if self.run.dispatched() == before {
                 return;
             }
         }

@@ -30,7 +30,6 @@ use crate::error::invalid;
 use crate::observe::logging::log_at;
 use crate::run::hooks::{HookSet, Hooks};
 use crate::run::queues::MAX_PRIORITY_WEIGHT;
-use crate::run::queues::Work;
 use crate::run::scope;
 use crate::run::worker;
 use crate::shared::Shared;
@@ -161,29 +160,28 @@ impl Engine {
         let (completed_before, cancelled_before) = (finished(), stats.cancelled.load(Ordering::SeqCst));
         // The drain's timeout counts from the call, before anything (a submitter seeing its refusal, say) can act.
         let deadline = match mode {
-            Shutdown::Drain { timeout } => shared.clock.now().checked_add(timeout),
+            Shutdown::Drain { timeout } => shared.time.clock().now().checked_add(timeout),
             Shutdown::CancelPending => None,
         };
         shared.stop_accepting();
-        shared.set_paused(false); // a paused engine is resumed: what it held runs or is cancelled below
+        shared.run.set_paused(false); // a paused engine is resumed: what it held runs or is cancelled below
         if let Shutdown::Drain { .. } = mode {
             // What cannot run before the timeout is cancelled now, so the drain ends as soon as the rest has run.
-            let last_ns = deadline.map_or(u64::MAX, |deadline| shared.to_ns(deadline));
+            let last_ns = deadline.map_or(u64::MAX, |deadline| shared.time.to_ns(deadline));
             shared.cancel_live(|task| {
                 task.periodic().is_some() || task.deadline() > last_ns || task.lifecycle().is_paused()
             });
-            shared.clock.wait(&shared.changes, deadline, || shared.live.load(Ordering::SeqCst) == 0);
+            shared.time.clock().wait(shared.ends.changes(), deadline, || shared.capacity.live() == 0);
         }
         shared.cancel_live(|_| true);
-        let quiet = shared.clock.wait(&shared.changes, deadline, || {
-            shared.live.load(Ordering::SeqCst) == 0 && shared.running.load(Ordering::SeqCst) == 0
-        });
+        let quiet = shared
+            .time
+            .clock()
+            .wait(shared.ends.changes(), deadline, || shared.capacity.live() == 0 && shared.run.running() == 0);
 
         shared.tick.stop();
         let threads = std::mem::take(&mut *self.threads.lock());
-        for _ in 1..threads.len() {
-            shared.queues.push(crate::task::priority::Priority::High, Work::Stop);
-        }
+        shared.run.stop_workers(threads.len() - 1);
         let mut still_busy = Vec::new();
         for (index, handle) in threads.into_iter().enumerate() {
             // The tick thread (index 0) always stops promptly. After a drain's timeout, a worker still inside a
@@ -198,7 +196,7 @@ impl Engine {
         let report = ShutdownReport {
             completed: finished() - completed_before,
             cancelled: stats.cancelled.load(Ordering::SeqCst) - cancelled_before,
-            still_running: shared.running.load(Ordering::SeqCst) as u64,
+            still_running: shared.run.running() as u64,
         };
         log_at!(info, "engine {:?} shut down: {report:?}", shared.config.thread_name);
         Ok(report)
@@ -213,13 +211,11 @@ impl Engine {
         }
         let shared = &self.spawner.shared;
         shared.stop_accepting();
-        shared.set_paused(false); // a paused engine is resumed: what it held runs or is cancelled below
+        shared.run.set_paused(false); // a paused engine is resumed: what it held runs or is cancelled below
         shared.cancel_live(|_| true);
         shared.tick.stop();
         let threads = std::mem::take(&mut *self.threads.lock());
-        for _ in 1..threads.len() {
-            shared.queues.push(crate::task::priority::Priority::High, Work::Stop);
-        }
+        shared.run.stop_workers(threads.len() - 1);
         drop(threads); // detached: joining would wait for the run this drop is part of
     }
 }

@@ -148,7 +148,7 @@ impl TaskHandle {
 
     fn reschedule(&self, when: When) -> Result<(), Error> {
         let shared = &self.shared;
-        let deadline = shared.deadline_of(when, shared.now_ns())?;
+        let deadline = shared.deadline_of(when, shared.time.now_ns())?;
         shared.reschedule(&self.task, deadline)
     }
 
@@ -165,7 +165,7 @@ impl TaskHandle {
     /// engine with one worker for another of its tasks that has not finished: such a wait could never end.
     pub fn wait(&self) -> Result<TaskState, Error> {
         self.refuse_a_wait_that_cannot_end("TaskHandle::wait")?;
-        self.shared.waiters.wait(&self.task, None);
+        self.shared.ends.wait_for(&self.task, None);
         Ok(self.state())
     }
 
@@ -179,12 +179,14 @@ impl TaskHandle {
     pub fn wait_timeout(&self, timeout: Duration) -> Result<TaskState, Error> {
         self.refuse_a_wait_that_cannot_end("TaskHandle::wait_timeout")?;
         let shared = &self.shared;
-        let deadline = shared.clock.now().checked_add(timeout);
-        let finished = match (&shared.clock, deadline) {
+        let deadline = shared.time.clock().now().checked_add(timeout);
+        let finished = match (shared.time.clock(), deadline) {
             // Manual time moves only when a test moves it; every move notifies `changes`, so a timed wait on a
             // manual clock looks again there.
-            (Clock::Manual(_), Some(_)) => shared.clock.wait(&shared.changes, deadline, || self.is_finished()),
-            _ => shared.waiters.wait(&self.task, deadline),
+            (Clock::Manual(_), Some(_)) => {
+                shared.time.clock().wait(shared.ends.changes(), deadline, || self.is_finished())
+            }
+            _ => shared.ends.wait_for(&self.task, deadline),
         };
         if finished { Ok(self.state()) } else { Err(Error::Timeout) }
     }

@@ -15,7 +15,6 @@ use crate::shared::Shared;
 use crate::submit::options::{once, repeating};
 use crate::submit::registry::Found;
 use crate::sync::Arc;
-use crate::sync::atomic::Ordering;
 use crate::task::cell::{Task, TaskContext, TaskResult};
 use crate::task::state::CancelOutcome;
 
@@ -50,8 +49,8 @@ impl std::fmt::Debug for Spawner {
             .field("name", &shared.config.thread_name)
             .field("workers", &shared.config.workers)
             .field("tick", &shared.config.tick)
-            .field("accepting", &shared.accepting.load(Ordering::SeqCst))
-            .field("live", &shared.live.load(Ordering::SeqCst))
+            .field("accepting", &shared.capacity.is_accepting())
+            .field("live", &shared.capacity.live())
             .finish_non_exhaustive()
     }
 }
@@ -255,7 +254,7 @@ impl Spawner {
     pub fn resume_group(&self, group: &str) -> Result<(), Error> {
         let index = self.shared.groups.find(group).ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
         for (task, epoch) in self.shared.groups.resume(index) {
-            self.shared.dispatch(task, true, epoch);
+            self.shared.run.dispatch(task, true, epoch);
         }
         Ok(())
     }
@@ -263,12 +262,12 @@ impl Spawner {
     /// Pauses the whole engine: no task starts until [`resume`](Self::resume) (runs in progress go on, and a run
     /// already starting as this is called may still start). Submissions are still accepted; due tasks wait.
     pub fn pause(&self) {
-        self.shared.set_paused(true);
+        self.shared.run.set_paused(true);
     }
 
     /// Resumes the engine: the tasks that came due while it was paused start, in their order.
     pub fn resume(&self) {
-        self.shared.set_paused(false);
+        self.shared.run.set_paused(false);
     }
 
     /// A file descriptor that becomes readable when tasks end, for a host with an event loop (epoll, libuv's
@@ -298,7 +297,7 @@ impl Spawner {
     ///
     /// [`Error::Spawn`] when the system refuses an eventfd; [`Error::InvalidArgument`] off Linux.
     pub fn completion_fd(&self) -> Result<i32, Error> {
-        self.shared.completions.fd()
+        self.shared.ends.completion_fd()
     }
 
     /// A snapshot of the engine's counters and lateness percentiles.
@@ -308,7 +307,7 @@ impl Spawner {
 
     /// The current instant on the engine's clock.
     pub fn now(&self) -> Instant {
-        self.shared.clock.now()
+        self.shared.time.clock().now()
     }
 
     /// Blocks until the engine is idle as of now: every task due by the clock's current time has run (including

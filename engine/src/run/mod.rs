@@ -2,6 +2,7 @@
 //! loop and what becomes of a run (success, failure, retry, re-arm), the hooks around it, and the quieting of
 //! the panics it catches.
 
+pub(crate) mod dispatch;
 pub(crate) mod groups;
 pub(crate) mod hooks;
 pub(crate) mod queues;

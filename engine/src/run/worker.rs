@@ -25,11 +25,11 @@ const RETIRE_BATCH: usize = 64;
 pub(crate) fn run(shared: Arc<Shared>) {
     let mut ended = Vec::with_capacity(RETIRE_BATCH);
     loop {
-        let work = match shared.queues.try_pop() {
+        let work = match shared.run.try_take() {
             Some(work) => work,
             None => {
                 shared.retire_ended(&mut ended);
-                shared.queues.pop()
+                shared.run.take()
             }
         };
         match work {
@@ -64,33 +64,33 @@ fn run_deferring_retirement(shared: &Arc<Shared>, task: Arc<Task>, has_slot: boo
     // Everything below, the run and the closure drops included, is this engine's work on this task: blocking calls
     // that could never return from here refuse (see `current`).
     let _scope = WorkScope::enter(shared, &task);
-    if shared.hold_if_paused(&task, has_slot, epoch) {
+    if shared.run.hold_if_paused(&task, has_slot, epoch, shared.ends.changes()) {
         return None;
     }
     if let Some(group) = task.group() {
         if !has_slot && !shared.groups.acquire(group, &task, epoch) {
             // Parked in the group's queue, holding no worker. It is no longer in flight: the task holding the slot
             // is, and when it releases the slot it dispatches this one again (counted in flight anew).
-            shared.in_flight.fetch_sub(1, Ordering::SeqCst);
-            shared.changes.notify_all();
+            shared.run.finished_with(1);
+            shared.ends.notify();
             return None;
         }
     }
     let ended = task.lifecycle().start(epoch).is_ok() && execute(shared, &task);
     if let Some(group) = task.group() {
         if let Some((next, next_epoch)) = shared.groups.release(group) {
-            shared.dispatch(next, true, next_epoch);
+            shared.run.dispatch(next, true, next_epoch);
         }
     }
     if ended {
         // Its end is told at once (to blocked submitters, shutdown: capacity and the live count changed); it stays
         // in flight until `Shared::retire_ended` records it in the registry.
-        shared.changes.notify_all();
+        shared.ends.notify();
         return Some(task);
     }
-    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    shared.run.finished_with(1);
     // One notification for everything above: a re-arm, a group's slot passed on, the work done.
-    shared.changes.notify_all();
+    shared.ends.notify();
     None
 }
 
@@ -98,8 +98,8 @@ fn run_deferring_retirement(shared: &Arc<Shared>, task: Arc<Task>, has_slot: boo
 /// Returns `true` when this worker ended the task (its bookkeeping done but for the registry's record).
 fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
     let scheduled = task.deadline();
-    let mut started = shared.now_ns();
-    if scheduled > started.saturating_add(shared.handoff_ns()) {
+    let mut started = shared.time.now_ns();
+    if scheduled > started.saturating_add(shared.time.handoff_ns()) {
         // Not due: a dispatch that raced a reschedule read the new epoch with the old deadline (the epoch moves
         // before the deadline is stored). Give the task back to the tick thread for its real deadline.
         return give_back(shared, task, started);
@@ -108,7 +108,7 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
     // or that none runs now.
     let mut occurrence = 0;
     if let Some(periodic) = task.periodic() {
-        match periodic.at_start(periodic.occurrence(), shared.occurrence_now(periodic, started)) {
+        match periodic.at_start(periodic.occurrence(), shared.time.occurrence_now(periodic, started)) {
             Start::Run { occurrence: chosen, missed } => {
                 shared.stats.missed_runs.fetch_add(missed, Ordering::Relaxed);
                 if missed > 0 {
@@ -124,17 +124,17 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
             }
             Start::Early => {
                 // A cron task whose deadline was converted before the wall clock moved back: wait for its time.
-                let deadline = shared.deadline_of_occurrence(periodic, periodic.occurrence(), started);
+                let deadline = shared.time.deadline_of_occurrence(periodic, periodic.occurrence(), started);
                 task.set_deadline(deadline.saturating_add_signed(periodic.offset()));
                 return give_back(shared, task, started);
             }
         }
     }
-    shared.running.fetch_add(1, Ordering::SeqCst);
+    shared.run.run_started();
     // Precise mode hands tasks over a little early; never start one before its instant.
     while started < scheduled {
         std::hint::spin_loop();
-        started = shared.now_ns();
+        started = shared.time.now_ns();
     }
     shared.stats.lateness.record(started.saturating_sub(scheduled));
     let run = task.start_run();
@@ -144,8 +144,8 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
 
     // A periodic run was scheduled for the occurrence it stands for (with its offset), not for the first one due.
     let scheduled_for = match task.periodic() {
-        Some(periodic) => shared.instant_of_occurrence(periodic, occurrence, started),
-        None => shared.instant_of(scheduled),
+        Some(periodic) => shared.time.instant_of_occurrence(periodic, occurrence, started),
+        None => shared.time.instant_of(scheduled),
     };
     let ctx = TaskContext { task, run, scheduled_for };
     // A quiet engine's task panics are caught and reported, not printed (see `quiet`).
@@ -174,7 +174,7 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
         .unwrap_or_else(|| RunOutcome::Failed("the task's closure was missing".to_string()));
     // The run is over before anyone can see the task leave `Running`: a shutdown that sees the task ended never
     // reports it among the runs still in progress.
-    shared.running.fetch_sub(1, Ordering::SeqCst);
+    shared.run.run_returned();
     // A run that outlasted its timeout ends as timed out whatever it returned — unless it was cancelled and says so.
     // Decided once, against the tick thread's timeout: whichever comes first decides, so the count of timed-out
     // runs, this outcome and its report agree.
@@ -237,7 +237,7 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
         }
         return false;
     };
-    let finished = shared.now_ns();
+    let finished = shared.time.now_ns();
     if failed && periodic.stop_on_failure {
         return end(shared, task, TaskState::Failed);
     }
@@ -269,7 +269,7 @@ fn after_run_hook(
         RunOutcome::Exit(code) => Some(*code),
         _ => None,
     };
-    let duration = Duration::from_nanos(shared.now_ns().saturating_sub(started));
+    let duration = Duration::from_nanos(shared.time.now_ns().saturating_sub(started));
     let finish = RunFinish { task_id: task.id, run, duration, end, code };
     if !hooks.call(|hooks| hooks.after_run(&finish)) {
         shared.stats.hook_panics.fetch_add(1, Ordering::Relaxed);
@@ -309,7 +309,7 @@ fn rearm(
         }
     };
     let Some(occurrence) = next else { return end(shared, task, TaskState::Succeeded) };
-    let deadline = shared.deadline_of_occurrence(periodic, occurrence, now);
+    let deadline = shared.time.deadline_of_occurrence(periodic, occurrence, now);
     if !periodic.allows(runs, deadline) {
         return end(shared, task, TaskState::Succeeded);
     }
@@ -340,7 +340,7 @@ fn retry_later(shared: &Arc<Shared>, task: &Arc<Task>, attempt: u64, panicked: b
     if !retry.retries(attempt, panicked) || task.cancel_requested() {
         return false;
     }
-    let finished = shared.now_ns();
+    let finished = shared.time.now_ns();
     let next = finished.saturating_add(retry.delay_ns(attempt, task.id, shared.config.seed));
     task.set_deadline(next);
     if task.lifecycle().transition(TaskState::Running, TaskState::Pending).is_err() {

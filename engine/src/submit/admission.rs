@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::config::{MAX_DELAY, WhenFull};
+use crate::config::MAX_DELAY;
 use crate::error::{Error, invalid};
 use crate::submit::options::{Repeat, Submission, When};
 use crate::sync::Arc;
@@ -21,7 +21,7 @@ impl Shared {
             When::Now => Ok(now),
             When::After(delay) => ahead_of(now, "the delay", delay),
             When::At(instant) => self.ns_of_instant(instant, now, "the instant"),
-            When::AtSystemTime(time) => match time.duration_since(self.clock.system_now()) {
+            When::AtSystemTime(time) => match time.duration_since(self.time.clock().system_now()) {
                 Ok(ahead) => ahead_of(now, "the wall-clock time", ahead),
                 Err(behind) => Ok(now.saturating_sub(u64::try_from(behind.duration().as_nanos()).unwrap_or(u64::MAX))),
             },
@@ -30,10 +30,10 @@ impl Shared {
 
     /// An instant as nanoseconds after the origin, refused when it lies more than [`MAX_DELAY`] after `now`.
     fn ns_of_instant(&self, instant: Instant, now: u64, what: &str) -> Result<u64, Error> {
-        let now_instant = self.instant_of(now);
+        let now_instant = self.time.instant_of(now);
         match instant.checked_duration_since(now_instant) {
             Some(ahead) => ahead_of(now, what, ahead),
-            None => Ok(self.to_ns(instant)),
+            None => Ok(self.time.to_ns(instant)),
         }
     }
 
@@ -67,7 +67,7 @@ impl Shared {
         if key.as_deref() == Some("") {
             return Err(invalid("a dedupe key must not be empty"));
         }
-        let now = this.now_ns();
+        let now = this.time.now_ns();
         let deadline = this.deadline_of(when, now)?; // a cron task: its first occurrence follows this instant
         let (periodic, deadline) = match repeat {
             None => (None, deadline),
@@ -77,10 +77,10 @@ impl Shared {
                 (Some(periodic), deadline)
             }
         };
-        if !this.accepting.load(Ordering::SeqCst) {
+        if !this.capacity.is_accepting() {
             return Err(Error::ShutDown);
         }
-        this.reserve_capacity()?;
+        this.capacity.reserve(this.time.clock(), this.ends.changes())?;
         let Job(mut task) = job;
         let Some(cell) = Arc::get_mut(&mut task) else { unreachable!("a job's task is not shared before admission") };
         let keyed = key.is_some();
@@ -122,7 +122,7 @@ impl Shared {
         }
         // Checked again after registering, so that a shutdown's sweep either sees this task or this check sees
         // the shutdown: no task is accepted and then forgotten.
-        if !this.accepting.load(Ordering::SeqCst) {
+        if !this.capacity.is_accepting() {
             this.cancel(&task);
             return Err(Error::ShutDown);
         }
@@ -149,7 +149,7 @@ impl Shared {
         };
         let (kind, first) = match repeat.cron {
             Some(cron) => {
-                let wall_start = self.wall_of(start, now);
+                let wall_start = self.time.wall_of(start, now);
                 let first = cron.next_after_ns(wall_start)?.ok_or_else(|| Error::InvalidCron {
                     expression: cron.expression().to_string(),
                     reason: "it matches no time ahead (before 2262)".to_string(),
@@ -173,7 +173,7 @@ impl Shared {
         };
         let periodic =
             Periodic::new(kind, repeat.misfire, grace, jitter, repeat.max_runs, end, repeat.stop_on_failure, first);
-        if end < self.deadline_of_occurrence(&periodic, first, now) {
+        if end < self.time.deadline_of_occurrence(&periodic, first, now) {
             return Err(invalid("the periodic task's end time comes before its first run"));
         }
         Ok(periodic)
@@ -185,45 +185,13 @@ impl Shared {
         let occurrence = periodic.occurrence();
         let jitter = periodic.jitter_of(1, occurrence, self.config.seed);
         periodic.set_offset(jitter as i64);
-        self.deadline_of_occurrence(periodic, occurrence, now).saturating_add(jitter)
+        self.time.deadline_of_occurrence(periodic, occurrence, now).saturating_add(jitter)
     }
 
-    fn reserve_capacity(&self) -> Result<(), Error> {
-        let capacity = self.config.capacity;
-        let try_reserve = || {
-            self.live
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |live| (live < capacity).then_some(live + 1))
-                .is_ok()
-        };
-        if try_reserve() {
-            return Ok(());
-        }
-        match self.config.when_full {
-            WhenFull::Reject => Err(Error::Full { capacity }),
-            WhenFull::Block(timeout) => {
-                let deadline = self.clock.now().checked_add(timeout);
-                let accepting = || !self.accepting.load(Ordering::SeqCst);
-                let mut reserved = false;
-                self.clock.wait(&self.changes, deadline, || {
-                    reserved = try_reserve();
-                    reserved || accepting()
-                });
-                match (reserved, self.accepting.load(Ordering::SeqCst)) {
-                    (true, true) => Ok(()),
-                    (true, false) => {
-                        self.release_capacity();
-                        Err(Error::ShutDown)
-                    }
-                    (false, true) => Err(Error::Timeout),
-                    (false, false) => Err(Error::ShutDown),
-                }
-            }
-        }
-    }
-
-    pub(crate) fn release_capacity(&self) {
-        self.live.fetch_sub(1, Ordering::SeqCst);
-        self.changes.notify_all();
+    /// Gives back a unit of capacity a refused submission took, waking a submitter blocked for one.
+    fn release_capacity(&self) {
+        self.capacity.release();
+        self.ends.notify();
     }
 }
 

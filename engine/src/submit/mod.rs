@@ -2,5 +2,6 @@
 //! its id, and is sent on its way — to a run queue when due at once, to the tick thread otherwise.
 
 pub(crate) mod admission;
+pub(crate) mod capacity;
 pub(crate) mod options;
 pub(crate) mod registry;

@@ -29,7 +29,7 @@ pub(crate) enum Command {
     Reschedule(Arc<Task>),
     /// Run `run` of this task must end by `deadline` (nanoseconds after the origin): past it, mark it timed out.
     Watch { task: Arc<Task>, run: u64, deadline: u64 },
-    /// Acknowledge this ticket (in `sync_reached`) once everything due now has been dispatched.
+    /// Acknowledge this ticket ([`TickLink::acknowledge`]) once everything due now has been dispatched.
     Sync(u64),
     /// Exit.
     Stop,
@@ -48,6 +48,9 @@ pub(crate) struct TickLink {
     stopped: AtomicBool,
     /// Wake-ups sent because a command's deadline came before the tick thread's target.
     signalled: CachePadded<StatCounter>,
+    /// The last sync ticket handed out, and the last the tick thread acknowledged.
+    sync_requested: AtomicU64,
+    sync_reached: AtomicU64,
 }
 
 impl TickLink {
@@ -61,6 +64,8 @@ impl TickLink {
             wake: Arc::new(Notifier::default()),
             stopped: AtomicBool::new(false),
             signalled: CachePadded::new(StatCounter::new(0)),
+            sync_requested: AtomicU64::new(0),
+            sync_reached: AtomicU64::new(0),
         };
         (link, receiver)
     }
@@ -115,6 +120,23 @@ impl TickLink {
         self.wake.notify_all();
     }
 
+    /// Asks the tick thread for a sync: it acknowledges the ticket returned once a pass whose clock reading came
+    /// after it took the ticket has dispatched everything due. (No command is sent once the tick thread has
+    /// stopped; [`synced`](Self::synced) is then true at once.)
+    pub(crate) fn request_sync(&self) -> u64 {
+        let stopped = self.is_stopped();
+        let ticket = self.sync_requested.fetch_add(1, Ordering::SeqCst) + 1;
+        if !stopped {
+            self.send_now(Command::Sync(ticket));
+        }
+        ticket
+    }
+
+    /// `true` once the tick thread acknowledged `ticket`, or has stopped.
+    pub(crate) fn synced(&self, ticket: u64) -> bool {
+        self.sync_reached.load(Ordering::SeqCst) >= ticket || self.is_stopped()
+    }
+
     /// Wake-ups sent because a command's deadline came before the tick thread's target.
     pub(crate) fn signalled_wakeups(&self) -> u64 {
         self.signalled.load(Ordering::Relaxed)
@@ -143,6 +165,15 @@ impl TickLink {
     /// queue after this and before it sleeps.
     pub(crate) fn publish_target(&self, target: u64) {
         self.sleep_target.swap(target, Ordering::SeqCst);
+    }
+
+    /// Acknowledges the sync tickets up to `ticket`; `true` when that is news (then the waiters are to be told).
+    pub(crate) fn acknowledge(&self, ticket: u64) -> bool {
+        if ticket > self.sync_reached.load(Ordering::SeqCst) {
+            self.sync_reached.store(ticket, Ordering::SeqCst);
+            return true;
+        }
+        false
     }
 
     /// Consumes a wake-up: `true` when one was sent since the last call.

@@ -108,7 +108,7 @@ pub(crate) struct TickThread {
 impl TickThread {
     pub(crate) fn new(shared: Arc<Shared>, commands: Receiver<Command>) -> TickThread {
         let tick_ns = u64::try_from(shared.config.tick.as_nanos()).unwrap_or(u64::MAX).max(1);
-        let handoff_ns = shared.handoff_ns();
+        let handoff_ns = shared.time.handoff_ns();
         TickThread {
             shared,
             commands,
@@ -139,7 +139,7 @@ impl TickThread {
             // The clock is read before the commands are taken: every task whose submission returned before this
             // reading is in the wheel before anything due by it is dispatched, so a task submitted just before
             // the clock passed its deadline is never overtaken by one due later.
-            let now = self.shared.now_ns();
+            let now = self.shared.time.now_ns();
             // A `wait_idle` ticket is acknowledged only by a pass whose clock reading came after the ticket was
             // taken out of the queue (so after the caller moved the clock): the tickets of earlier passes.
             let acknowledgeable = synced;
@@ -167,11 +167,10 @@ impl TickThread {
             self.shared.tick.publish_target(target.unwrap_or(u64::MAX));
             // For whoever waits to see the tick thread's plan: always, since a waiter may have read the 0 of this
             // pass even when the plan itself did not change (loom found the lost wake-up when this was skipped).
-            self.shared.changes.notify_all();
+            self.shared.ends.notify();
             // Acknowledged after the target is published, so a caller of `wait_idle` sees the real target.
-            if acknowledgeable > self.shared.sync_reached.load(Ordering::SeqCst) {
-                self.shared.sync_reached.store(acknowledgeable, Ordering::SeqCst);
-                self.shared.changes.notify_all();
+            if self.shared.tick.acknowledge(acknowledgeable) {
+                self.shared.ends.notify();
             }
             // The target published above pairs with the read-modify-write in `TickLink::send`: a sender that read
             // the old target sent its command before, and it is visible here; no command slips into the sleep.
@@ -182,7 +181,7 @@ impl TickThread {
         }
         self.wall_watch = None; // stops and joins the watcher
         self.shared.tick.mark_stopped();
-        self.shared.changes.notify_all();
+        self.shared.ends.notify();
     }
 
     /// Puts a pending task in the wheel at its deadline, replacing the entry it has there (a task has one entry at
@@ -223,7 +222,7 @@ impl TickThread {
     /// Keeps a cron task for the conversions a wall-clock step calls for, and starts listening for steps.
     fn track_cron(&mut self, task: &Arc<Task>) {
         if self.cron.is_empty() {
-            self.skew = Some(self.skew_now(self.shared.now_ns()));
+            self.skew = Some(self.skew_now(self.shared.time.now_ns()));
             if self.wall_watch.is_none() && !self.wall_polling {
                 self.start_wall_watch();
             }
@@ -237,7 +236,7 @@ impl TickThread {
 
     #[cfg(not(loom))]
     fn start_wall_watch(&mut self) {
-        if !matches!(self.shared.clock, Clock::Monotonic) {
+        if !matches!(self.shared.time.clock(), Clock::Monotonic) {
             return; // a manual clock wakes the tick thread itself when its wall clock is set
         }
         let shared = Arc::downgrade(&self.shared);
@@ -251,12 +250,12 @@ impl TickThread {
 
     #[cfg(loom)]
     fn start_wall_watch(&mut self) {
-        self.wall_polling = matches!(self.shared.clock, Clock::Monotonic);
+        self.wall_polling = matches!(self.shared.time.clock(), Clock::Monotonic);
     }
 
     /// The wall clock minus the clock reading `now`, in nanoseconds.
     fn skew_now(&self, now: u64) -> i128 {
-        i128::from(self.shared.wall_ns()) - i128::from(now)
+        i128::from(self.shared.time.wall_ns()) - i128::from(now)
     }
 
     /// When the wall clock has moved against the monotonic one since the cron deadlines were converted, converts
@@ -330,7 +329,7 @@ impl TickThread {
         while self.imminent.peek().is_some_and(|first| first.deadline <= horizon) {
             if let Some(Imminent { task, epoch, .. }) = self.imminent.pop() {
                 if task.lifecycle().load_with_epoch() == (TaskState::Pending, epoch) {
-                    self.shared.dispatch(task, false, epoch);
+                    self.shared.run.dispatch(task, false, epoch);
                 }
             }
         }
@@ -382,18 +381,19 @@ impl TickThread {
         let shared = &self.shared;
         // With cron tasks pending and no watcher for wall-clock steps, look at the wall clock every second.
         let target = match (self.wall_polling && !self.cron.is_empty(), target) {
-            (true, target) => Some(target.unwrap_or(u64::MAX).min(shared.now_ns().saturating_add(WALL_POLL_NS))),
+            (true, target) => Some(target.unwrap_or(u64::MAX).min(shared.time.now_ns().saturating_add(WALL_POLL_NS))),
             (false, target) => target,
         };
         // A manual clock's wall clock set by hand wakes this wait without a flag: the skew itself is looked at.
         let converted = self.skew.filter(|_| !self.cron.is_empty());
         let woken = || {
             shared.tick.take_wake()
-                || converted.is_some_and(|converted| (self.skew_now(shared.now_ns()) - converted).abs() > WALL_STEP_NS)
+                || converted
+                    .is_some_and(|converted| (self.skew_now(shared.time.now_ns()) - converted).abs() > WALL_STEP_NS)
         };
         // In precise mode the tick thread wakes `handoff` early and hands the task over then.
-        let wake_at = target.map(|ns| shared.instant_of(ns.saturating_sub(self.handoff_ns)));
-        shared.clock.wait(shared.tick.notifier(), wake_at, woken);
+        let wake_at = target.map(|ns| shared.time.instant_of(ns.saturating_sub(self.handoff_ns)));
+        shared.time.clock().wait(shared.tick.notifier(), wake_at, woken);
         shared.stats.wakeups.fetch_add(1, Ordering::Relaxed);
     }
 }

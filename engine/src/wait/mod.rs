@@ -2,4 +2,5 @@
 //! when tasks end, for hosts with an event loop.
 
 pub(crate) mod completion_fd;
+pub(crate) mod ends;
 pub(crate) mod task_waiters;

@@ -1,12 +1,53 @@
-//! The wall clock beside the engine's monotonic one: where a cron occurrence (wall-clock nanoseconds since the
-//! Unix epoch) falls on the engine's clock, and back.
+//! The engine's time base: its clock, and the instant all its deadlines count from. Deadlines are nanoseconds
+//! after that origin on the engine's clock; a cron occurrence is wall-clock nanoseconds since the Unix epoch, and
+//! the conversions between the two are here too.
 
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use crate::shared::Shared;
 use crate::task::periodic::Periodic;
+use crate::time::clock::Clock;
 
-impl Shared {
+/// The engine's clock and the origin of its deadlines.
+pub(crate) struct TimeBase {
+    clock: Clock,
+    /// Time zero of the engine: deadlines are nanoseconds after it.
+    origin: Instant,
+    /// How long before its deadline a task is handed to a worker.
+    handoff_ns: u64,
+}
+
+impl TimeBase {
+    /// The time base of an engine reading `clock` from now on, handing tasks to workers `handoff_ns` early.
+    pub(crate) fn new(clock: Clock, handoff_ns: u64) -> TimeBase {
+        TimeBase { origin: clock.now(), clock, handoff_ns }
+    }
+
+    /// The engine's clock.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// How long before its deadline a task is handed to a worker: the spin of precise mode on the monotonic
+    /// clock, 0 otherwise.
+    pub(crate) fn handoff_ns(&self) -> u64 {
+        self.handoff_ns
+    }
+
+    /// Nanoseconds since the engine's origin, on its clock.
+    pub(crate) fn now_ns(&self) -> u64 {
+        self.to_ns(self.clock.now())
+    }
+
+    /// An instant as nanoseconds after the origin (0 for instants before it, `u64::MAX` for ~584 years after).
+    pub(crate) fn to_ns(&self, instant: Instant) -> u64 {
+        let since = instant.saturating_duration_since(self.origin);
+        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn instant_of(&self, ns: u64) -> Instant {
+        self.origin.checked_add(Duration::from_nanos(ns)).unwrap_or(self.origin)
+    }
+
     /// The engine clock's wall-clock time, in nanoseconds since the Unix epoch (0 before it).
     pub(crate) fn wall_ns(&self) -> u64 {
         let since = self.clock.system_now().duration_since(UNIX_EPOCH).unwrap_or_default();
