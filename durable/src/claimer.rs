@@ -7,12 +7,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use redis::Value;
-use taskwheel::{RunOutcome, TaskContext};
+use taskwheel::{Priority, RunOutcome, TaskContext};
 
 use crate::conn::Conn;
 use crate::error::Error;
 use crate::node::{DurableContext, Finished, Handler, Held, NodeShared};
-use crate::queue::priority_from_code;
 use crate::reply::{array, bytes, number, text};
 use crate::scripts::{call, query, scripts};
 use crate::spec::{decode_retry, duration_micros, from_micros, micros};
@@ -185,7 +184,8 @@ fn dispatch(shared: &Arc<NodeShared>, task: Claimed, at: Instant) {
     let Some(handler) = shared.handlers.get(&task.handler).cloned() else { return }; // claimed by name: never
     let (id, token, timeout) = (task.id, task.token, task.timeout);
     shared.held.lock().insert(id, Held { token, handle: None, cancel_sent: false });
-    let priority = priority_from_code(task.priority);
+    // The scripts store what `Priority::code` gave; anything else (a record written by hand) runs as Normal.
+    let priority = u32::try_from(task.priority).ok().and_then(Priority::from_code).unwrap_or(Priority::Normal);
     let node = shared.clone();
     let mut builder = shared.spawner.task(move |ctx: &TaskContext<'_>| run_one(&node, &task, &handler, ctx)).at(at);
     builder = builder.priority(priority);
@@ -229,7 +229,7 @@ fn run_one(shared: &NodeShared, task: &Claimed, handler: &Handler, run: &TaskCon
         (Ok(RunOutcome::Failed(why)), None) => Some((why.clone(), false)),
         (Ok(RunOutcome::Exit(code)), None) => Some((format!("exit code {code}"), false)),
         (Ok(other), None) => Some((format!("{other:?}"), false)),
-        (Err(panic), None) => Some((panic_text(panic.as_ref()), true)),
+        (Err(panic), None) => Some((taskwheel::panic_message(panic.as_ref()), true)),
     };
     let counters = &shared.counters;
     let (outcome, delay_us, error) = match failure {
@@ -264,14 +264,4 @@ fn run_one(shared: &NodeShared, task: &Claimed, handler: &Handler, run: &TaskCon
     NodeShared::count(&counters.runs, 1);
     let _ = shared.finished.send(Finished { id: task.id, token: task.token, outcome, delay_us, error });
     RunOutcome::Done
-}
-
-/// A panic's message.
-fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".into());
-    format!("panicked: {message}")
 }

@@ -6,7 +6,6 @@ use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
 use redis::Value;
-use taskwheel::Priority;
 
 use crate::conn::Conn;
 use crate::error::Error;
@@ -174,7 +173,7 @@ impl Queue {
             .arg(&task.payload[..])
             .arg(mode)
             .arg(time)
-            .arg(priority_code(task.priority))
+            .arg(task.priority.code())
             .arg(task.key.as_deref().unwrap_or(""))
             .arg(duration_micros("a key hold", task.key_hold)?)
             .arg(task.timeout.map(|t| duration_micros("a timeout", t)).transpose()?.unwrap_or(0))
@@ -238,7 +237,7 @@ impl Queue {
             .arg(kind)
             .arg(expression)
             .arg(zone)
-            .arg(priority_code(schedule.priority))
+            .arg(schedule.priority.code())
             .arg(schedule.timeout.map(|t| duration_micros("a timeout", t)).transpose()?.unwrap_or(0))
             .arg(encode_retry(schedule.retry.as_ref())?)
             .arg(first);
@@ -329,24 +328,6 @@ impl Queue {
 /// one Redis Cluster slot.
 pub(crate) fn base_key(name: &str) -> String {
     format!("tw:{{{name}}}")
-}
-
-/// How the scripts store a priority.
-pub(crate) fn priority_code(priority: Priority) -> u8 {
-    match priority {
-        Priority::High => 0,
-        Priority::Low => 2,
-        _ => 1,
-    }
-}
-
-/// The priority [`priority_code`] stored.
-pub(crate) fn priority_from_code(code: u64) -> Priority {
-    match code {
-        0 => Priority::High,
-        2 => Priority::Low,
-        _ => Priority::Normal,
-    }
 }
 
 fn submitted(reply: &Value) -> Result<Submitted, Error> {

@@ -19,7 +19,7 @@
 //! | 1. the caller | `api/` | [`Engine`] and its [`EngineBuilder`] (`engine`), [`Spawner`] (`spawner`), the task builders (`task_builder`, `join` for typed results), the [`TaskHandle`] a submission gives back and waits on (`handle`) |
 //! | 2. admission | `submit/` | the options a submission carries (`options`); the checks, capacity, dedupe key and registration (`admission`); tasks by id and keys (`registry`) |
 //! | 3. the deadline | `tick/` | the link into the tick thread — its command queue, sleep target and wake-up (`link`) — and the tick thread that owns the [`wheel`], follows cron and the wall clock and hands due tasks on (`thread`) |
-//! | 4. the run | `run/` | the run queues per priority (`queues`), concurrency groups (`groups`), the worker's loop and what becomes of a run: success, failure, retry, re-arm (`worker`), the hooks around it (`hooks`), the thread's current work (`scope`), quiet task panics (`quiet_panics`) |
+//! | 4. the run | `run/` | the run queues per priority (`queues`), concurrency groups (`groups`), the worker's loop and what becomes of a run: success, failure, retry, re-arm (`worker`), the hooks around it (`hooks`), the thread's current work (`scope`), task panics: their message, kept quiet (`panics`) |
 //! | 5. the end | `wait/` | the calls waiting for one task each (`task_waiters`), the completion descriptor for event loops (`completion_fd`) |
 //!
 //! Below the stages, imported by them and importing none of them:
@@ -94,6 +94,7 @@ pub use error::Error;
 pub use observe::metrics::MetricsCollector;
 pub use observe::stats::{GroupStats, Lateness, Queued, Rejected, Stats};
 pub use run::hooks::{Hooks, RunEnd, RunFinish, RunStart};
+pub use run::panics::panic_message;
 pub use run::queues::MAX_PRIORITY_WEIGHT;
 pub use task::cell::{CancelToken, RunOutcome, TaskContext, TaskResult};
 pub use task::periodic::{MAX_RUN_EACH, Misfire, Recurrence};

@@ -224,7 +224,6 @@ impl Shared {
         // Every run records its lateness once as it starts: the histogram's count is the run count.
         let lateness = Lateness::of(&s.lateness);
         Stats {
-            submitted: s.submitted.load(Ordering::Relaxed),
             pending: live.saturating_sub(running),
             running,
             queued: Queued {
@@ -232,21 +231,12 @@ impl Shared {
                 normal: self.run.queued(Priority::Normal) as u64,
                 low: self.run.queued(Priority::Low) as u64,
             },
-            succeeded: s.succeeded.load(Ordering::Relaxed),
-            failed: s.failed.load(Ordering::Relaxed),
-            cancelled: s.cancelled.load(Ordering::Relaxed),
             rejected: s.rejected.read(),
             runs: lateness.count,
-            failed_runs: s.failed_runs.load(Ordering::Relaxed),
-            retries: s.retries.load(Ordering::Relaxed),
-            timed_out_runs: s.timed_out_runs.load(Ordering::Relaxed),
-            missed_runs: s.missed_runs.load(Ordering::Relaxed),
-            wall_clock_jumps: s.wall_clock_jumps.load(Ordering::Relaxed),
-            hook_panics: s.hook_panics.load(Ordering::Relaxed),
-            tick_wakeups: s.wakeups.load(Ordering::Relaxed),
             signalled_wakeups: self.tick.signalled_wakeups(),
             lateness,
             groups: self.groups.report(&self.config.groups),
+            ..s.read()
         }
     }
 

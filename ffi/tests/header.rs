@@ -36,3 +36,17 @@ fn committed_header_matches_a_fresh_generation() {
         "include/taskwheel.h is stale: regenerate with `TASKWHEEL_BLESS=1 cargo test -p taskwheel-ffi --test header`"
     );
 }
+
+/// The engine's event counters are one table (`taskwheel::Stats::EVENT_COUNTERS`); the C `tw_stats` carries each,
+/// under the same name, so a counter added to the table without its C field fails here.
+#[test]
+fn tw_stats_carries_every_event_counter_of_the_engine() {
+    let header = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/taskwheel.h"))
+        .expect("the committed header");
+    let start = header.find("typedef struct tw_stats {").expect("tw_stats in the header");
+    let end = start + header[start..].find("} tw_stats;").expect("the end of tw_stats");
+    let fields = &header[start..end];
+    for counter in taskwheel::Stats::EVENT_COUNTERS {
+        assert!(fields.contains(&format!("uint64_t {counter};")), "tw_stats has no field {counter}");
+    }
+}

@@ -112,7 +112,7 @@ pub struct Engine {
 impl Engine {
     pub(crate) fn start(config: Config) -> Result<Engine, Error> {
         if !config.report_panics {
-            crate::run::quiet_panics::install();
+            crate::run::panics::install();
         }
         let (shared, receiver) = Shared::new(config);
         let engine = Engine {

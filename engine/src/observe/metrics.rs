@@ -113,32 +113,14 @@ impl Collector for MetricsCollector {
         let shared = &self.shared;
         let stats: Stats = shared.stats();
         let e = &mut encoder;
-        counter(e, "taskwheel_tasks_submitted", "Tasks accepted.", stats.submitted)?;
-        counter(e, "taskwheel_tasks_succeeded", "Tasks that ended succeeded.", stats.succeeded)?;
-        counter(e, "taskwheel_tasks_failed", "Tasks that ended failed.", stats.failed)?;
-        counter(e, "taskwheel_tasks_cancelled", "Tasks that ended cancelled.", stats.cancelled)?;
+        for (name, help, value) in stats.event_counters() {
+            counter(e, name, help, value)?;
+        }
         counter(e, "taskwheel_runs", "Runs started, every task's.", stats.runs)?;
         counter(
             e,
-            "taskwheel_runs_failed",
-            "Runs that returned an error, a non-zero code or panicked.",
-            stats.failed_runs,
-        )?;
-        counter(e, "taskwheel_retries", "Retries scheduled.", stats.retries)?;
-        counter(e, "taskwheel_runs_timed_out", "Runs that outlasted their timeout.", stats.timed_out_runs)?;
-        counter(e, "taskwheel_runs_missed", "Periodic occurrences that got no run of their own.", stats.missed_runs)?;
-        counter(
-            e,
-            "taskwheel_wall_clock_jumps",
-            "Wall-clock steps seen under pending cron tasks.",
-            stats.wall_clock_jumps,
-        )?;
-        counter(e, "taskwheel_hook_panics", "Hook calls that panicked (caught).", stats.hook_panics)?;
-        counter(e, "taskwheel_tick_wakeups", "Times the tick thread woke.", stats.tick_wakeups)?;
-        counter(
-            e,
             "taskwheel_tick_wakeups_signalled",
-            "Submissions that woke the tick thread (due before its sleep target).",
+            "Commands that woke the tick thread (due before its sleep target).",
             stats.signalled_wakeups,
         )?;
         {

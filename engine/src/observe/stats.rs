@@ -127,93 +127,104 @@ fn bucket_bounds(index: usize) -> (u64, u64) {
     (low, low + (width - 1))
 }
 
-/// The engine's live counters.
-pub(crate) struct Counters {
-    pub(crate) submitted: CachePadded<AtomicU64>,
-    pub(crate) succeeded: CachePadded<AtomicU64>,
-    pub(crate) failed: CachePadded<AtomicU64>,
-    pub(crate) cancelled: CachePadded<AtomicU64>,
-    pub(crate) rejected: RejectionCounters,
-    pub(crate) failed_runs: CachePadded<AtomicU64>,
-    pub(crate) retries: CachePadded<AtomicU64>,
-    pub(crate) timed_out_runs: CachePadded<AtomicU64>,
-    pub(crate) missed_runs: CachePadded<AtomicU64>,
-    pub(crate) wall_clock_jumps: CachePadded<AtomicU64>,
-    pub(crate) hook_panics: CachePadded<AtomicU64>,
-    pub(crate) wakeups: CachePadded<AtomicU64>,
-    pub(crate) lateness: Histogram,
-}
-
-impl Counters {
-    pub(crate) fn new() -> Counters {
-        Counters {
-            submitted: CachePadded::new(AtomicU64::new(0)),
-            succeeded: CachePadded::new(AtomicU64::new(0)),
-            failed: CachePadded::new(AtomicU64::new(0)),
-            cancelled: CachePadded::new(AtomicU64::new(0)),
-            rejected: RejectionCounters::default(),
-            failed_runs: CachePadded::new(AtomicU64::new(0)),
-            retries: CachePadded::new(AtomicU64::new(0)),
-            timed_out_runs: CachePadded::new(AtomicU64::new(0)),
-            missed_runs: CachePadded::new(AtomicU64::new(0)),
-            wall_clock_jumps: CachePadded::new(AtomicU64::new(0)),
-            hook_panics: CachePadded::new(AtomicU64::new(0)),
-            wakeups: CachePadded::new(AtomicU64::new(0)),
-            lateness: Histogram::new(),
+/// The engine's event counters, one line each: the field (of [`Counters`] and of [`Stats`], and of the C
+/// `tw_stats`, whose test checks it names each), its documentation, and its Prometheus name and help. Everything
+/// else in `Stats` (gauges, the refusals by reason, the lateness histogram, the groups) is read from where it lives.
+macro_rules! event_counters {
+    ($($(#[doc = $doc:literal])+ $field:ident => $metric:literal, $help:literal;)+) => {
+        /// The engine's live event counters, bumped by every stage without locks.
+        pub(crate) struct Counters {
+            $(pub(crate) $field: CachePadded<AtomicU64>,)+
+            pub(crate) rejected: RejectionCounters,
+            pub(crate) lateness: Histogram,
         }
-    }
+
+        impl Counters {
+            pub(crate) fn new() -> Counters {
+                Counters {
+                    $($field: CachePadded::new(AtomicU64::new(0)),)+
+                    rejected: RejectionCounters::default(),
+                    lateness: Histogram::new(),
+                }
+            }
+
+            /// A snapshot of the event counters, every other field of `Stats` left at its default.
+            pub(crate) fn read(&self) -> Stats {
+                Stats { $($field: self.$field.load(Ordering::Relaxed),)+ ..Stats::default() }
+            }
+        }
+
+        /// A snapshot of an engine's counters, from [`Spawner::stats`](crate::Spawner::stats).
+        ///
+        /// Task counts follow tasks to their terminal state: `succeeded + failed + cancelled + pending + running ==
+        /// submitted` once the engine is quiet. Runs count every run of every task (a periodic task runs many
+        /// times).
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct Stats {
+            $($(#[doc = $doc])+ pub $field: u64,)+
+            /// Tasks not yet terminal and not running: waiting for their deadline, queued, or between periodic
+            /// runs.
+            pub pending: u64,
+            /// Tasks running now.
+            pub running: u64,
+            /// Work waiting in each run queue for a free worker (due, dispatched, not yet taken): the queue depth
+            /// per priority. Part of `pending`.
+            pub queued: Queued,
+            /// Submissions refused, by reason.
+            pub rejected: Rejected,
+            /// Runs started, all tasks together.
+            pub runs: u64,
+            /// Wake-ups of the tick thread sent because a command (a submission, a reschedule, a resume, a
+            /// timeout to watch) was due before the deadline it slept toward (all other commands leave it asleep).
+            pub signalled_wakeups: u64,
+            /// Fire lateness (a run's actual start minus the instant asked for) over all runs.
+            pub lateness: Lateness,
+            /// Each concurrency group, in the order they were declared.
+            pub groups: Vec<GroupStats>,
+        }
+
+        impl Stats {
+            /// The event counters' names, in the order of their table: the fields of `Stats` (and of the C
+            /// `tw_stats`) that count events.
+            #[doc(hidden)]
+            pub const EVENT_COUNTERS: &'static [&'static str] = &[$(stringify!($field)),+];
+
+            /// Each event counter as (Prometheus name, help, value), in the order of the table.
+            #[cfg(feature = "metrics")]
+            pub(crate) fn event_counters(&self) -> Vec<(&'static str, &'static str, u64)> {
+                vec![$(($metric, $help, self.$field)),+]
+            }
+        }
+    };
 }
 
-/// A snapshot of an engine's counters, from [`Spawner::stats`](crate::Spawner::stats).
-///
-/// Task counts follow tasks to their terminal state: `succeeded + failed + cancelled + pending + running ==
-/// submitted` once the engine is quiet. Runs count every run of every task (a periodic task runs many times).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
+event_counters! {
     /// Tasks accepted.
-    pub submitted: u64,
-    /// Tasks not yet terminal and not running: waiting for their deadline, queued, or between periodic runs.
-    pub pending: u64,
-    /// Tasks running now.
-    pub running: u64,
-    /// Work waiting in each run queue for a free worker (due, dispatched, not yet taken): the queue depth per
-    /// priority. Part of `pending`.
-    pub queued: Queued,
+    submitted => "taskwheel_tasks_submitted", "Tasks accepted.";
     /// Tasks that ended `Succeeded`.
-    pub succeeded: u64,
+    succeeded => "taskwheel_tasks_succeeded", "Tasks that ended succeeded.";
     /// Tasks that ended `Failed`.
-    pub failed: u64,
+    failed => "taskwheel_tasks_failed", "Tasks that ended failed.";
     /// Tasks that ended `Cancelled`.
-    pub cancelled: u64,
-    /// Submissions refused, by reason.
-    pub rejected: Rejected,
-    /// Runs started, all tasks together.
-    pub runs: u64,
+    cancelled => "taskwheel_tasks_cancelled", "Tasks that ended cancelled.";
     /// Runs that returned an error or panicked.
-    pub failed_runs: u64,
+    failed_runs => "taskwheel_runs_failed", "Runs that returned an error, a non-zero code or panicked.";
     /// Retries scheduled: failed runs of [`Retry`](crate::Retry) tasks that will be tried again.
-    pub retries: u64,
+    retries => "taskwheel_retries", "Retries scheduled.";
     /// Runs that outlasted their task's [`timeout`](crate::TaskBuilder::timeout), counted when the timeout passed
     /// (a run that ignores it and keeps going is counted too).
-    pub timed_out_runs: u64,
+    timed_out_runs => "taskwheel_runs_timed_out", "Runs that outlasted their timeout.";
     /// Occurrences of periodic tasks that got no run of their own: dropped or folded into one run by the task's
     /// [`Misfire`](crate::Misfire) policy.
-    pub missed_runs: u64,
+    missed_runs => "taskwheel_runs_missed", "Periodic occurrences that got no run of their own.";
     /// Steps of the wall clock against the monotonic one (NTP steps, suspend and resume, a date set by hand) seen
     /// while cron tasks were pending: each moved their deadlines to the new wall-clock time.
-    pub wall_clock_jumps: u64,
+    wall_clock_jumps => "taskwheel_wall_clock_jumps", "Wall-clock steps seen under pending cron tasks.";
     /// Calls of a [`Hooks`](crate::Hooks) method that panicked (caught; the run went on as if the hook had
     /// returned).
-    pub hook_panics: u64,
+    hook_panics => "taskwheel_hook_panics", "Hook calls that panicked (caught).";
     /// Times the tick thread woke up, for any reason.
-    pub tick_wakeups: u64,
-    /// Submissions that woke the tick thread because they were due before the deadline it slept toward (all
-    /// other submissions leave it asleep).
-    pub signalled_wakeups: u64,
-    /// Fire lateness (a run's actual start minus the instant asked for) over all runs.
-    pub lateness: Lateness,
-    /// Each concurrency group, in the order they were declared.
-    pub groups: Vec<GroupStats>,
+    tick_wakeups => "taskwheel_tick_wakeups", "Times the tick thread woke.";
 }
 
 /// One concurrency group's state, from [`Stats::groups`].

@@ -46,7 +46,7 @@ impl RunQueues {
     }
 
     pub(crate) fn push(&self, priority: Priority, work: Work) {
-        self.queues.push(priority as usize, work);
+        self.queues.push(usize::from(priority.code()), work);
     }
 
     /// Takes the next piece of work, blocking while every queue is empty.
@@ -61,7 +61,7 @@ impl RunQueues {
 
     /// How many pieces of work wait in the queue of `priority`.
     pub(crate) fn len(&self, priority: Priority) -> usize {
-        self.queues.len(priority as usize)
+        self.queues.len(usize::from(priority.code()))
     }
 
     /// The order to look in for the next take: strict, or the turn's priority first.

@@ -6,13 +6,14 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::observe::logging::log_at;
 use crate::run::hooks::{HookSet, RunEnd, RunFinish, RunStart};
+use crate::run::panics::QuietRun;
+use crate::run::panics::panic_message;
 use crate::run::queues::Work;
-use crate::run::quiet_panics::QuietRun;
 use crate::run::scope::WorkScope;
 use crate::shared::Shared;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
-use crate::task::cell::{RunOutcome, Task, TaskContext, panic_message};
+use crate::task::cell::{RunOutcome, Task, TaskContext};
 use crate::task::periodic::{Periodic, Start};
 use crate::task::state::TaskState;
 

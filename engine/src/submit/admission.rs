@@ -8,7 +8,7 @@ use crate::error::{Error, invalid};
 use crate::submit::options::{Repeat, Submission, When};
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
-use crate::task::cell::{Job, Task, TaskParts};
+use crate::task::cell::{Job, Task, TaskOptions};
 use crate::task::periodic::{Kind, MAX_RUN_EACH, Misfire, Periodic, Recurrence};
 
 use crate::shared::Shared;
@@ -84,15 +84,11 @@ impl Shared {
         let Job(mut task) = job;
         let Some(cell) = Arc::get_mut(&mut task) else { unreachable!("a job's task is not shared before admission") };
         let keyed = key.is_some();
-        cell.admit(TaskParts {
-            priority,
-            group,
-            key: key.map(String::into_boxed_str),
-            periodic,
+        cell.admit(
             deadline,
-            retry,
-            timeout,
-        });
+            priority,
+            TaskOptions { key: key.map(String::into_boxed_str), group, periodic, retry, timeout },
+        );
         let registered = if keyed {
             // A keyed task is registered in two steps: it needs its id before it can claim its key, and it must not
             // be visible before the claim succeeds.

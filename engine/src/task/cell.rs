@@ -1,6 +1,5 @@
 //! The shared record of one task, and what a task's closure sees while it runs.
 
-use std::any::Any;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
@@ -209,14 +208,10 @@ const WAITED: u8 = 2;
 /// A task, its closure's type erased.
 pub(crate) type Task = TaskCell<dyn JobSlot>;
 
-/// The rarer parts of a task: fixed at submission, and the run counts of a task that may run more than once.
+/// The rarer parts of a task: its options fixed at submission, and the run counts of a task that may run more
+/// than once.
 struct Extra {
-    key: Option<Box<str>>,
-    group: Option<u32>,
-    periodic: Option<Periodic>,
-    retry: Option<Retry>,
-    /// The longest a run may take, in nanoseconds.
-    timeout: Option<u64>,
+    options: TaskOptions,
     /// How the latest decided run of a task with a timeout ended: `2r` when run `r` ended in time, `2r + 1` when
     /// it outlasted its timeout (0: none decided yet). The tick thread (a timeout passing) and the worker (the run
     /// returning) each try to decide run `r` with one read-modify-write; the first wins, so a run is counted as
@@ -227,14 +222,9 @@ struct Extra {
 }
 
 impl Extra {
-    fn new(fixed: Fixed, runs: u64, failed_runs: u64) -> Box<Extra> {
-        let Fixed { key, group, periodic, retry, timeout } = fixed;
+    fn new(options: TaskOptions, runs: u64, failed_runs: u64) -> Box<Extra> {
         Box::new(Extra {
-            key,
-            group,
-            periodic,
-            retry,
-            timeout,
+            options,
             timed_out_run: AtomicU64::new(0),
             runs: AtomicU64::new(runs),
             failed_runs: AtomicU64::new(failed_runs),
@@ -242,17 +232,21 @@ impl Extra {
     }
 }
 
-/// The rarer parts fixed at submission.
+/// A task's options as admission checked them (the [`Submission`](crate::submit::options::Submission) a builder
+/// filled, its names resolved and its times converted), beyond its deadline and priority. The task keeps them
+/// (allocated only when one is set) for its whole life.
 #[derive(Default)]
-struct Fixed {
-    key: Option<Box<str>>,
-    group: Option<u32>,
-    periodic: Option<Periodic>,
-    retry: Option<Retry>,
-    timeout: Option<u64>,
+pub(crate) struct TaskOptions {
+    pub(crate) key: Option<Box<str>>,
+    /// The index of its concurrency group.
+    pub(crate) group: Option<u32>,
+    pub(crate) periodic: Option<Periodic>,
+    pub(crate) retry: Option<Retry>,
+    /// The longest a run may take, in nanoseconds.
+    pub(crate) timeout: Option<u64>,
 }
 
-impl Fixed {
+impl TaskOptions {
     fn is_empty(&self) -> bool {
         self.key.is_none()
             && self.group.is_none()
@@ -269,17 +263,6 @@ pub(crate) struct Report {
     pub(crate) code: Option<i32>,
     /// The run this report is about outlasted the task's timeout.
     pub(crate) timed_out: bool,
-}
-
-/// The parts of a task fixed at submission.
-pub(crate) struct TaskParts {
-    pub(crate) priority: Priority,
-    pub(crate) group: Option<u32>,
-    pub(crate) key: Option<Box<str>>,
-    pub(crate) periodic: Option<Periodic>,
-    pub(crate) deadline: u64,
-    pub(crate) retry: Option<Retry>,
-    pub(crate) timeout: Option<u64>,
 }
 
 /// A task's closure in its cell: run it, or discard it. Implemented for one-shot and periodic closures.
@@ -414,24 +397,14 @@ impl Task {
         let Job(mut task) = Job::once(|_| ());
         let cell = Arc::get_mut(&mut task).expect("a new task has one owner");
         cell.id = id;
-        cell.admit(TaskParts {
-            priority: Priority::Normal,
-            group,
-            key: None,
-            periodic: None,
-            deadline: 0,
-            retry: None,
-            timeout: None,
-        });
+        cell.admit(0, Priority::Normal, TaskOptions { group, ..TaskOptions::default() });
         task
     }
 
     /// Fills in the parts fixed at submission. Called by admission while it is the allocation's only owner.
-    pub(crate) fn admit(&mut self, parts: TaskParts) {
-        let TaskParts { priority, group, key, periodic, deadline, retry, timeout } = parts;
+    pub(crate) fn admit(&mut self, deadline: u64, priority: Priority, options: TaskOptions) {
         self.priority = priority;
-        let fixed = Fixed { key, group, periodic, retry, timeout };
-        self.extra = (!fixed.is_empty()).then(|| Extra::new(fixed, 0, 0));
+        self.extra = (!options.is_empty()).then(|| Extra::new(options, 0, 0));
         self.deadline.store(deadline, Ordering::SeqCst);
     }
 
@@ -441,7 +414,7 @@ impl Task {
         cell.id = id;
         cell.state = AtomicState::at(summary.state);
         cell.done = AtomicU8::new(DONE);
-        cell.extra = Some(Extra::new(Fixed::default(), summary.runs, summary.failed_runs));
+        cell.extra = Some(Extra::new(TaskOptions::default(), summary.runs, summary.failed_runs));
         cell.report = Mutex::new(summary.report.clone());
         erase(cell)
     }
@@ -563,22 +536,22 @@ impl Task {
 
     /// The dedupe key, if the task has one.
     pub(crate) fn key(&self) -> Option<&str> {
-        self.extra.as_ref().and_then(|extra| extra.key.as_deref())
+        self.extra.as_ref().and_then(|extra| extra.options.key.as_deref())
     }
 
     /// How the task is retried, if it is.
     pub(crate) fn retry(&self) -> Option<&Retry> {
-        self.extra.as_ref().and_then(|extra| extra.retry.as_ref())
+        self.extra.as_ref().and_then(|extra| extra.options.retry.as_ref())
     }
 
     /// The index of the task's concurrency group, if it has one.
     pub(crate) fn group(&self) -> Option<usize> {
-        self.extra.as_ref().and_then(|extra| extra.group).map(|group| group as usize)
+        self.extra.as_ref().and_then(|extra| extra.options.group).map(|group| group as usize)
     }
 
     /// The periodic schedule, if the task repeats.
     pub(crate) fn periodic(&self) -> Option<&Periodic> {
-        self.extra.as_ref().and_then(|extra| extra.periodic.as_ref())
+        self.extra.as_ref().and_then(|extra| extra.options.periodic.as_ref())
     }
 
     /// Runs the closure. `None` when it is missing.
@@ -632,7 +605,7 @@ impl Task {
 
     /// The longest a run may take, in nanoseconds, if the task has a timeout.
     pub(crate) fn timeout_ns(&self) -> Option<u64> {
-        self.extra.as_ref().and_then(|extra| extra.timeout)
+        self.extra.as_ref().and_then(|extra| extra.options.timeout)
     }
 
     /// Marks run `run` as having outlasted its timeout, if it is still the run in progress. `true` when it was.
@@ -649,7 +622,7 @@ impl Task {
     /// out), `false` when it ended in time — from now on its timeout passing changes nothing.
     pub(crate) fn end_run(&self, run: u64) -> bool {
         match &self.extra {
-            Some(extra) if extra.timeout.is_some() => !decide(&extra.timed_out_run, run, false),
+            Some(extra) if extra.options.timeout.is_some() => !decide(&extra.timed_out_run, run, false),
             _ => false,
         }
     }
@@ -683,17 +656,6 @@ pub(crate) struct Summary {
 impl fmt::Debug for Task {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Task").field("id", &self.id).field("state", &self.state()).finish_non_exhaustive()
-    }
-}
-
-/// The message of a panic payload: its text when it is a string, a placeholder otherwise.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        format!("panicked: {message}")
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        format!("panicked: {message}")
-    } else {
-        "panicked with a non-string payload".to_string()
     }
 }
 

@@ -394,7 +394,7 @@ impl TickThread {
         // In precise mode the tick thread wakes `handoff` early and hands the task over then.
         let wake_at = target.map(|ns| shared.time.instant_of(ns.saturating_sub(self.handoff_ns)));
         shared.time.clock().wait(shared.tick.notifier(), wake_at, woken);
-        shared.stats.wakeups.fetch_add(1, Ordering::Relaxed);
+        shared.stats.tick_wakeups.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -1,4 +1,4 @@
-//! Keeping the panics the engine catches quiet. Rust prints every panic through the process's panic hook, before
+//! The panics a run raises: their message ([`panic_message`]), and keeping them quiet. Rust prints every panic through the process's panic hook, before
 //! anything can catch it; a task that panics is caught by its worker and reported (its handle, `tw_outcome`,
 //! `Stats::failed_runs`, the hooks), so the print is noise — one run of 100 panicking tasks printed 3.7k lines.
 //!
@@ -43,5 +43,25 @@ impl QuietRun {
 impl Drop for QuietRun {
     fn drop(&mut self) {
         IN_QUIET_RUN.with(|quiet| quiet.set(self.was));
+    }
+}
+
+/// The text a caught panic leaves as a task's failure: `"panicked: "` and its message when its payload is a string
+/// (`panic!("…")` with or without arguments), `"panicked with a non-string payload"` otherwise. The engine, its
+/// typed results and the durable tasks' nodes all describe panics with it.
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("disk {} on fire", 3)).unwrap_err();
+/// assert_eq!(taskwheel::panic_message(&*payload), "panicked: disk 3 on fire");
+/// let opaque = std::panic::catch_unwind(|| std::panic::panic_any(42)).unwrap_err();
+/// assert_eq!(taskwheel::panic_message(&*opaque), "panicked with a non-string payload");
+/// ```
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        format!("panicked: {message}")
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        format!("panicked: {message}")
+    } else {
+        "panicked with a non-string payload".to_string()
     }
 }
