@@ -145,6 +145,31 @@ typedef uint32_t tw_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// A task's place in its lifecycle.
+enum tw_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Waiting for its deadline, a worker, a group slot, or its next periodic run.
+  TW_STATE_PENDING = 0,
+  // Running now.
+  TW_STATE_RUNNING = 1,
+  // Ended: returned 0 (periodic: its schedule ended).
+  TW_STATE_SUCCEEDED = 2,
+  // Ended: returned non-zero (periodic: only with `stop_on_failure`).
+  TW_STATE_FAILED = 3,
+  // Ended: cancelled, by `tw_cancel` or by shutdown.
+  TW_STATE_CANCELLED = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tw_state tw_state;
+#else
+typedef uint32_t tw_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // A durable task's state (`tw_durable_state`).
 enum tw_durable_task_state
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -171,31 +196,6 @@ enum tw_durable_task_state
 typedef enum tw_durable_task_state tw_durable_task_state;
 #else
 typedef uint32_t tw_durable_task_state;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-// A task's place in its lifecycle.
-enum tw_state
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  // Waiting for its deadline, a worker, a group slot, or its next periodic run.
-  TW_STATE_PENDING = 0,
-  // Running now.
-  TW_STATE_RUNNING = 1,
-  // Ended: returned 0 (periodic: its schedule ended).
-  TW_STATE_SUCCEEDED = 2,
-  // Ended: returned non-zero (periodic: only with `stop_on_failure`).
-  TW_STATE_FAILED = 3,
-  // Ended: cancelled, by `tw_cancel` or by shutdown.
-  TW_STATE_CANCELLED = 4,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum tw_state tw_state;
-#else
-typedef uint32_t tw_state;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -322,36 +322,11 @@ typedef struct tw_engine tw_engine;
 // A hierarchical timing wheel driven by the host. Single-threaded: use one wheel from one thread at a time.
 typedef struct tw_wheel tw_wheel;
 
-// A durable task to submit. Initialise with `tw_durable_task_spec_init(&spec)`, then set what differs.
-typedef struct tw_durable_task_spec {
-  // `sizeof(tw_durable_task_spec)` as the program was compiled (set by `tw_durable_task_spec_init`).
-  uint32_t struct_size;
-  // The handler's name. Required.
-  const char *handler;
-  // The payload: `payload_len` bytes, copied during the call. May be NULL when `payload_len` is 0.
-  const uint8_t *payload;
-  // The payload's length (at most the queue's limit, 512 KiB by default: `TW_ERR_PAYLOAD_TOO_LARGE`).
-  size_t payload_len;
-  // Due this long after the submission reaches Redis (the server's clock). Ignored when `at_unix_ns` is set.
-  uint64_t delay_ns;
-  // When non-zero: due at this real time, nanoseconds since 1970 (microsecond precision).
-  uint64_t at_unix_ns;
-  // A `tw_priority`: among tasks due at once on a node, higher run first.
-  uint32_t priority;
-  // A dedupe key (NUL-terminated), or NULL: while a task holding it lives, a submission with the same key
-  // creates nothing and reports the holder (`*duplicate_out` = 1).
-  const char *key;
-  // At most this many runs (0 or 1: one attempt, no retry).
-  uint32_t retry_max_attempts;
-  // The wait before the first retry, doubling up to 60 s (0: 100 ms). With full jitter.
-  uint64_t retry_backoff_ns;
-  // When non-zero: a run outlasting this fails ("timed out") and its cancellation flag is set.
-  uint64_t timeout_ns;
-} tw_durable_task_spec;
+// A timer id: never 0; refused (`TW_ERR_NOT_FOUND`) once its timer fired or was cancelled.
+typedef uint64_t tw_timer_id;
 
-// A handler: runs one durable task's payload (`len` bytes, valid during the call only) with the `user_data` given
-// at registration. Returns 0 for success; any other value fails the run (retried under the task's policy).
-typedef int32_t (*tw_durable_handler_fn)(void *user_data, const uint8_t *payload, size_t len);
+// Called by `tw_wheel_advance` once per expired timer, in deadline order. The id is already stale.
+typedef void (*tw_expire_fn)(void *ctx, tw_timer_id id, uint64_t deadline, void *user_data);
 
 // Releases a task's or timer's `user_data`.
 typedef void (*tw_free_fn)(void *user_data);
@@ -626,16 +601,468 @@ typedef struct tw_outcome {
   uint32_t timed_out;
 } tw_outcome;
 
-// A timer id: never 0; refused (`TW_ERR_NOT_FOUND`) once its timer fired or was cancelled.
-typedef uint64_t tw_timer_id;
+// A durable task to submit. Initialise with `tw_durable_task_spec_init(&spec)`, then set what differs.
+typedef struct tw_durable_task_spec {
+  // `sizeof(tw_durable_task_spec)` as the program was compiled (set by `tw_durable_task_spec_init`).
+  uint32_t struct_size;
+  // The handler's name. Required.
+  const char *handler;
+  // The payload: `payload_len` bytes, copied during the call. May be NULL when `payload_len` is 0.
+  const uint8_t *payload;
+  // The payload's length (at most the queue's limit, 512 KiB by default: `TW_ERR_PAYLOAD_TOO_LARGE`).
+  size_t payload_len;
+  // Due this long after the submission reaches Redis (the server's clock). Ignored when `at_unix_ns` is set.
+  uint64_t delay_ns;
+  // When non-zero: due at this real time, nanoseconds since 1970 (microsecond precision).
+  uint64_t at_unix_ns;
+  // A `tw_priority`: among tasks due at once on a node, higher run first.
+  uint32_t priority;
+  // A dedupe key (NUL-terminated), or NULL: while a task holding it lives, a submission with the same key
+  // creates nothing and reports the holder (`*duplicate_out` = 1).
+  const char *key;
+  // At most this many runs (0 or 1: one attempt, no retry).
+  uint32_t retry_max_attempts;
+  // The wait before the first retry, doubling up to 60 s (0: 100 ms). With full jitter.
+  uint64_t retry_backoff_ns;
+  // When non-zero: a run outlasting this fails ("timed out") and its cancellation flag is set.
+  uint64_t timeout_ns;
+} tw_durable_task_spec;
 
-// Called by `tw_wheel_advance` once per expired timer, in deadline order. The id is already stale.
-typedef void (*tw_expire_fn)(void *ctx, tw_timer_id id, uint64_t deadline, void *user_data);
+// A handler: runs one durable task's payload (`len` bytes, valid during the call only) with the `user_data` given
+// at registration. Returns 0 for success; any other value fails the run (retried under the task's policy).
+typedef int32_t (*tw_durable_handler_fn)(void *user_data, const uint8_t *payload, size_t len);
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
+// ========================================================================================================
+// Status and version: every status named (tw_status_str), the library's version.
+// ========================================================================================================
+//
+// A static, NUL-terminated English name for a status, e.g. "TW_ERR_NOT_FOUND: no such task or timer".
+// Unknown values get "TW_UNKNOWN_STATUS". Never NULL; never to be freed.
+const char *tw_status_str(uint32_t status);
+
+// The library's version, e.g. "0.1.0". Static; never to be freed.
+const char *tw_version(void);
+
+// ========================================================================================================
+// The wheel (tw_wheel_*): the hierarchical timing wheel alone, no threads, no clock; the host drives time, as with timeout.c.
+// ========================================================================================================
+//
+// Creates an empty wheel whose time is `start_tick` (deadlines before it fire on the first advance).
+//
+// # Safety
+//
+// `out` is NULL or valid for a write of a pointer.
+tw_status tw_wheel_new(uint64_t start_tick,
+                       struct tw_wheel **out);
+
+// Adds a timer due at `deadline_tick` carrying `user_data` (the wheel never reads or frees it but in
+// `tw_wheel_free`). A deadline at or before the wheel's time fires on the next advance. `id_out` may be NULL.
+//
+// # Safety
+//
+// `wheel` is NULL or a live wheel; `id_out` is NULL or valid for a write.
+tw_status tw_wheel_insert(struct tw_wheel *wheel,
+                          uint64_t deadline_tick,
+                          void *user_data,
+                          tw_timer_id *id_out);
+
+// Removes a pending timer; its `user_data` is written to `*user_data_out` (which may be NULL) so the host can
+// release it. `TW_ERR_NOT_FOUND` for a fired, cancelled or never-issued id.
+//
+// # Safety
+//
+// `wheel` is NULL or a live wheel; `user_data_out` is NULL or valid for a write.
+tw_status tw_wheel_cancel(struct tw_wheel *wheel,
+                          tw_timer_id id,
+                          void **user_data_out);
+
+// Moves a pending timer to `deadline_tick`, keeping its id. `TW_ERR_NOT_FOUND` for a stale id.
+//
+// # Safety
+//
+// `wheel` is NULL or a live wheel.
+tw_status tw_wheel_reschedule(struct tw_wheel *wheel, tw_timer_id id, uint64_t deadline_tick);
+
+// Writes the exact deadline of the earliest pending timer to `*out` (not a slot boundary: sleep until exactly
+// then). `TW_ERR_EMPTY` when no timer is pending.
+//
+// # Safety
+//
+// `wheel` is NULL or a live wheel; `out` is NULL or valid for a write.
+tw_status tw_wheel_next_expiration(const struct tw_wheel *wheel,
+                                   uint64_t *out);
+
+// How many timers the wheel holds (0 for NULL).
+//
+// # Safety
+//
+// `wheel` is NULL or a live wheel.
+size_t tw_wheel_len(const struct tw_wheel *wheel);
+
+// Moves the wheel's time to `now_tick` and calls `callback(ctx, id, deadline, user_data)` once for every timer
+// with `deadline <= now_tick`, in deadline order (ties in insertion order). The callback may insert, cancel and
+// reschedule on the same wheel (a timer it inserts at or before `now_tick` fires on the next advance), and may
+// even call `tw_wheel_free` (the wheel is then freed when this returns). Advancing to the same tick again fires
+// nothing new; a `now_tick` before the wheel's time is `TW_ERR_INVALID_ARGUMENT` and changes nothing.
+//
+// # Safety
+//
+// `wheel` is NULL or a live wheel; `callback` and `ctx` are the host's, called on this thread.
+tw_status tw_wheel_advance(struct tw_wheel *wheel,
+                           uint64_t now_tick,
+                           tw_expire_fn callback,
+                           void *ctx);
+
+// Writes the wheel's current time (the tick of its last advance, or its start) to `*out`.
+//
+// # Safety
+//
+// `wheel` is NULL or a live wheel; `out` is NULL or valid for a write.
+tw_status tw_wheel_now(const struct tw_wheel *wheel, uint64_t *out);
+
+// Looks at one timer without changing anything: `TW_OK` when it is pending, writing its deadline and user data
+// (each out-pointer may be NULL); `TW_ERR_NOT_FOUND` when it fired, was cancelled, or never existed.
+//
+// # Safety
+//
+// `wheel` is NULL or a live wheel; `deadline_out` and `user_data_out` are NULL or valid for a write.
+tw_status tw_wheel_timer(const struct tw_wheel *wheel,
+                         tw_timer_id id,
+                         uint64_t *deadline_out,
+                         void **user_data_out);
+
+// Writes how many ticks from the wheel's current time until its earliest timer is due (0 when one is due
+// already) — what an `epoll_wait` loop converts into its timeout, as timeout.c's `timeouts_timeout` does.
+// `TW_ERR_EMPTY` when no timer is pending (sleep without a timeout).
+//
+// # Safety
+//
+// `wheel` is NULL or a live wheel; `out` is NULL or valid for a write.
+tw_status tw_wheel_timeout(const struct tw_wheel *wheel,
+                           uint64_t *out);
+
+// The pull pattern, beside `tw_wheel_advance`'s callbacks: moves the wheel's time to `now_tick` and keeps what
+// expired queued, in deadline order, for `tw_wheel_pop_expired`. A `now_tick` before the wheel's time is
+// `TW_ERR_INVALID_ARGUMENT` and changes nothing.
+//
+// ```c
+// tw_wheel_expire(wheel, now);
+// tw_timer_id id; uint64_t deadline; void *data;
+// while (tw_wheel_pop_expired(wheel, &id, &deadline, &data) == TW_OK) handle(data);
+// ```
+//
+// # Safety
+//
+// `wheel` is NULL or a live wheel.
+tw_status tw_wheel_expire(struct tw_wheel *wheel,
+                          uint64_t now_tick);
+
+// Takes the next expired timer queued by `tw_wheel_expire` (or left by an advance): writes its id (now stale),
+// deadline and user data (each out-pointer may be NULL). `TW_ERR_EMPTY` when none is queued.
+//
+// # Safety
+//
+// `wheel` is NULL or a live wheel; the out-pointers are NULL or valid for a write.
+tw_status tw_wheel_pop_expired(struct tw_wheel *wheel,
+                               tw_timer_id *id_out,
+                               uint64_t *deadline_out,
+                               void **user_data_out);
+
+// Frees the wheel, calling `free_user_data` (may be NULL) on the `user_data` of every timer still in it. NULL is
+// a no-op. Called from a `tw_wheel_advance` callback, the wheel is freed when that advance returns.
+//
+// # Safety
+//
+// `wheel` is NULL or a live wheel, not used again after the call (nor after the advance it was called from).
+void tw_wheel_free(struct tw_wheel *wheel,
+                   tw_free_fn free_user_data);
+
+// ========================================================================================================
+// The engine (tw_config_*, tw_engine_*): its settings, start, shutdown and free; hooks around each run are set in tw_config.
+// ========================================================================================================
+//
+// Fills `config` with the defaults (all zero: each field's default). Call it through the header's
+// `tw_config_init(config)` macro, which passes `sizeof(tw_config)` as the program sees it: when that is not the
+// library's, only `struct_size` is written (so that `tw_engine_new` refuses the config too) and the call
+// returns `TW_ERR_ABI_MISMATCH`. NULL: `TW_ERR_NULL`.
+//
+// # Safety
+//
+// `config` is NULL or valid for a write of `size` bytes.
+tw_status tw_config_init_sized(struct tw_config *config,
+                               size_t size);
+
+// Starts an engine. `config` may be NULL for all defaults. On success writes the engine to `*out`.
+//
+// # Safety
+//
+// `config` is NULL or points to a `tw_config` (with `group_count` valid entries in `group_names` and
+// `group_limits`, each name NULL or NUL-terminated); `out` is NULL or valid for a write of a pointer.
+tw_status tw_engine_new(const struct tw_config *config,
+                        struct tw_engine **out);
+
+// Stops the engine: refuses new tasks, treats pending ones as `mode` says (`TW_SHUTDOWN_*`), waits for running
+// ones (a drain: until `timeout_ns`), and stops its threads. `timeout_ns` is ignored by
+// `TW_SHUTDOWN_CANCEL_PENDING`. State, wait and stats keep working until `tw_engine_free`. A second call does
+// nothing and reports zeros. `report` may be NULL. From inside one of the engine's own tasks (or a
+// `free_user_data` it calls) it returns `TW_ERR_WOULD_DEADLOCK` at once and does nothing: a shutdown waits for
+// running tasks, the caller's included.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine from `tw_engine_new`; `report` is NULL or valid for a write.
+tw_status tw_engine_shutdown(const struct tw_engine *engine,
+                             uint32_t mode,
+                             uint64_t timeout_ns,
+                             struct tw_shutdown_report *report);
+
+// Shuts the engine down (`TW_SHUTDOWN_CANCEL_PENDING`) if that was not done, waits for running tasks, and frees
+// it. When it returns no task of the engine runs any more and every `free_user_data` has been called. NULL is a
+// no-op. Must not be called twice.
+//
+// Called from inside one of the engine's own tasks, it cannot wait for that task: it refuses new work, cancels
+// every pending task (their `free_user_data` run before it returns), tells the threads to stop once their current
+// runs end, and returns at once. The engine pointer is invalid from then on, the calling task's included; the
+// running tasks finish on their own, their `free_user_data` is called by their workers, and the engine's memory
+// is released when its last thread ends.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine from `tw_engine_new`, not used by any other thread during or after the call.
+void tw_engine_free(struct tw_engine *engine);
+
+// ========================================================================================================
+// Statistics and metrics: the counters as a struct, the Prometheus / OpenMetrics text, the completion descriptor.
+// ========================================================================================================
+//
+// Writes a snapshot of the engine's statistics to `*out`. Works after shutdown too.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine; `out` is NULL or valid for a write.
+tw_status tw_engine_stats(const struct tw_engine *engine,
+                          struct tw_stats *out);
+
+// Writes the engine's metrics as Prometheus / OpenMetrics text (counters, gauges and the run-lateness histogram,
+// read from the engine's own counters now; the same text `metrics_text()` gives Rust), NUL-terminated, into
+// `buf` of `len` bytes. `*needed` (may be NULL) receives the size the text needs, its NUL included, whatever
+// happens; when `len` is smaller, nothing is written to `buf` and the call returns `TW_ERR_BUFFER_TOO_SMALL`
+// (so `tw_engine_metrics(engine, NULL, 0, &needed)` asks for the size). Works after shutdown too.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine; `buf` is NULL or valid for writes of `len` bytes; `needed` is NULL or valid
+// for a write.
+tw_status tw_engine_metrics(const struct tw_engine *engine,
+                            char *buf,
+                            size_t len,
+                            size_t *needed);
+
+// Writes to `*fd_out` a file descriptor that becomes readable when tasks end, for a host with an event loop
+// (epoll, libuv's `uv_poll_t`, `select`): it learns of completions without a thread blocked per wait. Linux:
+// an eventfd (non-blocking, close-on-exec), the same on every call; every task end adds 1 to it before the
+// task's waiters are woken; reading its 8 bytes gives how many tasks ended since the last read. Then ask about
+// the tasks you care about (`tw_task_state`, `tw_task_outcome`). The engine owns it: do not close it; it stays
+// open until `tw_engine_free`. `TW_ERR_SPAWN` when the system refuses one.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine; `fd_out` is NULL or valid for a write.
+tw_status tw_engine_completion_fd(const struct tw_engine *engine,
+                                  int *fd_out);
+
+// ========================================================================================================
+// Tasks (tw_task_spec, tw_schedule*): what a task is asked, and scheduling it.
+// ========================================================================================================
+//
+// Fills `spec` with the defaults: no task, no user data, due now, one-shot, normal priority, no key, no group.
+// Call it through the header's `tw_task_spec_init(spec)` macro, which passes `sizeof(tw_task_spec)` as the
+// program sees it: when that is not the library's, only `struct_size` is written (so that `tw_schedule` refuses
+// the spec too) and the call returns `TW_ERR_ABI_MISMATCH`. NULL: `TW_ERR_NULL`.
+//
+// # Safety
+//
+// `spec` is NULL or valid for a write of `size` bytes.
+tw_status tw_task_spec_init_sized(struct tw_task_spec *spec,
+                                  size_t size);
+
+// The now of `tw_spec.at_ns` and `until_ns`: CLOCK_MONOTONIC in nanoseconds (Linux), the same clock the engine
+// runs on.
+uint64_t tw_monotonic_ns(void);
+
+// Schedules a task as `spec` says. On success writes its id to `*id_out` (which may be NULL). Whatever happens,
+// `spec->free_user_data` is called exactly once: after the task ends, or before this returns when it is refused.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine; `spec` is NULL or points to a `tw_task_spec` whose `key` and `group` are
+// NULL or NUL-terminated; `id_out` is NULL or valid for a write.
+tw_status tw_schedule(const struct tw_engine *engine,
+                      const struct tw_task_spec *spec,
+                      tw_task_id *id_out);
+
+// The common case: run `run(user_data)` once, `delay_ns` from now, at normal priority. `free_user_data` (may be
+// NULL) is called exactly once, as for `tw_schedule`. `id_out` may be NULL.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine; `id_out` is NULL or valid for a write.
+tw_status tw_schedule_after(const struct tw_engine *engine,
+                            uint64_t delay_ns,
+                            tw_task_fn run,
+                            void *user_data,
+                            tw_free_fn free_user_data,
+                            tw_task_id *id_out);
+
+// ========================================================================================================
+// Task control: cancel, reschedule, pause, resume; state, outcome, wait, join, release.
+// ========================================================================================================
+//
+// Cancels a task. `TW_OK`: it was pending and will never run, or it is periodic and no further run starts (its
+// state reads cancelled from now on). `TW_ALREADY_RUNNING`: a one-shot task is running; its flag is set
+// (`tw_current_task_cancelled`), and it ends `TW_STATE_CANCELLED` only if its `run` then returns
+// `TW_RUN_CANCELLED` (otherwise succeeded or failed by its return value).
+// `TW_ALREADY_FINISHED`: it had ended. `TW_ERR_NOT_FOUND`: unknown or forgotten id.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine.
+tw_status tw_cancel(const struct tw_engine *engine,
+                    tw_task_id id);
+
+// Moves a pending task to run at `at_ns` (a `tw_monotonic_ns()` time; a past one runs at once), keeping its id
+// and its dedupe key. `TW_ERR_NOT_PENDING` once it is running or has ended; `TW_ERR_INVALID_ARGUMENT` for a time
+// more than `TW_MAX_DELAY_NS` ahead; `TW_ERR_NOT_FOUND` for an unknown or forgotten id. A periodic task's next run
+// moves; the runs after it keep its schedule.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine.
+tw_status tw_reschedule(const struct tw_engine *engine,
+                        tw_task_id id,
+                        uint64_t at_ns);
+
+// Pauses a pending task: it does not start, whatever its deadline, until `tw_resume` (a periodic task between
+// runs too); pausing a paused task does nothing. `TW_ERR_NOT_PENDING` once it is running or has ended.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine.
+tw_status tw_pause(const struct tw_engine *engine,
+                   tw_task_id id);
+
+// Resumes a paused task: it runs at its deadline, at once if that has passed (a periodic task follows its
+// overrun policy for the runs it missed); resuming a task that is not paused does nothing. `TW_ERR_NOT_PENDING`
+// once it has ended.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine.
+tw_status tw_resume(const struct tw_engine *engine,
+                    tw_task_id id);
+
+// Pauses (`paused` non-zero) or resumes (0) a concurrency group: while paused none of its tasks starts (runs in
+// progress go on); resumed, its waiting tasks start up to its limit. `TW_ERR_UNKNOWN_GROUP` for a group not in
+// `tw_config.groups`; `TW_ERR_NULL` for a NULL name; `TW_ERR_INVALID_UTF8`.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine; `group` is NULL or NUL-terminated.
+tw_status tw_pause_group(const struct tw_engine *engine,
+                         const char *group,
+                         uint32_t paused);
+
+// Pauses (`paused` non-zero) or resumes (0) the whole engine: while paused no task starts (runs in progress go
+// on, a run starting as this is called may still start; submissions are accepted); resumed, the tasks that came
+// due meanwhile start. A shutdown resumes a paused engine first.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine.
+tw_status tw_pause_engine(const struct tw_engine *engine,
+                          uint32_t paused);
+
+// `tw_reschedule` to `delay_ns` from now.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine.
+tw_status tw_reschedule_after(const struct tw_engine *engine, tw_task_id id, uint64_t delay_ns);
+
+// Writes the task's state to `*out`.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine; `out` is NULL or valid for a write.
+tw_status tw_task_state(const struct tw_engine *engine, tw_task_id id, tw_state *out);
+
+// Blocks until the task has ended (or `timeout_ns` passed: `TW_ERR_TIMEOUT`; `UINT64_MAX` waits forever) and
+// writes its final state to `*out` (which may be NULL). May be called from inside another task; called from
+// inside the task itself, or from inside a task of an engine with one worker for another of its unfinished
+// tasks, it returns `TW_ERR_WOULD_DEADLOCK` at once (such a wait could never end).
+//
+// # Safety
+//
+// `engine` is NULL or a live engine; `out` is NULL or valid for a write.
+tw_status tw_wait(const struct tw_engine *engine,
+                  tw_task_id id,
+                  uint64_t timeout_ns,
+                  tw_state *out);
+
+// Writes what the task has done so far to `*out`: its state and, once a run has returned, that run's return
+// code. Works for a live task, a joinable one until it is released, and a detached one among the recently
+// finished (`TW_ERR_NOT_FOUND` after that).
+//
+// # Safety
+//
+// `engine` is NULL or a live engine; `out` is NULL or valid for a write.
+tw_status tw_task_outcome(const struct tw_engine *engine,
+                          tw_task_id id,
+                          struct tw_outcome *out);
+
+// `pthread_join` for tasks: blocks until the task has ended (or `timeout_ns` passed: `TW_ERR_TIMEOUT`, and the
+// task is not released; `UINT64_MAX` waits forever), writes how it ended to `*out` (which may be NULL), then
+// releases it: its id answers `TW_ERR_NOT_FOUND` from then on. Meant for joinable tasks
+// (`tw_task_spec.joinable`), which no number of other tasks ending can make it miss; for a detached task it
+// works while the task is findable. Refuses, as `tw_wait` does, with `TW_ERR_WOULD_DEADLOCK`.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine; `out` is NULL or valid for a write.
+tw_status tw_join(const struct tw_engine *engine,
+                  tw_task_id id,
+                  uint64_t timeout_ns,
+                  struct tw_outcome *out);
+
+// Lets a joinable task go without waiting for it (`pthread_detach`): once it has ended (at once if it has), its
+// id answers `TW_ERR_NOT_FOUND`; until then it is found as usual. Does nothing to a detached task.
+// `TW_ERR_NOT_FOUND`: unknown, released or forgotten id.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine.
+tw_status tw_release(const struct tw_engine *engine,
+                     tw_task_id id);
+
+// ========================================================================================================
+// Inside a running task: its cancellation flag and its id.
+// ========================================================================================================
+//
+// Called from inside a task: non-zero once that task has been cancelled while running (or by shutdown), so a
+// long task can stop early. 0 outside a task.
+int tw_current_task_cancelled(void);
+
+// Called from inside a task: its id. 0 outside a task.
+tw_task_id tw_current_task_id(void);
+
+// ========================================================================================================
+// Durable tasks on Redis (tw_durable_*): a queue to submit to, nodes that run the handlers.
+// ========================================================================================================
+//
 // Fills `*spec` with the defaults, when `size` is the library's `sizeof(tw_durable_task_spec)`; call it through
 // the `tw_durable_task_spec_init` macro, which passes the size the program was compiled with.
 //
@@ -769,400 +1196,6 @@ tw_status tw_durable_node_id(const struct tw_durable_node *node,
 //
 // `node` is NULL or from `tw_durable_node_start`, not shut down before, and not called from one of its handlers.
 tw_status tw_durable_node_shutdown(struct tw_durable_node *node);
-
-// Fills `config` with the defaults (all zero: each field's default). Call it through the header's
-// `tw_config_init(config)` macro, which passes `sizeof(tw_config)` as the program sees it: when that is not the
-// library's, only `struct_size` is written (so that `tw_engine_new` refuses the config too) and the call
-// returns `TW_ERR_ABI_MISMATCH`. NULL: `TW_ERR_NULL`.
-//
-// # Safety
-//
-// `config` is NULL or valid for a write of `size` bytes.
-tw_status tw_config_init_sized(struct tw_config *config,
-                               size_t size);
-
-// Starts an engine. `config` may be NULL for all defaults. On success writes the engine to `*out`.
-//
-// # Safety
-//
-// `config` is NULL or points to a `tw_config` (with `group_count` valid entries in `group_names` and
-// `group_limits`, each name NULL or NUL-terminated); `out` is NULL or valid for a write of a pointer.
-tw_status tw_engine_new(const struct tw_config *config,
-                        struct tw_engine **out);
-
-// Stops the engine: refuses new tasks, treats pending ones as `mode` says (`TW_SHUTDOWN_*`), waits for running
-// ones (a drain: until `timeout_ns`), and stops its threads. `timeout_ns` is ignored by
-// `TW_SHUTDOWN_CANCEL_PENDING`. State, wait and stats keep working until `tw_engine_free`. A second call does
-// nothing and reports zeros. `report` may be NULL. From inside one of the engine's own tasks (or a
-// `free_user_data` it calls) it returns `TW_ERR_WOULD_DEADLOCK` at once and does nothing: a shutdown waits for
-// running tasks, the caller's included.
-//
-// # Safety
-//
-// `engine` is NULL or a live engine from `tw_engine_new`; `report` is NULL or valid for a write.
-tw_status tw_engine_shutdown(const struct tw_engine *engine,
-                             uint32_t mode,
-                             uint64_t timeout_ns,
-                             struct tw_shutdown_report *report);
-
-// Shuts the engine down (`TW_SHUTDOWN_CANCEL_PENDING`) if that was not done, waits for running tasks, and frees
-// it. When it returns no task of the engine runs any more and every `free_user_data` has been called. NULL is a
-// no-op. Must not be called twice.
-//
-// Called from inside one of the engine's own tasks, it cannot wait for that task: it refuses new work, cancels
-// every pending task (their `free_user_data` run before it returns), tells the threads to stop once their current
-// runs end, and returns at once. The engine pointer is invalid from then on, the calling task's included; the
-// running tasks finish on their own, their `free_user_data` is called by their workers, and the engine's memory
-// is released when its last thread ends.
-//
-// # Safety
-//
-// `engine` is NULL or a live engine from `tw_engine_new`, not used by any other thread during or after the call.
-void tw_engine_free(struct tw_engine *engine);
-
-// Writes a snapshot of the engine's statistics to `*out`. Works after shutdown too.
-//
-// # Safety
-//
-// `engine` is NULL or a live engine; `out` is NULL or valid for a write.
-tw_status tw_engine_stats(const struct tw_engine *engine, struct tw_stats *out);
-
-// Writes the engine's metrics as Prometheus / OpenMetrics text (counters, gauges and the run-lateness histogram,
-// read from the engine's own counters now; the same text `metrics_text()` gives Rust), NUL-terminated, into
-// `buf` of `len` bytes. `*needed` (may be NULL) receives the size the text needs, its NUL included, whatever
-// happens; when `len` is smaller, nothing is written to `buf` and the call returns `TW_ERR_BUFFER_TOO_SMALL`
-// (so `tw_engine_metrics(engine, NULL, 0, &needed)` asks for the size). Works after shutdown too.
-//
-// # Safety
-//
-// `engine` is NULL or a live engine; `buf` is NULL or valid for writes of `len` bytes; `needed` is NULL or valid
-// for a write.
-tw_status tw_engine_metrics(const struct tw_engine *engine,
-                            char *buf,
-                            size_t len,
-                            size_t *needed);
-
-// Writes to `*fd_out` a file descriptor that becomes readable when tasks end, for a host with an event loop
-// (epoll, libuv's `uv_poll_t`, `select`): it learns of completions without a thread blocked per wait. Linux:
-// an eventfd (non-blocking, close-on-exec), the same on every call; every task end adds 1 to it before the
-// task's waiters are woken; reading its 8 bytes gives how many tasks ended since the last read. Then ask about
-// the tasks you care about (`tw_task_state`, `tw_task_outcome`). The engine owns it: do not close it; it stays
-// open until `tw_engine_free`. `TW_ERR_SPAWN` when the system refuses one.
-//
-// # Safety
-//
-// `engine` is NULL or a live engine; `fd_out` is NULL or valid for a write.
-tw_status tw_engine_completion_fd(const struct tw_engine *engine,
-                                  int *fd_out);
-
-// A static, NUL-terminated English name for a status, e.g. "TW_ERR_NOT_FOUND: no such task or timer".
-// Unknown values get "TW_UNKNOWN_STATUS". Never NULL; never to be freed.
-const char *tw_status_str(uint32_t status);
-
-// The library's version, e.g. "0.1.0". Static; never to be freed.
-const char *tw_version(void);
-
-// Fills `spec` with the defaults: no task, no user data, due now, one-shot, normal priority, no key, no group.
-// Call it through the header's `tw_task_spec_init(spec)` macro, which passes `sizeof(tw_task_spec)` as the
-// program sees it: when that is not the library's, only `struct_size` is written (so that `tw_schedule` refuses
-// the spec too) and the call returns `TW_ERR_ABI_MISMATCH`. NULL: `TW_ERR_NULL`.
-//
-// # Safety
-//
-// `spec` is NULL or valid for a write of `size` bytes.
-tw_status tw_task_spec_init_sized(struct tw_task_spec *spec,
-                                  size_t size);
-
-// The now of `tw_spec.at_ns` and `until_ns`: CLOCK_MONOTONIC in nanoseconds (Linux), the same clock the engine
-// runs on.
-uint64_t tw_monotonic_ns(void);
-
-// Schedules a task as `spec` says. On success writes its id to `*id_out` (which may be NULL). Whatever happens,
-// `spec->free_user_data` is called exactly once: after the task ends, or before this returns when it is refused.
-//
-// # Safety
-//
-// `engine` is NULL or a live engine; `spec` is NULL or points to a `tw_task_spec` whose `key` and `group` are
-// NULL or NUL-terminated; `id_out` is NULL or valid for a write.
-tw_status tw_schedule(const struct tw_engine *engine,
-                      const struct tw_task_spec *spec,
-                      tw_task_id *id_out);
-
-// The common case: run `run(user_data)` once, `delay_ns` from now, at normal priority. `free_user_data` (may be
-// NULL) is called exactly once, as for `tw_schedule`. `id_out` may be NULL.
-//
-// # Safety
-//
-// `engine` is NULL or a live engine; `id_out` is NULL or valid for a write.
-tw_status tw_schedule_after(const struct tw_engine *engine,
-                            uint64_t delay_ns,
-                            tw_task_fn run,
-                            void *user_data,
-                            tw_free_fn free_user_data,
-                            tw_task_id *id_out);
-
-// Cancels a task. `TW_OK`: it was pending and will never run, or it is periodic and no further run starts (its
-// state reads cancelled from now on). `TW_ALREADY_RUNNING`: a one-shot task is running; its flag is set
-// (`tw_current_task_cancelled`), and it ends `TW_STATE_CANCELLED` only if its `run` then returns
-// `TW_RUN_CANCELLED` (otherwise succeeded or failed by its return value).
-// `TW_ALREADY_FINISHED`: it had ended. `TW_ERR_NOT_FOUND`: unknown or forgotten id.
-//
-// # Safety
-//
-// `engine` is NULL or a live engine.
-tw_status tw_cancel(const struct tw_engine *engine,
-                    tw_task_id id);
-
-// Moves a pending task to run at `at_ns` (a `tw_monotonic_ns()` time; a past one runs at once), keeping its id
-// and its dedupe key. `TW_ERR_NOT_PENDING` once it is running or has ended; `TW_ERR_INVALID_ARGUMENT` for a time
-// more than `TW_MAX_DELAY_NS` ahead; `TW_ERR_NOT_FOUND` for an unknown or forgotten id. A periodic task's next run
-// moves; the runs after it keep its schedule.
-//
-// # Safety
-//
-// `engine` is NULL or a live engine.
-tw_status tw_reschedule(const struct tw_engine *engine,
-                        tw_task_id id,
-                        uint64_t at_ns);
-
-// Pauses a pending task: it does not start, whatever its deadline, until `tw_resume` (a periodic task between
-// runs too); pausing a paused task does nothing. `TW_ERR_NOT_PENDING` once it is running or has ended.
-//
-// # Safety
-//
-// `engine` is NULL or a live engine.
-tw_status tw_pause(const struct tw_engine *engine,
-                   tw_task_id id);
-
-// Resumes a paused task: it runs at its deadline, at once if that has passed (a periodic task follows its
-// overrun policy for the runs it missed); resuming a task that is not paused does nothing. `TW_ERR_NOT_PENDING`
-// once it has ended.
-//
-// # Safety
-//
-// `engine` is NULL or a live engine.
-tw_status tw_resume(const struct tw_engine *engine,
-                    tw_task_id id);
-
-// Pauses (`paused` non-zero) or resumes (0) a concurrency group: while paused none of its tasks starts (runs in
-// progress go on); resumed, its waiting tasks start up to its limit. `TW_ERR_UNKNOWN_GROUP` for a group not in
-// `tw_config.groups`; `TW_ERR_NULL` for a NULL name; `TW_ERR_INVALID_UTF8`.
-//
-// # Safety
-//
-// `engine` is NULL or a live engine; `group` is NULL or NUL-terminated.
-tw_status tw_pause_group(const struct tw_engine *engine,
-                         const char *group,
-                         uint32_t paused);
-
-// Pauses (`paused` non-zero) or resumes (0) the whole engine: while paused no task starts (runs in progress go
-// on, a run starting as this is called may still start; submissions are accepted); resumed, the tasks that came
-// due meanwhile start. A shutdown resumes a paused engine first.
-//
-// # Safety
-//
-// `engine` is NULL or a live engine.
-tw_status tw_pause_engine(const struct tw_engine *engine,
-                          uint32_t paused);
-
-// `tw_reschedule` to `delay_ns` from now.
-//
-// # Safety
-//
-// `engine` is NULL or a live engine.
-tw_status tw_reschedule_after(const struct tw_engine *engine, tw_task_id id, uint64_t delay_ns);
-
-// Writes the task's state to `*out`.
-//
-// # Safety
-//
-// `engine` is NULL or a live engine; `out` is NULL or valid for a write.
-tw_status tw_task_state(const struct tw_engine *engine, tw_task_id id, tw_state *out);
-
-// Blocks until the task has ended (or `timeout_ns` passed: `TW_ERR_TIMEOUT`; `UINT64_MAX` waits forever) and
-// writes its final state to `*out` (which may be NULL). May be called from inside another task; called from
-// inside the task itself, or from inside a task of an engine with one worker for another of its unfinished
-// tasks, it returns `TW_ERR_WOULD_DEADLOCK` at once (such a wait could never end).
-//
-// # Safety
-//
-// `engine` is NULL or a live engine; `out` is NULL or valid for a write.
-tw_status tw_wait(const struct tw_engine *engine,
-                  tw_task_id id,
-                  uint64_t timeout_ns,
-                  tw_state *out);
-
-// Writes what the task has done so far to `*out`: its state and, once a run has returned, that run's return
-// code. Works for a live task, a joinable one until it is released, and a detached one among the recently
-// finished (`TW_ERR_NOT_FOUND` after that).
-//
-// # Safety
-//
-// `engine` is NULL or a live engine; `out` is NULL or valid for a write.
-tw_status tw_task_outcome(const struct tw_engine *engine,
-                          tw_task_id id,
-                          struct tw_outcome *out);
-
-// `pthread_join` for tasks: blocks until the task has ended (or `timeout_ns` passed: `TW_ERR_TIMEOUT`, and the
-// task is not released; `UINT64_MAX` waits forever), writes how it ended to `*out` (which may be NULL), then
-// releases it: its id answers `TW_ERR_NOT_FOUND` from then on. Meant for joinable tasks
-// (`tw_task_spec.joinable`), which no number of other tasks ending can make it miss; for a detached task it
-// works while the task is findable. Refuses, as `tw_wait` does, with `TW_ERR_WOULD_DEADLOCK`.
-//
-// # Safety
-//
-// `engine` is NULL or a live engine; `out` is NULL or valid for a write.
-tw_status tw_join(const struct tw_engine *engine,
-                  tw_task_id id,
-                  uint64_t timeout_ns,
-                  struct tw_outcome *out);
-
-// Lets a joinable task go without waiting for it (`pthread_detach`): once it has ended (at once if it has), its
-// id answers `TW_ERR_NOT_FOUND`; until then it is found as usual. Does nothing to a detached task.
-// `TW_ERR_NOT_FOUND`: unknown, released or forgotten id.
-//
-// # Safety
-//
-// `engine` is NULL or a live engine.
-tw_status tw_release(const struct tw_engine *engine,
-                     tw_task_id id);
-
-// Called from inside a task: non-zero once that task has been cancelled while running (or by shutdown), so a
-// long task can stop early. 0 outside a task.
-int tw_current_task_cancelled(void);
-
-// Called from inside a task: its id. 0 outside a task.
-tw_task_id tw_current_task_id(void);
-
-// Creates an empty wheel whose time is `start_tick` (deadlines before it fire on the first advance).
-//
-// # Safety
-//
-// `out` is NULL or valid for a write of a pointer.
-tw_status tw_wheel_new(uint64_t start_tick,
-                       struct tw_wheel **out);
-
-// Adds a timer due at `deadline_tick` carrying `user_data` (the wheel never reads or frees it but in
-// `tw_wheel_free`). A deadline at or before the wheel's time fires on the next advance. `id_out` may be NULL.
-//
-// # Safety
-//
-// `wheel` is NULL or a live wheel; `id_out` is NULL or valid for a write.
-tw_status tw_wheel_insert(struct tw_wheel *wheel,
-                          uint64_t deadline_tick,
-                          void *user_data,
-                          tw_timer_id *id_out);
-
-// Removes a pending timer; its `user_data` is written to `*user_data_out` (which may be NULL) so the host can
-// release it. `TW_ERR_NOT_FOUND` for a fired, cancelled or never-issued id.
-//
-// # Safety
-//
-// `wheel` is NULL or a live wheel; `user_data_out` is NULL or valid for a write.
-tw_status tw_wheel_cancel(struct tw_wheel *wheel,
-                          tw_timer_id id,
-                          void **user_data_out);
-
-// Moves a pending timer to `deadline_tick`, keeping its id. `TW_ERR_NOT_FOUND` for a stale id.
-//
-// # Safety
-//
-// `wheel` is NULL or a live wheel.
-tw_status tw_wheel_reschedule(struct tw_wheel *wheel, tw_timer_id id, uint64_t deadline_tick);
-
-// Writes the exact deadline of the earliest pending timer to `*out` (not a slot boundary: sleep until exactly
-// then). `TW_ERR_EMPTY` when no timer is pending.
-//
-// # Safety
-//
-// `wheel` is NULL or a live wheel; `out` is NULL or valid for a write.
-tw_status tw_wheel_next_expiration(const struct tw_wheel *wheel,
-                                   uint64_t *out);
-
-// How many timers the wheel holds (0 for NULL).
-//
-// # Safety
-//
-// `wheel` is NULL or a live wheel.
-size_t tw_wheel_len(const struct tw_wheel *wheel);
-
-// Moves the wheel's time to `now_tick` and calls `callback(ctx, id, deadline, user_data)` once for every timer
-// with `deadline <= now_tick`, in deadline order (ties in insertion order). The callback may insert, cancel and
-// reschedule on the same wheel (a timer it inserts at or before `now_tick` fires on the next advance), and may
-// even call `tw_wheel_free` (the wheel is then freed when this returns). Advancing to the same tick again fires
-// nothing new; a `now_tick` before the wheel's time is `TW_ERR_INVALID_ARGUMENT` and changes nothing.
-//
-// # Safety
-//
-// `wheel` is NULL or a live wheel; `callback` and `ctx` are the host's, called on this thread.
-tw_status tw_wheel_advance(struct tw_wheel *wheel,
-                           uint64_t now_tick,
-                           tw_expire_fn callback,
-                           void *ctx);
-
-// Writes the wheel's current time (the tick of its last advance, or its start) to `*out`.
-//
-// # Safety
-//
-// `wheel` is NULL or a live wheel; `out` is NULL or valid for a write.
-tw_status tw_wheel_now(const struct tw_wheel *wheel, uint64_t *out);
-
-// Looks at one timer without changing anything: `TW_OK` when it is pending, writing its deadline and user data
-// (each out-pointer may be NULL); `TW_ERR_NOT_FOUND` when it fired, was cancelled, or never existed.
-//
-// # Safety
-//
-// `wheel` is NULL or a live wheel; `deadline_out` and `user_data_out` are NULL or valid for a write.
-tw_status tw_wheel_timer(const struct tw_wheel *wheel,
-                         tw_timer_id id,
-                         uint64_t *deadline_out,
-                         void **user_data_out);
-
-// Writes how many ticks from the wheel's current time until its earliest timer is due (0 when one is due
-// already) — what an `epoll_wait` loop converts into its timeout, as timeout.c's `timeouts_timeout` does.
-// `TW_ERR_EMPTY` when no timer is pending (sleep without a timeout).
-//
-// # Safety
-//
-// `wheel` is NULL or a live wheel; `out` is NULL or valid for a write.
-tw_status tw_wheel_timeout(const struct tw_wheel *wheel,
-                           uint64_t *out);
-
-// The pull pattern, beside `tw_wheel_advance`'s callbacks: moves the wheel's time to `now_tick` and keeps what
-// expired queued, in deadline order, for `tw_wheel_pop_expired`. A `now_tick` before the wheel's time is
-// `TW_ERR_INVALID_ARGUMENT` and changes nothing.
-//
-// ```c
-// tw_wheel_expire(wheel, now);
-// tw_timer_id id; uint64_t deadline; void *data;
-// while (tw_wheel_pop_expired(wheel, &id, &deadline, &data) == TW_OK) handle(data);
-// ```
-//
-// # Safety
-//
-// `wheel` is NULL or a live wheel.
-tw_status tw_wheel_expire(struct tw_wheel *wheel,
-                          uint64_t now_tick);
-
-// Takes the next expired timer queued by `tw_wheel_expire` (or left by an advance): writes its id (now stale),
-// deadline and user data (each out-pointer may be NULL). `TW_ERR_EMPTY` when none is queued.
-//
-// # Safety
-//
-// `wheel` is NULL or a live wheel; the out-pointers are NULL or valid for a write.
-tw_status tw_wheel_pop_expired(struct tw_wheel *wheel,
-                               tw_timer_id *id_out,
-                               uint64_t *deadline_out,
-                               void **user_data_out);
-
-// Frees the wheel, calling `free_user_data` (may be NULL) on the `user_data` of every timer still in it. NULL is
-// a no-op. Called from a `tw_wheel_advance` callback, the wheel is freed when that advance returns.
-//
-// # Safety
-//
-// `wheel` is NULL or a live wheel, not used again after the call (nor after the advance it was called from).
-void tw_wheel_free(struct tw_wheel *wheel,
-                   tw_free_fn free_user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

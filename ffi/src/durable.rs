@@ -105,6 +105,10 @@ pub unsafe fn tw_durable_task_spec_init(spec: *mut tw_durable_task_spec) {
     unsafe { spec.write(defaults) };
 }
 
+/// ========================================================================================================
+/// Durable tasks on Redis (tw_durable_*): a queue to submit to, nodes that run the handlers.
+/// ========================================================================================================
+///
 /// Fills `*spec` with the defaults, when `size` is the library's `sizeof(tw_durable_task_spec)`; call it through
 /// the `tw_durable_task_spec_init` macro, which passes the size the program was compiled with.
 ///

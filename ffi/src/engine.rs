@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use taskwheel::{Engine, Precision, Shutdown, WhenFull};
 
-use super::enums::{decode_enum, tw_free_fn};
+use super::enums::{decode, tw_free_fn};
 use super::hooks::{CHooks, tw_run_end_fn, tw_run_start_fn};
 use super::ptr::{as_ref, has_library_layout, init_sized, optional_str, write_optional, write_required};
 use super::status::boundary;
 use super::status::guard;
 use super::status::tw_status::{self, *};
+use num_enum::TryFromPrimitive;
 
 /// An engine: a tick thread, run queues and a pool of worker threads. Create with `tw_engine_new`, destroy with
 /// `tw_engine_free`. Every function taking a `tw_engine*` may be called from any thread, including from inside a
@@ -26,7 +27,7 @@ pub struct tw_engine {
 
 /// How hard the tick thread works to fire on time (`tw_config.precision`).
 #[repr(u32)]
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, TryFromPrimitive)]
 pub enum tw_precision {
     /// Sleep until each deadline with 1 ns timer slack (lateness: the wake-ups of the tick thread and a worker).
     TW_PRECISION_STANDARD = 0,
@@ -41,7 +42,7 @@ pub const TW_MAX_PRECISE_SPIN_NS: u64 = 1_000_000;
 
 /// How `tw_engine_shutdown` treats pending tasks.
 #[repr(u32)]
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, TryFromPrimitive)]
 pub enum tw_shutdown_mode {
     /// Cancel periodic tasks and one-shots due after the timeout at once; run the others at their deadlines;
     /// return when they have ended, or at the timeout, cancelling what is left.
@@ -106,6 +107,10 @@ pub struct tw_config {
     pub report_panics: u32,
 }
 
+/// ========================================================================================================
+/// The engine (tw_config_*, tw_engine_*): its settings, start, shutdown and free; hooks around each run are set in tw_config.
+/// ========================================================================================================
+///
 /// Fills `config` with the defaults (all zero: each field's default). Call it through the header's
 /// `tw_config_init(config)` macro, which passes `sizeof(tw_config)` as the program sees it: when that is not the
 /// library's, only `struct_size` is written (so that `tw_engine_new` refuses the config too) and the call
@@ -218,7 +223,7 @@ unsafe fn apply(
     if config.block_when_full_ns != 0 {
         builder = builder.when_full(WhenFull::Block(Duration::from_nanos(config.block_when_full_ns)));
     }
-    builder = builder.precision(match tw_precision::decode(config.precision).ok_or(TW_ERR_INVALID_ARGUMENT)? {
+    builder = builder.precision(match decode::<tw_precision>(config.precision)? {
         tw_precision::TW_PRECISION_STANDARD => Precision::Standard,
         tw_precision::TW_PRECISION_PRECISE => Precision::Precise {
             spin: Duration::from_nanos(if config.precise_spin_ns == 0 { 50_000 } else { config.precise_spin_ns }),
@@ -288,7 +293,7 @@ pub unsafe extern "C" fn tw_engine_shutdown(
     guard(|| {
         // SAFETY: NULL or a live engine, by this function's contract.
         let engine = unsafe { as_ref(engine) }?;
-        let mode = match tw_shutdown_mode::decode(mode).ok_or(TW_ERR_INVALID_ARGUMENT)? {
+        let mode = match decode::<tw_shutdown_mode>(mode)? {
             tw_shutdown_mode::TW_SHUTDOWN_DRAIN => Shutdown::Drain { timeout: Duration::from_nanos(timeout_ns) },
             tw_shutdown_mode::TW_SHUTDOWN_CANCEL_PENDING => Shutdown::CancelPending,
         };
@@ -405,6 +410,10 @@ pub struct tw_stats {
     pub lateness_max_ns: u64,
 }
 
+/// ========================================================================================================
+/// Statistics and metrics: the counters as a struct, the Prometheus / OpenMetrics text, the completion descriptor.
+/// ========================================================================================================
+///
 /// Writes a snapshot of the engine's statistics to `*out`. Works after shutdown too.
 ///
 /// # Safety
@@ -523,6 +532,3 @@ pub unsafe extern "C" fn tw_engine_completion_fd(engine: *const tw_engine, fd_ou
         Ok(TW_OK)
     })
 }
-
-decode_enum!(tw_precision { TW_PRECISION_STANDARD, TW_PRECISION_PRECISE, TW_PRECISION_RELAXED });
-decode_enum!(tw_shutdown_mode { TW_SHUTDOWN_DRAIN, TW_SHUTDOWN_CANCEL_PENDING });

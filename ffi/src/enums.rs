@@ -3,19 +3,16 @@
 
 use std::ffi::c_void;
 
+use num_enum::TryFromPrimitive;
 use taskwheel::TaskState;
 
-/// Decodes a C integer into a `#[repr(u32)]` enum: `None` for a value that names no variant.
-macro_rules! decode_enum {
-    ($name:ident { $($variant:ident),+ $(,)? }) => {
-        impl $name {
-            /// The variant numbered `value`, or `None` when no variant is.
-            #[allow(dead_code)]
-            pub(crate) fn decode(value: u32) -> Option<$name> {
-                [$($name::$variant),+].into_iter().find(|variant| *variant as u32 == value)
-            }
-        }
-    };
+use super::status::tw_status;
+
+/// Decodes an integer a C caller passed into the enum it names: `TW_ERR_INVALID_ARGUMENT` for a value that
+/// names no variant. Every C enum derives `TryFromPrimitive` (num_enum), so the decoding comes from the enum's own
+/// definition.
+pub(crate) fn decode<E: TryFromPrimitive<Primitive = u32>>(value: u32) -> Result<E, tw_status> {
+    E::try_from_primitive(value).map_err(|_| tw_status::TW_ERR_INVALID_ARGUMENT)
 }
 
 /// Releases a task's or timer's `user_data`.
@@ -26,7 +23,7 @@ pub type tw_task_id = u64;
 
 /// A task's place in its lifecycle.
 #[repr(u32)]
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, TryFromPrimitive)]
 pub enum tw_state {
     /// Waiting for its deadline, a worker, a group slot, or its next periodic run.
     TW_STATE_PENDING = 0,
@@ -57,7 +54,7 @@ impl From<TaskState> for tw_state {
 
 /// Run queue of a task (`tw_task_spec.priority`). Workers always take the highest non-empty queue.
 #[repr(u32)]
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, TryFromPrimitive)]
 pub enum tw_priority {
     /// Before every queued normal and low task.
     TW_PRIORITY_HIGH = 0,
@@ -69,7 +66,7 @@ pub enum tw_priority {
 
 /// How a periodic task's runs are spaced (`tw_task_spec.recurrence`).
 #[repr(u32)]
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, TryFromPrimitive)]
 pub enum tw_recurrence {
     /// Runs on a fixed grid from the first deadline.
     TW_FIXED_RATE = 0,
@@ -81,7 +78,7 @@ pub enum tw_recurrence {
 /// run — a run outlasted the period, it was paused, the workers were busy, the wall clock stepped ahead
 /// (`tw_task_spec.misfire`). Missed occurrences that get no run are counted in `tw_stats.missed_runs`.
 #[repr(u32)]
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, TryFromPrimitive)]
 pub enum tw_misfire {
     /// The default: one run at once stands for all of them, then the schedule goes on.
     TW_MISFIRE_RUN_ONCE = 0,
@@ -91,32 +88,24 @@ pub enum tw_misfire {
     TW_MISFIRE_RUN_EACH = 2,
 }
 
-pub(crate) use decode_enum;
-
-decode_enum!(tw_state { TW_STATE_PENDING, TW_STATE_RUNNING, TW_STATE_SUCCEEDED, TW_STATE_FAILED, TW_STATE_CANCELLED });
-decode_enum!(tw_priority { TW_PRIORITY_HIGH, TW_PRIORITY_NORMAL, TW_PRIORITY_LOW });
-decode_enum!(tw_recurrence { TW_FIXED_RATE, TW_FIXED_DELAY });
-decode_enum!(tw_misfire { TW_MISFIRE_RUN_ONCE, TW_MISFIRE_SKIP, TW_MISFIRE_RUN_EACH });
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_c_enum_decodes_its_own_values_and_nothing_else() {
+        let bad = Err(tw_status::TW_ERR_INVALID_ARGUMENT);
         for value in 0..8u32 {
-            assert_eq!(tw_priority::decode(value).map(|p| p as u32), (value < 3).then_some(value));
-            assert_eq!(tw_recurrence::decode(value).map(|r| r as u32), (value < 2).then_some(value));
-            assert_eq!(tw_misfire::decode(value).map(|m| m as u32), (value < 3).then_some(value));
-            assert_eq!(tw_state::decode(value).map(|s| s as u32), (value < 5).then_some(value));
+            assert_eq!(decode::<tw_priority>(value).map(|p| p as u32), if value < 3 { Ok(value) } else { bad });
+            assert_eq!(decode::<tw_recurrence>(value).map(|r| r as u32), if value < 2 { Ok(value) } else { bad });
+            assert_eq!(decode::<tw_misfire>(value).map(|m| m as u32), if value < 3 { Ok(value) } else { bad });
+            assert_eq!(decode::<tw_state>(value).map(|s| s as u32), if value < 5 { Ok(value) } else { bad });
         }
-        assert_eq!(tw_priority::decode(u32::MAX), None);
+        assert_eq!(decode::<tw_priority>(u32::MAX).map(|p| p as u32), bad);
         // The C priorities are the engine's codes.
         for priority in taskwheel::Priority::ALL {
-            assert_eq!(
-                tw_priority::decode(u32::from(priority.code())).map(|p| p as u32),
-                Some(u32::from(priority.code()))
-            );
+            let code = u32::from(priority.code());
+            assert_eq!(decode::<tw_priority>(code).map(|p| p as u32), Ok(code));
         }
     }
 }

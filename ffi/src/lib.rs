@@ -11,15 +11,35 @@
 #![allow(non_camel_case_types)]
 #![warn(missing_docs, unsafe_op_in_unsafe_fn)]
 
-mod durable;
-mod engine;
+// The modules in the order of the header's sections (cbindgen writes items in the order it reads them).
 mod enums;
-mod hooks;
 mod ptr;
 mod status;
-mod task;
+
+// The wheel.
 mod wheel;
 
+// The engine, its hooks, statistics and metrics.
+mod engine;
+mod hooks;
+
+// Tasks: the spec, scheduling, control, the running task's calls.
+mod spec;
+
+mod schedule;
+
+mod control;
+
+mod current;
+
+// Durable tasks.
+mod durable;
+
+pub use control::{
+    tw_cancel, tw_join, tw_outcome, tw_pause, tw_pause_engine, tw_pause_group, tw_release, tw_reschedule,
+    tw_reschedule_after, tw_resume, tw_task_outcome, tw_task_state, tw_wait,
+};
+pub use current::{tw_current_task_cancelled, tw_current_task_id};
 pub use durable::{
     tw_durable_cancel, tw_durable_handler_fn, tw_durable_node, tw_durable_node_builder,
     tw_durable_node_builder_configure, tw_durable_node_builder_free, tw_durable_node_builder_handler,
@@ -34,13 +54,12 @@ pub use engine::{
 };
 pub use enums::{tw_free_fn, tw_misfire, tw_priority, tw_recurrence, tw_state, tw_task_id};
 pub use hooks::{tw_run_end, tw_run_end_fn, tw_run_start, tw_run_start_fn};
-pub use status::{tw_status, tw_status_str, tw_version};
-pub use task::{
-    TW_MAX_DELAY_NS, TW_MAX_PRIORITY_WEIGHT, TW_MAX_RUN_EACH, TW_RUN_CANCELLED, tw_cancel, tw_current_task_cancelled,
-    tw_current_task_id, tw_join, tw_monotonic_ns, tw_outcome, tw_pause, tw_pause_engine, tw_pause_group, tw_release,
-    tw_reschedule, tw_reschedule_after, tw_resume, tw_schedule, tw_schedule_after, tw_task_fn, tw_task_outcome,
-    tw_task_spec, tw_task_spec_init, tw_task_spec_init_sized, tw_task_state, tw_wait,
+pub use schedule::{tw_schedule, tw_schedule_after};
+pub use spec::{
+    TW_MAX_DELAY_NS, TW_MAX_PRIORITY_WEIGHT, TW_MAX_RUN_EACH, TW_RUN_CANCELLED, tw_monotonic_ns, tw_task_fn,
+    tw_task_spec, tw_task_spec_init, tw_task_spec_init_sized,
 };
+pub use status::{tw_status, tw_status_str, tw_version};
 pub use wheel::{
     tw_expire_fn, tw_timer_id, tw_wheel, tw_wheel_advance, tw_wheel_cancel, tw_wheel_expire, tw_wheel_free,
     tw_wheel_insert, tw_wheel_len, tw_wheel_new, tw_wheel_next_expiration, tw_wheel_now, tw_wheel_pop_expired,

@@ -1,14 +1,16 @@
 //! Status codes, their names, and the panic boundary every entry point goes through.
 
-use std::ffi::c_char;
+use std::ffi::{CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
 
+use num_enum::TryFromPrimitive;
 use taskwheel::Error;
 
 /// What a taskwheel function reports. `TW_OK` is 0; every other value names one failure (or, for `tw_cancel`,
 /// one informative outcome). `tw_status_str` names each.
 #[repr(u32)]
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, TryFromPrimitive)]
 pub enum tw_status {
     /// Success.
     TW_OK = 0,
@@ -66,41 +68,60 @@ pub enum tw_status {
 
 use tw_status::*;
 
+impl tw_status {
+    /// What the status means, in English: the part of [`tw_status_str`] after the name, which is the variant's own
+    /// (its `Debug`). An exhaustive match, so a new status does not compile without its text.
+    fn meaning(self) -> &'static str {
+        match self {
+            TW_OK => "success",
+            TW_ERR_NULL => "a required pointer was NULL",
+            TW_ERR_INVALID_ARGUMENT => "an argument is out of range",
+            TW_ERR_INVALID_UTF8 => "a string is not valid UTF-8",
+            TW_ERR_NOT_FOUND => "no such task or timer",
+            TW_ERR_TIMEOUT => "timed out",
+            TW_ERR_FULL => "the engine is at its capacity",
+            TW_ERR_SHUT_DOWN => "the engine is shut down",
+            TW_ERR_DUPLICATE_KEY => "a live task holds this dedupe key",
+            TW_ERR_UNKNOWN_GROUP => "no such concurrency group",
+            TW_ERR_EMPTY => "no timer is pending",
+            TW_ERR_SPAWN => "could not start an engine thread",
+            TW_ERR_PANIC => "internal error caught at the API boundary",
+            TW_ALREADY_RUNNING => "the task is running; its cancellation flag is set",
+            TW_ALREADY_FINISHED => "the task had already finished",
+            TW_ERR_WOULD_DEADLOCK => "called from inside a task of the engine, the call could never return",
+            TW_ERR_NOT_PENDING => "the task is running or has ended: it can no longer be rescheduled",
+            TW_ERR_BAD_CRON => "the cron expression does not parse or matches no time ahead",
+            TW_ERR_UNKNOWN_ZONE => "no such time zone in the system's tz database",
+            TW_ERR_BUFFER_TOO_SMALL => "the buffer is too small; the size needed was reported",
+            TW_ERR_ABI_MISMATCH => "the struct was laid out by another version of taskwheel.h than the library's",
+            TW_ERR_REDIS_UNREACHABLE => "Redis could not be reached",
+            TW_ERR_REDIS => "Redis refused the command or answered unexpectedly",
+            TW_ERR_PAYLOAD_TOO_LARGE => "the payload exceeds the queue's limit",
+        }
+    }
+}
+
+/// ========================================================================================================
+/// Status and version: every status named (tw_status_str), the library's version.
+/// ========================================================================================================
+///
 /// A static, NUL-terminated English name for a status, e.g. "TW_ERR_NOT_FOUND: no such task or timer".
 /// Unknown values get "TW_UNKNOWN_STATUS". Never NULL; never to be freed.
 #[unsafe(no_mangle)]
 pub extern "C" fn tw_status_str(status: u32) -> *const c_char {
     boundary(|| {
-        let text: &'static [u8] = match status {
-            0 => b"TW_OK: success\0",
-            1 => b"TW_ERR_NULL: a required pointer was NULL\0",
-            2 => b"TW_ERR_INVALID_ARGUMENT: an argument is out of range\0",
-            3 => b"TW_ERR_INVALID_UTF8: a string is not valid UTF-8\0",
-            4 => b"TW_ERR_NOT_FOUND: no such task or timer\0",
-            5 => b"TW_ERR_TIMEOUT: timed out\0",
-            6 => b"TW_ERR_FULL: the engine is at its capacity\0",
-            7 => b"TW_ERR_SHUT_DOWN: the engine is shut down\0",
-            8 => b"TW_ERR_DUPLICATE_KEY: a live task holds this dedupe key\0",
-            9 => b"TW_ERR_UNKNOWN_GROUP: no such concurrency group\0",
-            10 => b"TW_ERR_EMPTY: no timer is pending\0",
-            11 => b"TW_ERR_SPAWN: could not start an engine thread\0",
-            12 => b"TW_ERR_PANIC: internal error caught at the API boundary\0",
-            13 => b"TW_ALREADY_RUNNING: the task is running; its cancellation flag is set\0",
-            14 => b"TW_ALREADY_FINISHED: the task had already finished\0",
-            15 => b"TW_ERR_WOULD_DEADLOCK: called from inside a task of the engine, the call could never return\0",
-            16 => b"TW_ERR_NOT_PENDING: the task is running or has ended: it can no longer be rescheduled\0",
-            17 => b"TW_ERR_BAD_CRON: the cron expression does not parse or matches no time ahead\0",
-            18 => b"TW_ERR_UNKNOWN_ZONE: no such time zone in the system's tz database\0",
-            19 => b"TW_ERR_BUFFER_TOO_SMALL: the buffer is too small; the size needed was reported\0",
-            20 => {
-                b"TW_ERR_ABI_MISMATCH: the struct was laid out by another version of taskwheel.h than the library's\0"
-            }
-            21 => b"TW_ERR_REDIS_UNREACHABLE: Redis could not be reached\0",
-            22 => b"TW_ERR_REDIS: Redis refused the command or answered unexpectedly\0",
-            23 => b"TW_ERR_PAYLOAD_TOO_LARGE: the payload exceeds the queue's limit\0",
-            _ => b"TW_UNKNOWN_STATUS: not a taskwheel status\0",
-        };
-        text.as_ptr().cast()
+        // Every status's text, built once from the enum itself: its name (`Debug`) and its meaning.
+        static TEXTS: OnceLock<Vec<CString>> = OnceLock::new();
+        let texts = TEXTS.get_or_init(|| {
+            (0..)
+                .map_while(|value| tw_status::try_from_primitive(value).ok())
+                .map(|status| CString::new(format!("{status:?}: {}", status.meaning())).unwrap_or_default())
+                .collect()
+        });
+        match usize::try_from(status).ok().and_then(|index| texts.get(index)) {
+            Some(text) => text.as_ptr(),
+            None => c"TW_UNKNOWN_STATUS: not a taskwheel status".as_ptr(),
+        }
     })
 }
 
@@ -196,4 +217,30 @@ pub(crate) fn guard(body: impl FnOnce() -> Result<tw_status, tw_status>) -> tw_s
     boundary(|| match body() {
         Ok(status) | Err(status) => status,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CStr;
+
+    use super::*;
+
+    fn text(status: u32) -> String {
+        // SAFETY: tw_status_str returns a static NUL-terminated string.
+        unsafe { CStr::from_ptr(tw_status_str(status)) }.to_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn every_status_is_named_by_its_variant_and_unknown_values_are_named_unknown() {
+        let mut value = 0;
+        while let Ok(status) = tw_status::try_from_primitive(value) {
+            assert_eq!(text(value), format!("{status:?}: {}", status.meaning()));
+            value += 1;
+        }
+        assert_eq!(value, TW_ERR_PAYLOAD_TOO_LARGE as u32 + 1, "the statuses are numbered without gaps");
+        assert_eq!(text(4), "TW_ERR_NOT_FOUND: no such task or timer");
+        assert_eq!(text(value), "TW_UNKNOWN_STATUS: not a taskwheel status");
+        assert_eq!(text(u32::MAX), "TW_UNKNOWN_STATUS: not a taskwheel status");
+        assert_eq!(tw_status_str(7), tw_status_str(7), "static: the same pointer every call");
+    }
 }

@@ -27,6 +27,10 @@ pub struct tw_wheel {
     free_requested: Cell<Option<tw_free_fn>>,
 }
 
+/// ========================================================================================================
+/// The wheel (tw_wheel_*): the hierarchical timing wheel alone, no threads, no clock; the host drives time, as with timeout.c.
+/// ========================================================================================================
+///
 /// Creates an empty wheel whose time is `start_tick` (deadlines before it fire on the first advance).
 ///
 /// # Safety
