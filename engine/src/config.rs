@@ -13,7 +13,7 @@ pub const MAX_TICK: Duration = Duration::from_secs(1);
 
 /// The farthest ahead any time given for a task may lie: a delay, a period, and the distance from now to an
 /// instant, a wall-clock time or an end time. 2^62 ns, about 146 years. Every time beyond it is refused with
-/// [`Error::InvalidArgument`] (never read as "never", never silently shortened), so that the deadlines of every
+/// [`Error::InvalidArgument`](crate::Error::InvalidArgument) (never read as "never", never silently shortened), so that the deadlines of every
 /// run, a periodic task's included, stay inside the engine clock's range.
 ///
 /// Timeouts of waits (`wait_timeout`, [`WhenFull::Block`], [`Shutdown::Drain`](crate::Shutdown::Drain)) are not
@@ -27,10 +27,10 @@ pub const MAX_PRECISE_SPIN: Duration = Duration::from_millis(1);
 /// What a submission does when the engine already holds its capacity of live tasks.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub enum WhenFull {
-    /// Refuse at once with [`Error::Full`].
+    /// Refuse at once with [`Error::Full`](crate::Error::Full).
     #[default]
     Reject,
-    /// Wait for room up to this long (on the engine's clock), then refuse with [`Error::Timeout`].
+    /// Wait for room up to this long (on the engine's clock), then refuse with [`Error::Timeout`](crate::Error::Timeout).
     Block(Duration),
 }
 

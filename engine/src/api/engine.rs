@@ -73,8 +73,8 @@ pub struct ShutdownReport {
 ///
 /// A task may submit, look up, cancel and read the statistics of tasks of its own engine: none of those block
 /// (a submission with [`WhenFull::Block`](crate::WhenFull::Block) waits at most its timeout). It may wait for *another* task with
-/// [`TaskHandle::wait`] (if every worker waits that way for tasks that need a worker, none progresses: prefer
-/// [`TaskHandle::wait_timeout`] there). What could never return is refused at once with
+/// [`TaskHandle::wait`](crate::TaskHandle::wait) (if every worker waits that way for tasks that need a worker, none progresses: prefer
+/// [`TaskHandle::wait_timeout`](crate::TaskHandle::wait_timeout) there). What could never return is refused at once with
 /// [`Error::WouldDeadlock`]: a task waiting for itself, waiting (with one worker) for any other unfinished task of
 /// its engine, calling [`Spawner::wait_idle`] or [`Engine::shutdown`]. Dropping the last `Engine` inside one of its
 /// own tasks does not wait: see `Drop`. The same holds for the code a worker runs around a task: the drop of a

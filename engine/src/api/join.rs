@@ -113,8 +113,8 @@ impl<E: std::error::Error + 'static> std::error::Error for JoinError<E> {
 /// Where the closure leaves its result for the handle.
 type Slot<T, E> = Arc<Mutex<Option<Result<T, JoinError<E>>>>>;
 
-/// A handle to a one-shot task with a typed result, from [`Spawner::spawn_with_result`] or
-/// [`Spawner::task_with_result`]. Its [`task`](Self::task) handle does everything a [`TaskHandle`] does.
+/// A handle to a one-shot task with a typed result, from [`Spawner::spawn_with_result`](crate::Spawner::spawn_with_result) or
+/// [`Spawner::task_with_result`](crate::Spawner::task_with_result). Its [`task`](Self::task) handle does everything a [`TaskHandle`] does.
 ///
 /// # Examples
 ///
@@ -189,7 +189,7 @@ impl<T, E> fmt::Debug for JoinHandle<T, E> {
     }
 }
 
-/// A one-shot task with a typed result and every option, from [`Spawner::task_with_result`].
+/// A one-shot task with a typed result and every option, from [`Spawner::task_with_result`](crate::Spawner::task_with_result).
 #[must_use = "nothing is scheduled until `submit` is called"]
 pub struct ResultTaskBuilder<'a, T, E> {
     builder: TaskBuilder<'a>,

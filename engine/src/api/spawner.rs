@@ -18,7 +18,7 @@ use crate::sync::Arc;
 use crate::task::cell::{Task, TaskContext, TaskResult};
 use crate::task::state::CancelOutcome;
 
-/// Submits tasks to an engine. An [`Engine`] derefs to its `Spawner`; [`Engine::spawner`] gives a clone that a
+/// Submits tasks to an engine. An [`Engine`](crate::Engine) derefs to its `Spawner`; [`Engine::spawner`](crate::Engine::spawner) gives a clone that a
 /// task can keep to submit more tasks without keeping the engine alive.
 ///
 /// # Examples

@@ -46,7 +46,7 @@ macro_rules! common_options {
         }
 
         /// The longest each run may take (more than zero, at most [`MAX_DELAY`](crate::MAX_DELAY)). When a run
-        /// outlasts it, the run's cancellation flag is set ([`TaskContext::is_cancelled`]) and the engine counts it
+        /// outlasts it, the run's cancellation flag is set ([`TaskContext::is_cancelled`](crate::TaskContext::is_cancelled)) and the engine counts it
         /// ([`Stats::timed_out_runs`](crate::Stats::timed_out_runs)); when the run returns it ends as timed out —
         /// a failed run, [`TaskHandle::timed_out`] — whatever it returned (a [`Retry`](crate::Retry) policy then
         /// tries it again; a periodic task goes on unless it stops on failure). A closure cannot be stopped from
