@@ -6,7 +6,9 @@ use std::fmt;
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// Redis could not be reached (at start, or on a submission after the connection was lost).
+    /// Redis could not be reached (at start, or on a submission after the connection was lost), or answered that
+    /// it cannot serve for now (`LOADING` after a restart, `BUSY`, `TRYAGAIN`, `MASTERDOWN`): a transient error,
+    /// which the nodes retry with backoff for as long as a lease allows.
     Connect(String),
     /// Redis answered with an error, or the connection failed mid-command.
     Redis(String),
@@ -54,16 +56,25 @@ impl From<taskwheel::Error> for Error {
 }
 
 impl From<redis::RedisError> for Error {
+    /// A transient error ([`is_transient`]) is [`Error::Connect`]: the server is not there to answer for now, and
+    /// the same command may be sent again; anything else Redis refused is [`Error::Redis`].
     fn from(error: redis::RedisError) -> Error {
-        if error.is_connection_refusal() || error.is_io_error() || error.is_connection_dropped() || error.is_timeout() {
-            Error::Connect(error.to_string())
-        } else {
-            Error::Redis(error.to_string())
-        }
+        if is_transient(&error) { Error::Connect(error.to_string()) } else { Error::Redis(error.to_string()) }
     }
 }
 
 /// Whether an error means the connection is gone (reconnect and retry) rather than a refused command.
 pub(crate) fn is_connection_error(error: &redis::RedisError) -> bool {
     error.is_connection_refusal() || error.is_io_error() || error.is_connection_dropped() || error.is_timeout()
+}
+
+/// Whether an error passes by itself, so that the command may be sent again after a wait: the connection is gone
+/// (refused, reset, dropped, timed out), or the server answered that it cannot serve now — `LOADING` (a restart
+/// reading its AOF or RDB), `BUSY` (a script running past its time limit), `TRYAGAIN`, `MASTERDOWN`,
+/// `CLUSTERDOWN`. Every script checks the task's state and fencing token before it changes anything, so sending
+/// one again is safe.
+pub(crate) fn is_transient(error: &redis::RedisError) -> bool {
+    is_connection_error(error)
+        || matches!(error.retry_method(), redis::RetryMethod::WaitAndRetry | redis::RetryMethod::Reconnect)
+        || error.code() == Some("BUSY")
 }

@@ -11,7 +11,9 @@ use crate::conn::Conn;
 use crate::error::Error;
 use crate::reply::{array, number, text};
 use crate::scripts::{call, query, query_pipeline, scripts};
-use crate::spec::{DurableTask, Schedule, When, check_name, duration_micros, encode_retry, from_micros, micros};
+use crate::spec::{
+    DurableTask, Schedule, When, check_name, duration_micros, encode_retry, from_micros, micros, time_micros,
+};
 use crate::state::{DurableCancel, DurableState, TaskInfo};
 
 /// Options shared by a queue's clients and nodes.
@@ -166,7 +168,7 @@ impl Queue {
         let (mode, time) = match task.when {
             When::Now => ("in", 0),
             When::After(delay) => ("in", duration_micros("a delay", delay)?),
-            When::At(time) => ("at", micros(time)?),
+            When::At(time) => ("at", time_micros(time)?),
         };
         let mut cmd = call(&scripts().enqueue, &self.base);
         cmd.arg(&task.handler)
@@ -175,7 +177,6 @@ impl Queue {
             .arg(time)
             .arg(task.priority.code())
             .arg(task.key.as_deref().unwrap_or(""))
-            .arg(duration_micros("a key hold", task.key_hold)?)
             .arg(task.timeout.map(|t| duration_micros("a timeout", t)).transpose()?.unwrap_or(0))
             .arg(encode_retry(task.retry.as_ref())?)
             .arg(duration_micros("the signal horizon", self.options.signal_horizon)?);
@@ -249,8 +250,9 @@ impl Queue {
     ///
     /// # Errors
     ///
-    /// [`Error::Connect`] / [`Error::Redis`].
+    /// [`Error::InvalidName`] for a name no schedule can have; [`Error::Connect`] / [`Error::Redis`].
     pub fn unschedule(&self, name: &str) -> Result<bool, Error> {
+        check_name("schedule", name)?;
         let mut cmd = call(&scripts().unschedule, &self.base);
         cmd.arg(name);
         let removed: u64 = self.conn.lock().run(|con| query(con, &cmd))?;

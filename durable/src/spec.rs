@@ -44,7 +44,6 @@ pub struct DurableTask {
     pub(crate) when: When,
     pub(crate) priority: Priority,
     pub(crate) key: Option<String>,
-    pub(crate) key_hold: Duration,
     pub(crate) timeout: Option<Duration>,
     pub(crate) retry: Option<Retry>,
 }
@@ -58,7 +57,6 @@ impl DurableTask {
             when: When::Now,
             priority: Priority::Normal,
             key: None,
-            key_hold: Duration::from_secs(60),
             timeout: None,
             retry: None,
         }
@@ -84,16 +82,18 @@ impl DurableTask {
 
     /// A dedupe key: while a task holding it is waiting, running or being retried, a submission with the same key
     /// creates nothing and returns the holder's id ([`Submitted::duplicate`](crate::Submitted::duplicate)). The key
-    /// is released when its task ends; should every node be lost, it expires `hold` (default 60 s, see
-    /// [`key_hold`](Self::key_hold)) after the task's due time, or two leases after its last renewal.
+    /// is released when its task ends, however long it waits first (a key whose task's record was lost is released
+    /// by the orphan sweep).
     pub fn key(mut self, key: impl Into<String>) -> DurableTask {
         self.key = Some(key.into());
         self
     }
 
-    /// How long past its due time a dedupe key outlives a task that no node ever claims (default 60 s).
-    pub fn key_hold(mut self, hold: Duration) -> DurableTask {
-        self.key_hold = hold;
+    /// Formerly how long past its due time a dedupe key outlived a task no node claimed. A key is now held for as
+    /// long as its task lives (the expiry let a duplicate in while the first task still waited), so this does
+    /// nothing.
+    #[deprecated(note = "a dedupe key is held for as long as its task lives; this setting has no effect")]
+    pub fn key_hold(self, _hold: Duration) -> DurableTask {
         self
     }
 
@@ -126,11 +126,34 @@ impl DurableTask {
         if let Some(retry) = &self.retry {
             retry.validate()?;
         }
-        if self.timeout == Some(Duration::ZERO) {
-            return Err(Error::InvalidOption("a timeout must be longer than zero".into()));
+        check_timeout(self.timeout)?;
+        if let When::At(time) = self.when {
+            time_micros(time)?;
         }
         Ok(())
     }
+}
+
+/// Refuses a run timeout the node's engine would refuse when it runs the task (zero, or beyond
+/// [`taskwheel::MAX_DELAY`]): checked at submission, so that no task is created that no node can run.
+pub(crate) fn check_timeout(timeout: Option<Duration>) -> Result<(), Error> {
+    match timeout {
+        Some(Duration::ZERO) => Err(Error::InvalidOption("a timeout must be longer than zero".into())),
+        Some(timeout) if timeout > taskwheel::MAX_DELAY => Err(Error::InvalidOption(format!(
+            "a timeout of {timeout:?} is beyond what a node's engine takes ({:?})",
+            taskwheel::MAX_DELAY
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// An instant as microseconds since the epoch that the scripts hold exactly (below 2^53, the year 2255).
+pub(crate) fn time_micros(time: SystemTime) -> Result<u64, Error> {
+    let us = micros(time)?;
+    if us >= 1 << 53 {
+        return Err(Error::InvalidOption(format!("{time:?} is too far ahead (the scripts count to 2^53 µs)")));
+    }
+    Ok(us)
 }
 
 /// Refuses an empty or over-long name, and characters that the key layout or the scripts' lists reserve.
@@ -322,7 +345,7 @@ impl Schedule {
         if let Some(retry) = &self.retry {
             retry.validate()?;
         }
-        Ok(())
+        check_timeout(self.timeout)
     }
 }
 

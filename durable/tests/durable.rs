@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
+use support::proxy::FaultProxy;
 use support::{RedisServer, free_port, wait_for};
 use taskwheel::{Retry, RunOutcome};
 use taskwheel_redis::{DurableCancel, DurableState, DurableTask, Error, Node, Queue, QueueOptions, Schedule};
@@ -180,6 +181,92 @@ fn bad_input_gets_typed_errors() {
     assert!(matches!(horizon.start(), Err(Error::InvalidOption(_))));
     assert!(matches!(Node::builder(server.url(), "jobs").start(), Err(Error::InvalidOption(_))));
     assert!(Error::PayloadTooLarge { len: 2, max: 1 }.to_string().contains("exceeds"));
+}
+
+// ---- Issue 22: the promises under faults ----
+
+/// Finding 6: what a node's engine would refuse is refused at submission, and a refused submission creates nothing.
+#[test]
+fn a_submission_the_nodes_could_not_run_is_refused_and_creates_nothing() {
+    let Some(server) = RedisServer::start("submit_all_or_nothing") else { return };
+    let queue = Queue::connect(&server.url(), "jobs").unwrap();
+    let centuries = Duration::from_secs(200 * 365 * 24 * 3600);
+    let timeout = queue.submit(&DurableTask::new("work", Vec::new()).timeout(centuries));
+    assert!(matches!(timeout, Err(Error::InvalidOption(_))), "{timeout:?}");
+    let far = SystemTime::UNIX_EPOCH + Duration::from_micros(u64::MAX);
+    let at = queue.submit(&DurableTask::new("work", Vec::new()).at(far));
+    assert!(matches!(at, Err(Error::InvalidOption(_))), "{at:?}");
+    let schedule = Schedule::every("s", Duration::from_secs(1), "work", Vec::new()).timeout(centuries);
+    assert!(matches!(queue.schedule(&schedule), Err(Error::InvalidOption(_))));
+    assert!(matches!(queue.unschedule("a{b"), Err(Error::InvalidName(_))));
+    let mut con = server.connection();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("tw:{jobs}:*").query(&mut con).unwrap();
+    assert!(keys.is_empty(), "a refused submission created {keys:?}");
+}
+
+/// Finding 3: a dedupe key is held for as long as its task waits, however long past any hold; a key whose task's
+/// record is gone is released by the orphan sweep.
+#[test]
+fn a_dedupe_key_outlives_its_hold_while_its_task_waits_and_an_orphan_key_is_swept() {
+    let Some(server) = RedisServer::start("key_hold") else { return };
+    let queue = Queue::connect(&server.url(), "jobs").unwrap();
+    // Due in an hour, for a handler no node runs yet: it may wait far past the old 60 s hold.
+    let first = queue.submit(&DurableTask::new("work", Vec::new()).after(Duration::from_secs(3600)).key("k1")).unwrap();
+    let mut con = server.connection();
+    let ttl: i64 = redis::cmd("PTTL").arg("tw:{jobs}:k:k1").query(&mut con).unwrap();
+    assert_eq!(ttl, -1, "the key has no expiry while its task lives");
+    let again = queue.submit(&DurableTask::new("work", Vec::new()).key("k1")).unwrap();
+    assert!(again.duplicate && again.id == first.id);
+    // A key whose holder's record is gone (a failover that lost a write): the sweep releases it.
+    let () = redis::cmd("SET").arg("tw:{jobs}:k:ghost").arg("999999").query(&mut con).unwrap();
+    let node = fast(Node::builder(server.url(), "jobs"))
+        .sweep_interval(Duration::from_millis(50))
+        .handler("other", |_c, _p: &[u8]| ())
+        .start()
+        .unwrap();
+    wait_for("the orphan key to be swept", LIMIT, || queue.stats().unwrap().counter("orphan_keys") == 1);
+    let exists: bool = redis::cmd("EXISTS").arg("tw:{jobs}:k:ghost").query(&mut con).unwrap();
+    assert!(!exists);
+    let held: String = redis::cmd("GET").arg("tw:{jobs}:k:k1").query(&mut con).unwrap();
+    assert_eq!(held, first.id.to_string(), "the live task's key stays");
+    drop(node);
+}
+
+/// Finding 1: a Redis that answers `LOADING` (a restart reading its AOF) is transient: the node keeps its
+/// completions and records them once Redis serves again, so no task runs twice.
+#[test]
+fn completions_wait_out_a_redis_that_is_loading_and_no_task_runs_twice() {
+    let Some(server) = RedisServer::start("loading") else { return };
+    let proxy = FaultProxy::start(server.port);
+    let queue = Queue::connect(&server.url(), "jobs").unwrap();
+    let runs: Arc<Mutex<HashMap<Vec<u8>, u64>>> = Arc::default();
+    let node = fast(Node::builder(proxy.url(), "jobs"))
+        .workers(4)
+        .handler("slow", {
+            let runs = runs.clone();
+            move |_c, payload: &[u8]| {
+                *runs.lock().entry(payload.to_vec()).or_default() += 1;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+        .start()
+        .unwrap();
+    let ids: Vec<u64> =
+        (0..24u32).map(|i| queue.submit(&DurableTask::new("slow", i.to_be_bytes().to_vec())).unwrap().id).collect();
+    wait_for("runs to start", LIMIT, || !runs.lock().is_empty());
+    // Runs end while Redis answers LOADING for a second (well within the 3 s lease).
+    proxy.set_loading(true);
+    std::thread::sleep(Duration::from_millis(1000));
+    proxy.set_loading(false);
+    for id in &ids {
+        assert_eq!(finished(&queue, *id), DurableState::Succeeded);
+    }
+    assert!(proxy.refused() > 0, "the proxy answered LOADING");
+    let stats = node.shutdown().unwrap();
+    assert_eq!(stats.unrecorded, 0, "no completion was given up");
+    let runs = runs.lock();
+    assert_eq!(runs.len(), 24);
+    assert!(runs.values().all(|&n| n == 1), "a task ran twice: {runs:?}");
 }
 
 #[test]

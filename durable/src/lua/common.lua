@@ -32,13 +32,15 @@ local function finish(id, t, state, now, retain, err)
   redis.call('PEXPIRE', t, math.max(1, math.floor(retain / 1000)))
   count(state)
 end
--- A new pending task. Returns {id, 0, due}, or {holder, 1, due} when its dedupe key is held.
-local function create(now, handler, payload, due, priority, key, hold, timeout, retry, horizon, sched, occ)
+-- A new pending task. Returns {id, 0, due}, or {holder, 1, due} when its dedupe key is held. The key has no expiry:
+-- it is held exactly while its task waits, runs or is retried, and released by the task's end (`finish`); a key
+-- whose holder's record is gone or ended (a failover that lost a write, a record deleted by hand) is released by
+-- the orphan sweep.
+local function create(now, handler, payload, due, priority, key, timeout, retry, horizon, sched, occ)
   local id = tostring(redis.call('INCR', base .. ':seq'))
   if key ~= '' then
     local k = base .. ':k:' .. key
-    local px = math.max(1, math.floor((math.max(due - now, 0) + hold) / 1000))
-    if not redis.call('SET', k, id, 'NX', 'PX', px) then
+    if not redis.call('SET', k, id, 'NX') then
       count('duplicates')
       return {redis.call('GET', k), 1, s(due)}
     end

@@ -1,7 +1,6 @@
 -- ARGV: handler, payload, 'at'|'in', time (absolute, or a delay from the server's now), priority, dedupe key,
--- key hold (µs past the due time), timeout (µs), retry policy, signal horizon (µs).
+-- timeout (µs), retry policy, signal horizon (µs).
 local now = now_us()
 local due = tonumber(ARGV[4])
 if ARGV[3] == 'in' then due = now + due end
-return create(now, ARGV[1], ARGV[2], due, ARGV[5], ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9],
-  tonumber(ARGV[10]), '', '')
+return create(now, ARGV[1], ARGV[2], due, ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9]), '', '')

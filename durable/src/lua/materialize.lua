@@ -7,6 +7,5 @@ local f = redis.call('HMGET', k, 'next', 'h', 'p', 'pr', 'to', 'r')
 if f[1] ~= ARGV[2] then return false end
 local now = now_us()
 redis.call('HSET', k, 'next', ARGV[3])
-local created = create(now, f[2], f[3], tonumber(ARGV[2]), f[4], '', 0, f[5], f[6], tonumber(ARGV[4]), ARGV[1],
-  ARGV[2])
+local created = create(now, f[2], f[3], tonumber(ARGV[2]), f[4], '', f[5], f[6], tonumber(ARGV[4]), ARGV[1], ARGV[2])
 return created[1]

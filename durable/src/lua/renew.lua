@@ -1,6 +1,8 @@
 -- ARGV: node, lease (µs), node record lifetime (µs), the node's handlers (comma-separated), then per held task:
--- id, fencing token. Renews the leases this node still holds (and the dedupe keys of those tasks) and records the
--- node as alive. Returns {now, lost ids, ids whose cancellation was requested}.
+-- id, fencing token. Renews the leases this node still holds and records the
+-- node as alive. Returns {now, lost (id, token) pairs flattened, ids whose cancellation was requested}: a lost
+-- claim names the token it was renewed with, so that the node forgets that claim and not a newer one of the same
+-- task (its own retry, claimed again while this renew was on its way).
 local now = now_us()
 local node, lease = ARGV[1], tonumber(ARGV[2])
 redis.call('HSET', base .. ':nodes', node, s(now + tonumber(ARGV[3])) .. '|' .. ARGV[4])
@@ -8,18 +10,15 @@ local lost, cancel = {}, {}
 for i = 5, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local t = tkey(id)
-  local cur = redis.call('HMGET', t, 'a', 'st', 'n', 'cx', 'k')
+  local cur = redis.call('HMGET', t, 'a', 'st', 'n', 'cx')
   if cur[1] == token and cur[2] == 'active' and cur[3] == node then
     redis.call('HSET', t, 'lu', s(now + lease))
     redis.call('ZADD', base .. ':active', s(now + lease), id)
     if cur[4] == '1' then cancel[#cancel + 1] = id end
-    if cur[5] and cur[5] ~= '' then
-      local k = base .. ':k:' .. cur[5]
-      if redis.call('GET', k) == id then redis.call('PEXPIRE', k, math.floor(2 * lease / 1000), 'GT') end
-    end
   elseif cur[1] ~= token or cur[2] == 'active' or cur[2] == 'pending' then
     -- Another claim's token, another node's claim, or recovered: this node's claim is gone.
     lost[#lost + 1] = id
+    lost[#lost + 1] = token
   end
   -- (The current token on a task that is no longer active: this node's own finish got there first.)
 end

@@ -1,23 +1,34 @@
 -- ARGV: SCAN cursor, SCAN count. The orphan sweep: a task record whose state says it is waiting or active but that is
 -- in neither the due set nor the active set (left so by a failover that lost a write, or by hand) is put back: a
 -- waiting one into its due set, an active one into the active set with an expired lease, for the next recovery.
--- Returns {next cursor, tasks put back}.
-local r = redis.call('SCAN', ARGV[1], 'MATCH', base .. ':t:*', 'COUNT', tonumber(ARGV[2]))
-local fixed = 0
+-- A dedupe key whose holder's record is gone or has ended is released (keys have no expiry: see `create`).
+-- Returns {next cursor, records and keys put right}.
+local r = redis.call('SCAN', ARGV[1], 'MATCH', base .. ':[tk]:*', 'COUNT', tonumber(ARGV[2]))
+local records, keys = 0, 0
+local live = {pending = true, retrying = true, active = true}
 for _, t in ipairs(r[2]) do
   local id = string.sub(t, #base + 4)
-  local f = redis.call('HMGET', t, 'st', 'h', 'due')
-  if f[1] == 'pending' or f[1] == 'retrying' then
-    if not redis.call('ZSCORE', base .. ':due:' .. f[2], id) then
-      redis.call('ZADD', base .. ':due:' .. f[2], f[3], id)
-      fixed = fixed + 1
+  if string.sub(t, #base + 2, #base + 2) == 'k' then
+    local holder = redis.call('GET', t)
+    if not (holder and live[redis.call('HGET', tkey(holder), 'st')]) then
+      redis.call('DEL', t)
+      keys = keys + 1
     end
-  elseif f[1] == 'active' then
-    if not redis.call('ZSCORE', base .. ':active', id) then
-      redis.call('ZADD', base .. ':active', 0, id)
-      fixed = fixed + 1
+  else
+    local f = redis.call('HMGET', t, 'st', 'h', 'due')
+    if f[1] == 'pending' or f[1] == 'retrying' then
+      if not redis.call('ZSCORE', base .. ':due:' .. f[2], id) then
+        redis.call('ZADD', base .. ':due:' .. f[2], f[3], id)
+        records = records + 1
+      end
+    elseif f[1] == 'active' then
+      if not redis.call('ZSCORE', base .. ':active', id) then
+        redis.call('ZADD', base .. ':active', 0, id)
+        records = records + 1
+      end
     end
   end
 end
-if fixed > 0 then count('orphans', fixed) end
-return {r[1], fixed}
+if records > 0 then count('orphans', records) end
+if keys > 0 then count('orphan_keys', keys) end
+return {r[1], records + keys}

@@ -3,6 +3,8 @@
 //! makes that a failure.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod proxy;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
