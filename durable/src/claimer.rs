@@ -134,8 +134,9 @@ pub(crate) fn run(shared: &Arc<NodeShared>, mut conn: Conn) {
         for name in &shared.names {
             cmd.arg(name);
         }
+        let valid_until = Instant::now() + config.trusted_lease(); // read before the claim is sent
         let reply: Result<Value, Error> = conn.run(|con| query(con, &cmd));
-        let claimed = match reply.and_then(|reply| dispatch_all(shared, &reply, map)) {
+        let claimed = match reply.and_then(|reply| dispatch_all(shared, &reply, map, valid_until)) {
             Ok(claimed) => {
                 backoff = Duration::from_millis(20);
                 claimed
@@ -167,23 +168,28 @@ fn micros_of(duration: Duration) -> u64 {
 
 /// Puts every task of a claim's reply into the engine, each at the local instant of its due time; returns how many
 /// there were.
-fn dispatch_all(shared: &Arc<NodeShared>, reply: &Value, clock: &ClockMap) -> Result<usize, Error> {
+fn dispatch_all(
+    shared: &Arc<NodeShared>,
+    reply: &Value,
+    clock: &ClockMap,
+    valid_until: Instant,
+) -> Result<usize, Error> {
     let items = array(reply)?;
     let Some((_now, tasks)) = items.split_first() else { return Err(Error::Protocol("an empty claim reply".into())) };
     for task in tasks {
         let task = Claimed::parse(task)?;
         let at = clock.local(task.due_us);
-        dispatch(shared, task, at);
+        dispatch(shared, task, at, valid_until);
     }
     NodeShared::count(&shared.counters.claimed, tasks.len() as u64);
     Ok(tasks.len())
 }
 
 /// Puts one claimed task into the engine at `at`.
-fn dispatch(shared: &Arc<NodeShared>, task: Claimed, at: Instant) {
+fn dispatch(shared: &Arc<NodeShared>, task: Claimed, at: Instant, valid_until: Instant) {
     let Some(handler) = shared.handlers.get(&task.handler).cloned() else { return }; // claimed by name: never
     let (id, token, timeout) = (task.id, task.token, task.timeout);
-    shared.held.lock().insert(id, Held { token, handle: None, cancel_sent: false });
+    shared.held.lock().insert(id, Held { token, handle: None, cancel_sent: false, valid_until });
     // The scripts store what `Priority::code` gave; anything else (a record written by hand) runs as Normal.
     let priority = u32::try_from(task.priority).ok().and_then(Priority::from_code).unwrap_or(Priority::Normal);
     let node = shared.clone();
@@ -208,6 +214,18 @@ fn dispatch(shared: &Arc<NodeShared>, task: Claimed, at: Instant) {
 /// One run of a claimed task: the handler, then its outcome for the finisher.
 fn run_one(shared: &NodeShared, task: &Claimed, handler: &Handler, run: &TaskContext<'_>) -> RunOutcome {
     let started = Instant::now();
+    // Started only while this node can show that its lease holds: a node that was frozen (SIGSTOP, a VM paused)
+    // or cut off past its lease may have lost the task to another node, which may be running it now.
+    {
+        let mut held = shared.held.lock();
+        if !held.get(&task.id).is_some_and(|h| h.token == task.token && started < h.valid_until) {
+            if held.get(&task.id).is_some_and(|h| h.token == task.token) {
+                held.remove(&task.id);
+            }
+            NodeShared::count(&shared.counters.lost_leases, 1);
+            return RunOutcome::Cancelled; // recorded by nobody: the lease expires and a recovery hands it on
+        }
+    }
     let ctx = DurableContext {
         id: task.id,
         token: task.token,

@@ -91,6 +91,7 @@ pub(crate) fn run(shared: &NodeShared, mut conn: Conn) {
 
 fn renew_held(shared: &NodeShared, conn: &mut Conn) -> Result<(), Error> {
     let held: Vec<(u64, u64)> = shared.held.lock().iter().map(|(&id, h)| (id, h.token)).collect();
+    let valid_until = Instant::now() + shared.config.trusted_lease(); // read before the renew is sent
     let reply = renew(shared, conn, &held)?;
     let items = array(&reply)?;
     let [_, lost, cancel] = items else { return Err(Error::Protocol("a short renew reply".into())) };
@@ -102,6 +103,14 @@ fn renew_held(shared: &NodeShared, conn: &mut Conn) -> Result<(), Error> {
             handle.cancel();
         }
         NodeShared::count(&shared.counters.lost_leases, 1);
+    }
+    // The claims renewed (those sent and not lost, still under the token sent) can be trusted longer.
+    for (id, token) in &held {
+        if let Some(entry) = table.get_mut(id)
+            && entry.token == *token
+        {
+            entry.valid_until = entry.valid_until.max(valid_until);
+        }
     }
     for id in cancel {
         let Some(held) = table.get_mut(&id) else { continue };

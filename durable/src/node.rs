@@ -92,6 +92,17 @@ pub(crate) struct NodeConfig {
 impl NodeConfig {
     /// How long the claimer waits for a signal before polling again: a quarter of the horizon, within 10–500 ms,
     /// so that a delayed task is claimed at least three quarters of the horizon before it is due.
+    /// What a node takes off its leases' length before it trusts them (a fifth of the lease, at most 2 s): it
+    /// covers the time between the send of a claim or renew and the server's reading of its clock for it.
+    pub(crate) fn lease_margin(&self) -> Duration {
+        (self.lease / 5).min(Duration::from_secs(2))
+    }
+
+    /// How long after a claim or renew was sent its lease can be trusted.
+    pub(crate) fn trusted_lease(&self) -> Duration {
+        self.lease - self.lease_margin()
+    }
+
     pub(crate) fn poll(&self) -> Duration {
         (self.horizon / 4).clamp(Duration::from_millis(10), Duration::from_millis(500))
     }
@@ -102,6 +113,10 @@ pub(crate) struct Held {
     pub(crate) token: u64,
     pub(crate) handle: Option<TaskHandle>,
     pub(crate) cancel_sent: bool,
+    /// Until when this node can show, on its own monotonic clock, that its lease still holds: the send of the
+    /// claim or of the last acknowledged renew, plus the lease, minus [`Config::lease_margin`]. A task is started
+    /// only before it (a node frozen past its lease, then resumed, starts nothing it may have lost).
+    pub(crate) valid_until: Instant,
 }
 
 /// A run's end, for the finisher to record.
