@@ -129,14 +129,20 @@ pub(crate) fn run(shared: &Arc<NodeShared>, mut conn: Conn) {
             continue;
         }
         let want = room.min(config.batch);
+        // Due work only up to the free workers and a small prefetch, so that idle nodes find the rest.
+        let busy = {
+            let now = Instant::now();
+            shared.held.lock().values().filter(|held| held.at <= now).count()
+        };
+        let want_due = (config.workers + config.prefetch).saturating_sub(busy).min(want);
         let mut cmd = call(&scripts().claim, &shared.base);
-        cmd.arg(&shared.id).arg(lease_us).arg(horizon_us).arg(want);
+        cmd.arg(&shared.id).arg(lease_us).arg(horizon_us).arg(want).arg(want_due);
         for name in &shared.names {
             cmd.arg(name);
         }
         let valid_until = Instant::now() + config.trusted_lease(); // read before the claim is sent
         let reply: Result<Value, Error> = conn.run(|con| query(con, &cmd));
-        let claimed = match reply.and_then(|reply| dispatch_all(shared, &reply, map, valid_until)) {
+        let (claimed, due_left) = match reply.and_then(|reply| dispatch_all(shared, &reply, map, valid_until)) {
             Ok(claimed) => {
                 backoff = Duration::from_millis(20);
                 claimed
@@ -150,6 +156,11 @@ pub(crate) fn run(shared: &Arc<NodeShared>, mut conn: Conn) {
         };
         if claimed == want {
             continue; // more may be due at once
+        }
+        if due_left {
+            // Due work was left for lack of free workers: claim again when a run ends (or at the next poll).
+            let _ = shared.worker_freed.1.recv_timeout(poll);
+            continue;
         }
         // Wait for a submission's signal, or poll again after `poll` for tasks entering the horizon.
         let mut blpop = redis::cmd("BLPOP");
@@ -167,29 +178,30 @@ fn micros_of(duration: Duration) -> u64 {
 }
 
 /// Puts every task of a claim's reply into the engine, each at the local instant of its due time; returns how many
-/// there were.
+/// there were, and whether due work was left unclaimed for lack of free workers.
 fn dispatch_all(
     shared: &Arc<NodeShared>,
     reply: &Value,
     clock: &ClockMap,
     valid_until: Instant,
-) -> Result<usize, Error> {
+) -> Result<(usize, bool), Error> {
     let items = array(reply)?;
-    let Some((_now, tasks)) = items.split_first() else { return Err(Error::Protocol("an empty claim reply".into())) };
+    let [_now, due_left, tasks @ ..] = items else { return Err(Error::Protocol("a short claim reply".into())) };
+    let due_left = number(due_left)? == 1;
     for task in tasks {
         let task = Claimed::parse(task)?;
         let at = clock.local(task.due_us);
         dispatch(shared, task, at, valid_until);
     }
     NodeShared::count(&shared.counters.claimed, tasks.len() as u64);
-    Ok(tasks.len())
+    Ok((tasks.len(), due_left))
 }
 
 /// Puts one claimed task into the engine at `at`.
 fn dispatch(shared: &Arc<NodeShared>, task: Claimed, at: Instant, valid_until: Instant) {
     let Some(handler) = shared.handlers.get(&task.handler).cloned() else { return }; // claimed by name: never
     let (id, token, timeout) = (task.id, task.token, task.timeout);
-    shared.held.lock().insert(id, Held { token, handle: None, cancel_sent: false, valid_until });
+    shared.held.lock().insert(id, Held { token, handle: None, cancel_sent: false, valid_until, at });
     // The scripts store what `Priority::code` gave; anything else (a record written by hand) runs as Normal.
     let priority = u32::try_from(task.priority).ok().and_then(Priority::from_code).unwrap_or(Priority::Normal);
     let node = shared.clone();

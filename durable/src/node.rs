@@ -81,6 +81,8 @@ pub(crate) struct NodeConfig {
     pub(crate) lease: Duration,
     pub(crate) horizon: Duration,
     pub(crate) batch: usize,
+    /// How many due tasks a node claims beyond its free workers.
+    pub(crate) prefetch: usize,
     pub(crate) max_claimed: usize,
     pub(crate) recover_interval: Duration,
     pub(crate) sweep_interval: Duration,
@@ -90,8 +92,6 @@ pub(crate) struct NodeConfig {
 }
 
 impl NodeConfig {
-    /// How long the claimer waits for a signal before polling again: a quarter of the horizon, within 10–500 ms,
-    /// so that a delayed task is claimed at least three quarters of the horizon before it is due.
     /// What a node takes off its leases' length before it trusts them (a fifth of the lease, at most 2 s): it
     /// covers the time between the send of a claim or renew and the server's reading of its clock for it.
     pub(crate) fn lease_margin(&self) -> Duration {
@@ -103,6 +103,8 @@ impl NodeConfig {
         self.lease - self.lease_margin()
     }
 
+    /// How long the claimer waits for a signal before polling again: a quarter of the horizon, within 10–500 ms,
+    /// so that a delayed task is claimed at least three quarters of the horizon before it is due.
     pub(crate) fn poll(&self) -> Duration {
         (self.horizon / 4).clamp(Duration::from_millis(10), Duration::from_millis(500))
     }
@@ -117,6 +119,8 @@ pub(crate) struct Held {
     /// claim or of the last acknowledged renew, plus the lease, minus [`Config::lease_margin`]. A task is started
     /// only before it (a node frozen past its lease, then resumed, starts nothing it may have lost).
     pub(crate) valid_until: Instant,
+    /// When it is due, on this node's clock: a held task due by now occupies a worker, or waits for one.
+    pub(crate) at: Instant,
 }
 
 /// A run's end, for the finisher to record.
@@ -168,6 +172,8 @@ pub(crate) struct NodeShared {
     /// The server's clock minus this node's, in µs, as the last claim measured it.
     pub(crate) server_offset_us: AtomicI64,
     pub(crate) counters: Counters,
+    /// A run ended (a worker is free): wakes a claimer that holds as much due work as it may.
+    pub(crate) worker_freed: (crossbeam_channel::Sender<()>, crossbeam_channel::Receiver<()>),
 }
 
 impl NodeShared {
@@ -242,6 +248,14 @@ impl NodeBuilder {
     /// The most tasks one claim takes (default 256).
     pub fn batch(mut self, batch: usize) -> NodeBuilder {
         self.config.batch = batch;
+        self
+    }
+
+    /// How many tasks already due the node claims beyond its free workers (default 4): due work is claimed up to
+    /// `workers + prefetch` held at once, so that idle nodes find the rest instead of one node hoarding it. Tasks
+    /// due later, within the horizon, are claimed up to [`max_claimed`](Self::max_claimed).
+    pub fn prefetch(mut self, prefetch: usize) -> NodeBuilder {
+        self.config.prefetch = prefetch;
         self
     }
 
@@ -344,6 +358,7 @@ impl NodeBuilder {
             quiet: AtomicBool::new(false),
             server_offset_us: AtomicI64::new(0),
             counters: Counters::default(),
+            worker_freed: crossbeam_channel::bounded(1),
         });
         heartbeat::announce(&shared, &mut Conn::open(&self.url)?)?;
         let spawn = |name: &str, body: Box<dyn FnOnce() + Send>| {
@@ -446,6 +461,7 @@ impl Node {
                 lease: Duration::from_secs(30),
                 horizon: Duration::from_secs(2),
                 batch: 256,
+                prefetch: 4,
                 max_claimed: 10_000,
                 recover_interval: Duration::from_secs(1),
                 sweep_interval: Duration::from_secs(60),

@@ -485,3 +485,69 @@ fn the_orphan_sweep_puts_back_a_record_that_is_in_no_set() {
     assert_eq!(queue.stats().unwrap().counter("orphans"), 1);
     assert_eq!(node.stats().orphans, 1);
 }
+
+/// Finding 5: a node claims due work only up to its free workers and a small prefetch, so a second node finds the
+/// rest instead of one node hoarding it.
+#[test]
+fn a_node_claims_due_work_only_up_to_its_free_workers_and_an_idle_node_gets_the_rest() {
+    let Some(server) = RedisServer::start("hoarding") else { return };
+    let queue = Queue::connect(&server.url(), "jobs").unwrap();
+    let ids: Vec<u64> =
+        (0..12u32).map(|i| queue.submit(&DurableTask::new("slow", i.to_be_bytes().to_vec())).unwrap().id).collect();
+    let slow = |ran: Arc<AtomicU64>| {
+        move |_c: &taskwheel_redis::DurableContext<'_>, _p: &[u8]| {
+            ran.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    };
+    let (ran_a, ran_b) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let a = fast(Node::builder(server.url(), "jobs")).workers(2).prefetch(1).handler("slow", slow(ran_a.clone()));
+    let a = a.start().unwrap();
+    // While the backlog lasts, the node never holds more than its 2 workers and 1 prefetched task.
+    let mut most = 0;
+    wait_for("the first node to start running", LIMIT, || ran_a.load(Ordering::SeqCst) > 0);
+    for _ in 0..20 {
+        most = most.max(queue.stats().unwrap().active);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(most <= 3, "one node held {most} due tasks with 2 workers and a prefetch of 1");
+    let b = fast(Node::builder(server.url(), "jobs")).workers(2).handler("slow", slow(ran_b.clone())).start().unwrap();
+    for id in &ids {
+        assert_eq!(finished(&queue, *id), DurableState::Succeeded);
+    }
+    assert!(ran_b.load(Ordering::SeqCst) > 0, "the second node found work");
+    assert_eq!(ran_a.load(Ordering::SeqCst) + ran_b.load(Ordering::SeqCst), 12);
+    drop((a, b));
+}
+
+/// Finding 5: claims go in due order across handlers: tasks due first are not stuck behind another handler's
+/// backlog (the claim used to walk handlers in name order).
+#[test]
+fn claims_take_due_tasks_in_due_order_across_handlers_not_handler_by_handler() {
+    let Some(server) = RedisServer::start("fairness") else { return };
+    let queue = Queue::connect(&server.url(), "jobs").unwrap();
+    let now = queue.server_time().unwrap();
+    for i in 0..40u32 {
+        queue.submit(&DurableTask::new("aaa-backlog", i.to_be_bytes().to_vec())).unwrap();
+    }
+    for i in 0..5u32 {
+        let due_first = now - Duration::from_secs(10);
+        queue.submit(&DurableTask::new("bbb-urgent", i.to_be_bytes().to_vec()).at(due_first)).unwrap();
+    }
+    let order: Arc<Mutex<Vec<&'static str>>> = Arc::default();
+    let record = |name: &'static str| {
+        let order = order.clone();
+        move |_c: &taskwheel_redis::DurableContext<'_>, _p: &[u8]| order.lock().push(name)
+    };
+    let node = fast(Node::builder(server.url(), "jobs"))
+        .workers(1)
+        .batch(5)
+        .handler("aaa-backlog", record("aaa"))
+        .handler("bbb-urgent", record("bbb"))
+        .start()
+        .unwrap();
+    wait_for("every task to run", LIMIT, || order.lock().len() == 45);
+    let order = order.lock();
+    assert_eq!(&order[..5], ["bbb"; 5], "the tasks due first ran first: {:?}", &order[..10]);
+    drop(node);
+}

@@ -1,18 +1,36 @@
--- ARGV: node, lease (µs), horizon (µs), most tasks, then the handler names the node runs.
--- Claims the tasks due within the horizon, earliest first: each gets a lease from the server's clock and a new
--- fencing token (its attempt number). Returns {now, {id, token, handler, payload, due, priority, timeout,
--- failures, recoveries, retry, schedule}...}.
+-- ARGV: node, lease (µs), horizon (µs), most tasks, most tasks already due, then the handler names the node runs.
+-- Claims the tasks due within the horizon in due order across every handler the node runs (not handler by handler:
+-- a backlog of one handler never hides work of another that is due earlier), taking already-due tasks only up to
+-- their own limit (the node's free workers and a small prefetch), so that idle nodes find the rest. Each claimed
+-- task gets a lease from the server's clock and a new fencing token (its attempt number).
+-- Returns {now, 1 when due tasks were left for lack of room (else 0), {id, token, handler, payload, due, priority,
+-- timeout, failures, recoveries, retry, schedule}...}.
 local now = now_us()
-local node, lease, limit, left = ARGV[1], tonumber(ARGV[2]), now + tonumber(ARGV[3]), tonumber(ARGV[4])
-local out = {s(now)}
-for i = 5, #ARGV do
-  if left <= 0 then break end
+local node, lease, limit = ARGV[1], tonumber(ARGV[2]), now + tonumber(ARGV[3])
+local left, left_due = tonumber(ARGV[4]), tonumber(ARGV[5])
+-- The earliest `left` of each handler, merged by due time (ties: handler order, then id order within a handler).
+local candidates = {}
+for i = 6, #ARGV do
   local h = ARGV[i]
-  local zdue = base .. ':due:' .. h
-  local ids = redis.call('ZRANGEBYSCORE', zdue, '-inf', s(limit), 'LIMIT', 0, left)
-  for _, id in ipairs(ids) do
+  local found = redis.call('ZRANGEBYSCORE', base .. ':due:' .. h, '-inf', s(limit), 'WITHSCORES', 'LIMIT', 0, left)
+  for j = 1, #found, 2 do
+    candidates[#candidates + 1] = {found[j], tonumber(found[j + 1]), h, i, j}
+  end
+end
+table.sort(candidates, function(x, y)
+  if x[2] ~= y[2] then return x[2] < y[2] end
+  if x[4] ~= y[4] then return x[4] < y[4] end
+  return x[5] < y[5]
+end)
+local out = {s(now), 0}
+for _, c in ipairs(candidates) do
+  if left <= 0 then break end
+  local id, due, h = c[1], c[2], c[3]
+  if due <= now and left_due <= 0 then
+    out[2] = 1 -- due work left for another node, or for this one once a worker is free
+  else
     local t = tkey(id)
-    redis.call('ZREM', zdue, id)
+    redis.call('ZREM', base .. ':due:' .. h, id)
     if redis.call('EXISTS', t) == 1 then
       local a = redis.call('HINCRBY', t, 'a', 1)
       redis.call('HSET', t, 'st', 'active', 'n', node, 'lu', s(now + lease))
@@ -20,6 +38,7 @@ for i = 5, #ARGV do
       local f = redis.call('HMGET', t, 'p', 'due', 'pr', 'to', 'f', 'c', 'r', 'sch')
       out[#out + 1] = {id, a, h, f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]}
       left = left - 1
+      if due <= now then left_due = left_due - 1 end
     end
   end
 end
