@@ -17,7 +17,10 @@ const BATCH: usize = 512;
 
 /// Records ends until the node closes and nothing is left.
 pub(crate) fn run(shared: &NodeShared, ends: &Receiver<Finished>, mut conn: Conn) {
-    let retain = duration_micros("retention", shared.options.retention).unwrap_or(0);
+    let retain = (
+        duration_micros("retention of succeeded tasks", shared.options.retention_succeeded).unwrap_or(0),
+        duration_micros("retention", shared.options.retention).unwrap_or(0),
+    );
     let horizon = duration_micros("signal horizon", shared.options.signal_horizon).unwrap_or(0);
     loop {
         let first = match ends.recv_timeout(Duration::from_millis(50)) {
@@ -40,9 +43,9 @@ pub(crate) fn run(shared: &NodeShared, ends: &Receiver<Finished>, mut conn: Conn
 
 /// Records one batch, retrying through a lost connection for as long as a lease lasts (after that the tasks are
 /// someone else's, and Redis would refuse the records anyway).
-fn record(shared: &NodeShared, conn: &mut Conn, batch: &[Finished], retain: u64, horizon: u64) {
+fn record(shared: &NodeShared, conn: &mut Conn, batch: &[Finished], retain: (u64, u64), horizon: u64) {
     let mut cmd = call(&scripts().finish, &shared.base);
-    cmd.arg(retain).arg(horizon);
+    cmd.arg(retain.0).arg(retain.1).arg(shared.options.max_finished).arg(horizon);
     for end in batch {
         cmd.arg(end.id).arg(end.token).arg(end.outcome).arg(end.delay_us).arg(&end.error);
     }

@@ -171,7 +171,7 @@ fn lose_all(shared: &NodeShared) {
 fn recover(shared: &NodeShared, conn: &mut Conn) -> Result<(), Error> {
     let retain = duration_micros("retention", shared.options.retention)?;
     let mut cmd = call(&scripts().recover, &shared.base);
-    cmd.arg(1000).arg(retain).arg(shared.config.max_recoveries);
+    cmd.arg(1000).arg(retain).arg(shared.config.max_recoveries).arg(shared.options.max_finished);
     let recovered: u64 = conn.run(|con| query(con, &cmd))?;
     NodeShared::count(&shared.counters.recovered, recovered);
     Ok(())

@@ -22,8 +22,14 @@ pub struct QueueOptions {
     /// The largest payload accepted, in bytes (default 512 KiB; at most 64 MiB). Redis holds every payload in
     /// memory until its task's record expires.
     pub max_payload: usize,
-    /// How long a finished task's record stays readable (default 24 h).
+    /// How long the record of a task that ended failed, dead or cancelled stays readable (default 24 h).
     pub retention: Duration,
+    /// How long the record of a task that succeeded stays readable (default 1 h): succeeded tasks are most of the
+    /// traffic, and each record holds its payload (asynq's `Retention`, BullMQ's `removeOnComplete: { age }`).
+    pub retention_succeeded: Duration,
+    /// The most finished records kept, whatever their retention (0, the default: no limit); beyond it the ones
+    /// closest to their retention's end are forgotten at once (BullMQ's `removeOnComplete: { count }`).
+    pub max_finished: u64,
     /// A task due within this long of its submission wakes a node at once (default 2 s, the nodes' default
     /// horizon); later ones are found by the nodes' claim polls, well before they are due.
     pub signal_horizon: Duration,
@@ -34,6 +40,8 @@ impl Default for QueueOptions {
         QueueOptions {
             max_payload: 512 * 1024,
             retention: Duration::from_secs(24 * 3600),
+            retention_succeeded: Duration::from_secs(3600),
+            max_finished: 0,
             signal_horizon: Duration::from_secs(2),
         }
     }
@@ -47,10 +55,11 @@ impl QueueOptions {
         if self.max_payload > MAX_PAYLOAD_LIMIT {
             return Err(Error::InvalidOption(format!("max_payload above {MAX_PAYLOAD_LIMIT} bytes")));
         }
-        if self.retention < Duration::from_millis(1) {
+        if self.retention < Duration::from_millis(1) || self.retention_succeeded < Duration::from_millis(1) {
             return Err(Error::InvalidOption("a retention shorter than 1 ms".into()));
         }
         duration_micros("retention", self.retention)?;
+        duration_micros("retention of succeeded tasks", self.retention_succeeded)?;
         duration_micros("signal horizon", self.signal_horizon)?;
         Ok(())
     }

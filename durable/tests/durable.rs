@@ -438,7 +438,7 @@ fn a_run_past_its_timeout_fails_and_sees_its_flag() {
 #[test]
 fn finished_records_are_kept_for_the_retention_then_forgotten() {
     let Some(server) = RedisServer::start("retention") else { return };
-    let options = QueueOptions { retention: Duration::from_millis(300), ..QueueOptions::default() };
+    let options = QueueOptions { retention_succeeded: Duration::from_millis(300), ..QueueOptions::default() };
     let node = fast(Node::builder(server.url(), "jobs"))
         .options(options.clone())
         .handler("work", |_c, _p: &[u8]| ())
@@ -549,5 +549,51 @@ fn claims_take_due_tasks_in_due_order_across_handlers_not_handler_by_handler() {
     wait_for("every task to run", LIMIT, || order.lock().len() == 45);
     let order = order.lock();
     assert_eq!(&order[..5], ["bbb"; 5], "the tasks due first ran first: {:?}", &order[..10]);
+    drop(node);
+}
+
+/// Finding 8: retention by outcome and by count, and a handler set that forgets handlers nothing waits for.
+#[test]
+fn retention_is_per_outcome_and_by_count_and_the_handler_set_forgets_idle_handlers() {
+    let Some(server) = RedisServer::start("retention_by_outcome") else { return };
+    let options = QueueOptions {
+        retention_succeeded: Duration::from_millis(200),
+        retention: Duration::from_secs(3600),
+        ..QueueOptions::default()
+    };
+    let node = fast(Node::builder(server.url(), "jobs"))
+        .options(options.clone())
+        .handler("ok", |_c, _p: &[u8]| ())
+        .handler("bad", |_c, _p: &[u8]| Err::<(), _>("no"))
+        .start()
+        .unwrap();
+    let queue = Queue::connect_with(&server.url(), "jobs", options).unwrap();
+    let good = queue.submit(&DurableTask::new("ok", Vec::new())).unwrap();
+    let bad = queue.submit(&DurableTask::new("bad", Vec::new())).unwrap();
+    assert_eq!(finished(&queue, good.id), DurableState::Succeeded);
+    assert_eq!(finished(&queue, bad.id), DurableState::Failed);
+    wait_for("the succeeded record to expire", LIMIT, || queue.get(good.id).unwrap().is_none());
+    assert!(queue.get(bad.id).unwrap().is_some(), "a failed record is kept for its own retention");
+    // A handler no node runs, whose only task was cancelled: forgotten by the next recovery pass.
+    let once = queue.submit(&DurableTask::new("nobody-runs-this", Vec::new())).unwrap();
+    assert!(queue.stats().unwrap().unknown_handlers.contains(&"nobody-runs-this".to_string()));
+    queue.cancel(once.id).unwrap();
+    let mut con = server.connection();
+    wait_for("the idle handler to be forgotten", LIMIT, || {
+        let member: bool =
+            redis::cmd("SISMEMBER").arg("tw:{jobs}:handlers").arg("nobody-runs-this").query(&mut con).unwrap();
+        !member
+    });
+    drop(node);
+    // By count: at most 5 finished records, whatever their retention.
+    let capped = QueueOptions { max_finished: 5, ..QueueOptions::default() };
+    let node = fast(Node::builder(server.url(), "capped")).options(capped.clone()).handler("ok", |_c, _p: &[u8]| ());
+    let node = node.start().unwrap();
+    let queue = Queue::connect_with(&server.url(), "capped", capped).unwrap();
+    let ids: Vec<u64> = (0..12).map(|_| queue.submit(&DurableTask::new("ok", Vec::new())).unwrap().id).collect();
+    wait_for("every task to end", LIMIT, || queue.stats().unwrap().counter("succeeded") == 12);
+    let kept = ids.iter().filter(|id| queue.get(**id).unwrap().is_some()).count();
+    assert_eq!(kept, 5, "the count limit keeps 5 records");
+    assert_eq!(queue.stats().unwrap().finished, 5);
     drop(node);
 }

@@ -32,6 +32,22 @@ local function finish(id, t, state, now, retain, err)
   redis.call('PEXPIRE', t, math.max(1, math.floor(retain / 1000)))
   count(state)
 end
+-- Puts a task in its handler's due set, the handler in the set of handlers with waiting work (pruned by `recover`
+-- once its due set is empty and no live node runs it).
+local function wait_in(handler, due, id)
+  redis.call('ZADD', base .. ':due:' .. handler, s(due), id)
+  redis.call('SADD', base .. ':handlers', handler)
+end
+-- Forgets the finished records beyond `most` (0: no limit), those closest to their retention's end first.
+local function forget_beyond(most)
+  if most and most > 0 then
+    local over = redis.call('ZCARD', base .. ':done') - most
+    if over > 0 then
+      local popped = redis.call('ZPOPMIN', base .. ':done', over)
+      for j = 1, #popped, 2 do redis.call('DEL', tkey(popped[j])) end
+    end
+  end
+end
 -- A new pending task. Returns {id, 0, due}, or {holder, 1, due} when its dedupe key is held. The key has no expiry:
 -- it is held exactly while its task waits, runs or is retried, and released by the task's end (`finish`); a key
 -- whose holder's record is gone or ended (a failover that lost a write, a record deleted by hand) is released by
@@ -47,8 +63,7 @@ local function create(now, handler, payload, due, priority, key, timeout, retry,
   end
   redis.call('HSET', tkey(id), 'h', handler, 'p', payload, 'st', 'pending', 'a', 0, 'f', 0, 'c', 0, 'due', s(due),
     'pr', priority, 'k', key, 'to', timeout, 'r', retry, 'ct', s(now), 'sch', sched, 'occ', occ)
-  redis.call('ZADD', base .. ':due:' .. handler, s(due), id)
-  redis.call('SADD', base .. ':handlers', handler)
+  wait_in(handler, due, id)
   if due <= now + horizon then signal(handler) end
   count('submitted')
   return {id, 0, s(due)}

@@ -1,8 +1,9 @@
--- ARGV: most tasks, retention (µs), most recoveries of one task.
+-- ARGV: most tasks, retention (µs), most recoveries of one task, most finished records (0: no limit).
 -- Any node runs this: tasks whose lease expired (their node crashed, hung or lost Redis) go back to pending at their
 -- own due time, with a new fencing token so that the lost holder's completion is refused; each such attempt is
 -- counted apart from application failures (field 'c'). A task recovered more than the limit is dead (a poison task
--- that kills its node each time). Also forgets finished records past retention and nodes whose heartbeat stopped.
+-- that kills its node each time). Also forgets finished records past retention or beyond the most kept, nodes
+-- whose heartbeat stopped, and handlers that have no waiting work and that no live node runs.
 local now = now_us()
 local retain, most = tonumber(ARGV[2]), tonumber(ARGV[3])
 local ids = redis.call('ZRANGEBYSCORE', base .. ':active', '-inf', s(now), 'LIMIT', 0, tonumber(ARGV[1]))
@@ -23,7 +24,7 @@ for _, id in ipairs(ids) do
       -- lateness is still measured from it.
       local due = math.max(tonumber(redis.call('HGET', t, 'due')), now)
       redis.call('HSET', t, 'st', 'pending', 'n', '')
-      redis.call('ZADD', base .. ':due:' .. h, s(due), id)
+      wait_in(h, due, id)
       signal(h)
     end
   end
@@ -33,5 +34,15 @@ local nodes = redis.call('HGETALL', base .. ':nodes')
 for i = 1, #nodes, 2 do
   local expires = tonumber(string.match(nodes[i + 1], '^(%d+)'))
   if expires == nil or expires < now then redis.call('HDEL', base .. ':nodes', nodes[i]) end
+end
+forget_beyond(tonumber(ARGV[4]))
+local announced = {}
+for _, value in ipairs(redis.call('HVALS', base .. ':nodes')) do
+  for h in string.gmatch(string.match(value, '|(.*)$') or '', '[^,]+') do announced[h] = true end
+end
+for _, h in ipairs(redis.call('SMEMBERS', base .. ':handlers')) do
+  if not announced[h] and redis.call('ZCARD', base .. ':due:' .. h) == 0 then
+    redis.call('SREM', base .. ':handlers', h)
+  end
 end
 return #ids

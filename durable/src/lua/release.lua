@@ -9,7 +9,7 @@ for i = 2, #ARGV, 2 do
   if cur[1] == token and cur[2] == 'active' and cur[3] == node then
     redis.call('HSET', t, 'st', 'pending', 'n', '')
     redis.call('ZREM', base .. ':active', id)
-    redis.call('ZADD', base .. ':due:' .. cur[4], cur[5], id)
+    wait_in(cur[4], tonumber(cur[5]), id)
     signal(cur[4])
     n = n + 1
   end
