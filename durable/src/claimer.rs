@@ -11,7 +11,7 @@ use taskwheel::{Priority, RunOutcome, TaskContext};
 
 use crate::conn::Conn;
 use crate::error::Error;
-use crate::node::{DurableContext, Finished, Handler, Held, NodeShared};
+use crate::node::{DurableContext, Finished, Handler, Held, NodeShared, Outcome};
 use crate::reply::{array, bytes, number, text};
 use crate::scripts::{call, query, scripts};
 use crate::spec::{decode_retry, duration_micros, from_micros, micros};
@@ -262,14 +262,14 @@ fn run_one(shared: &NodeShared, task: &Claimed, handler: &Handler, run: &TaskCon
         (Err(panic), None) => Some((taskwheel::panic_message(panic.as_ref()), true)),
     };
     let counters = &shared.counters;
-    let (outcome, delay_us, error) = match failure {
+    let (outcome, error) = match failure {
         None if matches!(result, Ok(RunOutcome::Cancelled)) => {
             NodeShared::count(&counters.cancelled, 1);
-            ("cancelled", 0, "cancelled".to_string())
+            (Outcome::Cancelled, "cancelled".to_string())
         }
         None => {
             NodeShared::count(&counters.succeeded, 1);
-            ("ok", 0, String::new())
+            (Outcome::Succeeded, String::new())
         }
         Some((why, panicked)) => {
             let attempt = task.failures + 1;
@@ -278,20 +278,20 @@ fn run_one(shared: &NodeShared, task: &Claimed, handler: &Handler, run: &TaskCon
                 Some(retry) if retry.retries_after(attempt, panicked) => {
                     NodeShared::count(&counters.retried, 1);
                     let delay = retry.delay_after(attempt, task.id, shared.config.seed);
-                    ("retry", micros_of(delay), why)
+                    (Outcome::Retry { delay_us: micros_of(delay) }, why)
                 }
                 Some(retry) if retry.max_attempts() > 1 => {
                     NodeShared::count(&counters.failed, 1);
-                    ("dead", 0, why)
+                    (Outcome::Dead, why)
                 }
                 _ => {
                     NodeShared::count(&counters.failed, 1);
-                    ("failed", 0, why)
+                    (Outcome::Failed, why)
                 }
             }
         }
     };
     NodeShared::count(&counters.runs, 1);
-    let _ = shared.finished.send(Finished { id: task.id, token: task.token, outcome, delay_us, error });
+    let _ = shared.finished.send(Finished { id: task.id, token: task.token, outcome, error });
     RunOutcome::Done
 }

@@ -47,7 +47,8 @@ fn record(shared: &NodeShared, conn: &mut Conn, batch: &[Finished], retain: (u64
     let mut cmd = call(&scripts().finish, &shared.base);
     cmd.arg(retain.0).arg(retain.1).arg(shared.options.max_finished).arg(horizon);
     for end in batch {
-        cmd.arg(end.id).arg(end.token).arg(end.outcome).arg(end.delay_us).arg(&end.error);
+        let (outcome, delay_us) = end.outcome.script_args();
+        cmd.arg(end.id).arg(end.token).arg(outcome).arg(delay_us).arg(&end.error);
     }
     let never = std::sync::atomic::AtomicBool::new(false);
     let reply: Result<Value, _> = conn.run_retrying(&never, shared.config.lease, |con| query(con, &cmd));

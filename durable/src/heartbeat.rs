@@ -10,7 +10,7 @@ use taskwheel::CancelOutcome;
 
 use crate::conn::Conn;
 use crate::error::Error;
-use crate::node::{Finished, NodeShared};
+use crate::node::{Finished, NodeShared, Outcome};
 use crate::reply::{array, number, number_or_zero, text};
 use crate::scripts::{call, query, scripts};
 use crate::spec::{Recurrence, duration_micros, following};
@@ -123,7 +123,7 @@ fn renew_held(shared: &NodeShared, conn: &mut Conn) -> Result<(), Error> {
         {
             // It had not started: it never will, so its end is recorded here.
             NodeShared::count(&shared.counters.cancelled, 1);
-            let end = Finished { id, token: held.token, outcome: "cancelled", delay_us: 0, error: "cancelled".into() };
+            let end = Finished { id, token: held.token, outcome: Outcome::Cancelled, error: "cancelled".into() };
             let _ = shared.finished.send(end);
         }
     }

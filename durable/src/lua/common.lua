@@ -1,6 +1,27 @@
 -- Shared by every taskwheel-redis script (prepended to each). KEYS[1] is the queue's base key, `tw:{queue}`: every
 -- key a script touches starts with it, so all share the `{queue}` hash tag and one Redis Cluster slot.
 -- Times are integer microseconds of the server's clock (redis.call('TIME')); node clocks are never trusted.
+--
+-- The keys, all under `base` (this list and the one below are the one place they are written down):
+--   seq            the last task id handed out (INCR)
+--   t:<id>         a task's record (hash, fields below); expires with its retention once the task ended
+--   due:<handler>  waiting tasks of a handler (sorted set, score: due time)
+--   active         claimed tasks (sorted set, score: lease end)
+--   done           ended tasks (sorted set, score: retention end), trimmed by `recover` and the count limit
+--   k:<key>        a dedupe key: the id of the task holding it, no expiry (released by the task's end)
+--   s:<name>       a schedule (hash: spec h p kind expr zone pr to r next)
+--   schedules      the schedules' names (set)
+--   nodes          live nodes: id -> "<record end µs>|<handler,handler,...>" (hash)
+--   handlers       the handlers with waiting work (set; pruned by `recover`)
+--   counters       the queue's counters (hash)
+--   sig:<handler>  wake-up signals for blocked claimers (list)
+-- A task's record `t:<id>`:
+--   h handler, p payload, st state (pending | active | retrying | succeeded | failed | dead | cancelled),
+--   due due time (µs), pr priority (Priority::code), k dedupe key ('' for none), to run timeout (µs, 0 for none),
+--   r retry policy (encode_retry), ct created (µs), sch / occ the schedule and occurrence that created it,
+--   a attempt: the fencing token (incremented by every claim and recovery), f failed runs, c recoveries (lost
+--   nodes), runs runs recorded, n the claiming node ('' when none), lu lease end (µs), cx '1' once a cancellation
+--   was requested while active, e the last error, fin the end (µs).
 local base = KEYS[1]
 local function s(n) return string.format('%.0f', n) end
 local function now_us()
