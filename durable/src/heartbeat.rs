@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::node::{Finished, NodeShared, Outcome};
 use crate::reply::{array, number, number_or_zero, text};
 use crate::scripts::{call, query, scripts};
-use crate::spec::{Recurrence, duration_micros, following};
+use crate::spec::{Recurrence, decode_misfire, duration_micros, plan};
 
 /// How often the heartbeat thread wakes to see what is due.
 const TICK: Duration = Duration::from_millis(20);
@@ -199,9 +199,12 @@ fn materialize(
     let signal = duration_micros("the signal horizon", shared.options.signal_horizon)?;
     for name in names {
         let fields: Vec<Option<String>> = conn.run(|con| {
-            redis::cmd("HMGET").arg(format!("{base}:s:{name}")).arg(&["h", "next", "kind", "expr", "zone"]).query(con)
+            redis::cmd("HMGET")
+                .arg(format!("{base}:s:{name}"))
+                .arg(&["h", "next", "kind", "expr", "zone", "mf", "mg"])
+                .query(con)
         })?;
-        let [Some(handler), Some(next), Some(kind), Some(expr), zone] = &fields[..] else { continue };
+        let [Some(handler), Some(next), Some(kind), Some(expr), zone, misfire, grace] = &fields[..] else { continue };
         if !shared.handlers.contains_key(handler) {
             continue;
         }
@@ -214,26 +217,33 @@ fn materialize(
                 recurrence
             }
         };
+        let misfire = decode_misfire(misfire.as_deref().unwrap_or("once"));
+        let grace: u64 = grace.as_deref().and_then(|g| g.parse().ok()).unwrap_or(1_000_000);
         let mut next: u64 = match next.parse() {
             Ok(next) => next,
             Err(_) => continue, // "-1": no occurrence left
         };
-        for _ in 0..64 {
+        'moves: for _ in 0..64 {
             let now = shared.server_now_us();
             if next > now + horizon {
                 break;
             }
-            let after = following(&recurrence, next, now)?;
-            let after_text = after.map_or_else(|| "-1".to_string(), |a| a.to_string());
-            let mut cmd = call(&scripts().materialize, base);
-            cmd.arg(&name).arg(next).arg(&after_text).arg(signal);
-            let created: Value = conn.run(|con| query(con, &cmd))?;
-            if !matches!(created, Value::Nil | Value::Boolean(false)) {
-                NodeShared::count(&shared.counters.occurrences, 1);
-            }
-            match after {
-                Some(after) => next = after,
-                None => break,
+            for step in plan(&recurrence, misfire, grace, next, now)? {
+                let then_text = step.then.map_or_else(|| "-1".to_string(), |t| t.to_string());
+                let create_text = step.create.map_or_else(String::new, |c| c.to_string());
+                let mut cmd = call(&scripts().materialize, base);
+                cmd.arg(&name).arg(step.expected).arg(&then_text).arg(signal).arg(&create_text).arg(step.missed);
+                let created: Value = conn.run(|con| query(con, &cmd))?;
+                if matches!(created, Value::Nil | Value::Boolean(false)) {
+                    break 'moves; // another node moved it first
+                }
+                if step.create.is_some() {
+                    NodeShared::count(&shared.counters.occurrences, 1);
+                }
+                match step.then {
+                    Some(then) => next = then,
+                    None => break 'moves,
+                }
             }
         }
     }

@@ -240,6 +240,7 @@ impl Queue {
             return Err(Error::InvalidOption(format!("schedule {:?} has no occurrence ahead", schedule.name)));
         };
         let (kind, expression, zone) = schedule.recurrence.encode()?;
+        let (misfire, grace) = schedule.encode_misfire()?;
         let mut cmd = call(&scripts().schedule, &self.base);
         cmd.arg(&schedule.name)
             .arg(&schedule.handler)
@@ -250,7 +251,9 @@ impl Queue {
             .arg(schedule.priority.code())
             .arg(schedule.timeout.map(|t| duration_micros("a timeout", t)).transpose()?.unwrap_or(0))
             .arg(encode_retry(schedule.retry.as_ref())?)
-            .arg(first);
+            .arg(first)
+            .arg(&misfire)
+            .arg(grace);
         let changed: u64 = self.conn.lock().run(|con| query(con, &cmd))?;
         Ok(changed == 1)
     }

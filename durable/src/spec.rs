@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use taskwheel::{Priority, Retry};
+use taskwheel::{Misfire, Priority, Retry};
 
 use crate::error::Error;
 
@@ -245,6 +245,8 @@ pub struct Schedule {
     pub(crate) priority: Priority,
     pub(crate) timeout: Option<Duration>,
     pub(crate) retry: Option<Retry>,
+    pub(crate) misfire: Misfire,
+    pub(crate) grace: Duration,
 }
 
 /// How a schedule recurs.
@@ -295,6 +297,8 @@ impl Schedule {
             priority: Priority::Normal,
             timeout: None,
             retry: None,
+            misfire: Misfire::RunOnce,
+            grace: Duration::from_secs(1),
         }
     }
 
@@ -329,6 +333,23 @@ impl Schedule {
         self
     }
 
+    /// What becomes of the occurrences the fleet missed while it could not create them (every node down, Redis
+    /// stalled or restarting), as the engine's periodic tasks do: [`Misfire::RunOnce`] (the default) creates one
+    /// task for all of them, [`Misfire::Skip`] none (but the latest, if it is late by no more than the
+    /// [`misfire_grace`](Self::misfire_grace)), [`Misfire::RunEach`] one for each of the latest `max`. The
+    /// occurrences that get no task of their own are counted in the queue's `missed_runs` counter.
+    pub fn misfire(mut self, misfire: Misfire) -> Schedule {
+        self.misfire = misfire;
+        self
+    }
+
+    /// How late an occurrence may be and still count as on time (default 1 s): a later one is missed, and the
+    /// misfire policy decides.
+    pub fn misfire_grace(mut self, grace: Duration) -> Schedule {
+        self.grace = grace;
+        self
+    }
+
     /// The schedule's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -345,7 +366,113 @@ impl Schedule {
         if let Some(retry) = &self.retry {
             retry.validate()?;
         }
+        if let Misfire::RunEach { max } = self.misfire
+            && (max == 0 || max > taskwheel::MAX_RUN_EACH)
+        {
+            return Err(Error::InvalidOption(format!("Misfire::RunEach takes 1 to {}", taskwheel::MAX_RUN_EACH)));
+        }
+        duration_micros("a misfire grace", self.grace)?;
         check_timeout(self.timeout)
+    }
+
+    /// The misfire policy as the schedule's record keeps it: `once`, `skip` or `each:<max>`, then the grace (µs).
+    pub(crate) fn encode_misfire(&self) -> Result<(String, u64), Error> {
+        let policy = match self.misfire {
+            Misfire::Skip => "skip".to_string(),
+            Misfire::RunEach { max } => format!("each:{max}"),
+            _ => "once".to_string(),
+        };
+        Ok((policy, duration_micros("a misfire grace", self.grace)?))
+    }
+}
+
+/// The policy [`Schedule::encode_misfire`] wrote (`once` for anything else, as schedules declared before it).
+pub(crate) fn decode_misfire(text: &str) -> Misfire {
+    match text.split_once(':') {
+        Some(("each", max)) => max.parse().map_or(Misfire::RunOnce, |max| Misfire::RunEach { max }),
+        _ if text == "skip" => Misfire::Skip,
+        _ => Misfire::RunOnce,
+    }
+}
+
+/// One move of a schedule's `next`, as the materialize script makes it: from `expected` to `then` (`None`: no
+/// occurrence left), creating the task of `create` if any, counting `missed` occurrences that got none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Step {
+    pub(crate) expected: u64,
+    pub(crate) then: Option<u64>,
+    pub(crate) create: Option<u64>,
+    pub(crate) missed: u64,
+}
+
+/// The most missed occurrences counted one by one (as the engine's cron tasks, beyond it they are estimated no
+/// further: a fleet down for years counts this many).
+const MISSED_COUNT_LIMIT: usize = 100_000;
+
+/// What to do with a schedule whose expected occurrence is `next`, at server time `now`: one step when it is on
+/// time (not later than `grace`), the misfire policy's steps when occurrences were missed.
+pub(crate) fn plan(
+    recurrence: &Recurrence,
+    misfire: Misfire,
+    grace: u64,
+    next: u64,
+    now: u64,
+) -> Result<Vec<Step>, Error> {
+    if now.saturating_sub(next) <= grace {
+        return Ok(vec![Step {
+            expected: next,
+            then: following(recurrence, next, now)?,
+            create: Some(next),
+            missed: 0,
+        }]);
+    }
+    // Missed: every occurrence from `next` up to `now`.
+    let mut missed = vec![next];
+    while missed.len() < MISSED_COUNT_LIMIT {
+        match after(recurrence, *missed.last().unwrap_or(&next))? {
+            Some(occurrence) if occurrence <= now => missed.push(occurrence),
+            _ => break,
+        }
+    }
+    let then = following(recurrence, *missed.last().unwrap_or(&next), now)?;
+    let latest = *missed.last().unwrap_or(&next);
+    let count = missed.len() as u64;
+    Ok(match misfire {
+        Misfire::Skip if now - latest <= grace => {
+            vec![Step { expected: next, then, create: Some(latest), missed: count - 1 }]
+        }
+        Misfire::Skip => vec![Step { expected: next, then, create: None, missed: count }],
+        Misfire::RunEach { max } => {
+            let run = missed.len().min(max as usize);
+            let skipped = missed.len() - run;
+            let mut steps = Vec::with_capacity(run);
+            let mut expected = next;
+            for (i, &occurrence) in missed[skipped..].iter().enumerate() {
+                let last = i + 1 == run;
+                let step_then = if last { then } else { Some(missed[skipped + i + 1]) };
+                steps.push(Step {
+                    expected,
+                    then: step_then,
+                    create: Some(occurrence),
+                    missed: if i == 0 { skipped as u64 } else { 0 },
+                });
+                expected = step_then.unwrap_or(0);
+            }
+            steps
+        }
+        // RunOnce: one task, at the first missed occurrence, stands for all of them.
+        _ => vec![Step { expected: next, then, create: Some(next), missed: count - 1 }],
+    })
+}
+
+/// The occurrence right after `occurrence` (µs), `None` when there is none.
+fn after(recurrence: &Recurrence, occurrence: u64) -> Result<Option<u64>, Error> {
+    match recurrence {
+        Recurrence::Every(period) => Ok(Some(occurrence + duration_micros("a period", *period)?.max(1))),
+        Recurrence::Cron(cron) => match cron.next_after(from_micros(occurrence))? {
+            Some(time) => Ok(Some(micros(time)?)),
+            None => Ok(None),
+        },
     }
 }
 
@@ -429,5 +556,49 @@ mod tests {
         }
         assert!(check_name("handler", &"x".repeat(MAX_NAME)).is_ok());
         assert!(check_name("handler", &"x".repeat(MAX_NAME + 1)).is_err());
+    }
+}
+
+#[cfg(test)]
+mod misfire_tests {
+    use super::*;
+
+    const S: u64 = 1_000_000;
+
+    fn every_second() -> Recurrence {
+        Recurrence::Every(Duration::from_secs(1))
+    }
+
+    #[test]
+    fn an_occurrence_on_time_is_created_and_the_next_follows_it() {
+        let steps = plan(&every_second(), Misfire::RunOnce, S / 2, 10 * S, 10 * S + 100).unwrap();
+        assert_eq!(steps, vec![Step { expected: 10 * S, then: Some(11 * S), create: Some(10 * S), missed: 0 }]);
+    }
+
+    #[test]
+    fn missed_occurrences_follow_the_schedules_misfire_policy_and_are_counted() {
+        // Expected at 10 s, now 15.2 s: 10, 11, 12, 13, 14 and 15 s were missed (grace 0.1 s); next is 16 s.
+        let (next, now, grace) = (10 * S, 15 * S + S / 5, S / 10);
+        let once = plan(&every_second(), Misfire::RunOnce, grace, next, now).unwrap();
+        assert_eq!(once, vec![Step { expected: next, then: Some(16 * S), create: Some(next), missed: 5 }]);
+        let skip = plan(&every_second(), Misfire::Skip, grace, next, now).unwrap();
+        assert_eq!(skip, vec![Step { expected: next, then: Some(16 * S), create: None, missed: 6 }]);
+        // Within the grace of the latest missed one: it runs, the rest are counted.
+        let skip = plan(&every_second(), Misfire::Skip, S / 2, next, now).unwrap();
+        assert_eq!(skip, vec![Step { expected: next, then: Some(16 * S), create: Some(15 * S), missed: 5 }]);
+        let each = plan(&every_second(), Misfire::RunEach { max: 2 }, grace, next, now).unwrap();
+        assert_eq!(
+            each,
+            vec![
+                Step { expected: next, then: Some(15 * S), create: Some(14 * S), missed: 4 },
+                Step { expected: 15 * S, then: Some(16 * S), create: Some(15 * S), missed: 0 },
+            ]
+        );
+        for policy in ["once", "skip", "each:7", "nonsense"] {
+            let misfire = decode_misfire(policy);
+            let schedule = Schedule::every("s", Duration::from_secs(1), "h", Vec::new()).misfire(misfire);
+            let encoded = schedule.encode_misfire().unwrap().0;
+            assert_eq!(encoded, if policy == "nonsense" { "once" } else { policy });
+        }
     }
 }

@@ -597,3 +597,56 @@ fn retention_is_per_outcome_and_by_count_and_the_handler_set_forgets_idle_handle
     assert_eq!(queue.stats().unwrap().finished, 5);
     drop(node);
 }
+
+/// Finding 7: occurrences a schedule missed while no node could create them (a stall, a restart, the fleet down)
+/// follow its misfire policy and are counted, instead of being merged silently.
+#[test]
+fn missed_schedule_occurrences_follow_the_misfire_policy_and_are_counted() {
+    use taskwheel::Misfire;
+    let Some(server) = RedisServer::start("schedule_misfire") else { return };
+    let queue = Queue::connect(&server.url(), "sched").unwrap();
+    let period = Duration::from_secs(2);
+    let policies = [("once", Misfire::RunOnce), ("skip", Misfire::Skip), ("each", Misfire::RunEach { max: 2 })];
+    for (name, misfire) in policies {
+        let schedule = Schedule::every(name, period, format!("h-{name}"), Vec::new())
+            .misfire(misfire)
+            .misfire_grace(Duration::from_millis(100));
+        assert!(queue.schedule(&schedule).unwrap());
+    }
+    // As if the fleet had been stalled for 11 s: each schedule expected its next occurrence 11 s ago, so the
+    // occurrences at -11, -9, -7, -5, -3 and -1 s were missed.
+    let now = queue.server_time().unwrap();
+    let back = now.duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64 - 11_000_000;
+    let mut con = server.connection();
+    for (name, _) in policies {
+        let () =
+            redis::cmd("HSET").arg(format!("tw:{{sched}}:s:{name}")).arg("next").arg(back).query(&mut con).unwrap();
+    }
+    let mut node = fast(Node::builder(server.url(), "sched"));
+    for (name, _) in policies {
+        node = node.handler(format!("h-{name}"), |_c, _p: &[u8]| ());
+    }
+    let node = node.start().unwrap();
+    wait_for("the missed occurrences to be counted", LIMIT, || queue.stats().unwrap().counter("missed_runs") == 15);
+    let node_stats = node.shutdown().unwrap();
+    // The tasks created for the missed occurrences (due before the stall ended), per schedule.
+    let keys: Vec<String> = redis::cmd("KEYS").arg("tw:{sched}:t:*").query(&mut con).unwrap();
+    let mut caught_up: HashMap<String, Vec<u64>> = HashMap::new();
+    for key in keys {
+        let (schedule, occurrence): (String, u64) =
+            redis::cmd("HMGET").arg(&key).arg("sch").arg("occ").query(&mut con).unwrap();
+        if occurrence <= back + 10_000_000 {
+            caught_up.entry(schedule).or_default().push(occurrence);
+        }
+    }
+    let mut once = caught_up.remove("once").unwrap_or_default();
+    once.sort();
+    assert_eq!(once, vec![back], "RunOnce: one task, at the first missed occurrence, for all six");
+    assert!(!caught_up.contains_key("skip"), "Skip: none of them (the latest was 1 s late, beyond the grace)");
+    let mut each = caught_up.remove("each").unwrap_or_default();
+    each.sort();
+    assert_eq!(each, vec![back + 8_000_000, back + 10_000_000], "RunEach(2): the two latest");
+    // Counted: 5 (once) + 6 (skip) + 4 (each) occurrences got no task of their own.
+    assert_eq!(queue.stats().unwrap().counter("missed_runs"), 15);
+    assert!(node_stats.occurrences >= 3);
+}

@@ -9,7 +9,7 @@
 --   active         claimed tasks (sorted set, score: lease end)
 --   done           ended tasks (sorted set, score: retention end), trimmed by `recover` and the count limit
 --   k:<key>        a dedupe key: the id of the task holding it, no expiry (released by the task's end)
---   s:<name>       a schedule (hash: spec h p kind expr zone pr to r next)
+--   s:<name>       a schedule (hash: spec h p kind expr zone pr to r next, mf misfire policy, mg grace µs)
 --   schedules      the schedules' names (set)
 --   nodes          live nodes: id -> "<record end µs>|<handler,handler,...>" (hash)
 --   handlers       the handlers with waiting work (set; pruned by `recover`)
