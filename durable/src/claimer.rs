@@ -107,6 +107,7 @@ pub(crate) fn run(shared: &Arc<NodeShared>, mut conn: Conn) {
     let signals: Vec<String> = shared.names.iter().map(|h| format!("{}:sig:{h}", shared.base)).collect();
     let mut backoff = Duration::from_millis(20);
     let mut clock: Option<ClockMap> = None;
+    let mut round_trip_us: u64 = 0;
     while !shared.stop.load(Ordering::Relaxed) {
         if clock.as_ref().is_none_or(|map| map.taken.elapsed() > CLOCK_MAP_AGE) {
             match ClockMap::measure(&mut conn) {
@@ -132,16 +133,29 @@ pub(crate) fn run(shared: &Arc<NodeShared>, mut conn: Conn) {
         // Due work only up to the free workers and a small prefetch, so that idle nodes find the rest.
         let busy = {
             let now = Instant::now();
-            shared.held.lock().values().filter(|held| held.at <= now).count()
+            shared.held.lock().values().filter(|held| held.at <= now && !held.ended).count()
         };
-        let want_due = (config.workers + config.prefetch).saturating_sub(busy).min(want);
+        let prefetch = config.prefetch.unwrap_or_else(|| {
+            // As many runs as the workers finish during one claim's round trip: one ahead for long tasks, a batch
+            // for tasks of microseconds.
+            let run_us = shared.run_us.load(Ordering::Relaxed);
+            if run_us == 0 || round_trip_us == 0 {
+                return config.workers;
+            }
+            let per_trip = (config.workers as u64).saturating_mul(round_trip_us) / run_us;
+            (per_trip as usize).clamp(1, config.batch)
+        });
+        let want_due = (config.workers + prefetch).saturating_sub(busy).min(want);
         let mut cmd = call(&scripts().claim, &shared.base);
         cmd.arg(&shared.id).arg(lease_us).arg(horizon_us).arg(want).arg(want_due);
         for name in &shared.names {
             cmd.arg(name);
         }
-        let valid_until = Instant::now() + config.trusted_lease(); // read before the claim is sent
+        let sent = Instant::now();
+        let valid_until = sent + config.trusted_lease(); // read before the claim is sent
         let reply: Result<Value, Error> = conn.run(|con| query(con, &cmd));
+        let trip = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
+        round_trip_us = if round_trip_us == 0 { trip } else { (round_trip_us * 7 + trip) / 8 };
         let (claimed, due_left) = match reply.and_then(|reply| dispatch_all(shared, &reply, map, valid_until)) {
             Ok(claimed) => {
                 backoff = Duration::from_millis(20);
@@ -201,7 +215,7 @@ fn dispatch_all(
 fn dispatch(shared: &Arc<NodeShared>, task: Claimed, at: Instant, valid_until: Instant) {
     let Some(handler) = shared.handlers.get(&task.handler).cloned() else { return }; // claimed by name: never
     let (id, token, timeout) = (task.id, task.token, task.timeout);
-    shared.held.lock().insert(id, Held { token, handle: None, cancel_sent: false, valid_until, at });
+    shared.held.lock().insert(id, Held { token, handle: None, cancel_sent: false, valid_until, at, ended: false });
     // The scripts store what `Priority::code` gave; anything else (a record written by hand) runs as Normal.
     let priority = u32::try_from(task.priority).ok().and_then(Priority::from_code).unwrap_or(Priority::Normal);
     let node = shared.clone();
@@ -292,6 +306,13 @@ fn run_one(shared: &NodeShared, task: &Claimed, handler: &Handler, run: &TaskCon
         }
     };
     NodeShared::count(&counters.runs, 1);
+    NodeShared::average(&shared.run_us, u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+    if let Some(held) = shared.held.lock().get_mut(&task.id)
+        && held.token == task.token
+    {
+        held.ended = true; // its worker is free: a claimer waiting for one claims again now
+    }
+    let _ = shared.worker_freed.0.try_send(());
     let _ = shared.finished.send(Finished { id: task.id, token: task.token, outcome, error });
     RunOutcome::Done
 }

@@ -69,7 +69,4 @@ fn record(shared: &NodeShared, conn: &mut Conn, batch: &[Finished], retain: (u64
             held.remove(&end.id);
         }
     }
-    drop(held);
-    // Workers are free for more due work: a claimer waiting for one claims again now.
-    let _ = shared.worker_freed.0.try_send(());
 }

@@ -81,8 +81,9 @@ pub(crate) struct NodeConfig {
     pub(crate) lease: Duration,
     pub(crate) horizon: Duration,
     pub(crate) batch: usize,
-    /// How many due tasks a node claims beyond its free workers.
-    pub(crate) prefetch: usize,
+    /// How many due tasks a node claims beyond its free workers (`None`: as many as its workers run during one
+    /// claim's round trip, measured).
+    pub(crate) prefetch: Option<usize>,
     pub(crate) max_claimed: usize,
     pub(crate) recover_interval: Duration,
     pub(crate) sweep_interval: Duration,
@@ -119,8 +120,10 @@ pub(crate) struct Held {
     /// claim or of the last acknowledged renew, plus the lease, minus [`Config::lease_margin`]. A task is started
     /// only before it (a node frozen past its lease, then resumed, starts nothing it may have lost).
     pub(crate) valid_until: Instant,
-    /// When it is due, on this node's clock: a held task due by now occupies a worker, or waits for one.
+    /// When it is due, on this node's clock: a held task due by now occupies a worker, or waits for one, until
+    /// its run has `ended` (its record may still be on its way to Redis).
     pub(crate) at: Instant,
+    pub(crate) ended: bool,
 }
 
 /// How a run ended, as the finish script records it.
@@ -199,6 +202,8 @@ pub(crate) struct NodeShared {
     /// The server's clock minus this node's, in µs, as the last claim measured it.
     pub(crate) server_offset_us: AtomicI64,
     pub(crate) counters: Counters,
+    /// The moving average of a run's time, in µs (0 until a run ended), for the prefetch.
+    pub(crate) run_us: AtomicU64,
     /// A run ended (a worker is free): wakes a claimer that holds as much due work as it may.
     pub(crate) worker_freed: (crossbeam_channel::Sender<()>, crossbeam_channel::Receiver<()>),
 }
@@ -208,6 +213,13 @@ impl NodeShared {
     pub(crate) fn server_now_us(&self) -> u64 {
         let local = crate::spec::micros(SystemTime::now()).unwrap_or(0) as i64;
         (local + self.server_offset_us.load(Ordering::Relaxed)).max(0) as u64
+    }
+
+    /// Folds a sample into a moving average (weight 1/8; the first sample is taken as is).
+    pub(crate) fn average(average: &AtomicU64, sample: u64) {
+        let _ = average.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+            Some(if old == 0 { sample.max(1) } else { (old * 7 + sample) / 8 }.max(1))
+        });
     }
 
     pub(crate) fn count(counter: &AtomicU64, n: u64) {
@@ -278,11 +290,14 @@ impl NodeBuilder {
         self
     }
 
-    /// How many tasks already due the node claims beyond its free workers (default 4): due work is claimed up to
-    /// `workers + prefetch` held at once, so that idle nodes find the rest instead of one node hoarding it. Tasks
-    /// due later, within the horizon, are claimed up to [`max_claimed`](Self::max_claimed).
+    /// How many tasks already due the node claims beyond its free workers. Due work is claimed up to
+    /// `workers + prefetch` not yet ended at once, so that idle nodes find the rest instead of one node hoarding
+    /// it. By default the prefetch follows the work: as many runs as the workers finish during one claim's round
+    /// trip (measured, as moving averages of run time and round trip), at least 1 and at most the
+    /// [`batch`](Self::batch): long tasks are claimed one ahead, tasks of microseconds a batch at a time. Tasks due later, within the horizon, are claimed up to
+    /// [`max_claimed`](Self::max_claimed).
     pub fn prefetch(mut self, prefetch: usize) -> NodeBuilder {
-        self.config.prefetch = prefetch;
+        self.config.prefetch = Some(prefetch);
         self
     }
 
@@ -386,6 +401,7 @@ impl NodeBuilder {
             server_offset_us: AtomicI64::new(0),
             counters: Counters::default(),
             worker_freed: crossbeam_channel::bounded(1),
+            run_us: AtomicU64::new(0),
         });
         heartbeat::announce(&shared, &mut Conn::open(&self.url)?)?;
         let spawn = |name: &str, body: Box<dyn FnOnce() + Send>| {
@@ -488,7 +504,7 @@ impl Node {
                 lease: Duration::from_secs(30),
                 horizon: Duration::from_secs(2),
                 batch: 256,
-                prefetch: 4,
+                prefetch: None,
                 max_claimed: 10_000,
                 recover_interval: Duration::from_secs(1),
                 sweep_interval: Duration::from_secs(60),

@@ -292,8 +292,13 @@ impl Queue {
         let handlers: Vec<String> =
             conn.run(|con| redis::cmd("SMEMBERS").arg(format!("{base}:handlers")).query(con))?;
         let mut pipe = redis::pipe();
+        // One due set per priority (the scripts' `dkey`: normal keeps the plain name).
         for handler in &handlers {
-            pipe.cmd("ZCARD").arg(format!("{base}:due:{handler}"));
+            for set in
+                [format!("{base}:due:{handler}:0"), format!("{base}:due:{handler}"), format!("{base}:due:{handler}:2")]
+            {
+                pipe.cmd("ZCARD").arg(set);
+            }
         }
         pipe.cmd("ZCARD").arg(format!("{base}:active"));
         pipe.cmd("ZCARD").arg(format!("{base}:done"));
@@ -303,10 +308,11 @@ impl Queue {
         let replies: Vec<Value> = conn.run(|con| pipe.query(con))?;
         drop(conn);
         let mut stats = QueueStats::default();
-        for (handler, count) in handlers.iter().zip(&replies) {
-            stats.waiting.insert(handler.clone(), number(count)?);
+        for (handler, counts) in handlers.iter().zip(replies.chunks(3)) {
+            let waiting = counts.iter().map(number).sum::<Result<u64, Error>>()?;
+            stats.waiting.insert(handler.clone(), waiting);
         }
-        let rest = &replies[handlers.len()..];
+        let rest = &replies[3 * handlers.len()..];
         let [active, finished, counters, nodes, time] = rest else {
             return Err(Error::Protocol("a short stats reply".into()));
         };

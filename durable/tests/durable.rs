@@ -650,3 +650,33 @@ fn missed_schedule_occurrences_follow_the_misfire_policy_and_are_counted() {
     assert_eq!(queue.stats().unwrap().counter("missed_runs"), 15);
     assert!(node_stats.occurrences >= 3);
 }
+
+/// Finding 5: priority orders the claim across the fleet, not only a node's own claimed tasks: a high-priority
+/// task due after a backlog of normal ones is claimed, and run, before them.
+#[test]
+fn a_high_priority_task_is_claimed_before_a_normal_backlog_due_earlier() {
+    let Some(server) = RedisServer::start("fleet_priority") else { return };
+    let queue = Queue::connect(&server.url(), "jobs").unwrap();
+    for i in 0..40u32 {
+        queue.submit(&DurableTask::new("work", format!("normal {i}"))).unwrap();
+    }
+    for i in 0..3u32 {
+        queue.submit(&DurableTask::new("work", format!("high {i}")).priority(taskwheel::Priority::High)).unwrap();
+    }
+    assert_eq!(queue.stats().unwrap().waiting.get("work"), Some(&43), "waiting counts every priority");
+    let order: Arc<Mutex<Vec<String>>> = Arc::default();
+    let node = fast(Node::builder(server.url(), "jobs"))
+        .workers(1)
+        .prefetch(1)
+        .handler("work", {
+            let order = order.clone();
+            move |_c, payload: &[u8]| order.lock().push(String::from_utf8_lossy(payload).into_owned())
+        })
+        .start()
+        .unwrap();
+    wait_for("every task to run", LIMIT, || order.lock().len() == 43);
+    let order = order.lock();
+    let first: Vec<&str> = order[..3].iter().map(|p| &p[..4]).collect();
+    assert_eq!(first, ["high"; 3], "the high tasks ran first: {:?}", &order[..6]);
+    drop(node);
+}

@@ -1,6 +1,6 @@
 -- ARGV: node, lease (µs), horizon (µs), most tasks, most tasks already due, then the handler names the node runs.
--- Claims the tasks due within the horizon in due order across every handler the node runs (not handler by handler:
--- a backlog of one handler never hides work of another that is due earlier), taking already-due tasks only up to
+-- Claims the tasks due within the horizon across every handler the node runs (not handler by handler: a backlog of
+-- one handler never hides work of another that is due earlier), already-due ones by priority then due time, taking already-due tasks only up to
 -- their own limit (the node's free workers and a small prefetch), so that idle nodes find the rest. Each claimed
 -- task gets a lease from the server's clock and a new fencing token (its attempt number).
 -- Returns {now, 1 when due tasks were left for lack of room (else 0), {id, token, handler, payload, due, priority,
@@ -8,16 +8,29 @@
 local now = now_us()
 local node, lease, limit = ARGV[1], tonumber(ARGV[2]), now + tonumber(ARGV[3])
 local left, left_due = tonumber(ARGV[4]), tonumber(ARGV[5])
--- The earliest `left` of each handler, merged by due time (ties: handler order, then id order within a handler).
+-- Of each handler and priority, the earliest already-due tasks (one more than may be taken, to tell whether some
+-- are left) and the earliest due later within the horizon. Already-due tasks go first, the higher priority first
+-- (strict: a high task waiting behind any number of normal ones is taken before them), then by due time; the
+-- later ones by due time. Ties: handler order, then order within a handler.
 local candidates = {}
 for i = 6, #ARGV do
   local h = ARGV[i]
-  local found = redis.call('ZRANGEBYSCORE', base .. ':due:' .. h, '-inf', s(limit), 'WITHSCORES', 'LIMIT', 0, left)
-  for j = 1, #found, 2 do
-    candidates[#candidates + 1] = {found[j], tonumber(found[j + 1]), h, i, j}
+  for _, pr in ipairs({'0', '1', '2'}) do
+    local zdue = dkey(h, pr)
+    local due_now = redis.call('ZRANGEBYSCORE', zdue, '-inf', s(now), 'WITHSCORES', 'LIMIT', 0,
+      math.min(left_due, left) + 1)
+    local later = redis.call('ZRANGEBYSCORE', zdue, '(' .. s(now), s(limit), 'WITHSCORES', 'LIMIT', 0, left)
+    for _, found in ipairs({due_now, later}) do
+      for j = 1, #found, 2 do
+        candidates[#candidates + 1] = {found[j], tonumber(found[j + 1]), h, i, #candidates, tonumber(pr), zdue}
+      end
+    end
   end
 end
 table.sort(candidates, function(x, y)
+  local x_due, y_due = x[2] <= now, y[2] <= now
+  if x_due ~= y_due then return x_due end
+  if x_due and x[6] ~= y[6] then return x[6] < y[6] end
   if x[2] ~= y[2] then return x[2] < y[2] end
   if x[4] ~= y[4] then return x[4] < y[4] end
   return x[5] < y[5]
@@ -25,12 +38,12 @@ end)
 local out = {s(now), 0}
 for _, c in ipairs(candidates) do
   if left <= 0 then break end
-  local id, due, h = c[1], c[2], c[3]
+  local id, due, h, zdue = c[1], c[2], c[3], c[7]
   if due <= now and left_due <= 0 then
     out[2] = 1 -- due work left for another node, or for this one once a worker is free
   else
     local t = tkey(id)
-    redis.call('ZREM', base .. ':due:' .. h, id)
+    redis.call('ZREM', zdue, id)
     if redis.call('EXISTS', t) == 1 then
       local a = redis.call('HINCRBY', t, 'a', 1)
       redis.call('HSET', t, 'st', 'active', 'n', node, 'lu', s(now + lease))

@@ -5,7 +5,8 @@
 -- The keys, all under `base` (this list and the one below are the one place they are written down):
 --   seq            the last task id handed out (INCR)
 --   t:<id>         a task's record (hash, fields below); expires with its retention once the task ended
---   due:<handler>  waiting tasks of a handler (sorted set, score: due time)
+--   due:<handler>  waiting tasks of a handler at normal priority (sorted set, score: due time); due:<handler>:0
+--                  and due:<handler>:2 the same at high and low priority (see `dkey`)
 --   active         claimed tasks (sorted set, score: lease end)
 --   done           ended tasks (sorted set, score: retention end), trimmed by `recover` and the count limit
 --   k:<key>        a dedupe key: the id of the task holding it, no expiry (released by the task's end)
@@ -42,12 +43,23 @@ local function release_key(id, key)
     if redis.call('GET', k) == id then redis.call('DEL', k) end
   end
 end
+-- The due set of a handler's tasks of priority `pr` (Priority::code): one per priority, so that a claim takes the
+-- high ones first however many normal ones wait before them. Normal keeps the plain name.
+local function dkey(h, pr)
+  if pr == '0' or pr == '2' then return base .. ':due:' .. h .. ':' .. pr end
+  return base .. ':due:' .. h
+end
+-- Tasks of a handler waiting, all priorities together.
+local function waiting(h)
+  return redis.call('ZCARD', dkey(h, '0')) + redis.call('ZCARD', dkey(h, '1')) + redis.call('ZCARD', dkey(h, '2'))
+end
 -- A terminal state: out of the due and active sets, its key released, its record kept `retain` microseconds.
 local function finish(id, t, state, now, retain, err)
   redis.call('HSET', t, 'st', state, 'fin', s(now), 'n', '')
   if err then redis.call('HSET', t, 'e', err) end
   redis.call('ZREM', base .. ':active', id)
-  redis.call('ZREM', base .. ':due:' .. redis.call('HGET', t, 'h'), id)
+  local hp = redis.call('HMGET', t, 'h', 'pr')
+  redis.call('ZREM', dkey(hp[1], hp[2]), id)
   redis.call('ZADD', base .. ':done', s(now + retain), id)
   release_key(id, redis.call('HGET', t, 'k'))
   redis.call('PEXPIRE', t, math.max(1, math.floor(retain / 1000)))
@@ -55,8 +67,8 @@ local function finish(id, t, state, now, retain, err)
 end
 -- Puts a task in its handler's due set, the handler in the set of handlers with waiting work (pruned by `recover`
 -- once its due set is empty and no live node runs it).
-local function wait_in(handler, due, id)
-  redis.call('ZADD', base .. ':due:' .. handler, s(due), id)
+local function wait_in(handler, pr, due, id)
+  redis.call('ZADD', dkey(handler, pr), s(due), id)
   redis.call('SADD', base .. ':handlers', handler)
 end
 -- Forgets the finished records beyond `most` (0: no limit), those closest to their retention's end first.
@@ -84,7 +96,7 @@ local function create(now, handler, payload, due, priority, key, timeout, retry,
   end
   redis.call('HSET', tkey(id), 'h', handler, 'p', payload, 'st', 'pending', 'a', 0, 'f', 0, 'c', 0, 'due', s(due),
     'pr', priority, 'k', key, 'to', timeout, 'r', retry, 'ct', s(now), 'sch', sched, 'occ', occ)
-  wait_in(handler, due, id)
+  wait_in(handler, tostring(priority), due, id)
   if due <= now + horizon then signal(handler) end
   count('submitted')
   return {id, 0, s(due)}

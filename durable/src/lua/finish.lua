@@ -10,7 +10,7 @@ local stale = {}
 for i = 5, #ARGV, 5 do
   local id, token, outcome = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local t = tkey(id)
-  local cur = redis.call('HMGET', t, 'a', 'st', 'cx', 'h')
+  local cur = redis.call('HMGET', t, 'a', 'st', 'cx', 'h', 'pr')
   if cur[1] ~= token then
     stale[#stale + 1] = id
     count('stale')
@@ -22,7 +22,7 @@ for i = 5, #ARGV, 5 do
       redis.call('HINCRBY', t, 'f', 1)
       redis.call('HSET', t, 'st', 'retrying', 'n', '', 'e', ARGV[i + 4], 'due', s(due))
       redis.call('ZREM', base .. ':active', id)
-      wait_in(cur[4], due, id)
+      wait_in(cur[4], cur[5], due, id)
       if due <= now + horizon then signal(cur[4]) end
       count('retried')
     else

@@ -19,12 +19,13 @@ for _, id in ipairs(ids) do
     elseif c > most then
       finish(id, t, 'dead', now, retain, 'its node was lost during ' .. c .. ' attempts')
     else
-      local h = redis.call('HGET', t, 'h')
+      local hp = redis.call('HMGET', t, 'h', 'pr')
+      local h = hp[1]
       -- Claimable again from now (or its due time, if later); its record keeps the due time it had, so that its
       -- lateness is still measured from it.
       local due = math.max(tonumber(redis.call('HGET', t, 'due')), now)
       redis.call('HSET', t, 'st', 'pending', 'n', '')
-      wait_in(h, due, id)
+      wait_in(h, hp[2], due, id)
       signal(h)
     end
   end
@@ -41,7 +42,7 @@ for _, value in ipairs(redis.call('HVALS', base .. ':nodes')) do
   for h in string.gmatch(string.match(value, '|(.*)$') or '', '[^,]+') do announced[h] = true end
 end
 for _, h in ipairs(redis.call('SMEMBERS', base .. ':handlers')) do
-  if not announced[h] and redis.call('ZCARD', base .. ':due:' .. h) == 0 then
+  if not announced[h] and waiting(h) == 0 then
     redis.call('SREM', base .. ':handlers', h)
   end
 end

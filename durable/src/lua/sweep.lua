@@ -15,10 +15,10 @@ for _, t in ipairs(r[2]) do
       keys = keys + 1
     end
   else
-    local f = redis.call('HMGET', t, 'st', 'h', 'due')
+    local f = redis.call('HMGET', t, 'st', 'h', 'due', 'pr')
     if f[1] == 'pending' or f[1] == 'retrying' then
-      if not redis.call('ZSCORE', base .. ':due:' .. f[2], id) then
-        redis.call('ZADD', base .. ':due:' .. f[2], f[3], id)
+      if not redis.call('ZSCORE', dkey(f[2], f[4]), id) then
+        redis.call('ZADD', dkey(f[2], f[4]), f[3], id)
         records = records + 1
       end
     elseif f[1] == 'active' then
