@@ -56,8 +56,8 @@ impl From<taskwheel::Error> for Error {
 }
 
 impl From<redis::RedisError> for Error {
-    /// A transient error ([`is_transient`]) is [`Error::Connect`]: the server is not there to answer for now, and
-    /// the same command may be sent again; anything else Redis refused is [`Error::Redis`].
+    /// A transient error (a lost connection, `LOADING`, `BUSY`, ...) is [`Error::Connect`]: the server is not there
+    /// to answer for now, and the same command may be sent again; anything else Redis refused is [`Error::Redis`].
     fn from(error: redis::RedisError) -> Error {
         if is_transient(&error) { Error::Connect(error.to_string()) } else { Error::Redis(error.to_string()) }
     }

@@ -13,6 +13,7 @@ local left, left_due = tonumber(ARGV[4]), tonumber(ARGV[5])
 -- (strict: a high task waiting behind any number of normal ones is taken before them), then by due time; the
 -- later ones by due time. Ties: handler order, then order within a handler.
 local candidates = {}
+local sources = 0 -- due sets that gave candidates: with one, they are in order already
 for i = 6, #ARGV do
   local h = ARGV[i]
   for _, pr in ipairs({'0', '1', '2'}) do
@@ -20,6 +21,7 @@ for i = 6, #ARGV do
     local due_now = redis.call('ZRANGEBYSCORE', zdue, '-inf', s(now), 'WITHSCORES', 'LIMIT', 0,
       math.min(left_due, left) + 1)
     local later = redis.call('ZRANGEBYSCORE', zdue, '(' .. s(now), s(limit), 'WITHSCORES', 'LIMIT', 0, left)
+    if #due_now + #later > 0 then sources = sources + 1 end
     for _, found in ipairs({due_now, later}) do
       for j = 1, #found, 2 do
         candidates[#candidates + 1] = {found[j], tonumber(found[j + 1]), h, i, #candidates, tonumber(pr), zdue}
@@ -27,14 +29,14 @@ for i = 6, #ARGV do
     end
   end
 end
-table.sort(candidates, function(x, y)
+if sources > 1 then table.sort(candidates, function(x, y)
   local x_due, y_due = x[2] <= now, y[2] <= now
   if x_due ~= y_due then return x_due end
   if x_due and x[6] ~= y[6] then return x[6] < y[6] end
   if x[2] ~= y[2] then return x[2] < y[2] end
   if x[4] ~= y[4] then return x[4] < y[4] end
   return x[5] < y[5]
-end)
+end) end
 local out = {s(now), 0}
 for _, c in ipairs(candidates) do
   if left <= 0 then break end
