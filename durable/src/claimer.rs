@@ -244,8 +244,9 @@ fn run_one(shared: &NodeShared, task: &Claimed, handler: &Handler, run: &TaskCon
     // or cut off past its lease may have lost the task to another node, which may be running it now.
     {
         let mut held = shared.held.lock();
-        if !held.get(&task.id).is_some_and(|h| h.token == task.token && started < h.valid_until) {
-            if held.get(&task.id).is_some_and(|h| h.token == task.token) {
+        let ours = held.get(&task.id).filter(|h| h.token == task.token);
+        if ours.is_none_or(|h| started >= h.valid_until) {
+            if ours.is_some() {
                 held.remove(&task.id);
             }
             NodeShared::count(&shared.counters.lost_leases, 1);

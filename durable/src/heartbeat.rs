@@ -98,7 +98,7 @@ fn renew_held(shared: &NodeShared, conn: &mut Conn) -> Result<(), Error> {
     let lost: Vec<u64> = array(lost)?.iter().map(number_or_zero).collect();
     let cancel: Vec<u64> = array(cancel)?.iter().map(number_or_zero).collect();
     let mut table = shared.held.lock();
-    for held in forget_lost(&mut table, &lost) {
+    for held in forget_lost(&mut table, &lost, |held| held.token) {
         if let Some(handle) = held.handle {
             handle.cancel();
         }
@@ -133,28 +133,17 @@ fn renew_held(shared: &NodeShared, conn: &mut Conn) -> Result<(), Error> {
 /// Takes out of `table` the claims the renew reply reported lost, as (id, token) pairs: only a claim with that
 /// very token. A newer claim of the same task (this node's own retry, claimed again while the renew was on its
 /// way) is a different claim and stays.
-fn forget_lost<H: HasToken>(table: &mut HashMap<u64, H>, lost: &[u64]) -> Vec<H> {
+fn forget_lost<H>(table: &mut HashMap<u64, H>, lost: &[u64], token_of: impl Fn(&H) -> u64) -> Vec<H> {
     let mut forgotten = Vec::new();
     for pair in lost.chunks_exact(2) {
         let (id, token) = (pair[0], pair[1]);
-        if table.get(&id).is_some_and(|held| held.token() == token)
+        if table.get(&id).is_some_and(|held| token_of(held) == token)
             && let Some(held) = table.remove(&id)
         {
             forgotten.push(held);
         }
     }
     forgotten
-}
-
-/// A claim's fencing token.
-trait HasToken {
-    fn token(&self) -> u64;
-}
-
-impl HasToken for crate::node::Held {
-    fn token(&self) -> u64 {
-        self.token
-    }
 }
 
 /// Every held task is lost: each is cancelled locally (a running one sees its flag).
@@ -267,17 +256,11 @@ pub(crate) fn release_held(shared: &NodeShared, url: &str) -> Result<(), Error> 
 mod tests {
     use super::*;
 
-    impl HasToken for u64 {
-        fn token(&self) -> u64 {
-            *self
-        }
-    }
-
     #[test]
     fn a_lost_claim_is_forgotten_only_under_its_own_token() {
         // Task 7 was renewed under token 4, then lost; meanwhile this node claimed it again under token 5.
         let mut table: HashMap<u64, u64> = [(7, 5), (8, 2)].into_iter().collect();
-        let forgotten = forget_lost(&mut table, &[7, 4, 8, 2, 9, 1]);
+        let forgotten = forget_lost(&mut table, &[7, 4, 8, 2, 9, 1], |token| *token);
         assert_eq!(forgotten, vec![2], "only task 8's claim, under the token that was lost");
         assert_eq!(table.get(&7), Some(&5), "the newer claim of task 7 stays");
         assert!(!table.contains_key(&8));

@@ -429,7 +429,9 @@ pub(crate) fn plan(
     // Missed: every occurrence from `next` up to `now`.
     let mut missed = vec![next];
     while missed.len() < MISSED_COUNT_LIMIT {
-        match after(recurrence, *missed.last().unwrap_or(&next))? {
+        // The occurrence right after the last one: `following` with no time passed since it.
+        let last = *missed.last().unwrap_or(&next);
+        match following(recurrence, last, last)? {
             Some(occurrence) if occurrence <= now => missed.push(occurrence),
             _ => break,
         }
@@ -463,17 +465,6 @@ pub(crate) fn plan(
         // RunOnce: one task, at the first missed occurrence, stands for all of them.
         _ => vec![Step { expected: next, then, create: Some(next), missed: count - 1 }],
     })
-}
-
-/// The occurrence right after `occurrence` (µs), `None` when there is none.
-fn after(recurrence: &Recurrence, occurrence: u64) -> Result<Option<u64>, Error> {
-    match recurrence {
-        Recurrence::Every(period) => Ok(Some(occurrence + duration_micros("a period", *period)?.max(1))),
-        Recurrence::Cron(cron) => match cron.next_after(from_micros(occurrence))? {
-            Some(time) => Ok(Some(micros(time)?)),
-            None => Ok(None),
-        },
-    }
 }
 
 /// The occurrence that follows `next` (µs) once `next` has been created at server time `now`: the first one after
