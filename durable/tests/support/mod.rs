@@ -3,6 +3,7 @@
 //! makes that a failure.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod fleet;
 pub mod proxy;
 
 use std::net::TcpListener;
@@ -145,4 +146,17 @@ pub fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(10));
     }
     panic!("timed out after {limit:?} waiting for {what}");
+}
+
+impl RedisServer {
+    /// The server process's id (for signals), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
+/// Sends `signal` (`"-STOP"`, `"-CONT"`, `"-KILL"`) to process `pid` through kill(1).
+pub fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill").arg(signal).arg(pid.to_string()).status().expect("run kill(1)");
+    assert!(status.success(), "kill {signal} {pid}");
 }
