@@ -11,7 +11,7 @@ use taskwheel::{Priority, RunOutcome, TaskContext};
 
 use crate::conn::Conn;
 use crate::error::Error;
-use crate::node::{DurableContext, Finished, Handler, Held, NodeShared, Outcome};
+use crate::node::{DurableContext, Finished, Handler, Held, NodeConfig, NodeShared, Outcome};
 use crate::reply::{array, bytes, number, text};
 use crate::scripts::{call, query, scripts};
 use crate::spec::{decode_retry, duration_micros, from_micros, micros};
@@ -29,12 +29,15 @@ pub(crate) struct Claimed {
     pub(crate) recoveries: u64,
     pub(crate) retry: String,
     pub(crate) schedule: String,
+    /// Whether the claim gave the whole lease (else the reserve of a task claimed ahead).
+    pub(crate) full: bool,
 }
 
 impl Claimed {
     fn parse(value: &Value) -> Result<Claimed, Error> {
         let items = array(value)?;
-        let [id, token, handler, payload, due, priority, timeout, failures, recoveries, retry, schedule] = items else {
+        let [id, token, handler, payload, due, priority, timeout, failures, recoveries, retry, schedule, full] = items
+        else {
             return Err(Error::Protocol(format!("a claimed task of {} fields", items.len())));
         };
         let timeout = number(timeout)?;
@@ -50,6 +53,7 @@ impl Claimed {
             recoveries: number(recoveries)?,
             retry: text(retry)?,
             schedule: text(schedule)?,
+            full: number(full)? == 1,
         })
     }
 }
@@ -104,10 +108,13 @@ pub(crate) fn run(shared: &Arc<NodeShared>, mut conn: Conn) {
     let config = &shared.config;
     let poll = config.poll();
     let (lease_us, horizon_us) = (micros_of(config.lease), micros_of(config.horizon));
+    let (reserve_us, promote_us) = (micros_of(config.reserve()), micros_of(config.promote_window()));
     let signals: Vec<String> = shared.names.iter().map(|h| format!("{}:sig:{h}", shared.base)).collect();
     let mut backoff = Duration::from_millis(20);
     let mut clock: Option<ClockMap> = None;
     let mut round_trip_us: u64 = 0;
+    // Whether the last claim left due work for lack of free workers.
+    let mut due_waiting = false;
     while !shared.stop.load(Ordering::Relaxed) {
         if clock.as_ref().is_none_or(|map| map.taken.elapsed() > CLOCK_MAP_AGE) {
             match ClockMap::measure(&mut conn) {
@@ -145,18 +152,24 @@ pub(crate) fn run(shared: &Arc<NodeShared>, mut conn: Conn) {
             let per_trip = (config.workers as u64).saturating_mul(round_trip_us) / run_us;
             (per_trip as usize).clamp(1, config.batch)
         });
-        let want_due = (config.workers + prefetch).saturating_sub(busy).min(want);
+        let free = (config.workers + prefetch).saturating_sub(busy);
+        if due_waiting && free < prefetch.div_ceil(2) {
+            // Due work waits, but fewer than half the prefetch are free: claim once that many are (a claim per run
+            // ended would take one task per round trip, and the claims' round trips would bound the throughput).
+            let _ = shared.worker_freed.1.recv_timeout(poll);
+            continue;
+        }
+        let want_due = free.min(want);
         let mut cmd = call(&scripts().claim, &shared.base);
-        cmd.arg(&shared.id).arg(lease_us).arg(horizon_us).arg(want).arg(want_due);
+        cmd.arg(&shared.id).arg(lease_us).arg(horizon_us).arg(want).arg(want_due).arg(reserve_us).arg(promote_us);
         for name in &shared.names {
             cmd.arg(name);
         }
-        let sent = Instant::now();
-        let valid_until = sent + config.trusted_lease(); // read before the claim is sent
+        let sent = Instant::now(); // read before the claim is sent: its leases are counted from here
         let reply: Result<Value, Error> = conn.run(|con| query(con, &cmd));
         let trip = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
         round_trip_us = if round_trip_us == 0 { trip } else { (round_trip_us * 7 + trip) / 8 };
-        let (claimed, due_left) = match reply.and_then(|reply| dispatch_all(shared, &reply, map, valid_until)) {
+        let (claimed, due_left) = match reply.and_then(|reply| dispatch_all(shared, &reply, map, sent)) {
             Ok(claimed) => {
                 backoff = Duration::from_millis(20);
                 claimed
@@ -168,6 +181,7 @@ pub(crate) fn run(shared: &Arc<NodeShared>, mut conn: Conn) {
                 continue;
             }
         };
+        due_waiting = due_left;
         if claimed == want {
             continue; // more may be due at once
         }
@@ -197,7 +211,7 @@ fn dispatch_all(
     shared: &Arc<NodeShared>,
     reply: &Value,
     clock: &ClockMap,
-    valid_until: Instant,
+    sent: Instant,
 ) -> Result<(usize, bool), Error> {
     let items = array(reply)?;
     let [_now, due_left, tasks @ ..] = items else { return Err(Error::Protocol("a short claim reply".into())) };
@@ -205,17 +219,20 @@ fn dispatch_all(
     for task in tasks {
         let task = Claimed::parse(task)?;
         let at = clock.local(task.due_us);
-        dispatch(shared, task, at, valid_until);
+        dispatch(shared, task, at, sent);
     }
     NodeShared::count(&shared.counters.claimed, tasks.len() as u64);
     Ok((tasks.len(), due_left))
 }
 
-/// Puts one claimed task into the engine at `at`.
-fn dispatch(shared: &Arc<NodeShared>, task: Claimed, at: Instant, valid_until: Instant) {
+/// Puts one claimed task into the engine at `at`; its claim was sent at `sent`.
+fn dispatch(shared: &Arc<NodeShared>, task: Claimed, at: Instant, sent: Instant) {
     let Some(handler) = shared.handlers.get(&task.handler).cloned() else { return }; // claimed by name: never
-    let (id, token, timeout) = (task.id, task.token, task.timeout);
-    shared.held.lock().insert(id, Held { token, handle: None, cancel_sent: false, valid_until, at, ended: false });
+    let (id, token, timeout, full) = (task.id, task.token, task.timeout, task.full);
+    let config = &shared.config;
+    let valid_until = sent + NodeConfig::trusted(if full { config.lease } else { config.reserve() });
+    let held = Held { token, handle: None, cancel_sent: false, valid_until, renewed: sent, full, at, ended: false };
+    shared.held.lock().insert(id, held);
     // The scripts store what `Priority::code` gave; anything else (a record written by hand) runs as Normal.
     let priority = u32::try_from(task.priority).ok().and_then(Priority::from_code).unwrap_or(Priority::Normal);
     let node = shared.clone();
@@ -237,22 +254,42 @@ fn dispatch(shared: &Arc<NodeShared>, task: Claimed, at: Instant, valid_until: I
     }
 }
 
+/// How long a run due while its claim is still a reserve waits for the heartbeat to promote it (it asks at once; the
+/// heartbeat promotes ahead of time, so this is waited only when it fell behind, or cannot reach Redis).
+const PROMOTION_WAIT: Duration = Duration::from_secs(2);
+
+/// Whether this node may start `task` now: only while it can show that its whole lease holds. A node that was
+/// frozen (SIGSTOP, a VM paused) or cut off past its lease may have lost the task to another node, which may be
+/// running it now; a task claimed ahead under the reserve lease is promoted first (a reserve is given back soon
+/// after its node dies, so a run must never start under one). A task it may not start is forgotten: its lease
+/// expires and a recovery hands it on.
+fn may_start(shared: &NodeShared, task: &Claimed) -> bool {
+    let asked = Instant::now();
+    loop {
+        let now = Instant::now();
+        {
+            let mut held = shared.held.lock();
+            let Some(ours) = held.get(&task.id).filter(|h| h.token == task.token) else { return false };
+            if now < ours.valid_until && ours.full {
+                return true;
+            }
+            if now >= ours.valid_until || now >= asked + PROMOTION_WAIT {
+                held.remove(&task.id);
+                return false;
+            }
+        }
+        let _ = shared.promote_now.0.try_send(());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// One run of a claimed task: the handler, then its outcome for the finisher.
 fn run_one(shared: &NodeShared, task: &Claimed, handler: &Handler, run: &TaskContext<'_>) -> RunOutcome {
-    let started = Instant::now();
-    // Started only while this node can show that its lease holds: a node that was frozen (SIGSTOP, a VM paused)
-    // or cut off past its lease may have lost the task to another node, which may be running it now.
-    {
-        let mut held = shared.held.lock();
-        let ours = held.get(&task.id).filter(|h| h.token == task.token);
-        if ours.is_none_or(|h| started >= h.valid_until) {
-            if ours.is_some() {
-                held.remove(&task.id);
-            }
-            NodeShared::count(&shared.counters.lost_leases, 1);
-            return RunOutcome::Cancelled; // recorded by nobody: the lease expires and a recovery hands it on
-        }
+    if !may_start(shared, task) {
+        NodeShared::count(&shared.counters.lost_leases, 1);
+        return RunOutcome::Cancelled; // recorded by nobody: the lease expires and a recovery hands it on
     }
+    let started = Instant::now();
     let ctx = DurableContext {
         id: task.id,
         token: task.token,

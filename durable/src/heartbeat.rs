@@ -10,7 +10,7 @@ use taskwheel::CancelOutcome;
 
 use crate::conn::Conn;
 use crate::error::Error;
-use crate::node::{Finished, NodeShared, Outcome};
+use crate::node::{Finished, Held, NodeConfig, NodeShared, Outcome};
 use crate::reply::{array, number, number_or_zero, text};
 use crate::scripts::{call, query, scripts};
 use crate::spec::{Recurrence, decode_misfire, duration_micros, plan};
@@ -18,20 +18,58 @@ use crate::spec::{Recurrence, decode_misfire, duration_micros, plan};
 /// How often the heartbeat thread wakes to see what is due.
 const TICK: Duration = Duration::from_millis(20);
 
+/// How often the heartbeat looks for claims to promote or renew (it wakes sooner when a run asks).
+const ROUND: Duration = Duration::from_millis(50);
+
 /// Records the node as alive with its handlers (so that `stats` can tell which handlers no node runs).
 pub(crate) fn announce(shared: &NodeShared, conn: &mut Conn) -> Result<(), Error> {
     renew(shared, conn, &[]).map(|_| ())
 }
 
-/// Renews the leases of `held` (id, token) pairs; returns the reply (now, lost ids, ids to cancel).
-fn renew(shared: &NodeShared, conn: &mut Conn, held: &[(u64, u64)]) -> Result<Value, Error> {
-    let lease = duration_micros("the lease", shared.config.lease)?;
+/// One claim a renew round extends: to the whole lease (`full`), or by the reserve of a task claimed ahead.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Renewal {
+    id: u64,
+    token: u64,
+    full: bool,
+}
+
+/// Renews the leases of `renewals`; returns the reply (now, lost (id, token) pairs, ids to cancel).
+fn renew(shared: &NodeShared, conn: &mut Conn, renewals: &[Renewal]) -> Result<Value, Error> {
+    let config = &shared.config;
+    let lease = duration_micros("the lease", config.lease)?;
+    let reserve = duration_micros("the reserve lease", config.reserve())?;
     let mut cmd = call(&scripts().renew, &shared.base);
     cmd.arg(&shared.id).arg(lease).arg(lease).arg(shared.names.join(","));
-    for (id, token) in held {
-        cmd.arg(id).arg(token);
+    for renewal in renewals {
+        let (lease, reserved) = if renewal.full { (lease, 0) } else { (reserve, 1) };
+        cmd.arg(renewal.id).arg(renewal.token).arg(lease).arg(reserved);
     }
     conn.run(|con| query(con, &cmd))
+}
+
+/// The claims due for renewal at `now`: a task claimed ahead is promoted to the whole lease once it is due within
+/// the promotion window, and its reserve is extended at half of it before that; a whole lease is renewed every
+/// third of it.
+fn due_renewals(held: &HashMap<u64, Held>, config: &NodeConfig, now: Instant) -> Vec<Renewal> {
+    let (promote, reserve, lease) = (config.promote_window(), config.reserve(), config.lease);
+    let mut renewals = Vec::new();
+    for (&id, claim) in held {
+        let full = if claim.full {
+            if now < claim.renewed + lease / 3 {
+                continue;
+            }
+            true
+        } else if claim.at <= now + promote {
+            true
+        } else if now >= claim.renewed + reserve / 2 {
+            false
+        } else {
+            continue;
+        };
+        renewals.push(Renewal { id, token: claim.token, full });
+    }
+    renewals
 }
 
 /// Runs until the node is quiet.
@@ -40,15 +78,20 @@ pub(crate) fn run(shared: &NodeShared, mut conn: Conn) {
     let start = Instant::now();
     let (mut next_renew, mut next_recover, mut next_sweep, mut next_schedules) = (start, start, start, start);
     let mut last_renewed = start;
+    let mut last_announced = start;
     let mut cursor = String::from("0");
     let mut recurrences: HashMap<(String, String, String), Recurrence> = HashMap::new();
     while !shared.quiet.load(Ordering::SeqCst) {
         let now = Instant::now();
         if now >= next_renew {
-            match renew_held(shared, &mut conn) {
+            let announce = now >= last_announced + config.lease / 3;
+            match renew_held(shared, &mut conn, announce) {
                 Ok(()) => {
                     last_renewed = now;
-                    next_renew = now + config.lease / 3;
+                    if announce {
+                        last_announced = now;
+                    }
+                    next_renew = now + ROUND;
                 }
                 Err(_) => {
                     NodeShared::count(&shared.counters.redis_errors, 1);
@@ -60,10 +103,15 @@ pub(crate) fn run(shared: &NodeShared, mut conn: Conn) {
             }
         }
         if now >= next_recover && !shared.stop.load(Ordering::Relaxed) {
-            next_recover = now + config.recover_interval;
-            if recover(shared, &mut conn).is_err() {
-                NodeShared::count(&shared.counters.redis_errors, 1);
-            }
+            // Every interval, or as the next lease ends if sooner: a lost node's tasks go on at once.
+            next_recover = match recover(shared, &mut conn) {
+                Ok(Some(next_end)) => now + config.recover_interval.min(next_end + Duration::from_millis(1)),
+                Ok(None) => now + config.recover_interval,
+                Err(_) => {
+                    NodeShared::count(&shared.counters.redis_errors, 1);
+                    now + config.recover_interval
+                }
+            };
         }
         if now >= next_sweep && !shared.stop.load(Ordering::Relaxed) {
             match sweep(shared, &mut conn, &cursor) {
@@ -84,15 +132,24 @@ pub(crate) fn run(shared: &NodeShared, mut conn: Conn) {
                 NodeShared::count(&shared.counters.redis_errors, 1);
             }
         }
-        std::thread::sleep(TICK);
+        // A run that came due under a reserve lease asks for its promotion at once.
+        if shared.promote_now.1.recv_timeout(TICK).is_ok() {
+            next_renew = next_renew.min(Instant::now());
+        }
     }
     shared.counters.reconnects.fetch_add(conn.reconnects, Ordering::Relaxed);
 }
 
-fn renew_held(shared: &NodeShared, conn: &mut Conn) -> Result<(), Error> {
-    let held: Vec<(u64, u64)> = shared.held.lock().iter().map(|(&id, h)| (id, h.token)).collect();
-    let valid_until = Instant::now() + shared.config.trusted_lease(); // read before the renew is sent
-    let reply = renew(shared, conn, &held)?;
+/// Sends the renewals due now (and, when `announce` is set or some are due, the node's own record); applies the
+/// reply: lost claims forgotten, the renewed ones trusted longer, cancellations passed on.
+fn renew_held(shared: &NodeShared, conn: &mut Conn, announce: bool) -> Result<(), Error> {
+    let config = &shared.config;
+    let sent = Instant::now(); // read before the renew is sent: its leases are counted from here
+    let renewals = due_renewals(&shared.held.lock(), config, sent);
+    if renewals.is_empty() && !announce {
+        return Ok(());
+    }
+    let reply = renew(shared, conn, &renewals)?;
     let items = array(&reply)?;
     let [_, lost, cancel] = items else { return Err(Error::Protocol("a short renew reply".into())) };
     let lost: Vec<u64> = array(lost)?.iter().map(number_or_zero).collect();
@@ -105,11 +162,14 @@ fn renew_held(shared: &NodeShared, conn: &mut Conn) -> Result<(), Error> {
         NodeShared::count(&shared.counters.lost_leases, 1);
     }
     // The claims renewed (those sent and not lost, still under the token sent) can be trusted longer.
-    for (id, token) in &held {
-        if let Some(entry) = table.get_mut(id)
-            && entry.token == *token
+    for renewal in &renewals {
+        if let Some(entry) = table.get_mut(&renewal.id)
+            && entry.token == renewal.token
         {
-            entry.valid_until = entry.valid_until.max(valid_until);
+            let lease = if renewal.full { config.lease } else { config.reserve() };
+            entry.valid_until = entry.valid_until.max(sent + NodeConfig::trusted(lease));
+            entry.renewed = sent;
+            entry.full |= renewal.full;
         }
     }
     for id in cancel {
@@ -157,13 +217,14 @@ fn lose_all(shared: &NodeShared) {
     }
 }
 
-fn recover(shared: &NodeShared, conn: &mut Conn) -> Result<(), Error> {
+/// Recovers expired leases; returns how long until the next lease ends (`None`: no lease is held).
+fn recover(shared: &NodeShared, conn: &mut Conn) -> Result<Option<Duration>, Error> {
     let retain = duration_micros("retention", shared.options.retention)?;
     let mut cmd = call(&scripts().recover, &shared.base);
     cmd.arg(1000).arg(retain).arg(shared.config.max_recoveries).arg(shared.options.max_finished);
-    let recovered: u64 = conn.run(|con| query(con, &cmd))?;
+    let (recovered, next_in): (u64, i64) = conn.run(|con| query(con, &cmd))?;
     NodeShared::count(&shared.counters.recovered, recovered);
-    Ok(())
+    Ok(u64::try_from(next_in).ok().map(Duration::from_micros))
 }
 
 fn sweep(shared: &NodeShared, conn: &mut Conn, cursor: &str) -> Result<String, Error> {
@@ -255,6 +316,48 @@ pub(crate) fn release_held(shared: &NodeShared, url: &str) -> Result<(), Error> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn config() -> NodeConfig {
+        NodeConfig {
+            workers: 1,
+            lease: Duration::from_secs(30),
+            horizon: Duration::from_secs(2),
+            batch: 1,
+            prefetch: None,
+            max_claimed: 1,
+            recover_interval: Duration::from_secs(1),
+            sweep_interval: Duration::from_secs(60),
+            max_recoveries: 1,
+            reserve: None,
+            report_panics: false,
+            seed: 0,
+        }
+    }
+
+    fn held(token: u64, full: bool, renewed: Instant, at: Instant) -> Held {
+        Held { token, handle: None, cancel_sent: false, valid_until: renewed, renewed, full, at, ended: false }
+    }
+
+    #[test]
+    fn a_claim_ahead_is_promoted_as_it_comes_due_and_each_lease_is_renewed_on_its_own_cadence() {
+        let config = config();
+        assert_eq!((config.reserve(), config.promote_window()), (Duration::from_secs(3), Duration::from_millis(250)));
+        let now = Instant::now() + Duration::from_secs(100);
+        let s = Duration::from_secs;
+        let table: HashMap<u64, Held> = [
+            (1, held(1, false, now, now + Duration::from_millis(200))), // due within the window: promoted
+            (2, held(1, false, now, now + s(2))),                       // reserve fresh, due later: nothing
+            (3, held(1, false, now - s(2), now + s(2))),                // reserve half gone: extended as a reserve
+            (4, held(1, true, now - s(5), now)),                        // whole lease renewed 5 s ago: nothing
+            (5, held(1, true, now - s(11), now)),                       // a third of the lease gone: renewed
+        ]
+        .into_iter()
+        .collect();
+        let mut renewals = due_renewals(&table, &config, now);
+        renewals.sort_by_key(|r| r.id);
+        let got: Vec<(u64, bool)> = renewals.iter().map(|r| (r.id, r.full)).collect();
+        assert_eq!(got, vec![(1, true), (3, false), (5, true)]);
+    }
 
     #[test]
     fn a_lost_claim_is_forgotten_only_under_its_own_token() {

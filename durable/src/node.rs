@@ -88,20 +88,31 @@ pub(crate) struct NodeConfig {
     pub(crate) recover_interval: Duration,
     pub(crate) sweep_interval: Duration,
     pub(crate) max_recoveries: u64,
+    /// The lease of a task claimed ahead of its run (`None`: a tenth of the lease, within 1–3 s).
+    pub(crate) reserve: Option<Duration>,
     pub(crate) report_panics: bool,
     pub(crate) seed: u64,
 }
 
 impl NodeConfig {
-    /// What a node takes off its leases' length before it trusts them (a fifth of the lease, at most 2 s): it
-    /// covers the time between the send of a claim or renew and the server's reading of its clock for it.
-    pub(crate) fn lease_margin(&self) -> Duration {
-        (self.lease / 5).min(Duration::from_secs(2))
+    /// What a node takes off a lease's length before it trusts it (a fifth, at most 2 s): it covers the time
+    /// between the send of a claim or renew and the server's reading of its clock for it.
+    pub(crate) fn trusted(lease: Duration) -> Duration {
+        lease - (lease / 5).min(Duration::from_secs(2))
     }
 
-    /// How long after a claim or renew was sent its lease can be trusted.
-    pub(crate) fn trusted_lease(&self) -> Duration {
-        self.lease - self.lease_margin()
+    /// The lease of a task claimed ahead of its run, until it is promoted to the whole [`lease`](Self::lease)
+    /// shortly before it starts: a node that dies gives such tasks back after this long, not after a whole lease.
+    pub(crate) fn reserve(&self) -> Duration {
+        self.reserve
+            .unwrap_or_else(|| (self.lease / 10).clamp(self.lease.min(Duration::from_secs(1)), Duration::from_secs(3)))
+    }
+
+    /// How long before its due time a task claimed ahead is promoted to the whole lease (the claim gives the whole
+    /// lease at once to a task due this soon): [`poll`](Self::poll) within 100–250 ms, two to five of the
+    /// heartbeat's 50 ms promotion rounds (a run due before its promotion asks for it and waits).
+    pub(crate) fn promote_window(&self) -> Duration {
+        self.poll().clamp(Duration::from_millis(100), Duration::from_millis(250))
     }
 
     /// How long the claimer waits for a signal before polling again: a quarter of the horizon, within 10–500 ms,
@@ -117,9 +128,14 @@ pub(crate) struct Held {
     pub(crate) handle: Option<TaskHandle>,
     pub(crate) cancel_sent: bool,
     /// Until when this node can show, on its own monotonic clock, that its lease still holds: the send of the
-    /// claim or of the last acknowledged renew, plus the lease, minus [`Config::lease_margin`]. A task is started
-    /// only before it (a node frozen past its lease, then resumed, starts nothing it may have lost).
+    /// claim or of the last acknowledged renew, plus the lease, minus [`NodeConfig::trusted`]'s margin. A task is
+    /// started only before it (a node frozen past its lease, then resumed, starts nothing it may have lost).
     pub(crate) valid_until: Instant,
+    /// When the claim or the last acknowledged renew of this task was sent.
+    pub(crate) renewed: Instant,
+    /// Whether its lease is the whole lease (else the shorter reserve of a task claimed ahead, which must be
+    /// promoted before it may start).
+    pub(crate) full: bool,
     /// When it is due, on this node's clock: a held task due by now occupies a worker, or waits for one, until
     /// its run has `ended` (its record may still be on its way to Redis).
     pub(crate) at: Instant,
@@ -206,6 +222,8 @@ pub(crate) struct NodeShared {
     pub(crate) run_us: AtomicU64,
     /// A run ended (a worker is free): wakes a claimer that holds as much due work as it may.
     pub(crate) worker_freed: (crossbeam_channel::Sender<()>, crossbeam_channel::Receiver<()>),
+    /// A run came due under a reserve lease: wakes the heartbeat to promote it now.
+    pub(crate) promote_now: (crossbeam_channel::Sender<()>, crossbeam_channel::Receiver<()>),
 }
 
 impl NodeShared {
@@ -307,6 +325,15 @@ impl NodeBuilder {
         self
     }
 
+    /// The lease of a task claimed ahead of its run (due later than the next half second or so, or waiting for a
+    /// worker), until it is promoted to the whole [`lease`](Self::lease) shortly before it starts (default: a tenth
+    /// of the lease, within 1–3 s; at most the lease). A node that dies gives such tasks back after this long, so
+    /// that they run elsewhere within seconds; only the tasks it was running wait out the whole lease.
+    pub fn reserve_lease(mut self, reserve: Duration) -> NodeBuilder {
+        self.config.reserve = Some(reserve);
+        self
+    }
+
     /// How often the node looks for expired leases of any node (default 1 s).
     pub fn recover_interval(mut self, interval: Duration) -> NodeBuilder {
         self.config.recover_interval = interval;
@@ -364,6 +391,9 @@ impl NodeBuilder {
         if config.lease < Duration::from_millis(30) {
             return Err(Error::InvalidOption("a lease shorter than 30 ms".into()));
         }
+        if config.reserve() > config.lease || config.reserve() < Duration::from_millis(30) {
+            return Err(Error::InvalidOption("the reserve lease must be within 30 ms and the lease".into()));
+        }
         duration_micros("the lease", config.lease)?;
         if config.batch == 0 || config.max_claimed == 0 || config.workers == 0 {
             return Err(Error::InvalidOption("batch, max_claimed and workers must be at least 1".into()));
@@ -401,6 +431,7 @@ impl NodeBuilder {
             server_offset_us: AtomicI64::new(0),
             counters: Counters::default(),
             worker_freed: crossbeam_channel::bounded(1),
+            promote_now: crossbeam_channel::bounded(1),
             run_us: AtomicU64::new(0),
         });
         heartbeat::announce(&shared, &mut Conn::open(&self.url)?)?;
@@ -509,6 +540,7 @@ impl Node {
                 recover_interval: Duration::from_secs(1),
                 sweep_interval: Duration::from_secs(60),
                 max_recoveries: 10,
+                reserve: None,
                 report_panics: false,
                 seed: 0,
             },

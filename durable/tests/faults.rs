@@ -223,14 +223,16 @@ fn run_fault(fault: Fault) {
     let (expected, refused) = submit(&queue, scale.tasks);
     let submitted_in = t0.elapsed();
     std::thread::sleep(FAULT_AT.saturating_sub(t0.elapsed()));
-    // The fault. `fault_us`: when it began; `faulted`: the node it hit.
-    let fault_us = now_us();
+    // The fault. `fault_us`: when it began (for a node, just before the signal: a run it started until then was in
+    // flight there); `faulted`: the node it hit.
+    let mut fault_us = now_us();
     let mut faulted = None;
     let mut held_at_fault = Vec::new();
     match fault {
         Fault::None => {}
         Fault::NodeKill => {
             held_at_fault = held_by(&server, "n1");
+            fault_us = now_us();
             nodes[1].kill();
             faulted = Some("n1");
             std::thread::sleep(Duration::from_secs(2));
@@ -239,6 +241,7 @@ fn run_fault(fault: Fault) {
         Fault::NodeStop => {
             held_at_fault = held_by(&server, "n1");
             let pid = nodes[1].child.id();
+            fault_us = now_us();
             signal(pid, "-STOP");
             faulted = Some("n1");
             std::thread::sleep(scale.lease() + Duration::from_secs(2));

@@ -1,20 +1,24 @@
--- ARGV: node, lease (µs), horizon (µs), most tasks, most tasks already due, then the handler names the node runs.
+-- ARGV: node, lease (µs), horizon (µs), most tasks, most tasks already due, reserve lease (µs), promotion window
+-- (µs), then the handler names the node runs.
 -- Claims the tasks due within the horizon across every handler the node runs (not handler by handler: a backlog of
 -- one handler never hides work of another that is due earlier), already-due ones by priority then due time, taking already-due tasks only up to
 -- their own limit (the node's free workers and a small prefetch), so that idle nodes find the rest. Each claimed
--- task gets a lease from the server's clock and a new fencing token (its attempt number).
+-- task gets a lease from the server's clock and a new fencing token (its attempt number): the whole lease if it is
+-- due within the promotion window, else the shorter reserve lease (field 'rs' = 1), which the node's renewals
+-- extend until they promote it shortly before it is due, and which a recovery ends sooner if the node dies.
 -- Returns {now, 1 when due tasks were left for lack of room (else 0), {id, token, handler, payload, due, priority,
--- timeout, failures, recoveries, retry, schedule}...}.
+-- timeout, failures, recoveries, retry, schedule, 1 if the whole lease else 0}...}.
 local now = now_us()
 local node, lease, limit = ARGV[1], tonumber(ARGV[2]), now + tonumber(ARGV[3])
 local left, left_due = tonumber(ARGV[4]), tonumber(ARGV[5])
+local reserve, promote = tonumber(ARGV[6]), now + tonumber(ARGV[7])
 -- Of each handler and priority, the earliest already-due tasks (one more than may be taken, to tell whether some
 -- are left) and the earliest due later within the horizon. Already-due tasks go first, the higher priority first
 -- (strict: a high task waiting behind any number of normal ones is taken before them), then by due time; the
 -- later ones by due time. Ties: handler order, then order within a handler.
 local candidates = {}
 local sources = 0 -- due sets that gave candidates: with one, they are in order already
-for i = 6, #ARGV do
+for i = 8, #ARGV do
   local h = ARGV[i]
   for _, pr in ipairs({'0', '1', '2'}) do
     local zdue = dkey(h, pr)
@@ -48,10 +52,12 @@ for _, c in ipairs(candidates) do
     redis.call('ZREM', zdue, id)
     if redis.call('EXISTS', t) == 1 then
       local a = redis.call('HINCRBY', t, 'a', 1)
-      redis.call('HSET', t, 'st', 'active', 'n', node, 'lu', s(now + lease))
-      redis.call('ZADD', base .. ':active', s(now + lease), id)
+      local whole = due <= promote
+      local ends = now + (whole and lease or reserve)
+      redis.call('HSET', t, 'st', 'active', 'n', node, 'lu', s(ends), 'rs', whole and '0' or '1')
+      redis.call('ZADD', base .. ':active', s(ends), id)
       local f = redis.call('HMGET', t, 'p', 'due', 'pr', 'to', 'f', 'c', 'r', 'sch')
-      out[#out + 1] = {id, a, h, f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]}
+      out[#out + 1] = {id, a, h, f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], whole and 1 or 0}
       left = left - 1
       if due <= now then left_due = left_due - 1 end
     end

@@ -21,8 +21,9 @@
 --   due due time (µs), pr priority (Priority::code), k dedupe key ('' for none), to run timeout (µs, 0 for none),
 --   r retry policy (encode_retry), ct created (µs), sch / occ the schedule and occurrence that created it,
 --   a attempt: the fencing token (incremented by every claim and recovery), f failed runs, c recoveries (lost
---   nodes), runs runs recorded, n the claiming node ('' when none), lu lease end (µs), cx '1' once a cancellation
---   was requested while active, e the last error, fin the end (µs).
+--   nodes), runs runs recorded, n the claiming node ('' when none), lu lease end (µs), rs '1' while that lease is
+--   a reserve (claimed ahead, not yet promoted: a recovery gives it back without counting), cx '1' once a
+--   cancellation was requested while active, e the last error, fin the end (µs).
 local base = KEYS[1]
 local function s(n) return string.format('%.0f', n) end
 local function now_us()

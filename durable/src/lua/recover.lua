@@ -1,8 +1,10 @@
 -- ARGV: most tasks, retention (µs), most recoveries of one task, most finished records (0: no limit).
+-- Returns {tasks recovered or given back, µs until the next lease ends (-1: none)}.
 -- Any node runs this: tasks whose lease expired (their node crashed, hung or lost Redis) go back to pending at their
 -- own due time, with a new fencing token so that the lost holder's completion is refused; each such attempt is
 -- counted apart from application failures (field 'c'). A task recovered more than the limit is dead (a poison task
--- that kills its node each time). Also forgets finished records past retention or beyond the most kept, nodes
+-- that kills its node each time). A task whose reserve lease expired (claimed ahead and never promoted: its node
+-- could not have started it) goes back without counting a recovery ('returned'). Also forgets finished records past retention or beyond the most kept, nodes
 -- whose heartbeat stopped, and handlers that have no waiting work and that no live node runs.
 local now = now_us()
 local retain, most = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -12,8 +14,14 @@ for _, id in ipairs(ids) do
   redis.call('ZREM', base .. ':active', id)
   if redis.call('EXISTS', t) == 1 then
     redis.call('HINCRBY', t, 'a', 1)
-    local c = redis.call('HINCRBY', t, 'c', 1)
-    count('recovered')
+    local reserved = redis.call('HGET', t, 'rs') == '1'
+    local c = 0
+    if reserved then
+      count('returned')
+    else
+      c = redis.call('HINCRBY', t, 'c', 1)
+      count('recovered')
+    end
     if redis.call('HGET', t, 'cx') == '1' then
       finish(id, t, 'cancelled', now, retain, 'cancelled while its node was lost')
     elseif c > most then
@@ -24,7 +32,7 @@ for _, id in ipairs(ids) do
       -- Claimable again from now (or its due time, if later); its record keeps the due time it had, so that its
       -- lateness is still measured from it.
       local due = math.max(tonumber(redis.call('HGET', t, 'due')), now)
-      redis.call('HSET', t, 'st', 'pending', 'n', '')
+      redis.call('HSET', t, 'st', 'pending', 'n', '', 'rs', '0')
       wait_in(h, hp[2], due, id)
       signal(h)
     end
@@ -46,4 +54,8 @@ for _, h in ipairs(redis.call('SMEMBERS', base .. ':handlers')) do
     redis.call('SREM', base .. ':handlers', h)
   end
 end
-return #ids
+-- When the next lease ends (µs from now; -1: none held), so that a recovery can run right then.
+local first = redis.call('ZRANGE', base .. ':active', 0, 0, 'WITHSCORES')
+local next_in = -1
+if #first == 2 then next_in = math.max(0, tonumber(first[2]) - now) end
+return {#ids, s(next_in)}
