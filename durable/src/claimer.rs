@@ -113,6 +113,8 @@ pub(crate) fn run(shared: &Arc<NodeShared>, mut conn: Conn) {
     let mut backoff = Duration::from_millis(20);
     let mut clock: Option<ClockMap> = None;
     let mut round_trip_us: u64 = 0;
+    let weights = config.weights.map_or_else(String::new, |[h, n, l]| format!("{h},{n},{l}"));
+    let mut draws = config.seed ^ 0x9e37_79b9_7f4a_7c15;
     // Whether the last claim left due work for lack of free workers.
     let mut due_waiting = false;
     while !shared.stop.load(Ordering::Relaxed) {
@@ -162,6 +164,7 @@ pub(crate) fn run(shared: &Arc<NodeShared>, mut conn: Conn) {
         let want_due = free.min(want);
         let mut cmd = call(&scripts().claim, &shared.base);
         cmd.arg(&shared.id).arg(lease_us).arg(horizon_us).arg(want).arg(want_due).arg(reserve_us).arg(promote_us);
+        cmd.arg(&weights).arg(claim_seed(&mut draws));
         for name in &shared.names {
             cmd.arg(name);
         }
@@ -199,6 +202,15 @@ pub(crate) fn run(shared: &Arc<NodeShared>, mut conn: Conn) {
         }
     }
     shared.counters.reconnects.fetch_add(conn.reconnects, Ordering::Relaxed);
+}
+
+/// The next seed for a weighted claim's draws (splitmix64), within 1 to 2^31 - 2 as the script's generator needs.
+fn claim_seed(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) % 2_147_483_646 + 1
 }
 
 fn micros_of(duration: Duration) -> u64 {

@@ -329,6 +329,7 @@ mod tests {
             sweep_interval: Duration::from_secs(60),
             max_recoveries: 1,
             reserve: None,
+            weights: None,
             report_panics: false,
             seed: 0,
         }

@@ -88,6 +88,9 @@ pub(crate) struct NodeConfig {
     pub(crate) recover_interval: Duration,
     pub(crate) sweep_interval: Duration,
     pub(crate) max_recoveries: u64,
+    /// How claims choose among already-due tasks of different priorities: `None` strictly by priority, else
+    /// drawn in proportion to these weights (high, normal, low).
+    pub(crate) weights: Option<[u32; 3]>,
     /// The lease of a task claimed ahead of its run (`None`: a tenth of the lease, within 1–3 s).
     pub(crate) reserve: Option<Duration>,
     pub(crate) report_panics: bool,
@@ -334,6 +337,16 @@ impl NodeBuilder {
         self
     }
 
+    /// Claims already-due tasks by weighted priority instead of strictly (the default): each task a claim takes
+    /// comes from a priority drawn in proportion to these weights among the priorities that have due tasks (as
+    /// asynq's weighted queues: `(6, 3, 1)` gives high about 60% of the workers while all three wait), so a backlog
+    /// of high-priority work never starves the rest. Every node of a queue should use the same weights. Each
+    /// weight must be at least 1 ([`start`](Self::start) refuses 0 with [`Error::InvalidOption`]).
+    pub fn priority_weights(mut self, high: u32, normal: u32, low: u32) -> NodeBuilder {
+        self.config.weights = Some([high, normal, low]);
+        self
+    }
+
     /// How often the node looks for expired leases of any node (default 1 s).
     pub fn recover_interval(mut self, interval: Duration) -> NodeBuilder {
         self.config.recover_interval = interval;
@@ -390,6 +403,9 @@ impl NodeBuilder {
         }
         if config.lease < Duration::from_millis(30) {
             return Err(Error::InvalidOption("a lease shorter than 30 ms".into()));
+        }
+        if config.weights.is_some_and(|weights| weights.contains(&0)) {
+            return Err(Error::InvalidOption("a priority weight of 0 (each must be at least 1)".into()));
         }
         if config.reserve() > config.lease || config.reserve() < Duration::from_millis(30) {
             return Err(Error::InvalidOption("the reserve lease must be within 30 ms and the lease".into()));
@@ -541,6 +557,7 @@ impl Node {
                 sweep_interval: Duration::from_secs(60),
                 max_recoveries: 10,
                 reserve: None,
+                weights: None,
                 report_panics: false,
                 seed: 0,
             },

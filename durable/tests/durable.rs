@@ -680,3 +680,42 @@ fn a_high_priority_task_is_claimed_before_a_normal_backlog_due_earlier() {
     assert_eq!(first, ["high"; 3], "the high tasks ran first: {:?}", &order[..6]);
     drop(node);
 }
+
+#[test]
+fn weighted_priority_gives_each_priority_its_share_and_starves_none() {
+    let Some(server) = RedisServer::start("weighted_priority") else { return };
+    let queue = Queue::connect(&server.url(), "jobs").unwrap();
+    // 200 of each priority, low submitted first: strict priority would run every high, then every normal, first.
+    for (name, priority) in [
+        ("low", taskwheel::Priority::Low),
+        ("normal", taskwheel::Priority::Normal),
+        ("high", taskwheel::Priority::High),
+    ] {
+        let batch: Vec<DurableTask> =
+            (0..200).map(|i| DurableTask::new("work", format!("{name} {i}")).priority(priority)).collect();
+        queue.submit_all(&batch).unwrap();
+    }
+    let order: Arc<Mutex<Vec<String>>> = Arc::default();
+    let node = fast(Node::builder(server.url(), "jobs"))
+        .workers(1)
+        .prefetch(1)
+        .priority_weights(6, 3, 1)
+        .seed(7)
+        .handler("work", {
+            let order = order.clone();
+            move |_c, payload: &[u8]| order.lock().push(String::from_utf8_lossy(payload).into_owned())
+        })
+        .start()
+        .unwrap();
+    wait_for("every task to run", LIMIT, || order.lock().len() == 600);
+    let order = order.lock();
+    let share = |name: &str| order[..200].iter().filter(|p| p.split(' ').next() == Some(name)).count();
+    let (high, normal, low) = (share("high"), share("normal"), share("low"));
+    eprintln!("weighted 6/3/1: the first 200 runs were {high} high, {normal} normal, {low} low");
+    // While all three wait, about 60% / 30% / 10% (each claim draws at random: the bounds are wide).
+    assert!(high > normal && normal > low, "shares of the first 200 runs: {high} / {normal} / {low}");
+    assert!((5..=40).contains(&low), "low priority got {low} of the first 200 runs");
+    let err = Node::builder(server.url(), "jobs").priority_weights(1, 0, 1).handler("work", |_c, _p: &[u8]| ()).start();
+    assert!(matches!(err, Err(taskwheel_redis::Error::InvalidOption(_))));
+    drop(node);
+}

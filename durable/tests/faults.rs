@@ -348,11 +348,12 @@ fn run_fault(fault: Fault) {
     let recovery = if faulted.is_some() {
         format!(
             "; of the {} tasks n1 held at the fault, {} ran elsewhere, p50 {:.2} s and p99 {:.2} s after the fault \
-             or their due time (lease {:.0} s)",
+             or their due time, {} of them later than half the lease ({:.0} s)",
             counts.held_at_fault,
             counts.recovery_ms.len(),
             percentile(&counts.recovery_ms, 0.5) / 1000.0,
             percentile(&counts.recovery_ms, 0.99) / 1000.0,
+            counts.recovery_ms.iter().filter(|&&ms| ms > scale.lease().as_secs_f64() * 500.0).count(),
             scale.lease().as_secs_f64()
         )
     } else {

@@ -1,5 +1,6 @@
 -- ARGV: node, lease (µs), horizon (µs), most tasks, most tasks already due, reserve lease (µs), promotion window
--- (µs), then the handler names the node runs.
+-- (µs), priority weights ('' for strict priority, else "high,normal,low"), a random seed (1 to 2^31 - 2), then the
+-- handler names the node runs.
 -- Claims the tasks due within the horizon across every handler the node runs (not handler by handler: a backlog of
 -- one handler never hides work of another that is due earlier), already-due ones by priority then due time, taking already-due tasks only up to
 -- their own limit (the node's free workers and a small prefetch), so that idle nodes find the rest. Each claimed
@@ -12,13 +13,16 @@ local now = now_us()
 local node, lease, limit = ARGV[1], tonumber(ARGV[2]), now + tonumber(ARGV[3])
 local left, left_due = tonumber(ARGV[4]), tonumber(ARGV[5])
 local reserve, promote = tonumber(ARGV[6]), now + tonumber(ARGV[7])
+local weights, seed = ARGV[8], tonumber(ARGV[9])
 -- Of each handler and priority, the earliest already-due tasks (one more than may be taken, to tell whether some
 -- are left) and the earliest due later within the horizon. Already-due tasks go first, the higher priority first
 -- (strict: a high task waiting behind any number of normal ones is taken before them), then by due time; the
--- later ones by due time. Ties: handler order, then order within a handler.
+-- later ones by due time. Ties: handler order, then order within a handler. With weights (as asynq's weighted
+-- queues), the already-due tasks are taken instead from a priority drawn for each in proportion to the weights of
+-- the priorities that have some, each priority's in due order: low-priority work is never starved.
 local candidates = {}
 local sources = 0 -- due sets that gave candidates: with one, they are in order already
-for i = 8, #ARGV do
+for i = 10, #ARGV do
   local h = ARGV[i]
   for _, pr in ipairs({'0', '1', '2'}) do
     local zdue = dkey(h, pr)
@@ -41,6 +45,39 @@ if sources > 1 then table.sort(candidates, function(x, y)
   if x[4] ~= y[4] then return x[4] < y[4] end
   return x[5] < y[5]
 end) end
+if weights ~= '' then
+  local w = {}
+  for x in string.gmatch(weights, '%d+') do w[#w + 1] = tonumber(x) end
+  local levels, rest, ordered, at = {{}, {}, {}}, {}, {}, {1, 1, 1}
+  for _, c in ipairs(candidates) do
+    if c[2] <= now then
+      local level = levels[c[6] + 1]
+      level[#level + 1] = c
+    else
+      rest[#rest + 1] = c
+    end
+  end
+  local state = seed
+  while true do
+    local total = 0
+    for l = 1, 3 do if at[l] <= #levels[l] then total = total + w[l] end end
+    if total == 0 then break end
+    state = (state * 48271) % 2147483647 -- MINSTD: exact in a double
+    local pick = state % total
+    for l = 1, 3 do
+      if at[l] <= #levels[l] then
+        if pick < w[l] then
+          ordered[#ordered + 1] = levels[l][at[l]]
+          at[l] = at[l] + 1
+          break
+        end
+        pick = pick - w[l]
+      end
+    end
+  end
+  for _, c in ipairs(rest) do ordered[#ordered + 1] = c end
+  candidates = ordered
+end
 local out = {s(now), 0}
 for _, c in ipairs(candidates) do
   if left <= 0 then break end

@@ -28,7 +28,11 @@ impl NodeProcess {
     /// closes ([`stop`](Self::stop)).
     pub fn start(url: &str, args: &NodeArgs, id: &str, dir: &Path) -> NodeProcess {
         let log = dir.join(format!("{id}.log"));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_taskwheel-redis-node"));
+        // Set by cargo for this crate's own tests (the benches share this support module without it).
+        let Some(binary) = option_env!("CARGO_BIN_EXE_taskwheel-redis-node") else {
+            panic!("node processes are started only by taskwheel-redis's own tests (cargo names their binary)");
+        };
+        let mut cmd = Command::new(binary);
         cmd.args(["--url", url, "--queue", &args.queue, "--id", id]);
         cmd.args(["--workers", &args.workers.to_string(), "--work-us", &args.work_us.to_string()]);
         for (flag, value) in [
