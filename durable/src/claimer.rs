@@ -1,62 +1,21 @@
 //! The claim thread: takes due and soon-due tasks from Redis under a lease and puts each in the node's engine at
 //! its instant.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use redis::Value;
-use taskwheel::{Priority, RunOutcome, TaskContext};
+use taskwheel::{Priority, TaskContext};
 
+use crate::config::NodeConfig;
 use crate::conn::Conn;
 use crate::error::Error;
-use crate::node::{DurableContext, Finished, Handler, Held, NodeConfig, NodeShared, Outcome};
-use crate::reply::{array, bytes, number, text};
-use crate::scripts::{call, query, scripts};
-use crate::spec::{decode_retry, duration_micros, from_micros, micros};
-
-/// A task as a claim returned it.
-pub(crate) struct Claimed {
-    pub(crate) id: u64,
-    pub(crate) token: u64,
-    pub(crate) handler: String,
-    pub(crate) payload: Vec<u8>,
-    pub(crate) due_us: u64,
-    pub(crate) priority: u64,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) failures: u64,
-    pub(crate) recoveries: u64,
-    pub(crate) retry: String,
-    pub(crate) schedule: String,
-    /// Whether the claim gave the whole lease (else the reserve of a task claimed ahead).
-    pub(crate) full: bool,
-}
-
-impl Claimed {
-    fn parse(value: &Value) -> Result<Claimed, Error> {
-        let items = array(value)?;
-        let [id, token, handler, payload, due, priority, timeout, failures, recoveries, retry, schedule, full] = items
-        else {
-            return Err(Error::Protocol(format!("a claimed task of {} fields", items.len())));
-        };
-        let timeout = number(timeout)?;
-        Ok(Claimed {
-            id: number(id)?,
-            token: number(token)?,
-            handler: text(handler)?,
-            payload: bytes(payload)?,
-            due_us: number(due)?,
-            priority: number(priority)?,
-            timeout: (timeout > 0).then(|| Duration::from_micros(timeout)),
-            failures: number(failures)?,
-            recoveries: number(recoveries)?,
-            retry: text(retry)?,
-            schedule: text(schedule)?,
-            full: number(full)? == 1,
-        })
-    }
-}
+use crate::held::Held;
+use crate::protocol::claim::{ClaimArgs, ClaimReply, Claimed, claim};
+use crate::run;
+use crate::shared::NodeShared;
+use crate::spec::{micros, micros_of};
 
 /// The server's clock mapped onto this node's: the server read `server_us` when this node's monotonic clock read
 /// `at` (and its wall clock `wall`), within half the round trip of the `TIME` call that measured it.
@@ -113,7 +72,6 @@ pub(crate) fn run(shared: &Arc<NodeShared>, mut conn: Conn) {
     let mut backoff = Duration::from_millis(20);
     let mut clock: Option<ClockMap> = None;
     let mut round_trip_us: u64 = 0;
-    let weights = config.weights.map_or_else(String::new, |[h, n, l]| format!("{h},{n},{l}"));
     let mut draws = config.seed ^ 0x9e37_79b9_7f4a_7c15;
     // Whether the last claim left due work for lack of free workers.
     let mut due_waiting = false;
@@ -162,17 +120,23 @@ pub(crate) fn run(shared: &Arc<NodeShared>, mut conn: Conn) {
             continue;
         }
         let want_due = free.min(want);
-        let mut cmd = call(&scripts().claim, &shared.base);
-        cmd.arg(&shared.id).arg(lease_us).arg(horizon_us).arg(want).arg(want_due).arg(reserve_us).arg(promote_us);
-        cmd.arg(&weights).arg(claim_seed(&mut draws));
-        for name in &shared.names {
-            cmd.arg(name);
-        }
+        let args = ClaimArgs {
+            node: &shared.id,
+            lease_us,
+            horizon_us,
+            reserve_us,
+            promote_us,
+            most: want,
+            most_due: want_due,
+            weights: config.weights,
+            seed: claim_seed(&mut draws),
+            handlers: &shared.names,
+        };
         let sent = Instant::now(); // read before the claim is sent: its leases are counted from here
-        let reply: Result<Value, Error> = conn.run(|con| query(con, &cmd));
+        let reply = claim(&mut conn, &shared.base, &args);
         let trip = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
         round_trip_us = if round_trip_us == 0 { trip } else { (round_trip_us * 7 + trip) / 8 };
-        let (claimed, due_left) = match reply.and_then(|reply| dispatch_all(shared, &reply, map, sent)) {
+        let (claimed, due_left) = match reply.and_then(|reply| dispatch_all(shared, reply, map, sent)) {
             Ok(claimed) => {
                 backoff = Duration::from_millis(20);
                 claimed
@@ -213,28 +177,21 @@ fn claim_seed(state: &mut u64) -> u64 {
     (z ^ (z >> 31)) % 2_147_483_646 + 1
 }
 
-fn micros_of(duration: Duration) -> u64 {
-    duration_micros("a duration", duration).unwrap_or(u64::MAX >> 11)
-}
-
 /// Puts every task of a claim's reply into the engine, each at the local instant of its due time; returns how many
 /// there were, and whether due work was left unclaimed for lack of free workers.
 fn dispatch_all(
     shared: &Arc<NodeShared>,
-    reply: &Value,
+    reply: ClaimReply,
     clock: &ClockMap,
     sent: Instant,
 ) -> Result<(usize, bool), Error> {
-    let items = array(reply)?;
-    let [_now, due_left, tasks @ ..] = items else { return Err(Error::Protocol("a short claim reply".into())) };
-    let due_left = number(due_left)? == 1;
-    for task in tasks {
-        let task = Claimed::parse(task)?;
+    let claimed = reply.tasks.len();
+    for task in reply.tasks {
         let at = clock.local(task.due_us);
         dispatch(shared, task, at, sent);
     }
-    NodeShared::count(&shared.counters.claimed, tasks.len() as u64);
-    Ok((tasks.len(), due_left))
+    NodeShared::count(&shared.counters.claimed, claimed as u64);
+    Ok((claimed, reply.due_left))
 }
 
 /// Puts one claimed task into the engine at `at`; its claim was sent at `sent`.
@@ -248,7 +205,8 @@ fn dispatch(shared: &Arc<NodeShared>, task: Claimed, at: Instant, sent: Instant)
     // The scripts store what `Priority::code` gave; anything else (a record written by hand) runs as Normal.
     let priority = u32::try_from(task.priority).ok().and_then(Priority::from_code).unwrap_or(Priority::Normal);
     let node = shared.clone();
-    let mut builder = shared.spawner.task(move |ctx: &TaskContext<'_>| run_one(&node, &task, &handler, ctx)).at(at);
+    let mut builder =
+        shared.spawner.task(move |ctx: &TaskContext<'_>| run::run_one(&node, &task, &handler, ctx)).at(at);
     builder = builder.priority(priority);
     if let Some(timeout) = timeout {
         builder = builder.timeout(timeout);
@@ -264,105 +222,4 @@ fn dispatch(shared: &Arc<NodeShared>, task: Claimed, at: Instant, sent: Instant)
             shared.held.lock().remove(&id);
         }
     }
-}
-
-/// How long a run due while its claim is still a reserve waits for the heartbeat to promote it (it asks at once; the
-/// heartbeat promotes ahead of time, so this is waited only when it fell behind, or cannot reach Redis).
-const PROMOTION_WAIT: Duration = Duration::from_secs(2);
-
-/// Whether this node may start `task` now: only while it can show that its whole lease holds. A node that was
-/// frozen (SIGSTOP, a VM paused) or cut off past its lease may have lost the task to another node, which may be
-/// running it now; a task claimed ahead under the reserve lease is promoted first (a reserve is given back soon
-/// after its node dies, so a run must never start under one). A task it may not start is forgotten: its lease
-/// expires and a recovery hands it on.
-fn may_start(shared: &NodeShared, task: &Claimed) -> bool {
-    let asked = Instant::now();
-    loop {
-        let now = Instant::now();
-        {
-            let mut held = shared.held.lock();
-            let Some(ours) = held.get(&task.id).filter(|h| h.token == task.token) else { return false };
-            if now < ours.valid_until && ours.full {
-                return true;
-            }
-            if now >= ours.valid_until || now >= asked + PROMOTION_WAIT {
-                held.remove(&task.id);
-                return false;
-            }
-        }
-        let _ = shared.promote_now.0.try_send(());
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// One run of a claimed task: the handler, then its outcome for the finisher.
-fn run_one(shared: &NodeShared, task: &Claimed, handler: &Handler, run: &TaskContext<'_>) -> RunOutcome {
-    if !may_start(shared, task) {
-        NodeShared::count(&shared.counters.lost_leases, 1);
-        return RunOutcome::Cancelled; // recorded by nobody: the lease expires and a recovery hands it on
-    }
-    let started = Instant::now();
-    let ctx = DurableContext {
-        id: task.id,
-        token: task.token,
-        failures: task.failures,
-        recoveries: task.recoveries,
-        due: from_micros(task.due_us),
-        schedule: (!task.schedule.is_empty()).then_some(task.schedule.as_str()),
-        run,
-    };
-    let result = catch_unwind(AssertUnwindSafe(|| handler(&ctx, &task.payload)));
-    // Outlasted its timeout: by this clock, or by the engine's, which set the run's flag at the timeout (the only
-    // other setters are a cancellation request, which the finish script turns into `Cancelled` anyway, and a lost
-    // lease, whose completion is refused).
-    let timed_out = task.timeout.filter(|&timeout| started.elapsed() >= timeout || run.is_cancelled());
-    let failure = match (&result, timed_out) {
-        (_, Some(timeout)) => Some((format!("timed out after {timeout:?}"), false)),
-        (Ok(RunOutcome::Done | RunOutcome::Exit(0)), None) => None,
-        (Ok(RunOutcome::Cancelled), None) => None,
-        (Ok(RunOutcome::Failed(why)), None) => Some((why.clone(), false)),
-        (Ok(RunOutcome::Exit(code)), None) => Some((format!("exit code {code}"), false)),
-        (Ok(other), None) => Some((format!("{other:?}"), false)),
-        (Err(panic), None) => Some((taskwheel::panic_message(panic.as_ref()), true)),
-    };
-    let counters = &shared.counters;
-    let (outcome, error) = match failure {
-        None if matches!(result, Ok(RunOutcome::Cancelled)) => {
-            NodeShared::count(&counters.cancelled, 1);
-            (Outcome::Cancelled, "cancelled".to_string())
-        }
-        None => {
-            NodeShared::count(&counters.succeeded, 1);
-            (Outcome::Succeeded, String::new())
-        }
-        Some((why, panicked)) => {
-            let attempt = task.failures + 1;
-            let retry = decode_retry(&task.retry);
-            match retry {
-                Some(retry) if retry.retries_after(attempt, panicked) => {
-                    NodeShared::count(&counters.retried, 1);
-                    let delay = retry.delay_after(attempt, task.id, shared.config.seed);
-                    (Outcome::Retry { delay_us: micros_of(delay) }, why)
-                }
-                Some(retry) if retry.max_attempts() > 1 => {
-                    NodeShared::count(&counters.failed, 1);
-                    (Outcome::Dead, why)
-                }
-                _ => {
-                    NodeShared::count(&counters.failed, 1);
-                    (Outcome::Failed, why)
-                }
-            }
-        }
-    };
-    NodeShared::count(&counters.runs, 1);
-    NodeShared::average(&shared.run_us, u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
-    if let Some(held) = shared.held.lock().get_mut(&task.id)
-        && held.token == task.token
-    {
-        held.ended = true; // its worker is free: a claimer waiting for one claims again now
-    }
-    let _ = shared.worker_freed.0.try_send(());
-    let _ = shared.finished.send(Finished { id: task.id, token: task.token, outcome, error });
-    RunOutcome::Done
 }

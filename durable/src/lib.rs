@@ -7,19 +7,29 @@
 //! settings it needs.
 
 mod claimer;
+mod config;
 mod conn;
+mod context;
 mod error;
 mod finisher;
 mod heartbeat;
+mod held;
+mod lease;
 mod node;
+mod outcome;
 mod queue;
-mod reply;
-mod scripts;
+mod recovery;
+
+mod protocol;
+mod run;
+mod schedules;
+mod shared;
 mod spec;
 mod state;
 
+pub use context::DurableContext;
 pub use error::Error;
-pub use node::{DurableContext, Node, NodeBuilder, NodeStats};
+pub use node::{Node, NodeBuilder, NodeStats};
 pub use queue::{MAX_PAYLOAD_LIMIT, Queue, QueueOptions, QueueStats, Submitted};
 pub use spec::{DurableTask, MAX_NAME, Schedule};
 pub use state::{DurableCancel, DurableState, TaskInfo};

@@ -4,249 +4,21 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
-use taskwheel::{Engine, RunOutcome, Shutdown, Spawner, TaskContext, TaskHandle, TaskResult};
+use taskwheel::{Engine, Shutdown, TaskResult};
 
+use crate::config::NodeConfig;
 use crate::conn::Conn;
+use crate::context::{DurableContext, Handler};
 use crate::error::Error;
+use crate::outcome::Finished;
 use crate::queue::{Queue, QueueOptions, base_key};
+use crate::shared::{Counters, NodeShared};
 use crate::spec::{Schedule, check_name, duration_micros};
-use crate::{claimer, finisher, heartbeat};
-
-/// A registered handler.
-pub(crate) type Handler = Arc<dyn Fn(&DurableContext<'_>, &[u8]) -> RunOutcome + Send + Sync>;
-
-/// What a handler's run knows of its task.
-pub struct DurableContext<'a> {
-    pub(crate) id: u64,
-    pub(crate) token: u64,
-    pub(crate) failures: u64,
-    pub(crate) recoveries: u64,
-    pub(crate) due: SystemTime,
-    pub(crate) schedule: Option<&'a str>,
-    pub(crate) run: &'a TaskContext<'a>,
-}
-
-impl DurableContext<'_> {
-    /// The task's id.
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// The attempt this run is under the task's retry policy (1 for the first; a run lost with its node does not
-    /// count).
-    pub fn attempt(&self) -> u64 {
-        self.failures + 1
-    }
-
-    /// The fencing token of this claim: larger than any earlier claim's of the same task.
-    pub fn token(&self) -> u64 {
-        self.token
-    }
-
-    /// How many times a node was lost while holding this task before (each such run may have done its work).
-    pub fn recoveries(&self) -> u64 {
-        self.recoveries
-    }
-
-    /// When the task was due, on the server's clock.
-    pub fn due(&self) -> SystemTime {
-        self.due
-    }
-
-    /// The local instant the run was due at (the due time mapped onto this node's monotonic clock).
-    pub fn scheduled_for(&self) -> Instant {
-        self.run.scheduled_for()
-    }
-
-    /// The schedule whose occurrence this is.
-    pub fn schedule(&self) -> Option<&str> {
-        self.schedule
-    }
-
-    /// Whether the run should stop: its timeout passed, its cancellation was requested, or its node lost the lease
-    /// (another node may run it now).
-    pub fn is_cancelled(&self) -> bool {
-        self.run.is_cancelled()
-    }
-}
-
-/// How a node claims and holds tasks.
-#[derive(Clone, Debug)]
-pub(crate) struct NodeConfig {
-    pub(crate) workers: usize,
-    pub(crate) lease: Duration,
-    pub(crate) horizon: Duration,
-    pub(crate) batch: usize,
-    /// How many due tasks a node claims beyond its free workers (`None`: as many as its workers run during one
-    /// claim's round trip, measured).
-    pub(crate) prefetch: Option<usize>,
-    pub(crate) max_claimed: usize,
-    pub(crate) recover_interval: Duration,
-    pub(crate) sweep_interval: Duration,
-    pub(crate) max_recoveries: u64,
-    /// How claims choose among already-due tasks of different priorities: `None` strictly by priority, else
-    /// drawn in proportion to these weights (high, normal, low).
-    pub(crate) weights: Option<[u32; 3]>,
-    /// The lease of a task claimed ahead of its run (`None`: a tenth of the lease, within 1–3 s).
-    pub(crate) reserve: Option<Duration>,
-    pub(crate) report_panics: bool,
-    pub(crate) seed: u64,
-}
-
-impl NodeConfig {
-    /// What a node takes off a lease's length before it trusts it (a fifth, at most 2 s): it covers the time
-    /// between the send of a claim or renew and the server's reading of its clock for it.
-    pub(crate) fn trusted(lease: Duration) -> Duration {
-        lease - (lease / 5).min(Duration::from_secs(2))
-    }
-
-    /// The lease of a task claimed ahead of its run, until it is promoted to the whole [`lease`](Self::lease)
-    /// shortly before it starts: a node that dies gives such tasks back after this long, not after a whole lease.
-    pub(crate) fn reserve(&self) -> Duration {
-        self.reserve
-            .unwrap_or_else(|| (self.lease / 10).clamp(self.lease.min(Duration::from_secs(1)), Duration::from_secs(3)))
-    }
-
-    /// How long before its due time a task claimed ahead is promoted to the whole lease (the claim gives the whole
-    /// lease at once to a task due this soon): [`poll`](Self::poll) within 100–250 ms, two to five of the
-    /// heartbeat's 50 ms promotion rounds (a run due before its promotion asks for it and waits).
-    pub(crate) fn promote_window(&self) -> Duration {
-        self.poll().clamp(Duration::from_millis(100), Duration::from_millis(250))
-    }
-
-    /// How long the claimer waits for a signal before polling again: a quarter of the horizon, within 10–500 ms,
-    /// so that a delayed task is claimed at least three quarters of the horizon before it is due.
-    pub(crate) fn poll(&self) -> Duration {
-        (self.horizon / 4).clamp(Duration::from_millis(10), Duration::from_millis(500))
-    }
-}
-
-/// A claimed task waiting in, or running on, this node's engine.
-pub(crate) struct Held {
-    pub(crate) token: u64,
-    pub(crate) handle: Option<TaskHandle>,
-    pub(crate) cancel_sent: bool,
-    /// Until when this node can show, on its own monotonic clock, that its lease still holds: the send of the
-    /// claim or of the last acknowledged renew, plus the lease, minus [`NodeConfig::trusted`]'s margin. A task is
-    /// started only before it (a node frozen past its lease, then resumed, starts nothing it may have lost).
-    pub(crate) valid_until: Instant,
-    /// When the claim or the last acknowledged renew of this task was sent.
-    pub(crate) renewed: Instant,
-    /// Whether its lease is the whole lease (else the shorter reserve of a task claimed ahead, which must be
-    /// promoted before it may start).
-    pub(crate) full: bool,
-    /// When it is due, on this node's clock: a held task due by now occupies a worker, or waits for one, until
-    /// its run has `ended` (its record may still be on its way to Redis).
-    pub(crate) at: Instant,
-    pub(crate) ended: bool,
-}
-
-/// How a run ended, as the finish script records it.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// The task succeeded.
-    Succeeded,
-    /// The run failed and the task is tried again after this many µs.
-    Retry { delay_us: u64 },
-    /// The run failed and the task had one attempt: it ends failed.
-    Failed,
-    /// The run failed and the task spent its attempts: it ends dead.
-    Dead,
-    /// The run was cancelled, or the task was cancelled before it started.
-    Cancelled,
-}
-
-impl Outcome {
-    /// The finish script's name for it (`finish.lua`), and the retry delay it takes beside it.
-    pub(crate) fn script_args(self) -> (&'static str, u64) {
-        match self {
-            Outcome::Succeeded => ("ok", 0),
-            Outcome::Retry { delay_us } => ("retry", delay_us),
-            Outcome::Failed => ("failed", 0),
-            Outcome::Dead => ("dead", 0),
-            Outcome::Cancelled => ("cancelled", 0),
-        }
-    }
-}
-
-/// A run's end, for the finisher to record.
-pub(crate) struct Finished {
-    pub(crate) id: u64,
-    pub(crate) token: u64,
-    pub(crate) outcome: Outcome,
-    pub(crate) error: String,
-}
-
-/// The node's counters.
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub(crate) claimed: AtomicU64,
-    pub(crate) runs: AtomicU64,
-    pub(crate) succeeded: AtomicU64,
-    pub(crate) failed: AtomicU64,
-    pub(crate) retried: AtomicU64,
-    pub(crate) cancelled: AtomicU64,
-    pub(crate) lost_leases: AtomicU64,
-    pub(crate) stale: AtomicU64,
-    pub(crate) unrecorded: AtomicU64,
-    pub(crate) recovered: AtomicU64,
-    pub(crate) orphans: AtomicU64,
-    pub(crate) occurrences: AtomicU64,
-    pub(crate) redis_errors: AtomicU64,
-    pub(crate) reconnects: AtomicU64,
-}
-
-/// What the node's threads share.
-pub(crate) struct NodeShared {
-    pub(crate) id: String,
-    pub(crate) base: String,
-    pub(crate) options: QueueOptions,
-    pub(crate) config: NodeConfig,
-    pub(crate) handlers: HashMap<String, Handler>,
-    /// The handlers' names, sorted.
-    pub(crate) names: Vec<String>,
-    pub(crate) spawner: Spawner,
-    pub(crate) held: Mutex<HashMap<u64, Held>>,
-    pub(crate) finished: Sender<Finished>,
-    /// Set when the node stops claiming.
-    pub(crate) stop: AtomicBool,
-    /// Set when the engine has stopped: the finisher records what is left and ends.
-    pub(crate) closing: AtomicBool,
-    /// Set last: the heartbeat ends.
-    pub(crate) quiet: AtomicBool,
-    /// The server's clock minus this node's, in µs, as the last claim measured it.
-    pub(crate) server_offset_us: AtomicI64,
-    pub(crate) counters: Counters,
-    /// The moving average of a run's time, in µs (0 until a run ended), for the prefetch.
-    pub(crate) run_us: AtomicU64,
-    /// A run ended (a worker is free): wakes a claimer that holds as much due work as it may.
-    pub(crate) worker_freed: (crossbeam_channel::Sender<()>, crossbeam_channel::Receiver<()>),
-    /// A run came due under a reserve lease: wakes the heartbeat to promote it now.
-    pub(crate) promote_now: (crossbeam_channel::Sender<()>, crossbeam_channel::Receiver<()>),
-}
-
-impl NodeShared {
-    /// This node's wall clock corrected to the server's, in µs.
-    pub(crate) fn server_now_us(&self) -> u64 {
-        let local = crate::spec::micros(SystemTime::now()).unwrap_or(0) as i64;
-        (local + self.server_offset_us.load(Ordering::Relaxed)).max(0) as u64
-    }
-
-    /// Folds a sample into a moving average (weight 1/8; the first sample is taken as is).
-    pub(crate) fn average(average: &AtomicU64, sample: u64) {
-        let _ = average.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-            Some(if old == 0 { sample.max(1) } else { (old * 7 + sample) / 8 }.max(1))
-        });
-    }
-
-    pub(crate) fn count(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-}
+use crate::{claimer, finisher, heartbeat, lease};
 
 /// Sets up a [`Node`]: the Redis URL, the queue, its handlers and how it claims.
 pub struct NodeBuilder {
@@ -450,7 +222,7 @@ impl NodeBuilder {
             promote_now: crossbeam_channel::bounded(1),
             run_us: AtomicU64::new(0),
         });
-        heartbeat::announce(&shared, &mut Conn::open(&self.url)?)?;
+        lease::announce(&shared, &mut Conn::open(&self.url)?)?;
         let spawn = |name: &str, body: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
                 .name(format!("taskwheel-redis-{name}"))
@@ -619,7 +391,7 @@ impl Node {
         }
         shared.closing.store(true, Ordering::SeqCst);
         let _ = finish.join();
-        let release = heartbeat::release_held(shared, &self.url);
+        let release = lease::release_held(shared, &self.url);
         shared.quiet.store(true, Ordering::SeqCst);
         let _ = beat.join();
         release.map(|_| self.stats())

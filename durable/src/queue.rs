@@ -9,8 +9,8 @@ use redis::Value;
 
 use crate::conn::Conn;
 use crate::error::Error;
-use crate::reply::{array, number, text};
-use crate::scripts::{call, query, query_pipeline, scripts};
+use crate::protocol::reply::{array, number, text};
+use crate::protocol::{call, query, query_pipeline, scripts};
 use crate::spec::{
     DurableTask, Schedule, When, check_name, duration_micros, encode_retry, from_micros, micros, time_micros,
 };

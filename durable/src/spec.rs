@@ -181,6 +181,11 @@ pub(crate) fn from_micros(micros: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_micros(micros)
 }
 
+/// A duration in whole microseconds for a setting already checked (one too long reads as the scripts' largest).
+pub(crate) fn micros_of(duration: Duration) -> u64 {
+    duration_micros("a duration", duration).unwrap_or(u64::MAX >> 11)
+}
+
 /// A duration in whole microseconds, refusing one that does not fit the scripts' numbers (2^53 µs, 285 years).
 pub(crate) fn duration_micros(what: &str, duration: Duration) -> Result<u64, Error> {
     const MAX: u128 = 1 << 53;

@@ -1,7 +1,17 @@
-//! The Lua scripts: every state change of a durable task is one of them, run with `EVALSHA` (the `redis` crate
-//! loads a script the server does not know yet and retries).
+//! The protocol with Redis: every state change of a durable task is one Lua script (`src/protocol/lua/`, its keys and
+//! fields documented at the top of `common.lua`), run with `EVALSHA` (loaded again when the server forgot it). Each
+//! script the node runs has one typed function here, an arguments struct in and the parsed reply out, so that no
+//! job builds a script's arguments by position: `claim`, `lease` (renew, release), `finish`, `recovery` (recover,
+//! sweep) and `schedules` (materialize).
 
 use std::sync::OnceLock;
+
+pub(crate) mod claim;
+pub(crate) mod finish;
+pub(crate) mod lease;
+pub(crate) mod recovery;
+pub(crate) mod reply;
+pub(crate) mod schedules;
 
 use redis::{Cmd, Connection, ErrorKind, FromRedisValue, Pipeline, RedisError, RedisResult, Script, ServerErrorKind};
 
