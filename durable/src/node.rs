@@ -34,7 +34,7 @@ pub struct NodeBuilder {
 impl NodeBuilder {
     /// Registers `handler` under `name`. It runs on one of the node's workers with the task's payload, and its
     /// result says how the run ended, as a closure's does in the in-process engine (`()`, `Result<(), E>`, an exit
-    /// code, or a [`RunOutcome`]); a panic is caught and counts as a failure.
+    /// code, or a [`RunOutcome`](taskwheel::RunOutcome)); a panic is caught and counts as a failure.
     pub fn handler<F, R>(mut self, name: impl Into<String>, handler: F) -> NodeBuilder
     where
         F: Fn(&DurableContext<'_>, &[u8]) -> R + Send + Sync + 'static,
