@@ -223,8 +223,8 @@ fn run_fault(fault: Fault) {
     let (expected, refused) = submit(&queue, scale.tasks);
     let submitted_in = t0.elapsed();
     std::thread::sleep(FAULT_AT.saturating_sub(t0.elapsed()));
-    // The fault. `fault_us`: when it began (for a node, just before the signal: a run it started until then was in
-    // flight there); `faulted`: the node it hit.
+    // The fault. `fault_us`: when it began (for a node, as the signal has been delivered: a run it started until
+    // then was in flight there, and it starts none after); `faulted`: the node it hit.
     let mut fault_us = now_us();
     let mut faulted = None;
     let mut held_at_fault = Vec::new();
@@ -232,8 +232,8 @@ fn run_fault(fault: Fault) {
         Fault::None => {}
         Fault::NodeKill => {
             held_at_fault = held_by(&server, "n1");
+            nodes[1].kill(); // SIGKILL, and reaped: it runs nothing after this
             fault_us = now_us();
-            nodes[1].kill();
             faulted = Some("n1");
             std::thread::sleep(Duration::from_secs(2));
             nodes.push(NodeProcess::start(&url, &args, "n1-again", &server.dir));
@@ -241,8 +241,8 @@ fn run_fault(fault: Fault) {
         Fault::NodeStop => {
             held_at_fault = held_by(&server, "n1");
             let pid = nodes[1].child.id();
+            signal(pid, "-STOP"); // kill(1) has returned: the signal was delivered, the process is stopped
             fault_us = now_us();
-            signal(pid, "-STOP");
             faulted = Some("n1");
             std::thread::sleep(scale.lease() + Duration::from_secs(2));
             signal(pid, "-CONT");
