@@ -719,3 +719,43 @@ fn weighted_priority_gives_each_priority_its_share_and_starves_none() {
     assert!(matches!(err, Err(taskwheel_redis::Error::InvalidOption(_))));
     drop(node);
 }
+
+/// Finding 8: under a steady load, once retention is reached, Redis holds a flat number of keys and a flat amount
+/// of memory (retention by count here, which makes the point reached exact: 2,000 finished records).
+#[test]
+fn redis_memory_stays_flat_under_a_steady_load_once_retention_is_reached() {
+    let Some(server) = RedisServer::start("memory_soak") else { return };
+    let options = QueueOptions { max_finished: 2_000, ..QueueOptions::default() };
+    let node = fast(Node::builder(server.url(), "soak")).workers(2).options(options.clone());
+    let node = node.handler("work", |_c, _p: &[u8]| ()).start().unwrap();
+    let queue = Queue::connect_with(&server.url(), "soak", options).unwrap();
+    let mut con = server.connection();
+    let mut samples: Vec<(u64, u64)> = Vec::new(); // (keys, used_memory) after each round
+    for round in 1..=15u64 {
+        let batch: Vec<DurableTask> = (0..2_000)
+            .map(|i| DurableTask::new("work", format!("round {round} task {i} {}", "x".repeat(64))))
+            .collect();
+        queue.submit_all(&batch).unwrap();
+        wait_for("the round to end", LIMIT, || queue.stats().unwrap().counter("succeeded") == round * 2_000);
+        wait_for("the count limit to apply", LIMIT, || queue.stats().unwrap().finished <= 2_000);
+        let keys: u64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+        let info: String = redis::cmd("INFO").arg("memory").query(&mut con).unwrap();
+        let used = info
+            .lines()
+            .find_map(|line| line.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("used_memory in INFO");
+        samples.push((keys, used));
+    }
+    let (keys_3, used_3) = samples[2];
+    let (keys_15, used_15) = samples[14];
+    eprintln!(
+        "memory soak: 15 rounds of 2,000 tasks, 2,000 finished records kept: {keys_3} keys and {:.2} MB after round \
+         3, {keys_15} keys and {:.2} MB after round 15",
+        used_3 as f64 / 1e6,
+        used_15 as f64 / 1e6
+    );
+    assert!(keys_15 <= keys_3 + 5, "keys grew from {keys_3} to {keys_15}");
+    assert!(used_15 <= used_3 + used_3 / 10, "memory grew from {used_3} to {used_15} bytes");
+    drop(node);
+}
