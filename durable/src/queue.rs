@@ -9,8 +9,9 @@ use redis::Value;
 
 use crate::conn::Conn;
 use crate::error::Error;
+use crate::protocol;
+use crate::protocol::queue::{Declare, Enqueue};
 use crate::protocol::reply::{array, number, text};
-use crate::protocol::{call, query, query_pipeline, scripts};
 use crate::spec::{
     DurableTask, Schedule, When, check_name, duration_micros, encode_retry, from_micros, micros, time_micros,
 };
@@ -150,9 +151,8 @@ impl Queue {
     /// [`Error::PayloadTooLarge`], [`Error::InvalidName`], [`Error::InvalidOption`] before anything is sent;
     /// [`Error::Connect`] or [`Error::Redis`] when Redis did not take it.
     pub fn submit(&self, task: &DurableTask) -> Result<Submitted, Error> {
-        let cmd = self.enqueue_cmd(task)?;
-        let reply: Value = self.conn.lock().run(|con| query(con, &cmd))?;
-        submitted(&reply)
+        let mut submitted = self.submit_all(std::slice::from_ref(task))?;
+        submitted.pop().ok_or_else(|| Error::Protocol("no reply to a submission".into()))
     }
 
     /// Submits many tasks in one round trip (one script call each, pipelined). Each is checked before any is sent.
@@ -161,35 +161,36 @@ impl Queue {
     ///
     /// As [`submit`](Self::submit); on a connection error some of them may have been taken.
     pub fn submit_all(&self, tasks: &[DurableTask]) -> Result<Vec<Submitted>, Error> {
-        let mut pipe = redis::pipe();
-        for task in tasks {
-            pipe.add_command(self.enqueue_cmd(task)?);
-        }
-        let replies: Vec<Value> = self.conn.lock().run(|con| query_pipeline(con, &pipe))?;
-        replies.iter().map(submitted).collect()
+        let encoded = tasks.iter().map(|task| self.encode(task)).collect::<Result<Vec<_>, _>>()?;
+        let replies = protocol::queue::enqueue(&mut self.conn.lock(), &self.base, &encoded)?;
+        Ok(replies
+            .into_iter()
+            .map(|r| Submitted { id: r.id, duplicate: r.duplicate, due: from_micros(r.due_us) })
+            .collect())
     }
 
-    fn enqueue_cmd(&self, task: &DurableTask) -> Result<redis::Cmd, Error> {
+    /// Checks a task against every limit a node enforces, and encodes it for the script.
+    fn encode<'a>(&self, task: &'a DurableTask) -> Result<Enqueue<'a>, Error> {
         task.check()?;
         if task.payload.len() > self.options.max_payload {
             return Err(Error::PayloadTooLarge { len: task.payload.len(), max: self.options.max_payload });
         }
-        let (mode, time) = match task.when {
-            When::Now => ("in", 0),
-            When::After(delay) => ("in", duration_micros("a delay", delay)?),
-            When::At(time) => ("at", time_micros(time)?),
+        let (at, time_us) = match task.when {
+            When::Now => (false, 0),
+            When::After(delay) => (false, duration_micros("a delay", delay)?),
+            When::At(time) => (true, time_micros(time)?),
         };
-        let mut cmd = call(&scripts().enqueue, &self.base);
-        cmd.arg(&task.handler)
-            .arg(&task.payload[..])
-            .arg(mode)
-            .arg(time)
-            .arg(task.priority.code())
-            .arg(task.key.as_deref().unwrap_or(""))
-            .arg(task.timeout.map(|t| duration_micros("a timeout", t)).transpose()?.unwrap_or(0))
-            .arg(encode_retry(task.retry.as_ref())?)
-            .arg(duration_micros("the signal horizon", self.options.signal_horizon)?);
-        Ok(cmd)
+        Ok(Enqueue {
+            handler: &task.handler,
+            payload: &task.payload,
+            at,
+            time_us,
+            priority: task.priority.code(),
+            key: task.key.as_deref().unwrap_or(""),
+            timeout_us: task.timeout.map(|t| duration_micros("a timeout", t)).transpose()?.unwrap_or(0),
+            retry: encode_retry(task.retry.as_ref())?,
+            signal_us: duration_micros("the signal horizon", self.options.signal_horizon)?,
+        })
     }
 
     /// The task with this id, or `None` when there is none (never submitted, or its retention ended).
@@ -212,15 +213,8 @@ impl Queue {
     ///
     /// [`Error::Connect`] / [`Error::Redis`].
     pub fn cancel(&self, id: u64) -> Result<DurableCancel, Error> {
-        let mut cmd = call(&scripts().cancel, &self.base);
-        cmd.arg(id).arg(duration_micros("retention", self.options.retention)?);
-        let reply: String = self.conn.lock().run(|con| query(con, &cmd))?;
-        Ok(match reply.as_str() {
-            "cancelled" => DurableCancel::Cancelled,
-            "requested" => DurableCancel::Requested,
-            "finished" => DurableCancel::AlreadyFinished,
-            _ => DurableCancel::Unknown,
-        })
+        let retain_us = duration_micros("retention", self.options.retention)?;
+        protocol::queue::cancel(&mut self.conn.lock(), &self.base, id, retain_us)
     }
 
     /// Declares a schedule (or replaces one of that name; an unchanged one keeps its next occurrence, so every node
@@ -241,21 +235,21 @@ impl Queue {
         };
         let (kind, expression, zone) = schedule.recurrence.encode()?;
         let (misfire, grace) = schedule.encode_misfire()?;
-        let mut cmd = call(&scripts().schedule, &self.base);
-        cmd.arg(&schedule.name)
-            .arg(&schedule.handler)
-            .arg(&schedule.payload[..])
-            .arg(kind)
-            .arg(expression)
-            .arg(zone)
-            .arg(schedule.priority.code())
-            .arg(schedule.timeout.map(|t| duration_micros("a timeout", t)).transpose()?.unwrap_or(0))
-            .arg(encode_retry(schedule.retry.as_ref())?)
-            .arg(first)
-            .arg(&misfire)
-            .arg(grace);
-        let changed: u64 = self.conn.lock().run(|con| query(con, &cmd))?;
-        Ok(changed == 1)
+        let declare = Declare {
+            name: &schedule.name,
+            handler: &schedule.handler,
+            payload: &schedule.payload,
+            kind: kind.to_string(),
+            expression,
+            zone,
+            priority: schedule.priority.code(),
+            timeout_us: schedule.timeout.map(|t| duration_micros("a timeout", t)).transpose()?.unwrap_or(0),
+            retry: encode_retry(schedule.retry.as_ref())?,
+            first_us: first,
+            misfire,
+            grace_us: grace,
+        };
+        protocol::queue::schedule(&mut self.conn.lock(), &self.base, &declare)
     }
 
     /// Removes a schedule; occurrences already created stay. Returns whether it existed.
@@ -265,10 +259,7 @@ impl Queue {
     /// [`Error::InvalidName`] for a name no schedule can have; [`Error::Connect`] / [`Error::Redis`].
     pub fn unschedule(&self, name: &str) -> Result<bool, Error> {
         check_name("schedule", name)?;
-        let mut cmd = call(&scripts().unschedule, &self.base);
-        cmd.arg(name);
-        let removed: u64 = self.conn.lock().run(|con| query(con, &cmd))?;
-        Ok(removed == 1)
+        protocol::queue::unschedule(&mut self.conn.lock(), &self.base, name)
     }
 
     /// The Redis server's clock, which every due time and lease is measured on.
@@ -348,12 +339,6 @@ impl Queue {
 /// one Redis Cluster slot.
 pub(crate) fn base_key(name: &str) -> String {
     format!("tw:{{{name}}}")
-}
-
-fn submitted(reply: &Value) -> Result<Submitted, Error> {
-    let items = array(reply)?;
-    let [id, duplicate, due] = items else { return Err(Error::Protocol(format!("enqueue replied {reply:?}"))) };
-    Ok(Submitted { id: number(id)?, duplicate: number(duplicate)? == 1, due: from_micros(number(due)?) })
 }
 
 fn task_info(id: u64, fields: Vec<(String, Vec<u8>)>) -> Result<TaskInfo, Error> {

@@ -1,14 +1,15 @@
 //! The protocol with Redis: every state change of a durable task is one Lua script (`src/protocol/lua/`, its keys and
 //! fields documented at the top of `common.lua`), run with `EVALSHA` (loaded again when the server forgot it). Each
-//! script the node runs has one typed function here, an arguments struct in and the parsed reply out, so that no
-//! job builds a script's arguments by position: `claim`, `lease` (renew, release), `finish`, `recovery` (recover,
-//! sweep) and `schedules` (materialize).
+//! script has one typed function here, an arguments struct in and the parsed reply out, so that nothing else builds
+//! a script's arguments by position: the clients' `queue` (enqueue, cancel, schedule, unschedule) and the node's
+//! `claim`, `lease` (renew, release), `finish`, `recovery` (recover, sweep) and `schedules` (materialize).
 
 use std::sync::OnceLock;
 
 pub(crate) mod claim;
 pub(crate) mod finish;
 pub(crate) mod lease;
+pub(crate) mod queue;
 pub(crate) mod recovery;
 pub(crate) mod reply;
 pub(crate) mod schedules;
