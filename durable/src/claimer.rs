@@ -102,16 +102,9 @@ pub(crate) fn run(shared: &Arc<NodeShared>, mut conn: Conn) {
             let now = Instant::now();
             shared.held.lock().values().filter(|held| held.at <= now && !held.ended).count()
         };
-        let prefetch = config.prefetch.unwrap_or_else(|| {
-            // As many runs as the workers finish during one claim's round trip: one ahead for long tasks, a batch
-            // for tasks of microseconds.
-            let run_us = shared.run_us.load(Ordering::Relaxed);
-            if run_us == 0 || round_trip_us == 0 {
-                return config.workers;
-            }
-            let per_trip = (config.workers as u64).saturating_mul(round_trip_us) / run_us;
-            (per_trip as usize).clamp(1, config.batch)
-        });
+        let prefetch = config
+            .prefetch
+            .unwrap_or_else(|| auto_prefetch(config, shared.run_us.load(Ordering::Relaxed), round_trip_us));
         let free = (config.workers + prefetch).saturating_sub(busy);
         if due_waiting && free < prefetch.div_ceil(2) {
             // Due work waits, but fewer than half the prefetch are free: claim once that many are (a claim per run
@@ -166,6 +159,18 @@ pub(crate) fn run(shared: &Arc<NodeShared>, mut conn: Conn) {
         }
     }
     shared.counters.reconnects.fetch_add(conn.reconnects, Ordering::Relaxed);
+}
+
+/// The prefetch that follows the work: as many runs as the workers finish during two claims' round trips (the next
+/// claim is sent once half of it is free, so the workers still have work while its reply travels), at least 1 and at
+/// most four batches: long tasks are claimed one ahead, tasks of microseconds several batches ahead (a prefetch of
+/// one batch left the workers idle during each claim: about 6% fewer tasks a second in `durable_vs_bullmq`).
+fn auto_prefetch(config: &NodeConfig, run_us: u64, round_trip_us: u64) -> usize {
+    if run_us == 0 || round_trip_us == 0 {
+        return config.workers;
+    }
+    let per_trips = (config.workers as u64).saturating_mul(round_trip_us).saturating_mul(2) / run_us;
+    usize::try_from(per_trips).unwrap_or(usize::MAX).clamp(1, config.batch.saturating_mul(4))
 }
 
 /// The next seed for a weighted claim's draws (splitmix64), within 1 to 2^31 - 2 as the script's generator needs.

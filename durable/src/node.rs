@@ -85,10 +85,10 @@ impl NodeBuilder {
 
     /// How many tasks already due the node claims beyond its free workers. Due work is claimed up to
     /// `workers + prefetch` not yet ended at once, so that idle nodes find the rest instead of one node hoarding
-    /// it. By default the prefetch follows the work: as many runs as the workers finish during one claim's round
-    /// trip (measured, as moving averages of run time and round trip), at least 1 and at most the
-    /// [`batch`](Self::batch): long tasks are claimed one ahead, tasks of microseconds a batch at a time. Tasks due later, within the horizon, are claimed up to
-    /// [`max_claimed`](Self::max_claimed).
+    /// it. By default the prefetch follows the work: as many runs as the workers finish during two claims' round
+    /// trips (measured, as moving averages of run time and round trip), at least 1 and at most four
+    /// [`batch`](Self::batch)es: long tasks are claimed one ahead, tasks of microseconds several batches ahead.
+    /// Tasks due later, within the horizon, are claimed up to [`max_claimed`](Self::max_claimed).
     pub fn prefetch(mut self, prefetch: usize) -> NodeBuilder {
         self.config.prefetch = Some(prefetch);
         self

@@ -20,31 +20,98 @@ local weights, seed = ARGV[8], tonumber(ARGV[9])
 -- later ones by due time. Ties: handler order, then order within a handler. With weights (as asynq's weighted
 -- queues), the already-due tasks are taken instead from a priority drawn for each in proportion to the weights of
 -- the priorities that have some, each priority's in due order: low-priority work is never starved.
-local candidates = {}
-local sources = 0 -- due sets that gave candidates: with one, they are in order already
+-- Each due set's ranges are kept as they come (one table per range, not one per task): with one range or two of
+-- one set, the common case, they are in order already and are claimed as they stand.
+-- Already-due tasks come without their due times when the node runs one handler: they are ordered by priority,
+-- then as their set orders them, and formatting a score costs the server more than the rest of a task's claim.
+local ranges = {} -- {found (id, score, ... or id, id, ...), handler, handler index, priority, due set, scored}
+local scored = #ARGV > 10
 for i = 10, #ARGV do
   local h = ARGV[i]
   for _, pr in ipairs({'0', '1', '2'}) do
     local zdue = dkey(h, pr)
-    local due_now = redis.call('ZRANGEBYSCORE', zdue, '-inf', s(now), 'WITHSCORES', 'LIMIT', 0,
-      math.min(left_due, left) + 1)
-    local later = redis.call('ZRANGEBYSCORE', zdue, '(' .. s(now), s(limit), 'WITHSCORES', 'LIMIT', 0, left)
-    if #due_now + #later > 0 then sources = sources + 1 end
-    for _, found in ipairs({due_now, later}) do
-      for j = 1, #found, 2 do
-        candidates[#candidates + 1] = {found[j], tonumber(found[j + 1]), h, i, #candidates, tonumber(pr), zdue}
-      end
+    local most_due = math.min(left_due, left) + 1
+    local due_now
+    if scored then
+      due_now = redis.call('ZRANGEBYSCORE', zdue, '-inf', s(now), 'WITHSCORES', 'LIMIT', 0, most_due)
+    else
+      due_now = redis.call('ZRANGEBYSCORE', zdue, '-inf', s(now), 'LIMIT', 0, most_due)
+    end
+    local got = scored and #due_now / 2 or #due_now
+    if got > 0 then ranges[#ranges + 1] = {due_now, h, i, tonumber(pr), zdue, scored} end
+    if got < left then -- else the claim is full of due tasks already
+      local later = redis.call('ZRANGEBYSCORE', zdue, '(' .. s(now), s(limit), 'WITHSCORES', 'LIMIT', 0, left)
+      if #later > 0 then ranges[#ranges + 1] = {later, h, i, tonumber(pr), zdue, true} end
     end
   end
 end
-if sources > 1 then table.sort(candidates, function(x, y)
+local out = {s(now), 0}
+-- Claims one task (unless the claim is full, or it is due and the due limit is reached).
+local function take(id, due, h, zdue)
+  if left <= 0 then return end
+  if due <= now and left_due <= 0 then
+    out[2] = 1 -- due work left for another node, or for this one once a worker is free
+    return
+  end
+  local t = tkey(id)
+  redis.call('ZREM', zdue, id)
+  if redis.call('EXISTS', t) == 1 then
+    local a = redis.call('HINCRBY', t, 'a', 1)
+    local whole = due <= promote
+    local ends = now + (whole and lease or reserve)
+    redis.call('HSET', t, 'st', 'active', 'n', node, 'lu', s(ends), 'rs', whole and '0' or '1')
+    redis.call('ZADD', base .. ':active', s(ends), id)
+    local f = redis.call('HMGET', t, 'p', 'due', 'pr', 'to', 'f', 'c', 'r', 'sch')
+    out[#out + 1] = {id, a, h, f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], whole and 1 or 0}
+    left = left - 1
+    if due <= now then left_due = left_due - 1 end
+  end
+end
+local one_set = #ranges <= 1 or (#ranges == 2 and ranges[1][5] == ranges[2][5])
+if one_set then -- one priority of one handler: the weights have nothing to choose between
+  for _, r in ipairs(ranges) do
+    local found = r[1]
+    if r[6] then
+      for j = 1, #found, 2 do
+        if left <= 0 then break end
+        take(found[j], tonumber(found[j + 1]), r[2], r[5])
+      end
+    else
+      for j = 1, #found do
+        if left <= 0 then break end
+        take(found[j], now, r[2], r[5])
+      end
+    end
+  end
+  return out
+end
+-- Of each handler and priority, the earliest already-due tasks (one more than may be taken, to tell whether some
+-- are left) and the earliest due later within the horizon. Already-due tasks go first, the higher priority first
+-- (strict: a high task waiting behind any number of normal ones is taken before them), then by due time; the
+-- later ones by due time. Ties: handler order, then order within a handler. With weights (as asynq's weighted
+-- queues), the already-due tasks are taken instead from a priority drawn for each in proportion to the weights of
+-- the priorities that have some, each priority's in due order: low-priority work is never starved.
+local candidates = {}
+for _, r in ipairs(ranges) do
+  local found = r[1]
+  if r[6] then
+    for j = 1, #found, 2 do
+      candidates[#candidates + 1] = {found[j], tonumber(found[j + 1]), r[2], r[3], #candidates, r[4], r[5]}
+    end
+  else -- already due, of the one handler: ordered by priority, then as listed
+    for j = 1, #found do
+      candidates[#candidates + 1] = {found[j], now, r[2], r[3], #candidates, r[4], r[5]}
+    end
+  end
+end
+table.sort(candidates, function(x, y)
   local x_due, y_due = x[2] <= now, y[2] <= now
   if x_due ~= y_due then return x_due end
   if x_due and x[6] ~= y[6] then return x[6] < y[6] end
   if x[2] ~= y[2] then return x[2] < y[2] end
   if x[4] ~= y[4] then return x[4] < y[4] end
   return x[5] < y[5]
-end) end
+end)
 if weights ~= '' then
   local w = {}
   for x in string.gmatch(weights, '%d+') do w[#w + 1] = tonumber(x) end
@@ -78,26 +145,8 @@ if weights ~= '' then
   for _, c in ipairs(rest) do ordered[#ordered + 1] = c end
   candidates = ordered
 end
-local out = {s(now), 0}
 for _, c in ipairs(candidates) do
   if left <= 0 then break end
-  local id, due, h, zdue = c[1], c[2], c[3], c[7]
-  if due <= now and left_due <= 0 then
-    out[2] = 1 -- due work left for another node, or for this one once a worker is free
-  else
-    local t = tkey(id)
-    redis.call('ZREM', zdue, id)
-    if redis.call('EXISTS', t) == 1 then
-      local a = redis.call('HINCRBY', t, 'a', 1)
-      local whole = due <= promote
-      local ends = now + (whole and lease or reserve)
-      redis.call('HSET', t, 'st', 'active', 'n', node, 'lu', s(ends), 'rs', whole and '0' or '1')
-      redis.call('ZADD', base .. ':active', s(ends), id)
-      local f = redis.call('HMGET', t, 'p', 'due', 'pr', 'to', 'f', 'c', 'r', 'sch')
-      out[#out + 1] = {id, a, h, f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], whole and 1 or 0}
-      left = left - 1
-      if due <= now then left_due = left_due - 1 end
-    end
-  end
+  take(c[1], c[2], c[3], c[7])
 end
 return out

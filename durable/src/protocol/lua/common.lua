@@ -56,13 +56,16 @@ local function waiting(h)
 end
 -- A terminal state: out of the due and active sets, its key released, its record kept `retain` microseconds.
 local function finish(id, t, state, now, retain, err)
-  redis.call('HSET', t, 'st', state, 'fin', s(now), 'n', '')
-  if err then redis.call('HSET', t, 'e', err) end
+  local was = redis.call('HMGET', t, 'st', 'h', 'pr', 'k')
+  if err then
+    redis.call('HSET', t, 'st', state, 'fin', s(now), 'n', '', 'e', err)
+  else
+    redis.call('HSET', t, 'st', state, 'fin', s(now), 'n', '')
+  end
   redis.call('ZREM', base .. ':active', id)
-  local hp = redis.call('HMGET', t, 'h', 'pr')
-  redis.call('ZREM', dkey(hp[1], hp[2]), id)
+  if was[1] ~= 'active' then redis.call('ZREM', dkey(was[2], was[3]), id) end -- a cancellation while it waited
   redis.call('ZADD', base .. ':done', s(now + retain), id)
-  release_key(id, redis.call('HGET', t, 'k'))
+  release_key(id, was[4])
   redis.call('PEXPIRE', t, math.max(1, math.floor(retain / 1000)))
   count(state)
 end
