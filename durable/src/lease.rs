@@ -186,6 +186,62 @@ mod tests {
         assert_eq!(got, vec![(1, true), (3, false), (5, true)]);
     }
 
+    /// Finding 2 against a real server: a renew sent under a claim's old token, arriving after the node's own retry
+    /// of the task was claimed again, reports the old claim lost, and the node forgets that claim only.
+    #[test]
+    fn a_renew_that_crosses_a_reclaim_of_the_same_task_loses_only_the_old_claim_on_a_real_server() {
+        use crate::outcome::Outcome;
+        use crate::protocol::claim::{ClaimArgs, claim};
+        use crate::protocol::finish::{Keep, finish};
+        use crate::{DurableTask, Queue};
+
+        let Some(server) = crate::test_support::RedisServer::start("renew_crosses_reclaim") else { return };
+        let queue = Queue::connect(&server.url(), "jobs").unwrap();
+        let id = queue.submit(&DurableTask::new("h", "x")).unwrap().id;
+        let mut conn = Conn::open(&server.url()).unwrap();
+        let base = crate::queue::base_key("jobs");
+        let handlers = ["h".to_string()];
+        let args = ClaimArgs {
+            node: "n1",
+            lease_us: 30_000_000,
+            horizon_us: 2_000_000,
+            reserve_us: 3_000_000,
+            promote_us: 250_000,
+            most: 10,
+            most_due: 10,
+            weights: None,
+            seed: 1,
+            handlers: &handlers,
+        };
+        let first = claim(&mut conn, &base, &args).unwrap().tasks;
+        assert_eq!(first.iter().map(|t| (t.id, t.token)).collect::<Vec<_>>(), [(id, 1)]);
+        // Its run fails and is retried at once; the node claims the retry (token 2) while a renew of token 1 is on
+        // its way.
+        let keep = Keep { succeeded_us: 60_000_000, others_us: 60_000_000, most: 0, signal_us: 2_000_000 };
+        let retry = Finished { id, token: 1, outcome: Outcome::Retry { delay_us: 0 }, error: "flaky".into() };
+        assert_eq!(finish(&mut conn, &base, keep, &[retry], Duration::from_secs(5)).unwrap(), 0);
+        let second = claim(&mut conn, &base, &args).unwrap().tasks;
+        assert_eq!(second.iter().map(|t| (t.id, t.token)).collect::<Vec<_>>(), [(id, 2)]);
+        let renew_with = |conn: &mut Conn, token: u64| {
+            let renewals = [Renewal { id, token, full: true }];
+            let args = RenewArgs {
+                node: "n1",
+                lease_us: 30_000_000,
+                reserve_us: 3_000_000,
+                handlers: &handlers,
+                renewals: &renewals,
+            };
+            protocol::lease::renew(conn, &base, &args).unwrap()
+        };
+        let late = renew_with(&mut conn, 1);
+        assert_eq!(late.lost, [(id, 1)], "the old claim is reported lost under its own token");
+        let mut table: HashMap<u64, u64> = [(id, 2)].into_iter().collect();
+        assert!(forget_lost(&mut table, &late.lost, |token| *token).is_empty(), "the new claim is not forgotten");
+        assert_eq!(table.get(&id), Some(&2));
+        let current = renew_with(&mut conn, 2);
+        assert!(current.lost.is_empty(), "the new claim renews");
+    }
+
     #[test]
     fn a_lost_claim_is_forgotten_only_under_its_own_token() {
         // Task 7 was renewed under token 4, then lost; meanwhile this node claimed it again under token 5.

@@ -27,6 +27,11 @@ mod shared;
 mod spec;
 mod state;
 
+/// The integration tests' real `redis-server`, for the unit tests that need one.
+#[cfg(test)]
+#[path = "../tests/support/mod.rs"]
+mod test_support;
+
 pub use context::DurableContext;
 pub use error::Error;
 pub use node::{Node, NodeBuilder, NodeStats};
