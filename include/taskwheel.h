@@ -105,7 +105,8 @@ enum tw_status
   TW_ERR_DUPLICATE_KEY = 8,
   // The task names a group the engine was not configured with.
   TW_ERR_UNKNOWN_GROUP = 9,
-  // `tw_wheel_next_expiration`: no timer is pending.
+  // Nothing to give: `tw_wheel_next_expiration` and `tw_wheel_timeout` when no timer is pending,
+  // `tw_wheel_pop_expired` when no expired timer is queued (timers not yet due may be pending).
   TW_ERR_EMPTY = 10,
   // The operating system refused to start an engine thread.
   TW_ERR_SPAWN = 11,
@@ -736,8 +737,9 @@ tw_status tw_wheel_timer(const struct tw_wheel *wheel,
                          void **user_data_out);
 
 // Writes how many ticks from the wheel's current time until its earliest timer is due (0 when one is due
-// already) — what an `epoll_wait` loop converts into its timeout, as timeout.c's `timeouts_timeout` does.
-// `TW_ERR_EMPTY` when no timer is pending (sleep without a timeout).
+// already, or when an expired timer still waits for `tw_wheel_pop_expired`) — what an `epoll_wait` loop converts
+// into its timeout, as timeout.c's `timeouts_timeout` does. `TW_ERR_EMPTY` when no timer is pending or queued
+// (sleep without a timeout).
 //
 // # Safety
 //
@@ -1012,6 +1014,18 @@ tw_status tw_wait(const struct tw_engine *engine,
                   tw_task_id id,
                   uint64_t timeout_ns,
                   tw_state *out);
+
+// Blocks until the engine is idle as of now: every task due by the engine's clock has run (and the tasks those
+// runs submitted that are due too), and no run is queued or in progress; or until `timeout_ns` passed on the
+// engine's clock (`TW_ERR_TIMEOUT`; `UINT64_MAX` waits forever). What a host calls after submitting a burst,
+// instead of polling `tw_engine_stats`. Beside periodic work that is always running or due, pass a timeout.
+// Called from inside one of the engine's tasks it returns `TW_ERR_WOULD_DEADLOCK` at once.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine.
+tw_status tw_wait_idle(const struct tw_engine *engine,
+                       uint64_t timeout_ns);
 
 // Writes what the task has done so far to `*out`: its state and, once a run has returned, that run's return
 // code. Works for a live task, a joinable one until it is released, and a detached one among the recently

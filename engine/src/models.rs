@@ -377,7 +377,7 @@ fn a_task_a_worker_ended_is_always_found_and_recorded_before_wait_idle_returns()
             Found::Ended(summary) => summary.state,
         });
         assert!(matches!(seen, Some(TaskState::Pending | TaskState::Running | TaskState::Succeeded)), "{seen:?}");
-        shared.wait_idle();
+        shared.wait_idle(None);
         assert!(
             matches!(shared.registry.get(id), Some(Found::Ended(summary)) if summary.state == TaskState::Succeeded),
             "wait_idle returned before the worker recorded the task's end"

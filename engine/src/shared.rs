@@ -8,6 +8,8 @@
 //! `run::groups`), the ends (`wait::ends`). The public face, [`Engine`](crate::Engine),
 //! [`Spawner`](crate::Spawner) and [`TaskHandle`](crate::TaskHandle), lives in `api` and only calls in here.
 
+use std::time::Instant;
+
 use crate::config::Config;
 use crate::error::Error;
 use crate::observe::stats::{Counters, Lateness, Queued, Stats};
@@ -240,13 +242,16 @@ impl Shared {
         }
     }
 
-    pub(crate) fn wait_idle(&self) {
+    pub(crate) fn wait_idle(&self, deadline: Option<Instant>) -> bool {
         loop {
             let before = self.run.dispatched();
             let ticket = self.tick.request_sync();
-            self.time.clock().wait(self.ends.changes(), None, || self.tick.synced(ticket) && self.run.in_flight() == 0);
+            let idle = || self.tick.synced(ticket) && self.run.in_flight() == 0;
+            if !self.time.clock().wait(self.ends.changes(), deadline, idle) {
+                return false;
+            }
             if self.run.dispatched() == before {
-                return;
+                return true;
             }
         }
     }

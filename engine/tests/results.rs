@@ -60,13 +60,29 @@ fn join_gives_the_error_value_itself_with_its_source_chain() {
 }
 
 #[test]
+fn a_panics_message_is_the_message_itself_and_none_for_a_non_string_payload() {
+    let engine = engine();
+    let formatted = engine.spawn_with_result(|_| -> Result<u8, Refused> { panic!("kaboom {}", 7) }).unwrap();
+    assert_eq!(formatted.join().unwrap_err().panic_message().as_deref(), Some("kaboom 7"));
+    let opaque = engine.spawn_with_result(|_| -> Result<u8, Refused> { std::panic::panic_any(42_u32) }).unwrap();
+    let error = opaque.join().unwrap_err();
+    assert_eq!(error.panic_message(), None, "a non-string payload has no message");
+    let JoinError::Panicked(payload) = error else { panic!("not a panic") };
+    assert_eq!(payload.downcast_ref::<u32>(), Some(&42));
+    let refused =
+        engine.spawn_with_result(|_| -> Result<u8, Refused> { Err(Refused { cause: std::io::Error::other("no") }) });
+    assert_eq!(refused.unwrap().join().unwrap_err().panic_message(), None, "not a panic");
+}
+
+#[test]
 fn a_panic_is_its_own_outcome_with_its_payload() {
     let engine = engine();
     let job = engine.spawn_with_result(|_| -> Result<u8, Refused> { panic!("disk on fire") }).unwrap();
     let task = job.task().clone();
     let error = job.join().unwrap_err();
     assert!(matches!(error, JoinError::Panicked(_)), "{error:?}");
-    assert_eq!(error.panic_message().as_deref(), Some("panicked: disk on fire"));
+    assert_eq!(error.panic_message().as_deref(), Some("disk on fire"), "the message itself");
+    assert_eq!(error.to_string(), "the task panicked: disk on fire");
     let JoinError::Panicked(payload) = error else { unreachable!() };
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"disk on fire"));
     assert_eq!(task.state(), TaskState::Failed);

@@ -201,6 +201,29 @@ pub unsafe extern "C" fn tw_wait(
     })
 }
 
+/// Blocks until the engine is idle as of now: every task due by the engine's clock has run (and the tasks those
+/// runs submitted that are due too), and no run is queued or in progress; or until `timeout_ns` passed on the
+/// engine's clock (`TW_ERR_TIMEOUT`; `UINT64_MAX` waits forever). What a host calls after submitting a burst,
+/// instead of polling `tw_engine_stats`. Beside periodic work that is always running or due, pass a timeout.
+/// Called from inside one of the engine's tasks it returns `TW_ERR_WOULD_DEADLOCK` at once.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_wait_idle(engine: *const tw_engine, timeout_ns: u64) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine, by this function's contract.
+        let engine = unsafe { as_ref(engine) }?;
+        if timeout_ns == u64::MAX {
+            engine.engine.wait_idle()?;
+        } else {
+            engine.engine.wait_idle_timeout(Duration::from_nanos(timeout_ns))?;
+        }
+        Ok(TW_OK)
+    })
+}
+
 /// What a task has done so far, and how it ended: `tw_task_outcome` and `tw_join` fill it.
 #[repr(C)]
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -37,7 +37,7 @@ mod durable;
 
 pub use control::{
     tw_cancel, tw_join, tw_outcome, tw_pause, tw_pause_engine, tw_pause_group, tw_release, tw_reschedule,
-    tw_reschedule_after, tw_resume, tw_task_outcome, tw_task_state, tw_wait,
+    tw_reschedule_after, tw_resume, tw_task_outcome, tw_task_state, tw_wait, tw_wait_idle,
 };
 pub use current::{tw_current_task_cancelled, tw_current_task_id};
 pub use durable::{

@@ -33,7 +33,8 @@ pub enum tw_status {
     TW_ERR_DUPLICATE_KEY = 8,
     /// The task names a group the engine was not configured with.
     TW_ERR_UNKNOWN_GROUP = 9,
-    /// `tw_wheel_next_expiration`: no timer is pending.
+    /// Nothing to give: `tw_wheel_next_expiration` and `tw_wheel_timeout` when no timer is pending,
+    /// `tw_wheel_pop_expired` when no expired timer is queued (timers not yet due may be pending).
     TW_ERR_EMPTY = 10,
     /// The operating system refused to start an engine thread.
     TW_ERR_SPAWN = 11,
@@ -83,7 +84,7 @@ impl tw_status {
             TW_ERR_SHUT_DOWN => "the engine is shut down",
             TW_ERR_DUPLICATE_KEY => "a live task holds this dedupe key",
             TW_ERR_UNKNOWN_GROUP => "no such concurrency group",
-            TW_ERR_EMPTY => "no timer is pending",
+            TW_ERR_EMPTY => "nothing there: no timer pending, or no expired timer queued",
             TW_ERR_SPAWN => "could not start an engine thread",
             TW_ERR_PANIC => "internal error caught at the API boundary",
             TW_ALREADY_RUNNING => "the task is running; its cancellation flag is set",

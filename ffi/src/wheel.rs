@@ -252,8 +252,9 @@ pub unsafe extern "C" fn tw_wheel_timer(
 }
 
 /// Writes how many ticks from the wheel's current time until its earliest timer is due (0 when one is due
-/// already) — what an `epoll_wait` loop converts into its timeout, as timeout.c's `timeouts_timeout` does.
-/// `TW_ERR_EMPTY` when no timer is pending (sleep without a timeout).
+/// already, or when an expired timer still waits for `tw_wheel_pop_expired`) — what an `epoll_wait` loop converts
+/// into its timeout, as timeout.c's `timeouts_timeout` does. `TW_ERR_EMPTY` when no timer is pending or queued
+/// (sleep without a timeout).
 ///
 /// # Safety
 ///
@@ -264,9 +265,13 @@ pub unsafe extern "C" fn tw_wheel_timeout(wheel: *const tw_wheel, out: *mut u64)
         // SAFETY: NULL or a live wheel, by this function's contract.
         let wheel = unsafe { as_ref(wheel) }?;
         let w = wheel.wheel.borrow();
-        let next = w.next_expiration().ok_or(TW_ERR_EMPTY)?;
+        let ticks = if w.has_expired() {
+            0 // expired, not yet popped: due now
+        } else {
+            w.next_expiration().ok_or(TW_ERR_EMPTY)?.saturating_sub(w.elapsed())
+        };
         // SAFETY: NULL-checked inside; valid for a write by this function's contract.
-        unsafe { write_required(out, next.saturating_sub(w.elapsed())) }?;
+        unsafe { write_required(out, ticks) }?;
         Ok(TW_OK)
     })
 }

@@ -627,7 +627,7 @@ static void test_wheel(void) {
     CHECK(ticks == 5); /* the 1005 timer, 5 ticks from now */
     CHECK_STATUS(tw_wheel_expire(wheel, 1020), TW_OK);
     CHECK_STATUS(tw_wheel_timeout(wheel, &ticks), TW_OK);
-    CHECK(ticks == 3980);
+    CHECK(ticks == 0); /* issue 23: two expired timers wait to be popped: due now, not in 3980 ticks */
     CHECK_STATUS(tw_wheel_now(wheel, &now), TW_OK);
     CHECK(now == 1020);
     tw_timer_id popped = 0;
@@ -636,6 +636,9 @@ static void test_wheel(void) {
     CHECK_STATUS(tw_wheel_pop_expired(wheel, &popped, &deadline, &timer_data), TW_OK);
     CHECK(popped == t1 && deadline == 1010 && timer_data == &tags[0]);
     CHECK_STATUS(tw_wheel_pop_expired(wheel, &popped, NULL, NULL), TW_ERR_EMPTY);
+    CHECK_STATUS(tw_wheel_timeout(wheel, &ticks), TW_OK);
+    CHECK(ticks == 3980); /* all popped: the 5000 timer is next */
+    CHECK(strstr(tw_status_str(TW_ERR_EMPTY), "no expired timer queued") != NULL); /* not "no timer is pending" */
     CHECK_STATUS(tw_wheel_timer(wheel, t1, &deadline, &timer_data), TW_ERR_NOT_FOUND); /* fired */
     CHECK_STATUS(tw_wheel_timer(wheel, 0, NULL, NULL), TW_ERR_NOT_FOUND);
     CHECK_STATUS(tw_wheel_expire(wheel, 10), TW_ERR_INVALID_ARGUMENT); /* time never goes back */
@@ -1417,8 +1420,39 @@ static void test_durable(void) {
     CHECK(strstr(tw_status_str(TW_ERR_REDIS), "TW_ERR_REDIS:") != NULL);
 }
 
+/* issue 23: a burst, then one call that returns once it has all run (no polling); bounded by a timeout */
+static int return_after_gate(void *p) {
+    atomic_int *gate = p;
+    for (int i = 0; i < 10000 && atomic_load(gate) == 0; i++) sleep_ms(1); /* bounded: 10 s at most */
+    return 0;
+}
+
+static void test_wait_idle(void) {
+    tw_engine *engine = NULL;
+    CHECK_STATUS(tw_engine_new(NULL, &engine), TW_OK);
+    job *jobs[50];
+    for (int i = 0; i < 50; i++) {
+        jobs[i] = new_job(0);
+        CHECK_STATUS(tw_schedule_after(engine, 0, run_job, jobs[i], NULL, NULL), TW_OK);
+    }
+    CHECK_STATUS(tw_wait_idle(engine, UINT64_MAX), TW_OK);
+    int ran = 0;
+    for (int i = 0; i < 50; i++) ran += atomic_load(&jobs[i]->runs);
+    CHECK(ran == 50); /* every task due at the call has run (one due later is not waited for) */
+    for (int i = 0; i < 50; i++) free_job(jobs[i]);
+    atomic_int gate;
+    atomic_init(&gate, 0);
+    CHECK_STATUS(tw_schedule_after(engine, 0, return_after_gate, &gate, NULL, NULL), TW_OK);
+    CHECK_STATUS(tw_wait_idle(engine, 1 * MS), TW_ERR_TIMEOUT); /* its run waits for the gate */
+    atomic_store(&gate, 1);
+    CHECK_STATUS(tw_wait_idle(engine, UINT64_MAX), TW_OK);
+    CHECK_STATUS(tw_wait_idle(NULL, 0), TW_ERR_NULL);
+    tw_engine_free(engine);
+}
+
 int main(void) {
     test_status_and_version();
+    test_wait_idle();
     test_abi_mismatch();
     test_cron();
     test_hooks();

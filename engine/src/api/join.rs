@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::api::handle::TaskHandle;
 use crate::api::task_builder::TaskBuilder;
 use crate::error::Error;
-use crate::run::panics::panic_message;
+use crate::run::panics::{panic_message, panic_text};
 use crate::shared::Shared;
 use crate::submit::options::once;
 use crate::sync::{Arc, Mutex};
@@ -60,10 +60,13 @@ pub enum JoinError<E> {
 }
 
 impl<E> JoinError<E> {
-    /// The panic's message, when the payload is a string.
+    /// The panic's message itself when the closure panicked with a string payload (`panic!("kaboom")` gives
+    /// `"kaboom"`, formatted arguments included); `None` for any other error and for a non-string payload
+    /// (`std::panic::panic_any(42)`), whose value [`resume_panic`](Self::resume_panic) or a match on
+    /// [`JoinError::Panicked`] still reaches. The [`Display`](fmt::Display) text says `"the task panicked: kaboom"`.
     pub fn panic_message(&self) -> Option<String> {
         match self {
-            JoinError::Panicked(payload) => Some(panic_message(&**payload)),
+            JoinError::Panicked(payload) => panic_text(&**payload).map(str::to_string),
             _ => None,
         }
     }

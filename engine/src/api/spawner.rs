@@ -323,8 +323,38 @@ impl Spawner {
         if scope::inside(&self.shared) {
             return Err(Error::WouldDeadlock("Spawner::wait_idle"));
         }
-        self.shared.wait_idle();
+        self.shared.wait_idle(None);
         Ok(())
+    }
+
+    /// Like [`wait_idle`](Self::wait_idle), giving up after `timeout` on the engine's clock (a timeout beyond the
+    /// clock's range waits without end). An engine with periodic work that keeps a run in progress or one due at
+    /// every look may never be idle: this is the wait to use beside it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskwheel::{Engine, Error};
+    ///
+    /// let engine = Engine::builder().workers(1).build()?;
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let blocked = engine.spawn(move |_| drop(rx.recv()))?;
+    /// assert!(matches!(engine.wait_idle_timeout(Duration::from_millis(10)), Err(Error::Timeout)));
+    /// tx.send(()).unwrap();
+    /// engine.wait_idle_timeout(Duration::from_secs(60))?;
+    /// assert!(blocked.is_finished());
+    /// # Ok::<(), taskwheel::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] when the engine is not idle in time; [`Error::WouldDeadlock`] as for
+    /// [`wait_idle`](Self::wait_idle).
+    pub fn wait_idle_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        if scope::inside(&self.shared) {
+            return Err(Error::WouldDeadlock("Spawner::wait_idle_timeout"));
+        }
+        let deadline = self.shared.time.clock().now().checked_add(timeout);
+        if self.shared.wait_idle(deadline) { Ok(()) } else { Err(Error::Timeout) }
     }
 
     /// Runs `f` as soon as a worker is free; its result comes back through [`JoinHandle::join`].

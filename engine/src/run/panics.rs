@@ -57,11 +57,13 @@ impl Drop for QuietRun {
 /// assert_eq!(taskwheel::panic_message(&*opaque), "panicked with a non-string payload");
 /// ```
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        format!("panicked: {message}")
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        format!("panicked: {message}")
-    } else {
-        "panicked with a non-string payload".to_string()
+    match panic_text(payload) {
+        Some(message) => format!("panicked: {message}"),
+        None => "panicked with a non-string payload".to_string(),
     }
+}
+
+/// The message itself of a panic whose payload is a string (`panic!("kaboom")` gives `"kaboom"`), else `None`.
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    payload.downcast_ref::<&str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str))
 }

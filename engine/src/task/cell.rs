@@ -598,8 +598,12 @@ impl Task {
         }
     }
 
-    /// Whether the last run outlasted the task's timeout.
+    /// Whether the last run outlasted the task's timeout: the run in progress, as soon as its timeout passed (it
+    /// will end as timed out), else the last run that ended.
     pub(crate) fn timed_out(&self) -> bool {
+        if self.state() == TaskState::Running && self.run_timed_out(self.runs()) {
+            return true;
+        }
         self.report.lock().as_ref().is_some_and(|report| report.timed_out)
     }
 

@@ -73,7 +73,9 @@ impl Cron {
     ///
     /// [`Error::InvalidCron`] with the parser's reason.
     pub fn parse(expression: &str) -> Result<Cron, Error> {
-        let pattern = CronParser::new().parse(expression).map_err(|error| bad(expression, error))?;
+        let refused = |reason: String| Error::InvalidCron { expression: expression.to_string(), reason };
+        let normalized = normalize(expression).map_err(refused)?;
+        let pattern = CronParser::new().parse(&normalized).map_err(|error| bad(expression, error))?;
         Ok(Cron { expression: expression.into(), zone_name: "UTC".into(), pattern, zone: TimeZone::UTC })
     }
 
@@ -98,15 +100,16 @@ impl Cron {
         &self.zone_name
     }
 
-    /// The first occurrence strictly after `after`; `None` when there is none before the year 2262 (the end of the
-    /// engine's wall-clock range: `0 0 30 2 *` never matches, `0 0 0 1 1 * 2027` matches once).
+    /// The first occurrence strictly after `after`; `None` when there is none within the engine's wall-clock range,
+    /// nanoseconds since 1970 in a `u64`, which ends on 2554-07-21 (`0 0 30 2 *` never matches, `0 0 0 1 1 * 2027`
+    /// matches once, `0 0 0 1 1 * 2300` matches in 2300, `0 0 0 1 1 * 2600` lies beyond the range).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidCron`] when `after` lies before 1970 or the search does not advance (never a spin).
     pub fn next_after(&self, after: SystemTime) -> Result<Option<SystemTime>, Error> {
         let after = after.duration_since(UNIX_EPOCH).ok().and_then(|since| u64::try_from(since.as_nanos()).ok());
-        let after = after.ok_or_else(|| self.error("the time lies outside 1970 to 2262"))?;
+        let after = after.ok_or_else(|| self.error("the time lies outside 1970 to 2554"))?;
         Ok(self.next_after_ns(after)?.map(|next| UNIX_EPOCH + Duration::from_nanos(next)))
     }
 
@@ -216,6 +219,43 @@ fn local_zone() -> Option<TimeZone> {
             Ok(data) => TimeZone::tzif("local", &data).ok(),
             Err(_) => Some(TimeZone::UTC),
         },
+    }
+}
+
+/// The expression as croner is given it, after the checks croner does not make: a list with an empty element
+/// (`", * * * *"`, `"0 0 1,,2 * *"`) is refused, where croner read it as a field that never matches and searched
+/// for seconds before answering that nothing does; a day-of-week range from Sunday to `SUN` (`SUN-SUN`, `0-SUN`)
+/// means Sunday, where croner reads its end as 7 and the range as the whole week.
+fn normalize(expression: &str) -> Result<String, String> {
+    let fields: Vec<&str> = expression.split_ascii_whitespace().collect();
+    if fields.first().is_some_and(|first| first.starts_with('@')) || !(5..=7).contains(&fields.len()) {
+        return Ok(expression.to_string()); // an alias, or a field count croner refuses with its own reason
+    }
+    let weekday = if fields.len() == 5 { 4 } else { 5 };
+    let mut out = Vec::with_capacity(fields.len());
+    for (index, field) in fields.iter().enumerate() {
+        let mut elements = Vec::new();
+        for element in field.split(',') {
+            if element.is_empty() {
+                return Err(format!("field {} ({field:?}) has an empty element in its list", index + 1));
+            }
+            elements.push(if index == weekday { sunday_range(element) } else { element });
+        }
+        out.push(elements.join(","));
+    }
+    Ok(out.join(" "))
+}
+
+/// A day-of-week element that runs from Sunday to `SUN` (with any step) is Sunday alone.
+fn sunday_range(element: &str) -> &str {
+    let range = element.split('/').next().unwrap_or(element);
+    match range.split_once('-') {
+        Some((from, to))
+            if to.eq_ignore_ascii_case("SUN") && (from.eq_ignore_ascii_case("SUN") || from == "0" || from == "7") =>
+        {
+            "0"
+        }
+        _ => element,
     }
 }
 
@@ -336,6 +376,47 @@ mod tests {
         let once = Cron::parse("0 0 0 1 1 * 2027").unwrap();
         assert_eq!(once.next_after_ns(at("2026-06-01T00:00:00Z")).ok(), Some(Some(at("2027-01-01T00:00:00Z"))));
         assert_eq!(once.next_after_ns(at("2027-01-01T00:00:00Z")).ok(), Some(None));
+    }
+
+    #[test]
+    fn a_list_with_an_empty_element_is_refused_at_parse() {
+        for bad in [", * * * *", "0 0 1,,2 * *", "0 0 1, * *", "0 0 * * MON,", "0 ,0 0 * * *", "0 0 0 * * * 2027,"] {
+            match Cron::parse(bad) {
+                Err(Error::InvalidCron { reason, .. }) => {
+                    assert!(reason.contains("empty element"), "{bad:?}: {reason}")
+                }
+                other => panic!("{bad:?} parsed: {other:?}"),
+            }
+        }
+        assert!(Cron::parse("0 0 1,2 * *").is_ok());
+        assert!(Cron::parse("@daily").is_ok());
+    }
+
+    #[test]
+    fn a_weekday_range_from_sunday_to_sun_is_sunday_alone() {
+        // 2026-06-01 is a Monday: each of these runs next on Sunday the 7th, where the whole week would run on the 2nd.
+        for sunday in ["0 0 * * SUN-SUN", "0 0 * * 0-SUN", "0 0 * * 7-SUN", "0 0 * * sun-sun", "0 0 0 * * SUN-SUN/2"] {
+            assert_eq!(
+                run(sunday, "UTC", "2026-06-01T12:00:00Z", 2),
+                ["06-07 00:00+00:00", "06-14 00:00+00:00"],
+                "{sunday}"
+            );
+        }
+        // The whole week stays the whole week, and Sunday as a range's start is unchanged.
+        assert_eq!(run("0 0 * * MON-SUN", "UTC", "2026-06-01T12:00:00Z", 1), ["06-02 00:00+00:00"]);
+        assert_eq!(run("0 0 * * SUN-MON", "UTC", "2026-06-02T12:00:00Z", 1), ["06-07 00:00+00:00"]);
+    }
+
+    #[test]
+    fn occurrences_run_to_the_end_of_the_wall_clock_range_in_2554_and_no_further() {
+        let y2300 = Cron::parse("0 0 0 1 1 * 2300").unwrap();
+        assert_eq!(
+            y2300.next_after_ns(at("2026-06-01T00:00:00Z")).ok(),
+            Some(Some(10_413_792_000 * 1_000_000_000)),
+            "2300-01-01T00:00:00Z"
+        );
+        let y2600 = Cron::parse("0 0 0 1 1 * 2600").unwrap();
+        assert_eq!(y2600.next_after_ns(at("2026-06-01T00:00:00Z")).ok(), Some(None));
     }
 
     #[test]

@@ -355,6 +355,26 @@ impl<T> Wheel<T> {
         Ok(queued)
     }
 
+    /// Whether an expired timer is queued for [`pop_expired`](Self::pop_expired) (one that was cancelled or
+    /// rescheduled after it was queued does not count). An event loop computing its sleep must see these as due now.
+    ///
+    /// ```
+    /// use taskwheel::wheel::Wheel;
+    ///
+    /// let mut wheel = Wheel::new();
+    /// wheel.insert(5, "soon");
+    /// wheel.insert(100, "later");
+    /// wheel.advance(10)?;
+    /// assert!(wheel.has_expired());
+    /// assert_eq!(wheel.next_expiration(), Some(100)); // among timers not yet expired
+    /// assert_eq!(wheel.pop_expired().map(|e| e.value), Some("soon"));
+    /// assert!(!wheel.has_expired());
+    /// # Ok::<(), taskwheel::wheel::WheelError>(())
+    /// ```
+    pub fn has_expired(&self) -> bool {
+        self.expired.iter().any(|&record| self.is_live(record))
+    }
+
     /// Takes the next expired timer, in deadline order. Its key is stale from now on.
     ///
     /// The wheel may be changed freely between calls (insert, cancel, reschedule).
