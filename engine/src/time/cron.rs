@@ -40,8 +40,9 @@ use crate::error::Error;
 /// repeated hour it runs at each matching wall-clock time of both passes; the times a gap skips do not run.
 ///
 /// Each next occurrence is searched from the last *scheduled* one (never from when a run happened to end) and must
-/// be strictly later: a search that cannot advance is an [`Error::InvalidCron`] (a task then ends failed with it),
-/// never a spin. An expression with no occurrence ahead is refused at submission; one whose occurrences run out
+/// be strictly later: a search that cannot advance, or that fails where the same expression matches in UTC, is an
+/// [`Error::InvalidCron`] (a task then ends failed with it), never a spin and never read as the schedule's end. A
+/// date the zone skipped whole (Pacific/Apia's 2011-12-30) is passed over: the schedule goes on after it. An expression with no occurrence ahead is refused at submission; one whose occurrences run out
 /// (a year field) ends its task as succeeded after the last.
 ///
 /// # Examples
@@ -121,7 +122,10 @@ impl Cron {
             .to_zoned(self.zone.clone());
         let next = match self.pattern.find_next_occurrence(&start, false) {
             Ok(next) => next,
-            Err(croner::errors::CronError::TimeSearchLimitExceeded) => return Ok(None),
+            Err(croner::errors::CronError::TimeSearchLimitExceeded) => match self.search_again(&start)? {
+                Some(next) => next,
+                None => return Ok(None),
+            },
             Err(error) => return Err(bad(&self.expression, error)),
         };
         let Ok(next) = u64::try_from(next.timestamp().as_nanosecond()) else { return Ok(None) };
@@ -129,6 +133,38 @@ impl Cron {
             return Err(self.error("the search did not advance past the last occurrence"));
         }
         Ok(Some(next))
+    }
+
+    /// After croner gave up searching from `start`: croner also gives up when the next matching date was skipped
+    /// whole by a zone's transition (Pacific/Apia skipped 2011-12-30), so the search starts again at a transition
+    /// within two days. If that finds nothing either, the expression matches no time at all when the same search
+    /// in UTC finds none (`None`: the schedule has ended); otherwise the search failed, which is an error, never
+    /// read as an end.
+    fn search_again(&self, start: &jiff::Zoned) -> Result<Option<jiff::Zoned>, Error> {
+        use croner::errors::CronError::TimeSearchLimitExceeded;
+        let at = start.timestamp();
+        let near = self
+            .zone
+            .following(at)
+            .next()
+            .map(|transition| transition.timestamp())
+            .filter(|transition| transition.as_second().saturating_sub(at.as_second()) <= 2 * 86_400);
+        if let Some(transition) = near {
+            // From the transition itself, that instant included: its wall-clock time is the first after the gap.
+            match self.pattern.find_next_occurrence(&transition.to_zoned(self.zone.clone()), true) {
+                Ok(next) => return Ok(Some(next)),
+                Err(TimeSearchLimitExceeded) => {}
+                Err(error) => return Err(bad(&self.expression, error)),
+            }
+        }
+        match self.pattern.find_next_occurrence(&at.to_zoned(TimeZone::UTC), false) {
+            Err(TimeSearchLimitExceeded) => Ok(None),
+            Err(error) => Err(bad(&self.expression, error)),
+            Ok(_) => {
+                Err(self
+                    .error(&format!("the search for the next occurrence in {} failed after {start}", self.zone_name)))
+            }
+        }
     }
 
     /// The last occurrence at or before `at` (nanoseconds since the Unix epoch), if there is one after `floor`.
@@ -405,6 +441,16 @@ mod tests {
         // The whole week stays the whole week, and Sunday as a range's start is unchanged.
         assert_eq!(run("0 0 * * MON-SUN", "UTC", "2026-06-01T12:00:00Z", 1), ["06-02 00:00+00:00"]);
         assert_eq!(run("0 0 * * SUN-MON", "UTC", "2026-06-02T12:00:00Z", 1), ["06-07 00:00+00:00"]);
+    }
+
+    #[test]
+    fn a_date_a_zone_skipped_whole_does_not_end_the_schedule() {
+        // Samoa skipped 2011-12-30 (UTC-10 to UTC+14): noon runs on the 29th, then on the 31st, not never.
+        let noon = run("0 0 12 * * *", "Pacific/Apia", "2011-12-28T23:00:00Z", 3);
+        assert_eq!(noon, ["12-29 12:00-10:00", "12-31 12:00+14:00", "01-01 12:00+14:00"]);
+        // An expression that never matches still ends at once, in a zone with transitions too.
+        let never = Cron::parse("0 0 30 2 *").unwrap().in_zone("Pacific/Apia").unwrap();
+        assert_eq!(never.next_after_ns(at("2011-12-29T00:00:00Z")).ok(), Some(None));
     }
 
     #[test]
