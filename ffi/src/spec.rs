@@ -210,20 +210,88 @@ fn monotonic_ns() -> u64 {
     (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
 }
 
-/// The `Instant` of a `tw_monotonic_ns()` time.
+/// The `Instant` of a `tw_monotonic_ns()` time: never earlier than that time (a task at `at_ns` never starts
+/// before `tw_monotonic_ns()` reaches it), later by at most the shortest of three gaps between two clock readings.
 ///
 /// Every conversion goes through one pair of readings of the two clocks (both CLOCK_MONOTONIC on Linux), taken
 /// once: two `tw_monotonic_ns()` times keep their exact difference as instants, so `until_ns = at_ns - 1` is
-/// refused however the calls are timed. The pair's own skew (the nanoseconds between its two readings) is shared
-/// by every conversion.
+/// refused however the calls are timed.
 pub(crate) fn instant_at(monotonic: u64) -> Instant {
     static BASE: OnceLock<(Instant, u64)> = OnceLock::new();
-    let &(base, base_ns) = BASE.get_or_init(|| (Instant::now(), monotonic_ns()));
+    let &base = BASE.get_or_init(|| clock_pair(monotonic_ns, Instant::now));
+    map_onto(base, monotonic)
+}
+
+/// A pair (instant, monotonic ns) whose monotonic reading was taken *before* the instant's: whatever passes
+/// between the two readings (a preemption, a page fault, valgrind) makes conversions late by that much, never
+/// early. Of three tries, the one whose instant lies closest after its monotonic reading (bounded by a second
+/// monotonic reading after it).
+fn clock_pair(mut monotonic: impl FnMut() -> u64, mut now: impl FnMut() -> Instant) -> (Instant, u64) {
+    let mut best: Option<(u64, Instant, u64)> = None;
+    for _ in 0..3 {
+        let before = monotonic();
+        let at = now();
+        let bound = monotonic().saturating_sub(before);
+        if best.is_none_or(|(shortest, _, _)| bound < shortest) {
+            best = Some((bound, at, before));
+        }
+    }
+    best.map_or_else(|| (now(), monotonic()), |(_, at, before)| (at, before))
+}
+
+/// `monotonic` as an instant, through `base`.
+fn map_onto((base, base_ns): (Instant, u64), monotonic: u64) -> Instant {
     if monotonic >= base_ns {
         // u64 nanoseconds (584 years) always fit in an Instant; the fallback is never taken.
         base.checked_add(Duration::from_nanos(monotonic - base_ns)).unwrap_or(base)
     } else {
         // Before the earliest instant the platform can hold: `base` is in the past too, so it runs at once.
         base.checked_sub(Duration::from_nanos(base_ns - monotonic)).unwrap_or(base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    /// A simulated machine on which instant `origin + v` is monotonic time `v`, and the process is stalled for
+    /// `stall` nanoseconds between some readings: a conversion is never earlier than the time it converts.
+    #[test]
+    fn a_stall_between_the_clock_readings_makes_conversions_late_never_early() {
+        let origin = Instant::now();
+        for stall in [0_u64, 45_000, 5_000_000] {
+            let time = Cell::new(1_000_000_000_u64);
+            let reads = Cell::new(0_u32);
+            let monotonic = || {
+                reads.set(reads.get() + 1);
+                time.set(time.get() + 10);
+                time.get()
+            };
+            let now = || {
+                time.set(time.get() + stall); // stalled between the monotonic reading and this one
+                origin + Duration::from_nanos(time.get())
+            };
+            let base = clock_pair(monotonic, now);
+            assert_eq!(reads.get(), 6, "three tries, two monotonic readings each");
+            for t in [time.get(), time.get() + 1, time.get() + 3_600_000_000_000] {
+                let at = map_onto(base, t);
+                let truth = origin + Duration::from_nanos(t);
+                assert!(at >= truth, "stall {stall} ns: {t} mapped {:?} early", truth - at);
+                assert!(
+                    at - truth <= Duration::from_nanos(stall + 10),
+                    "stall {stall} ns: late by more than the stall"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_real_clocks_pair_up_without_early_conversions() {
+        let base = clock_pair(monotonic_ns, Instant::now);
+        let t = monotonic_ns();
+        assert!(map_onto(base, t) <= Instant::now() + Duration::from_secs(1), "within reason");
+        assert_eq!(map_onto(base, t + 7) - map_onto(base, t), Duration::from_nanos(7), "differences kept exactly");
     }
 }
