@@ -4,7 +4,9 @@
 #   PREFIX/lib/libtaskwheel.so.VERSION (its SONAME; while 0.x the exact version, as rustls-ffi does) and the
 #     libtaskwheel.so link to it
 #   PREFIX/include/taskwheel.h
-#   PREFIX/lib/pkgconfig/taskwheel.pc             pkg-config --cflags --libs taskwheel (--static: Libs.private)
+#   PREFIX/lib/pkgconfig/taskwheel.pc             pkg-config --cflags --libs taskwheel (the shared library)
+#   PREFIX/lib/pkgconfig/taskwheel-static.pc      pkg-config --cflags --libs taskwheel-static (the archive: with both
+#                                                 installed, `-ltaskwheel --static` would still pick the .so)
 #   PREFIX/lib/cmake/taskwheel/taskwheelConfig.cmake and taskwheelConfigVersion.cmake
 #                                                 find_package(taskwheel) -> taskwheel::taskwheel
 # Usage: ffi/install.sh PREFIX [release|debug]      (builds the library first; release by default)
@@ -47,6 +49,7 @@ fill() {
   sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" -e "s|@STATIC_LIBS@|$static_libs|g" "$1" > "$2"
 }
 fill "$root/ffi/pkg/taskwheel.pc.in" "$lib/pkgconfig/taskwheel.pc"
+fill "$root/ffi/pkg/taskwheel-static.pc.in" "$lib/pkgconfig/taskwheel-static.pc"
 fill "$root/ffi/pkg/taskwheelConfig.cmake.in" "$lib/cmake/taskwheel/taskwheelConfig.cmake"
 fill "$root/ffi/pkg/taskwheelConfigVersion.cmake.in" "$lib/cmake/taskwheel/taskwheelConfigVersion.cmake"
 echo "installed taskwheel $version ($profile) into $prefix"
