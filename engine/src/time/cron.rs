@@ -18,8 +18,9 @@ use crate::error::Error;
 /// field, or seven with a trailing year; fields take numbers, names (`JAN`, `MON`), ranges, steps, lists, `L` (last
 /// day of the month, or `5L` the last Friday), `W` (nearest weekday), `#` (`1#2`, the second Monday) and `?`; the
 /// aliases `@yearly`, `@monthly`, `@weekly`, `@daily`, `@hourly` stand for their expressions. Day of week counts
-/// from 0 (Sunday) as in Vixie cron; when both day fields are restricted, either matching is enough (also as in
-/// Vixie cron). Parsing and the search are [croner](https://docs.rs/croner)'s.
+/// from 0 (Sunday) as in Vixie cron; when both day fields are restricted, either matching is enough, unless one of
+/// them starts with `*` (`*/2 * MON`): then both must match (odd days that are Mondays), also as in Vixie cron.
+/// Parsing and the search are [croner](https://docs.rs/croner)'s.
 ///
 /// # Time zones
 ///
@@ -76,7 +77,8 @@ impl Cron {
     pub fn parse(expression: &str) -> Result<Cron, Error> {
         let refused = |reason: String| Error::InvalidCron { expression: expression.to_string(), reason };
         let normalized = normalize(expression).map_err(refused)?;
-        let pattern = CronParser::new().parse(&normalized).map_err(|error| bad(expression, error))?;
+        let parser = CronParser::builder().dom_and_dow(day_fields_combine(&normalized)).build();
+        let pattern = parser.parse(&normalized).map_err(|error| bad(expression, error))?;
         Ok(Cron { expression: expression.into(), zone_name: "UTC".into(), pattern, zone: TimeZone::UTC })
     }
 
@@ -282,6 +284,18 @@ fn normalize(expression: &str) -> Result<String, String> {
     Ok(out.join(" "))
 }
 
+/// Whether both day fields must match (Vixie cron's rule: when either day field starts with `*`, as `*/2` does,
+/// it restricts together with the other), rather than either (both restricted, neither starting with `*`).
+fn day_fields_combine(normalized: &str) -> bool {
+    let fields: Vec<&str> = normalized.split_ascii_whitespace().collect();
+    let (day, weekday) = match fields.len() {
+        5 => (2, 4),
+        6 | 7 => (3, 5),
+        _ => return false, // an alias: its day fields are plain `*`
+    };
+    fields[day].starts_with('*') || fields[weekday].starts_with('*')
+}
+
 /// A day-of-week element that runs from Sunday to `SUN` (with any step) is Sunday alone.
 fn sunday_range(element: &str) -> &str {
     let range = element.split('/').next().unwrap_or(element);
@@ -441,6 +455,22 @@ mod tests {
         // The whole week stays the whole week, and Sunday as a range's start is unchanged.
         assert_eq!(run("0 0 * * MON-SUN", "UTC", "2026-06-01T12:00:00Z", 1), ["06-02 00:00+00:00"]);
         assert_eq!(run("0 0 * * SUN-MON", "UTC", "2026-06-02T12:00:00Z", 1), ["06-07 00:00+00:00"]);
+    }
+
+    #[test]
+    fn a_day_field_starting_with_a_star_restricts_together_with_the_other_as_in_vixie_cron() {
+        // 2026-06-01 is a Monday. `*/2` in the day of month and MON: Mondays that fall on odd days.
+        let odd_mondays = run("0 0 */2 * MON", "UTC", "2026-06-01T12:00:00Z", 3);
+        assert_eq!(odd_mondays, ["06-15 00:00+00:00", "06-29 00:00+00:00", "07-13 00:00+00:00"]);
+        // Both restricted, neither starting with `*`: either is enough (the 1st and 15th, and every Monday).
+        assert_eq!(
+            run("0 0 1,15 * MON", "UTC", "2026-06-01T12:00:00Z", 3),
+            ["06-08 00:00+00:00", "06-15 00:00+00:00", "06-22 00:00+00:00"]
+        );
+        // A plain `*` in either field leaves the other field alone.
+        assert_eq!(run("0 0 * * MON", "UTC", "2026-06-01T12:00:00Z", 1), ["06-08 00:00+00:00"]);
+        assert_eq!(run("0 0 10 * *", "UTC", "2026-06-01T12:00:00Z", 1), ["06-10 00:00+00:00"]);
+        assert_eq!(run("0 0 */10 * *", "UTC", "2026-06-01T12:00:00Z", 2), ["06-11 00:00+00:00", "06-21 00:00+00:00"]);
     }
 
     #[test]
