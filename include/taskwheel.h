@@ -77,6 +77,9 @@
 // The largest `tw_task_spec.misfire_max` under `TW_MISFIRE_RUN_EACH`.
 #define TW_MAX_RUN_EACH 10000
 
+// The most occurrences one `tw_cron_next` call computes (each is a search of at most a few milliseconds).
+#define TW_CRON_NEXT_MAX 4096
+
 // What a taskwheel function reports. `TW_OK` is 0; every other value names one failure (or, for `tw_cancel`,
 // one informative outcome). `tw_status_str` names each.
 enum tw_status
@@ -1072,6 +1075,31 @@ int tw_current_task_cancelled(void);
 
 // Called from inside a task: its id. 0 outside a task.
 tw_task_id tw_current_task_id(void);
+
+// Writes the first `count` occurrences of the cron `expression` read in `zone` (NULL or "UTC": UTC; an IANA
+// name such as "Europe/Berlin"; "local") strictly after `after_unix_ns` (nanoseconds since 1970-01-01 UTC) into
+// `out`, in order, and how many it wrote into `*written`: fewer than `count` when the expression's occurrences run
+// out (a year field). The expression and the daylight-saving rules are those of `tw_task_spec.cron`.
+//
+// `TW_ERR_BAD_CRON` for an expression that does not parse or matches no time at all, `TW_ERR_UNKNOWN_ZONE`,
+// `TW_ERR_INVALID_UTF8`, `TW_ERR_NULL` for a NULL `expression` or `written` (or `out` with a `count` above 0),
+// `TW_ERR_INVALID_ARGUMENT` for a `count` above `TW_CRON_NEXT_MAX`. Nothing is written unless it returns `TW_OK`.
+//
+// ```c
+// uint64_t next[3]; size_t n = 0;
+// if (tw_cron_next("30 2 * * *", "Europe/Berlin", now_unix_ns, next, 3, &n) == TW_OK) show(next, n);
+// ```
+//
+// # Safety
+//
+// `expression` and `zone` are NULL or NUL-terminated strings; `out` is NULL or valid for `count` writes;
+// `written` is NULL or valid for a write.
+tw_status tw_cron_next(const char *expression,
+                       const char *zone,
+                       uint64_t after_unix_ns,
+                       uint64_t *out,
+                       size_t count,
+                       size_t *written);
 
 // ========================================================================================================
 // Durable tasks on Redis (tw_durable_*): a queue to submit to, nodes that run the handlers.

@@ -32,6 +32,9 @@ mod control;
 
 mod current;
 
+// Cron expressions on their own.
+mod cron;
+
 // Durable tasks.
 mod durable;
 
@@ -39,6 +42,7 @@ pub use control::{
     tw_cancel, tw_join, tw_outcome, tw_pause, tw_pause_engine, tw_pause_group, tw_release, tw_reschedule,
     tw_reschedule_after, tw_resume, tw_task_outcome, tw_task_state, tw_wait, tw_wait_idle,
 };
+pub use cron::{TW_CRON_NEXT_MAX, tw_cron_next};
 pub use current::{tw_current_task_cancelled, tw_current_task_id};
 pub use durable::{
     tw_durable_cancel, tw_durable_handler_fn, tw_durable_node, tw_durable_node_builder,

@@ -1211,6 +1211,29 @@ static void test_abi_mismatch(void) {
     tw_engine_free(engine);
 }
 
+/* issue 23: a cron expression's next occurrences, what a host shows before it schedules */
+static void test_cron_next(void) {
+    const uint64_t S = 1000000000ull;
+    uint64_t next[3] = {0, 0, 0};
+    size_t n = 99;
+    /* 2026-03-28 12:00 UTC; Berlin's spring gap (02:00 -> 03:00) on the 29th runs 02:30 at 03:00 CEST */
+    CHECK_STATUS(tw_cron_next("30 2 * * *", "Europe/Berlin", 1774699200ull * S, next, 3, &n), TW_OK);
+    CHECK(n == 3 && next[0] == 1774746000ull * S && next[1] == 1774830600ull * S && next[2] == 1774917000ull * S);
+    CHECK_STATUS(tw_cron_next("0 0 0 1 1 * 2027", NULL, 1780272000ull * S, next, 3, &n), TW_OK);
+    CHECK(n == 1 && next[0] == 1798761600ull * S); /* its occurrences run out: fewer than asked */
+    n = 99;
+    CHECK_STATUS(tw_cron_next("0 0 30 2 *", "UTC", 0, next, 3, &n), TW_ERR_BAD_CRON); /* never matches */
+    CHECK_STATUS(tw_cron_next(", * * * *", NULL, 0, next, 3, &n), TW_ERR_BAD_CRON);   /* refused at once */
+    CHECK(n == 99);                                                                       /* nothing written */
+    CHECK_STATUS(tw_cron_next("@hourly", "Mars/Olympus_Mons", 0, next, 3, &n), TW_ERR_UNKNOWN_ZONE);
+    CHECK_STATUS(tw_cron_next(NULL, NULL, 0, next, 3, &n), TW_ERR_NULL);
+    CHECK_STATUS(tw_cron_next("@hourly", NULL, 0, NULL, 3, &n), TW_ERR_NULL);
+    CHECK_STATUS(tw_cron_next("@hourly", NULL, 0, next, 3, NULL), TW_ERR_NULL);
+    CHECK_STATUS(tw_cron_next("@hourly", NULL, 0, next, TW_CRON_NEXT_MAX + 1, &n), TW_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tw_cron_next("@hourly", NULL, 0, NULL, 0, &n), TW_OK);
+    CHECK(n == 0);
+}
+
 static void test_cron(void) {
     tw_config config;
     tw_config_init(&config);
@@ -1455,6 +1478,7 @@ int main(void) {
     test_wait_idle();
     test_abi_mismatch();
     test_cron();
+    test_cron_next();
     test_hooks();
     test_completion_fd();
     test_engine();
