@@ -170,3 +170,33 @@ fn a_run_that_ends_in_time_is_not_timed_out_and_its_watch_is_forgotten() {
     assert!(!handle.timed_out());
     assert_eq!(engine.stats().timed_out_runs, 0);
 }
+
+#[test]
+fn a_typed_result_past_its_timeout_joins_as_timed_out() {
+    let (engine, clock) = engine(1);
+    let (started_tx, started) = mpsc::channel();
+    let job = engine
+        .task_with_result(move |ctx| {
+            started_tx.send(()).unwrap();
+            for _ in 0..60_000 {
+                if ctx.is_cancelled() {
+                    return Ok::<u32, String>(7); // a value after the timeout: dropped
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err("never told to stop".to_string())
+        })
+        .timeout(SECOND)
+        .submit()
+        .unwrap();
+    started.recv().unwrap();
+    let task = job.task().clone();
+    clock.advance(2 * SECOND);
+    let error = job.join().unwrap_err();
+    assert!(matches!(error, taskwheel::JoinError::TimedOut), "{error:?}");
+    assert_eq!(error.to_string(), "the task timed out");
+    assert_eq!((task.state(), task.timed_out()), (TaskState::Failed, true));
+    // In time, the value comes back.
+    let quick = engine.task_with_result(|_| Ok::<u32, String>(3)).timeout(SECOND).submit().unwrap();
+    assert_eq!(quick.join().unwrap(), 3);
+}

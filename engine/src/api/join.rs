@@ -57,6 +57,9 @@ pub enum JoinError<E> {
     Cancelled,
     /// The wait itself was refused ([`Error::WouldDeadlock`]) or timed out ([`Error::Timeout`]).
     Wait(Error),
+    /// The run outlasted the task's [`timeout`](ResultTaskBuilder::timeout): the task ended failed as timed out,
+    /// and whatever the closure returned after its timeout is dropped.
+    TimedOut,
 }
 
 impl<E> JoinError<E> {
@@ -88,6 +91,7 @@ impl<E: fmt::Debug> fmt::Debug for JoinError<E> {
             JoinError::Panicked(payload) => f.debug_tuple("Panicked").field(&panic_message(&**payload)).finish(),
             JoinError::Cancelled => f.write_str("Cancelled"),
             JoinError::Wait(error) => f.debug_tuple("Wait").field(error).finish(),
+            JoinError::TimedOut => f.write_str("TimedOut"),
         }
     }
 }
@@ -99,6 +103,7 @@ impl<E: fmt::Display> fmt::Display for JoinError<E> {
             JoinError::Panicked(payload) => write!(f, "the task {}", panic_message(&**payload)),
             JoinError::Cancelled => f.write_str("the task was cancelled"),
             JoinError::Wait(error) => write!(f, "waiting for the task: {error}"),
+            JoinError::TimedOut => f.write_str("the task timed out"),
         }
     }
 }
@@ -154,8 +159,8 @@ impl<T, E> JoinHandle<T, E> {
     ///
     /// # Errors
     ///
-    /// [`JoinError::Failed`] with the closure's error, [`JoinError::Panicked`], [`JoinError::Cancelled`], or
-    /// [`JoinError::Wait`] when the wait is refused (from inside the task itself, say).
+    /// [`JoinError::Failed`] with the closure's error, [`JoinError::Panicked`], [`JoinError::Cancelled`],
+    /// [`JoinError::TimedOut`], or [`JoinError::Wait`] when the wait is refused (from inside the task itself, say).
     pub fn join(self) -> Result<T, JoinError<E>> {
         self.task.wait().map_err(JoinError::Wait)?;
         self.take()
@@ -175,7 +180,11 @@ impl<T, E> JoinHandle<T, E> {
     }
 
     fn take(self) -> Result<T, JoinError<E>> {
-        match self.slot.lock().take() {
+        let stored = self.slot.lock().take();
+        if stored.is_some() && self.task.timed_out() {
+            return Err(JoinError::TimedOut);
+        }
+        match stored {
             Some(result) => result,
             // No run left a result: the task was cancelled before it ran.
             None => match self.task.state() {
@@ -228,6 +237,13 @@ impl<T, E> ResultTaskBuilder<'_, T, E> {
     /// See [`TaskBuilder::group`].
     pub fn group(self, group: impl Into<String>) -> Self {
         self.with(|builder| builder.group(group))
+    }
+
+    /// The longest the run may take, as [`TaskBuilder::timeout`]: past it the run's
+    /// [`is_cancelled`](crate::TaskContext::is_cancelled) turns true, and [`JoinHandle::join`] gives
+    /// [`JoinError::TimedOut`] whatever the closure returns.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.with(|builder| builder.timeout(timeout))
     }
 
     /// See [`TaskBuilder::joinable`].
