@@ -110,7 +110,7 @@ pub use run::panics::panic_message;
 pub use run::queues::MAX_PRIORITY_WEIGHT;
 pub use task::cell::{CancelToken, RunOutcome, TaskContext, TaskResult};
 pub use task::periodic::{MAX_RUN_EACH, Misfire, Recurrence};
-pub use task::priority::Priority;
+pub use task::priority::{Priority, UnknownPriority};
 pub use task::retry::Retry;
 pub use task::state::{CancelOutcome, TaskState};
 pub use time::clock::{Clock, ManualClock};

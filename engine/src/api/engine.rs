@@ -55,6 +55,7 @@ pub enum Shutdown {
 
 /// What [`Engine::shutdown`] did.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ShutdownReport {
     /// Tasks that finished (succeeded or failed) during the shutdown.
     pub completed: u64,
@@ -439,8 +440,9 @@ impl EngineBuilder {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] for a setting out of range (a tick outside [`MIN_TICK`]..=[`MAX_TICK`], no worker,
-    /// zero capacity, a thread name with a NUL byte, a precise spin beyond [`MAX_PRECISE_SPIN`], a group limit of 0
-    /// or a group declared twice), [`Error::Spawn`] when a thread cannot start.
+    /// zero capacity, a thread name with a NUL byte, a precise spin beyond [`MAX_PRECISE_SPIN`], a group limit of 0,
+    /// a group declared twice, or a group name that is empty or holds a NUL byte), [`Error::Spawn`] when a thread
+    /// cannot start.
     pub fn build(self) -> Result<Engine, Error> {
         let config = self.config;
         if config.tick < MIN_TICK || config.tick > MAX_TICK {
@@ -469,6 +471,9 @@ impl EngineBuilder {
         }
         let mut seen = std::collections::HashSet::with_capacity(config.groups.len());
         for (name, limit) in &config.groups {
+            if name.is_empty() || name.contains('\0') {
+                return Err(invalid(format!("group name {name:?} is empty or holds a NUL byte (as a key may not)")));
+            }
             if *limit == 0 {
                 return Err(invalid(format!("group {name:?} has a limit of 0")));
             }

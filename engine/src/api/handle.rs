@@ -33,6 +33,23 @@ pub struct TaskHandle {
     pub(crate) shared: Arc<Shared>,
 }
 
+/// Two handles are equal when they are handles of the same task (ids are never reused within an engine, and a
+/// handle keeps its task, so the same id on two engines is two tasks).
+impl PartialEq for TaskHandle {
+    fn eq(&self, other: &TaskHandle) -> bool {
+        std::ptr::eq(&*self.task, &*other.task)
+    }
+}
+
+impl Eq for TaskHandle {}
+
+/// Hashed by the task's id (equal handles have equal ids), so handles can key a map or fill a set.
+impl std::hash::Hash for TaskHandle {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id().hash(state);
+    }
+}
+
 impl TaskHandle {
     /// Submits `submission` to the engine of `shared`: its handle, or why it was refused.
     pub(crate) fn submit(shared: &Arc<Shared>, submission: Submission) -> Result<TaskHandle, Error> {

@@ -160,6 +160,7 @@ macro_rules! event_counters {
         /// submitted` once the engine is quiet. Runs count every run of every task (a periodic task runs many
         /// times).
         #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        #[non_exhaustive]
         pub struct Stats {
             $($(#[doc = $doc])+ pub $field: u64,)+
             /// Tasks not yet terminal and not running: waiting for their deadline, queued, or between periodic
@@ -335,6 +336,7 @@ impl RejectionCounters {
 ///
 /// Kept in a log-linear histogram, so each figure is within 6.25% of the true value; `max` is exact.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Lateness {
     /// Runs measured.
     pub count: u64,

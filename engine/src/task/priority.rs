@@ -1,4 +1,7 @@
-//! A task's priority: which run queue it waits in once due. This module imports nothing.
+//! A task's priority: which run queue it waits in once due. This module imports only `std`'s formatting and parsing.
+
+use std::fmt;
+use std::str::FromStr;
 
 /// Which run queue a task waits in once due. Workers always take from the highest non-empty queue.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,3 +44,47 @@ impl Priority {
         }
     }
 }
+
+/// The lower-case name: `high`, `normal`, `low` (what [`FromStr`] reads back, and what logs and metrics show).
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Priority::High => "high",
+            Priority::Normal => "normal",
+            Priority::Low => "low",
+        })
+    }
+}
+
+/// A priority's name, in any case: `high`, `normal`, `low`.
+///
+/// ```
+/// use taskwheel::Priority;
+///
+/// assert_eq!("High".parse::<Priority>(), Ok(Priority::High));
+/// assert_eq!(Priority::Low.to_string(), "low");
+/// let refused = "urgent".parse::<Priority>().unwrap_err();
+/// assert_eq!(refused.to_string(), "unknown priority \"urgent\" (high, normal or low)");
+/// ```
+impl FromStr for Priority {
+    type Err = UnknownPriority;
+
+    fn from_str(name: &str) -> Result<Priority, UnknownPriority> {
+        Priority::ALL
+            .into_iter()
+            .find(|priority| priority.to_string().eq_ignore_ascii_case(name))
+            .ok_or_else(|| UnknownPriority(name.to_string()))
+    }
+}
+
+/// A name [`Priority::from_str`] does not know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownPriority(pub String);
+
+impl fmt::Display for UnknownPriority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown priority {:?} (high, normal or low)", self.0)
+    }
+}
+
+impl std::error::Error for UnknownPriority {}
