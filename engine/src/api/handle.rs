@@ -123,6 +123,29 @@ impl TaskHandle {
         self.task.lifecycle().is_paused()
     }
 
+    /// When the task's next run is due, on the engine's clock: `None` once it has ended (a periodic task between
+    /// runs answers its next occurrence; one running now, the instant that run was due).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskwheel::Engine;
+    ///
+    /// let engine = Engine::builder().workers(1).build()?;
+    /// let before = engine.now();
+    /// let later = engine.task(|_| ()).after(Duration::from_secs(60)).submit()?;
+    /// let due = later.next_deadline().unwrap();
+    /// assert!(due >= before + Duration::from_secs(60) && due <= engine.now() + Duration::from_secs(60));
+    /// later.cancel();
+    /// assert_eq!(later.next_deadline(), None);
+    /// # Ok::<(), taskwheel::Error>(())
+    /// ```
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if self.state().is_terminal() {
+            return None;
+        }
+        Some(self.shared.time.instant_of(self.task.deadline()))
+    }
+
     /// Moves the pending task to run at `instant` on the engine's clock (at once if it is past), keeping its id and
     /// its dedupe key: no cancel-then-resubmit, so no moment where another submission could take the key. A
     /// periodic task's next run moves; the runs after it follow its schedule as before. Never blocks.

@@ -234,6 +234,32 @@ impl Spawner {
         self.get(id).map(|handle| handle.cancel())
     }
 
+    /// The live task holding the dedupe [`key`](TaskBuilder::key), if one does: what a caller that kept the key
+    /// but not the id finds the task by. A key is released when its task ends, so an ended task is not found.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskwheel::{CancelOutcome, Engine};
+    ///
+    /// let engine = Engine::builder().workers(1).build()?;
+    /// let close = engine.task(|_| ()).key("close-order-42").after(Duration::from_secs(900)).submit()?;
+    /// assert_eq!(engine.find_key("close-order-42").map(|t| t.id()), Some(close.id()));
+    /// assert_eq!(engine.cancel_key("close-order-42"), Some(CancelOutcome::Cancelled));
+    /// assert!(engine.find_key("close-order-42").is_none(), "released by its end");
+    /// assert_eq!(engine.cancel_key("close-order-42"), None);
+    /// # Ok::<(), taskwheel::Error>(())
+    /// ```
+    pub fn find_key(&self, key: &str) -> Option<TaskHandle> {
+        let task = self.shared.keys.holder(key)?;
+        Some(TaskHandle { task, shared: self.shared.clone() })
+    }
+
+    /// Cancels the live task holding the dedupe `key` (see [`TaskHandle::cancel`]); `None` when no live task holds
+    /// it.
+    pub fn cancel_key(&self, key: &str) -> Option<CancelOutcome> {
+        self.find_key(key).map(|handle| handle.cancel())
+    }
+
     /// Pauses a concurrency group: none of its tasks starts until [`resume_group`](Self::resume_group) (runs in
     /// progress go on; due tasks wait for a slot as they do when the group is full).
     ///

@@ -344,6 +344,11 @@ pub(crate) struct Keys {
 }
 
 impl Keys {
+    /// The task holding `key` now, if one does (not one that has reached a terminal state).
+    pub(crate) fn holder(&self, key: &str) -> Option<Arc<Task>> {
+        self.held.lock().get(key).filter(|holder| !holder.state().is_terminal()).cloned()
+    }
+
     /// Claims `key` for `task`; on a clash returns the task holding it. A holder that has already reached a
     /// terminal state is replaced: its key is being released.
     pub(crate) fn claim(&self, key: &str, task: &Arc<Task>) -> Result<(), Arc<Task>> {
