@@ -951,8 +951,9 @@ tw_status tw_reschedule(const struct tw_engine *engine,
                         tw_task_id id,
                         uint64_t at_ns);
 
-// Pauses a pending task: it does not start, whatever its deadline, until `tw_resume` (a periodic task between
-// runs too); pausing a paused task does nothing. `TW_ERR_NOT_PENDING` once it is running or has ended.
+// Pauses a task: it does not start, whatever its deadline, until `tw_resume`; a task running now is paused after
+// this run (a periodic task's next run waits), as `tw_cancel` takes effect after it. Pausing a paused task does
+// nothing. `TW_ERR_NOT_PENDING` once it has ended.
 //
 // # Safety
 //

@@ -126,3 +126,36 @@ fn a_shutdown_resumes_a_paused_engine_and_cancels_paused_tasks() {
     assert_eq!(paused.state(), TaskState::Cancelled, "a paused task cannot run: cancelled at once");
     assert_eq!((report.completed, report.cancelled), (1, 1));
 }
+
+/// Issue 23: pausing a periodic task while its run is in progress takes effect after that run, as a cancel does;
+/// resuming brings its schedule back.
+#[test]
+fn a_periodic_task_paused_during_its_run_pauses_after_that_run() {
+    let (engine, clock) = engine();
+    let (started_tx, started) = mpsc::channel();
+    let (release, gate) = mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(gate);
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    let beat = engine
+        .every(10 * SECOND, move |_| {
+            let run = counted.fetch_add(1, Ordering::SeqCst) + 1;
+            if run == 1 {
+                started_tx.send(()).unwrap();
+                let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(60)); // bounded
+            }
+        })
+        .unwrap();
+    clock.advance(10 * SECOND);
+    started.recv().unwrap();
+    assert_eq!(beat.state(), TaskState::Running);
+    beat.pause().unwrap(); // during the run: no NotPending(Running)
+    assert!(beat.is_paused());
+    release.send(()).unwrap();
+    advance(&engine, &clock, 60 * SECOND);
+    assert_eq!((runs.load(Ordering::SeqCst), beat.state()), (1, TaskState::Pending), "paused after its first run");
+    beat.resume().unwrap();
+    engine.wait_idle().unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "its schedule comes back: one run for the missed ones");
+    beat.cancel();
+}

@@ -59,8 +59,9 @@ pub unsafe extern "C" fn tw_reschedule(engine: *const tw_engine, id: tw_task_id,
     })
 }
 
-/// Pauses a pending task: it does not start, whatever its deadline, until `tw_resume` (a periodic task between
-/// runs too); pausing a paused task does nothing. `TW_ERR_NOT_PENDING` once it is running or has ended.
+/// Pauses a task: it does not start, whatever its deadline, until `tw_resume`; a task running now is paused after
+/// this run (a periodic task's next run waits), as `tw_cancel` takes effect after it. Pausing a paused task does
+/// nothing. `TW_ERR_NOT_PENDING` once it has ended.
 ///
 /// # Safety
 ///

@@ -80,12 +80,13 @@ impl TaskHandle {
         self.shared.cancel(&self.task)
     }
 
-    /// Pauses the pending task: it does not start, whatever its deadline, until [`resume`](Self::resume)d (a
-    /// periodic task between runs too). Pausing a paused task does nothing. Never blocks.
+    /// Pauses the task: it does not start, whatever its deadline, until [`resume`](Self::resume)d. A task running
+    /// now is paused after this run, as [`cancel`](Self::cancel) takes effect after it: a periodic task's next run
+    /// (or a retry) waits; the run in progress goes on. Pausing a paused task does nothing. Never blocks.
     ///
     /// # Errors
     ///
-    /// [`Error::NotPending`] once the task is running or has ended.
+    /// [`Error::NotPending`] once the task has ended.
     ///
     /// # Examples
     ///

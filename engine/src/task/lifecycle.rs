@@ -100,12 +100,13 @@ impl AtomicState {
         }
     }
 
-    /// Marks a pending task paused: no dispatch starts it until [`resume`](Self::resume). The state found when the
-    /// task is not pending.
+    /// Marks a pending task paused: no dispatch starts it until [`resume`](Self::resume). A running task is marked
+    /// too: the flag stays when its run gives it back to `Pending` (a periodic task's next run, a retry), so the
+    /// pause takes effect after the current run. The state found when the task has ended.
     pub(crate) fn pause(&self) -> Result<(), TaskState> {
         self.0
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |word| {
-                (state_of(word) == TaskState::Pending).then_some(word | PAUSED)
+                matches!(state_of(word), TaskState::Pending | TaskState::Running).then_some(word | PAUSED)
             })
             .map(drop)
             .map_err(state_of)
@@ -116,6 +117,16 @@ impl AtomicState {
     pub(crate) fn resume(&self) -> Result<Option<u32>, TaskState> {
         let mut word = self.0.load(Ordering::SeqCst);
         loop {
+            if state_of(word) == TaskState::Running {
+                // Paused during its run: clearing the flag is all (its run schedules what comes next).
+                match self.0.compare_exchange(word, word & !PAUSED, Ordering::SeqCst, Ordering::SeqCst) {
+                    Ok(_) => return Ok(None),
+                    Err(found) => {
+                        word = found;
+                        continue;
+                    }
+                }
+            }
             if state_of(word) != TaskState::Pending {
                 return Err(state_of(word));
             }
@@ -133,7 +144,8 @@ impl AtomicState {
 
     /// Whether the task is paused.
     pub(crate) fn is_paused(&self) -> bool {
-        self.0.load(Ordering::SeqCst) & PAUSED != 0
+        let word = self.0.load(Ordering::SeqCst);
+        word & PAUSED != 0 && matches!(state_of(word), TaskState::Pending | TaskState::Running)
     }
 
     /// Moves a pending task's epoch on (a reschedule), invalidating every dispatch made under the old one. Returns
@@ -213,9 +225,20 @@ mod tests {
         assert_eq!(state.resume(), Ok(None), "not paused any more");
         assert_eq!(state.start(1), Err(TaskState::Pending), "a dispatch from before the resume");
         assert_eq!(state.start(2), Ok(()));
-        assert_eq!(state.pause(), Err(TaskState::Running));
+        // Paused while running: the flag outlives the run's move back to Pending (a periodic task's next run).
+        assert_eq!(state.pause(), Ok(()));
+        assert!(state.is_paused());
+        state.transition(TaskState::Running, TaskState::Pending).unwrap();
+        assert_eq!(state.start(2), Err(TaskState::Pending), "paused after its run");
+        assert_eq!(state.resume(), Ok(Some(3)));
+        assert_eq!(state.start(3), Ok(()));
+        // Paused and resumed within one run: nothing left of it.
+        state.pause().unwrap();
+        assert_eq!(state.resume(), Ok(None));
+        assert!(!state.is_paused());
         state.transition(TaskState::Running, TaskState::Succeeded).unwrap();
         assert_eq!(state.resume(), Err(TaskState::Succeeded));
+        assert_eq!(state.pause(), Err(TaskState::Succeeded));
     }
 
     #[test]
