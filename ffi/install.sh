@@ -38,7 +38,10 @@ static_libs="$(cargo rustc -q -p taskwheel-ffi --lib --crate-type staticlib "${c
   --print native-static-libs 2>&1 | sed -n 's/.*native-static-libs: //p' | tail -n 1)"
 [ -n "$static_libs" ] || { echo "rustc printed no native-static-libs" >&2; exit 1; }
 
-built="$root/target/$profile"
+# Where cargo put it: `target/` unless CARGO_TARGET_DIR (or a cargo config) says otherwise, as cargo itself reports.
+target_dir="$(cargo metadata -q --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+[ -n "$target_dir" ] || { echo "cargo metadata reported no target directory" >&2; exit 1; }
+built="$target_dir/$profile"
 lib="$prefix/lib"
 install -d "$lib" "$prefix/include" "$lib/pkgconfig" "$lib/cmake/taskwheel"
 install -m 644 "$built/libtaskwheel.a" "$lib/libtaskwheel.a"

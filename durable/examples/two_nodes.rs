@@ -106,7 +106,9 @@ fn run_node(url: &str, id: &str) -> Result<(), Failure> {
 /// Builds `examples/node.c` against the debug libtaskwheel.
 fn build_c_node() -> Result<PathBuf, Failure> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace root")?.to_path_buf();
-    let lib = root.join("target/debug");
+    // target/<profile>/examples/two_nodes: the profile's directory in whatever target directory cargo uses.
+    let exe = std::env::current_exe()?;
+    let lib = exe.parent().and_then(Path::parent).ok_or("no target directory")?.to_path_buf();
     if !lib.join("libtaskwheel.so").exists() {
         return Err("build libtaskwheel first: cargo build -p taskwheel-ffi".into());
     }

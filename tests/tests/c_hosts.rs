@@ -74,7 +74,8 @@ fn print_native_static_libs() -> Vec<String> {
 fn out_dir() -> PathBuf {
     let (lib, _) = profile_dir();
     let profile = lib.file_name().expect("target/<profile>").to_string_lossy().into_owned();
-    let dir = root().join("target/c-hosts").join(profile);
+    // Beside the build's own outputs, in whatever target directory cargo uses (CARGO_TARGET_DIR included).
+    let dir = lib.parent().expect("a target directory").join("c-hosts").join(profile);
     std::fs::create_dir_all(&dir).expect("create target/c-hosts");
     dir
 }
@@ -374,4 +375,38 @@ fn the_cmake_version_file_accepts_only_the_exact_version_while_0x() {
     assert!(accepts("0.1.0", "0.1"));
     assert!(!accepts("0.1.3", "0.2.0") && !accepts("0.2.0", "0.1.0"), "another minor");
     assert!(accepts("1.4.2", "1.2") && !accepts("1.4.2", "2.0"), "from 1.0, any later version of the major");
+}
+
+/// Issue 23: `ffi/install.sh` takes the library from the target directory cargo reports (a `CARGO_TARGET_DIR`, a
+/// shared target directory, is honoured), not from `target/`. Run against a stand-in `cargo` on `PATH` that reports
+/// another directory, holding stand-in libraries: the install must copy those.
+#[test]
+fn install_takes_the_library_from_the_target_directory_cargo_reports() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = out_dir().join("install-target-dir");
+    let _ = std::fs::remove_dir_all(&dir);
+    let (bin, elsewhere, prefix) = (dir.join("bin"), dir.join("elsewhere"), dir.join("prefix"));
+    std::fs::create_dir_all(&bin).expect("create bin");
+    std::fs::create_dir_all(elsewhere.join("release")).expect("create the other target directory");
+    std::fs::write(elsewhere.join("release/libtaskwheel.a"), "the archive built elsewhere").expect("write");
+    std::fs::write(elsewhere.join("release/libtaskwheel.so"), "the library built elsewhere").expect("write");
+    let cargo = bin.join("cargo");
+    std::fs::write(
+        &cargo,
+        "#!/bin/sh\n# A stand-in cargo: builds nothing, reports CARGO_TARGET_DIR as cargo does.\ncase \"$1\" in\n  \
+         metadata) printf '{\"packages\":[],\"target_directory\":\"%s\",\"version\":1}\\n' \"$CARGO_TARGET_DIR\" ;;\n  \
+         rustc) echo 'note: native-static-libs: -lc' >&2 ;;\nesac\n",
+    )
+    .expect("write the stand-in cargo");
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).expect("make it executable");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    run(Command::new("bash")
+        .arg(root().join("ffi/install.sh"))
+        .arg(&prefix)
+        .arg("release")
+        .env("PATH", path)
+        .env("CARGO_TARGET_DIR", &elsewhere));
+    let installed = |name: &str| std::fs::read_to_string(prefix.join("lib").join(name)).expect("installed");
+    assert_eq!(installed("libtaskwheel.a"), "the archive built elsewhere");
+    assert_eq!(installed(&format!("libtaskwheel.so.{}", env!("CARGO_PKG_VERSION"))), "the library built elsewhere");
 }
