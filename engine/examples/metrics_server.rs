@@ -1,5 +1,7 @@
-//! Serves an engine's metrics at `/metrics` on loopback, in the Prometheus / OpenMetrics text format, while the
-//! engine runs a small mixed load (a heartbeat every 10 ms, a burst of tasks, some failing, a group):
+//! Serves two engines' metrics at `/metrics` on loopback, in the Prometheus / OpenMetrics text format, while the
+//! engines run a small mixed load (a heartbeat every 10 ms, a burst of tasks, some failing, a group). Each engine's
+//! samples carry its name as a constant label (`engine="orders"`, `engine="mail"`), and one merged collector writes
+//! each metric family once:
 //!
 //! ```sh
 //! cargo run -p taskwheel --features metrics --example metrics_server -- 127.0.0.1:9464
@@ -11,7 +13,8 @@
 
 use std::time::Duration;
 
-use taskwheel::{Engine, Priority};
+use prometheus_client::registry::Registry;
+use taskwheel::{Engine, MetricsCollector, Priority};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".to_string());
@@ -30,6 +33,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         engine.task(|_| std::thread::sleep(Duration::from_millis(20))).group("email").submit()?;
     }
 
+    let mail = Engine::builder().workers(1).build()?;
+    for _ in 0..3 {
+        mail.spawn(|_| ())?;
+    }
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(MetricsCollector::merge([
+        engine.metrics_collector().with_label("engine", "orders"),
+        mail.metrics_collector().with_label("engine", "mail"),
+    ])?));
+
     let content_type = tiny_http::Header::from_bytes(
         &b"Content-Type"[..],
         &b"application/openmetrics-text; version=1.0.0; charset=utf-8"[..],
@@ -37,7 +50,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     .map_err(|()| "bad header")?;
     for request in server.incoming_requests() {
         let response = if request.url() == "/metrics" {
-            tiny_http::Response::from_string(engine.metrics_text()).with_header(content_type.clone())
+            let mut text = String::new();
+            prometheus_client::encoding::text::encode(&mut text, &registry).map_err(|_| "encode the metrics")?;
+            tiny_http::Response::from_string(text).with_header(content_type.clone())
         } else {
             tiny_http::Response::from_string("not found: try /metrics\n").with_status_code(404)
         };

@@ -84,14 +84,15 @@ fn the_metrics_endpoint_serves_text_a_real_parser_accepts() {
     let (content_type, text) = scrape(&url);
     assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
     assert!(text.ends_with("# EOF\n"), "OpenMetrics text ends with # EOF");
+    assert_eq!(text.matches("# TYPE taskwheel_tasks_submitted counter").count(), 1, "each family once:\n{text}");
     for name in [
         "taskwheel_tasks_submitted_total",
         "taskwheel_runs_failed_total",
-        "taskwheel_queue_depth{priority=\"high\"}",
-        "taskwheel_group_limit{group=\"email\"} 1",
-        "taskwheel_run_lateness_seconds_bucket{le=\"0.000001\"}",
-        "taskwheel_run_lateness_seconds_count",
-        "taskwheel_submissions_rejected_total{reason=\"full\"} 0",
+        "taskwheel_queue_depth{engine=\"orders\",priority=\"high\"}",
+        "taskwheel_group_limit{engine=\"orders\",group=\"email\"} 1",
+        "taskwheel_run_lateness_seconds_bucket{le=\"0.000001\",engine=\"orders\"}",
+        "taskwheel_run_lateness_seconds_count{engine=\"mail\"}",
+        "taskwheel_submissions_rejected_total{engine=\"mail\",reason=\"full\"} 0",
     ] {
         assert!(text.contains(name), "no {name} in:\n{text}");
     }
@@ -104,9 +105,15 @@ fn the_metrics_endpoint_serves_text_a_real_parser_accepts() {
             assert!(samples.lines().count() > 40, "{samples}");
             // The parser's view: names, types, labels and values as a Prometheus server would store them.
             let has = |line: &str| samples.lines().any(|sample| sample == line || sample == format!("{line}.0"));
-            assert!(has("taskwheel_tasks_submitted_total counter {} 1006"), "{samples}");
-            assert!(has("taskwheel_group_limit gauge {'group': 'email'} 1"), "{samples}");
-            assert!(samples.contains("taskwheel_run_lateness_seconds_bucket histogram {'le': '+Inf'}"), "{samples}");
+            // Two engines in one exposition (issue 23): each family once (the parser refuses a repeated one), each
+            // engine's samples under its constant label.
+            assert!(has("taskwheel_tasks_submitted_total counter {'engine': 'orders'} 1006"), "{samples}");
+            assert!(has("taskwheel_tasks_submitted_total counter {'engine': 'mail'} 3"), "{samples}");
+            assert!(has("taskwheel_group_limit gauge {'engine': 'orders', 'group': 'email'} 1"), "{samples}");
+            assert!(
+                samples.contains("taskwheel_run_lateness_seconds_bucket histogram {'le': '+Inf', 'engine': 'orders'}"),
+                "{samples}"
+            );
         }
         None => {
             assert!(

@@ -14,7 +14,8 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
-use crate::observe::stats::Stats;
+use crate::error::Error;
+use crate::observe::stats::{Snapshot, Stats};
 use crate::shared::Shared;
 use crate::sync::Arc;
 
@@ -44,8 +45,12 @@ const LATENESS_BOUNDS_NS: [u64; 22] = [
     10_000_000_000,
 ];
 
-/// A `prometheus-client` collector of one engine's metrics, read at each scrape. From
-/// [`Spawner::metrics_collector`](crate::Spawner::metrics_collector).
+/// A `prometheus-client` collector of engines' metrics, read at each scrape. From
+/// [`Spawner::metrics_collector`](crate::Spawner::metrics_collector), one engine's; with
+/// [`with_label`](Self::with_label) its samples carry constant labels (an engine's name), and
+/// [`merge`](Self::merge) gathers several engines' collectors into one, which writes each metric family once with a
+/// sample per engine (two collectors of the same family names in one registry would repeat the families, which
+/// Prometheus and OpenMetrics parsers refuse).
 ///
 /// # Examples
 ///
@@ -63,113 +68,223 @@ const LATENESS_BOUNDS_NS: [u64; 22] = [
 /// assert!(text.contains("taskwheel_group_limit{group=\"email\"} 2"));
 /// # Ok::<(), taskwheel::Error>(())
 /// ```
+///
+/// Two engines in one registry:
+///
+/// ```
+/// use prometheus_client::registry::Registry;
+/// use taskwheel::{Engine, MetricsCollector};
+///
+/// let (orders, mail) = (Engine::builder().workers(1).build()?, Engine::builder().workers(1).build()?);
+/// orders.spawn(|_| ())?.wait()?;
+/// let both = MetricsCollector::merge([
+///     orders.metrics_collector().with_label("engine", "orders"),
+///     mail.metrics_collector().with_label("engine", "mail"),
+/// ])?;
+/// let mut registry = Registry::default();
+/// registry.register_collector(Box::new(both));
+/// let mut text = String::new();
+/// prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+/// assert_eq!(text.matches("# TYPE taskwheel_tasks_succeeded counter").count(), 1, "each family once");
+/// assert!(text.contains("taskwheel_tasks_succeeded_total{engine=\"orders\"} 1"));
+/// assert!(text.contains("taskwheel_tasks_succeeded_total{engine=\"mail\"} 0"));
+/// # Ok::<(), taskwheel::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct MetricsCollector {
+    engines: Vec<Labelled>,
+}
+
+/// One engine and the constant labels of its samples.
+#[derive(Clone)]
+struct Labelled {
+    labels: Vec<(String, String)>,
     shared: Arc<Shared>,
 }
 
 impl MetricsCollector {
     /// The collector of the engine of `shared`.
     pub(crate) fn new(shared: Arc<Shared>) -> MetricsCollector {
-        MetricsCollector { shared }
+        MetricsCollector { engines: vec![Labelled { labels: Vec::new(), shared }] }
+    }
+
+    /// Adds the constant label `name="value"` to every sample this collector writes (of each of its engines).
+    #[must_use]
+    pub fn with_label(mut self, name: impl Into<String>, value: impl Into<String>) -> MetricsCollector {
+        let (name, value) = (name.into(), value.into());
+        for engine in &mut self.engines {
+            engine.labels.push((name.clone(), value.clone()));
+        }
+        self
+    }
+
+    /// One collector of every engine of `collectors`: each metric family is written once, with each engine's
+    /// samples under its constant labels.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] when two engines carry the same constant labels (their samples would be one
+    /// series twice), or when there is no engine at all.
+    pub fn merge(collectors: impl IntoIterator<Item = MetricsCollector>) -> Result<MetricsCollector, Error> {
+        let engines: Vec<Labelled> = collectors.into_iter().flat_map(|collector| collector.engines).collect();
+        if engines.is_empty() {
+            return Err(Error::InvalidArgument("MetricsCollector::merge of no collector".into()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for engine in &engines {
+            let mut labels = engine.labels.clone();
+            labels.sort();
+            if !seen.insert(labels) {
+                return Err(Error::InvalidArgument(format!(
+                    "two engines with the same constant labels {:?}: name them apart with with_label",
+                    engine.labels
+                )));
+            }
+        }
+        Ok(MetricsCollector { engines })
     }
 }
 
 impl fmt::Debug for MetricsCollector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MetricsCollector").finish_non_exhaustive()
+        let labels: Vec<_> = self.engines.iter().map(|engine| &engine.labels).collect();
+        f.debug_struct("MetricsCollector").field("engines", &labels).finish()
     }
 }
 
-fn counter(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) -> fmt::Result {
-    let metric = ConstCounter::new(value);
-    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+/// A sample's labels: an engine's constant ones, then the sample's own.
+fn labels(constant: &[(String, String)], own: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut all = constant.to_vec();
+    all.extend(own.iter().map(|(name, value)| (name.to_string(), value.to_string())));
+    all
 }
 
-fn gauge(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) -> fmt::Result {
-    let metric = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
-    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+/// What one engine shows at a scrape.
+struct Reading<'a> {
+    labels: &'a [(String, String)],
+    stats: Stats,
+    lateness: Snapshot,
 }
 
-/// A gauge with one label, a value per label value.
-fn labelled_gauge(
+/// A family of counters or gauges, one sample per engine and per value of its own label (if any).
+fn family(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
-    label: &'static str,
-    values: &[(String, u64)],
+    kind: MetricType,
+    readings: &[Reading<'_>],
+    samples: impl Fn(&Stats) -> Vec<(Option<(&'static str, String)>, u64)>,
 ) -> fmt::Result {
-    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for (value_of_label, value) in values {
-        let labels = [(label, value_of_label.as_str())];
-        let metric = ConstGauge::new(i64::try_from(*value).unwrap_or(i64::MAX));
-        metric.encode(family.encode_family(&labels)?)?;
+    let mut family = encoder.encode_descriptor(name, help, None, kind)?;
+    for reading in readings {
+        for (own, value) in samples(&reading.stats) {
+            let own: Vec<(&str, &str)> = own.as_ref().map(|(k, v)| (*k, v.as_str())).into_iter().collect();
+            let set = labels(reading.labels, &own);
+            let encoder = family.encode_family(&set)?;
+            match kind {
+                MetricType::Counter => ConstCounter::new(value).encode(encoder)?,
+                _ => ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX)).encode(encoder)?,
+            }
+        }
     }
     Ok(())
 }
 
 impl Collector for MetricsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
-        let shared = &self.shared;
-        let stats: Stats = shared.stats();
+        let readings: Vec<Reading<'_>> = self
+            .engines
+            .iter()
+            .map(|engine| Reading {
+                labels: &engine.labels,
+                stats: engine.shared.stats(),
+                lateness: engine.shared.stats.lateness.snapshot(),
+            })
+            .collect();
         let e = &mut encoder;
-        for (name, help, value) in stats.event_counters() {
-            counter(e, name, help, value)?;
+        let Some(first) = readings.first() else { return Ok(()) };
+        let names: Vec<(&str, &str)> = first.stats.event_counters().into_iter().map(|(n, h, _)| (n, h)).collect();
+        for (index, (name, help)) in names.into_iter().enumerate() {
+            family(e, name, help, MetricType::Counter, &readings, |stats| {
+                vec![(None, stats.event_counters()[index].2)]
+            })?;
         }
-        counter(e, "taskwheel_runs", "Runs started, every task's.", stats.runs)?;
-        counter(
+        family(e, "taskwheel_runs", "Runs started, every task's.", MetricType::Counter, &readings, |stats| {
+            vec![(None, stats.runs)]
+        })?;
+        family(
             e,
             "taskwheel_tick_wakeups_signalled",
             "Commands that woke the tick thread (due before its sleep target).",
-            stats.signalled_wakeups,
+            MetricType::Counter,
+            &readings,
+            |stats| vec![(None, stats.signalled_wakeups)],
         )?;
-        {
-            let r = stats.rejected;
-            let mut family = e.encode_descriptor(
-                "taskwheel_submissions_rejected",
-                "Submissions refused, by reason.",
-                None,
-                MetricType::Counter,
-            )?;
-            for (reason, value) in [
-                ("shut_down", r.shut_down),
-                ("full", r.full),
-                ("timed_out", r.timed_out),
-                ("duplicate_key", r.duplicate_key),
-                ("unknown_group", r.unknown_group),
-                ("invalid_argument", r.invalid_argument),
-            ] {
-                let labels = [("reason", reason)];
-                ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
-            }
-        }
-        gauge(
+        family(
+            e,
+            "taskwheel_submissions_rejected",
+            "Submissions refused, by reason.",
+            MetricType::Counter,
+            &readings,
+            |stats| {
+                let r = stats.rejected;
+                [
+                    ("shut_down", r.shut_down),
+                    ("full", r.full),
+                    ("timed_out", r.timed_out),
+                    ("duplicate_key", r.duplicate_key),
+                    ("unknown_group", r.unknown_group),
+                    ("invalid_argument", r.invalid_argument),
+                ]
+                .into_iter()
+                .map(|(reason, value)| (Some(("reason", reason.to_string())), value))
+                .collect()
+            },
+        )?;
+        family(
             e,
             "taskwheel_tasks_pending",
             "Tasks waiting: for their deadline, in a queue, or between runs.",
-            stats.pending,
+            MetricType::Gauge,
+            &readings,
+            |stats| vec![(None, stats.pending)],
         )?;
-        gauge(e, "taskwheel_tasks_running", "Tasks running now.", stats.running)?;
-        let queued = [
-            ("high".to_string(), stats.queued.high),
-            ("normal".to_string(), stats.queued.normal),
-            ("low".to_string(), stats.queued.low),
-        ];
-        labelled_gauge(e, "taskwheel_queue_depth", "Due work waiting for a worker, by priority.", "priority", &queued)?;
-        let of = |pick: fn(&crate::observe::stats::GroupStats) -> u64| -> Vec<(String, u64)> {
-            stats.groups.iter().map(|group| (group.name.clone(), pick(group))).collect()
-        };
-        labelled_gauge(e, "taskwheel_group_running", "Tasks of a group holding a slot.", "group", &of(|g| g.running))?;
-        labelled_gauge(
+        family(e, "taskwheel_tasks_running", "Tasks running now.", MetricType::Gauge, &readings, |stats| {
+            vec![(None, stats.running)]
+        })?;
+        family(
             e,
-            "taskwheel_group_waiting",
-            "Due tasks of a group waiting for a slot.",
-            "group",
-            &of(|g| g.waiting),
+            "taskwheel_queue_depth",
+            "Due work waiting for a worker, by priority.",
+            MetricType::Gauge,
+            &readings,
+            |stats| {
+                let q = stats.queued;
+                [("high", q.high), ("normal", q.normal), ("low", q.low)]
+                    .into_iter()
+                    .map(|(priority, value)| (Some(("priority", priority.to_string())), value))
+                    .collect()
+            },
         )?;
-        labelled_gauge(e, "taskwheel_group_limit", "A group's limit.", "group", &of(|g| g.limit))?;
-        {
-            let snapshot = shared.stats.lateness.snapshot();
+        type Pick = fn(&crate::observe::stats::GroupStats) -> u64;
+        let groups: [(&str, &str, Pick); 3] = [
+            ("taskwheel_group_running", "Tasks of a group holding a slot.", |g| g.running),
+            ("taskwheel_group_waiting", "Due tasks of a group waiting for a slot.", |g| g.waiting),
+            ("taskwheel_group_limit", "A group's limit.", |g| g.limit),
+        ];
+        for (name, help, pick) in groups {
+            family(e, name, help, MetricType::Gauge, &readings, |stats| {
+                stats.groups.iter().map(|group| (Some(("group", group.name.clone())), pick(group))).collect()
+            })?;
+        }
+        let mut histogram = e.encode_descriptor(
+            "taskwheel_run_lateness_seconds",
+            "How late runs started after the instant they were due (buckets within 6.25%).",
+            None,
+            MetricType::Histogram,
+        )?;
+        for reading in &readings {
+            let snapshot = &reading.lateness;
             // prometheus-client takes each bucket's own count and sums them itself.
             let cumulative = snapshot.cumulative(&LATENESS_BOUNDS_NS);
             let mut below = 0;
@@ -183,14 +298,8 @@ impl Collector for MetricsCollector {
                 })
                 .collect();
             buckets.push((f64::INFINITY, snapshot.count() - below));
-            let descriptor = e.encode_descriptor(
-                "taskwheel_run_lateness_seconds",
-                "How late runs started after the instant they were due (buckets within 6.25%).",
-                None,
-                MetricType::Histogram,
-            )?;
-            let mut descriptor = descriptor;
-            descriptor.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            let set = labels(reading.labels, &[]);
+            histogram.encode_family(&set)?.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
                 snapshot.approximate_sum() / 1e9,
                 snapshot.count(),
                 &buckets,
