@@ -159,6 +159,9 @@ impl Cron {
                 Err(error) => return Err(bad(&self.expression, error)),
             }
         }
+        if self.zone_name.as_ref() == "UTC" {
+            return Ok(None); // the search that failed was this one already
+        }
         match self.pattern.find_next_occurrence(&at.to_zoned(TimeZone::UTC), false) {
             Err(TimeSearchLimitExceeded) => Ok(None),
             Err(error) => Err(bad(&self.expression, error)),
