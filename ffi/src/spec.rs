@@ -227,16 +227,15 @@ pub(crate) fn instant_at(monotonic: u64) -> Instant {
 /// early. Of three tries, the one whose instant lies closest after its monotonic reading (bounded by a second
 /// monotonic reading after it).
 fn clock_pair(mut monotonic: impl FnMut() -> u64, mut now: impl FnMut() -> Instant) -> (Instant, u64) {
-    let mut best: Option<(u64, Instant, u64)> = None;
-    for _ in 0..3 {
+    let mut sample = || {
         let before = monotonic();
         let at = now();
-        let bound = monotonic().saturating_sub(before);
-        if best.is_none_or(|(shortest, _, _)| bound < shortest) {
-            best = Some((bound, at, before));
-        }
-    }
-    best.map_or_else(|| (now(), monotonic()), |(_, at, before)| (at, before))
+        (monotonic().saturating_sub(before), at, before)
+    };
+    let first = sample();
+    let (_, at, before) =
+        [sample(), sample()].into_iter().fold(first, |best, next| if next.0 < best.0 { next } else { best });
+    (at, before)
 }
 
 /// `monotonic` as an instant, through `base`.

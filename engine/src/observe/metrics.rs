@@ -162,6 +162,8 @@ fn labels(constant: &[(String, String)], own: &[(&str, &str)]) -> Vec<(String, S
 /// What one engine shows at a scrape.
 struct Reading<'a> {
     labels: &'a [(String, String)],
+    /// The event counters' values, in `Stats::event_counters` order, read once per scrape.
+    events: Vec<u64>,
     stats: Stats,
     lateness: Snapshot,
 }
@@ -173,11 +175,11 @@ fn family(
     help: &str,
     kind: MetricType,
     readings: &[Reading<'_>],
-    samples: impl Fn(&Stats) -> Vec<(Option<(&'static str, String)>, u64)>,
+    samples: impl Fn(&Reading<'_>) -> Vec<(Option<(&'static str, String)>, u64)>,
 ) -> fmt::Result {
     let mut family = encoder.encode_descriptor(name, help, None, kind)?;
     for reading in readings {
-        for (own, value) in samples(&reading.stats) {
+        for (own, value) in samples(reading) {
             let own: Vec<(&str, &str)> = own.as_ref().map(|(k, v)| (*k, v.as_str())).into_iter().collect();
             let set = labels(reading.labels, &own);
             let encoder = family.encode_family(&set)?;
@@ -195,22 +197,24 @@ impl Collector for MetricsCollector {
         let readings: Vec<Reading<'_>> = self
             .engines
             .iter()
-            .map(|engine| Reading {
-                labels: &engine.labels,
-                stats: engine.shared.stats(),
-                lateness: engine.shared.stats.lateness.snapshot(),
+            .map(|engine| {
+                let stats = engine.shared.stats();
+                Reading {
+                    labels: &engine.labels,
+                    events: stats.event_counters().into_iter().map(|(_, _, value)| value).collect(),
+                    stats,
+                    lateness: engine.shared.stats.lateness.snapshot(),
+                }
             })
             .collect();
         let e = &mut encoder;
         let Some(first) = readings.first() else { return Ok(()) };
         let names: Vec<(&str, &str)> = first.stats.event_counters().into_iter().map(|(n, h, _)| (n, h)).collect();
         for (index, (name, help)) in names.into_iter().enumerate() {
-            family(e, name, help, MetricType::Counter, &readings, |stats| {
-                vec![(None, stats.event_counters()[index].2)]
-            })?;
+            family(e, name, help, MetricType::Counter, &readings, |reading| vec![(None, reading.events[index])])?;
         }
-        family(e, "taskwheel_runs", "Runs started, every task's.", MetricType::Counter, &readings, |stats| {
-            vec![(None, stats.runs)]
+        family(e, "taskwheel_runs", "Runs started, every task's.", MetricType::Counter, &readings, |r| {
+            vec![(None, r.stats.runs)]
         })?;
         family(
             e,
@@ -218,7 +222,7 @@ impl Collector for MetricsCollector {
             "Commands that woke the tick thread (due before its sleep target).",
             MetricType::Counter,
             &readings,
-            |stats| vec![(None, stats.signalled_wakeups)],
+            |r| vec![(None, r.stats.signalled_wakeups)],
         )?;
         family(
             e,
@@ -226,8 +230,8 @@ impl Collector for MetricsCollector {
             "Submissions refused, by reason.",
             MetricType::Counter,
             &readings,
-            |stats| {
-                let r = stats.rejected;
+            |reading| {
+                let r = reading.stats.rejected;
                 [
                     ("shut_down", r.shut_down),
                     ("full", r.full),
@@ -247,10 +251,10 @@ impl Collector for MetricsCollector {
             "Tasks waiting: for their deadline, in a queue, or between runs.",
             MetricType::Gauge,
             &readings,
-            |stats| vec![(None, stats.pending)],
+            |r| vec![(None, r.stats.pending)],
         )?;
-        family(e, "taskwheel_tasks_running", "Tasks running now.", MetricType::Gauge, &readings, |stats| {
-            vec![(None, stats.running)]
+        family(e, "taskwheel_tasks_running", "Tasks running now.", MetricType::Gauge, &readings, |r| {
+            vec![(None, r.stats.running)]
         })?;
         family(
             e,
@@ -258,8 +262,8 @@ impl Collector for MetricsCollector {
             "Due work waiting for a worker, by priority.",
             MetricType::Gauge,
             &readings,
-            |stats| {
-                let q = stats.queued;
+            |r| {
+                let q = r.stats.queued;
                 [("high", q.high), ("normal", q.normal), ("low", q.low)]
                     .into_iter()
                     .map(|(priority, value)| (Some(("priority", priority.to_string())), value))
@@ -273,8 +277,8 @@ impl Collector for MetricsCollector {
             ("taskwheel_group_limit", "A group's limit.", |g| g.limit),
         ];
         for (name, help, pick) in groups {
-            family(e, name, help, MetricType::Gauge, &readings, |stats| {
-                stats.groups.iter().map(|group| (Some(("group", group.name.clone())), pick(group))).collect()
+            family(e, name, help, MetricType::Gauge, &readings, |r| {
+                r.stats.groups.iter().map(|group| (Some(("group", group.name.clone())), pick(group))).collect()
             })?;
         }
         let mut histogram = e.encode_descriptor(
