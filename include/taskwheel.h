@@ -96,7 +96,7 @@ enum tw_status
   TW_ERR_INVALID_ARGUMENT = 2,
   // A string argument is not valid UTF-8.
   TW_ERR_INVALID_UTF8 = 3,
-  // No such task or timer: never issued, or finished, fired or cancelled (and, for tasks, forgotten).
+  // No such task or timer: a task id the engine never issued; a timer never inserted, or fired or cancelled.
   TW_ERR_NOT_FOUND = 4,
   // The wait ended before the task finished, or a blocking submission found no room in time.
   TW_ERR_TIMEOUT = 5,
@@ -140,6 +140,9 @@ enum tw_status
   TW_ERR_REDIS = 22,
   // Durable tasks: the payload is longer than the queue's limit.
   TW_ERR_PAYLOAD_TOO_LARGE = 23,
+  // The task has ended and the engine no longer keeps its record (finished beyond `retain_finished`, or
+  // released): ids are never reused, so this is told apart from `TW_ERR_NOT_FOUND`.
+  TW_ERR_FORGOTTEN = 24,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -563,7 +566,7 @@ typedef struct tw_task_spec {
   // Non-zero makes the task *joinable*: after it ends, it stays findable by id (`tw_wait`, `tw_task_outcome`)
   // however many other tasks end, until `tw_join` or `tw_release` lets it go — as `pthread_join` keeps a
   // thread. 0 (the default) makes it *detached*: once ended it stays findable among the engine's most recently
-  // finished tasks (`tw_config.retain_finished`) and is then forgotten (`TW_ERR_NOT_FOUND`).
+  // finished tasks (`tw_config.retain_finished`) and is then forgotten (`TW_ERR_FORGOTTEN`).
   uint32_t joinable;
   // One-shot only: when non-zero, the most attempts (the first included) of a task whose `run` returns a failure
   // code; before each retry it waits `min(retry_cap_ns, retry_base_ns × retry_factor^(n−1))`, or with
@@ -931,7 +934,8 @@ tw_status tw_schedule_after(const struct tw_engine *engine,
 // state reads cancelled from now on). `TW_ALREADY_RUNNING`: a one-shot task is running; its flag is set
 // (`tw_current_task_cancelled`), and it ends `TW_STATE_CANCELLED` only if its `run` then returns
 // `TW_RUN_CANCELLED` (otherwise succeeded or failed by its return value).
-// `TW_ALREADY_FINISHED`: it had ended. `TW_ERR_NOT_FOUND`: unknown or forgotten id.
+// `TW_ALREADY_FINISHED`: it had ended. `TW_ERR_FORGOTTEN`: it ended and its record is no
+// longer kept. `TW_ERR_NOT_FOUND`: an id never issued.
 //
 // # Safety
 //
@@ -941,7 +945,8 @@ tw_status tw_cancel(const struct tw_engine *engine,
 
 // Moves a pending task to run at `at_ns` (a `tw_monotonic_ns()` time; a past one runs at once), keeping its id
 // and its dedupe key. `TW_ERR_NOT_PENDING` once it is running or has ended; `TW_ERR_INVALID_ARGUMENT` for a time
-// more than `TW_MAX_DELAY_NS` ahead; `TW_ERR_NOT_FOUND` for an unknown or forgotten id. A periodic task's next run
+// more than `TW_MAX_DELAY_NS` ahead; `TW_ERR_FORGOTTEN` for a forgotten id, `TW_ERR_NOT_FOUND` for
+// one never issued. A periodic task's next run
 // moves; the runs after it keep its schedule.
 //
 // # Safety
@@ -1033,7 +1038,7 @@ tw_status tw_wait_idle(const struct tw_engine *engine,
 
 // Writes what the task has done so far to `*out`: its state and, once a run has returned, that run's return
 // code. Works for a live task, a joinable one until it is released, and a detached one among the recently
-// finished (`TW_ERR_NOT_FOUND` after that).
+// finished (`TW_ERR_FORGOTTEN` after that).
 //
 // # Safety
 //
@@ -1044,7 +1049,7 @@ tw_status tw_task_outcome(const struct tw_engine *engine,
 
 // `pthread_join` for tasks: blocks until the task has ended (or `timeout_ns` passed: `TW_ERR_TIMEOUT`, and the
 // task is not released; `UINT64_MAX` waits forever), writes how it ended to `*out` (which may be NULL), then
-// releases it: its id answers `TW_ERR_NOT_FOUND` from then on. Meant for joinable tasks
+// releases it: its id answers `TW_ERR_FORGOTTEN` from then on. Meant for joinable tasks
 // (`tw_task_spec.joinable`), which no number of other tasks ending can make it miss; for a detached task it
 // works while the task is findable. Refuses, as `tw_wait` does, with `TW_ERR_WOULD_DEADLOCK`.
 //
@@ -1057,8 +1062,8 @@ tw_status tw_join(const struct tw_engine *engine,
                   struct tw_outcome *out);
 
 // Lets a joinable task go without waiting for it (`pthread_detach`): once it has ended (at once if it has), its
-// id answers `TW_ERR_NOT_FOUND`; until then it is found as usual. Does nothing to a detached task.
-// `TW_ERR_NOT_FOUND`: unknown, released or forgotten id.
+// id answers `TW_ERR_FORGOTTEN`; until then it is found as usual. Does nothing to a detached task.
+// `TW_ERR_FORGOTTEN`: already released or forgotten; `TW_ERR_NOT_FOUND`: never issued.
 //
 // # Safety
 //

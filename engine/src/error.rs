@@ -16,7 +16,7 @@ use crate::task::state::TaskState;
 ///     match error {
 ///         ShutDown => 0, Full { .. } => 1, Timeout => 2, DuplicateKey { .. } => 3, UnknownGroup(_) => 4,
 ///         NotFound(_) => 5, InvalidArgument(_) => 6, WouldDeadlock(_) => 7, Spawn(_) => 8, NotPending(_) => 9,
-///         InvalidCron { .. } => 10, UnknownTimeZone(_) => 11,
+///         InvalidCron { .. } => 10, UnknownTimeZone(_) => 11, Forgotten(_) => 12,
 ///     }
 /// }
 /// ```
@@ -30,8 +30,8 @@ use crate::task::state::TaskState;
 ///     match error {
 ///         ShutDown => 0, Full { .. } => 1, Timeout => 2, DuplicateKey { .. } => 3, UnknownGroup(_) => 4,
 ///         NotFound(_) => 5, InvalidArgument(_) => 6, WouldDeadlock(_) => 7, Spawn(_) => 8, NotPending(_) => 9,
-///         InvalidCron { .. } => 10, UnknownTimeZone(_) => 11,
-///         _ => 12,
+///         InvalidCron { .. } => 10, UnknownTimeZone(_) => 11, Forgotten(_) => 12,
+///         _ => 13,
 ///     }
 /// }
 /// assert_eq!(code(&taskwheel::Error::Timeout), 2);
@@ -61,8 +61,13 @@ pub enum Error {
     },
     /// The task names a concurrency group the engine was not built with.
     UnknownGroup(String),
-    /// No task with this id is live or among the recent finished ones the engine remembers.
+    /// This engine never issued a task with this id.
     NotFound(u64),
+    /// The task with this id has ended and the engine no longer keeps its record: it was detached and finished
+    /// beyond [`retain_finished`](crate::EngineBuilder::retain_finished), or it was joinable and
+    /// [released](crate::Spawner::release). Ids are never reused, so the engine can tell this from
+    /// [`NotFound`](Error::NotFound).
+    Forgotten(u64),
     /// An argument is out of range; the message says which and why.
     InvalidArgument(String),
     /// The call was made from inside one of the engine's own tasks, where it could never return: waiting for
@@ -95,7 +100,8 @@ impl fmt::Display for Error {
                 write!(f, "dedupe key {key:?} is held by task {existing} ({holder_state})")
             }
             Error::UnknownGroup(group) => write!(f, "no concurrency group named {group:?}"),
-            Error::NotFound(id) => write!(f, "no task with id {id} (unknown, or finished too long ago)"),
+            Error::NotFound(id) => write!(f, "no task with id {id} was ever issued by this engine"),
+            Error::Forgotten(id) => write!(f, "task {id} has ended and its record is no longer kept"),
             Error::InvalidArgument(why) => write!(f, "invalid argument: {why}"),
             Error::WouldDeadlock(call) => {
                 write!(f, "{call} called from inside one of the engine's own tasks would never return")
@@ -136,10 +142,11 @@ mod tests {
             let code = match error {
                 ShutDown => 0, Full { .. } => 1, Timeout => 2, DuplicateKey { .. } => 3, UnknownGroup(_) => 4,
                 NotFound(_) => 5, InvalidArgument(_) => 6, WouldDeadlock(_) => 7, Spawn(_) => 8, NotPending(_) => 9,
-                InvalidCron { .. } => 10, UnknownTimeZone(_) => 11,
+                InvalidCron { .. } => 10, UnknownTimeZone(_) => 11, Forgotten(_) => 12,
             };
             code
         }
         assert_eq!(code(&Error::UnknownTimeZone(String::new())), 11);
+        assert_eq!(code(&Error::Forgotten(1)), 12);
     }
 }

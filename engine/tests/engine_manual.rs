@@ -522,8 +522,12 @@ fn finished_tasks_stay_queryable_by_id_within_the_retention_bound() {
     for _ in 0..200 {
         engine.spawn(|_| ()).unwrap().wait().unwrap();
     }
-    assert!(matches!(engine.get(first.id()), Err(Error::NotFound(id)) if id == first.id()));
+    // Issue 23, item 9: an ended task aged out of retention reads "forgotten", an id never issued "not found".
+    assert!(matches!(engine.get(first.id()), Err(Error::Forgotten(id)) if id == first.id()));
+    assert!(matches!(engine.cancel(first.id()), Err(Error::Forgotten(_))));
     assert!(matches!(engine.cancel(u64::MAX), Err(Error::NotFound(_))));
+    // Its slot's thousandth generation from now: 201 tasks cannot have reached it.
+    assert!(matches!(engine.get(first.id() + (1000 << 32)), Err(Error::NotFound(_))), "never issued");
     assert!(matches!(engine.get(0), Err(Error::NotFound(0))));
 }
 

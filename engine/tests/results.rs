@@ -145,14 +145,14 @@ fn a_finished_detached_task_is_found_by_id_with_its_state_code_and_failure_until
     assert_eq!(found.failure().as_deref(), Some("returned 3"));
     assert!(found.is_finished());
     assert_eq!(found.wait().unwrap(), TaskState::Failed);
-    // Far beyond the bound, it is forgotten: "not found", never another task's state.
+    // Far beyond the bound, it is forgotten: "forgotten", never another task's state.
     for _ in 0..10 {
         let handles: Vec<_> = (0..100).map(|_| engine.spawn(|_| ()).unwrap()).collect();
         for handle in handles {
             handle.wait().unwrap();
         }
     }
-    assert!(matches!(engine.get(id), Err(Error::NotFound(missing)) if missing == id));
+    assert!(matches!(engine.get(id), Err(Error::Forgotten(missing)) if missing == id));
 }
 
 #[test]
@@ -168,8 +168,8 @@ fn a_joinable_task_outlives_the_retention_bound_until_released() {
     let handle = engine.get(kept).unwrap();
     assert_eq!((handle.state(), handle.code()), (TaskState::Failed, Some(5)));
     engine.release(kept).unwrap();
-    assert!(matches!(engine.get(kept), Err(Error::NotFound(_))));
-    assert!(matches!(engine.release(kept), Err(Error::NotFound(_))));
+    assert!(matches!(engine.get(kept), Err(Error::Forgotten(_))));
+    assert!(matches!(engine.release(kept), Err(Error::Forgotten(_))));
     // The handle already held keeps working.
     assert_eq!(handle.state(), TaskState::Failed);
 }

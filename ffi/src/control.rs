@@ -21,7 +21,8 @@ use super::status::tw_status::{self, *};
 /// state reads cancelled from now on). `TW_ALREADY_RUNNING`: a one-shot task is running; its flag is set
 /// (`tw_current_task_cancelled`), and it ends `TW_STATE_CANCELLED` only if its `run` then returns
 /// `TW_RUN_CANCELLED` (otherwise succeeded or failed by its return value).
-/// `TW_ALREADY_FINISHED`: it had ended. `TW_ERR_NOT_FOUND`: unknown or forgotten id.
+/// `TW_ALREADY_FINISHED`: it had ended. `TW_ERR_FORGOTTEN`: it ended and its record is no
+/// longer kept. `TW_ERR_NOT_FOUND`: an id never issued.
 ///
 /// # Safety
 ///
@@ -43,7 +44,8 @@ pub unsafe extern "C" fn tw_cancel(engine: *const tw_engine, id: tw_task_id) -> 
 
 /// Moves a pending task to run at `at_ns` (a `tw_monotonic_ns()` time; a past one runs at once), keeping its id
 /// and its dedupe key. `TW_ERR_NOT_PENDING` once it is running or has ended; `TW_ERR_INVALID_ARGUMENT` for a time
-/// more than `TW_MAX_DELAY_NS` ahead; `TW_ERR_NOT_FOUND` for an unknown or forgotten id. A periodic task's next run
+/// more than `TW_MAX_DELAY_NS` ahead; `TW_ERR_FORGOTTEN` for a forgotten id, `TW_ERR_NOT_FOUND` for
+/// one never issued. A periodic task's next run
 /// moves; the runs after it keep its schedule.
 ///
 /// # Safety
@@ -257,7 +259,7 @@ fn outcome_of(handle: &taskwheel::TaskHandle) -> tw_outcome {
 
 /// Writes what the task has done so far to `*out`: its state and, once a run has returned, that run's return
 /// code. Works for a live task, a joinable one until it is released, and a detached one among the recently
-/// finished (`TW_ERR_NOT_FOUND` after that).
+/// finished (`TW_ERR_FORGOTTEN` after that).
 ///
 /// # Safety
 ///
@@ -279,7 +281,7 @@ pub unsafe extern "C" fn tw_task_outcome(engine: *const tw_engine, id: tw_task_i
 
 /// `pthread_join` for tasks: blocks until the task has ended (or `timeout_ns` passed: `TW_ERR_TIMEOUT`, and the
 /// task is not released; `UINT64_MAX` waits forever), writes how it ended to `*out` (which may be NULL), then
-/// releases it: its id answers `TW_ERR_NOT_FOUND` from then on. Meant for joinable tasks
+/// releases it: its id answers `TW_ERR_FORGOTTEN` from then on. Meant for joinable tasks
 /// (`tw_task_spec.joinable`), which no number of other tasks ending can make it miss; for a detached task it
 /// works while the task is findable. Refuses, as `tw_wait` does, with `TW_ERR_WOULD_DEADLOCK`.
 ///
@@ -312,8 +314,8 @@ pub unsafe extern "C" fn tw_join(
 }
 
 /// Lets a joinable task go without waiting for it (`pthread_detach`): once it has ended (at once if it has), its
-/// id answers `TW_ERR_NOT_FOUND`; until then it is found as usual. Does nothing to a detached task.
-/// `TW_ERR_NOT_FOUND`: unknown, released or forgotten id.
+/// id answers `TW_ERR_FORGOTTEN`; until then it is found as usual. Does nothing to a detached task.
+/// `TW_ERR_FORGOTTEN`: already released or forgotten; `TW_ERR_NOT_FOUND`: never issued.
 ///
 /// # Safety
 ///

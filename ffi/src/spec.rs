@@ -89,7 +89,7 @@ pub struct tw_task_spec {
     /// Non-zero makes the task *joinable*: after it ends, it stays findable by id (`tw_wait`, `tw_task_outcome`)
     /// however many other tasks end, until `tw_join` or `tw_release` lets it go — as `pthread_join` keeps a
     /// thread. 0 (the default) makes it *detached*: once ended it stays findable among the engine's most recently
-    /// finished tasks (`tw_config.retain_finished`) and is then forgotten (`TW_ERR_NOT_FOUND`).
+    /// finished tasks (`tw_config.retain_finished`) and is then forgotten (`TW_ERR_FORGOTTEN`).
     pub joinable: u32,
     /// One-shot only: when non-zero, the most attempts (the first included) of a task whose `run` returns a failure
     /// code; before each retry it waits `min(retry_cap_ns, retry_base_ns × retry_factor^(n−1))`, or with

@@ -21,7 +21,7 @@ pub enum tw_status {
     TW_ERR_INVALID_ARGUMENT = 2,
     /// A string argument is not valid UTF-8.
     TW_ERR_INVALID_UTF8 = 3,
-    /// No such task or timer: never issued, or finished, fired or cancelled (and, for tasks, forgotten).
+    /// No such task or timer: a task id the engine never issued; a timer never inserted, or fired or cancelled.
     TW_ERR_NOT_FOUND = 4,
     /// The wait ended before the task finished, or a blocking submission found no room in time.
     TW_ERR_TIMEOUT = 5,
@@ -65,6 +65,9 @@ pub enum tw_status {
     TW_ERR_REDIS = 22,
     /// Durable tasks: the payload is longer than the queue's limit.
     TW_ERR_PAYLOAD_TOO_LARGE = 23,
+    /// The task has ended and the engine no longer keeps its record (finished beyond `retain_finished`, or
+    /// released): ids are never reused, so this is told apart from `TW_ERR_NOT_FOUND`.
+    TW_ERR_FORGOTTEN = 24,
 }
 
 use tw_status::*;
@@ -98,6 +101,7 @@ impl tw_status {
             TW_ERR_REDIS_UNREACHABLE => "Redis could not be reached",
             TW_ERR_REDIS => "Redis refused the command or answered unexpectedly",
             TW_ERR_PAYLOAD_TOO_LARGE => "the payload exceeds the queue's limit",
+            TW_ERR_FORGOTTEN => "the task has ended and its record is no longer kept",
         }
     }
 }
@@ -141,6 +145,7 @@ pub(crate) fn status_of(error: &Error) -> tw_status {
         Error::DuplicateKey { .. } => TW_ERR_DUPLICATE_KEY,
         Error::UnknownGroup(_) => TW_ERR_UNKNOWN_GROUP,
         Error::NotFound(_) => TW_ERR_NOT_FOUND,
+        Error::Forgotten(_) => TW_ERR_FORGOTTEN,
         Error::InvalidArgument(_) => TW_ERR_INVALID_ARGUMENT,
         Error::Spawn(_) => TW_ERR_SPAWN,
         Error::WouldDeadlock(_) => TW_ERR_WOULD_DEADLOCK,
@@ -238,7 +243,7 @@ mod tests {
             assert_eq!(text(value), format!("{status:?}: {}", status.meaning()));
             value += 1;
         }
-        assert_eq!(value, TW_ERR_PAYLOAD_TOO_LARGE as u32 + 1, "the statuses are numbered without gaps");
+        assert_eq!(value, TW_ERR_FORGOTTEN as u32 + 1, "the statuses are numbered without gaps");
         assert_eq!(text(4), "TW_ERR_NOT_FOUND: no such task or timer");
         assert_eq!(text(value), "TW_UNKNOWN_STATUS: not a taskwheel status");
         assert_eq!(text(u32::MAX), "TW_UNKNOWN_STATUS: not a taskwheel status");

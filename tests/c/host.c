@@ -941,9 +941,10 @@ static void test_results_and_joinable(void) {
     }
     CHECK(lost == 0);
     CHECK(wrong == 0);
-    /* joined means released */
-    CHECK_STATUS(tw_task_outcome(engine, ids[0], &outcome), TW_ERR_NOT_FOUND);
-    CHECK_STATUS(tw_join(engine, ids[0], 0, &outcome), TW_ERR_NOT_FOUND);
+    /* joined means released: the id answers "forgotten" (it was issued and has ended), never "not found" */
+    CHECK_STATUS(tw_task_outcome(engine, ids[0], &outcome), TW_ERR_FORGOTTEN);
+    CHECK_STATUS(tw_join(engine, ids[0], 0, &outcome), TW_ERR_FORGOTTEN);
+    CHECK_STATUS(tw_cancel(engine, ids[0]), TW_ERR_FORGOTTEN);
 
     /* a joinable task released before it ends becomes detached; a join that times out does not release */
     tw_task_spec_init(&spec);
@@ -1026,7 +1027,7 @@ static void test_results_and_joinable(void) {
     CHECK_STATUS(tw_resume(engine, paused_task), TW_OK);
     CHECK_STATUS(tw_join(engine, paused_task, UINT64_MAX, &outcome), TW_OK);
     CHECK(outcome.state == TW_STATE_SUCCEEDED);
-    CHECK_STATUS(tw_pause(engine, paused_task), TW_ERR_NOT_FOUND); /* joined: released */
+    CHECK_STATUS(tw_pause(engine, paused_task), TW_ERR_FORGOTTEN); /* joined: released */
     CHECK_STATUS(tw_pause_engine(engine, 1), TW_OK);
     spec.delay_ns = 0;
     CHECK_STATUS(tw_schedule(engine, &spec, &paused_task), TW_OK);

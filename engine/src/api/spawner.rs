@@ -189,9 +189,22 @@ impl Spawner {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] for an id never issued, released, or (detached) finished too long ago.
+    /// [`Error::Forgotten`] for a task that has ended and was released or (detached) finished too long ago;
+    /// [`Error::NotFound`] for an id this engine never issued.
+    ///
+    /// ```
+    /// use taskwheel::{Engine, Error};
+    ///
+    /// let engine = Engine::builder().workers(1).retain_finished(0).build()?;
+    /// let id = engine.spawn(|_| ())?.id();
+    /// engine.wait_idle()?;
+    /// assert!(matches!(engine.get(id), Err(Error::Forgotten(_))), "ended, and nothing finished is kept");
+    /// assert!(matches!(engine.cancel(id), Err(Error::Forgotten(_))));
+    /// assert!(matches!(engine.get(id + (1 << 40)), Err(Error::NotFound(_))), "never issued");
+    /// # Ok::<(), taskwheel::Error>(())
+    /// ```
     pub fn get(&self, id: u64) -> Result<TaskHandle, Error> {
-        let task = match self.shared.registry.get(id).ok_or(Error::NotFound(id))? {
+        let task = match self.shared.registry.get(id).ok_or_else(|| self.missing(id))? {
             Found::Task(task) => task,
             Found::Ended(summary) => Task::ended(id, &summary),
         };
@@ -199,12 +212,13 @@ impl Spawner {
     }
 
     /// Lets a [joinable](TaskBuilder::joinable) task go: once it has ended its id answers
-    /// [`Error::NotFound`] (at once if it has already ended); until then it is treated as detached. For a detached
+    /// [`Error::Forgotten`] (at once if it has already ended); until then it is treated as detached. For a detached
     /// task this does nothing. Handles already held keep working.
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] for an id never issued, already released, or (detached) finished too long ago.
+    /// [`Error::Forgotten`] for a task already released or (detached) finished too long ago; [`Error::NotFound`]
+    /// for an id never issued.
     ///
     /// # Examples
     ///
@@ -222,14 +236,20 @@ impl Spawner {
     /// # Ok::<(), taskwheel::Error>(())
     /// ```
     pub fn release(&self, id: u64) -> Result<(), Error> {
-        if self.shared.registry.release(id) { Ok(()) } else { Err(Error::NotFound(id)) }
+        if self.shared.registry.release(id) { Ok(()) } else { Err(self.missing(id)) }
+    }
+
+    /// The error for an id the registry does not hold: forgotten if it was issued, not found if not.
+    fn missing(&self, id: u64) -> Error {
+        if self.shared.registry.issued(id) { Error::Forgotten(id) } else { Error::NotFound(id) }
     }
 
     /// Cancels the task with this id; see [`TaskHandle::cancel`].
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] for an id never issued or finished too long ago.
+    /// [`Error::Forgotten`] for a task that ended too long ago (or was released): it cannot be cancelled, it has
+    /// ended; [`Error::NotFound`] for an id never issued.
     pub fn cancel(&self, id: u64) -> Result<CancelOutcome, Error> {
         self.get(id).map(|handle| handle.cancel())
     }

@@ -13,8 +13,9 @@
 //! bound until it is released ([`Registry::release`]), as a `pthread` is kept until it is joined.
 //!
 //! Ids are never reused: a slot's generation grows each time the slot is reused, and a slot whose generation would
-//! wrap is never used again (one slot lost per 2^32 reuses of it). A forgotten id answers "not found", never
-//! another task's state.
+//! wrap is never used again (one slot lost per 2^32 reuses of it). A forgotten id never answers another task's
+//! state; and since a slot's generations are handed out in order, the registry can still tell an id it issued and
+//! forgot ([`Registry::issued`]) from one it never issued.
 //!
 //! Why not the `sharded-slab` crate, which does this job in general: with its default layout (0.1.7) a key keeps 13
 //! bits of generation (64 bits less 38 of address and 13 of thread id), so a slot's key repeats after 8,192 reuses,
@@ -201,6 +202,22 @@ impl Registry {
             }
             Entry::Free | Entry::Reserved | Entry::Spent => None,
         }
+    }
+
+    /// Whether `id` names a task this registry issued, live or not: its slot exists and has reached the id's
+    /// generation (generations start at 1 and each is handed out once, in order). Not for a slot reserved for a
+    /// submission still being admitted, which has issued nothing yet. What tells "ended and forgotten" from "never
+    /// issued" when [`get`](Self::get) finds nothing.
+    pub(crate) fn issued(&self, id: u64) -> bool {
+        let key = Key::of(id);
+        if key.generation == 0 {
+            return false;
+        }
+        let shard = self.shards[key.shard].lock();
+        shard.slots.get(key.index as usize).is_some_and(|slot| {
+            slot.generation > key.generation
+                || slot.generation == key.generation && !matches!(slot.entry, Entry::Reserved)
+        })
     }
 
     /// Records that `task` ended: a detached task's slot keeps its summary (for lookups) and lets the task go; a
