@@ -97,7 +97,7 @@ pub mod wheel;
 
 pub use api::engine::{Engine, EngineBuilder, Shutdown, ShutdownReport};
 pub use api::handle::TaskHandle;
-pub use api::join::{JoinError, JoinHandle, ResultTaskBuilder};
+pub use api::join::{JoinError, JoinHandle, PanicPayload, ResultTaskBuilder};
 pub use api::spawner::Spawner;
 pub use api::task_builder::{PeriodicBuilder, TaskBuilder};
 pub use config::{MAX_DELAY, MAX_PRECISE_SPIN, MAX_TICK, MIN_TICK, Precision, WhenFull};

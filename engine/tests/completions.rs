@@ -1,6 +1,7 @@
 //! The completion descriptor: readable exactly when tasks have ended since it was last read.
 #![cfg(target_os = "linux")]
 
+use std::os::fd::AsRawFd;
 use taskwheel::{Clock, Engine, ManualClock, TaskState};
 
 /// Whether `fd` is readable now (a zero-timeout poll).
@@ -21,8 +22,8 @@ fn take(fd: i32) -> u64 {
 #[test]
 fn the_descriptor_counts_task_ends_of_every_kind_and_is_quiet_otherwise() {
     let engine = Engine::builder().workers(2).clock(Clock::Manual(ManualClock::new())).build().unwrap();
-    let fd = engine.completion_fd().unwrap();
-    assert_eq!(engine.completion_fd().unwrap(), fd, "one descriptor per engine");
+    let fd = engine.completion_fd().unwrap().as_raw_fd();
+    assert_eq!(engine.completion_fd().unwrap().as_raw_fd(), fd, "one descriptor per engine");
     assert!(!readable(fd));
     let pending = engine.task(|_| ()).after(std::time::Duration::from_secs(60)).submit().unwrap();
     engine.wait_idle().unwrap();

@@ -4,10 +4,13 @@
 
 use std::error::Error as _;
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use taskwheel::{Clock, Engine, Error, JoinError, ManualClock, RunOutcome, TaskState};
+use anyhow::Context as _;
+use taskwheel::{Clock, Engine, Error, JoinError, ManualClock, Retry, RunOutcome, TaskState};
 
 #[derive(Debug)]
 struct Refused {
@@ -67,8 +70,9 @@ fn a_panics_message_is_the_message_itself_and_none_for_a_non_string_payload() {
     let opaque = engine.spawn_with_result(|_| -> Result<u8, Refused> { std::panic::panic_any(42_u32) }).unwrap();
     let error = opaque.join().unwrap_err();
     assert_eq!(error.panic_message(), None, "a non-string payload has no message");
-    let JoinError::Panicked(payload) = error else { panic!("not a panic") };
-    assert_eq!(payload.downcast_ref::<u32>(), Some(&42));
+    let JoinError::Panicked(mut payload) = error else { panic!("not a panic") };
+    assert_eq!(payload.get_mut().downcast_ref::<u32>(), Some(&42));
+    assert_eq!(payload.into_inner().downcast_ref::<u32>(), Some(&42));
     let refused =
         engine.spawn_with_result(|_| -> Result<u8, Refused> { Err(Refused { cause: std::io::Error::other("no") }) });
     assert_eq!(refused.unwrap().join().unwrap_err().panic_message(), None, "not a panic");
@@ -84,7 +88,8 @@ fn a_panic_is_its_own_outcome_with_its_payload() {
     assert_eq!(error.panic_message().as_deref(), Some("disk on fire"), "the message itself");
     assert_eq!(error.to_string(), "the task panicked: disk on fire");
     let JoinError::Panicked(payload) = error else { unreachable!() };
-    assert_eq!(payload.downcast_ref::<&str>(), Some(&"disk on fire"));
+    assert_eq!(payload.message(), Some("disk on fire"));
+    assert_eq!(payload.into_inner().downcast_ref::<&str>(), Some(&"disk on fire"));
     assert_eq!(task.state(), TaskState::Failed);
     assert_eq!(engine.stats().failed, 1);
 }
@@ -198,4 +203,56 @@ fn memory_of_ended_tasks_is_reused_ids_are_not() {
         }
     }
     assert_eq!(ids.len(), 10_000);
+}
+
+/// Issue 23, item 7: `JoinError` is `Sync` (so `join()?` goes into `anyhow`), a failure's text keeps the whole chain
+/// of an `anyhow` error, and typed results can be retried (panics only when the `Retry` says so).
+#[test]
+fn typed_results_retry_keep_the_error_chain_and_join_into_anyhow() {
+    fn joined(engine: &Engine) -> anyhow::Result<u32> {
+        let job = engine.spawn_with_result(|_| Ok::<u32, Refused>(7))?;
+        Ok(job.join()?)
+    }
+    let engine = engine();
+    assert_eq!(joined(&engine).unwrap(), 7);
+
+    let chained = engine
+        .spawn_with_result(|_| -> Result<(), anyhow::Error> {
+            Err::<(), _>(anyhow::anyhow!("port 25 closed")).context("the mail server refused")
+        })
+        .unwrap();
+    let task = chained.task().clone();
+    assert!(chained.join().is_err());
+    assert_eq!(task.failure().as_deref(), Some("the mail server refused: port 25 closed"));
+    let untyped = engine
+        .spawn(|_| -> Result<(), anyhow::Error> {
+            Err::<(), _>(anyhow::anyhow!("disk full")).context("saving the order")
+        })
+        .unwrap();
+    untyped.wait().unwrap();
+    assert_eq!(untyped.failure().as_deref(), Some("saving the order: disk full"));
+
+    let attempts = Arc::new(AtomicU32::new(0));
+    let counted = attempts.clone();
+    let retry = Retry::new(4).backoff(Duration::from_millis(1), 1, Duration::from_millis(1));
+    let flaky = engine
+        .retrying_with_result(retry, move |ctx| match counted.fetch_add(1, Ordering::SeqCst) {
+            0 => Err(Refused { cause: std::io::Error::other("busy") }),
+            1 => panic!("attempt {}", ctx.run()),
+            _ => Ok(ctx.run()),
+        })
+        .submit()
+        .unwrap();
+    assert_eq!(flaky.join().unwrap(), 3, "the third attempt's value");
+    assert_eq!(attempts.load(Ordering::SeqCst), 3);
+
+    let no_panics = engine
+        .retrying_with_result(retry.on_panic(false), |_| -> Result<u8, Refused> { panic!("once is enough") })
+        .submit()
+        .unwrap();
+    let task = no_panics.task().clone();
+    let error = no_panics.join().unwrap_err();
+    assert_eq!(error.panic_message().as_deref(), Some("once is enough"));
+    assert_eq!(task.runs(), 1, "a panic is not retried when the Retry says so");
+    assert_eq!(task.failure().as_deref(), Some("panicked: once is enough"));
 }

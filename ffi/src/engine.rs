@@ -526,7 +526,7 @@ pub unsafe extern "C" fn tw_engine_completion_fd(engine: *const tw_engine, fd_ou
         if fd_out.is_null() {
             return Err(TW_ERR_NULL);
         }
-        let fd = engine.engine.completion_fd()?;
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&engine.engine.completion_fd()?);
         // SAFETY: non-NULL (checked) and valid for a write by this function's contract.
         unsafe { write_required(fd_out, fd) }?;
         Ok(TW_OK)

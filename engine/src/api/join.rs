@@ -9,12 +9,13 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::api::handle::TaskHandle;
 use crate::api::task_builder::TaskBuilder;
 use crate::error::Error;
-use crate::run::panics::{panic_message, panic_text};
+use crate::run::panics::panic_text;
 use crate::shared::Shared;
-use crate::submit::options::once;
-use crate::sync::{Arc, Mutex};
+use crate::submit::options::{once, repeating};
+use crate::sync::{Arc, Exclusive, Mutex};
 use crate::task::cell::{RunOutcome, TaskContext};
 use crate::task::priority::Priority;
+use crate::task::retry::Retry;
 use crate::task::state::CancelOutcome;
 use crate::task::state::TaskState;
 
@@ -51,8 +52,9 @@ use crate::task::state::TaskState;
 pub enum JoinError<E> {
     /// The closure returned this error.
     Failed(E),
-    /// The closure panicked; the payload, as `std::thread::JoinHandle::join` gives it.
-    Panicked(Box<dyn Any + Send + 'static>),
+    /// The closure panicked; the payload, as `std::thread::JoinHandle::join` gives it, inside a [`PanicPayload`]
+    /// (which keeps the error `Sync`).
+    Panicked(PanicPayload),
     /// The task was cancelled before it ran (or by shutdown).
     Cancelled,
     /// The wait itself was refused ([`Error::WouldDeadlock`]) or timed out ([`Error::Timeout`]).
@@ -62,6 +64,65 @@ pub enum JoinError<E> {
     TimedOut,
 }
 
+/// A panic's payload, as `std::thread::JoinHandle::join` gives it (`Box<dyn Any + Send>`), with its message read
+/// when it was caught. Held so that it is `Sync` (it hands the payload out only by value or through `&mut`), which
+/// lets a [`JoinError`] go into `anyhow::Error` or any `Box<dyn Error + Send + Sync>`.
+///
+/// ```
+/// use taskwheel::{Engine, JoinError};
+///
+/// fn is_sync<T: Sync>(_: &T) {}
+/// let engine = Engine::builder().workers(1).build()?;
+/// let job = engine.spawn_with_result(|_| -> Result<u8, std::io::Error> { std::panic::panic_any(42_u32) })?;
+/// let error = job.join().unwrap_err();
+/// is_sync(&error);
+/// let JoinError::Panicked(payload) = error else { panic!("not a panic") };
+/// assert_eq!(payload.message(), None, "not a string");
+/// assert_eq!(payload.into_inner().downcast_ref::<u32>(), Some(&42));
+/// # Ok::<(), taskwheel::Error>(())
+/// ```
+pub struct PanicPayload {
+    message: Option<String>,
+    payload: Exclusive<Box<dyn Any + Send + 'static>>,
+}
+
+impl PanicPayload {
+    fn new(payload: Box<dyn Any + Send + 'static>) -> PanicPayload {
+        PanicPayload { message: panic_text(&*payload).map(str::to_string), payload: Exclusive::new(payload) }
+    }
+
+    /// The panic's message when its payload is a string (`panic!("kaboom {}", 7)` gives `"kaboom 7"`), else
+    /// `None`.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// The payload, to downcast or to resume with `std::panic::resume_unwind`.
+    pub fn into_inner(self) -> Box<dyn Any + Send + 'static> {
+        self.payload.into_inner()
+    }
+
+    /// The payload, borrowed mutably: `payload.get_mut().downcast_ref::<u32>()`.
+    pub fn get_mut(&mut self) -> &mut (dyn Any + Send + 'static) {
+        &mut **self.payload.get_mut()
+    }
+
+    /// What [`Display`](fmt::Display) and the task's failure text say: `panicked: kaboom`, or that the payload is
+    /// not a string.
+    fn describe(&self) -> String {
+        match &self.message {
+            Some(message) => format!("panicked: {message}"),
+            None => "panicked with a non-string payload".to_string(),
+        }
+    }
+}
+
+impl fmt::Debug for PanicPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PanicPayload").field("message", &self.message).finish_non_exhaustive()
+    }
+}
+
 impl<E> JoinError<E> {
     /// The panic's message itself when the closure panicked with a string payload (`panic!("kaboom")` gives
     /// `"kaboom"`, formatted arguments included); `None` for any other error and for a non-string payload
@@ -69,7 +130,7 @@ impl<E> JoinError<E> {
     /// [`JoinError::Panicked`] still reaches. The [`Display`](fmt::Display) text says `"the task panicked: kaboom"`.
     pub fn panic_message(&self) -> Option<String> {
         match self {
-            JoinError::Panicked(payload) => panic_text(&**payload).map(str::to_string),
+            JoinError::Panicked(payload) => payload.message().map(str::to_string),
             _ => None,
         }
     }
@@ -78,7 +139,7 @@ impl<E> JoinError<E> {
     /// other error is returned.
     pub fn resume_panic(self) -> Self {
         match self {
-            JoinError::Panicked(payload) => resume_unwind(payload),
+            JoinError::Panicked(payload) => resume_unwind(payload.into_inner()),
             other => other,
         }
     }
@@ -88,7 +149,7 @@ impl<E: fmt::Debug> fmt::Debug for JoinError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JoinError::Failed(error) => f.debug_tuple("Failed").field(error).finish(),
-            JoinError::Panicked(payload) => f.debug_tuple("Panicked").field(&panic_message(&**payload)).finish(),
+            JoinError::Panicked(payload) => f.debug_tuple("Panicked").field(&payload.describe()).finish(),
             JoinError::Cancelled => f.write_str("Cancelled"),
             JoinError::Wait(error) => f.debug_tuple("Wait").field(error).finish(),
             JoinError::TimedOut => f.write_str("TimedOut"),
@@ -100,7 +161,7 @@ impl<E: fmt::Display> fmt::Display for JoinError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JoinError::Failed(error) => write!(f, "the task failed: {error}"),
-            JoinError::Panicked(payload) => write!(f, "the task {}", panic_message(&**payload)),
+            JoinError::Panicked(payload) => write!(f, "the task {}", payload.describe()),
             JoinError::Cancelled => f.write_str("the task was cancelled"),
             JoinError::Wait(error) => write!(f, "waiting for the task: {error}"),
             JoinError::TimedOut => f.write_str("the task timed out"),
@@ -266,34 +327,60 @@ impl<T, E> ResultTaskBuilder<'_, T, E> {
     }
 }
 
-impl<'a, T, E> ResultTaskBuilder<'a, T, E> {
+impl<'a, T, E> ResultTaskBuilder<'a, T, E>
+where
+    T: Send + 'static,
+    E: fmt::Display + Send + 'static,
+{
     /// The builder of a one-shot task on the engine of `shared` whose closure `f` returns a typed result.
     pub(crate) fn new<F>(shared: &'a Arc<Shared>, f: F) -> Self
     where
         F: FnOnce(&TaskContext<'_>) -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: fmt::Display + Send + 'static,
     {
         let slot: Slot<T, E> = Arc::new(Mutex::new(None));
         let result = slot.clone();
-        let builder = TaskBuilder::new(
-            shared,
-            once(move |ctx: &TaskContext<'_>| {
-                let (stored, outcome) = match catch_unwind(AssertUnwindSafe(|| f(ctx))) {
-                    Ok(Ok(value)) => (Ok(value), RunOutcome::Done),
-                    Ok(Err(error)) => {
-                        let message = error.to_string();
-                        (Err(JoinError::Failed(error)), RunOutcome::Failed(message))
-                    }
-                    Err(payload) => {
-                        let message = panic_message(&*payload);
-                        (Err(JoinError::Panicked(payload)), RunOutcome::Failed(message))
-                    }
-                };
-                *result.lock() = Some(stored);
-                outcome
-            }),
-        );
+        let builder = TaskBuilder::new(shared, once(move |ctx: &TaskContext<'_>| store(&result, || f(ctx))));
         ResultTaskBuilder { builder, slot }
+    }
+
+    /// The builder of a one-shot task tried again as `retry` says when an attempt fails (an `Err` or a panic, as
+    /// `retry` counts panics); [`JoinHandle::join`] gives the last attempt's result.
+    pub(crate) fn retrying<F>(shared: &'a Arc<Shared>, retry: Retry, mut f: F) -> Self
+    where
+        F: FnMut(&TaskContext<'_>) -> Result<T, E> + Send + 'static,
+    {
+        let slot: Slot<T, E> = Arc::new(Mutex::new(None));
+        let result = slot.clone();
+        let job = repeating(move |ctx: &TaskContext<'_>| store(&result, || f(ctx)));
+        ResultTaskBuilder { builder: TaskBuilder::retrying(shared, job, retry), slot }
+    }
+}
+
+/// Runs one attempt and leaves its result in `slot` (an earlier attempt's is replaced). An `Err` fails the run with
+/// the error's text, in its alternate form (`{:#}`, which for `anyhow::Error` is the whole chain of causes); a
+/// panic's payload is kept for the handle and the panic goes on, with its message, to the engine (which counts it
+/// and tells the hooks, as for any panicking task, and retries it only if the task's `Retry` says so).
+fn store<T, E: fmt::Display>(slot: &Slot<T, E>, attempt: impl FnOnce() -> Result<T, E>) -> RunOutcome {
+    match catch_unwind(AssertUnwindSafe(attempt)) {
+        Ok(Ok(value)) => {
+            *slot.lock() = Some(Ok(value));
+            RunOutcome::Done
+        }
+        Ok(Err(error)) => {
+            let message = format!("{error:#}");
+            *slot.lock() = Some(Err(JoinError::Failed(error)));
+            RunOutcome::Failed(message)
+        }
+        Err(payload) => {
+            let payload = PanicPayload::new(payload);
+            // The engine's own account of the panic: the message when there is one, else a payload that is not a
+            // string either.
+            let told: Box<dyn Any + Send> = match payload.message() {
+                Some(message) => Box::new(message.to_string()),
+                None => Box::new(()),
+            };
+            *slot.lock() = Some(Err(JoinError::Panicked(payload)));
+            resume_unwind(told)
+        }
     }
 }

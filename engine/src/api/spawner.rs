@@ -141,6 +141,38 @@ impl Spawner {
         TaskBuilder::retrying(&self.shared, repeating(f), retry)
     }
 
+    /// A one-shot task with a typed result that is tried again when an attempt fails (returns `Err` or, if `retry`
+    /// says so, panics), as [`retrying`](Self::retrying) is for untyped tasks; [`JoinHandle::join`] gives the last
+    /// attempt's result. The closure runs once per attempt.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::time::Duration;
+    /// use taskwheel::{Engine, Retry};
+    ///
+    /// let engine = Engine::builder().workers(1).build()?;
+    /// let calls = AtomicU32::new(0);
+    /// let retry = Retry::new(3).backoff(Duration::from_millis(1), 1, Duration::from_millis(1));
+    /// let fetched = engine
+    ///     .retrying_with_result(retry, move |_| match calls.fetch_add(1, Ordering::SeqCst) {
+    ///         0 | 1 => Err(format!("attempt {} refused", calls.load(Ordering::SeqCst))),
+    ///         _ => Ok("payload"),
+    ///     })
+    ///     .submit()?;
+    /// let task = fetched.task().clone();
+    /// assert_eq!(fetched.join().unwrap(), "payload");
+    /// assert_eq!(task.runs(), 3);
+    /// # Ok::<(), taskwheel::Error>(())
+    /// ```
+    pub fn retrying_with_result<F, T, E>(&self, retry: crate::Retry, f: F) -> ResultTaskBuilder<'_, T, E>
+    where
+        F: FnMut(&TaskContext<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        ResultTaskBuilder::retrying(&self.shared, retry, f)
+    }
+
     /// A periodic task with every option: fixed rate or delay, misfire policy, jitter, first delay, run limit, end
     /// time.
     pub fn periodic<F, R>(&self, period: Duration, f: F) -> PeriodicBuilder<'_>
@@ -321,19 +353,21 @@ impl Spawner {
     /// `eventfd` (non-blocking, close-on-exec) created on the first call — the same one every call — to which
     /// every task end adds 1 before the task's waiters are woken; reading its 8 bytes gives how many tasks ended
     /// since the last read and makes it unreadable again. Then ask for the tasks you care about
-    /// ([`TaskHandle::state`], [`get`](Self::get)). The engine owns it: do not close it; it stays open as long as
-    /// the engine's shared state lives.
+    /// ([`TaskHandle::state`], [`get`](Self::get)). The engine owns it, so it comes borrowed: it stays open as
+    /// long as the engine's shared state lives (this borrow, at least); do not close it.
     ///
     /// # Examples
     ///
     /// ```
     /// # #[cfg(target_os = "linux")] {
+    /// use std::os::fd::AsRawFd;
+    ///
     /// let engine = taskwheel::Engine::builder().workers(1).build()?;
     /// let fd = engine.completion_fd()?;
     /// engine.spawn(|_| ())?.wait()?;
     /// let mut ended = [0u8; 8];
     /// // SAFETY: `fd` is the engine's open eventfd and `ended` an 8-byte buffer.
-    /// assert_eq!(unsafe { libc::read(fd, ended.as_mut_ptr().cast(), 8) }, 8);
+    /// assert_eq!(unsafe { libc::read(fd.as_raw_fd(), ended.as_mut_ptr().cast(), 8) }, 8);
     /// assert_eq!(u64::from_ne_bytes(ended), 1);
     /// # }
     /// # Ok::<(), taskwheel::Error>(())
@@ -342,8 +376,12 @@ impl Spawner {
     /// # Errors
     ///
     /// [`Error::Spawn`] when the system refuses an eventfd; [`Error::InvalidArgument`] off Linux.
-    pub fn completion_fd(&self) -> Result<i32, Error> {
-        self.shared.ends.completion_fd()
+    #[cfg(unix)]
+    pub fn completion_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>, Error> {
+        let fd = self.shared.ends.completion_fd()?;
+        // SAFETY: `fd` is the engine's open eventfd, closed only when the shared state is dropped (`Completions`'
+        // drop), which this borrow of `self` (holding a reference to that state) outlives.
+        Ok(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
     }
 
     /// A snapshot of the engine's counters and lateness percentiles.

@@ -34,6 +34,26 @@ pub(crate) use crossbeam_utils::CachePadded;
 /// I/O error inside [`Error::Spawn`](crate::Error::Spawn)): `std`'s `Arc` in both builds.
 pub(crate) type PlainArc<T> = std::sync::Arc<T>;
 
+/// A value that is `Sync` whatever it holds, because it is only ever reached by value or through `&mut`: a shared
+/// reference to it gives nothing (the idea of the unstable `std::sync::Exclusive`). What lets an error that carries
+/// a `Send`-only panic payload be `Sync`. `std`'s `Mutex` in both builds, never locked: it only lends its
+/// `Sync`-for-`Send` rule, no `unsafe` needed.
+pub(crate) struct Exclusive<T>(std::sync::Mutex<T>);
+
+impl<T> Exclusive<T> {
+    pub(crate) fn new(value: T) -> Exclusive<T> {
+        Exclusive(std::sync::Mutex::new(value))
+    }
+
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        self.0.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn into_inner(self) -> T {
+        self.0.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// A statistics counter: never used to synchronise, so a plain atomic even under loom.
 pub(crate) type StatCounter = std::sync::atomic::AtomicU64;
 

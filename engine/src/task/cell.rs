@@ -56,13 +56,49 @@ impl<E: fmt::Display> From<Result<(), E>> for RunOutcome {
     fn from(result: Result<(), E>) -> RunOutcome {
         match result {
             Ok(()) => RunOutcome::Done,
-            Err(error) => RunOutcome::Failed(error.to_string()),
+            // The alternate form: for `anyhow::Error` (and error types that follow it) the whole chain of causes.
+            Err(error) => RunOutcome::Failed(format!("{error:#}")),
         }
     }
 }
 
+impl RunOutcome {
+    /// A failure whose text is `error`'s message followed by each of its [`source`](std::error::Error::source)s,
+    /// joined by `": "`, for an error type whose `Display` shows only its own message (an `Err(e)` returned from a
+    /// task keeps `e`'s `{:#}` text, which is the chain for `anyhow::Error` but only the top message for most
+    /// `std::error::Error` types).
+    ///
+    /// ```
+    /// use taskwheel::RunOutcome;
+    ///
+    /// #[derive(Debug)]
+    /// struct Refused(std::io::Error);
+    /// impl std::fmt::Display for Refused {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("the mail server refused") }
+    /// }
+    /// impl std::error::Error for Refused {
+    ///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> { Some(&self.0) }
+    /// }
+    ///
+    /// let error = Refused(std::io::Error::other("port 25 closed"));
+    /// let outcome = RunOutcome::failed_with_sources(&error);
+    /// assert_eq!(outcome, RunOutcome::Failed("the mail server refused: port 25 closed".into()));
+    /// ```
+    pub fn failed_with_sources(error: &(dyn std::error::Error + 'static)) -> RunOutcome {
+        let mut text = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        RunOutcome::Failed(text)
+    }
+}
+
 /// What a task closure may return: `()` (always a success), `Result<(), E>` with `E: Display` (an `Err` fails
-/// the task with `E`'s message), an `i32` return code (0 succeeds, anything else fails; the code is kept), or a
+/// the task with `E`'s message in its alternate form, `{:#}`: the whole chain for `anyhow::Error`; see
+/// [`RunOutcome::failed_with_sources`] for other error types), an `i32` return code (0 succeeds, anything else fails; the code is kept), or a
 /// [`RunOutcome`] (which can also end the task as cancelled).
 pub trait TaskResult {
     /// How the run ended.

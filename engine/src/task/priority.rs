@@ -4,7 +4,17 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Which run queue a task waits in once due. Workers always take from the highest non-empty queue.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// Ordered by urgency: `High > Normal > Low`, so `max` picks the most urgent and sorting descending puts it first
+/// (the [`code`](Priority::code) runs the other way, 0 for `High`, as queue indexes do).
+///
+/// ```
+/// use taskwheel::Priority;
+///
+/// assert!(Priority::High > Priority::Normal && Priority::Normal > Priority::Low);
+/// assert_eq!(Priority::ALL.iter().max(), Some(&Priority::High));
+/// ```
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Priority {
     /// Runs before any queued `Normal` or `Low` task.
     High = 0,
@@ -42,6 +52,18 @@ impl Priority {
             2 => Some(Priority::Low),
             _ => None,
         }
+    }
+}
+
+impl Ord for Priority {
+    fn cmp(&self, other: &Priority) -> std::cmp::Ordering {
+        other.code().cmp(&self.code())
+    }
+}
+
+impl PartialOrd for Priority {
+    fn partial_cmp(&self, other: &Priority) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
