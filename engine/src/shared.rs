@@ -116,7 +116,11 @@ impl Shared {
     /// tick thread's heap) is then stale and cannot start the task; the tick thread takes the old wheel entry out and
     /// puts the task in again at the new deadline.
     pub(crate) fn reschedule(&self, task: &Arc<Task>, deadline: u64) -> Result<(), Error> {
-        task.lifecycle().reschedule().map_err(Error::NotPending)?;
+        match task.lifecycle().reschedule() {
+            Ok(_) => {}
+            Err(TaskState::Running) if task.periodic().is_some() => return self.reschedule_next_run(task, deadline),
+            Err(state) => return Err(Error::NotPending(state)),
+        }
         if let Some(periodic) = task.periodic() {
             // The run keeps standing for its occurrence: the move goes into its offset (for the misfire decision
             // and, for cron, the conversions after a wall-clock step).
@@ -129,6 +133,23 @@ impl Shared {
         task.set_deadline(deadline);
         self.tick.send(Command::Reschedule(task.clone()), deadline);
         Ok(())
+    }
+
+    /// A reschedule of a periodic task whose run is in progress: it moves the next run, after this one (as a
+    /// cancel takes effect after it). The request is left for the worker's re-arm; if the re-arm came first (the
+    /// task is pending again), the request is taken back here and applied as to any pending task.
+    fn reschedule_next_run(&self, task: &Arc<Task>, deadline: u64) -> Result<(), Error> {
+        let Some(periodic) = task.periodic() else { return Err(Error::NotPending(TaskState::Running)) };
+        periodic.request_deadline(deadline);
+        // Read after the request: a worker that gives the task back later takes the request after it does
+        // (`worker::rearm`), so a task still running here leaves it to that worker.
+        if task.state() == TaskState::Running {
+            return Ok(());
+        }
+        match periodic.take_requested() {
+            Some(deadline) => self.reschedule(task, deadline),
+            None => Ok(()), // the worker's re-arm took it
+        }
     }
 
     /// Resumes a paused task: it is scheduled again at its deadline (at once when that has passed).

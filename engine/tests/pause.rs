@@ -159,3 +159,52 @@ fn a_periodic_task_paused_during_its_run_pauses_after_that_run() {
     assert_eq!(runs.load(Ordering::SeqCst), 2, "its schedule comes back: one run for the missed ones");
     beat.cancel();
 }
+
+/// Issue 23, item 2: rescheduling a periodic task while its run is in progress moves the next run (no
+/// `NotPending(Running)`), and the runs after it keep the schedule; a one-shot task's run still refuses.
+#[test]
+fn a_periodic_task_rescheduled_during_its_run_moves_its_next_run() {
+    let (engine, clock) = engine();
+    let (started_tx, started) = mpsc::channel();
+    let (release, gate) = mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(gate);
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    let beat = engine
+        .every(10 * SECOND, move |_| {
+            let run = counted.fetch_add(1, Ordering::SeqCst) + 1;
+            if run == 1 {
+                started_tx.send(()).unwrap();
+                let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(60)); // bounded
+            }
+        })
+        .unwrap();
+    clock.advance(10 * SECOND);
+    started.recv().unwrap();
+    assert_eq!(beat.state(), TaskState::Running);
+    let moved_to = engine.now() + 100 * SECOND;
+    beat.reschedule_at(moved_to).unwrap(); // during the run
+    release.send(()).unwrap();
+    engine.wait_idle().unwrap();
+    assert_eq!(beat.next_deadline(), Some(moved_to), "the next run moved, not the one in progress");
+    advance(&engine, &clock, 60 * SECOND); // past the old next deadline (t = 20 s) and more
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the old next deadline starts nothing");
+    advance(&engine, &clock, 40 * SECOND); // t = 110 s
+    // The moved run, then the schedule as before: its occurrences from t = 30 s are past, and the default misfire
+    // policy folds them into one run.
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    beat.cancel();
+
+    let (started_tx, started) = mpsc::channel();
+    let (release, gate) = mpsc::channel::<()>();
+    let once = engine
+        .spawn(move |_| {
+            started_tx.send(()).unwrap();
+            let _ = gate.recv_timeout(Duration::from_secs(60)); // bounded
+        })
+        .unwrap();
+    started.recv().unwrap();
+    assert!(matches!(once.reschedule_after(SECOND), Err(Error::NotPending(TaskState::Running))));
+    release.send(()).unwrap();
+    assert_eq!(once.wait().unwrap(), TaskState::Succeeded);
+}

@@ -43,7 +43,8 @@ pub unsafe extern "C" fn tw_cancel(engine: *const tw_engine, id: tw_task_id) -> 
 }
 
 /// Moves a pending task to run at `at_ns` (a `tw_monotonic_ns()` time; a past one runs at once), keeping its id
-/// and its dedupe key. `TW_ERR_NOT_PENDING` once it is running or has ended; `TW_ERR_INVALID_ARGUMENT` for a time
+/// and its dedupe key; called while a periodic task runs, it moves the run after this one. `TW_ERR_NOT_PENDING`
+/// once it has ended, or while a one-shot task runs; `TW_ERR_INVALID_ARGUMENT` for a time
 /// more than `TW_MAX_DELAY_NS` ahead; `TW_ERR_FORGOTTEN` for a forgotten id, `TW_ERR_NOT_FOUND` for
 /// one never issued. A periodic task's next run
 /// moves; the runs after it keep its schedule.

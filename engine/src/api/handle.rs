@@ -149,13 +149,15 @@ impl TaskHandle {
 
     /// Moves the pending task to run at `instant` on the engine's clock (at once if it is past), keeping its id and
     /// its dedupe key: no cancel-then-resubmit, so no moment where another submission could take the key. A
-    /// periodic task's next run moves; the runs after it follow its schedule as before. Never blocks.
+    /// periodic task's next run moves; the runs after it follow its schedule as before. Called while a periodic
+    /// task's run is in progress, it moves the run after this one (as [`cancel`](Self::cancel) and
+    /// [`pause`](Self::pause) take effect after it), unless that run was the schedule's last. Never blocks.
     ///
     /// # Errors
     ///
-    /// [`Error::NotPending`] once the task is running or has ended (a reschedule racing the task's start either
-    /// moves it, and the old deadline never starts it, or finds it running); [`Error::InvalidArgument`] for an
-    /// instant beyond [`MAX_DELAY`](crate::MAX_DELAY).
+    /// [`Error::NotPending`] once the task has ended, or while a one-shot task runs (a reschedule racing the
+    /// task's start either moves it, and the old deadline never starts it, or finds it running);
+    /// [`Error::InvalidArgument`] for an instant beyond [`MAX_DELAY`](crate::MAX_DELAY).
     ///
     /// # Examples
     ///

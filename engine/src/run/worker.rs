@@ -316,10 +316,24 @@ fn rearm(
     }
     let jitter = periodic.jitter_of(runs + 1, task.id, shared.config.seed);
     periodic.set_occurrence(occurrence);
-    periodic.set_offset(jitter as i64);
-    task.set_deadline(deadline.saturating_add(jitter));
+    // A reschedule made during the run moves this next run (the occurrence it stands for stays: the move goes into
+    // its offset, as for a reschedule of a pending task).
+    let (offset, deadline) = match periodic.take_requested() {
+        Some(requested) => {
+            ((i128::from(requested) - i128::from(deadline)).clamp(i64::MIN.into(), i64::MAX.into()) as i64, requested)
+        }
+        None => (jitter as i64, deadline.saturating_add(jitter)),
+    };
+    periodic.set_offset(offset);
+    task.set_deadline(deadline);
     // The closure stays in place: whoever next moves the task out of Pending finds it.
-    give_back(shared, task, now)
+    give_back(shared, task, now);
+    // A reschedule that came while the task was going back to Pending left its request after the take above and
+    // found the task still running: it is this worker's to apply.
+    if let Some(requested) = periodic.take_requested() {
+        let _ = shared.reschedule(task, requested); // refused only if the task was cancelled meanwhile
+    }
+    false
 }
 
 /// Ends a task this worker holds `Running` in `state`, dropping its closure. Returns `true` when this worker ended

@@ -118,7 +118,14 @@ pub(crate) struct Periodic {
     occurrence: AtomicU64,
     /// The pending run's deadline minus its occurrence (converted), as a two's-complement `i64`.
     offset: AtomicU64,
+    /// A deadline asked for the next run while a run was in progress ([`NO_REQUEST`]: none). Whoever finds the
+    /// task pending again first takes it ([`take_requested`](Periodic::take_requested)): the worker re-arming the
+    /// task, or the caller when the re-arm came first. Only swapped, so exactly one of them applies it.
+    requested: AtomicU64,
 }
+
+/// [`Periodic::requested`] when no deadline is asked for.
+const NO_REQUEST: u64 = u64::MAX;
 
 /// What a worker does with a periodic task's due run.
 #[derive(Debug)]
@@ -153,7 +160,19 @@ impl Periodic {
             stop_on_failure,
             occurrence: AtomicU64::new(first),
             offset: AtomicU64::new(0),
+            requested: AtomicU64::new(NO_REQUEST),
         }
+    }
+
+    /// Asks for the next run at `deadline` (on the engine's clock), for a reschedule made while a run is in
+    /// progress. A later request replaces an earlier one.
+    pub(crate) fn request_deadline(&self, deadline: u64) {
+        self.requested.swap(deadline.min(NO_REQUEST - 1), Ordering::SeqCst);
+    }
+
+    /// Takes the deadline asked for, if any: exactly one taker gets it.
+    pub(crate) fn take_requested(&self) -> Option<u64> {
+        Some(self.requested.swap(NO_REQUEST, Ordering::SeqCst)).filter(|&deadline| deadline != NO_REQUEST)
     }
 
     /// `true` for a cron schedule (occurrences on the wall clock).
