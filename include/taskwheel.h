@@ -1025,10 +1025,11 @@ tw_status tw_wait(const struct tw_engine *engine,
                   uint64_t timeout_ns,
                   tw_state *out);
 
-// Blocks until the engine is idle as of now: every task due by the engine's clock has run (and the tasks those
-// runs submitted that are due too), and no run is queued or in progress; or until `timeout_ns` passed on the
-// engine's clock (`TW_ERR_TIMEOUT`; `UINT64_MAX` waits forever). What a host calls after submitting a burst,
-// instead of polling `tw_engine_stats`. Beside periodic work that is always running or due, pass a timeout.
+// Blocks until the work due at the call is done: every task due then has run, every run queued or in progress
+// then has ended (and so have the tasks those runs submitted to run at once); a periodic task's runs due after
+// the call are not waited for, so it returns beside periodic work that is always due. Or until `timeout_ns`
+// passed on the engine's clock (`TW_ERR_TIMEOUT`; `UINT64_MAX` waits forever). What a host calls after
+// submitting a burst, instead of polling `tw_engine_stats`.
 // Called from inside one of the engine's tasks it returns `TW_ERR_WOULD_DEADLOCK` at once.
 //
 // # Safety

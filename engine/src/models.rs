@@ -36,8 +36,8 @@ fn parts(groups: &[(&str, usize)]) -> (Arc<Shared>, Receiver<Command>) {
 /// One worker step: takes one queued piece of work and runs it. `false` when the queues were empty.
 fn work_once(shared: &Arc<Shared>) -> bool {
     match shared.run.try_take() {
-        Some(Work::Run { task, has_slot, epoch }) => {
-            worker::run_one(shared, task, has_slot, epoch);
+        Some(Work::Run { task, has_slot, epoch, phase }) => {
+            worker::run_one(shared, task, has_slot, epoch, phase);
             true
         }
         _ => false,
@@ -384,6 +384,42 @@ fn a_task_a_worker_ended_is_always_found_and_recorded_before_wait_idle_returns()
         );
         shared.run.stop_workers(1);
         worker.join().unwrap();
+    });
+}
+
+#[test]
+fn a_drain_ends_only_after_the_work_in_flight_at_its_start_whatever_is_dispatched_meanwhile() {
+    model(|| {
+        let (shared, _commands) = parts(&[]);
+        let first_done = Arc::new(AtomicUsize::new(0));
+        // In flight when the drain starts: one task (as if the tick thread had just dispatched it).
+        let done = first_done.clone();
+        submit(&shared, Submission::new(once(move |_| drop(done.fetch_add(1, Ordering::SeqCst))), When::Now)).unwrap();
+        let epoch = shared.run.drain_epoch();
+        let worker = {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                // The first task's run submits more work while it is in flight, then it and the new work end.
+                let Some(Work::Run { task, has_slot, epoch, phase }) = shared.run.try_take() else { unreachable!() };
+                submit(&shared, Submission::new(once(|_| ()), When::Now)).unwrap();
+                worker::run_one(&shared, task, has_slot, epoch, phase);
+                while work_once(&shared) {}
+            })
+        };
+        // The waiter's side of `Shared::wait_idle` after its tick sync (bounded: every step yields).
+        let mut drained = false;
+        for _ in 0..50 {
+            if shared.run.drained(epoch) {
+                drained = true;
+                break;
+            }
+            thread::yield_now();
+        }
+        if drained {
+            assert_eq!(first_done.load(Ordering::SeqCst), 1, "the drain ended before the work in flight at its start");
+        }
+        worker.join().unwrap();
+        assert!(shared.run.drained(epoch), "every piece of work ended, yet the drain never ends");
     });
 }
 

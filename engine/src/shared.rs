@@ -13,7 +13,7 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::error::Error;
 use crate::observe::stats::{Counters, Lateness, Queued, Stats};
-use crate::run::dispatch::Dispatcher;
+use crate::run::dispatch::{Dispatcher, Unretired};
 use crate::run::groups::Groups;
 use crate::submit::capacity::Capacity;
 use crate::submit::registry::{Keys, Registry};
@@ -26,6 +26,7 @@ use crate::task::state::CancelOutcome;
 use crate::task::state::TaskState;
 use crate::tick::link::{Command, TickLink};
 use crate::time::base::TimeBase;
+use crate::time::clock::Clock;
 use crate::wait::ends::Ends;
 
 /// What the engine's threads share: one part per stage, each with private fields behind its own methods. Aligned
@@ -213,13 +214,12 @@ impl Shared {
 
     /// The last step of tasks a worker ended: the registry's record of their ends (one lock per shard for the
     /// batch), then they stop counting as in flight, with one notification for all.
-    pub(crate) fn retire_ended(&self, ended: &mut Vec<Arc<Task>>) {
-        if ended.is_empty() {
+    pub(crate) fn retire_ended(&self, ended: &mut Unretired) {
+        if ended.tasks.is_empty() {
             return;
         }
-        let count = ended.len();
-        self.registry.retire_all(ended);
-        self.run.finished_with(count);
+        self.registry.retire_all(&mut ended.tasks);
+        self.run.finished_with_all(ended);
         self.ends.notify();
     }
 
@@ -263,15 +263,31 @@ impl Shared {
         }
     }
 
+    /// Waits until the work due at the call has been done: the tick thread has dispatched everything due, every
+    /// piece of work in flight then is finished with, and so is what those runs submitted or re-armed that was due
+    /// by the call (on the monotonic clock, a periodic task's runs due later are not waited for: they would keep an
+    /// engine with always-due periodic work busy for ever). On a manual clock, which moves only when a test (or a
+    /// task) moves it, "due" is due by the clock as it reads when the engine is quiet: a task that moved the clock
+    /// has its re-armed runs waited for, so a test catches up deterministically. `false` when `deadline` came
+    /// first.
     pub(crate) fn wait_idle(&self, deadline: Option<Instant>) -> bool {
+        let clock = self.time.clock();
+        let called = match clock {
+            Clock::Manual(_) => u64::MAX,
+            _ => self.time.now_ns(),
+        };
+        self.run.wait_called_at(called);
         loop {
-            let before = self.run.dispatched();
+            let before = self.run.counted();
             let ticket = self.tick.request_sync();
-            let idle = || self.tick.synced(ticket) && self.run.in_flight() == 0;
-            if !self.time.clock().wait(self.ends.changes(), deadline, idle) {
+            if !clock.wait(self.ends.changes(), deadline, || self.tick.synced(ticket)) {
                 return false;
             }
-            if self.run.dispatched() == before {
+            let epoch = self.run.drain_epoch();
+            if !clock.wait(self.ends.changes(), deadline, || self.run.drained(epoch)) {
+                return false;
+            }
+            if self.run.counted() == before {
                 return true;
             }
         }

@@ -394,10 +394,14 @@ impl Spawner {
         self.shared.time.clock().now()
     }
 
-    /// Blocks until the engine is idle as of now: every task due by the clock's current time has run (including
-    /// tasks those runs submitted or re-armed that are due too) and no run is queued or in progress.
+    /// Blocks until the work due at the call is done: every task due by then has run, every run queued or in
+    /// progress then has ended, and so have the tasks those runs submitted to run at once. A periodic task's runs
+    /// due after the call are not waited for, so the wait returns beside periodic work that is always due (a
+    /// schedule every millisecond whose runs take three).
     ///
-    /// With a [`ManualClock`](crate::ManualClock) this is how a test lets the engine catch up after moving time.
+    /// With a [`ManualClock`](crate::ManualClock), which moves only when the test (or a task) moves it, "due" is
+    /// due by the clock as it reads once the engine is quiet: runs re-armed by tasks that moved the clock are
+    /// waited for too. This is how a test lets the engine catch up, deterministically, after moving time.
     ///
     /// # Errors
     ///
@@ -412,8 +416,8 @@ impl Spawner {
     }
 
     /// Like [`wait_idle`](Self::wait_idle), giving up after `timeout` on the engine's clock (a timeout beyond the
-    /// clock's range waits without end). An engine with periodic work that keeps a run in progress or one due at
-    /// every look may never be idle: this is the wait to use beside it.
+    /// clock's range waits without end): for a caller that must not block longer than it can afford (a run that
+    /// never returns keeps any wait for idleness waiting).
     ///
     /// ```
     /// use std::time::Duration;

@@ -1,6 +1,13 @@
-//! Due work on its way to the workers: the run queues, the count of work in flight (handed to the queues or
-//! parked in a group, not yet finished with), the count of runs in progress, and the pause of the whole engine,
-//! under which workers hold the work they take instead of starting it.
+//! Due work on its way to the workers: the run queues, the count of work in flight (handed to the queues, not yet
+//! finished with), the count of runs in progress, and the pause of the whole engine, under which workers hold the
+//! work they take instead of starting it.
+//!
+//! Work in flight is counted in two *drain phases*, so that a wait for idleness can wait for the work in flight
+//! when it was called without waiting for work dispatched after (a periodic task whose runs keep a worker busy
+//! would otherwise keep the count above zero for ever). A dispatch counts in the current phase (the drain epoch's
+//! low bit); a waiter moves the epoch on once the older phase has emptied, and then waits for its phase — which
+//! takes no new work — to empty too ([`Dispatcher::drained`]). The epoch moves only when the older phase is empty,
+//! so at most two phases ever hold work.
 
 use crate::run::queues::{RunQueues, Work};
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -12,13 +19,38 @@ use crate::task::priority::Priority;
 /// Work held while the engine is paused: (task, has its group's slot, epoch).
 type Held = (Arc<Task>, bool, u32);
 
+/// Tasks a worker has ended and not yet recorded as ended in the registry (they still count in flight), with how
+/// many of them each drain phase counts.
+pub(crate) struct Unretired {
+    pub(crate) tasks: Vec<Arc<Task>>,
+    phases: [usize; 2],
+}
+
+impl Unretired {
+    pub(crate) fn with_capacity(capacity: usize) -> Unretired {
+        Unretired { tasks: Vec::with_capacity(capacity), phases: [0; 2] }
+    }
+
+    /// Adds a task whose work was dispatched in `phase`.
+    pub(crate) fn push(&mut self, task: Arc<Task>, phase: u8) {
+        self.tasks.push(task);
+        self.phases[usize::from(phase)] += 1;
+    }
+}
+
 /// The run queues and the counts around them.
 pub(crate) struct Dispatcher {
     queues: RunQueues,
-    /// Work handed to the run queues (or parked in a group) and not yet finished with by a worker.
-    in_flight: CachePadded<AtomicUsize>,
-    /// Work handed to the run queues, ever.
-    dispatched: CachePadded<AtomicU64>,
+    /// Work handed to the run queues and not yet finished with by a worker, by drain phase.
+    in_flight: [CachePadded<AtomicUsize>; 2],
+    /// The drain epoch: its low bit is the phase new work counts in.
+    drain_epoch: CachePadded<AtomicU64>,
+    /// Dispatches a wait for idleness must see, ever: every dispatch but a periodic task's later runs due after
+    /// the latest waiter's `horizon`.
+    counted: CachePadded<AtomicU64>,
+    /// The engine-clock time (ns) the latest wait for idleness was called at: a periodic task's run due by then is
+    /// work that wait is for.
+    horizon: AtomicU64,
     /// Runs started and not yet returned.
     running: CachePadded<AtomicUsize>,
     /// The whole engine is paused: workers hold the work they take (in `held`) instead of starting it.
@@ -31,8 +63,10 @@ impl Dispatcher {
     pub(crate) fn new(weights: Option<[u32; 3]>) -> Dispatcher {
         Dispatcher {
             queues: RunQueues::new(weights),
-            in_flight: CachePadded::new(AtomicUsize::new(0)),
-            dispatched: CachePadded::new(AtomicU64::new(0)),
+            in_flight: [CachePadded::new(AtomicUsize::new(0)), CachePadded::new(AtomicUsize::new(0))],
+            drain_epoch: CachePadded::new(AtomicU64::new(0)),
+            counted: CachePadded::new(AtomicU64::new(0)),
+            horizon: AtomicU64::new(0),
             running: CachePadded::new(AtomicUsize::new(0)),
             paused: AtomicBool::new(false),
             held: Mutex::new(Vec::new()),
@@ -41,9 +75,12 @@ impl Dispatcher {
 
     /// Queues a due task for a worker, to start only if it is still pending under `epoch`.
     pub(crate) fn dispatch(&self, task: Arc<Task>, has_slot: bool, epoch: u32) {
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
-        self.dispatched.fetch_add(1, Ordering::SeqCst);
-        self.queues.push(task.priority, Work::Run { task, has_slot, epoch });
+        let phase = (self.drain_epoch.load(Ordering::SeqCst) & 1) as u8;
+        self.in_flight[usize::from(phase)].fetch_add(1, Ordering::SeqCst);
+        if task.periodic().is_none() || task.runs() == 0 || task.deadline() <= self.horizon.load(Ordering::SeqCst) {
+            self.counted.fetch_add(1, Ordering::SeqCst);
+        }
+        self.queues.push(task.priority, Work::Run { task, has_slot, epoch, phase });
     }
 
     /// Takes the next piece of work, highest priority first, blocking until there is one.
@@ -68,19 +105,54 @@ impl Dispatcher {
         self.queues.len(priority)
     }
 
-    /// A worker is finished with `count` pieces of work.
-    pub(crate) fn finished_with(&self, count: usize) {
-        self.in_flight.fetch_sub(count, Ordering::SeqCst);
+    /// A worker is finished with a piece of work dispatched in drain phase `phase`.
+    pub(crate) fn finished_with(&self, phase: u8) {
+        self.in_flight[usize::from(phase)].fetch_sub(1, Ordering::SeqCst);
     }
 
-    /// Work in the queues, parked in a group or in a worker's hands.
-    pub(crate) fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::SeqCst)
+    /// A worker is finished with the pieces of work `unretired` counts (and they are counted no more).
+    pub(crate) fn finished_with_all(&self, unretired: &mut Unretired) {
+        for (phase, count) in unretired.phases.iter_mut().enumerate() {
+            if *count > 0 {
+                self.in_flight[phase].fetch_sub(std::mem::take(count), Ordering::SeqCst);
+            }
+        }
     }
 
-    /// Work handed to the run queues, ever.
-    pub(crate) fn dispatched(&self) -> u64 {
-        self.dispatched.load(Ordering::SeqCst)
+    /// A wait for idleness was called at `now_ns` on the engine's clock: a periodic task's run due by then is
+    /// counted as work for it.
+    pub(crate) fn wait_called_at(&self, now_ns: u64) {
+        self.horizon.fetch_max(now_ns, Ordering::SeqCst);
+    }
+
+    /// Starts a wait for the work in flight now: the drain epoch to give [`drained`](Self::drained).
+    pub(crate) fn drain_epoch(&self) -> u64 {
+        self.drain_epoch.load(Ordering::SeqCst)
+    }
+
+    /// Whether every piece of work in flight when [`drain_from_now`](Self::drain_from_now) gave `epoch` is finished
+    /// with. Moves the epoch on (new work then counts in the other phase) once the older phase is empty: call it
+    /// again when work ends.
+    pub(crate) fn drained(&self, epoch: u64) -> bool {
+        let mine = (epoch & 1) as usize;
+        let mut now = self.drain_epoch.load(Ordering::SeqCst);
+        if now == epoch && self.in_flight[mine ^ 1].load(Ordering::SeqCst) == 0 {
+            // The older phase is empty: from now on new work counts there, and this phase only empties.
+            let _ = self.drain_epoch.compare_exchange(epoch, epoch + 1, Ordering::SeqCst, Ordering::SeqCst);
+            now = self.drain_epoch.load(Ordering::SeqCst);
+        }
+        match now - epoch {
+            0 => false,
+            // Moved on once: this phase takes no new work; the waiter's work is done when it is empty.
+            1 => self.in_flight[mine].load(Ordering::SeqCst) == 0,
+            // Moved on twice: this phase was empty when the second move was made.
+            _ => true,
+        }
+    }
+
+    /// Dispatches a wait for idleness must see (see [`Dispatcher::counted`]), ever.
+    pub(crate) fn counted(&self) -> u64 {
+        self.counted.load(Ordering::SeqCst)
     }
 
     /// A run starts.
@@ -111,9 +183,16 @@ impl Dispatcher {
         }
     }
 
-    /// A worker's check before it starts `task`: while the engine is paused, the work is held (and no longer in
-    /// flight; `changes` is notified) and `true` is returned.
-    pub(crate) fn hold_if_paused(&self, task: &Arc<Task>, has_slot: bool, epoch: u32, changes: &Notifier) -> bool {
+    /// A worker's check before it starts `task` (dispatched in `phase`): while the engine is paused, the work is
+    /// held (and no longer in flight; `changes` is notified) and `true` is returned.
+    pub(crate) fn hold_if_paused(
+        &self,
+        task: &Arc<Task>,
+        has_slot: bool,
+        epoch: u32,
+        phase: u8,
+        changes: &Notifier,
+    ) -> bool {
         if !self.paused.load(Ordering::SeqCst) {
             return false;
         }
@@ -125,7 +204,7 @@ impl Dispatcher {
         }
         held.push((task.clone(), has_slot, epoch));
         drop(held);
-        self.finished_with(1);
+        self.finished_with(phase);
         changes.notify_all();
         true
     }

@@ -10,7 +10,8 @@ use crate::task::priority::Priority;
 pub(crate) enum Work {
     /// Run this task, if it is still pending under `epoch` (the scheduling this dispatch belongs to: see
     /// `AtomicState`). `has_slot` is true when it already holds a slot of its concurrency group.
-    Run { task: Arc<Task>, has_slot: bool, epoch: u32 },
+    /// `phase` is the drain phase it counts in flight under (see `Dispatcher`).
+    Run { task: Arc<Task>, has_slot: bool, epoch: u32, phase: u8 },
     /// Exit the worker loop.
     Stop,
 }
@@ -115,7 +116,8 @@ mod tests {
             // Ids 1 to 40 are High work, 41 to 80 Low.
             for id in 1..=80 {
                 let priority = if id <= 40 { Priority::High } else { Priority::Low };
-                queues.push(priority, Work::Run { task: Task::for_test(id, None), has_slot: false, epoch: 0 });
+                queues
+                    .push(priority, Work::Run { task: Task::for_test(id, None), has_slot: false, epoch: 0, phase: 0 });
             }
             let mut taken = Vec::new();
             while let Some(Work::Run { task, .. }) = queues.try_pop() {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::observe::logging::log_at;
+use crate::run::dispatch::Unretired;
 use crate::run::hooks::{HookSet, RunEnd, RunFinish, RunStart};
 use crate::run::panics::QuietRun;
 use crate::run::panics::panic_message;
@@ -24,7 +25,7 @@ const RETIRE_BATCH: usize = 64;
 
 /// The worker loop: runs until it takes a `Stop`.
 pub(crate) fn run(shared: Arc<Shared>) {
-    let mut ended = Vec::with_capacity(RETIRE_BATCH);
+    let mut ended = Unretired::with_capacity(RETIRE_BATCH);
     loop {
         let work = match shared.run.try_take() {
             Some(work) => work,
@@ -34,10 +35,10 @@ pub(crate) fn run(shared: Arc<Shared>) {
             }
         };
         match work {
-            Work::Run { task, has_slot, epoch } => {
-                if let Some(task) = run_deferring_retirement(&shared, task, has_slot, epoch) {
-                    ended.push(task);
-                    if ended.len() >= RETIRE_BATCH {
+            Work::Run { task, has_slot, epoch, phase } => {
+                if let Some(task) = run_deferring_retirement(&shared, task, has_slot, epoch, phase) {
+                    ended.push(task, phase);
+                    if ended.tasks.len() >= RETIRE_BATCH {
                         shared.retire_ended(&mut ended);
                     }
                 }
@@ -52,27 +53,35 @@ pub(crate) fn run(shared: Arc<Shared>) {
 
 /// Takes one piece of work through its group slot, its run and all its bookkeeping.
 #[cfg(test)]
-pub(crate) fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool, epoch: u32) {
-    if let Some(task) = run_deferring_retirement(shared, task, has_slot, epoch) {
-        shared.retire_ended(&mut vec![task]);
+pub(crate) fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool, epoch: u32, phase: u8) {
+    if let Some(task) = run_deferring_retirement(shared, task, has_slot, epoch, phase) {
+        let mut ended = Unretired::with_capacity(1);
+        ended.push(task, phase);
+        shared.retire_ended(&mut ended);
     }
 }
 
 /// Takes one piece of work through its group slot, its run and its bookkeeping but for the registry's record of
 /// the task's end: when this worker ended the task, the task comes back, still counted in flight, for
 /// `Shared::retire_ended`.
-fn run_deferring_retirement(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool, epoch: u32) -> Option<Arc<Task>> {
+fn run_deferring_retirement(
+    shared: &Arc<Shared>,
+    task: Arc<Task>,
+    has_slot: bool,
+    epoch: u32,
+    phase: u8,
+) -> Option<Arc<Task>> {
     // Everything below, the run and the closure drops included, is this engine's work on this task: blocking calls
     // that could never return from here refuse (see `current`).
     let _scope = WorkScope::enter(shared, &task);
-    if shared.run.hold_if_paused(&task, has_slot, epoch, shared.ends.changes()) {
+    if shared.run.hold_if_paused(&task, has_slot, epoch, phase, shared.ends.changes()) {
         return None;
     }
     if let Some(group) = task.group() {
         if !has_slot && !shared.groups.acquire(group, &task, epoch) {
             // Parked in the group's queue, holding no worker. It is no longer in flight: the task holding the slot
             // is, and when it releases the slot it dispatches this one again (counted in flight anew).
-            shared.run.finished_with(1);
+            shared.run.finished_with(phase);
             shared.ends.notify();
             return None;
         }
@@ -89,7 +98,7 @@ fn run_deferring_retirement(shared: &Arc<Shared>, task: Arc<Task>, has_slot: boo
         shared.ends.notify();
         return Some(task);
     }
-    shared.run.finished_with(1);
+    shared.run.finished_with(phase);
     // One notification for everything above: a re-arm, a group's slot passed on, the work done.
     shared.ends.notify();
     None
