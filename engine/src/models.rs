@@ -394,7 +394,16 @@ fn a_drain_ends_only_after_the_work_in_flight_at_its_start_whatever_is_dispatche
         let first_done = Arc::new(AtomicUsize::new(0));
         // In flight when the drain starts: one task (as if the tick thread had just dispatched it).
         let done = first_done.clone();
-        submit(&shared, Submission::new(once(move |_| drop(done.fetch_add(1, Ordering::SeqCst))), When::Now)).unwrap();
+        submit(
+            &shared,
+            Submission::new(
+                once(move |_| {
+                    done.fetch_add(1, Ordering::SeqCst);
+                }),
+                When::Now,
+            ),
+        )
+        .unwrap();
         let epoch = shared.run.drain_epoch();
         let worker = {
             let shared = shared.clone();
