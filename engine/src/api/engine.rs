@@ -19,22 +19,33 @@
 //! ticks, and the tasks of the tick at hand wait in a small heap ordered by exact deadline, so a task never starts
 //! before the instant asked for and rounding to a tick costs nothing.
 
-use std::ops::Deref;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
-use crate::api::spawner::Spawner;
+// What the shared methods' body names (`submitting_methods!`, expanded below, resolves its paths here).
+use crate::api::handle::TaskHandle;
+use crate::api::join::{JoinHandle, ResultTaskBuilder};
+use crate::api::spawner::{Spawner, submitting_methods};
+use crate::api::task_builder::{PeriodicBuilder, TaskBuilder};
 use crate::config::Config;
 use crate::config::{MAX_PRECISE_SPIN, MAX_TICK, MIN_TICK, Precision, WhenFull};
 use crate::error::Error;
 use crate::error::invalid;
 use crate::observe::logging::log_at;
+#[cfg(feature = "metrics")]
+use crate::observe::metrics::MetricsCollector;
+use crate::observe::stats::Stats;
 use crate::run::hooks::{HookSet, Hooks};
 use crate::run::queues::MAX_PRIORITY_WEIGHT;
 use crate::run::scope;
 use crate::run::worker;
 use crate::shared::Shared;
+use crate::submit::options::{once, repeating};
+use crate::submit::registry::Found;
+use crate::sync::Arc;
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::{Mutex, PlainArc, thread};
+use crate::task::cell::{Task, TaskContext, TaskResult};
+use crate::task::state::CancelOutcome;
 use crate::tick::thread::TickThread;
 use crate::time::clock::Clock;
 
@@ -66,7 +77,14 @@ pub struct ShutdownReport {
 }
 
 /// A task scheduling engine: a tick thread that owns a hierarchical timing wheel, run queues per priority and a
-/// fixed pool of worker threads. Submission methods come from [`Spawner`], which `Engine` derefs to.
+/// fixed pool of worker threads. It has the submitting, finding and waiting methods of a [`Spawner`] itself (not
+/// through `Deref`), and is not `Clone`: share it behind an `Arc`, or hand out [`spawner`](Engine::spawner)s. So
+/// `engine.clone()` does not compile (it used to give a `Spawner`, quietly):
+///
+/// ```compile_fail
+/// let engine = taskwheel::Engine::builder().workers(1).build().unwrap();
+/// let copy = engine.clone();
+/// ```
 ///
 /// Dropping the engine shuts it down with [`Shutdown::CancelPending`] and waits for running tasks.
 ///
@@ -77,7 +95,7 @@ pub struct ShutdownReport {
 /// [`TaskHandle::wait`](crate::TaskHandle::wait) (if every worker waits that way for tasks that need a worker, none progresses: prefer
 /// [`TaskHandle::wait_timeout`](crate::TaskHandle::wait_timeout) there). What could never return is refused at once with
 /// [`Error::WouldDeadlock`]: a task waiting for itself, waiting (with one worker) for any other unfinished task of
-/// its engine, calling [`Spawner::wait_idle`] or [`Engine::shutdown`]. Dropping the last `Engine` inside one of its
+/// its engine, calling [`Engine::wait_idle`] or [`Engine::shutdown`]. Dropping the last `Engine` inside one of its
 /// own tasks does not wait: see `Drop`. The same holds for the code a worker runs around a task: the drop of a
 /// task's closure (a C `free_user_data`, say).
 ///
@@ -105,7 +123,7 @@ pub struct ShutdownReport {
 /// # Ok::<(), taskwheel::Error>(())
 /// ```
 pub struct Engine {
-    spawner: Spawner,
+    shared: Arc<Shared>,
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
     shut_down: AtomicBool,
 }
@@ -116,11 +134,8 @@ impl Engine {
             crate::run::panics::install();
         }
         let (shared, receiver) = Shared::new(config);
-        let engine = Engine {
-            spawner: Spawner { shared: shared.clone() },
-            threads: Mutex::new(Vec::new()),
-            shut_down: AtomicBool::new(false),
-        };
+        let engine =
+            Engine { shared: shared.clone(), threads: Mutex::new(Vec::new()), shut_down: AtomicBool::new(false) };
         let name = &shared.config.thread_name;
         let tick = TickThread::new(shared.clone(), receiver);
         let spawned = thread::Builder::new().name(format!("{name}-tick")).spawn(move || tick.run());
@@ -137,7 +152,7 @@ impl Engine {
 
     /// A submitter that does not keep the engine alive (tasks keep one to submit follow-ups).
     pub fn spawner(&self) -> Spawner {
-        self.spawner.clone()
+        Spawner { shared: self.shared.clone() }
     }
 
     /// Stops the engine: refuses new tasks, handles pending ones as `mode` says, waits for running ones, and stops
@@ -149,13 +164,13 @@ impl Engine {
     /// shutdown waits for running tasks, that one included. (A task may instead cancel what it wants stopped, or
     /// drop its engine: see [`Engine`]'s `Drop`.)
     pub fn shutdown(&self, mode: Shutdown) -> Result<ShutdownReport, Error> {
-        if scope::inside(&self.spawner.shared) {
+        if scope::inside(&self.shared) {
             return Err(Error::WouldDeadlock("Engine::shutdown"));
         }
         if self.shut_down.swap(true, Ordering::SeqCst) {
             return Ok(ShutdownReport::default());
         }
-        let shared = &self.spawner.shared;
+        let shared = &self.shared;
         let stats = &shared.stats;
         let finished = || stats.succeeded.load(Ordering::SeqCst) + stats.failed.load(Ordering::SeqCst);
         let (completed_before, cancelled_before) = (finished(), stats.cancelled.load(Ordering::SeqCst));
@@ -210,7 +225,7 @@ impl Engine {
         if self.shut_down.swap(true, Ordering::SeqCst) {
             return;
         }
-        let shared = &self.spawner.shared;
+        let shared = &self.shared;
         shared.stop_accepting();
         shared.run.set_paused(false); // a paused engine is resumed: what it held runs or is cancelled below
         shared.cancel_live(|_| true);
@@ -224,18 +239,14 @@ impl Engine {
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("spawner", &self.spawner)
+            .field("spawner", &self.spawner())
             .field("shut_down", &self.shut_down.load(Ordering::SeqCst))
             .finish_non_exhaustive()
     }
 }
 
-impl Deref for Engine {
-    type Target = Spawner;
-
-    fn deref(&self) -> &Spawner {
-        &self.spawner
-    }
+impl Engine {
+    submitting_methods!();
 }
 
 impl Drop for Engine {
@@ -248,7 +259,7 @@ impl Drop for Engine {
     /// its threads to stop once their current runs end, and returns at once; the running tasks finish on their
     /// own, their closures are dropped by their workers, and the threads exit afterwards.
     fn drop(&mut self) {
-        if scope::inside(&self.spawner.shared) {
+        if scope::inside(&self.shared) {
             self.stop_without_waiting();
             return;
         }
