@@ -348,6 +348,8 @@ typedef struct tw_run_start {
   uint64_t lateness_ns;
   // One of `TW_PRIORITY_*`.
   uint32_t priority;
+  // The task's name (`tw_task_spec.name`), or NULL: valid only during the call.
+  const char *name;
 } tw_run_start;
 
 // Called on the worker thread before each run, with `tw_config.hooks_user_data`.
@@ -368,6 +370,8 @@ typedef struct tw_run_end {
   int32_t code;
   // Non-zero when the run outlasted its `timeout_ns`.
   uint32_t timed_out;
+  // The task's name (`tw_task_spec.name`), or NULL: valid only during the call.
+  const char *name;
 } tw_run_end;
 
 // Called on the worker thread after each run, with `tw_config.hooks_user_data`.
@@ -586,6 +590,9 @@ typedef struct tw_task_spec {
   // returns, the run ends as timed out (failed; `tw_outcome.timed_out`) whatever it returned. A `run` that
   // ignores the flag keeps its worker and its group's slot until it returns. 0 (the default): no timeout.
   uint64_t timeout_ns;
+  // A name for people (UTF-8, non-empty, copied), or NULL: the hooks (`tw_run_start.name`, `tw_run_end.name`)
+  // and the engine's logs show it. Names need not be unique.
+  const char *name;
 } tw_task_spec;
 
 // A task id: unique within its engine, never 0, never reused.
@@ -907,8 +914,8 @@ uint64_t tw_monotonic_ns(void);
 //
 // # Safety
 //
-// `engine` is NULL or a live engine; `spec` is NULL or points to a `tw_task_spec` whose `key` and `group` are
-// NULL or NUL-terminated; `id_out` is NULL or valid for a write.
+// `engine` is NULL or a live engine; `spec` is NULL or points to a `tw_task_spec` whose `key`, `group` and `name`
+// are NULL or NUL-terminated; `id_out` is NULL or valid for a write.
 tw_status tw_schedule(const struct tw_engine *engine,
                       const struct tw_task_spec *spec,
                       tw_task_id *id_out);

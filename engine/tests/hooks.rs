@@ -15,7 +15,7 @@ const MS: Duration = Duration::from_millis(1);
 struct Recorder(Mutex<Vec<String>>);
 
 impl Hooks for Recorder {
-    fn before_run(&self, start: &RunStart) {
+    fn before_run(&self, start: &RunStart<'_>) {
         let line = format!("start {} run {} late {:?} {:?}", start.task_id, start.run, start.lateness, start.priority);
         self.0.lock().unwrap().push(line);
     }
@@ -122,4 +122,46 @@ fn a_panicking_hook_is_caught_and_counted_and_the_run_and_the_worker_go_on() {
     }
     let stats = engine.stats();
     assert_eq!((stats.hook_panics, stats.succeeded, stats.failed_runs), (6, 3, 0));
+}
+
+/// Issue 23, item 6: a task's optional name reaches the hooks (start and end), its handle and its record once it has
+/// ended; an empty or NUL name is refused as an empty key is.
+#[test]
+fn a_tasks_name_is_shown_by_the_hooks_its_handle_and_its_ended_record() {
+    #[derive(Default)]
+    struct Names(Mutex<Vec<(u64, Option<String>, &'static str)>>);
+    impl Hooks for Names {
+        fn before_run(&self, start: &RunStart<'_>) {
+            self.0.lock().unwrap().push((start.task_id, start.name.map(str::to_string), "start"));
+        }
+        fn after_run(&self, finish: &RunFinish<'_>) {
+            self.0.lock().unwrap().push((finish.task_id, finish.name.map(str::to_string), "end"));
+        }
+    }
+    let names = Arc::new(Names::default());
+    let (engine, clock) = engine_with(names.clone());
+    let report = engine.task(|_| ()).name("nightly report").after(MS).submit().unwrap();
+    let plain = engine.task(|_| ()).after(MS).submit().unwrap();
+    assert_eq!(report.name(), Some("nightly report"));
+    assert_eq!(plain.name(), None);
+    common::advance(&engine, &clock, MS);
+    let seen = names.0.lock().unwrap().clone();
+    let named = Some("nightly report".to_string());
+    assert_eq!(
+        seen,
+        [
+            (report.id(), named.clone(), "start"),
+            (report.id(), named, "end"),
+            (plain.id(), None, "start"),
+            (plain.id(), None, "end")
+        ]
+    );
+    assert_eq!(engine.get(report.id()).unwrap().name(), Some("nightly report"), "kept in the ended record");
+    for bad in ["", "a\0b"] {
+        assert!(matches!(engine.task(|_| ()).name(bad).submit(), Err(taskwheel::Error::InvalidArgument(_))), "{bad:?}");
+    }
+    let periodic = engine.every(Duration::from_secs(1), |_| ()).unwrap();
+    assert_eq!(periodic.name(), None);
+    let named_periodic = engine.periodic(Duration::from_secs(1), |_| ()).name("heartbeat").submit().unwrap();
+    assert_eq!(named_periodic.name(), Some("heartbeat"));
 }

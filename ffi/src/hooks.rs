@@ -1,7 +1,7 @@
 //! Hooks around each run for C hosts: function pointers with a user data pointer and a destroy-notify, adapted to
 //! the engine's `Hooks`.
 
-use std::ffi::c_void;
+use std::ffi::{CString, c_char, c_void};
 
 use taskwheel::{Hooks, RunEnd, RunFinish, RunStart};
 
@@ -19,6 +19,8 @@ pub struct tw_run_start {
     pub lateness_ns: u64,
     /// One of `TW_PRIORITY_*`.
     pub priority: u32,
+    /// The task's name (`tw_task_spec.name`), or NULL: valid only during the call.
+    pub name: *const c_char,
 }
 
 /// What `tw_config.on_run_end` is told after each run.
@@ -38,6 +40,8 @@ pub struct tw_run_end {
     pub code: i32,
     /// Non-zero when the run outlasted its `timeout_ns`.
     pub timed_out: u32,
+    /// The task's name (`tw_task_spec.name`), or NULL: valid only during the call.
+    pub name: *const c_char,
 }
 
 /// Called on the worker thread before each run, with `tw_config.hooks_user_data`.
@@ -61,9 +65,11 @@ unsafe impl Send for CHooks {}
 unsafe impl Sync for CHooks {}
 
 impl Hooks for CHooks {
-    fn before_run(&self, start: &RunStart) {
+    fn before_run(&self, start: &RunStart<'_>) {
         if let Some(hook) = self.start {
+            let name = c_name(start.name);
             let start = tw_run_start {
+                name: name.as_ref().map_or(std::ptr::null(), |name| name.as_ptr()),
                 task_id: start.task_id,
                 run: start.run,
                 lateness_ns: u64::try_from(start.lateness.as_nanos()).unwrap_or(u64::MAX),
@@ -81,7 +87,9 @@ impl Hooks for CHooks {
                 RunEnd::Cancelled => tw_state::TW_STATE_CANCELLED,
                 _ => tw_state::TW_STATE_FAILED,
             };
+            let name = c_name(finish.name);
             let end = tw_run_end {
+                name: name.as_ref().map_or(std::ptr::null(), |name| name.as_ptr()),
                 task_id: finish.task_id,
                 run: finish.run,
                 duration_ns: u64::try_from(finish.duration.as_nanos()).unwrap_or(u64::MAX),
@@ -93,6 +101,11 @@ impl Hooks for CHooks {
             unsafe { hook(self.data, &end) };
         }
     }
+}
+
+/// A task's name as a C string for the length of a hook call (a name never holds a NUL: the engine refuses one).
+fn c_name(name: Option<&str>) -> Option<CString> {
+    name.and_then(|name| CString::new(name).ok())
 }
 
 impl Drop for CHooks {

@@ -13,14 +13,17 @@ use super::spec::{UserData, instant_at, tw_task_fn, tw_task_spec, tw_task_spec_i
 use super::status::tw_status::{self, *};
 use super::status::{boundary, guard, status_of};
 
-/// Applies the optional dedupe key and group, which the one-shot and periodic builders take the same way.
+/// Applies the optional dedupe key, group and name, which the one-shot and periodic builders take the same way.
 macro_rules! keyed_and_grouped {
-    ($builder:expr, $key:expr, $group:expr) => {{
+    ($builder:expr, $common:expr) => {{
         let mut builder = $builder;
-        if let Some(key) = $key {
+        if let Some(key) = $common.key {
             builder = builder.key(key);
         }
-        if let Some(group) = $group {
+        if let Some(name) = $common.name {
+            builder = builder.name(name);
+        }
+        if let Some(group) = $common.group {
             builder = builder.group(group);
         }
         builder
@@ -32,8 +35,8 @@ macro_rules! keyed_and_grouped {
 ///
 /// # Safety
 ///
-/// `engine` is NULL or a live engine; `spec` is NULL or points to a `tw_task_spec` whose `key` and `group` are
-/// NULL or NUL-terminated; `id_out` is NULL or valid for a write.
+/// `engine` is NULL or a live engine; `spec` is NULL or points to a `tw_task_spec` whose `key`, `group` and `name`
+/// are NULL or NUL-terminated; `id_out` is NULL or valid for a write.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tw_schedule(
     engine: *const tw_engine,
@@ -73,17 +76,19 @@ struct Common<'a> {
     priority: Priority,
     key: Option<&'a str>,
     group: Option<&'a str>,
+    name: Option<&'a str>,
     cron: Option<Cron>,
 }
 
 impl<'a> Common<'a> {
     /// # Safety
     ///
-    /// The spec's `key`, `group`, `cron` and `cron_zone` are NULL or NUL-terminated, and outlive `'a`.
+    /// The spec's `key`, `group`, `name`, `cron` and `cron_zone` are NULL or NUL-terminated, and outlive `'a`.
     unsafe fn of(spec: &'a tw_task_spec) -> Result<Common<'a>, tw_status> {
         let priority = Priority::from_code(spec.priority).ok_or(TW_ERR_INVALID_ARGUMENT)?;
         // SAFETY: NULL or NUL-terminated strings, by this function's contract.
-        let (key, group) = unsafe { (optional_str(spec.key)?, optional_str(spec.group)?) };
+        let (key, group, name) =
+            unsafe { (optional_str(spec.key)?, optional_str(spec.group)?, optional_str(spec.name)?) };
         // SAFETY: as above.
         let (cron, zone) = unsafe { (optional_str(spec.cron)?, optional_str(spec.cron_zone)?) };
         let cron = match cron {
@@ -94,7 +99,7 @@ impl<'a> Common<'a> {
             None if zone.is_some() => return Err(TW_ERR_INVALID_ARGUMENT), // a zone without an expression
             None => None,
         };
-        Ok(Common { priority, key, group, cron })
+        Ok(Common { priority, key, group, name, cron })
     }
 }
 
@@ -130,7 +135,7 @@ fn one_shot(
     if spec.joinable != 0 {
         builder = builder.joinable();
     }
-    Ok(keyed_and_grouped!(builder, common.key, common.group).submit()?)
+    Ok(keyed_and_grouped!(builder, common).submit()?)
 }
 
 /// A periodic spec: a period or a cron expression (not both), its recurrence, misfire policy, jitter, limits.
@@ -180,7 +185,7 @@ fn periodic(
     if spec.timeout_ns != 0 {
         builder = builder.timeout(Duration::from_nanos(spec.timeout_ns));
     }
-    Ok(keyed_and_grouped!(builder, common.key, common.group).submit()?)
+    Ok(keyed_and_grouped!(builder, common).submit()?)
 }
 
 /// The common case: run `run(user_data)` once, `delay_ns` from now, at normal priority. `free_user_data` (may be

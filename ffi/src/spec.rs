@@ -109,6 +109,9 @@ pub struct tw_task_spec {
     /// returns, the run ends as timed out (failed; `tw_outcome.timed_out`) whatever it returned. A `run` that
     /// ignores the flag keeps its worker and its group's slot until it returns. 0 (the default): no timeout.
     pub timeout_ns: u64,
+    /// A name for people (UTF-8, non-empty, copied), or NULL: the hooks (`tw_run_start.name`, `tw_run_end.name`)
+    /// and the engine's logs show it. Names need not be unique.
+    pub name: *const c_char,
 }
 
 /// ========================================================================================================
@@ -165,6 +168,7 @@ pub unsafe fn tw_task_spec_init(spec: *mut tw_task_spec) {
         retry_cap_ns: 60_000_000_000,
         retry_jitter: 1,
         timeout_ns: 0,
+        name: std::ptr::null(),
     };
     // SAFETY: NULL or valid for a write, by this function's contract.
     unsafe { write_optional(spec, defaults) };

@@ -1084,14 +1084,22 @@ static void test_results_and_joinable(void) {
 }
 
 /* hooks (issue 14): counted on the workers, checked on the main thread */
-static atomic_int hook_starts, hook_ends, hook_failed_ends, hook_bad_data, hook_frees;
+static atomic_int hook_starts, hook_ends, hook_failed_ends, hook_bad_data, hook_frees, hook_named;
 static int hook_marker;
+/* issue 23, item 6: a named task's hooks see its name; the others see NULL */
+static void check_hook_name(const char *name) {
+    if (name == NULL) return;
+    if (strcmp(name, "nightly report") == 0) atomic_fetch_add(&hook_named, 1);
+    else atomic_fetch_add(&hook_bad_data, 1);
+}
 static void on_run_start(void *user_data, const tw_run_start *start) {
     if (user_data != &hook_marker || start->run == 0 || start->priority > TW_PRIORITY_LOW) atomic_fetch_add(&hook_bad_data, 1);
+    check_hook_name(start->name);
     atomic_fetch_add(&hook_starts, 1);
 }
 static void on_run_end(void *user_data, const tw_run_end *end) {
     if (user_data != &hook_marker || end->run == 0) atomic_fetch_add(&hook_bad_data, 1);
+    check_hook_name(end->name);
     if (end->state == TW_STATE_FAILED) {
         if (end->code != 7) atomic_fetch_add(&hook_bad_data, 1);
         atomic_fetch_add(&hook_failed_ends, 1);
@@ -1146,6 +1154,15 @@ static void test_hooks(void) {
         CHECK_STATUS(tw_schedule_after(engine, 0, return_code, (void *)(intptr_t)(i < 3 ? 7 : 0), NULL, &ids[i]), TW_OK);
     }
     for (int i = 0; i < 10; i++) CHECK_STATUS(tw_wait(engine, ids[i], UINT64_MAX, NULL), TW_OK);
+    tw_task_spec named;
+    tw_task_spec_init(&named);
+    named.run = return_code;
+    named.name = "nightly report";
+    tw_task_id named_id;
+    CHECK_STATUS(tw_schedule(engine, &named, &named_id), TW_OK);
+    CHECK_STATUS(tw_wait(engine, named_id, UINT64_MAX, NULL), TW_OK);
+    named.name = ""; /* an empty name is refused, as an empty key is */
+    CHECK_STATUS(tw_schedule(engine, &named, NULL), TW_ERR_INVALID_ARGUMENT);
     /* the metrics text (issue 14): ask for the size, refuse a short buffer, then write it all */
     size_t needed = 0;
     CHECK_STATUS(tw_engine_metrics(engine, NULL, 0, &needed), TW_ERR_BUFFER_TOO_SMALL);
@@ -1158,13 +1175,14 @@ static void test_hooks(void) {
     size_t written = 0;
     CHECK_STATUS(tw_engine_metrics(engine, text, needed, &written), TW_OK);
     CHECK(written == needed && strlen(text) + 1 == needed);
-    CHECK(strstr(text, "taskwheel_tasks_succeeded_total 7") != NULL);
+    CHECK(strstr(text, "taskwheel_tasks_succeeded_total 8") != NULL);
     CHECK(strstr(text, "taskwheel_runs_failed_total 3") != NULL);
     CHECK(strstr(text, "# EOF") != NULL);
     free(text);
     CHECK_STATUS(tw_engine_metrics(NULL, small, sizeof small, NULL), TW_ERR_NULL);
     tw_engine_free(engine);
-    CHECK(atomic_load(&hook_starts) == 10 && atomic_load(&hook_ends) == 10);
+    CHECK(atomic_load(&hook_starts) == 11 && atomic_load(&hook_ends) == 11);
+    CHECK(atomic_load(&hook_named) == 2); /* its start and its end */
     CHECK(atomic_load(&hook_failed_ends) == 3);
     CHECK(atomic_load(&hook_bad_data) == 0);
     CHECK(atomic_load(&hook_frees) == 1); /* once, after the engine stopped calling the hooks */

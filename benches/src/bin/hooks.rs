@@ -26,7 +26,7 @@ struct Counting {
 }
 
 impl Hooks for Counting {
-    fn before_run(&self, _: &RunStart) {
+    fn before_run(&self, _: &RunStart<'_>) {
         self.started.fetch_add(1, Ordering::Relaxed);
     }
 

@@ -62,6 +62,19 @@ impl TaskHandle {
         self.task.id
     }
 
+    /// The task's [name](crate::TaskBuilder::name), if it was given one.
+    ///
+    /// ```
+    /// let engine = taskwheel::Engine::builder().workers(1).build()?;
+    /// let handle = engine.task(|_| ()).name("close order 42").submit()?;
+    /// handle.wait()?;
+    /// assert_eq!(engine.get(handle.id())?.name(), Some("close order 42"), "kept with its record");
+    /// # Ok::<(), taskwheel::Error>(())
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.task.name().map(|name| name.as_str())
+    }
+
     /// The task's state now.
     pub fn state(&self) -> TaskState {
         self.task.state()

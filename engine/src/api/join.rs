@@ -295,6 +295,11 @@ impl<T, E> ResultTaskBuilder<'_, T, E> {
         self.with(|builder| builder.key(key))
     }
 
+    /// See [`TaskBuilder::name`].
+    pub fn name(self, name: impl Into<String>) -> Self {
+        self.with(|builder| builder.name(name))
+    }
+
     /// See [`TaskBuilder::group`].
     pub fn group(self, group: impl Into<String>) -> Self {
         self.with(|builder| builder.group(group))

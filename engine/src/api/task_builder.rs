@@ -29,6 +29,15 @@ macro_rules! common_options {
             self
         }
 
+        /// A name for people, shown by the hooks ([`RunStart::name`](crate::RunStart::name)), the engine's logs and
+        /// [`TaskHandle::name`] (also once the task has ended, while its record is kept). Any text but an empty one
+        /// or one holding a NUL ([`Error::InvalidArgument`]); names need not be unique (dedupe is the
+        /// [`key`](Self::key)'s job).
+        pub fn name(mut self, name: impl Into<String>) -> Self {
+            self.submission.name = Some(name.into());
+            self
+        }
+
         /// The concurrency group the task belongs to; the group must have been declared on the engine builder.
         pub fn group(mut self, group: impl Into<String>) -> Self {
             self.submission.group = Some(group.into());

@@ -12,9 +12,11 @@ use crate::task::priority::Priority;
 /// What a hook learns as a run starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct RunStart {
+pub struct RunStart<'a> {
     /// The task's id.
     pub task_id: u64,
+    /// The task's [name](crate::TaskBuilder::name), if it was given one.
+    pub name: Option<&'a str>,
     /// Which run of the task this is, from 1 (for a [`Retry`](crate::Retry) task: the attempt).
     pub run: u64,
     /// How long after the instant it was due the run started.
@@ -45,6 +47,8 @@ pub enum RunEnd<'a> {
 pub struct RunFinish<'a> {
     /// The task's id.
     pub task_id: u64,
+    /// The task's [name](crate::TaskBuilder::name), if it was given one.
+    pub name: Option<&'a str>,
     /// Which run of the task this was, from 1.
     pub run: u64,
     /// How long the run took.
@@ -72,7 +76,7 @@ pub struct RunFinish<'a> {
 /// struct Failures(AtomicU64);
 ///
 /// impl Hooks for Failures {
-///     fn before_run(&self, start: &RunStart) {
+///     fn before_run(&self, start: &RunStart<'_>) {
 ///         println!("task {} run {} starts {:?} late", start.task_id, start.run, start.lateness);
 ///     }
 ///     fn after_run(&self, finish: &RunFinish<'_>) {
@@ -91,7 +95,7 @@ pub struct RunFinish<'a> {
 /// ```
 pub trait Hooks: Send + Sync + 'static {
     /// Called before each run.
-    fn before_run(&self, start: &RunStart) {
+    fn before_run(&self, start: &RunStart<'_>) {
         let _ = start;
     }
 

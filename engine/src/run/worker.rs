@@ -122,14 +122,14 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
             Start::Run { occurrence: chosen, missed } => {
                 shared.stats.missed_runs.fetch_add(missed, Ordering::Relaxed);
                 if missed > 0 {
-                    log_at!(debug, "task {}: {missed} missed occurrences, folded into this run", task.id);
+                    log_at!(debug, "task {}: {missed} missed occurrences, folded into this run", task.label());
                 }
                 periodic.set_occurrence(chosen);
                 occurrence = chosen;
             }
             Start::Skip { missed, next } => {
                 shared.stats.missed_runs.fetch_add(missed, Ordering::Relaxed);
-                log_at!(debug, "task {}: {missed} missed occurrences skipped", task.id);
+                log_at!(debug, "task {}: {missed} missed occurrences skipped", task.label());
                 return rearm(shared, task, periodic, next, started);
             }
             Start::Early => {
@@ -163,13 +163,14 @@ fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
     if let Some(hooks) = &shared.config.hooks {
         let start = RunStart {
             task_id: task.id,
+            name: task.name().map(|name| name.as_str()),
             run,
             lateness: Duration::from_nanos(started.saturating_sub(scheduled)),
             priority: task.priority,
         };
         if !hooks.call(|hooks| hooks.before_run(&start)) {
             shared.stats.hook_panics.fetch_add(1, Ordering::Relaxed);
-            log_at!(error, "a before_run hook panicked (task {}, run {run})", task.id);
+            log_at!(error, "a before_run hook panicked (task {}, run {run})", task.label());
         }
     }
     let mut panicked = false;
@@ -280,10 +281,10 @@ fn after_run_hook(
         _ => None,
     };
     let duration = Duration::from_nanos(shared.time.now_ns().saturating_sub(started));
-    let finish = RunFinish { task_id: task.id, run, duration, end, code };
+    let finish = RunFinish { task_id: task.id, name: task.name().map(|name| name.as_str()), run, duration, end, code };
     if !hooks.call(|hooks| hooks.after_run(&finish)) {
         shared.stats.hook_panics.fetch_add(1, Ordering::Relaxed);
-        log_at!(error, "an after_run hook panicked (task {}, run {run})", task.id);
+        log_at!(error, "an after_run hook panicked (task {}, run {run})", task.label());
     }
 }
 
@@ -378,9 +379,9 @@ fn retry_later(shared: &Arc<Shared>, task: &Arc<Task>, attempt: u64, panicked: b
 /// Counts a failed run and keeps what it reported.
 fn record_failure(shared: &Shared, task: &Task, message: String, code: Option<i32>, timed_out: bool) {
     if message.starts_with("panicked") {
-        log_at!(warn, "task {} run {}: {message}", task.id, task.runs());
+        log_at!(warn, "task {} run {}: {message}", task.label(), task.runs());
     } else {
-        log_at!(debug, "task {} run {} failed: {message}", task.id, task.runs());
+        log_at!(debug, "task {} run {} failed: {message}", task.label(), task.runs());
     }
     task.count_failed_run();
     shared.stats.failed_runs.fetch_add(1, Ordering::Relaxed);

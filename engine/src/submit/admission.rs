@@ -8,7 +8,7 @@ use crate::error::{Error, invalid};
 use crate::submit::options::{Repeat, Submission, When};
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
-use crate::task::cell::{Job, Task, TaskOptions};
+use crate::task::cell::{Job, Task, TaskName, TaskOptions};
 use crate::task::periodic::{Kind, MAX_RUN_EACH, Misfire, Periodic, Recurrence};
 
 use crate::shared::Shared;
@@ -48,7 +48,10 @@ impl Shared {
     }
 
     fn admit(this: &Arc<Shared>, submission: Submission) -> Result<Arc<Task>, Error> {
-        let Submission { job, when, priority, key, group, repeat, joinable, retry, timeout } = submission;
+        let Submission { job, when, priority, key, group, repeat, joinable, retry, timeout, name } = submission;
+        if name.as_deref().is_some_and(|name| name.is_empty() || name.contains('\0')) {
+            return Err(invalid("a task name must not be empty or hold a NUL"));
+        }
         let timeout = match timeout {
             Some(Duration::ZERO) => return Err(invalid("a timeout must be longer than zero")),
             Some(timeout) => Some(within_range("the timeout", timeout)?),
@@ -87,7 +90,14 @@ impl Shared {
         cell.admit(
             deadline,
             priority,
-            TaskOptions { key: key.map(String::into_boxed_str), group, periodic, retry, timeout },
+            TaskOptions {
+                key: key.map(String::into_boxed_str),
+                group,
+                periodic,
+                retry,
+                timeout,
+                name: name.map(TaskName::new),
+            },
         );
         let registered = if keyed {
             // A keyed task is registered in two steps: it needs its id before it can claim its key, and it must not

@@ -68,6 +68,8 @@ pub(crate) struct Submission {
     pub(crate) retry: Option<Retry>,
     /// The longest a run may take.
     pub(crate) timeout: Option<Duration>,
+    /// A name for people: hooks, logs and lookups show it.
+    pub(crate) name: Option<String>,
 }
 
 impl Submission {
@@ -82,6 +84,7 @@ impl Submission {
             joinable: false,
             retry: None,
             timeout: None,
+            name: None,
         }
     }
 }

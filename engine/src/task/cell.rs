@@ -280,6 +280,33 @@ pub(crate) struct TaskOptions {
     pub(crate) retry: Option<Retry>,
     /// The longest a run may take, in nanoseconds.
     pub(crate) timeout: Option<u64>,
+    pub(crate) name: Option<TaskName>,
+}
+
+/// A task as logs name it: see [`Task::label`].
+pub(crate) struct TaskLabel<'a>(&'a Task);
+
+impl fmt::Display for TaskLabel<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.name() {
+            Some(name) => write!(f, "{} {:?}", self.0.id, name.as_str()),
+            None => write!(f, "{}", self.0.id),
+        }
+    }
+}
+
+/// A task's name (never empty, never holding a NUL: admission refuses those).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TaskName(Box<str>);
+
+impl TaskName {
+    pub(crate) fn new(name: String) -> TaskName {
+        TaskName(name.into_boxed_str())
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl TaskOptions {
@@ -289,6 +316,7 @@ impl TaskOptions {
             && self.periodic.is_none()
             && self.retry.is_none()
             && self.timeout.is_none()
+            && self.name.is_none()
     }
 }
 
@@ -450,7 +478,8 @@ impl Task {
         cell.id = id;
         cell.state = AtomicState::at(summary.state);
         cell.done = AtomicU8::new(DONE);
-        cell.extra = Some(Extra::new(TaskOptions::default(), summary.runs, summary.failed_runs));
+        let options = TaskOptions { name: summary.name.clone(), ..TaskOptions::default() };
+        cell.extra = Some(Extra::new(options, summary.runs, summary.failed_runs));
         cell.report = Mutex::new(summary.report.clone());
         erase(cell)
     }
@@ -462,6 +491,7 @@ impl Task {
             runs: self.runs(),
             failed_runs: self.failed_runs(),
             report: self.report.lock().clone(),
+            name: self.name().cloned(),
         }
     }
 
@@ -573,6 +603,16 @@ impl Task {
     /// The dedupe key, if the task has one.
     pub(crate) fn key(&self) -> Option<&str> {
         self.extra.as_ref().and_then(|extra| extra.options.key.as_deref())
+    }
+
+    /// The task's name, if it was given one.
+    pub(crate) fn name(&self) -> Option<&TaskName> {
+        self.extra.as_ref().and_then(|extra| extra.options.name.as_ref())
+    }
+
+    /// How logs name the task: its id, and its name in quotes when it has one (`7 "close order 42"`).
+    pub(crate) fn label(&self) -> TaskLabel<'_> {
+        TaskLabel(self)
     }
 
     /// How the task is retried, if it is.
@@ -691,6 +731,7 @@ pub(crate) struct Summary {
     pub(crate) runs: u64,
     pub(crate) failed_runs: u64,
     pub(crate) report: Option<Box<Report>>,
+    pub(crate) name: Option<TaskName>,
 }
 
 impl fmt::Debug for Task {
