@@ -646,6 +646,77 @@ typedef struct tw_durable_task_spec {
 // at registration. Returns 0 for success; any other value fails the run (retried under the task's policy).
 typedef int32_t (*tw_durable_handler_fn)(void *user_data, const uint8_t *payload, size_t len);
 
+// A durable schedule: the fleet creates one durable task per occurrence, whichever nodes are up (once, however
+// many nodes declare it). Initialise with `tw_durable_schedule_spec_init(&spec)`, then set what differs. Exactly
+// one of `cron` and `every_ns` is set.
+typedef struct tw_durable_schedule_spec {
+  // `sizeof(tw_durable_schedule_spec)` as the program was compiled (set by `tw_durable_schedule_spec_init`).
+  uint32_t struct_size;
+  // The schedule's name, unique in its queue (declaring it again replaces it). Required.
+  const char *name;
+  // The handler each occurrence's task runs. Required.
+  const char *handler;
+  // Each task's payload: `payload_len` bytes, copied during the call. May be NULL when `payload_len` is 0.
+  const uint8_t *payload;
+  // The payload's length (at most the queue's limit: `TW_ERR_PAYLOAD_TOO_LARGE`).
+  size_t payload_len;
+  // A cron expression (5 to 7 fields, as `tw_task_spec.cron`), or NULL.
+  const char *cron;
+  // The cron expression's time zone (an IANA name, `"UTC"`), or NULL for UTC. Only with `cron`.
+  const char *cron_zone;
+  // A period, or 0: the first occurrence a period after the schedule is first declared.
+  uint64_t every_ns;
+  // A `tw_priority` for each task.
+  uint32_t priority;
+  // Each task: at most this many runs (0 or 1: one attempt, no retry).
+  uint32_t retry_max_attempts;
+  // The wait before the first retry, doubling up to 60 s (0: 100 ms). With full jitter.
+  uint64_t retry_backoff_ns;
+  // Each task: when non-zero, a run outlasting this fails ("timed out").
+  uint64_t timeout_ns;
+  // One of `TW_MISFIRE_*`: what becomes of the occurrences the fleet missed while it could not create them.
+  uint32_t misfire;
+  // `TW_MISFIRE_RUN_EACH`: the most missed occurrences created, 1 to `TW_MAX_RUN_EACH`.
+  uint32_t misfire_max;
+  // How late an occurrence may be and still count as on time. Default 1 s.
+  uint64_t misfire_grace_ns;
+} tw_durable_schedule_spec;
+
+// A durable queue's statistics, read in one round trip (`tw_durable_queue_stats`): the fleet's view, whichever node
+// or client asks.
+typedef struct tw_durable_stats {
+  // Tasks waiting (pending or retrying), all handlers together (`tw_durable_waiting` gives one handler's).
+  uint64_t waiting;
+  // Tasks claimed by a node.
+  uint64_t active;
+  // Finished tasks whose records are still retained.
+  uint64_t finished;
+  // Tasks submitted, ever (schedules' occurrences included).
+  uint64_t submitted;
+  // Submissions that found their dedupe key held and created nothing.
+  uint64_t duplicates;
+  // Tasks that ended succeeded.
+  uint64_t succeeded;
+  // Tasks whose only attempt failed.
+  uint64_t failed;
+  // Tasks whose every attempt failed.
+  uint64_t dead;
+  // Tasks cancelled.
+  uint64_t cancelled;
+  // Attempts retried.
+  uint64_t retried;
+  // Attempts lost with their node and given to another.
+  uint64_t recovered;
+  // Completions refused for a stale fencing token.
+  uint64_t stale;
+  // Schedule occurrences the misfire policy gave no task of their own.
+  uint64_t missed_runs;
+  // Live nodes.
+  uint64_t nodes;
+  // Handlers with waiting tasks that no live node runs (those tasks wait until one does).
+  uint64_t unknown_handlers;
+} tw_durable_stats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1254,6 +1325,57 @@ tw_status tw_durable_node_id(const struct tw_durable_node *node,
 // `node` is NULL or from `tw_durable_node_start`, not shut down before, and not called from one of its handlers.
 tw_status tw_durable_node_shutdown(struct tw_durable_node *node);
 
+// Fills `*spec` with the defaults, when `size` is the library's `sizeof(tw_durable_schedule_spec)`; call it
+// through the `tw_durable_schedule_spec_init` macro, which passes the size the program was compiled with.
+//
+// # Safety
+//
+// `spec` is NULL or valid for writes of `size` bytes.
+tw_status tw_durable_schedule_spec_init_sized(struct tw_durable_schedule_spec *spec,
+                                              size_t size);
+
+// Declares a durable schedule (or replaces the one of that name; declaring an unchanged one keeps its next
+// occurrence, so every node may declare the schedules it knows at start). Writes 1 to `*changed_out` when it was
+// new or changed, 0 when it was already declared as it is (`changed_out` may be NULL). `TW_ERR_BAD_CRON`,
+// `TW_ERR_UNKNOWN_ZONE`, `TW_ERR_INVALID_ARGUMENT` (neither or both of `cron` and `every_ns`, a zone without
+// `cron`, a bad name or option, no occurrence ahead), `TW_ERR_PAYLOAD_TOO_LARGE`, `TW_ERR_REDIS*`.
+//
+// # Safety
+//
+// `queue` is NULL or a live queue client; `spec` is NULL or a spec whose strings are NULL or NUL-terminated and
+// whose `payload` is valid for `payload_len` bytes; `changed_out` is NULL or valid for a write.
+tw_status tw_durable_schedule(const struct tw_durable_queue *queue,
+                              const struct tw_durable_schedule_spec *spec,
+                              int32_t *changed_out);
+
+// Removes a durable schedule (the tasks it already created stay). Writes 1 to `*removed_out` when it existed, 0
+// when not (`removed_out` may be NULL). `TW_ERR_INVALID_ARGUMENT` for a name no schedule can have.
+//
+// # Safety
+//
+// `queue` is NULL or a live queue client; `name` is NULL or NUL-terminated; `removed_out` is NULL or valid for a
+// write.
+tw_status tw_durable_unschedule(const struct tw_durable_queue *queue,
+                                const char *name,
+                                int32_t *removed_out);
+
+// Reads the queue's statistics into `*out`. `TW_ERR_REDIS*` when Redis cannot answer.
+//
+// # Safety
+//
+// `queue` is NULL or a live queue client; `out` is NULL or valid for a write.
+tw_status tw_durable_queue_stats(const struct tw_durable_queue *queue,
+                                 struct tw_durable_stats *out);
+
+// Writes to `*out` how many tasks of `handler` wait (pending or retrying); 0 for a handler with none.
+//
+// # Safety
+//
+// `queue` is NULL or a live queue client; `handler` is NULL or NUL-terminated; `out` is NULL or valid for a write.
+tw_status tw_durable_waiting(const struct tw_durable_queue *queue,
+                             const char *handler,
+                             uint64_t *out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
@@ -1267,4 +1389,5 @@ tw_status tw_durable_node_shutdown(struct tw_durable_node *node);
 #define tw_config_init(config) tw_config_init_sized((config), sizeof(tw_config))
 #define tw_task_spec_init(spec) tw_task_spec_init_sized((spec), sizeof(tw_task_spec))
 #define tw_durable_task_spec_init(spec) tw_durable_task_spec_init_sized((spec), sizeof(tw_durable_task_spec))
+#define tw_durable_schedule_spec_init(spec) tw_durable_schedule_spec_init_sized((spec), sizeof(tw_durable_schedule_spec))
 #endif

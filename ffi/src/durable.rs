@@ -20,7 +20,7 @@ pub type tw_durable_handler_fn =
 /// A client of one durable queue: submits, looks up and cancels tasks. Opaque; from `tw_durable_queue_connect`,
 /// freed by `tw_durable_queue_free`. One connection behind a lock: usable from any thread.
 pub struct tw_durable_queue {
-    queue: Queue,
+    pub(crate) queue: Queue,
 }
 
 /// The handlers and settings of a node before it starts. Opaque; from `tw_durable_node_builder_new`, consumed by
@@ -124,7 +124,7 @@ pub unsafe extern "C" fn tw_durable_task_spec_init_sized(spec: *mut tw_durable_t
 }
 
 /// The status for a durable-task error.
-fn durable_status(error: &Error) -> tw_status {
+pub(crate) fn durable_status(error: &Error) -> tw_status {
     match error {
         Error::Connect(_) => TW_ERR_REDIS_UNREACHABLE,
         Error::Redis(_) | Error::Protocol(_) => TW_ERR_REDIS,

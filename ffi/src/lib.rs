@@ -35,8 +35,9 @@ mod current;
 // Cron expressions on their own.
 mod cron;
 
-// Durable tasks.
+// Durable tasks, then durable schedules and statistics.
 mod durable;
+mod durable_admin;
 
 pub use control::{
     tw_cancel, tw_join, tw_outcome, tw_pause, tw_pause_engine, tw_pause_group, tw_release, tw_reschedule,
@@ -50,6 +51,10 @@ pub use durable::{
     tw_durable_node_builder_new, tw_durable_node_id, tw_durable_node_shutdown, tw_durable_node_start, tw_durable_queue,
     tw_durable_queue_connect, tw_durable_queue_free, tw_durable_state, tw_durable_submit, tw_durable_task_spec,
     tw_durable_task_spec_init, tw_durable_task_spec_init_sized, tw_durable_task_state,
+};
+pub use durable_admin::{
+    tw_durable_queue_stats, tw_durable_schedule, tw_durable_schedule_spec, tw_durable_schedule_spec_init,
+    tw_durable_schedule_spec_init_sized, tw_durable_stats, tw_durable_unschedule, tw_durable_waiting,
 };
 pub use engine::{
     TW_MAX_PRECISE_SPIN_NS, tw_config, tw_config_init, tw_config_init_sized, tw_engine, tw_engine_completion_fd,

@@ -1365,6 +1365,9 @@ static void test_durable(void) {
     /* A NULL handler is refused, and its user data still freed. */
     atomic_fetch_add(&allocated, 1);
     CHECK_STATUS(tw_durable_node_builder_handler(builder, "none", NULL, calloc(1, 8), free_counts), TW_ERR_NULL);
+    durable_counts *ticks = calloc(1, sizeof *ticks); /* the durable schedule's handler (issue 23, item 17) */
+    atomic_fetch_add(&allocated, 1);
+    CHECK_STATUS(tw_durable_node_builder_handler(builder, "c-tick", durable_handler, ticks, free_counts), TW_OK);
     CHECK_STATUS(tw_durable_node_builder_configure(builder, 2, 3000 * MS, 200 * MS, "c-node"), TW_OK);
     tw_durable_node *node = NULL;
     CHECK_STATUS(tw_durable_node_start(builder, &node), TW_OK);
@@ -1452,6 +1455,55 @@ static void test_durable(void) {
     CHECK_STATUS(tw_durable_state(queue, 987654321, &state), TW_ERR_NOT_FOUND);
     /* Every task has ended, so the counts are final; the node frees them when it shuts down. */
     CHECK(atomic_load(&counts->runs) == 13 && atomic_load(&counts->failures) == 2);
+
+    /* Issue 23, item 17: durable schedules and the queue's statistics from C. */
+    tw_durable_schedule_spec every;
+    CHECK_STATUS(tw_durable_schedule_spec_init(&every), TW_OK);
+    every.name = "c-heartbeat";
+    every.handler = "c-tick";
+    every.every_ns = 100 * MS;
+    int changed = -1;
+    CHECK_STATUS(tw_durable_schedule(queue, &every, &changed), TW_OK);
+    CHECK(changed == 1);
+    CHECK_STATUS(tw_durable_schedule(queue, &every, &changed), TW_OK);
+    CHECK(changed == 0); /* declared again unchanged: keeps its next occurrence */
+    for (int i = 0; i < 3000 && atomic_load(&ticks->runs) < 2; i++) sleep_ms(10); /* at most 30 s */
+    CHECK(atomic_load(&ticks->runs) >= 2);
+    int removed = -1;
+    CHECK_STATUS(tw_durable_unschedule(queue, "c-heartbeat", &removed), TW_OK);
+    CHECK(removed == 1);
+    CHECK_STATUS(tw_durable_unschedule(queue, "c-heartbeat", &removed), TW_OK);
+    CHECK(removed == 0);
+    tw_durable_schedule_spec cron;
+    CHECK_STATUS(tw_durable_schedule_spec_init(&cron), TW_OK);
+    cron.name = "c-nightly";
+    cron.handler = "c-tick";
+    cron.cron = "0 3 * * *";
+    cron.cron_zone = "Europe/Berlin";
+    CHECK_STATUS(tw_durable_schedule(queue, &cron, &changed), TW_OK);
+    CHECK(changed == 1);
+    CHECK_STATUS(tw_durable_unschedule(queue, "c-nightly", NULL), TW_OK);
+    cron.every_ns = 100 * MS; /* both a cron and a period */
+    CHECK_STATUS(tw_durable_schedule(queue, &cron, NULL), TW_ERR_INVALID_ARGUMENT);
+    cron.every_ns = 0;
+    cron.cron = "61 * * * *";
+    CHECK_STATUS(tw_durable_schedule(queue, &cron, NULL), TW_ERR_BAD_CRON);
+    cron.cron = "0 3 * * *";
+    cron.cron_zone = "Mars/Olympus_Mons";
+    CHECK_STATUS(tw_durable_schedule(queue, &cron, NULL), TW_ERR_UNKNOWN_ZONE);
+    cron.cron_zone = NULL;
+    cron.handler = NULL;
+    CHECK_STATUS(tw_durable_schedule(queue, &cron, NULL), TW_ERR_NULL);
+    CHECK_STATUS(tw_durable_unschedule(queue, NULL, NULL), TW_ERR_NULL);
+    tw_durable_stats stats;
+    CHECK_STATUS(tw_durable_queue_stats(queue, &stats), TW_OK);
+    CHECK(stats.succeeded >= 11 + 2 && stats.dead == 1 && stats.cancelled == 1 && stats.duplicates == 1);
+    CHECK(stats.submitted >= 13 + 2 && stats.retried == 1 && stats.nodes == 1 && stats.unknown_handlers == 0);
+    uint64_t waiting = 99;
+    CHECK_STATUS(tw_durable_waiting(queue, "c-echo", &waiting), TW_OK);
+    CHECK(waiting == 0);
+    CHECK_STATUS(tw_durable_queue_stats(queue, NULL), TW_ERR_NULL);
+    CHECK_STATUS(tw_durable_queue_stats(NULL, &stats), TW_ERR_NULL);
     CHECK_STATUS(tw_durable_node_shutdown(node), TW_OK);
     tw_durable_queue_free(queue);
     tw_durable_queue_free(NULL);
