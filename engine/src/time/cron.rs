@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::error::Error;
+use crate::time::cron_fixed::{FixedTimes, transition_near};
 
 /// A cron expression in a time zone: when a task from [`Spawner::cron`](crate::Spawner::cron) runs.
 ///
@@ -33,12 +34,15 @@ use crate::error::Error;
 ///
 /// # Daylight saving time
 ///
-/// One rule, croner's (it follows the Open Cron Pattern Specification and Vixie cron): a *fixed-time* expression
-/// (one number each in its seconds, minutes and hours fields, such as `30 2 * * *`) runs **once** when the clock
-/// goes back and its time occurs twice (at the first pass), and at the **first valid instant after the gap** when the
-/// clock goes forward over its time (02:30 in a gap from 02:00 to 03:00 runs at 03:00). An *interval* expression
-/// (a wildcard, step or range in one of those fields, such as `*/15 * * * *`) keeps its real-time interval: in a
-/// repeated hour it runs at each matching wall-clock time of both passes; the times a gap skips do not run.
+/// Cron's rule (cronie's and Vixie cron's; croner's search carries it out): a *fixed-time* expression — one whose
+/// minute and hour fields (and seconds field, if any) do not start with `*`, such as `30 2 * * *`, `0,30 2 * * *`
+/// or `0 1-3 * * *` — runs **once** at each of its times that the clock shows twice when it goes back (at the first
+/// pass), and at the **first valid instant after the gap** for the times a gap skips when the clock goes forward
+/// (02:30 in a gap from 02:00 to 03:00 runs at 03:00; `0,30 2` runs once there, at 03:00). An *interval*
+/// expression (a minute, hour or seconds field starting with `*`, such as `*/15 * * * *` or `0 * * * *`) keeps its
+/// real-time interval: in a repeated hour it runs at each matching wall-clock time of both passes; the times a gap
+/// skips do not run. A fixed-time expression naming more than 64 times of day (`0-59 0-23 * * *`) is read as an
+/// interval one.
 ///
 /// Each next occurrence is searched from the last *scheduled* one (never from when a run happened to end) and must
 /// be strictly later: a search that cannot advance, or that fails where the same expression matches in UTC, is an
@@ -65,6 +69,9 @@ pub struct Cron {
     expression: Box<str>,
     zone_name: Box<str>,
     pattern: croner::Cron,
+    /// A fixed-time expression croner would read as an interval one (lists, ranges or steps in its time fields),
+    /// split into one pattern per time of day: see `cron_fixed`.
+    fixed: Option<FixedTimes>,
     zone: TimeZone,
 }
 
@@ -77,9 +84,11 @@ impl Cron {
     pub fn parse(expression: &str) -> Result<Cron, Error> {
         let refused = |reason: String| Error::InvalidCron { expression: expression.to_string(), reason };
         let normalized = normalize(expression).map_err(refused)?;
-        let parser = CronParser::builder().dom_and_dow(day_fields_combine(&normalized)).build();
+        let dom_and_dow = day_fields_combine(&normalized);
+        let parser = CronParser::builder().dom_and_dow(dom_and_dow).build();
         let pattern = parser.parse(&normalized).map_err(|error| bad(expression, error))?;
-        Ok(Cron { expression: expression.into(), zone_name: "UTC".into(), pattern, zone: TimeZone::UTC })
+        let fixed = FixedTimes::of(&normalized, dom_and_dow);
+        Ok(Cron { expression: expression.into(), zone_name: "UTC".into(), pattern, fixed, zone: TimeZone::UTC })
     }
 
     /// The same expression read in another time zone: an IANA name, `"UTC"`, or `"local"`.
@@ -130,6 +139,13 @@ impl Cron {
             },
             Err(error) => return Err(bad(&self.expression, error)),
         };
+        // Near a transition, a fixed-time expression with several times of day follows the fixed-time rule.
+        let next = match &self.fixed {
+            Some(fixed) if transition_near(&self.zone, start.timestamp(), next.timestamp()) => {
+                fixed.next_after(&start).unwrap_or(next)
+            }
+            _ => next,
+        };
         let Ok(next) = u64::try_from(next.timestamp().as_nanosecond()) else { return Ok(None) };
         if next <= after {
             return Err(self.error("the search did not advance past the last occurrence"));
@@ -176,6 +192,12 @@ impl Cron {
     pub(crate) fn last_at_or_before_ns(&self, at: u64, floor: u64) -> Option<u64> {
         let start = Timestamp::from_nanosecond(i128::from(at)).ok()?.to_zoned(self.zone.clone());
         let last = self.pattern.find_previous_occurrence(&start, true).ok()?;
+        let last = match &self.fixed {
+            Some(fixed) if transition_near(&self.zone, last.timestamp(), start.timestamp()) => {
+                fixed.last_at_or_before(&start).unwrap_or(last)
+            }
+            _ => last,
+        };
         let last = u64::try_from(last.timestamp().as_nanosecond()).ok()?;
         (last > floor && last <= at).then_some(last)
     }
@@ -352,6 +374,51 @@ mod tests {
             run("30 2 * * *", "Europe/Berlin", "2026-03-28T12:00:00Z", 3),
             ["03-29 03:00+02:00", "03-30 02:30+02:00", "03-31 02:30+02:00"]
         );
+    }
+
+    /// Issue 23, item 14: lists and ranges in the hour or minute field get cron's fixed-time treatment (cronie: any
+    /// expression whose minute and hour fields do not start with `*`): once in a repeated hour, once right after a
+    /// gap; in both zones the reference runs in.
+    #[test]
+    fn lists_and_ranges_of_times_are_fixed_time_as_in_cronie_in_berlin_and_new_york() {
+        assert_eq!(
+            run("0,30 2 * * *", "Europe/Berlin", "2026-10-24T12:00:00Z", 4),
+            ["10-25 02:00+02:00", "10-25 02:30+02:00", "10-26 02:00+01:00", "10-26 02:30+01:00"],
+            "twice on the day of the change, as cronie, not four times"
+        );
+        assert_eq!(
+            run("0 1-3 * * *", "Europe/Berlin", "2026-10-24T12:00:00Z", 4),
+            ["10-25 01:00+02:00", "10-25 02:00+02:00", "10-25 03:00+01:00", "10-26 01:00+01:00"]
+        );
+        assert_eq!(
+            run("0,30 2 * * *", "Europe/Berlin", "2026-03-28T12:00:00Z", 3),
+            ["03-29 03:00+02:00", "03-30 02:00+02:00", "03-30 02:30+02:00"],
+            "the gap's times run once, at its end"
+        );
+        assert_eq!(
+            run("0 1-3 * * *", "Europe/Berlin", "2026-03-28T12:00:00Z", 4),
+            ["03-29 01:00+01:00", "03-29 03:00+02:00", "03-30 01:00+02:00", "03-30 02:00+02:00"]
+        );
+        assert_eq!(
+            run("0,30 1 * * *", "America/New_York", "2026-10-31T12:00:00Z", 3),
+            ["11-01 01:00-04:00", "11-01 01:30-04:00", "11-02 01:00-05:00"]
+        );
+        assert_eq!(
+            run("15,45 2 * * *", "America/New_York", "2026-03-07T12:00:00Z", 3),
+            ["03-08 03:00-04:00", "03-09 02:15-04:00", "03-09 02:45-04:00"]
+        );
+        // Starting inside the repeated hour's second pass: what ran in the first pass does not run again.
+        assert_eq!(run("0,30 2 * * *", "Europe/Berlin", "2026-10-25T01:10:00Z", 1), ["10-26 02:00+01:00"]);
+        // A minute or hour field starting with `*` stays an interval expression, as in cronie.
+        assert_eq!(
+            run("0 * * * *", "Europe/Berlin", "2026-10-24T23:30:00Z", 3),
+            ["10-25 02:00+02:00", "10-25 02:00+01:00", "10-25 03:00+01:00"]
+        );
+        // The last occurrence at or before an instant (the misfire policy's look back) follows the same rule.
+        let cron = Cron::parse("0,30 2 * * *").unwrap().in_zone("Europe/Berlin").unwrap();
+        let second_pass_end = at("2026-10-25T01:45:00Z"); // 02:45+01:00
+        let last = cron.last_at_or_before_ns(second_pass_end, 0).unwrap();
+        assert_eq!(last, at("2026-10-25T00:30:00Z"), "02:30+02:00, not the second pass's 02:30+01:00");
     }
 
     #[test]
