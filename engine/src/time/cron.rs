@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::error::Error;
-use crate::time::cron_fixed::{FixedTimes, transition_near};
+use crate::time::cron_fixed::{FixedTimes, is_fixed_time, run_after_gap, transition_near};
 
 /// A cron expression in a time zone: when a task from [`Spawner::cron`](crate::Spawner::cron) runs.
 ///
@@ -38,7 +38,10 @@ use crate::time::cron_fixed::{FixedTimes, transition_near};
 /// minute and hour fields (and seconds field, if any) do not start with `*`, such as `30 2 * * *`, `0,30 2 * * *`
 /// or `0 1-3 * * *` — runs **once** at each of its times that the clock shows twice when it goes back (at the first
 /// pass), and at the **first valid instant after the gap** for the times a gap skips when the clock goes forward
-/// (02:30 in a gap from 02:00 to 03:00 runs at 03:00; `0,30 2` runs once there, at 03:00). An *interval*
+/// (02:30 in a gap from 02:00 to 03:00 runs at 03:00; `0,30 2` runs once there, at 03:00), also when the gap
+/// ends on the next day (America/Nuuk's spring gap runs from Saturday 23:00 to Sunday 00:00: `30 23 * * SAT` runs
+/// at Sunday 00:00). Gaps longer than 3 hours are changes of the clock, not of daylight saving time: as in cronie,
+/// their skipped times do not run. An *interval*
 /// expression (a minute, hour or seconds field starting with `*`, such as `*/15 * * * *` or `0 * * * *`) keeps its
 /// real-time interval: in a repeated hour it runs at each matching wall-clock time of both passes; the times a gap
 /// skips do not run. A fixed-time expression naming more than 64 times of day (`0-59 0-23 * * *`) is read as an
@@ -72,6 +75,8 @@ pub struct Cron {
     /// A fixed-time expression croner would read as an interval one (lists, ranges or steps in its time fields),
     /// split into one pattern per time of day: see `cron_fixed`.
     fixed: Option<FixedTimes>,
+    /// Cron reads it as fixed-time (see the type's note on daylight saving time).
+    fixed_time: bool,
     zone: TimeZone,
 }
 
@@ -88,7 +93,15 @@ impl Cron {
         let parser = CronParser::builder().dom_and_dow(dom_and_dow).build();
         let pattern = parser.parse(&normalized).map_err(|error| bad(expression, error))?;
         let fixed = FixedTimes::of(&normalized, dom_and_dow);
-        Ok(Cron { expression: expression.into(), zone_name: "UTC".into(), pattern, fixed, zone: TimeZone::UTC })
+        let fixed_time = is_fixed_time(&normalized);
+        Ok(Cron {
+            expression: expression.into(),
+            zone_name: "UTC".into(),
+            pattern,
+            fixed,
+            fixed_time,
+            zone: TimeZone::UTC,
+        })
     }
 
     /// The same expression read in another time zone: an IANA name, `"UTC"`, or `"local"`.
@@ -145,6 +158,14 @@ impl Cron {
                 fixed.next_after(&start).unwrap_or(next)
             }
             _ => next,
+        };
+        // A fixed-time run a gap across midnight skipped, which croner's search passes over (see `run_after_gap`).
+        let next = match self.fixed_time {
+            true => match run_after_gap(&self.pattern, &self.zone, start.timestamp(), next.timestamp()) {
+                Some(after_gap) => after_gap.to_zoned(self.zone.clone()),
+                None => next,
+            },
+            false => next,
         };
         let Ok(next) = u64::try_from(next.timestamp().as_nanosecond()) else { return Ok(None) };
         if next <= after {
@@ -373,6 +394,26 @@ mod tests {
         assert_eq!(
             run("30 2 * * *", "Europe/Berlin", "2026-03-28T12:00:00Z", 3),
             ["03-29 03:00+02:00", "03-30 02:30+02:00", "03-31 02:30+02:00"]
+        );
+    }
+
+    /// Issue 23, item 10: a gap across midnight (America/Nuuk: Saturday 23:00 -02 to Sunday 00:00 -01 on
+    /// 2026-03-28) loses no run: the Saturday 23:30 job runs at the first instant after the gap, on Sunday, as the
+    /// documented rule says (cronsim and croniter agree); an interval job skips the gap's times.
+    #[test]
+    fn a_gap_across_midnight_runs_the_skipped_fixed_time_at_its_end() {
+        assert_eq!(
+            run("30 23 * * SAT", "America/Nuuk", "2026-03-28T12:00:00Z", 2),
+            ["03-29 00:00-01:00", "04-04 23:30-01:00"]
+        );
+        assert_eq!(
+            run("30 23 * * *", "America/Nuuk", "2026-03-27T12:00:00Z", 3),
+            ["03-27 23:30-02:00", "03-29 00:00-01:00", "03-29 23:30-01:00"]
+        );
+        assert_eq!(
+            run("*/30 23 * * SAT", "America/Nuuk", "2026-03-28T12:00:00Z", 1),
+            ["04-04 23:00-01:00"],
+            "an interval job: the gap's times do not run"
         );
     }
 

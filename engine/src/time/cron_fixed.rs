@@ -17,6 +17,10 @@ use jiff::{Timestamp, Zoned};
 /// (`*/5`-like lists written out) keeps croner's interval reading, as documented on [`Cron`](crate::Cron).
 const MAX_TIMES: usize = 64;
 
+/// The longest gap whose skipped fixed-time runs are run at its end, in seconds: cronie's bound (a longer jump is
+/// a change of the clock, not of daylight saving time, and its skipped runs are not made up).
+const MAX_GAP: i32 = 3 * 3600;
+
 /// A day, in seconds: how far before a search's start a transition still matters (the start may lie in the later
 /// pass of a repeated range, where a fixed-time job must not run again).
 const DAY: i64 = 86_400;
@@ -88,4 +92,51 @@ fn times_of_day(time: &[&str]) -> Option<Vec<(i8, i8, i8)>> {
         cursor = pattern.find_next_occurrence(&cursor, false).ok()?;
     }
     Some(times)
+}
+
+/// Whether cron reads the time fields (seconds, minutes, hours of `normalized`) as fixed-time: none starts with `*`
+/// (an alias: `@hourly` is not, the others are).
+pub(crate) fn is_fixed_time(normalized: &str) -> bool {
+    let fields: Vec<&str> = normalized.split_ascii_whitespace().collect();
+    match fields.len() {
+        5 => !fields[..2].iter().any(|field| field.starts_with('*')),
+        6 | 7 => !fields[..3].iter().any(|field| field.starts_with('*')),
+        _ => !normalized.trim().eq_ignore_ascii_case("@hourly"),
+    }
+}
+
+/// The first instant after a gap, strictly after `start` and before `next`, that a fixed-time `pattern` owes a run
+/// because one of its wall-clock times fell in the gap. Croner finds these itself when the gap's end lies on the
+/// same day as the skipped time, but checks the date again after the gap, so a gap across midnight (America/Nuuk
+/// jumps from Saturday 23:00 to Sunday 00:00) lost a Saturday 23:30 run; here the skipped wall-clock range is
+/// matched as it reads, in UTC, and the run goes to the gap's end. Gaps longer than [`MAX_GAP`] are passed over.
+pub(crate) fn run_after_gap(
+    pattern: &croner::Cron,
+    zone: &TimeZone,
+    start: Timestamp,
+    next: Timestamp,
+) -> Option<Timestamp> {
+    for transition in zone.following(start) {
+        let at = transition.timestamp();
+        if at >= next {
+            break;
+        }
+        let before = zone.to_offset(at.checked_sub(jiff::SignedDuration::from_nanos(1)).ok()?);
+        let after = transition.offset();
+        if after <= before || at <= start {
+            continue; // a repeated range, not a gap (or the start itself)
+        }
+        if after.seconds() - before.seconds() > MAX_GAP {
+            continue; // a date skipped whole (Pacific/Apia, 2011-12-30) is passed over, as cronie does past 3 hours
+        }
+        // The skipped wall-clock range, [at + before, at + after), read in UTC where every time of it exists.
+        let skipped_from = at.to_zoned(TimeZone::fixed(before)).datetime().to_zoned(TimeZone::UTC).ok()?;
+        let skipped_to = at.to_zoned(TimeZone::fixed(after)).datetime();
+        if let Ok(first) = pattern.find_next_occurrence(&skipped_from, true) {
+            if first.datetime() < skipped_to {
+                return Some(at);
+            }
+        }
+    }
+    None
 }
