@@ -21,7 +21,7 @@ enum When {
     Boundary { level: u32, offset: i8 },
     /// Anywhere in the wheel's span.
     Anywhere(u64),
-    /// Beyond the wheel's span (the overflow list).
+    /// Beyond `2^36` ticks (the levels above the sixth; once the overflow list).
     Beyond(u64),
     /// Already in the past.
     Past(u64),

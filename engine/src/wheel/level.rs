@@ -2,21 +2,20 @@
 //!
 //! Level `k` has 64 slots of `64^k` ticks each, so it spans `64^(k+1)` ticks. A timer sits on the lowest level
 //! whose span, aligned to the wheel's current time, still contains its deadline; the 6-bit group of the deadline
-//! at that level picks the slot. With 6 levels the wheel spans `2^36` ticks; later deadlines go to the overflow
-//! list.
+//! at that level picks the slot. With 11 levels the wheel spans every `u64` tick (`6 × 11 = 66` bits; the top
+//! level uses 16 of its slots), so every deadline has a level and none waits on a list that is re-examined
+//! whole.
 
 /// Bits of the deadline that pick a slot within one level.
 pub(super) const SLOT_BITS: u32 = 6;
 /// Slots on each level.
 pub(super) const SLOTS: usize = 1 << SLOT_BITS;
-/// Levels of the wheel.
-pub(super) const LEVELS: usize = 6;
-/// Ticks spanned by all levels together: `2^36`.
-pub(super) const WHEEL_SPAN_BITS: u32 = SLOT_BITS * LEVELS as u32;
+/// Levels of the wheel: enough for every bit of a `u64` deadline.
+pub(super) const LEVELS: usize = 64_usize.div_ceil(SLOT_BITS as usize);
 
 /// The level a timer due at `deadline` belongs on when the wheel's time is `elapsed` (`deadline >= elapsed`).
 ///
-/// A result of [`LEVELS`] or more means the deadline lies beyond the wheel's span: the overflow list.
+/// Always below [`LEVELS`]: the levels cover every bit of a `u64`.
 #[inline]
 pub(super) fn level_for(elapsed: u64, deadline: u64) -> usize {
     // The highest bit in which the two times differ decides the level; `| 63` makes equal times level 0.
@@ -40,13 +39,6 @@ pub(super) fn slot_start(elapsed: u64, level: usize, slot: usize) -> u64 {
     revolution | ((slot as u64) << slot_shift)
 }
 
-/// The first tick of the `2^36`-tick block that contains `tick`; the overflow list is re-examined when the
-/// wheel's time enters the block of its earliest deadline.
-#[inline]
-pub(super) fn span_start(tick: u64) -> u64 {
-    tick & !((1u64 << WHEEL_SPAN_BITS) - 1)
-}
-
 /// The first occupied slot at or after `current` in an occupancy bitmap, found with one instruction.
 #[inline]
 pub(super) fn next_occupied(occupied: u64, current: usize) -> Option<usize> {
@@ -68,6 +60,7 @@ mod tests {
         assert_eq!(level_for(0, (1 << 36) - 1), 5);
         assert_eq!(level_for(0, 1 << 36), 6);
         assert_eq!(level_for(0, u64::MAX), 10);
+        assert!(level_for(0, u64::MAX) < LEVELS, "every deadline has a level");
         // Relative to a non-zero time: 100 and 127 share a 64-tick block, 127 and 128 do not.
         assert_eq!(level_for(100, 127), 0);
         assert_eq!(level_for(127, 128), 1);
@@ -79,7 +72,8 @@ mod tests {
         assert_eq!(slot_start(130, 0, 5), 133);
         assert_eq!(slot_start(130, 1, 3), 192);
         assert_eq!(slot_start(5000, 1, 63), 4096 + 63 * 64);
-        assert_eq!(slot_start(u64::MAX, 5, 63), span_start(u64::MAX) + (63u64 << 30));
+        assert_eq!(slot_start(u64::MAX, 5, 63), (u64::MAX & !((1u64 << 36) - 1)) + (63u64 << 30));
+        assert_eq!(slot_start(u64::MAX, 10, 15), 15u64 << 60);
     }
 
     #[test]

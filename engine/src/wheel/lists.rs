@@ -24,7 +24,7 @@ pub(super) struct Record {
     pub(super) stamp: u32,
 }
 
-/// Names one list. Slot lists come first (`level * 64 + slot`), then the ready and overflow lists; the expired
+/// Names one list. Slot lists come first (`level * 64 + slot`), then the ready list; the expired
 /// queue has an id too (for the entry's "where is my record"), but its records live in a queue of their own.
 ///
 /// Stored as a `NonZeroU16` inside each timer so that the arena's vacant/occupied enum can hide its tag in the niche.
@@ -37,12 +37,10 @@ const SLOT_LISTS: usize = LEVELS * SLOTS;
 impl ListId {
     /// Deadlines that were already behind the wheel's time when inserted.
     pub(super) const READY: ListId = ListId::from_index(SLOT_LISTS);
-    /// Deadlines beyond the span of the top level.
-    pub(super) const OVERFLOW: ListId = ListId::from_index(SLOT_LISTS + 1);
     /// Due timers waiting to be handed back.
-    pub(super) const EXPIRED: ListId = ListId::from_index(SLOT_LISTS + 2);
+    pub(super) const EXPIRED: ListId = ListId::from_index(SLOT_LISTS + 1);
     /// How many lists keep their records in [`Lists`] (every list but the expired queue).
-    const COUNT: usize = SLOT_LISTS + 2;
+    const COUNT: usize = SLOT_LISTS + 1;
 
     const fn from_index(index: usize) -> ListId {
         match NonZeroU16::new(index as u16 + 1) {

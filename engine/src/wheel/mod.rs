@@ -3,9 +3,10 @@
 //!
 //! # Layout
 //!
-//! The design is Varghese & Lauck's hierarchical wheel, as in the Linux kernel and tokio: six levels of 64 slots.
-//! A slot on level `k` covers `64^k` ticks, so the levels cover `64`, `4096`, … `2^36` ticks ahead of the wheel's
-//! current time (`elapsed`). Each level keeps a `u64` occupancy bitmap, so the next non-empty slot of a level is
+//! The design is Varghese & Lauck's hierarchical wheel, as in the Linux kernel and tokio, with eleven levels of 64
+//! slots. A slot on level `k` covers `64^k` ticks, so the levels cover `64`, `4096`, … `2^36`, … every `u64` tick
+//! ahead of the wheel's current time (`elapsed`): no deadline is too far for a level (tokio's six levels and an
+//! overflow list re-examined whole made far deadlines cost a pass over all of them per `2^36` ticks). Each level keeps a `u64` occupancy bitmap, so the next non-empty slot of a level is
 //! one `trailing_zeros` away.
 //!
 //! ```text
@@ -15,7 +16,8 @@
 //!  level 2   [s0][s1]…[s63]      4 096 ticks a slot
 //!    …
 //!  level 5   [s0][s1]…[s63]      2^30 ticks a slot      reach 2^36 ticks
-//!  overflow  [a list]            deadlines in a later 2^36-tick block
+//!    …
+//!  level 10  [s0]…[s15]          2^60 ticks a slot      reach every u64 tick
 //!  ready     [a list]            deadlines already behind `elapsed` when inserted
 //!  expired   [a list]            due, waiting for `pop_expired`
 //! ```
@@ -40,8 +42,9 @@
 //! timer can only enter a lower-level slot after every higher-level slot that could hold the same deadline has been
 //! cascaded, so a timer inserted earlier is always ahead of one inserted later.
 //!
-//! The cost: a timer is moved at most once per level it descends (at most five moves for a deadline `2^36` ticks
-//! away, usually one or two), so expiry is amortised O(levels) per timer. Advancing never looks at empty slots or
+//! The cost: a timer is moved at most once per level it descends (at most five moves for a deadline under `2^36`
+//! ticks away, usually one or two; at most ten for any deadline), so expiry is amortised O(levels) per timer,
+//! however far the deadlines. Advancing never looks at empty slots or
 //! at timers that are not due: a jump of `2^40` ticks over one pending timer touches that one timer.
 //!
 //! # Examples
@@ -76,7 +79,7 @@ pub use error::WheelError;
 pub use key::{Expired, TimerKey};
 
 use arena::{Arena, Timer};
-use level::{LEVELS, level_for, next_occupied, slot_for, slot_start, span_start};
+use level::{LEVELS, level_for, next_occupied, slot_for, slot_start};
 use lists::{AfterKill, CHUNK, Chain, ListId, Lists, Record};
 
 /// How many records ahead a slot's processing prefetches the timers they name.
@@ -111,7 +114,7 @@ const PREFETCH_AHEAD: usize = 8;
 pub struct Wheel<T> {
     /// Every timer, pending or expired-but-not-popped, with each slot's generation and placement stamp.
     timers: Arena<T>,
-    /// The records of the slot lists, the ready list and the overflow list.
+    /// The records of the slot lists and the ready list.
     lists: Lists,
     /// Records of due timers, in the order they are handed back.
     expired: VecDeque<Record>,
@@ -119,12 +122,13 @@ pub struct Wheel<T> {
     occupied: [u64; LEVELS],
     /// The wheel's time: the `now` of the last advance (or the starting tick).
     elapsed: u64,
-    /// A lower bound of the deadlines on the overflow list (exact after each re-examination).
-    overflow_floor: u64,
     /// `next_expiration`'s answer, or `None` when it must be computed again.
     next_cache: Cell<Option<Option<u64>>>,
     /// Reused buffer for ordering the ready list.
     scratch: Vec<(u64, u32, Record)>,
+    /// Records written, by insertions and cascades: what bounds the work per timer (for tests).
+    #[cfg(test)]
+    placements: u64,
 }
 
 impl<T> Default for Wheel<T> {
@@ -158,9 +162,10 @@ impl<T> Wheel<T> {
             expired: VecDeque::new(),
             occupied: [0; LEVELS],
             elapsed: now,
-            overflow_floor: u64::MAX,
             next_cache: Cell::new(Some(None)),
             scratch: Vec::new(),
+            #[cfg(test)]
+            placements: 0,
         }
     }
 
@@ -416,7 +421,6 @@ impl<T> Wheel<T> {
         self.lists.clear();
         self.expired.clear();
         self.occupied = [0; LEVELS];
-        self.overflow_floor = u64::MAX;
         self.next_cache.set(Some(None));
         self.timers.drain()
     }
@@ -442,20 +446,19 @@ impl<T> Wheel<T> {
     /// Writes `record`, its timer's live record (a fresh one, or one read back during a cascade, whose stamp was
     /// just checked), on the list the timer's deadline calls for, relative to `elapsed`.
     fn place_record(&mut self, record: Record) {
+        #[cfg(test)]
+        {
+            self.placements += 1;
+        }
         let timer = self.timers.timer_mut(record.index);
         let deadline = timer.deadline;
         let list = if deadline < self.elapsed {
             ListId::READY
         } else {
             let level = level_for(self.elapsed, deadline);
-            if level >= LEVELS {
-                self.overflow_floor = self.overflow_floor.min(deadline);
-                ListId::OVERFLOW
-            } else {
-                let slot = slot_for(deadline, level);
-                self.occupied[level] |= 1 << slot;
-                ListId::slot(level, slot)
-            }
+            let slot = slot_for(deadline, level);
+            self.occupied[level] |= 1 << slot;
+            ListId::slot(level, slot)
         };
         timer.list = list;
         self.lists.push(list, record);
@@ -500,7 +503,7 @@ impl<T> Wheel<T> {
         }
     }
 
-    /// The earliest occupied slot list (or the overflow list) and the tick at which it must be processed.
+    /// The earliest occupied slot list and the tick at which it must be processed.
     fn next_occupied_list(&self) -> Option<(u64, ListId)> {
         for level in 0..LEVELS {
             let current = slot_for(self.elapsed, level);
@@ -509,7 +512,7 @@ impl<T> Wheel<T> {
                 return Some((slot_start(self.elapsed, level, slot), ListId::slot(level, slot)));
             }
         }
-        (self.lists.live(ListId::OVERFLOW) > 0).then(|| (span_start(self.overflow_floor), ListId::OVERFLOW))
+        None
     }
 
     /// Queues the ready list for popping, ordered by deadline (ties in insertion order). Returns how many.
@@ -535,19 +538,12 @@ impl<T> Wheel<T> {
     }
 
     /// Processes a list whose start has been reached (`elapsed` is that start): level 0 slots expire, higher
-    /// slots and the overflow list cascade. Returns how many timers it queued for popping.
+    /// slots cascade. Returns how many timers it queued for popping.
     fn process(&mut self, list: ListId) -> usize {
-        let expire = match list.as_slot() {
-            Some((level, slot)) => {
-                self.occupied[level] &= !(1 << slot);
-                level == 0
-            }
-            None => {
-                self.overflow_floor = u64::MAX;
-                false
-            }
-        };
-        // Taken out whole, so that re-placing may push onto any list (the overflow list onto itself included).
+        let Some((level, slot)) = list.as_slot() else { unreachable!("only slot lists are processed") };
+        self.occupied[level] &= !(1 << slot);
+        let expire = level == 0;
+        // Taken out whole, so that re-placing may push onto any list.
         let chain = self.lists.detach(list);
         let queued = self.drain_chain(&chain, expire);
         self.lists.free_chain(chain);

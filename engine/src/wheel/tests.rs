@@ -1,6 +1,7 @@
 //! Edge cases of the wheel that the model-based suite might reach only by luck.
 
 use super::*;
+use super::level::LEVELS;
 
 /// Advances to `now` and pops everything, returning `(deadline, value)` pairs in the order handed back.
 fn fire<T>(wheel: &mut Wheel<T>, now: u64) -> Vec<(u64, T)> {
@@ -83,8 +84,41 @@ fn level_boundaries_seen_from_a_non_aligned_time_fire_exactly() {
     }
 }
 
+/// Issue 23, item 20: deadlines far beyond `2^36` ticks (timeout.c's "cfg3b" shape, and any delay past 68.7 s at
+/// 1 ns ticks) cost at most one placement per level however far they are: 10,000 timers spread over `2^30` to `2^46`
+/// ticks, advanced to the end in 65,536 steps, are written at most 11 times each. With six levels and an overflow
+/// list re-examined whole at every `2^36`-tick block, each timer was written once per block it waited through
+/// (millions of placements here, quadratic in the spread).
 #[test]
-fn overflow_timers_beyond_the_wheel_span_fire_exactly() {
+fn far_deadlines_cost_at_most_one_placement_per_level_however_far() {
+    let mut wheel = Wheel::new();
+    let timers = 10_000u64;
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    for i in 0..timers {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mixed = (state ^ (state >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        wheel.insert((1 << 30) + mixed % ((1 << 46) - (1 << 30)), i);
+    }
+    let (steps, end) = (65_536u64, 1u64 << 46);
+    let mut fired = 0u64;
+    for step in 1..=steps {
+        let now = end / steps * step;
+        wheel.advance(now).unwrap();
+        while let Some(timer) = wheel.pop_expired() {
+            assert!(timer.deadline <= now && timer.deadline > now - end / steps, "fired at its step");
+            fired += 1;
+        }
+    }
+    assert_eq!(fired, timers);
+    assert!(
+        wheel.placements <= timers * LEVELS as u64,
+        "{} placements for {timers} timers: more than one per level",
+        wheel.placements
+    );
+}
+
+#[test]
+fn timers_beyond_2_pow_36_ticks_fire_exactly() {
     let mut wheel = Wheel::new();
     let far = (1u64 << 36) * 3 + 12_345;
     wheel.insert(far, 'o');
