@@ -72,7 +72,7 @@ mod tests {
         assert_eq!(slot_start(130, 0, 5), 133);
         assert_eq!(slot_start(130, 1, 3), 192);
         assert_eq!(slot_start(5000, 1, 63), 4096 + 63 * 64);
-        assert_eq!(slot_start(u64::MAX, 5, 63), (u64::MAX & !((1u64 << 36) - 1)) + (63u64 << 30));
+        assert_eq!(slot_start(u64::MAX, 5, 63), !((1u64 << 36) - 1) + (63u64 << 30));
         assert_eq!(slot_start(u64::MAX, 10, 15), 15u64 << 60);
     }
 
