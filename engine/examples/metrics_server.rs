@@ -27,7 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..1_000u32 {
         let priority = if i % 10 == 0 { Priority::High } else { Priority::Normal };
         let task = engine.task(move |_| if i % 100 == 7 { Err("upstream 503") } else { Ok(()) }).priority(priority);
-        task.submit()?;
+        // Named tasks: a failed one is the exemplar of the failed-runs counter.
+        task.name(format!("order {i}")).submit()?;
     }
     for _ in 0..5 {
         engine.task(|_| std::thread::sleep(Duration::from_millis(20))).group("email").submit()?;
@@ -37,6 +38,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..3 {
         mail.spawn(|_| ())?;
     }
+    // Everything submitted has run before the first scrape (the heartbeat's later runs are not waited for).
+    engine.wait_idle()?;
+    mail.wait_idle()?;
     let mut registry = Registry::default();
     registry.register_collector(Box::new(MetricsCollector::merge([
         engine.metrics_collector().with_label("engine", "orders"),

@@ -60,7 +60,8 @@ fn parse_with_prometheus_client(text: &str) -> Option<String> {
                    from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
                    for family in text_string_to_metric_families(sys.stdin.read()):\n    \
                        for sample in family.samples:\n        \
-                           print(sample.name, family.type, dict(sample.labels), sample.value)\n";
+                           print(sample.name, family.type, dict(sample.labels), sample.value, \
+                                 *([dict(sample.exemplar.labels)] if sample.exemplar else []))\n";
     let probe = Command::new("python3").args(["-c", "import prometheus_client"]).output().ok()?;
     if !probe.status.success() {
         return None;
@@ -96,6 +97,11 @@ fn the_metrics_endpoint_serves_text_a_real_parser_accepts() {
     ] {
         assert!(text.contains(name), "no {name} in:\n{text}");
     }
+    // The failed-runs counter's exemplar names the latest failed run of a named task (issue 23, item 6).
+    let failed = text.lines().find(|line| line.starts_with("taskwheel_runs_failed_total{engine=\"orders\"}"));
+    let failed = failed.unwrap_or_else(|| panic!("no failed-runs sample for orders in:\n{text}"));
+    assert!(failed.starts_with("taskwheel_runs_failed_total{engine=\"orders\"} 10 # {task_id=\""), "{failed}");
+    assert!(failed.contains(",task=\"order ") && failed.ends_with("\"} 1.0"), "{failed}");
     // A second scrape reads the engine's counters again: the heartbeat keeps running.
     let (_, again) = scrape(&url);
     assert!(again.contains("taskwheel_runs_total"));
@@ -109,6 +115,13 @@ fn the_metrics_endpoint_serves_text_a_real_parser_accepts() {
             // engine's samples under its constant label.
             assert!(has("taskwheel_tasks_submitted_total counter {'engine': 'orders'} 1006"), "{samples}");
             assert!(has("taskwheel_tasks_submitted_total counter {'engine': 'mail'} 3"), "{samples}");
+            let exemplar = samples
+                .lines()
+                .find(|line| line.starts_with("taskwheel_runs_failed_total counter {'engine': 'orders'}"));
+            assert!(
+                exemplar.is_some_and(|line| line.contains("'task': 'order ")),
+                "the parser reads the exemplar: {samples}"
+            );
             assert!(has("taskwheel_group_limit gauge {'engine': 'orders', 'group': 'email'} 1"), "{samples}");
             assert!(
                 samples.contains("taskwheel_run_lateness_seconds_bucket histogram {'le': '+Inf', 'engine': 'orders'}"),

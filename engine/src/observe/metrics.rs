@@ -12,11 +12,13 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::exemplar::CounterWithExemplar;
 use prometheus_client::metrics::gauge::ConstGauge;
 
 use crate::error::Error;
 use crate::observe::stats::{Snapshot, Stats};
 use crate::shared::Shared;
+use crate::submit::registry::Found;
 use crate::sync::Arc;
 
 /// The lateness histogram's bucket bounds, in nanoseconds: 1, 2, 5 per decade from 1 µs to 10 s.
@@ -166,6 +168,47 @@ struct Reading<'a> {
     events: Vec<u64>,
     stats: Stats,
     lateness: Snapshot,
+    /// The latest failed run of a named task, as exemplar labels (`task_id`, `task`), while the engine still
+    /// knows the task.
+    failure_example: Option<Vec<(String, String)>>,
+}
+
+/// The exemplar of an engine's failed-runs counter: its latest failed named task, if the engine still has it.
+fn failure_example(shared: &Shared) -> Option<Vec<(String, String)>> {
+    let id = shared.stats.last_named_failure.load(crate::sync::atomic::Ordering::Relaxed);
+    let name = match shared.registry.get(id)? {
+        Found::Task(task) => task.name().map(|name| name.as_str().to_string()),
+        Found::Ended(summary) => summary.name.as_ref().map(|name| name.as_str().to_string()),
+    }?;
+    Some(vec![("task_id".to_string(), id.to_string()), ("task".to_string(), name)])
+}
+
+/// The failed-runs counter, one sample per engine, with an OpenMetrics exemplar naming the latest failed run of a
+/// named task (so that a dashboard can go from a rise in failures to a task). Built with prometheus-client's
+/// `CounterWithExemplar`, whose exemplar carries the increment it came with: one run.
+fn failed_runs_family(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    readings: &[Reading<'_>],
+    index: usize,
+) -> fmt::Result {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for reading in readings {
+        let value = reading.events[index];
+        let counter = CounterWithExemplar::<Vec<(String, String)>>::default();
+        match &reading.failure_example {
+            Some(example) if value > 0 => {
+                counter.inc_by(value - 1, None, None);
+                counter.inc_by(1, Some(example.clone()), None);
+            }
+            _ => {
+                counter.inc_by(value, None, None);
+            }
+        }
+        counter.encode(family.encode_family(&labels(reading.labels, &[]))?)?;
+    }
+    Ok(())
 }
 
 /// A family of counters or gauges, one sample per engine and per value of its own label (if any).
@@ -204,6 +247,7 @@ impl Collector for MetricsCollector {
                     events: stats.event_counters().into_iter().map(|(_, _, value)| value).collect(),
                     stats,
                     lateness: engine.shared.stats.lateness.snapshot(),
+                    failure_example: failure_example(&engine.shared),
                 }
             })
             .collect();
@@ -211,6 +255,10 @@ impl Collector for MetricsCollector {
         let Some(first) = readings.first() else { return Ok(()) };
         let names: Vec<(&str, &str)> = first.stats.event_counters().into_iter().map(|(n, h, _)| (n, h)).collect();
         for (index, (name, help)) in names.into_iter().enumerate() {
+            if name == "taskwheel_runs_failed" {
+                failed_runs_family(e, name, help, &readings, index)?;
+                continue;
+            }
             family(e, name, help, MetricType::Counter, &readings, |reading| vec![(None, reading.events[index])])?;
         }
         family(e, "taskwheel_runs", "Runs started, every task's.", MetricType::Counter, &readings, |r| {

@@ -137,6 +137,9 @@ macro_rules! event_counters {
             $(pub(crate) $field: CachePadded<AtomicU64>,)+
             pub(crate) rejected: RejectionCounters,
             pub(crate) lateness: Histogram,
+            /// The id of the latest failed run's task among tasks with a name (0: none yet): the metrics' exemplar
+            /// on the failed-runs counter.
+            pub(crate) last_named_failure: AtomicU64,
         }
 
         impl Counters {
@@ -145,6 +148,7 @@ macro_rules! event_counters {
                     $($field: CachePadded::new(AtomicU64::new(0)),)+
                     rejected: RejectionCounters::default(),
                     lateness: Histogram::new(),
+                    last_named_failure: AtomicU64::new(0),
                 }
             }
 

@@ -385,5 +385,8 @@ fn record_failure(shared: &Shared, task: &Task, message: String, code: Option<i3
     }
     task.count_failed_run();
     shared.stats.failed_runs.fetch_add(1, Ordering::Relaxed);
+    if task.name().is_some() {
+        shared.stats.last_named_failure.swap(task.id, Ordering::Relaxed); // the metrics' exemplar
+    }
     task.set_report(Some(message), code, timed_out);
 }

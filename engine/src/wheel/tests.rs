@@ -1,7 +1,7 @@
 //! Edge cases of the wheel that the model-based suite might reach only by luck.
 
-use super::*;
 use super::level::LEVELS;
+use super::*;
 
 /// Advances to `now` and pops everything, returning `(deadline, value)` pairs in the order handed back.
 fn fire<T>(wheel: &mut Wheel<T>, now: u64) -> Vec<(u64, T)> {
