@@ -2,12 +2,12 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use common::{advance, counter};
-use taskwheel::{Clock, Engine, Error, ManualClock, Shutdown, TaskState};
+use taskwheel::{Clock, Engine, Error, ManualClock, Shutdown, TaskHandle, TaskState};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -129,13 +129,13 @@ fn a_shutdown_resumes_a_paused_engine_and_cancels_paused_tasks() {
 
 /// Issue 23: pausing a periodic task while its run is in progress takes effect after that run, as a cancel does;
 /// resuming brings its schedule back.
-#[test]
-fn a_periodic_task_paused_during_its_run_pauses_after_that_run() {
-    let (engine, clock) = engine();
+/// A task every 10 s whose first run, started here (at 10 s), blocks until the returned sender sends (at most
+/// 60 s): the task, its run count and the release.
+fn in_first_run(engine: &Engine, clock: &ManualClock) -> (TaskHandle, Arc<AtomicUsize>, mpsc::Sender<()>) {
     let (started_tx, started) = mpsc::channel();
     let (release, gate) = mpsc::channel::<()>();
-    let gate = std::sync::Mutex::new(gate);
-    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let gate = Mutex::new(gate);
+    let runs = Arc::new(AtomicUsize::new(0));
     let counted = runs.clone();
     let beat = engine
         .every(10 * SECOND, move |_| {
@@ -149,6 +149,13 @@ fn a_periodic_task_paused_during_its_run_pauses_after_that_run() {
     clock.advance(10 * SECOND);
     started.recv().unwrap();
     assert_eq!(beat.state(), TaskState::Running);
+    (beat, runs, release)
+}
+
+#[test]
+fn a_periodic_task_paused_during_its_run_pauses_after_that_run() {
+    let (engine, clock) = engine();
+    let (beat, runs, release) = in_first_run(&engine, &clock);
     beat.pause().unwrap(); // during the run: no NotPending(Running)
     assert!(beat.is_paused());
     release.send(()).unwrap();
@@ -165,23 +172,7 @@ fn a_periodic_task_paused_during_its_run_pauses_after_that_run() {
 #[test]
 fn a_periodic_task_rescheduled_during_its_run_moves_its_next_run() {
     let (engine, clock) = engine();
-    let (started_tx, started) = mpsc::channel();
-    let (release, gate) = mpsc::channel::<()>();
-    let gate = std::sync::Mutex::new(gate);
-    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = runs.clone();
-    let beat = engine
-        .every(10 * SECOND, move |_| {
-            let run = counted.fetch_add(1, Ordering::SeqCst) + 1;
-            if run == 1 {
-                started_tx.send(()).unwrap();
-                let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(60)); // bounded
-            }
-        })
-        .unwrap();
-    clock.advance(10 * SECOND);
-    started.recv().unwrap();
-    assert_eq!(beat.state(), TaskState::Running);
+    let (beat, runs, release) = in_first_run(&engine, &clock);
     let moved_to = engine.now() + 100 * SECOND;
     beat.reschedule_at(moved_to).unwrap(); // during the run
     release.send(()).unwrap();

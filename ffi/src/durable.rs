@@ -234,14 +234,8 @@ pub unsafe extern "C" fn tw_durable_submit(
 unsafe fn task_of(spec: &tw_durable_task_spec) -> Result<DurableTask, tw_status> {
     // SAFETY: by this function's contract.
     let handler = unsafe { required_str(spec.handler) }?;
-    let payload = if spec.payload_len == 0 {
-        Vec::new()
-    } else if spec.payload.is_null() {
-        return Err(TW_ERR_NULL);
-    } else {
-        // SAFETY: non-NULL and valid for `payload_len` bytes by this function's contract.
-        unsafe { std::slice::from_raw_parts(spec.payload, spec.payload_len) }.to_vec()
-    };
+    // SAFETY: by this function's contract.
+    let payload = unsafe { payload_of(spec.payload, spec.payload_len) }?;
     let mut task = DurableTask::new(handler, payload);
     task = if spec.at_unix_ns != 0 {
         task.at(UNIX_EPOCH + Duration::from_nanos(spec.at_unix_ns))
@@ -253,18 +247,39 @@ unsafe fn task_of(spec: &tw_durable_task_spec) -> Result<DurableTask, tw_status>
     if let Some(key) = unsafe { optional_str(spec.key) }? {
         task = task.key(key);
     }
-    if spec.retry_max_attempts > 1 {
-        let base = if spec.retry_backoff_ns == 0 {
-            Duration::from_millis(100)
-        } else {
-            Duration::from_nanos(spec.retry_backoff_ns)
-        };
-        task = task.retry(Retry::new(spec.retry_max_attempts).backoff(base, 2, base.max(Duration::from_secs(60))));
+    if let Some(retry) = retry_of(spec.retry_max_attempts, spec.retry_backoff_ns) {
+        task = task.retry(retry);
     }
     if spec.timeout_ns != 0 {
         task = task.timeout(Duration::from_nanos(spec.timeout_ns));
     }
     Ok(task)
+}
+
+/// A copy of the C payload `payload` of `len` bytes (NULL allowed when `len` is 0).
+///
+/// # Safety
+///
+/// `payload` is NULL or valid for `len` bytes.
+pub(crate) unsafe fn payload_of(payload: *const u8, len: usize) -> Result<Vec<u8>, tw_status> {
+    if len == 0 {
+        Ok(Vec::new())
+    } else if payload.is_null() {
+        Err(TW_ERR_NULL)
+    } else {
+        // SAFETY: non-NULL and valid for `len` bytes by this function's contract.
+        Ok(unsafe { std::slice::from_raw_parts(payload, len) }.to_vec())
+    }
+}
+
+/// The retry policy of a C spec's `retry_max_attempts` and `retry_backoff_ns`: none for 0 or 1 attempts; else the
+/// backoff (0: 100 ms) doubling up to 60 s, with full jitter.
+pub(crate) fn retry_of(max_attempts: u32, backoff_ns: u64) -> Option<Retry> {
+    if max_attempts <= 1 {
+        return None;
+    }
+    let base = if backoff_ns == 0 { Duration::from_millis(100) } else { Duration::from_nanos(backoff_ns) };
+    Some(Retry::new(max_attempts).backoff(base, 2, base.max(Duration::from_secs(60))))
 }
 
 /// Reads a durable task's state into `*out`. `TW_ERR_NOT_FOUND` when there is no such task (never submitted, or

@@ -4,10 +4,10 @@
 use std::ffi::c_char;
 use std::time::Duration;
 
-use taskwheel::{Misfire, Priority, Retry};
+use taskwheel::{Misfire, Priority};
 use taskwheel_redis::{QueueStats, Schedule};
 
-use super::durable::{durable_status, tw_durable_queue};
+use super::durable::{durable_status, payload_of, retry_of, tw_durable_queue};
 use super::enums::{decode, tw_misfire};
 use super::ptr::{as_ref, has_library_layout, init_sized, optional_str, write_required};
 use super::status::boundary;
@@ -145,14 +145,8 @@ unsafe fn schedule_of(spec: &tw_durable_schedule_spec) -> Result<Schedule, tw_st
     let (Some(name), Some(handler)) = (name, handler) else { return Err(TW_ERR_NULL) };
     // SAFETY: as above.
     let (cron, zone) = unsafe { (optional_str(spec.cron)?, optional_str(spec.cron_zone)?) };
-    let payload = if spec.payload_len == 0 {
-        Vec::new()
-    } else if spec.payload.is_null() {
-        return Err(TW_ERR_NULL);
-    } else {
-        // SAFETY: non-NULL and valid for `payload_len` bytes by this function's contract.
-        unsafe { std::slice::from_raw_parts(spec.payload, spec.payload_len) }.to_vec()
-    };
+    // SAFETY: the payload is valid by this function's contract.
+    let payload = unsafe { payload_of(spec.payload, spec.payload_len) }?;
     let mut schedule = match (cron, spec.every_ns) {
         (Some(expression), 0) => {
             let schedule = Schedule::cron(name, expression, handler, payload).map_err(|e| durable_status(&e))?;
@@ -167,14 +161,8 @@ unsafe fn schedule_of(spec: &tw_durable_schedule_spec) -> Result<Schedule, tw_st
         _ => return Err(TW_ERR_INVALID_ARGUMENT),
     };
     schedule = schedule.priority(Priority::from_code(spec.priority).ok_or(TW_ERR_INVALID_ARGUMENT)?);
-    if spec.retry_max_attempts > 1 {
-        let base = if spec.retry_backoff_ns == 0 {
-            Duration::from_millis(100)
-        } else {
-            Duration::from_nanos(spec.retry_backoff_ns)
-        };
-        schedule =
-            schedule.retry(Retry::new(spec.retry_max_attempts).backoff(base, 2, base.max(Duration::from_secs(60))));
+    if let Some(retry) = retry_of(spec.retry_max_attempts, spec.retry_backoff_ns) {
+        schedule = schedule.retry(retry);
     }
     if spec.timeout_ns != 0 {
         schedule = schedule.timeout(Duration::from_nanos(spec.timeout_ns));
