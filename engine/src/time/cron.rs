@@ -12,6 +12,7 @@ use jiff::tz::TimeZone;
 
 use crate::error::Error;
 use crate::time::cron_fixed::{FixedTimes, is_fixed_time, run_after_gap, transition_near};
+use crate::time::cron_never::matches_nothing;
 
 /// A cron expression in a time zone: when a task from [`Spawner::cron`](crate::Spawner::cron) runs.
 ///
@@ -77,6 +78,9 @@ pub struct Cron {
     fixed: Option<FixedTimes>,
     /// Cron reads it as fixed-time (see the type's note on daylight saving time).
     fixed_time: bool,
+    /// It matches no time at all (`0 0 30 2 *`): found once, at parse (see `cron_never`), so that no search (in
+    /// any zone) spends croner's whole search limit to learn it.
+    never: bool,
     zone: TimeZone,
 }
 
@@ -94,12 +98,14 @@ impl Cron {
         let pattern = parser.parse(&normalized).map_err(|error| bad(expression, error))?;
         let fixed = FixedTimes::of(&normalized, dom_and_dow);
         let fixed_time = is_fixed_time(&normalized);
+        let never = matches_nothing(&pattern, &normalized);
         Ok(Cron {
             expression: expression.into(),
             zone_name: "UTC".into(),
             pattern,
             fixed,
             fixed_time,
+            never,
             zone: TimeZone::UTC,
         })
     }
@@ -141,6 +147,9 @@ impl Cron {
     /// The first occurrence strictly after `after`, both in nanoseconds since the Unix epoch; `None` when there is
     /// none in range.
     pub(crate) fn next_after_ns(&self, after: u64) -> Result<Option<u64>, Error> {
+        if self.never {
+            return Ok(None);
+        }
         let start = Timestamp::from_nanosecond(i128::from(after))
             .map_err(|_| self.error("the time lies outside the calendar's range"))?
             .to_zoned(self.zone.clone());
@@ -395,6 +404,26 @@ mod tests {
             run("30 2 * * *", "Europe/Berlin", "2026-03-28T12:00:00Z", 3),
             ["03-29 03:00+02:00", "03-30 02:30+02:00", "03-31 02:30+02:00"]
         );
+    }
+
+    /// Issue 23, item 11: an expression that matches no time is known at parse (the dates of a 28-year cycle, or
+    /// the search from 1970 when a year is given), so every search answers `None` at once, in any zone; rare dates
+    /// still match.
+    #[test]
+    fn an_expression_that_matches_nothing_is_known_at_parse_and_rare_dates_still_match() {
+        for expression in ["0 0 30 2 *", "0 0 31 4,6,9,11 *", "0 0 0 31 2 * 2030"] {
+            let cron = Cron::parse(expression).unwrap();
+            assert!(cron.never, "{expression}");
+            for zone in ["UTC", "Europe/Berlin"] {
+                let cron = cron.clone().in_zone(zone).unwrap();
+                assert_eq!(cron.next_after_ns(at("2026-01-01T00:00:00Z")).ok(), Some(None), "{expression} in {zone}");
+            }
+        }
+        // `30 2 MON`: Vixie's "either day field" makes it every Monday in February, so it does match.
+        assert!(!Cron::parse("0 0 30 2 MON").unwrap().never);
+        assert_eq!(run("0 0 29 2 *", "UTC", "2026-01-01T00:00:00Z", 1), ["02-29 00:00+00:00"]);
+        assert_eq!(run("0 0 L 2 *", "UTC", "2027-01-01T00:00:00Z", 2), ["02-28 00:00+00:00", "02-29 00:00+00:00"]);
+        assert!(!Cron::parse("0 0 29 2 *").unwrap().never && !Cron::parse("0 0 0 29 2 * 2400").unwrap().never);
     }
 
     /// Issue 23, item 10: a gap across midnight (America/Nuuk: Saturday 23:00 -02 to Sunday 00:00 -01 on

@@ -5,4 +5,5 @@ pub(crate) mod base;
 pub(crate) mod clock;
 pub(crate) mod cron;
 pub(crate) mod cron_fixed;
+pub(crate) mod cron_never;
 pub(crate) mod wall_steps;
