@@ -7,7 +7,8 @@
 //!   `sleep(1 ms)` then the work for delayed tasks.
 //!
 //! Cases: immediate and 1 ms delayed; 1, 2 and 4 submitting threads; fire-and-forget, and every handle kept and
-//! waited on; 0, 8, 64 and 256 threads idle in a wait for a task an hour away. Every case runs `ROUNDS` rounds of
+//! waited on; 0, 8, 64 and 256 threads idle in a wait for a task an hour away; immediate and delayed with 1,000,000
+//! tasks pending an hour out behind them (the engine's own, and as many sleeping tokio tasks). Every case runs `ROUNDS` rounds of
 //! `TASKS` tasks with the systems interleaved within each round; the table gives medians: throughput (tasks per
 //! second of wall time, from the first submission to the last task's end) and CPU per task (user + system time of
 //! the whole process over the round, from `getrusage`, divided by the tasks). A fire-and-forget round ends when the
@@ -108,6 +109,9 @@ struct Case {
     submitters: usize,
     kept: bool,
     idle_waiters: usize,
+    /// Tasks pending an hour out behind the measured ones (issue 24): the engine's, and tokio's sleeping tasks;
+    /// the raw pool has no timers to hold.
+    pending: usize,
 }
 
 impl Case {
@@ -124,6 +128,9 @@ impl Case {
         if self.idle_waiters > 0 {
             label.push_str(&format!(", {} idle waiters", self.idle_waiters));
         }
+        if self.pending > 0 {
+            label.push_str(&format!(", {} pending an hour out", self.pending));
+        }
         label
     }
 }
@@ -138,8 +145,11 @@ struct Setup {
 impl Setup {
     fn new(systems: &[System], case: Case, tasks: usize) -> Setup {
         let engine = systems.contains(&System::Taskwheel).then(|| {
-            let engine =
-                Engine::builder().workers(WORKERS).capacity(tasks + case.idle_waiters + 1).build().expect("engine");
+            let capacity = tasks + case.idle_waiters + case.pending + 1;
+            let engine = Engine::builder().workers(WORKERS).capacity(capacity).build().expect("engine");
+            for _ in 0..case.pending {
+                engine.after(Duration::from_secs(3600), |_| ()).expect("pending task");
+            }
             let waiters = IdleWaiters::start(&engine, case.idle_waiters);
             (engine, waiters)
         });
@@ -147,6 +157,9 @@ impl Setup {
             systems.contains(&System::RawPool).then(|| (RawPool::new(WORKERS), OtherWaiters::raw(case.idle_waiters)));
         let runtime = systems.contains(&System::Tokio).then(|| {
             let runtime = tokio_runtime();
+            for _ in 0..case.pending {
+                runtime.spawn(async { tokio::time::sleep(Duration::from_secs(3600)).await });
+            }
             let waiters = OtherWaiters::tokio(&runtime, case.idle_waiters);
             (runtime, waiters)
         });
@@ -315,12 +328,17 @@ fn main() {
     let mut cases = Vec::new();
     for delayed in [false, true] {
         for submitters in [1, 2, 4] {
-            cases.push(Case { delayed, submitters, kept: false, idle_waiters: 0 });
+            cases.push(Case { delayed, submitters, kept: false, idle_waiters: 0, pending: 0 });
         }
-        cases.push(Case { delayed, submitters: 1, kept: true, idle_waiters: 0 });
+        cases.push(Case { delayed, submitters: 1, kept: true, idle_waiters: 0, pending: 0 });
     }
     for idle_waiters in [8, 64, 256] {
-        cases.push(Case { delayed: false, submitters: 1, kept: false, idle_waiters });
+        cases.push(Case { delayed: false, submitters: 1, kept: false, idle_waiters, pending: 0 });
+    }
+    // Issue 24: the same work with a million tasks armed an hour out behind it.
+    let pending = if quick { 10_000 } else { 1_000_000 };
+    for delayed in [false, true] {
+        cases.push(Case { delayed, submitters: 1, kept: false, idle_waiters: 0, pending });
     }
     println!(
         "# hotpath: {WORKERS} workers everywhere; {rounds} rounds of {tasks} tasks per case, systems interleaved; \

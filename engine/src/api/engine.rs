@@ -33,7 +33,7 @@ use crate::error::invalid;
 use crate::observe::logging::log_at;
 #[cfg(feature = "metrics")]
 use crate::observe::metrics::MetricsCollector;
-use crate::observe::stats::Stats;
+use crate::observe::stats::{GroupStats, Stats};
 use crate::run::hooks::{HookSet, Hooks};
 use crate::run::queues::MAX_PRIORITY_WEIGHT;
 use crate::run::scope;

@@ -9,7 +9,7 @@ use crate::api::task_builder::{PeriodicBuilder, TaskBuilder};
 use crate::error::Error;
 #[cfg(feature = "metrics")]
 use crate::observe::metrics::MetricsCollector;
-use crate::observe::stats::Stats;
+use crate::observe::stats::{GroupStats, Stats};
 use crate::run::scope;
 use crate::shared::Shared;
 use crate::submit::options::{once, repeating};
@@ -391,9 +391,31 @@ macro_rules! submitting_methods {
             Ok(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
         }
 
-        /// A snapshot of the engine's counters and lateness percentiles.
+        /// A snapshot of the engine's counters and lateness percentiles: the same cost however many tasks and
+        /// groups the engine has (each group's figures: [`group_stats`](Self::group_stats)).
         pub fn stats(&self) -> Stats {
             self.shared.stats()
+        }
+
+        /// Each concurrency group's state (limit, running, waiting, paused), in the order they were declared; one
+        /// group's with [`group_stats_of`](Self::group_stats_of).
+        ///
+        /// ```
+        /// let engine = taskwheel::Engine::builder().workers(1).group("mail", 2).group("pdf", 1).build()?;
+        /// let groups = engine.group_stats();
+        /// assert_eq!(groups.iter().map(|g| (g.name.as_str(), g.limit)).collect::<Vec<_>>(), [("mail", 2), ("pdf", 1)]);
+        /// assert_eq!(engine.group_stats_of("pdf").map(|g| g.running), Some(0));
+        /// assert!(engine.group_stats_of("sms").is_none());
+        /// # Ok::<(), taskwheel::Error>(())
+        /// ```
+        pub fn group_stats(&self) -> Vec<GroupStats> {
+            self.shared.groups.report(&self.shared.config.groups)
+        }
+
+        /// The state of the group named `name`, or `None` when the engine has no such group.
+        pub fn group_stats_of(&self, name: &str) -> Option<GroupStats> {
+            let index = self.shared.groups.find(name)?;
+            self.shared.groups.report_one(index, &self.shared.config.groups[index].0)
         }
 
         /// The current instant on the engine's clock.

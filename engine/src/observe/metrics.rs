@@ -167,6 +167,8 @@ struct Reading<'a> {
     /// The event counters' values, in `Stats::event_counters` order, read once per scrape.
     events: Vec<u64>,
     stats: Stats,
+    /// Each group's state (a scrape shows every group; `stats()` no longer carries them).
+    groups: Vec<crate::observe::stats::GroupStats>,
     lateness: Snapshot,
     /// The latest failed run of a named task, as exemplar labels (`task_id`, `task`), while the engine still
     /// knows the task.
@@ -247,6 +249,7 @@ impl Collector for MetricsCollector {
                     events: stats.event_counters().into_iter().map(|(_, _, value)| value).collect(),
                     stats,
                     lateness: engine.shared.stats.lateness.snapshot(),
+                    groups: engine.shared.groups.report(&engine.shared.config.groups),
                     failure_example: failure_example(&engine.shared),
                 }
             })
@@ -326,7 +329,7 @@ impl Collector for MetricsCollector {
         ];
         for (name, help, pick) in groups {
             family(e, name, help, MetricType::Gauge, &readings, |r| {
-                r.stats.groups.iter().map(|group| (Some(("group", group.name.clone())), pick(group))).collect()
+                r.groups.iter().map(|group| (Some(("group", group.name.clone())), pick(group))).collect()
             })?;
         }
         let mut histogram = e.encode_descriptor(

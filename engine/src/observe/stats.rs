@@ -184,8 +184,6 @@ macro_rules! event_counters {
             pub signalled_wakeups: u64,
             /// Fire lateness (a run's actual start minus the instant asked for) over all runs.
             pub lateness: Lateness,
-            /// Each concurrency group, in the order they were declared.
-            pub groups: Vec<GroupStats>,
         }
 
         impl Stats {
@@ -232,7 +230,8 @@ event_counters! {
     tick_wakeups => "taskwheel_tick_wakeups", "Times the tick thread woke.";
 }
 
-/// One concurrency group's state, from [`Stats::groups`].
+/// One concurrency group's state, from [`Spawner::group_stats`](crate::Spawner::group_stats) (not part of
+/// [`Stats`], so that reading the counters costs the same however many groups an engine has).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GroupStats {

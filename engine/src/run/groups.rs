@@ -92,20 +92,20 @@ impl Groups {
 
     /// Each group's state, named from `names` (the builder's declarations, in order).
     pub(crate) fn report(&self, names: &[(String, usize)]) -> Vec<GroupStats> {
-        self.groups
-            .iter()
-            .zip(names)
-            .map(|(group, (name, _))| {
-                let slots = group.slots.lock();
-                GroupStats {
-                    name: name.clone(),
-                    limit: group.limit as u64,
-                    running: slots.running as u64,
-                    waiting: slots.waiting.len() as u64,
-                    paused: slots.paused,
-                }
-            })
-            .collect()
+        (0..self.groups.len()).zip(names).filter_map(|(index, (name, _))| self.report_one(index, name)).collect()
+    }
+
+    /// The state of group `index`, named `name`.
+    pub(crate) fn report_one(&self, index: usize, name: &str) -> Option<GroupStats> {
+        let group = self.groups.get(index)?;
+        let slots = group.slots.lock();
+        Some(GroupStats {
+            name: name.to_string(),
+            limit: group.limit as u64,
+            running: slots.running as u64,
+            waiting: slots.waiting.len() as u64,
+            paused: slots.paused,
+        })
     }
 
     /// How many tasks of `group` hold a slot now.

@@ -298,7 +298,8 @@ impl Registry {
         }
     }
 
-    /// Every task not yet terminal (for shutdown), earliest deadline first.
+    /// Every task not yet terminal (for shutdown), shard by shard in slot order (not sorted: at 10,000,000
+    /// tasks a sort by deadline, reading each task's deadline at random, took seconds of a shutdown).
     pub(crate) fn live(&self) -> Vec<Arc<Task>> {
         let mut live = Vec::new();
         for shard in self.shards.iter() {
@@ -307,7 +308,6 @@ impl Registry {
                 _ => None,
             }));
         }
-        live.sort_by_key(|task| (task.deadline(), task.id));
         live
     }
 
