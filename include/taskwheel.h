@@ -508,6 +508,9 @@ typedef struct tw_stats {
   uint64_t lateness_p999_ns;
   // Worst lateness, ns.
   uint64_t lateness_max_ns;
+  // Commands the tick thread has not taken yet (delayed submissions, reschedules, removals, timeouts): the
+  // backlog a task due at once may wait behind.
+  uint64_t commands_queued;
 } tw_stats;
 
 // A task: returns 0 for success, `TW_RUN_CANCELLED` to end as cancelled (after seeing

@@ -432,6 +432,22 @@ fn a_drain_ends_only_after_the_work_in_flight_at_its_start_whatever_is_dispatche
     });
 }
 
+/// Issue 24: the command backlog a task due at once may wait behind is visible in the statistics: here no tick
+/// thread takes the commands, so every delayed submission stays counted.
+#[test]
+fn the_statistics_show_the_commands_the_tick_thread_has_not_taken() {
+    model(|| {
+        let (shared, commands) = parts(&[]);
+        let runs = Arc::new(AtomicUsize::new(0));
+        for _ in 0..3 {
+            submit(&shared, counting(When::After(Duration::from_secs(3600)), &runs)).unwrap();
+        }
+        assert_eq!(shared.stats().commands_queued, 3);
+        while commands.try_recv().is_ok() {}
+        assert_eq!(shared.stats().commands_queued, 0);
+    });
+}
+
 #[test]
 fn a_reschedule_racing_a_workers_start_either_moves_the_task_or_finds_it_started() {
     model(|| {

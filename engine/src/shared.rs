@@ -274,6 +274,7 @@ impl Shared {
             rejected: s.rejected.read(),
             runs: lateness.count,
             signalled_wakeups: self.tick.signalled_wakeups(),
+            commands_queued: self.tick.commands_queued() as u64,
             lateness,
             ..s.read()
         }

@@ -408,6 +408,9 @@ pub struct tw_stats {
     pub lateness_p999_ns: u64,
     /// Worst lateness, ns.
     pub lateness_max_ns: u64,
+    /// Commands the tick thread has not taken yet (delayed submissions, reschedules, removals, timeouts): the
+    /// backlog a task due at once may wait behind.
+    pub commands_queued: u64,
 }
 
 /// ========================================================================================================
@@ -461,6 +464,7 @@ pub unsafe extern "C" fn tw_engine_stats(engine: *const tw_engine, out: *mut tw_
             lateness_p99_ns: ns(s.lateness.p99),
             lateness_p999_ns: ns(s.lateness.p999),
             lateness_max_ns: ns(s.lateness.max),
+            commands_queued: s.commands_queued,
         };
         // SAFETY: non-NULL (checked) and valid for a write by this function's contract.
         unsafe { write_required(out, stats) }?;

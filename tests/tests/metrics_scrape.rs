@@ -94,6 +94,7 @@ fn the_metrics_endpoint_serves_text_a_real_parser_accepts() {
         "taskwheel_run_lateness_seconds_bucket{le=\"0.000001\",engine=\"orders\"}",
         "taskwheel_run_lateness_seconds_count{engine=\"mail\"}",
         "taskwheel_submissions_rejected_total{engine=\"mail\",reason=\"full\"} 0",
+        "taskwheel_tick_commands_queued{engine=\"orders\"}",
     ] {
         assert!(text.contains(name), "no {name} in:\n{text}");
     }

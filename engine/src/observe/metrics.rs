@@ -309,6 +309,14 @@ impl Collector for MetricsCollector {
         })?;
         family(
             e,
+            "taskwheel_tick_commands_queued",
+            "Commands the tick thread has not taken yet (delayed submissions, reschedules, removals).",
+            MetricType::Gauge,
+            &readings,
+            |r| vec![(None, r.stats.commands_queued)],
+        )?;
+        family(
+            e,
             "taskwheel_queue_depth",
             "Due work waiting for a worker, by priority.",
             MetricType::Gauge,

@@ -184,6 +184,10 @@ macro_rules! event_counters {
             pub signalled_wakeups: u64,
             /// Fire lateness (a run's actual start minus the instant asked for) over all runs.
             pub lateness: Lateness,
+            /// Commands the tick thread has not taken yet (delayed submissions, reschedules, removals of cancelled
+            /// tasks, timeouts to watch): the backlog a task due at once may wait behind when it cannot go straight
+            /// to a run queue.
+            pub commands_queued: u64,
         }
 
         impl Stats {

@@ -118,6 +118,10 @@ pub(crate) mod channel {
         pub(crate) fn is_empty(&self) -> bool {
             self.0.lock().is_empty()
         }
+
+        pub(crate) fn len(&self) -> usize {
+            self.0.lock().len()
+        }
     }
 
     impl<T> Receiver<T> {

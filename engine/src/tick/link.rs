@@ -83,6 +83,12 @@ impl TickLink {
         self.commands.is_empty() && self.sleep_target.load(Ordering::SeqCst) > now
     }
 
+    /// Commands sent and not yet taken by the tick thread: submissions of delayed tasks, reschedules, removals
+    /// of cancelled tasks, timeouts to watch. What a task due at once may wait behind (see `holds_nothing_due_by`).
+    pub(crate) fn commands_queued(&self) -> usize {
+        self.commands.len()
+    }
+
     /// Queues `command`, about something due at `deadline` (nanoseconds after the origin), and wakes the tick
     /// thread when that comes before the deadline it sleeps toward (counted in
     /// [`signalled_wakeups`](Self::signalled_wakeups)).
