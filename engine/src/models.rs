@@ -448,6 +448,26 @@ fn the_statistics_show_the_commands_the_tick_thread_has_not_taken() {
     });
 }
 
+/// Issue 24, head of line: a task due at once goes straight to a run queue past any number of queued submissions
+/// that cannot be due yet (an hour out), and behind one that may be (a millisecond out, within the count's bound).
+/// No tick thread here: the commands stay queued, as behind ten million of them.
+#[test]
+fn a_task_due_at_once_passes_queued_submissions_that_are_not_due_and_waits_behind_one_that_may_be() {
+    model(|| {
+        let (shared, commands) = parts(&[]);
+        let runs = Arc::new(AtomicUsize::new(0));
+        for _ in 0..3 {
+            submit(&shared, counting(When::After(Duration::from_secs(3600)), &runs)).unwrap();
+        }
+        let now = submit(&shared, counting(When::Now, &runs)).unwrap();
+        assert!(matches!(shared.run.try_take(), Some(Work::Run { task, .. }) if task.id == now.id()), "not held back");
+        submit(&shared, counting(When::After(Duration::from_millis(1)), &runs)).unwrap();
+        submit(&shared, counting(When::Now, &runs)).unwrap();
+        assert!(shared.run.try_take().is_none(), "behind a submission that may be due first: through the tick thread");
+        while commands.try_recv().is_ok() {}
+    });
+}
+
 #[test]
 fn a_reschedule_racing_a_workers_start_either_moves_the_task_or_finds_it_started() {
     model(|| {

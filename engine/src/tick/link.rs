@@ -12,6 +12,14 @@
 //!   loom checks).
 //!
 //! Every write of the target and of the wake flag is a read-modify-write (see `sync`).
+//!
+//! A task due at once goes straight to a run queue only when the tick thread holds nothing due by then (the order
+//! promise, invariant 10). What it holds is in its wheel (its published target says when the earliest is due) or
+//! still in its queue: for those, every `Schedule` and `Reschedule` command is counted from before it is queued
+//! until after the tick thread has placed it and published a target that covers it, with a lower bound of their
+//! deadlines, in one word ([`TickLink::scheduling`]). Millions of tasks queued an hour out then keep no task due at
+//! once waiting: the bound says none of them is due, and the tick thread, working through them, publishes its real
+//! target every [`PLACE_BATCH`] commands instead of only at the end of its pass.
 
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::sync::channel::{self, Receiver, Sender};
@@ -35,9 +43,26 @@ pub(crate) enum Command {
     Stop,
 }
 
+/// How many commands the tick thread takes between two publications of its target within one pass (and between
+/// two settlements of the scheduling count). One under loom, so that the models meet the publication mid-pass.
+#[cfg(not(loom))]
+pub(crate) const PLACE_BATCH: usize = 1024;
+#[cfg(loom)]
+pub(crate) const PLACE_BATCH: usize = 1;
+
+/// The scheduling word's deadline bound is kept in units of `2^UNIT_BITS` nanoseconds (about 4.3 s), rounded down.
+const UNIT_BITS: u32 = 32;
+/// No scheduling command is counted: count 0, bound "none".
+const NOTHING_SCHEDULED: u64 = u32::MAX as u64;
+
 /// The engine's end of the link to its tick thread.
 pub(crate) struct TickLink {
     commands: Sender<Command>,
+    /// `Schedule` and `Reschedule` commands counted and not yet settled by the tick thread (high 32 bits), and the
+    /// earliest of their deadlines in units of `2^32` ns, rounded down (low 32 bits; `u32::MAX` when the count is
+    /// 0). One word: the tick thread resets the bound in the same read-modify-write that brings the count to 0, so
+    /// a bound a sender just lowered is never lost.
+    scheduling: CachePadded<AtomicU64>,
     /// The deadline the tick thread sleeps toward (nanoseconds after the origin; `u64::MAX` for none, 0 while it
     /// works).
     sleep_target: AtomicU64,
@@ -59,6 +84,7 @@ impl TickLink {
         let (commands, receiver) = channel::unbounded();
         let link = TickLink {
             commands,
+            scheduling: CachePadded::new(AtomicU64::new(NOTHING_SCHEDULED)),
             sleep_target: AtomicU64::new(u64::MAX),
             woken: AtomicBool::new(false),
             wake: Arc::new(Notifier::default()),
@@ -76,11 +102,35 @@ impl TickLink {
     }
 
     /// `true` when the tick thread holds nothing due by `now`, so a task due by `now` may go straight to a run
-    /// queue without overtaking one: no command waits in its queue and its published target lies ahead of `now`.
-    /// (The queue is read first: the tick thread publishes a target of 0 before it takes commands out, so a task
-    /// it has taken but not yet dispatched is seen either in the queue or through that 0.)
+    /// queue without overtaking one: no scheduling command it has not settled can be due by `now`, and its
+    /// published target lies ahead of `now`. (The count is read first: a command stays counted until the tick thread
+    /// has placed it and then published a target that covers it, so a task it holds is seen either through the
+    /// count's bound or through the target.)
     pub(crate) fn holds_nothing_due_by(&self, now: u64) -> bool {
-        self.commands.is_empty() && self.sleep_target.load(Ordering::SeqCst) > now
+        let scheduling = self.scheduling.load(Ordering::SeqCst);
+        let none_due = scheduling == NOTHING_SCHEDULED || (scheduling & u64::from(u32::MAX)) > now >> UNIT_BITS;
+        none_due && self.sleep_target.load(Ordering::SeqCst) > now
+    }
+
+    /// Counts a scheduling command about to be queued, due at `deadline`.
+    fn count_scheduling(&self, deadline: u64) {
+        let unit = (deadline >> UNIT_BITS).min(u64::from(u32::MAX) - 1);
+        let _ = self.scheduling.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |word| {
+            let (count, bound) = (word >> 32, word & u64::from(u32::MAX));
+            Some(((count + 1) << 32) | bound.min(unit))
+        });
+    }
+
+    /// The tick thread has placed `settled` counted commands and published a target that covers them.
+    pub(crate) fn settle(&self, settled: u64) {
+        if settled == 0 {
+            return;
+        }
+        let _ = self.scheduling.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |word| {
+            let (count, bound) = (word >> 32, word & u64::from(u32::MAX));
+            let count = count.saturating_sub(settled);
+            Some(if count == 0 { NOTHING_SCHEDULED } else { (count << 32) | bound })
+        });
     }
 
     /// Commands sent and not yet taken by the tick thread: submissions of delayed tasks, reschedules, removals
@@ -93,6 +143,9 @@ impl TickLink {
     /// thread when that comes before the deadline it sleeps toward (counted in
     /// [`signalled_wakeups`](Self::signalled_wakeups)).
     pub(crate) fn send(&self, command: Command, deadline: u64) {
+        if matches!(command, Command::Schedule(_) | Command::Reschedule(_)) {
+            self.count_scheduling(deadline);
+        }
         let _ = self.commands.send(command);
         // A read-modify-write, not a load: the handshake of the module's documentation.
         if deadline < self.sleep_target.fetch_add(0, Ordering::SeqCst) {

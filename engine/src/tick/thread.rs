@@ -8,7 +8,7 @@ use crate::sync::atomic::Ordering;
 use crate::sync::channel::{Receiver, TryRecvError};
 use crate::task::cell::Task;
 use crate::task::state::TaskState;
-use crate::tick::link::Command;
+use crate::tick::link::{Command, PLACE_BATCH};
 use crate::time::clock::Clock;
 use crate::time::wall_steps::WallWatch;
 use crate::wheel::{TimerKey, Wheel};
@@ -144,11 +144,29 @@ impl TickThread {
             // taken out of the queue (so after the caller moved the clock): the tickets of earlier passes.
             let acknowledgeable = synced;
             let mut stop = false;
+            // Scheduling commands placed and not yet settled (see `TickLink::settle`), and commands taken since
+            // the target was last published.
+            let (mut placed, mut taken) = (0, 0);
             loop {
+                if taken == PLACE_BATCH {
+                    // A long queue (millions of submissions an hour out): publish the real target now, when nothing
+                    // placed so far is due, so that a task due at once need not wait for the whole queue.
+                    // Whatever is taken after this stays counted until the pass settles it, so the target need
+                    // not go back to 0.
+                    taken = 0;
+                    let target = self.sleep_target().unwrap_or(u64::MAX);
+                    if target > now {
+                        self.shared.tick.publish_target(target);
+                        self.shared.tick.settle(std::mem::take(&mut placed));
+                    }
+                }
+                taken += 1;
                 match self.commands.try_recv() {
-                    Ok(Command::Schedule(task)) => self.insert(task),
+                    Ok(Command::Schedule(task)) | Ok(Command::Reschedule(task)) => {
+                        self.insert(task);
+                        placed += 1;
+                    }
                     Ok(Command::Unschedule(task)) => self.remove(&task),
-                    Ok(Command::Reschedule(task)) => self.insert(task),
                     Ok(Command::Watch { task, run, deadline }) => self.watches.push(Watch { deadline, run, task }),
                     Ok(Command::Sync(ticket)) => synced = synced.max(ticket),
                     Ok(Command::Stop) | Err(TryRecvError::Disconnected) => stop = true,
@@ -165,6 +183,7 @@ impl TickThread {
             self.time_out_due(now);
             let target = self.sleep_target();
             self.shared.tick.publish_target(target.unwrap_or(u64::MAX));
+            self.shared.tick.settle(placed);
             // For whoever waits to see the tick thread's plan: always, since a waiter may have read the 0 of this
             // pass even when the plan itself did not change (loom found the lost wake-up when this was skipped).
             self.shared.ends.notify();
