@@ -130,7 +130,7 @@ impl Dispatcher {
         self.drain_epoch.load(Ordering::SeqCst)
     }
 
-    /// Whether every piece of work in flight when [`drain_from_now`](Self::drain_from_now) gave `epoch` is finished
+    /// Whether every piece of work in flight when [`drain_epoch`](Self::drain_epoch) gave `epoch` is finished
     /// with. Moves the epoch on (new work then counts in the other phase) once the older phase is empty: call it
     /// again when work ends.
     pub(crate) fn drained(&self, epoch: u64) -> bool {
