@@ -2,9 +2,12 @@
 //!
 //! For each size, on a fresh engine with 2 workers (one run per size per round, medians of the rounds):
 //! - submit: `N` `after(1 h)` submissions from one thread, each closure capturing 16 bytes (a drop counter);
-//! - head of line: right after the last submission returns, one `priority(High)` task due at once: the time from
-//!   its submission to its start (its closure reads the clock), beside the same with nothing queued (p50 and p99
-//!   of 1,000 one after another on an idle engine: the floor, a wake of a parked worker);
+//! - head of line: from the moment the last submission returns, `priority(High)` tasks due at once, one after
+//!   another (each submitted once the previous one started, 200 µs apart so a worker parks in between), while the
+//!   tick thread still has submissions queued (`Stats::commands_queued` > 0; at most 2,000 probes): the time from
+//!   each one's submission to its start (its closure reads the clock), p50 / p99 / max over every round's probes,
+//!   with the backlog the first probe saw; beside the same with nothing queued (p50 and p99 of 1,000 on an idle
+//!   engine: the floor, a wake of a parked worker);
 //! - `stats()` with `N` pending;
 //! - `shutdown(CancelPending)`, then dropping the engine; every closure must have been dropped exactly once.
 //!
@@ -31,7 +34,9 @@ impl Drop for Counted {
 
 struct Round {
     submit: Duration,
-    head_of_line: Duration,
+    /// The backlog the first probe saw.
+    backlog: u64,
+    head_of_line: Vec<Duration>,
     stats: Duration,
     shutdown: Duration,
     drop: Duration,
@@ -46,10 +51,18 @@ fn round(n: u64) -> Round {
         engine.after(Duration::from_secs(3600), move |_| std::hint::black_box(counted.1) as i32).expect("submitted");
     }
     let submit = started.elapsed();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let submitted_at = Instant::now();
-    engine.task(move |_| tx.send(Instant::now()).unwrap()).priority(Priority::High).submit().expect("submitted");
-    let head_of_line = rx.recv_timeout(Duration::from_secs(600)).expect("the immediate task ran") - submitted_at;
+    let backlog = engine.stats().commands_queued;
+    let mut head_of_line = Vec::new();
+    loop {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let submitted_at = Instant::now();
+        engine.task(move |_| tx.send(Instant::now()).unwrap()).priority(Priority::High).submit().expect("submitted");
+        head_of_line.push(rx.recv_timeout(Duration::from_secs(600)).expect("the immediate task ran") - submitted_at);
+        if head_of_line.len() >= 2_000 || engine.stats().commands_queued == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
     let started = Instant::now();
     let stats = engine.stats();
     let stats_time = started.elapsed();
@@ -61,7 +74,7 @@ fn round(n: u64) -> Round {
     drop(engine);
     let drop_time = started.elapsed();
     assert_eq!(drops.load(Ordering::SeqCst), n, "every closure dropped exactly once");
-    Round { submit, head_of_line, stats: stats_time, shutdown, drop: drop_time }
+    Round { submit, backlog, head_of_line, stats: stats_time, shutdown, drop: drop_time }
 }
 
 /// p50 and p99 of the start delay of an immediate High task on an idle engine, 1,000 one after another.
@@ -100,16 +113,25 @@ fn main() {
         "Floor, nothing queued: an immediate High task starts {p50:.1?} (p50) / {p99:.1?} (p99) after its submission.\n"
     );
     println!(
-        "| pending | submit (ns each) | immediate task's start behind them | stats() | shutdown(CancelPending) | drop |"
+        "| pending | submit (ns each) | backlog at the first probe | probes | immediate task's start behind it: p50 / p99 / max | stats() | shutdown(CancelPending) | drop |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for n in sizes {
         let results: Vec<Round> = (0..rounds).map(|_| round(n)).collect();
         let pick = |f: fn(&Round) -> Duration| median(results.iter().map(f).collect());
+        let mut probes: Vec<Duration> = results.iter().flat_map(|r| r.head_of_line.iter().copied()).collect();
+        probes.sort();
+        let quantile = |q: f64| probes[((probes.len() - 1) as f64 * q).round() as usize];
+        let mut backlogs: Vec<u64> = results.iter().map(|r| r.backlog).collect();
+        backlogs.sort();
         println!(
-            "| {n} | {:.0} | {:.1?} | {:.1?} | {:.1?} | {:.1?} |",
+            "| {n} | {:.0} | {} | {} | {:.1?} / {:.1?} / {:.1?} | {:.1?} | {:.1?} | {:.1?} |",
             pick(|r| r.submit).as_nanos() as f64 / n as f64,
-            pick(|r| r.head_of_line),
+            backlogs[backlogs.len() / 2],
+            probes.len(),
+            quantile(0.5),
+            quantile(0.99),
+            quantile(1.0),
             pick(|r| r.stats),
             pick(|r| r.shutdown),
             pick(|r| r.drop),
