@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::held::Held;
 use crate::outcome::{Finished, Outcome};
 use crate::protocol;
-use crate::protocol::lease::{RenewArgs, RenewReply, Renewal};
+use crate::protocol::lease::{NodeFacts, RenewArgs, RenewReply, Renewal};
 use crate::shared::NodeShared;
 use crate::spec::duration_micros;
 
@@ -29,6 +29,11 @@ fn renew(shared: &NodeShared, conn: &mut Conn, renewals: &[Renewal]) -> Result<R
         lease_us: duration_micros("the lease", config.lease)?,
         reserve_us: duration_micros("the reserve lease", config.reserve())?,
         handlers: &shared.names,
+        facts: NodeFacts {
+            claimed: shared.held.lock().len() as u64,
+            running: shared.counters.running.load(std::sync::atomic::Ordering::Relaxed),
+            started_us: shared.started_us,
+        },
         renewals,
     };
     protocol::lease::renew(conn, &shared.base, &args)
@@ -67,13 +72,20 @@ pub(crate) fn renew_held(shared: &NodeShared, conn: &mut Conn, announce: bool) -
     if renewals.is_empty() && !announce {
         return Ok(());
     }
-    let RenewReply { lost, cancel } = renew(shared, conn, &renewals)?;
+    let RenewReply { lost, cancel, returned } = renew(shared, conn, &renewals)?;
     let mut table = shared.held.lock();
     for held in forget_lost(&mut table, &lost, |held| held.token) {
         if let Some(handle) = held.handle {
             handle.cancel();
         }
         NodeShared::count(&shared.counters.lost_leases, 1);
+    }
+    // Claimed ahead, their handler paused since: given back (pending again), never started here.
+    for held in forget_lost(&mut table, &returned, |held| held.token) {
+        if let Some(handle) = held.handle {
+            handle.cancel();
+        }
+        NodeShared::count(&shared.counters.paused_returns, 1);
     }
     // The claims renewed (those sent and not lost, still under the token sent) can be trusted longer.
     for renewal in &renewals {
@@ -229,6 +241,7 @@ mod tests {
                 lease_us: 30_000_000,
                 reserve_us: 3_000_000,
                 handlers: &handlers,
+                facts: NodeFacts::default(),
                 renewals: &renewals,
             };
             protocol::lease::renew(conn, &base, &args).unwrap()
@@ -240,6 +253,64 @@ mod tests {
         assert_eq!(table.get(&id), Some(&2));
         let current = renew_with(&mut conn, 2);
         assert!(current.lost.is_empty(), "the new claim renews");
+    }
+
+    /// Pausing against a real server: a paused queue or handler is not claimed; a task claimed ahead (under the
+    /// reserve) whose handler is paused before its promotion is given back at the promotion, pending again and in
+    /// its index, and claimed again once the handler is resumed.
+    #[test]
+    fn a_paused_handler_is_not_claimed_and_its_tasks_claimed_ahead_are_given_back_at_promotion() {
+        use crate::protocol::claim::{ClaimArgs, claim};
+        use crate::{DurableState, DurableTask, ListState, Queue};
+
+        let Some(server) = crate::test_support::RedisServer::start("pause_gives_back") else { return };
+        let queue = Queue::connect(&server.url(), "jobs").unwrap();
+        let mut conn = Conn::open(&server.url()).unwrap();
+        let base = crate::queue::base_key("jobs");
+        let handlers = ["h".to_string(), "other".to_string()];
+        let args = ClaimArgs {
+            node: "n1",
+            lease_us: 30_000_000,
+            horizon_us: 60_000_000,
+            reserve_us: 3_000_000,
+            promote_us: 250_000,
+            most: 10,
+            most_due: 10,
+            weights: None,
+            seed: 1,
+            handlers: &handlers,
+        };
+        let ahead = queue.submit(&DurableTask::new("h", "x").after(Duration::from_secs(30))).unwrap().id;
+        queue.pause(None).unwrap();
+        assert!(claim(&mut conn, &base, &args).unwrap().tasks.is_empty(), "a paused queue: nothing is claimed");
+        queue.resume(None).unwrap();
+        let claimed = claim(&mut conn, &base, &args).unwrap().tasks;
+        assert_eq!(claimed.iter().map(|t| (t.id, t.full)).collect::<Vec<_>>(), [(ahead, false)], "claimed ahead");
+        queue.pause(Some("h")).unwrap();
+        let now = queue.submit(&DurableTask::new("h", "y")).unwrap().id;
+        let other = queue.submit(&DurableTask::new("other", "z")).unwrap().id;
+        let got = claim(&mut conn, &base, &args).unwrap().tasks;
+        assert_eq!(got.iter().map(|t| t.id).collect::<Vec<_>>(), [other], "the paused handler is skipped");
+        // The promotion of the task claimed ahead: given back, not renewed.
+        let promote = [Renewal { id: ahead, token: 1, full: true }];
+        let renew_args = RenewArgs {
+            node: "n1",
+            lease_us: 30_000_000,
+            reserve_us: 3_000_000,
+            handlers: &handlers,
+            facts: NodeFacts::default(),
+            renewals: &promote,
+        };
+        let reply = protocol::lease::renew(&mut conn, &base, &renew_args).unwrap();
+        assert_eq!((reply.returned, reply.lost), (vec![(ahead, 1)], vec![]));
+        assert_eq!(queue.get(ahead).unwrap().unwrap().state, DurableState::Pending);
+        let scheduled: Vec<u64> = queue.list(ListState::Scheduled, 0, 10).unwrap().tasks.iter().map(|t| t.id).collect();
+        assert_eq!(scheduled, [ahead]);
+        assert_eq!(queue.stats().unwrap().counter("paused_returns"), 1);
+        queue.resume(Some("h")).unwrap();
+        let mut again: Vec<u64> = claim(&mut conn, &base, &args).unwrap().tasks.iter().map(|t| t.id).collect();
+        again.sort();
+        assert_eq!(again, [ahead, now], "resumed: claimed again");
     }
 
     #[test]

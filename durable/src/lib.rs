@@ -6,6 +6,7 @@
 //! The crate's README (compiled and run as doc-tests, `ReadmeExamples`) says what it promises, how, and the Redis
 //! settings it needs.
 
+mod admin;
 mod claimer;
 mod config;
 mod conn;
@@ -32,6 +33,9 @@ mod state;
 #[path = "../tests/support/mod.rs"]
 mod test_support;
 
+pub use admin::{
+    Deleted, ListState, NodeInfo, Requeued, RequeuedAll, ScheduleInfo, TaskPage, TaskSummary, UnknownListState,
+};
 pub use context::DurableContext;
 pub use error::Error;
 pub use node::{Node, NodeBuilder, NodeStats};

@@ -221,6 +221,7 @@ impl NodeBuilder {
             worker_freed: crossbeam_channel::bounded(1),
             promote_now: crossbeam_channel::bounded(1),
             run_us: AtomicU64::new(0),
+            started_us: crate::spec::micros(SystemTime::now()).unwrap_or(0),
         });
         lease::announce(&shared, &mut Conn::open(&self.url)?)?;
         let spawn = |name: &str, body: Box<dyn FnOnce() + Send>| {
@@ -306,6 +307,10 @@ pub struct NodeStats {
     pub reconnects: u64,
     /// Tasks held now, waiting in the wheel or running.
     pub held: u64,
+    /// Runs in progress now.
+    pub running: u64,
+    /// Tasks claimed ahead that this node gave back because their handler was paused.
+    pub paused_returns: u64,
 }
 
 impl Node {
@@ -366,6 +371,8 @@ impl Node {
             redis_errors: get(&c.redis_errors),
             reconnects: get(&c.reconnects),
             held: self.shared.held.lock().len() as u64,
+            running: get(&c.running),
+            paused_returns: get(&c.paused_returns),
         }
     }
 

@@ -95,6 +95,8 @@ pub struct QueueStats {
     pub nodes: BTreeMap<String, Vec<String>>,
     /// Handlers with waiting tasks that no live node runs: those tasks wait until one does.
     pub unknown_handlers: Vec<String>,
+    /// Paused handlers (`*`: the whole queue), see [`Queue::pause`].
+    pub paused: Vec<String>,
 }
 
 impl QueueStats {
@@ -112,9 +114,9 @@ impl QueueStats {
 /// Redis: resubmit with a dedupe key to be sure of one task); the next call reconnects.
 pub struct Queue {
     name: String,
-    base: String,
-    options: QueueOptions,
-    conn: Mutex<Conn>,
+    pub(crate) base: String,
+    pub(crate) options: QueueOptions,
+    pub(crate) conn: Mutex<Conn>,
 }
 
 impl Queue {
@@ -296,6 +298,7 @@ impl Queue {
         pipe.cmd("HGETALL").arg(format!("{base}:counters"));
         pipe.cmd("HGETALL").arg(format!("{base}:nodes"));
         pipe.cmd("TIME");
+        pipe.cmd("SMEMBERS").arg(format!("{base}:paused"));
         let replies: Vec<Value> = conn.run(|con| pipe.query(con))?;
         drop(conn);
         let mut stats = QueueStats::default();
@@ -304,7 +307,7 @@ impl Queue {
             stats.waiting.insert(handler.clone(), waiting);
         }
         let rest = &replies[3 * handlers.len()..];
-        let [active, finished, counters, nodes, time] = rest else {
+        let [active, finished, counters, nodes, time, paused] = rest else {
             return Err(Error::Protocol("a short stats reply".into()));
         };
         stats.active = number(active)?;
@@ -329,6 +332,8 @@ impl Queue {
                 stats.nodes.insert(text(name)?, handlers);
             }
         }
+        stats.paused = array(paused)?.iter().map(text).collect::<Result<_, _>>()?;
+        stats.paused.sort();
         stats.unknown_handlers =
             stats.waiting.iter().filter(|&(h, &n)| n > 0 && !served.contains(h)).map(|(h, _)| h.clone()).collect();
         Ok(stats)

@@ -57,7 +57,9 @@ pub(crate) fn run_one(shared: &NodeShared, task: &Claimed, handler: &Handler, ru
         schedule: (!task.schedule.is_empty()).then_some(task.schedule.as_str()),
         run,
     };
+    shared.counters.running.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let result = catch_unwind(AssertUnwindSafe(|| handler(&ctx, &task.payload)));
+    shared.counters.running.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     // Outlasted its timeout: by this clock, or by the engine's, which set the run's flag at the timeout (the only
     // other setters are a cancellation request, which the finish script turns into `Cancelled` anyway, and a lost
     // lease, whose completion is refused).

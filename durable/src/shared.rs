@@ -33,6 +33,9 @@ pub(crate) struct Counters {
     pub(crate) occurrences: AtomicU64,
     pub(crate) redis_errors: AtomicU64,
     pub(crate) reconnects: AtomicU64,
+    /// Runs in progress (a gauge).
+    pub(crate) running: AtomicU64,
+    pub(crate) paused_returns: AtomicU64,
 }
 
 /// What the node's threads share.
@@ -58,6 +61,8 @@ pub(crate) struct NodeShared {
     pub(crate) counters: Counters,
     /// The moving average of a run's time, in µs (0 until a run ended), for the prefetch.
     pub(crate) run_us: AtomicU64,
+    /// When the node started, µs since the Unix epoch (its own clock).
+    pub(crate) started_us: u64,
     /// A run ended (a worker is free): wakes a claimer that holds as much due work as it may.
     pub(crate) worker_freed: (crossbeam_channel::Sender<()>, crossbeam_channel::Receiver<()>),
     /// A run came due under a reserve lease: wakes the heartbeat to promote it now.

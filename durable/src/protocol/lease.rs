@@ -23,7 +23,19 @@ pub(crate) struct RenewArgs<'a> {
     pub(crate) reserve_us: u64,
     /// The node's handlers, for `stats`.
     pub(crate) handlers: &'a [String],
+    /// What `nodes` shows of the node.
+    pub(crate) facts: NodeFacts,
     pub(crate) renewals: &'a [Renewal],
+}
+
+/// What a node tells of itself at each renewal (`Queue::nodes` reads it).
+#[derive(Copy, Clone, Debug, Default)]
+pub(crate) struct NodeFacts {
+    /// Tasks it holds (claimed, waiting or running), and runs in progress.
+    pub(crate) claimed: u64,
+    pub(crate) running: u64,
+    /// When it started, µs since the Unix epoch on its own clock.
+    pub(crate) started_us: u64,
 }
 
 /// A renewal's reply.
@@ -32,23 +44,31 @@ pub(crate) struct RenewReply {
     pub(crate) lost: Vec<(u64, u64)>,
     /// Tasks whose cancellation was requested.
     pub(crate) cancel: Vec<u64>,
+    /// Claims given back, as (id, token) pairs: tasks claimed ahead whose handler was paused since.
+    pub(crate) returned: Vec<(u64, u64)>,
 }
 
 /// Renews the leases of `args.renewals` and records the node as alive.
 pub(crate) fn renew(conn: &mut Conn, base: &str, args: &RenewArgs<'_>) -> Result<RenewReply, Error> {
     let mut cmd = call(&scripts().renew, base);
-    cmd.arg(args.node).arg(args.lease_us).arg(args.lease_us).arg(args.handlers.join(","));
+    let facts = &args.facts;
+    let facts = format!("{}|{}|{}|{}|", env!("CARGO_PKG_VERSION"), facts.claimed, facts.running, facts.started_us);
+    cmd.arg(args.node).arg(facts).arg(args.lease_us).arg(args.handlers.join(","));
     for renewal in args.renewals {
         let (lease, reserved) = if renewal.full { (args.lease_us, 0) } else { (args.reserve_us, 1) };
         cmd.arg(renewal.id).arg(renewal.token).arg(lease).arg(reserved);
     }
     let reply: Value = conn.run(|con| query(con, &cmd))?;
     let items = array(&reply)?;
-    let [_, lost, cancel] = items else { return Err(Error::Protocol("a short renew reply".into())) };
-    let lost: Vec<u64> = array(lost)?.iter().map(number_or_zero).collect();
+    let [_, lost, cancel, returned] = items else { return Err(Error::Protocol("a short renew reply".into())) };
+    let pairs = |value: &Value| -> Result<Vec<(u64, u64)>, Error> {
+        let flat: Vec<u64> = array(value)?.iter().map(number_or_zero).collect();
+        Ok(flat.chunks_exact(2).map(|pair| (pair[0], pair[1])).collect())
+    };
     Ok(RenewReply {
-        lost: lost.chunks_exact(2).map(|pair| (pair[0], pair[1])).collect(),
+        lost: pairs(lost)?,
         cancel: array(cancel)?.iter().map(number_or_zero).collect(),
+        returned: pairs(returned)?,
     })
 }
 

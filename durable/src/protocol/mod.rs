@@ -1,11 +1,13 @@
 //! The protocol with Redis: every state change of a durable task is one Lua script (`src/protocol/lua/`, its keys and
 //! fields documented at the top of `common.lua`), run with `EVALSHA` (loaded again when the server forgot it). Each
 //! script has one typed function here, an arguments struct in and the parsed reply out, so that nothing else builds
-//! a script's arguments by position: the clients' `queue` (enqueue, cancel, schedule, unschedule) and the node's
-//! `claim`, `lease` (renew, release), `finish`, `recovery` (recover, sweep) and `schedules` (materialize).
+//! a script's arguments by position: the clients' `queue` (enqueue, cancel, schedule, unschedule), the operators'
+//! `admin` (list, requeue, requeue all, delete, pause) and the node's `claim`, `lease` (renew, release), `finish`,
+//! `recovery` (recover, sweep) and `schedules` (materialize).
 
 use std::sync::OnceLock;
 
+pub(crate) mod admin;
 pub(crate) mod claim;
 pub(crate) mod finish;
 pub(crate) mod lease;
@@ -35,6 +37,11 @@ pub(crate) struct Scripts {
     pub(crate) unschedule: Script,
     pub(crate) materialize: Script,
     pub(crate) release: Script,
+    pub(crate) list: Script,
+    pub(crate) requeue: Script,
+    pub(crate) requeue_all: Script,
+    pub(crate) delete: Script,
+    pub(crate) pause: Script,
 }
 
 /// The process's scripts.
@@ -52,12 +59,17 @@ pub(crate) fn scripts() -> &'static Scripts {
         unschedule: Script::new(script!("unschedule.lua")),
         materialize: Script::new(script!("materialize.lua")),
         release: Script::new(script!("release.lua")),
+        list: Script::new(script!("list.lua")),
+        requeue: Script::new(script!("requeue.lua")),
+        requeue_all: Script::new(script!("requeue_all.lua")),
+        delete: Script::new(script!("delete.lua")),
+        pause: Script::new(script!("pause.lua")),
     })
 }
 
 impl Scripts {
     /// Every script, to load them all after a server forgot them (a restart empties its script cache).
-    fn all(&self) -> [&Script; 11] {
+    fn all(&self) -> [&Script; 16] {
         [
             &self.enqueue,
             &self.claim,
@@ -70,6 +82,11 @@ impl Scripts {
             &self.unschedule,
             &self.materialize,
             &self.release,
+            &self.list,
+            &self.requeue,
+            &self.requeue_all,
+            &self.delete,
+            &self.pause,
         ]
     }
 }

@@ -9,6 +9,7 @@
 -- extend until they promote it shortly before it is due, and which a recovery ends sooner if the node dies.
 -- Returns {now, 1 when due tasks were left for lack of room (else 0), {id, token, handler, payload, due, priority,
 -- timeout, failures, recoveries, retry, schedule, 1 if the whole lease else 0}...}.
+-- A paused handler (in the `paused` set) is skipped; with '*' there, nothing is claimed.
 local now = now_us()
 local node, lease, limit = ARGV[1], tonumber(ARGV[2]), now + tonumber(ARGV[3])
 local left, left_due = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -26,9 +27,11 @@ local weights, seed = ARGV[8], tonumber(ARGV[9])
 -- then as their set orders them, and formatting a score costs the server more than the rest of a task's claim.
 local ranges = {} -- {found (id, score, ... or id, id, ...), handler, handler index, priority, due set, scored}
 local scored = #ARGV > 10
+local paused = paused_set() -- a paused handler's tasks (every task, with '*') wait until it is resumed
+if paused['*'] then return {s(now), 0} end
 for i = 10, #ARGV do
   local h = ARGV[i]
-  for _, pr in ipairs({'0', '1', '2'}) do
+  for _, pr in ipairs(paused[h] and {} or {'0', '1', '2'}) do
     local zdue = dkey(h, pr)
     local most_due = math.min(left_due, left) + 1
     local due_now
@@ -55,13 +58,14 @@ local function take(id, due, h, zdue)
   end
   local t = tkey(id)
   redis.call('ZREM', zdue, id)
-  if redis.call('EXISTS', t) == 1 then
+  local f = redis.call('HMGET', t, 'p', 'due', 'pr', 'to', 'f', 'c', 'r', 'sch', 'st')
+  if f[9] then -- (a record deleted by hand while its id waited: the id is dropped)
+    unindex(id, f[9])
     local a = redis.call('HINCRBY', t, 'a', 1)
     local whole = due <= promote
     local ends = now + (whole and lease or reserve)
     redis.call('HSET', t, 'st', 'active', 'n', node, 'lu', s(ends), 'rs', whole and '0' or '1')
     redis.call('ZADD', base .. ':active', s(ends), id)
-    local f = redis.call('HMGET', t, 'p', 'due', 'pr', 'to', 'f', 'c', 'r', 'sch')
     out[#out + 1] = {id, a, h, f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], whole and 1 or 0}
     left = left - 1
     if due <= now then left_due = left_due - 1 end

@@ -16,6 +16,13 @@
 --   handlers       the handlers with waiting work (set; pruned by `recover`)
 --   counters       the queue's counters (hash)
 --   sig:<handler>  wake-up signals for blocked claimers (list)
+--   ix:<state>     the tasks in a state, for listing (sorted sets): ix:pending and ix:retrying scored by due time,
+--                  ix:succeeded, ix:failed, ix:dead, ix:cancelled by retention end (trimmed with `done`); active
+--                  tasks are listed from `active`. Kept by `wait_in`, `claim` and `finish`.
+--   paused         paused handlers (set); '*' pauses the whole queue. Claims skip them; renewals give back the
+--                  tasks of a paused handler claimed ahead.
+--   node:<id>      a live node's facts (hash: hb heartbeat µs, v version, claimed, running, started µs, host),
+--                  expiring with its `nodes` record
 -- A task's record `t:<id>`:
 --   h handler, p payload, st state (pending | active | retrying | succeeded | failed | dead | cancelled),
 --   due due time (µs), pr priority (Priority::code), k dedupe key ('' for none), to run timeout (µs, 0 for none),
@@ -54,6 +61,14 @@ end
 local function waiting(h)
   return redis.call('ZCARD', dkey(h, '0')) + redis.call('ZCARD', dkey(h, '1')) + redis.call('ZCARD', dkey(h, '2'))
 end
+-- The index of the tasks in `state` (see `ix:<state>` above).
+local function ixkey(state) return base .. ':ix:' .. state end
+local terminal = {succeeded = true, failed = true, dead = true, cancelled = true}
+local waiting_state = {pending = true, retrying = true}
+-- Takes a waiting task out of its state's index (a task in another state has no index of its own here).
+local function unindex(id, state)
+  if waiting_state[state] or terminal[state] then redis.call('ZREM', ixkey(state), id) end
+end
 -- A terminal state: out of the due and active sets, its key released, its record kept `retain` microseconds.
 local function finish(id, t, state, now, retain, err)
   local was = redis.call('HMGET', t, 'st', 'h', 'pr', 'k')
@@ -62,18 +77,33 @@ local function finish(id, t, state, now, retain, err)
   else
     redis.call('HSET', t, 'st', state, 'fin', s(now), 'n', '')
   end
-  redis.call('ZREM', base .. ':active', id)
-  if was[1] ~= 'active' then redis.call('ZREM', dkey(was[2], was[3]), id) end -- a cancellation while it waited
+  if was[1] == 'active' then
+    redis.call('ZREM', base .. ':active', id)
+  else -- a cancellation while it waited
+    redis.call('ZREM', dkey(was[2], was[3]), id)
+    unindex(id, was[1])
+  end
   redis.call('ZADD', base .. ':done', s(now + retain), id)
+  redis.call('ZADD', ixkey(state), s(now + retain), id)
   release_key(id, was[4])
   redis.call('PEXPIRE', t, math.max(1, math.floor(retain / 1000)))
   count(state)
 end
--- Puts a task in its handler's due set, the handler in the set of handlers with waiting work (pruned by `recover`
--- once its due set is empty and no live node runs it).
-local function wait_in(handler, pr, due, id)
+-- Puts a task in its handler's due set and in the index of `state` (pending or retrying), the handler in the set of
+-- handlers with waiting work (pruned by `recover` once its due set is empty and no live node runs it).
+local function wait_in(handler, pr, due, id, state)
   redis.call('ZADD', dkey(handler, pr), s(due), id)
+  redis.call('ZADD', ixkey(state), s(due), id)
   redis.call('SADD', base .. ':handlers', handler)
+end
+-- Takes finished tasks out of their state's index once `done` no longer holds them; `state` false when the record
+-- is gone already (its expiry ran first): then out of every terminal index.
+local function unindex_finished(id, state)
+  if state then
+    unindex(id, state)
+  else
+    for name in pairs(terminal) do redis.call('ZREM', ixkey(name), id) end
+  end
 end
 -- Forgets the finished records beyond `most` (0: no limit), those closest to their retention's end first.
 local function forget_beyond(most)
@@ -81,9 +111,46 @@ local function forget_beyond(most)
     local over = redis.call('ZCARD', base .. ':done') - most
     if over > 0 then
       local popped = redis.call('ZPOPMIN', base .. ':done', over)
-      for j = 1, #popped, 2 do redis.call('DEL', tkey(popped[j])) end
+      for j = 1, #popped, 2 do
+        unindex_finished(popped[j], redis.call('HGET', tkey(popped[j]), 'st'))
+        redis.call('DEL', tkey(popped[j]))
+      end
     end
   end
+end
+-- Forgets the finished records whose retention ended by `now` (their hashes expire by themselves): out of `done`
+-- and of every terminal index, each a range of scores.
+local function forget_expired(now)
+  redis.call('ZREMRANGEBYSCORE', base .. ':done', '-inf', s(now))
+  for name in pairs(terminal) do redis.call('ZREMRANGEBYSCORE', ixkey(name), '-inf', s(now)) end
+end
+-- The paused handlers, as a set ('*' in it: the whole queue is paused).
+local function paused_set()
+  local set = {}
+  for _, name in ipairs(redis.call('SMEMBERS', base .. ':paused')) do set[name] = true end
+  return set
+end
+-- Puts a task that ended back to pending, due at `due` (an operator's requeue): out of `done` and its index, its
+-- record kept with no expiry, its failures counted afresh (its retry policy starts over), its dedupe key taken
+-- again. Returns nil, or the holder of its key when another task holds it (then nothing changed).
+local function requeue_finished(id, t, st, due, now, horizon)
+  local f = redis.call('HMGET', t, 'h', 'pr', 'k')
+  if f[3] and f[3] ~= '' then
+    local k = base .. ':k:' .. f[3]
+    if not redis.call('SET', k, id, 'NX') then
+      local holder = redis.call('GET', k)
+      if holder ~= id then return holder end
+    end
+  end
+  redis.call('PERSIST', t)
+  redis.call('ZREM', base .. ':done', id)
+  unindex(id, st)
+  redis.call('HSET', t, 'st', 'pending', 'due', s(due), 'f', 0, 'n', '', 'cx', '', 'rs', '0')
+  redis.call('HDEL', t, 'fin')
+  wait_in(f[1], f[2], due, id, 'pending')
+  if due <= now + horizon then signal(f[1]) end
+  count('requeued')
+  return nil
 end
 -- A new pending task. Returns {id, 0, due}, or {holder, 1, due} when its dedupe key is held. The key has no expiry:
 -- it is held exactly while its task waits, runs or is retried, and released by the task's end (`finish`); a key
@@ -100,7 +167,7 @@ local function create(now, handler, payload, due, priority, key, timeout, retry,
   end
   redis.call('HSET', tkey(id), 'h', handler, 'p', payload, 'st', 'pending', 'a', 0, 'f', 0, 'c', 0, 'due', s(due),
     'pr', priority, 'k', key, 'to', timeout, 'r', retry, 'ct', s(now), 'sch', sched, 'occ', occ)
-  wait_in(handler, tostring(priority), due, id)
+  wait_in(handler, tostring(priority), due, id, 'pending')
   if due <= now + horizon then signal(handler) end
   count('submitted')
   return {id, 0, s(due)}

@@ -22,7 +22,7 @@ for i = 5, #ARGV, 5 do
       redis.call('HINCRBY', t, 'f', 1)
       redis.call('HSET', t, 'st', 'retrying', 'n', '', 'e', ARGV[i + 4], 'due', s(due))
       redis.call('ZREM', base .. ':active', id)
-      wait_in(cur[4], cur[5], due, id)
+      wait_in(cur[4], cur[5], due, id, 'retrying')
       if due <= now + horizon then signal(cur[4]) end
       count('retried')
     else

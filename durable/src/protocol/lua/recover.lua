@@ -33,12 +33,12 @@ for _, id in ipairs(ids) do
       -- lateness is still measured from it.
       local due = math.max(tonumber(redis.call('HGET', t, 'due')), now)
       redis.call('HSET', t, 'st', 'pending', 'n', '', 'rs', '0')
-      wait_in(h, hp[2], due, id)
+      wait_in(h, hp[2], due, id, 'pending')
       signal(h)
     end
   end
 end
-redis.call('ZREMRANGEBYSCORE', base .. ':done', '-inf', s(now))
+forget_expired(now)
 local nodes = redis.call('HGETALL', base .. ':nodes')
 for i = 1, #nodes, 2 do
   local expires = tonumber(string.match(nodes[i + 1], '^(%d+)'))

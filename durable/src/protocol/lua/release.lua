@@ -9,10 +9,11 @@ for i = 2, #ARGV, 2 do
   if cur[1] == token and cur[2] == 'active' and cur[3] == node then
     redis.call('HSET', t, 'st', 'pending', 'n', '')
     redis.call('ZREM', base .. ':active', id)
-    wait_in(cur[4], cur[6], tonumber(cur[5]), id)
+    wait_in(cur[4], cur[6], tonumber(cur[5]), id, 'pending')
     signal(cur[4])
     n = n + 1
   end
 end
 redis.call('HDEL', base .. ':nodes', node)
+redis.call('DEL', base .. ':node:' .. node)
 return n

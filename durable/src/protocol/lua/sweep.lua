@@ -1,7 +1,8 @@
 -- ARGV: SCAN cursor, SCAN count. The orphan sweep: a task record whose state says it is waiting or active but that is
 -- in neither the due set nor the active set (left so by a failover that lost a write, or by hand) is put back: a
 -- waiting one into its due set, an active one into the active set with an expired lease, for the next recovery.
--- A dedupe key whose holder's record is gone or has ended is released (keys have no expiry: see `create`).
+-- A dedupe key whose holder's record is gone or has ended is released (keys have no expiry: see `create`). A record
+-- missing from its state's index (written by a version before the indexes) is put in it.
 -- Returns {next cursor, records and keys put right}.
 local r = redis.call('SCAN', ARGV[1], 'MATCH', base .. ':[tk]:*', 'COUNT', tonumber(ARGV[2]))
 local records, keys = 0, 0
@@ -21,6 +22,10 @@ for _, t in ipairs(r[2]) do
         redis.call('ZADD', dkey(f[2], f[4]), f[3], id)
         records = records + 1
       end
+      if not redis.call('ZSCORE', ixkey(f[1]), id) then redis.call('ZADD', ixkey(f[1]), f[3], id) end
+    elseif terminal[f[1]] then
+      local ends = redis.call('ZSCORE', base .. ':done', id)
+      if ends and not redis.call('ZSCORE', ixkey(f[1]), id) then redis.call('ZADD', ixkey(f[1]), ends, id) end
     elseif f[1] == 'active' then
       if not redis.call('ZSCORE', base .. ':active', id) then
         redis.call('ZADD', base .. ':active', 0, id)

@@ -1,0 +1,517 @@
+//! An operator's view and controls of a queue: tasks listed by state (from indexes the scripts keep, paged by rank),
+//! requeued, deleted; handlers paused and resumed across the fleet; the live nodes and the schedules.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::SystemTime;
+
+use redis::Value;
+use taskwheel::Priority;
+
+use crate::error::Error;
+use crate::protocol;
+use crate::protocol::admin::{RequeueAll, RequeueReply, Row};
+use crate::protocol::reply::{array, number, text};
+use crate::queue::Queue;
+use crate::spec::{check_name, duration_micros, from_micros, time_micros};
+use crate::state::DurableState;
+
+/// The tasks a listing shows: a [`DurableState`], with waiting tasks split by whether they are due yet.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ListState {
+    /// Pending and due: waiting for a node (ordered by due time).
+    Pending,
+    /// Pending, due later (ordered by due time).
+    Scheduled,
+    /// Waiting for the next attempt after a failed run (ordered by that attempt's time).
+    Retrying,
+    /// Claimed by a node: running, or waiting on it for its instant (ordered by lease end).
+    Active,
+    /// Ended succeeded (newest first, while their records are retained).
+    Succeeded,
+    /// Ended failed, with no retry policy (newest first).
+    Failed,
+    /// Ended after every attempt failed (newest first).
+    Dead,
+    /// Ended cancelled (newest first).
+    Cancelled,
+}
+
+impl ListState {
+    /// Every listing, in the order a task goes through them.
+    pub const ALL: [ListState; 8] = [
+        ListState::Pending,
+        ListState::Scheduled,
+        ListState::Retrying,
+        ListState::Active,
+        ListState::Succeeded,
+        ListState::Failed,
+        ListState::Dead,
+        ListState::Cancelled,
+    ];
+
+    /// Its name, as the CLI and `list.lua` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListState::Pending => "pending",
+            ListState::Scheduled => "scheduled",
+            ListState::Retrying => "retrying",
+            ListState::Active => "active",
+            ListState::Succeeded => "succeeded",
+            ListState::Failed => "failed",
+            ListState::Dead => "dead",
+            ListState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether its tasks have ended (they can be requeued in bulk).
+    pub fn is_finished(self) -> bool {
+        matches!(self, ListState::Succeeded | ListState::Failed | ListState::Dead | ListState::Cancelled)
+    }
+}
+
+impl fmt::Display for ListState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is no [`ListState`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownListState(pub String);
+
+impl fmt::Display for UnknownListState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown state {:?} (pending, scheduled, retrying, active, succeeded, failed, dead or cancelled)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownListState {}
+
+impl FromStr for ListState {
+    type Err = UnknownListState;
+
+    /// ```
+    /// use taskwheel_redis::ListState;
+    /// assert_eq!("dead".parse::<ListState>(), Ok(ListState::Dead));
+    /// assert!("zombie".parse::<ListState>().is_err());
+    /// ```
+    fn from_str(name: &str) -> Result<ListState, UnknownListState> {
+        ListState::ALL.into_iter().find(|s| s.as_str() == name).ok_or_else(|| UnknownListState(name.to_string()))
+    }
+}
+
+/// One task of a listing: its record without the payload (read it with [`Queue::get`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskSummary {
+    /// The task's id.
+    pub id: u64,
+    /// Its handler.
+    pub handler: String,
+    /// Its state.
+    pub state: DurableState,
+    /// When it is (or was last) due.
+    pub due: SystemTime,
+    /// Its priority.
+    pub priority: Priority,
+    /// Claims made on it (its fencing token).
+    pub attempts: u64,
+    /// Runs recorded (succeeded, failed or cancelled).
+    pub runs: u64,
+    /// Runs that failed since it was submitted or last requeued.
+    pub failures: u64,
+    /// Times its node was lost while holding it.
+    pub recoveries: u64,
+    /// The node holding it while active.
+    pub node: Option<String>,
+    /// The last failure's text.
+    pub error: Option<String>,
+    /// Its dedupe key.
+    pub key: Option<String>,
+    /// When it was submitted.
+    pub created: SystemTime,
+    /// When it ended.
+    pub finished: Option<SystemTime>,
+    /// When its lease ends, while active.
+    pub lease_until: Option<SystemTime>,
+    /// The schedule that created it.
+    pub schedule: Option<String>,
+}
+
+impl TaskSummary {
+    fn parse(row: Row) -> Result<TaskSummary, Error> {
+        let [h, st, due, pr, a, runs, f, c, n, e, k, ct, fin, lu, sch] = row.fields;
+        let num = |text: &str| number(&Value::BulkString(text.as_bytes().to_vec()));
+        let optional = |text: String| if text.is_empty() { None } else { Some(text) };
+        let time = |text: &str| -> Result<Option<SystemTime>, Error> {
+            Ok(if text.is_empty() { None } else { Some(from_micros(num(text)?)) })
+        };
+        let state = DurableState::parse(&st).ok_or_else(|| Error::Protocol(format!("state {st:?}")))?;
+        let priority = u32::try_from(num(&pr)?)
+            .ok()
+            .and_then(Priority::from_code)
+            .ok_or_else(|| Error::Protocol(format!("priority {pr:?}")))?;
+        Ok(TaskSummary {
+            id: row.id,
+            handler: h,
+            state,
+            due: from_micros(num(&due)?),
+            priority,
+            attempts: num(&a)?,
+            runs: num(&runs)?,
+            failures: num(&f)?,
+            recoveries: num(&c)?,
+            node: optional(n),
+            error: optional(e),
+            key: optional(k),
+            created: from_micros(num(&ct)?),
+            finished: time(&fin)?,
+            lease_until: if state == DurableState::Active { time(&lu)? } else { None },
+            schedule: optional(sch),
+        })
+    }
+}
+
+/// A page of a listing, read by [`Queue::list`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskPage {
+    /// Tasks in the state now (the ended ones: records still retained, a few whose retention just ended included).
+    pub total: u64,
+    /// The page, in the state's order.
+    pub tasks: Vec<TaskSummary>,
+    /// The server's clock when it was read.
+    pub now: SystemTime,
+}
+
+/// What [`Queue::requeue`] did.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Requeued {
+    /// It is pending, due then (an ended task starts over: its failures are counted afresh).
+    Requeued {
+        /// When it is due.
+        due: SystemTime,
+    },
+    /// It is active (running, or claimed by a node): cancel it first.
+    Active,
+    /// No such task (never submitted, deleted, or its retention ended).
+    Unknown,
+    /// Its dedupe key is held by another task (submitted with the same key since it ended): nothing changed.
+    KeyHeld {
+        /// The id of the task holding the key.
+        holder: u64,
+    },
+}
+
+/// What [`Queue::delete`] did.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Deleted {
+    /// Its record and every trace of it are gone; its dedupe key is free.
+    Deleted,
+    /// It is active (running, or claimed by a node): cancel it first.
+    Active,
+    /// No such task.
+    Unknown,
+}
+
+/// What [`Queue::requeue_all`] did.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RequeuedAll {
+    /// Tasks put back to pending.
+    pub requeued: u64,
+    /// Tasks left as they were because another task holds their dedupe key.
+    pub key_held: u64,
+}
+
+/// A live node, as its last renewal described it; read by [`Queue::nodes`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NodeInfo {
+    /// Its id.
+    pub id: String,
+    /// The handlers it runs.
+    pub handlers: Vec<String>,
+    /// Its last heartbeat (the server's clock).
+    pub heartbeat: SystemTime,
+    /// Until when its record lives without another heartbeat.
+    pub alive_until: SystemTime,
+    /// Tasks it held at its last heartbeat (claimed: waiting on it or running).
+    pub claimed: u64,
+    /// Runs in progress at its last heartbeat.
+    pub running: u64,
+    /// When it started (its own clock).
+    pub started: Option<SystemTime>,
+    /// Its taskwheel-redis version.
+    pub version: String,
+}
+
+/// A declared schedule, read by [`Queue::schedules`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ScheduleInfo {
+    /// Its name.
+    pub name: String,
+    /// The handler its occurrences run.
+    pub handler: String,
+    /// `cron` or `every`.
+    pub kind: String,
+    /// The cron expression, or the period in µs.
+    pub expression: String,
+    /// The cron expression's time zone ('' for none).
+    pub zone: String,
+    /// Its next occurrence, `None` when it has none left.
+    pub next: Option<SystemTime>,
+}
+
+/// The most tasks one bulk requeue batch looks at (one script call: the server is busy for its length).
+const REQUEUE_BATCH: u64 = 500;
+
+impl Queue {
+    /// A page of the tasks in `state`: `limit` (at most 1,000) from rank `offset`, in the state's order. Read from
+    /// indexes the scripts keep, by rank: a page costs the same at any depth of a million tasks.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOption`] for a limit above 1,000; [`Error::Connect`] / [`Error::Redis`].
+    pub fn list(&self, state: ListState, offset: u64, limit: u64) -> Result<TaskPage, Error> {
+        if limit > 1000 {
+            return Err(Error::InvalidOption(format!("a page of {limit} tasks (at most 1,000)")));
+        }
+        let page = protocol::admin::list(&mut self.conn.lock(), &self.base, state.as_str(), offset, limit)?;
+        Ok(TaskPage {
+            total: page.total,
+            tasks: page.rows.into_iter().map(TaskSummary::parse).collect::<Result<_, _>>()?,
+            now: from_micros(page.now_us),
+        })
+    }
+
+    /// The task holding dedupe key `key` (a task holds its key while it waits, runs or is retried).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`] for a key no task can have; [`Error::Connect`] / [`Error::Redis`].
+    pub fn find_key(&self, key: &str) -> Result<Option<u64>, Error> {
+        check_name("dedupe key", key)?;
+        let k = format!("{}:k:{key}", self.base);
+        let holder: Option<u64> = self.conn.lock().run(|con| redis::cmd("GET").arg(&k).query(con))?;
+        Ok(holder)
+    }
+
+    /// Requeues task `id`, due at `at` (`None`: now). A task that ended (dead, failed, cancelled, succeeded) goes
+    /// back to pending and starts over (its failures counted afresh, its dedupe key taken again, its record no
+    /// longer expiring); a waiting one is moved to that time.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOption`] for a time the scripts cannot hold; [`Error::Connect`] / [`Error::Redis`].
+    pub fn requeue(&self, id: u64, at: Option<SystemTime>) -> Result<Requeued, Error> {
+        let due = at.map(time_micros).transpose()?;
+        let signal = duration_micros("the signal horizon", self.options.signal_horizon)?;
+        Ok(match protocol::admin::requeue(&mut self.conn.lock(), &self.base, id, due, signal)? {
+            RequeueReply::Requeued { due_us } => Requeued::Requeued { due: from_micros(due_us) },
+            RequeueReply::Active => Requeued::Active,
+            RequeueReply::Unknown => Requeued::Unknown,
+            RequeueReply::KeyHeld { holder } => Requeued::KeyHeld { holder },
+        })
+    }
+
+    /// Requeues every task that ended in `state` (dead, failed, cancelled or succeeded), of `handler` or of every
+    /// handler, due at `at` (`None`: now): "requeue all dead of a handler" after a fix. Runs in batches of 500
+    /// (one script call each), oldest first, until none is left.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOption`] for a state that has not ended; [`Error::InvalidName`]; [`Error::Connect`] /
+    /// [`Error::Redis`] (the batches before it stay requeued).
+    pub fn requeue_all(
+        &self,
+        state: ListState,
+        handler: Option<&str>,
+        at: Option<SystemTime>,
+    ) -> Result<RequeuedAll, Error> {
+        if !state.is_finished() {
+            return Err(Error::InvalidOption(format!("requeue all of {state}: only ended tasks are requeued")));
+        }
+        if let Some(handler) = handler {
+            check_name("handler", handler)?;
+        }
+        let due_us = at.map(time_micros).transpose()?;
+        let signal_us = duration_micros("the signal horizon", self.options.signal_horizon)?;
+        let mut done = RequeuedAll::default();
+        let mut offset = 0;
+        loop {
+            let args = RequeueAll {
+                state: state.as_str(),
+                handler: handler.unwrap_or(""),
+                due_us,
+                signal_us,
+                offset,
+                most: REQUEUE_BATCH,
+            };
+            let batch = protocol::admin::requeue_all(&mut self.conn.lock(), &self.base, &args)?;
+            done.requeued += batch.requeued;
+            done.key_held += batch.key_held;
+            if batch.done {
+                return Ok(done);
+            }
+            offset = batch.next_offset;
+        }
+    }
+
+    /// Deletes a task that is not active, as if it had never been (its dedupe key is freed).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] / [`Error::Redis`].
+    pub fn delete(&self, id: u64) -> Result<Deleted, Error> {
+        Ok(match protocol::admin::delete(&mut self.conn.lock(), &self.base, id)?.as_str() {
+            "deleted" => Deleted::Deleted,
+            "active" => Deleted::Active,
+            "unknown" => Deleted::Unknown,
+            other => return Err(Error::Protocol(format!("delete replied {other:?}"))),
+        })
+    }
+
+    /// Pauses `handler` (`None`: the whole queue) across the fleet: every node stops claiming its tasks from its
+    /// next claim, and gives back those it claimed ahead at its next renewal; runs in progress finish. Returns
+    /// whether it was running before.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`]; [`Error::Connect`] / [`Error::Redis`].
+    pub fn pause(&self, handler: Option<&str>) -> Result<bool, Error> {
+        let name = pause_name(handler)?;
+        protocol::admin::pause(&mut self.conn.lock(), &self.base, true, name)
+    }
+
+    /// Resumes `handler` (`None`: the whole queue) and wakes the nodes that run it. A handler stays paused while the
+    /// whole queue is. Returns whether it was paused.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`]; [`Error::Connect`] / [`Error::Redis`].
+    pub fn resume(&self, handler: Option<&str>) -> Result<bool, Error> {
+        let name = pause_name(handler)?;
+        protocol::admin::pause(&mut self.conn.lock(), &self.base, false, name)
+    }
+
+    /// The paused handlers; `*` stands for the whole queue.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] / [`Error::Redis`].
+    pub fn paused(&self) -> Result<Vec<String>, Error> {
+        let key = format!("{}:paused", self.base);
+        let mut paused: Vec<String> = self.conn.lock().run(|con| redis::cmd("SMEMBERS").arg(&key).query(con))?;
+        paused.sort();
+        Ok(paused)
+    }
+
+    /// The live nodes (those whose heartbeat has not lapsed), by id.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] / [`Error::Redis`].
+    pub fn nodes(&self) -> Result<Vec<NodeInfo>, Error> {
+        let base = &self.base;
+        let mut conn = self.conn.lock();
+        let (records, (secs, micros)): (BTreeMap<String, String>, (u64, u64)) =
+            conn.run(|con| redis::pipe().cmd("HGETALL").arg(format!("{base}:nodes")).cmd("TIME").query(con))?;
+        let now = secs * 1_000_000 + micros;
+        let live: Vec<(String, u64, Vec<String>)> = records
+            .into_iter()
+            .filter_map(|(id, value)| {
+                let (until, handlers) = value.split_once('|').unwrap_or((&value, ""));
+                let until = until.parse::<u64>().ok().filter(|&until| until >= now)?;
+                Some((id, until, handlers.split(',').filter(|h| !h.is_empty()).map(String::from).collect()))
+            })
+            .collect();
+        if live.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for (id, _, _) in &live {
+            pipe.cmd("HGETALL").arg(format!("{base}:node:{id}"));
+        }
+        let facts: Vec<BTreeMap<String, String>> = conn.run(|con| pipe.query(con))?;
+        drop(conn);
+        Ok(live
+            .into_iter()
+            .zip(facts)
+            .map(|((id, until, handlers), facts)| {
+                let field = |name: &str| facts.get(name).and_then(|v| v.parse::<u64>().ok());
+                NodeInfo {
+                    id,
+                    handlers,
+                    heartbeat: from_micros(field("hb").unwrap_or(0)),
+                    alive_until: from_micros(until),
+                    claimed: field("claimed").unwrap_or(0),
+                    running: field("running").unwrap_or(0),
+                    started: field("started").filter(|&us| us > 0).map(from_micros),
+                    version: facts.get("v").cloned().unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+
+    /// The declared schedules, by name.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] / [`Error::Redis`].
+    pub fn schedules(&self) -> Result<Vec<ScheduleInfo>, Error> {
+        let base = &self.base;
+        let mut conn = self.conn.lock();
+        let mut names: Vec<String> =
+            conn.run(|con| redis::cmd("SMEMBERS").arg(format!("{base}:schedules")).query(con))?;
+        names.sort();
+        let mut pipe = redis::pipe();
+        for name in &names {
+            pipe.cmd("HMGET").arg(format!("{base}:s:{name}")).arg(&["h", "kind", "expr", "zone", "next"]);
+        }
+        let replies: Vec<Value> = conn.run(|con| pipe.query(con))?;
+        drop(conn);
+        let mut schedules = Vec::new();
+        for (name, reply) in names.into_iter().zip(&replies) {
+            let fields = array(reply)?;
+            let [h, kind, expr, zone, next] = fields else { return Err(Error::Protocol("a short schedule".into())) };
+            if matches!(h, Value::Nil) {
+                continue; // removed between the two reads
+            }
+            let next = text(next)?;
+            schedules.push(ScheduleInfo {
+                name,
+                handler: text(h)?,
+                kind: text(kind)?,
+                expression: text(expr)?,
+                zone: text(zone)?,
+                next: next.parse::<i64>().ok().filter(|&us| us >= 0).map(|us| from_micros(us as u64)),
+            });
+        }
+        Ok(schedules)
+    }
+}
+
+/// The `paused` set's member for `handler` (`*` for the whole queue).
+fn pause_name(handler: Option<&str>) -> Result<&str, Error> {
+    match handler {
+        Some(handler) => {
+            check_name("handler", handler)?;
+            if handler == "*" {
+                return Err(Error::InvalidName("handler \"*\" (it stands for the whole queue: pass None)".into()));
+            }
+            Ok(handler)
+        }
+        None => Ok("*"),
+    }
+}
