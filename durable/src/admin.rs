@@ -295,6 +295,19 @@ impl Queue {
         })
     }
 
+    /// How many tasks are in each state, in [`ListState::ALL`]'s order (each an index's count: O(log n)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] / [`Error::Redis`].
+    pub fn counts(&self) -> Result<Vec<(ListState, u64)>, Error> {
+        let mut conn = self.conn.lock();
+        ListState::ALL
+            .into_iter()
+            .map(|state| Ok((state, protocol::admin::list(&mut conn, &self.base, state.as_str(), 0, 0)?.total)))
+            .collect()
+    }
+
     /// The task holding dedupe key `key` (a task holds its key while it waits, runs or is retried).
     ///
     /// # Errors

@@ -39,7 +39,7 @@ pub use admin::{
 pub use context::DurableContext;
 pub use error::Error;
 pub use node::{Node, NodeBuilder, NodeStats};
-pub use queue::{MAX_PAYLOAD_LIMIT, Queue, QueueOptions, QueueStats, Submitted};
+pub use queue::{MAX_PAYLOAD_LIMIT, Queue, QueueOptions, QueueStats, Submitted, queues};
 pub use spec::{DurableTask, MAX_NAME, Schedule};
 pub use state::{DurableCancel, DurableState, TaskInfo};
 

@@ -137,7 +137,9 @@ impl Queue {
     pub fn connect_with(url: &str, name: &str, options: QueueOptions) -> Result<Queue, Error> {
         check_name("queue", name)?;
         options.check()?;
-        let conn = Conn::open(url)?;
+        let mut conn = Conn::open(url)?;
+        // Known to `queues` (and so to the CLI and the dashboard) from its first client or node on.
+        conn.run(|con| redis::cmd("SADD").arg(QUEUES_KEY).arg(name).query::<u64>(con))?;
         Ok(Queue { name: name.to_string(), base: base_key(name), options, conn: Mutex::new(conn) })
     }
 
@@ -340,6 +342,22 @@ impl Queue {
     }
 }
 
+/// The set of the queues' names on a server, written by each client and node as it connects (a key of its own,
+/// outside every queue's hash tag: no script touches it).
+pub(crate) const QUEUES_KEY: &str = "tw:queues";
+
+/// The queues on the Redis at `url`: every queue a client or node of this version has connected to, by name.
+///
+/// # Errors
+///
+/// [`Error::Connect`] when Redis cannot be reached.
+pub fn queues(url: &str) -> Result<Vec<String>, Error> {
+    let mut conn = Conn::open(url)?;
+    let mut names: Vec<String> = conn.run(|con| redis::cmd("SMEMBERS").arg(QUEUES_KEY).query(con))?;
+    names.sort();
+    Ok(names)
+}
+
 /// The base key of queue `name`: every key of the queue starts with it, and its `{name}` hash tag puts them all in
 /// one Redis Cluster slot.
 pub(crate) fn base_key(name: &str) -> String {
@@ -356,6 +374,17 @@ fn task_info(id: u64, fields: Vec<(String, Vec<u8>)>) -> Result<TaskInfo, Error>
     let state = DurableState::parse(&state_name).ok_or_else(|| Error::Protocol(format!("state {state_name:?}")))?;
     let schedule = optional(string(take("sch")));
     let occurrence = num(take("occ"))?;
+    let priority = num(take("pr"))?;
+    let priority = u32::try_from(priority)
+        .ok()
+        .and_then(taskwheel::Priority::from_code)
+        .ok_or_else(|| Error::Protocol(format!("priority {priority}")))?;
+    let timeout_us = num(take("to"))?;
+    let time = |bytes: Vec<u8>| -> Result<Option<SystemTime>, Error> {
+        Ok(if bytes.is_empty() { None } else { Some(from_micros(num(bytes)?)) })
+    };
+    let finished = time(take("fin"))?;
+    let lease_until = if state == DurableState::Active { time(take("lu"))? } else { None };
     Ok(TaskInfo {
         id,
         handler: string(take("h")),
@@ -371,5 +400,10 @@ fn task_info(id: u64, fields: Vec<(String, Vec<u8>)>) -> Result<TaskInfo, Error>
         key: optional(string(take("k"))),
         schedule: schedule.map(|name| (name, from_micros(occurrence))),
         cancel_requested: take("cx") == b"1",
+        priority,
+        timeout: (timeout_us > 0).then(|| Duration::from_micros(timeout_us)),
+        created: from_micros(num(take("ct"))?),
+        finished,
+        lease_until,
     })
 }

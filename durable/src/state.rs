@@ -96,6 +96,16 @@ pub struct TaskInfo {
     pub schedule: Option<(String, SystemTime)>,
     /// Whether its cancellation was requested while it was active.
     pub cancel_requested: bool,
+    /// Its priority.
+    pub priority: taskwheel::Priority,
+    /// Its run timeout.
+    pub timeout: Option<std::time::Duration>,
+    /// When it was submitted.
+    pub created: SystemTime,
+    /// When it ended.
+    pub finished: Option<SystemTime>,
+    /// When its lease ends, while active.
+    pub lease_until: Option<SystemTime>,
 }
 
 /// What [`Queue::cancel`](crate::Queue::cancel) did.

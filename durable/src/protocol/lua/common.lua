@@ -23,6 +23,8 @@
 --                  tasks of a paused handler claimed ahead.
 --   node:<id>      a live node's facts (hash: hb heartbeat µs, v version, claimed, running, started µs, host),
 --                  expiring with its `nodes` record
+-- Outside every queue, `tw:queues` is the set of the queues' names, added to by each client as it connects (never by
+-- a script: a script touches its own queue's keys only).
 -- A task's record `t:<id>`:
 --   h handler, p payload, st state (pending | active | retrying | succeeded | failed | dead | cancelled),
 --   due due time (µs), pr priority (Priority::code), k dedupe key ('' for none), to run timeout (µs, 0 for none),
