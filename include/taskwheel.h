@@ -310,6 +310,37 @@ typedef uint32_t tw_precision;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// The tasks a listing shows (`tw_durable_list`): a durable state, with waiting tasks split by whether they are due.
+enum tw_durable_list_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Pending and due, by due time.
+  TW_LIST_PENDING = 0,
+  // Pending, due later, by due time.
+  TW_LIST_SCHEDULED = 1,
+  // Waiting for the next attempt, by that attempt's time.
+  TW_LIST_RETRYING = 2,
+  // Claimed by a node, by lease end.
+  TW_LIST_ACTIVE = 3,
+  // Ended succeeded, newest first.
+  TW_LIST_SUCCEEDED = 4,
+  // Ended failed, newest first.
+  TW_LIST_FAILED = 5,
+  // Ended dead (every attempt failed), newest first.
+  TW_LIST_DEAD = 6,
+  // Ended cancelled, newest first.
+  TW_LIST_CANCELLED = 7,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tw_durable_list_state tw_durable_list_state;
+#else
+typedef uint32_t tw_durable_list_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // A running node. Opaque; from `tw_durable_node_start`, stopped and freed by `tw_durable_node_shutdown`.
 typedef struct tw_durable_node tw_durable_node;
 
@@ -1378,6 +1409,82 @@ tw_status tw_durable_queue_stats(const struct tw_durable_queue *queue,
 tw_status tw_durable_waiting(const struct tw_durable_queue *queue,
                              const char *handler,
                              uint64_t *out);
+
+// Lists a page of the tasks in `state` (a `tw_durable_list_state`) from rank `offset`: writes up to `capacity`
+// ids (at most 1,000) to `ids`, their number to `*count_out`, and how many tasks are in that state to
+// `*total_out` (optional). Read from indexes the queue's scripts keep: a page costs the same at any depth.
+// `TW_ERR_INVALID_ARGUMENT` for an unknown state or a capacity above 1,000.
+//
+// # Safety
+//
+// `queue` is NULL or a live queue client; `ids` is NULL or valid for writes of `capacity` ids; `count_out` is NULL
+// or valid for a write; `total_out` is NULL or valid for a write.
+tw_status tw_durable_list(const struct tw_durable_queue *queue,
+                          uint32_t state,
+                          uint64_t offset,
+                          uint64_t *ids,
+                          size_t capacity,
+                          size_t *count_out,
+                          uint64_t *total_out);
+
+// Requeues task `id`, due at `at_unix_ns` (nanoseconds since the Unix epoch on Redis's clock; 0: now). A task that
+// ended goes back to pending and starts over (its failures counted afresh, its dedupe key taken again); a waiting
+// one is moved to that time. `TW_ALREADY_RUNNING` when it is active (cancel it first), `TW_ERR_NOT_FOUND`,
+// `TW_ERR_DUPLICATE_KEY` when another task holds its dedupe key now (its id written to `*holder_out`, optional).
+//
+// # Safety
+//
+// `queue` is NULL or a live queue client; `holder_out` is NULL or valid for a write.
+tw_status tw_durable_requeue(const struct tw_durable_queue *queue,
+                             uint64_t id,
+                             uint64_t at_unix_ns,
+                             uint64_t *holder_out);
+
+// Requeues every task that ended in `state` (`TW_LIST_DEAD`, `_FAILED`, `_CANCELLED` or `_SUCCEEDED`), of
+// `handler` (NULL: every handler), due at `at_unix_ns` (0: now); writes how many to `*requeued_out` (optional).
+// Those whose dedupe key another task holds stay as they are. `TW_ERR_INVALID_ARGUMENT` for a state that has not
+// ended.
+//
+// # Safety
+//
+// `queue` is NULL or a live queue client; `handler` is NULL or NUL-terminated; `requeued_out` is NULL or valid for
+// a write.
+tw_status tw_durable_requeue_all(const struct tw_durable_queue *queue,
+                                 uint32_t state,
+                                 const char *handler,
+                                 uint64_t at_unix_ns,
+                                 uint64_t *requeued_out);
+
+// Deletes a task that is not active, as if it had never been (its dedupe key is freed). `TW_ALREADY_RUNNING` when
+// it is active (cancel it first), `TW_ERR_NOT_FOUND`.
+//
+// # Safety
+//
+// `queue` is NULL or a live queue client.
+tw_status tw_durable_delete(const struct tw_durable_queue *queue,
+                            uint64_t id);
+
+// Pauses `handler` (NULL: the whole queue) across the fleet: nodes stop claiming its tasks from their next claim
+// and give back those claimed ahead; runs in progress finish. Writes to `*changed_out` (optional) 1 if it was
+// running, else 0.
+//
+// # Safety
+//
+// `queue` is NULL or a live queue client; `handler` is NULL or NUL-terminated; `changed_out` is NULL or valid for
+// a write.
+tw_status tw_durable_pause(const struct tw_durable_queue *queue,
+                           const char *handler,
+                           int32_t *changed_out);
+
+// Resumes `handler` (NULL: the whole queue) and wakes the nodes that run it; a handler stays paused while the
+// whole queue is. Writes to `*changed_out` (optional) 1 if it was paused, else 0.
+//
+// # Safety
+//
+// As `tw_durable_pause`.
+tw_status tw_durable_resume(const struct tw_durable_queue *queue,
+                            const char *handler,
+                            int32_t *changed_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -296,7 +296,9 @@ impl Queue {
             }
         }
         pipe.cmd("ZCARD").arg(format!("{base}:active"));
-        pipe.cmd("ZCARD").arg(format!("{base}:done"));
+        for state in ["succeeded", "failed", "dead", "cancelled"] {
+            pipe.cmd("ZCARD").arg(format!("{base}:ix:{state}"));
+        }
         pipe.cmd("HGETALL").arg(format!("{base}:counters"));
         pipe.cmd("HGETALL").arg(format!("{base}:nodes"));
         pipe.cmd("TIME");
@@ -309,11 +311,11 @@ impl Queue {
             stats.waiting.insert(handler.clone(), waiting);
         }
         let rest = &replies[3 * handlers.len()..];
-        let [active, finished, counters, nodes, time, paused] = rest else {
+        let [active, succeeded, failed, dead, cancelled, counters, nodes, time, paused] = rest else {
             return Err(Error::Protocol("a short stats reply".into()));
         };
         stats.active = number(active)?;
-        stats.finished = number(finished)?;
+        stats.finished = number(succeeded)? + number(failed)? + number(dead)? + number(cancelled)?;
         for pair in array(counters)?.chunks(2) {
             if let [name, value] = pair {
                 stats.counters.insert(text(name)?, number(value)?);

@@ -44,8 +44,9 @@ fn all_ids(queue: &Queue, state: ListState, page: u64) -> Vec<u64> {
     ids
 }
 
-/// The indexes agree with the records: each record in a waiting, active or ended state is in its state's index (the
-/// active set for an active one), and each index holds only records in its state.
+/// The indexes agree with the records: each record in a retrying, active or ended state is in its state's index (the
+/// active set for an active one) and each index holds only records in its state; the due sets hold exactly the
+/// waiting records (pending and retrying), which is what the pending and scheduled listings read.
 fn check_indexes(server: &RedisServer, queue: &str) {
     let mut con = server.connection();
     let base = format!("tw:{{{queue}}}");
@@ -56,11 +57,18 @@ fn check_indexes(server: &RedisServer, queue: &str) {
         let id: u64 = key.rsplit(':').next().unwrap().parse().unwrap();
         by_state.entry(state).or_default().insert(id);
     }
-    for state in ["pending", "retrying", "active", "succeeded", "failed", "dead", "cancelled"] {
+    let members = |con: &mut redis::Connection, key: &str| -> BTreeSet<u64> {
+        let ids: Vec<u64> = redis::cmd("ZRANGE").arg(key).arg(0).arg(-1).query(con).unwrap();
+        ids.into_iter().collect()
+    };
+    let due_sets: Vec<String> = redis::cmd("KEYS").arg(format!("{base}:due:*")).query(&mut con).unwrap();
+    let waiting: BTreeSet<u64> = due_sets.iter().flat_map(|key| members(&mut con, key)).collect();
+    let retrying = by_state.get("retrying").cloned().unwrap_or_default();
+    let pending = by_state.remove("pending").unwrap_or_default();
+    assert_eq!(waiting, pending.union(&retrying).copied().collect(), "the due sets hold the waiting records");
+    for state in ["retrying", "active", "succeeded", "failed", "dead", "cancelled"] {
         let index = if state == "active" { format!("{base}:active") } else { format!("{base}:ix:{state}") };
-        let members: Vec<u64> = redis::cmd("ZRANGE").arg(&index).arg(0).arg(-1).query(&mut con).unwrap();
-        let members: BTreeSet<u64> = members.into_iter().collect();
-        assert_eq!(members, by_state.remove(state).unwrap_or_default(), "the index of {state}");
+        assert_eq!(members(&mut con, &index), by_state.remove(state).unwrap_or_default(), "the index of {state}");
     }
     assert!(by_state.is_empty(), "records in no known state: {by_state:?}");
 }
@@ -401,7 +409,121 @@ fn the_indexes_stay_in_step_with_the_records_through_a_mixed_run() {
         .iter()
         .map(|&s| queue.list(s, 0, 0).unwrap().total)
         .sum();
-    let stats = queue.stats().unwrap();
-    assert_eq!(finished, stats.finished, "the ended states' indexes hold what `done` holds");
     assert!((100..=150).contains(&finished), "the count limit trims the indexes with the records: {finished}");
+}
+
+#[test]
+fn records_of_a_version_before_the_indexes_are_moved_into_them() {
+    let Some(server) = RedisServer::start("operate_upgrade") else { return };
+    let queue = Queue::connect(&server.url(), "jobs").unwrap();
+    let waiting = queue.submit(&DurableTask::new("later", Vec::new()).after(HOUR)).unwrap().id;
+    let ended = queue.submit(&DurableTask::new("later", Vec::new()).after(HOUR)).unwrap().id;
+    queue.cancel(ended).unwrap();
+    // As a version before the indexes left them: no index entries, the ended one in `done`.
+    let mut con = server.connection();
+    let base = "tw:{jobs}";
+    let ends: f64 = redis::cmd("ZSCORE").arg(format!("{base}:ix:cancelled")).arg(ended).query(&mut con).unwrap();
+    let _: () = redis::pipe()
+        .cmd("DEL")
+        .arg(format!("{base}:ix:cancelled"))
+        .arg(format!("{base}:ix:pending"))
+        .ignore()
+        .cmd("ZADD")
+        .arg(format!("{base}:done"))
+        .arg(ends)
+        .arg(ended)
+        .ignore()
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(queue.list(ListState::Cancelled, 0, 10).unwrap().total, 0);
+    let node = fast(Node::builder(server.url(), "jobs"))
+        .sweep_interval(Duration::from_millis(100))
+        .handler("later", |_c, _p: &[u8]| ())
+        .start()
+        .unwrap();
+    wait_for("the recovery to move `done` into the index", LIMIT, || {
+        all_ids(&queue, ListState::Cancelled, 10) == [ended]
+    });
+    wait_for("the sweep to index the waiting record", LIMIT, || all_ids(&queue, ListState::Scheduled, 10) == [waiting]);
+    let done: bool = redis::cmd("EXISTS").arg(format!("{base}:done")).query(&mut con).unwrap();
+    assert!(!done, "the old set is emptied");
+    check_indexes(&server, "jobs");
+    drop(node);
+}
+
+/// The pending and scheduled listings read the due sets by rank (a search on the due time across every handler and
+/// priority, less the retrying tasks waiting in the same sets): every page, at every offset and size, is the slice of
+/// a plain sort of the records by due time (ties in the order Redis keeps them: the ids' text), with ties across
+/// sets and retrying tasks interleaved.
+#[test]
+fn pending_and_scheduled_pages_are_slices_of_the_records_sorted_by_due_time_and_id() {
+    let Some(server) = RedisServer::start("operate_rank") else { return };
+    let node = fast(Node::builder(server.url(), "jobs"))
+        .handler("r", |_c, _p: &[u8]| Err::<(), _>("again later"))
+        .start()
+        .unwrap();
+    let queue = node.queue();
+    let now = queue.server_time().unwrap();
+    let retry = || Retry::new(3).backoff(HOUR, 1, HOUR).no_jitter();
+    let retrying: Vec<u64> =
+        (0..7).map(|_| queue.submit(&DurableTask::new("r", Vec::new()).retry(retry())).unwrap().id).collect();
+    for &id in &retrying {
+        wait_state(queue, id, DurableState::Retrying);
+    }
+    let priorities = [taskwheel::Priority::High, taskwheel::Priority::Normal, taskwheel::Priority::Low];
+    let mut seed = 7u64;
+    let mut next = || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed >> 33
+    };
+    let tasks: Vec<DurableTask> = (0..240)
+        .map(|_| {
+            let handler = ["a", "b", "c"][(next() % 3) as usize];
+            // Few distinct times, so that many tasks tie: 20 in the past, 20 around the retries' next attempt.
+            let at = if next() % 2 == 0 {
+                now - Duration::from_secs(60) + Duration::from_millis(next() % 20)
+            } else {
+                now + HOUR - Duration::from_millis(500) + Duration::from_millis(50 * (next() % 20))
+            };
+            DurableTask::new(handler, Vec::new()).at(at).priority(priorities[(next() % 3) as usize])
+        })
+        .collect();
+    queue.submit_all(&tasks).unwrap();
+    // The model: the waiting records that are not retrying, by (due, id), split at the server's now.
+    let mut con = server.connection();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("tw:{jobs}:t:*").query(&mut con).unwrap();
+    let mut waiting: Vec<(u64, String)> = Vec::new();
+    for key in keys {
+        let (st, due): (String, u64) = redis::cmd("HMGET").arg(&key).arg("st").arg("due").query(&mut con).unwrap();
+        if st == "pending" {
+            waiting.push((due, key.rsplit(':').next().unwrap().to_string()));
+        }
+    }
+    waiting.sort();
+    let split = waiting.partition_point(|&(due, _)| due <= taskwheel_redis_micros(queue.server_time().unwrap()));
+    let model = [
+        (ListState::Pending, waiting[..split].iter().map(|t| t.1.parse::<u64>().unwrap()).collect::<Vec<_>>()),
+        (ListState::Scheduled, waiting[split..].iter().map(|t| t.1.parse::<u64>().unwrap()).collect::<Vec<_>>()),
+    ];
+    assert!(model[0].1.len() > 50 && model[1].1.len() > 50, "both sides are long enough to page");
+    for (state, ids) in &model {
+        assert_eq!(queue.list(*state, 0, 0).unwrap().total, ids.len() as u64, "{state}");
+        for size in [1u64, 7, 50, 1000] {
+            let paged = all_ids(queue, *state, size);
+            assert_eq!(&paged, ids, "{state} in pages of {size}");
+        }
+        for offset in [0u64, 1, 13, ids.len() as u64 - 1, ids.len() as u64] {
+            let page: Vec<u64> = queue.list(*state, offset, 9).unwrap().tasks.iter().map(|t| t.id).collect();
+            let from = (offset as usize).min(ids.len());
+            assert_eq!(page, ids[from..(from + 9).min(ids.len())], "{state} at {offset}");
+        }
+    }
+    assert_eq!(all_ids(queue, ListState::Retrying, 3), retrying, "retrying: by the next attempt, apart");
+    check_indexes(&server, "jobs");
+    drop(node);
+}
+
+/// Microseconds since the Unix epoch.
+fn taskwheel_redis_micros(time: std::time::SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64
 }

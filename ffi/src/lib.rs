@@ -35,9 +35,10 @@ mod current;
 // Cron expressions on their own.
 mod cron;
 
-// Durable tasks, then durable schedules and statistics.
+// Durable tasks, then durable schedules and statistics, then an operator's controls.
 mod durable;
 mod durable_admin;
+mod durable_control;
 
 pub use control::{
     tw_cancel, tw_join, tw_outcome, tw_pause, tw_pause_engine, tw_pause_group, tw_release, tw_reschedule,
@@ -55,6 +56,10 @@ pub use durable::{
 pub use durable_admin::{
     tw_durable_queue_stats, tw_durable_schedule, tw_durable_schedule_spec, tw_durable_schedule_spec_init,
     tw_durable_schedule_spec_init_sized, tw_durable_stats, tw_durable_unschedule, tw_durable_waiting,
+};
+pub use durable_control::{
+    tw_durable_delete, tw_durable_list, tw_durable_list_state, tw_durable_pause, tw_durable_requeue,
+    tw_durable_requeue_all, tw_durable_resume,
 };
 pub use engine::{
     TW_MAX_PRECISE_SPIN_NS, tw_config, tw_config_init, tw_config_init_sized, tw_engine, tw_engine_completion_fd,

@@ -1508,6 +1508,54 @@ static void test_durable(void) {
     uint64_t waiting = 99;
     CHECK_STATUS(tw_durable_waiting(queue, "c-echo", &waiting), TW_OK);
     CHECK(waiting == 0);
+
+    /* Issue 25: an operator's controls from C. The dead task is listed (newest first), requeued, and runs again. */
+    uint64_t listed[256];
+    size_t count = 0;
+    uint64_t total = 0;
+    CHECK_STATUS(tw_durable_list(queue, TW_LIST_DEAD, 0, listed, 8, &count, &total), TW_OK);
+    CHECK(count >= 1 && total >= count && listed[0] == failing);
+    CHECK_STATUS(tw_durable_requeue(queue, failing, 0, NULL), TW_OK);
+    CHECK(durable_wait(queue, failing) == TW_DURABLE_DEAD); /* its payload still fails: two more runs */
+    CHECK_STATUS(tw_durable_requeue(queue, 987654321, 0, NULL), TW_ERR_NOT_FOUND);
+    /* Paused, a handler's task waits (listed as pending); resumed, it runs. */
+    int paused = -1;
+    CHECK_STATUS(tw_durable_pause(queue, "c-echo", &paused), TW_OK);
+    CHECK(paused == 1);
+    CHECK_STATUS(tw_durable_task_spec_init(&spec), TW_OK);
+    spec.handler = "c-echo";
+    spec.payload = (const uint8_t *)"hello";
+    spec.payload_len = 5;
+    uint64_t parked = 0;
+    CHECK_STATUS(tw_durable_submit(queue, &spec, &parked, NULL), TW_OK);
+    CHECK_STATUS(tw_durable_list(queue, TW_LIST_PENDING, 0, listed, 256, &count, NULL), TW_OK);
+    int found = 0;
+    for (size_t i = 0; i < count; i++) found |= listed[i] == parked;
+    CHECK(found);
+    CHECK_STATUS(tw_durable_state(queue, parked, &state), TW_OK);
+    CHECK(state == TW_DURABLE_PENDING);
+    CHECK_STATUS(tw_durable_resume(queue, "c-echo", &paused), TW_OK);
+    CHECK(paused == 1);
+    CHECK(durable_wait(queue, parked) == TW_DURABLE_SUCCEEDED);
+    /* Deleted: a task an hour out, gone without a trace. */
+    spec.delay_ns = 3600000 * MS;
+    uint64_t later = 0;
+    CHECK_STATUS(tw_durable_submit(queue, &spec, &later, NULL), TW_OK);
+    CHECK_STATUS(tw_durable_delete(queue, later), TW_OK);
+    CHECK_STATUS(tw_durable_delete(queue, later), TW_ERR_NOT_FOUND);
+    CHECK_STATUS(tw_durable_state(queue, later, &state), TW_ERR_NOT_FOUND);
+    /* In bulk, and bad input. */
+    uint64_t requeued = 99;
+    CHECK_STATUS(tw_durable_requeue_all(queue, TW_LIST_CANCELLED, "no-such-handler", 0, &requeued), TW_OK);
+    CHECK(requeued == 0);
+    CHECK_STATUS(tw_durable_requeue_all(queue, TW_LIST_PENDING, NULL, 0, &requeued), TW_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tw_durable_list(queue, 99, 0, listed, 8, &count, NULL), TW_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tw_durable_list(queue, TW_LIST_DEAD, 0, NULL, 8, &count, NULL), TW_ERR_NULL);
+    CHECK_STATUS(tw_durable_list(queue, TW_LIST_DEAD, 0, listed, 8, NULL, NULL), TW_ERR_NULL);
+    CHECK_STATUS(tw_durable_list(queue, TW_LIST_DEAD, 0, listed, 2000, &count, NULL), TW_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tw_durable_pause(NULL, NULL, NULL), TW_ERR_NULL);
+    CHECK_STATUS(tw_durable_pause(queue, "bad,name", NULL), TW_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tw_durable_delete(NULL, 1), TW_ERR_NULL);
     CHECK_STATUS(tw_durable_queue_stats(queue, NULL), TW_ERR_NULL);
     CHECK_STATUS(tw_durable_queue_stats(NULL, &stats), TW_ERR_NULL);
     CHECK_STATUS(tw_durable_node_shutdown(node), TW_OK);

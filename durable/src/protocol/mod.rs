@@ -22,6 +22,13 @@ macro_rules! script {
     ($file:literal) => {
         concat!(include_str!("lua/common.lua"), include_str!(concat!("lua/", $file)))
     };
+    ($part:literal, $file:literal) => {
+        concat!(
+            include_str!("lua/common.lua"),
+            include_str!(concat!("lua/", $part)),
+            include_str!(concat!("lua/", $file))
+        )
+    };
 }
 
 /// The scripts, compiled once per process.
@@ -60,8 +67,8 @@ pub(crate) fn scripts() -> &'static Scripts {
         materialize: Script::new(script!("materialize.lua")),
         release: Script::new(script!("release.lua")),
         list: Script::new(script!("list.lua")),
-        requeue: Script::new(script!("requeue.lua")),
-        requeue_all: Script::new(script!("requeue_all.lua")),
+        requeue: Script::new(script!("requeue_finished.lua", "requeue.lua")),
+        requeue_all: Script::new(script!("requeue_finished.lua", "requeue_all.lua")),
         delete: Script::new(script!("delete.lua")),
         pause: Script::new(script!("pause.lua")),
     })

@@ -8,7 +8,6 @@
 --   due:<handler>  waiting tasks of a handler at normal priority (sorted set, score: due time); due:<handler>:0
 --                  and due:<handler>:2 the same at high and low priority (see `dkey`)
 --   active         claimed tasks (sorted set, score: lease end)
---   done           ended tasks (sorted set, score: retention end), trimmed by `recover` and the count limit
 --   k:<key>        a dedupe key: the id of the task holding it, no expiry (released by the task's end)
 --   s:<name>       a schedule (hash: spec h p kind expr zone pr to r next, mf misfire policy, mg grace µs)
 --   schedules      the schedules' names (set)
@@ -16,9 +15,12 @@
 --   handlers       the handlers with waiting work (set; pruned by `recover`)
 --   counters       the queue's counters (hash)
 --   sig:<handler>  wake-up signals for blocked claimers (list)
---   ix:<state>     the tasks in a state, for listing (sorted sets): ix:pending and ix:retrying scored by due time,
---                  ix:succeeded, ix:failed, ix:dead, ix:cancelled by retention end (trimmed with `done`); active
---                  tasks are listed from `active`. Kept by `wait_in`, `claim` and `finish`.
+--   ix:<state>     the tasks in a state (sorted sets), for listing and trimming: ix:retrying by due time (kept by
+--                  `wait_in`, `claim` and `finish`; retrying tasks wait in the due sets too); the ended ones,
+--                  ix:succeeded, ix:failed, ix:dead and ix:cancelled, by retention end (kept by `finish`, trimmed
+--                  by `recover` and the count limit). Pending tasks are listed from the due sets, active ones from
+--                  `active`: a submission and a claim pay for no index of their own.
+--   done           (before the indexes: every ended task by retention end; moved into them by `recover`)
 --   paused         paused handlers (set); '*' pauses the whole queue. Claims skip them; renewals give back the
 --                  tasks of a paused handler claimed ahead.
 --   node:<id>      a live node's facts (hash: hb heartbeat µs, v version, claimed, running, started µs, host),
@@ -66,10 +68,11 @@ end
 -- The index of the tasks in `state` (see `ix:<state>` above).
 local function ixkey(state) return base .. ':ix:' .. state end
 local terminal = {succeeded = true, failed = true, dead = true, cancelled = true}
+local terminal_states = {'succeeded', 'failed', 'dead', 'cancelled'}
 local waiting_state = {pending = true, retrying = true}
--- Takes a waiting task out of its state's index (a task in another state has no index of its own here).
+-- Takes a task out of its state's index (pending and active tasks have none besides their due or active set).
 local function unindex(id, state)
-  if waiting_state[state] or terminal[state] then redis.call('ZREM', ixkey(state), id) end
+  if state == 'retrying' or terminal[state] then redis.call('ZREM', ixkey(state), id) end
 end
 -- A terminal state: out of the due and active sets, its key released, its record kept `retain` microseconds.
 local function finish(id, t, state, now, retain, err)
@@ -85,74 +88,49 @@ local function finish(id, t, state, now, retain, err)
     redis.call('ZREM', dkey(was[2], was[3]), id)
     unindex(id, was[1])
   end
-  redis.call('ZADD', base .. ':done', s(now + retain), id)
   redis.call('ZADD', ixkey(state), s(now + retain), id)
   release_key(id, was[4])
   redis.call('PEXPIRE', t, math.max(1, math.floor(retain / 1000)))
   count(state)
 end
--- Puts a task in its handler's due set and in the index of `state` (pending or retrying), the handler in the set of
--- handlers with waiting work (pruned by `recover` once its due set is empty and no live node runs it).
+-- Puts a task in its handler's due set (a retrying one in ix:retrying too: `state` is pending or retrying), the
+-- handler in the set of handlers with waiting work (pruned by `recover` once its due set is empty and no live node
+-- runs it).
 local function wait_in(handler, pr, due, id, state)
   redis.call('ZADD', dkey(handler, pr), s(due), id)
-  redis.call('ZADD', ixkey(state), s(due), id)
+  if state == 'retrying' then redis.call('ZADD', ixkey(state), s(due), id) end
   redis.call('SADD', base .. ':handlers', handler)
 end
--- Takes finished tasks out of their state's index once `done` no longer holds them; `state` false when the record
--- is gone already (its expiry ran first): then out of every terminal index.
-local function unindex_finished(id, state)
-  if state then
-    unindex(id, state)
-  else
-    for name in pairs(terminal) do redis.call('ZREM', ixkey(name), id) end
-  end
+-- Finished records retained (those of every ended state's index).
+local function finished_count()
+  local n = 0
+  for _, name in ipairs(terminal_states) do n = n + redis.call('ZCARD', ixkey(name)) end
+  return n
 end
--- Forgets the finished records beyond `most` (0: no limit), those closest to their retention's end first.
+-- Forgets the finished records beyond `most` (0: no limit), those closest to their retention's end first, whatever
+-- their state: the `over` first of each ended state's index, merged by retention end.
 local function forget_beyond(most)
   if most and most > 0 then
-    local over = redis.call('ZCARD', base .. ':done') - most
+    local over = finished_count() - most
     if over > 0 then
-      local popped = redis.call('ZPOPMIN', base .. ':done', over)
-      for j = 1, #popped, 2 do
-        unindex_finished(popped[j], redis.call('HGET', tkey(popped[j]), 'st'))
-        redis.call('DEL', tkey(popped[j]))
+      local oldest = {}
+      for _, name in ipairs(terminal_states) do
+        local first = redis.call('ZRANGE', ixkey(name), 0, over - 1, 'WITHSCORES')
+        for j = 1, #first, 2 do oldest[#oldest + 1] = {tonumber(first[j + 1]), first[j], name} end
+      end
+      table.sort(oldest, function(x, y) return x[1] < y[1] or (x[1] == y[1] and x[2] < y[2]) end)
+      for j = 1, math.min(over, #oldest) do
+        redis.call('ZREM', ixkey(oldest[j][3]), oldest[j][2])
+        redis.call('DEL', tkey(oldest[j][2]))
       end
     end
   end
-end
--- Forgets the finished records whose retention ended by `now` (their hashes expire by themselves): out of `done`
--- and of every terminal index, each a range of scores.
-local function forget_expired(now)
-  redis.call('ZREMRANGEBYSCORE', base .. ':done', '-inf', s(now))
-  for name in pairs(terminal) do redis.call('ZREMRANGEBYSCORE', ixkey(name), '-inf', s(now)) end
 end
 -- The paused handlers, as a set ('*' in it: the whole queue is paused).
 local function paused_set()
   local set = {}
   for _, name in ipairs(redis.call('SMEMBERS', base .. ':paused')) do set[name] = true end
   return set
-end
--- Puts a task that ended back to pending, due at `due` (an operator's requeue): out of `done` and its index, its
--- record kept with no expiry, its failures counted afresh (its retry policy starts over), its dedupe key taken
--- again. Returns nil, or the holder of its key when another task holds it (then nothing changed).
-local function requeue_finished(id, t, st, due, now, horizon)
-  local f = redis.call('HMGET', t, 'h', 'pr', 'k')
-  if f[3] and f[3] ~= '' then
-    local k = base .. ':k:' .. f[3]
-    if not redis.call('SET', k, id, 'NX') then
-      local holder = redis.call('GET', k)
-      if holder ~= id then return holder end
-    end
-  end
-  redis.call('PERSIST', t)
-  redis.call('ZREM', base .. ':done', id)
-  unindex(id, st)
-  redis.call('HSET', t, 'st', 'pending', 'due', s(due), 'f', 0, 'n', '', 'cx', '', 'rs', '0')
-  redis.call('HDEL', t, 'fin')
-  wait_in(f[1], f[2], due, id, 'pending')
-  if due <= now + horizon then signal(f[1]) end
-  count('requeued')
-  return nil
 end
 -- A new pending task. Returns {id, 0, due}, or {holder, 1, due} when its dedupe key is held. The key has no expiry:
 -- it is held exactly while its task waits, runs or is retried, and released by the task's end (`finish`); a key

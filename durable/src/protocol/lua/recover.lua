@@ -6,6 +6,20 @@
 -- that kills its node each time). A task whose reserve lease expired (claimed ahead and never promoted: its node
 -- could not have started it) goes back without counting a recovery ('returned'). Also forgets finished records past retention or beyond the most kept, nodes
 -- whose heartbeat stopped, and handlers that have no waiting work and that no live node runs.
+-- Forgets the finished records whose retention ended by `now` (their hashes expire by themselves): out of every
+-- ended state's index, each a range of scores.
+local function forget_expired(now)
+  for _, name in ipairs(terminal_states) do redis.call('ZREMRANGEBYSCORE', ixkey(name), '-inf', s(now)) end
+end
+-- Moves up to `most` entries of the `done` set of a version before the indexes into their state's index (its
+-- records expire by themselves; a record gone already is dropped).
+local function migrate_done(most)
+  local popped = redis.call('ZPOPMIN', base .. ':done', most)
+  for j = 1, #popped, 2 do
+    local st = redis.call('HGET', tkey(popped[j]), 'st')
+    if terminal[st] then redis.call('ZADD', ixkey(st), popped[j + 1], popped[j]) end
+  end
+end
 local now = now_us()
 local retain, most = tonumber(ARGV[2]), tonumber(ARGV[3])
 local ids = redis.call('ZRANGEBYSCORE', base .. ':active', '-inf', s(now), 'LIMIT', 0, tonumber(ARGV[1]))
@@ -39,6 +53,7 @@ for _, id in ipairs(ids) do
   end
 end
 forget_expired(now)
+migrate_done(1000)
 local nodes = redis.call('HGETALL', base .. ':nodes')
 for i = 1, #nodes, 2 do
   local expires = tonumber(string.match(nodes[i + 1], '^(%d+)'))

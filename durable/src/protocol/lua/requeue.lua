@@ -14,7 +14,7 @@ if not st then return {'unknown', ''} end
 if st == 'active' then return {'active', ''} end
 if waiting_state[st] then
   redis.call('ZADD', dkey(f[2], f[3]), s(due), id)
-  redis.call('ZADD', ixkey(st), s(due), id)
+  if st == 'retrying' then redis.call('ZADD', ixkey(st), s(due), id) end
   redis.call('HSET', t, 'due', s(due))
   if due <= now + horizon then signal(f[2]) end
   count('requeued')

@@ -4,6 +4,7 @@
 -- A dedupe key whose holder's record is gone or has ended is released (keys have no expiry: see `create`). A record
 -- missing from its state's index (written by a version before the indexes) is put in it.
 -- Returns {next cursor, records and keys put right}.
+local now = now_us()
 local r = redis.call('SCAN', ARGV[1], 'MATCH', base .. ':[tk]:*', 'COUNT', tonumber(ARGV[2]))
 local records, keys = 0, 0
 local live = {pending = true, retrying = true, active = true}
@@ -22,10 +23,13 @@ for _, t in ipairs(r[2]) do
         redis.call('ZADD', dkey(f[2], f[4]), f[3], id)
         records = records + 1
       end
-      if not redis.call('ZSCORE', ixkey(f[1]), id) then redis.call('ZADD', ixkey(f[1]), f[3], id) end
-    elseif terminal[f[1]] then
-      local ends = redis.call('ZSCORE', base .. ':done', id)
-      if ends and not redis.call('ZSCORE', ixkey(f[1]), id) then redis.call('ZADD', ixkey(f[1]), ends, id) end
+      if f[1] == 'retrying' and not redis.call('ZSCORE', ixkey(f[1]), id) then
+        redis.call('ZADD', ixkey(f[1]), f[3], id)
+      end
+    elseif terminal[f[1]] and not redis.call('ZSCORE', ixkey(f[1]), id) then
+      -- Indexed by its retention end: when its record expires.
+      local left = redis.call('PTTL', t)
+      if left > 0 then redis.call('ZADD', ixkey(f[1]), s(now + left * 1000), id) end
     elseif f[1] == 'active' then
       if not redis.call('ZSCORE', base .. ':active', id) then
         redis.call('ZADD', base .. ':active', 0, id)
