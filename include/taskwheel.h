@@ -1486,6 +1486,18 @@ tw_status tw_durable_resume(const struct tw_durable_queue *queue,
                             const char *handler,
                             int32_t *changed_out);
 
+// Limits how often `handler`'s tasks start across the fleet: at most `max` per window of `per_ns` (1 ms to 1 day),
+// the window fixed from its first start, as BullMQ's limiter; its tasks are then claimed only once due. `max` 0
+// lifts the limit. `TW_ERR_INVALID_ARGUMENT` for a window out of range.
+//
+// # Safety
+//
+// `queue` is NULL or a live queue client; `handler` is NULL or NUL-terminated.
+tw_status tw_durable_rate_limit(const struct tw_durable_queue *queue,
+                                const char *handler,
+                                uint32_t max,
+                                uint64_t per_ns);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

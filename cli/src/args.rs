@@ -58,6 +58,24 @@ pub(crate) enum QueueCommand {
     Pause(PauseArgs),
     /// Lets the fleet claim them again.
     Resume(PauseArgs),
+    /// Limits how often a handler's tasks start across the fleet (`--max N --per 1s`), or lifts it (`--off`).
+    Limit(LimitArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LimitArgs {
+    /// The handler.
+    #[arg(long)]
+    pub(crate) handler: String,
+    /// The most starts per window.
+    #[arg(long, required_unless_present = "off", requires = "per")]
+    pub(crate) max: Option<u32>,
+    /// The window (`1s`, `1m`).
+    #[arg(long, value_parser = parse_duration, requires = "max")]
+    pub(crate) per: Option<Duration>,
+    /// Lifts the handler's limit.
+    #[arg(long, conflicts_with_all = ["max", "per"])]
+    pub(crate) off: bool,
 }
 
 #[derive(Debug, Args)]

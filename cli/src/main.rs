@@ -18,9 +18,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use serde_json::{Value, json};
-use taskwheel_redis::{Deleted, DurableCancel, ListState, Queue, Requeued};
+use taskwheel_redis::{Deleted, DurableCancel, ListState, Queue, RateLimit, Requeued};
 
-use args::{Cli, Command, NodeCommand, QueueCommand, RequeueArgs, ScheduleCommand, TaskCommand, TaskRef};
+use args::{Cli, Command, LimitArgs, NodeCommand, QueueCommand, RequeueArgs, ScheduleCommand, TaskCommand, TaskRef};
 
 /// How a command ended, for the exit code.
 enum Failure {
@@ -79,6 +79,7 @@ fn run(cli: &Cli) -> Result<Output, Failure> {
                 Command::Stats => stats(&queue),
                 Command::Queue(QueueCommand::Pause(args)) => pause(&queue, args.handler.as_deref(), true),
                 Command::Queue(QueueCommand::Resume(args)) => pause(&queue, args.handler.as_deref(), false),
+                Command::Queue(QueueCommand::Limit(args)) => limit(&queue, args),
                 Command::Queue(QueueCommand::Ls) => unreachable!("answered above"),
                 Command::Task(TaskCommand::Ls(args)) => task_ls(&queue, args.state, args.offset, args.limit),
                 Command::Task(TaskCommand::Show(task)) => task_show(&queue, task),
@@ -123,10 +124,14 @@ fn stats(queue: &Queue) -> Result<Output, Failure> {
         &["COUNTER", "VALUE"],
         stats.counters.iter().map(|(name, n)| vec![name.clone(), n.to_string()]),
     ));
+    let limits = queue.rate_limits()?;
+    let shown: Vec<String> =
+        limits.iter().map(|(h, l)| format!("{h} {}/{}", l.max, humantime::format_duration(l.per))).collect();
     text.push_str(&format!(
-        "\n\nnodes: {}    paused: {}",
+        "\n\nnodes: {}    paused: {}    rate limits: {}",
         stats.nodes.len(),
-        if stats.paused.is_empty() { "-".to_string() } else { stats.paused.join(",") }
+        if stats.paused.is_empty() { "-".to_string() } else { stats.paused.join(",") },
+        if shown.is_empty() { "-".to_string() } else { shown.join(", ") }
     ));
     let json = json!({
         "queue": queue.name(),
@@ -138,6 +143,10 @@ fn stats(queue: &Queue) -> Result<Output, Failure> {
         "nodes": stats.nodes,
         "unknown_handlers": stats.unknown_handlers,
         "paused": stats.paused,
+        "rate_limits": limits
+            .iter()
+            .map(|(h, l)| (h.clone(), json!({ "max": l.max, "per_ms": l.per.as_millis() as u64 })))
+            .collect::<serde_json::Map<_, _>>(),
     });
     Ok(Output { text, json })
 }
@@ -175,6 +184,26 @@ fn pause(queue: &Queue, handler: Option<&str>, pause: bool) -> Result<Output, Fa
     let verb = if pause { "paused" } else { "resumed" };
     let text = if changed { format!("{verb} {what}") } else { format!("{what} was {verb} already") };
     Ok(Output { text, json: json!({ "changed": changed, "paused": queue.paused()? }) })
+}
+
+fn limit(queue: &Queue, args: &LimitArgs) -> Result<Output, Failure> {
+    let limit = match (args.max, args.per) {
+        (Some(max), Some(per)) if !args.off => Some(RateLimit { max, per }),
+        _ => None,
+    };
+    queue.rate_limit(&args.handler, limit)?;
+    let text = match limit {
+        Some(limit) => format!(
+            "handler {} of {}: at most {} starts per {}",
+            args.handler,
+            queue.name(),
+            limit.max,
+            humantime::format_duration(limit.per)
+        ),
+        None => format!("handler {} of {}: no rate limit", args.handler, queue.name()),
+    };
+    let json = json!({ "handler": args.handler, "max": limit.map(|l| l.max), "per_ms": limit.map(|l| l.per.as_millis() as u64) });
+    Ok(Output { text, json })
 }
 
 fn task_ls(queue: &Queue, state: ListState, offset: u64, limit: u64) -> Result<Output, Failure> {

@@ -111,6 +111,19 @@ fn an_operator_finds_dead_tasks_requeues_them_after_a_fix_pauses_a_handler_and_r
         queue.get(parked).unwrap().is_some_and(|t| t.state == DurableState::Succeeded)
     });
 
+    // A rate limit, shown by the stats, then lifted.
+    let (code, out, _) = cli(&url, &["queue", "limit", "--handler", "report", "--max", "2", "--per", "1h"]);
+    assert_eq!((code, out.trim()), (0, "handler report of jobs: at most 2 starts per 1h"));
+    let stats = json(&url, &["stats"]);
+    assert_eq!(
+        (stats["rate_limits"]["report"]["max"].as_u64(), stats["rate_limits"]["report"]["per_ms"].as_u64()),
+        (Some(2), Some(3_600_000))
+    );
+    assert_eq!(cli(&url, &["queue", "limit", "--handler", "report", "--off"]).0, 0);
+    assert_eq!(json(&url, &["stats"])["rate_limits"], serde_json::json!({}));
+    assert_eq!(cli(&url, &["queue", "limit", "--handler", "report", "--max", "0", "--per", "1s"]).0, 1);
+    assert_eq!(cli(&url, &["queue", "limit", "--handler", "report", "--max", "3"]).0, 2);
+
     // The fleet and the schedules.
     wait_for("the node to be listed", LIMIT, || json(&url, &["node", "ls"])[0]["id"] == "node-a");
     let nodes = json(&url, &["node", "ls"]);

@@ -273,6 +273,17 @@ pub struct ScheduleInfo {
     pub next: Option<SystemTime>,
 }
 
+/// A rate limit of one handler across the fleet ([`Queue::rate_limit`]): at most `max` of its tasks start per
+/// window of `per`, the window fixed from its first start (as BullMQ's `limiter`); its tasks are claimed only once
+/// due (never ahead), so that each claim is a start.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// The most starts per window (at least 1).
+    pub max: u32,
+    /// The window (1 ms to 1 day).
+    pub per: std::time::Duration,
+}
+
 /// The most tasks one bulk requeue batch looks at (one script call: the server is busy for its length).
 const REQUEUE_BATCH: u64 = 500;
 
@@ -416,6 +427,65 @@ impl Queue {
     pub fn resume(&self, handler: Option<&str>) -> Result<bool, Error> {
         let name = pause_name(handler)?;
         protocol::admin::pause(&mut self.conn.lock(), &self.base, false, name)
+    }
+
+    /// Limits how often `handler`'s tasks start across the fleet (`None`: no limit), from every node's next claim.
+    /// Changing or removing a limit starts a new window.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use taskwheel_redis::{Queue, RateLimit};
+    ///
+    /// let queue = Queue::connect("redis://127.0.0.1:6379/", "orders")?;
+    /// // The payment provider takes 10 calls a second from us.
+    /// queue.rate_limit("charge", Some(RateLimit { max: 10, per: Duration::from_secs(1) }))?;
+    /// # Ok::<(), taskwheel_redis::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`]; [`Error::InvalidOption`] for a `max` of 0 or a window outside 1 ms – 1 day;
+    /// [`Error::Connect`] / [`Error::Redis`].
+    pub fn rate_limit(&self, handler: &str, limit: Option<RateLimit>) -> Result<(), Error> {
+        check_name("handler", handler)?;
+        let (rates, window) = (format!("{}:rates", self.base), format!("{}:rl:{handler}", self.base));
+        let mut pipe = redis::pipe();
+        match limit {
+            Some(RateLimit { max, per }) => {
+                if max == 0 {
+                    return Err(Error::InvalidOption("a rate limit of 0 starts (pause the handler instead)".into()));
+                }
+                if per < std::time::Duration::from_millis(1) || per > std::time::Duration::from_secs(86_400) {
+                    return Err(Error::InvalidOption(format!("a rate limit window of {per:?} (1 ms to 1 day)")));
+                }
+                let per_us = duration_micros("the rate limit's window", per)?;
+                pipe.cmd("HSET").arg(&rates).arg(handler).arg(format!("{max}|{per_us}")).ignore();
+            }
+            None => {
+                pipe.cmd("HDEL").arg(&rates).arg(handler).ignore();
+            }
+        }
+        pipe.cmd("DEL").arg(&window).ignore();
+        self.conn.lock().run(|con| pipe.query::<()>(con))
+    }
+
+    /// The handlers' rate limits.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] / [`Error::Redis`].
+    pub fn rate_limits(&self) -> Result<BTreeMap<String, RateLimit>, Error> {
+        let key = format!("{}:rates", self.base);
+        let rates: BTreeMap<String, String> = self.conn.lock().run(|con| redis::cmd("HGETALL").arg(&key).query(con))?;
+        Ok(rates
+            .into_iter()
+            .filter_map(|(handler, value)| {
+                let (max, per) = value.split_once('|')?;
+                let limit =
+                    RateLimit { max: max.parse().ok()?, per: std::time::Duration::from_micros(per.parse().ok()?) };
+                Some((handler, limit))
+            })
+            .collect())
     }
 
     /// The paused handlers; `*` stands for the whole queue.

@@ -34,7 +34,8 @@ mod state;
 mod test_support;
 
 pub use admin::{
-    Deleted, ListState, NodeInfo, Requeued, RequeuedAll, ScheduleInfo, TaskPage, TaskSummary, UnknownListState,
+    Deleted, ListState, NodeInfo, RateLimit, Requeued, RequeuedAll, ScheduleInfo, TaskPage, TaskSummary,
+    UnknownListState,
 };
 pub use context::DurableContext;
 pub use error::Error;

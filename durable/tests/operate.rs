@@ -527,3 +527,47 @@ fn pending_and_scheduled_pages_are_slices_of_the_records_sorted_by_due_time_and_
 fn taskwheel_redis_micros(time: std::time::SystemTime) -> u64 {
     time.duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64
 }
+
+#[test]
+fn a_rate_limited_handler_starts_at_most_its_limit_per_window_across_the_fleet() {
+    let Some(server) = RedisServer::start("operate_rate") else { return };
+    let runs = Arc::new(AtomicU64::new(0));
+    let start = |id: &str| {
+        let runs = runs.clone();
+        fast(Node::builder(server.url(), "jobs"))
+            .id(id)
+            .workers(4)
+            .handler("api", move |_c, _p: &[u8]| {
+                runs.fetch_add(1, Ordering::SeqCst);
+            })
+            .handler("other", |_c, _p: &[u8]| ())
+            .start()
+            .unwrap()
+    };
+    let (a, b) = (start("node-a"), start("node-b"));
+    let queue = Queue::connect(&server.url(), "jobs").unwrap();
+    let limit = taskwheel_redis::RateLimit { max: 5, per: HOUR };
+    queue.rate_limit("api", Some(limit)).unwrap();
+    assert_eq!(queue.rate_limits().unwrap().get("api"), Some(&limit));
+    let calls: Vec<DurableTask> = (0..20).map(|i| DurableTask::new("api", vec![i])).collect();
+    let ids: Vec<u64> = queue.submit_all(&calls).unwrap().iter().map(|s| s.id).collect();
+    // Submitted after the 20: every claim that takes it sees them due, with 8 workers free across the two nodes.
+    let witness = queue.submit(&DurableTask::new("other", Vec::new())).unwrap().id;
+    wait_state(&queue, witness, DurableState::Succeeded);
+    wait_for("the window's 5 starts", LIMIT, || runs.load(Ordering::SeqCst) == 5);
+    wait_for("their ends", LIMIT, || queue.stats().unwrap().counter("succeeded") == 6);
+    assert_eq!(runs.load(Ordering::SeqCst), 5, "5 starts in the window, across both nodes");
+    assert_eq!(queue.list(ListState::Pending, 0, 0).unwrap().total, 15, "the rest wait for the next window");
+    // Lifted: the rest run.
+    queue.rate_limit("api", None).unwrap();
+    for &id in &ids {
+        wait_state(&queue, id, DurableState::Succeeded);
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 20);
+    assert!(queue.rate_limits().unwrap().is_empty());
+    let bad = |max, per| queue.rate_limit("api", Some(taskwheel_redis::RateLimit { max, per }));
+    assert!(matches!(bad(0, HOUR), Err(Error::InvalidOption(_))));
+    assert!(matches!(bad(1, Duration::ZERO), Err(Error::InvalidOption(_))));
+    assert!(matches!(bad(1, HOUR * 25), Err(Error::InvalidOption(_))));
+    drop((a, b));
+}

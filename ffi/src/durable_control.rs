@@ -1,12 +1,12 @@
 //! An operator's controls of a durable queue from C (issue 25): tasks listed by state, requeued one by one or in
-//! bulk, deleted; handlers or the whole queue paused and resumed. Each is what `taskwheel_redis::Queue`'s method of
+//! bulk, deleted; handlers or the whole queue paused and resumed; a handler's rate limited. Each is what `taskwheel_redis::Queue`'s method of
 //! the same name does for Rust.
 
 use std::ffi::c_char;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use num_enum::TryFromPrimitive;
-use taskwheel_redis::{Deleted, ListState, Requeued};
+use taskwheel_redis::{Deleted, ListState, RateLimit, Requeued};
 
 use super::durable::{durable_status, tw_durable_queue};
 use super::enums::decode;
@@ -231,6 +231,31 @@ unsafe fn pause_or_resume(
         let changed = changed.map_err(|e| durable_status(&e))?;
         // SAFETY: NULL or valid by this function's contract.
         unsafe { write_optional(changed_out, i32::from(changed)) };
+        Ok(TW_OK)
+    })
+}
+
+/// Limits how often `handler`'s tasks start across the fleet: at most `max` per window of `per_ns` (1 ms to 1 day),
+/// the window fixed from its first start, as BullMQ's limiter; its tasks are then claimed only once due. `max` 0
+/// lifts the limit. `TW_ERR_INVALID_ARGUMENT` for a window out of range.
+///
+/// # Safety
+///
+/// `queue` is NULL or a live queue client; `handler` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_durable_rate_limit(
+    queue: *const tw_durable_queue,
+    handler: *const c_char,
+    max: u32,
+    per_ns: u64,
+) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or live by this function's contract.
+        let queue = unsafe { as_ref(queue) }?;
+        // SAFETY: NULL or NUL-terminated by this function's contract.
+        let handler = unsafe { optional_str(handler) }?.ok_or(TW_ERR_NULL)?;
+        let limit = (max > 0).then(|| RateLimit { max, per: Duration::from_nanos(per_ns) });
+        queue.queue.rate_limit(handler, limit).map_err(|e| durable_status(&e))?;
         Ok(TW_OK)
     })
 }

@@ -1556,6 +1556,10 @@ static void test_durable(void) {
     CHECK_STATUS(tw_durable_pause(NULL, NULL, NULL), TW_ERR_NULL);
     CHECK_STATUS(tw_durable_pause(queue, "bad,name", NULL), TW_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(tw_durable_delete(NULL, 1), TW_ERR_NULL);
+    CHECK_STATUS(tw_durable_rate_limit(queue, "c-echo", 100, 1000 * MS), TW_OK);
+    CHECK_STATUS(tw_durable_rate_limit(queue, "c-echo", 100, 0), TW_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tw_durable_rate_limit(queue, NULL, 0, 0), TW_ERR_NULL);
+    CHECK_STATUS(tw_durable_rate_limit(queue, "c-echo", 0, 0), TW_OK); /* lifted */
     CHECK_STATUS(tw_durable_queue_stats(queue, NULL), TW_ERR_NULL);
     CHECK_STATUS(tw_durable_queue_stats(NULL, &stats), TW_ERR_NULL);
     CHECK_STATUS(tw_durable_node_shutdown(node), TW_OK);

@@ -9,7 +9,9 @@
 -- extend until they promote it shortly before it is due, and which a recovery ends sooner if the node dies.
 -- Returns {now, 1 when due tasks were left for lack of room (else 0), {id, token, handler, payload, due, priority,
 -- timeout, failures, recoveries, retry, schedule, 1 if the whole lease else 0}...}.
--- A paused handler (in the `paused` set) is skipped; with '*' there, nothing is claimed.
+-- A paused handler (in the `paused` set) is skipped; with '*' there, nothing is claimed. A rate-limited handler (the
+-- `rates` hash) is claimed only once due (never ahead: each claim is a start), at most its limit per window across
+-- the fleet, the window fixed from its first claim as BullMQ's limiter (`rl:<handler>`, expiring with the window).
 local now = now_us()
 local node, lease, limit = ARGV[1], tonumber(ARGV[2]), now + tonumber(ARGV[3])
 local left, left_due = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -29,11 +31,21 @@ local ranges = {} -- {found (id, score, ... or id, id, ...), handler, handler in
 local scored = #ARGV > 10
 local paused = paused_set() -- a paused handler's tasks (every task, with '*') wait until it is resumed
 if paused['*'] then return {s(now), 0} end
+local allowance = {} -- handler -> {claims left in its window, window (µs), claims taken now}
+local rates = redis.call('HGETALL', base .. ':rates')
+for j = 1, #rates, 2 do
+  local most, per = string.match(rates[j + 1], '^(%d+)|(%d+)$')
+  if most then
+    local used = tonumber(redis.call('GET', base .. ':rl:' .. rates[j]) or '0')
+    allowance[rates[j]] = {math.max(0, tonumber(most) - used), tonumber(per), 0}
+  end
+end
 for i = 10, #ARGV do
   local h = ARGV[i]
   for _, pr in ipairs(paused[h] and {} or {'0', '1', '2'}) do
     local zdue = dkey(h, pr)
-    local most_due = math.min(left_due, left) + 1
+    local rate = allowance[h]
+    local most_due = math.min(left_due, left, rate and rate[1] or left) + 1
     local due_now
     if scored then
       due_now = redis.call('ZRANGEBYSCORE', zdue, '-inf', s(now), 'WITHSCORES', 'LIMIT', 0, most_due)
@@ -42,18 +54,31 @@ for i = 10, #ARGV do
     end
     local got = scored and #due_now / 2 or #due_now
     if got > 0 then ranges[#ranges + 1] = {due_now, h, i, tonumber(pr), zdue, scored} end
-    if got < left then -- else the claim is full of due tasks already
+    if got < left and not rate then -- else the claim is full of due tasks already (or the handler is limited)
       local later = redis.call('ZRANGEBYSCORE', zdue, '(' .. s(now), s(limit), 'WITHSCORES', 'LIMIT', 0, left)
       if #later > 0 then ranges[#ranges + 1] = {later, h, i, tonumber(pr), zdue, true} end
     end
   end
 end
 local out = {s(now), 0}
--- Claims one task (unless the claim is full, or it is due and the due limit is reached).
+-- Counts the claims of the rate-limited handlers in their windows (a window starts with its first claim).
+local function settle()
+  for h, rate in pairs(allowance) do
+    if rate[3] > 0 then
+      local k = base .. ':rl:' .. h
+      if redis.call('INCRBY', k, rate[3]) == rate[3] then
+        redis.call('PEXPIRE', k, math.max(1, math.floor(rate[2] / 1000)))
+      end
+    end
+  end
+  return out
+end
+-- Claims one task (unless the claim is full, or it is due and the due limit or its handler's rate is reached).
 local function take(id, due, h, zdue)
   if left <= 0 then return end
-  if due <= now and left_due <= 0 then
-    out[2] = 1 -- due work left for another node, or for this one once a worker is free
+  local rate = allowance[h]
+  if (due <= now and left_due <= 0) or (rate and (rate[1] <= 0 or due > now)) then
+    out[2] = 1 -- due work left for another node, for this one once a worker is free, or for the next window
     return
   end
   local t = tkey(id)
@@ -69,6 +94,10 @@ local function take(id, due, h, zdue)
     out[#out + 1] = {id, a, h, f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], whole and 1 or 0}
     left = left - 1
     if due <= now then left_due = left_due - 1 end
+    if rate then
+      rate[1] = rate[1] - 1
+      rate[3] = rate[3] + 1
+    end
   end
 end
 local one_set = #ranges <= 1 or (#ranges == 2 and ranges[1][5] == ranges[2][5])
@@ -87,7 +116,7 @@ if one_set then -- one priority of one handler: the weights have nothing to choo
       end
     end
   end
-  return out
+  return settle()
 end
 -- Of each handler and priority, the earliest already-due tasks (one more than may be taken, to tell whether some
 -- are left) and the earliest due later within the horizon. Already-due tasks go first, the higher priority first
@@ -153,4 +182,4 @@ for _, c in ipairs(candidates) do
   if left <= 0 then break end
   take(c[1], c[2], c[3], c[7])
 end
-return out
+return settle()

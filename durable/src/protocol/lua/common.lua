@@ -23,6 +23,8 @@
 --   done           (before the indexes: every ended task by retention end; moved into them by `recover`)
 --   paused         paused handlers (set); '*' pauses the whole queue. Claims skip them; renewals give back the
 --                  tasks of a paused handler claimed ahead.
+--   rates          rate limits per handler: handler -> "<most claims>|<window µs>" (hash)
+--   rl:<handler>   claims of a rate-limited handler in its current window (string, expiring with the window)
 --   node:<id>      a live node's facts (hash: hb heartbeat µs, v version, claimed, running, started µs, host),
 --                  expiring with its `nodes` record
 -- Outside every queue, `tw:queues` is the set of the queues' names, added to by each client as it connects (never by
