@@ -127,6 +127,7 @@ pub(crate) fn run(shared: &Arc<NodeShared>, mut conn: Conn) {
         };
         let sent = Instant::now(); // read before the claim is sent: its leases are counted from here
         let reply = claim(&mut conn, &shared.base, &args);
+        shared.claim_latency.record(sent.elapsed());
         let trip = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
         round_trip_us = if round_trip_us == 0 { trip } else { (round_trip_us * 7 + trip) / 8 };
         let (claimed, due_left) = match reply.and_then(|reply| dispatch_all(shared, reply, map, sent)) {

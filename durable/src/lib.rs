@@ -15,7 +15,10 @@ mod error;
 mod finisher;
 mod heartbeat;
 mod held;
+mod histogram;
 mod lease;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod node;
 mod outcome;
 mod queue;
@@ -39,6 +42,8 @@ pub use admin::{
 };
 pub use context::DurableContext;
 pub use error::Error;
+#[cfg(feature = "metrics")]
+pub use metrics::FleetMetrics;
 pub use node::{Node, NodeBuilder, NodeStats};
 pub use queue::{MAX_PAYLOAD_LIMIT, Queue, QueueOptions, QueueStats, Submitted, queues};
 pub use spec::{DurableTask, MAX_NAME, Schedule};

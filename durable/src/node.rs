@@ -222,6 +222,8 @@ impl NodeBuilder {
             promote_now: crossbeam_channel::bounded(1),
             run_us: AtomicU64::new(0),
             started_us: crate::spec::micros(SystemTime::now()).unwrap_or(0),
+            claim_latency: Default::default(),
+            start_lateness: Default::default(),
         });
         lease::announce(&shared, &mut Conn::open(&self.url)?)?;
         let spawn = |name: &str, body: Box<dyn FnOnce() + Send>| {
@@ -349,6 +351,44 @@ impl Node {
     /// A client of the node's queue (its own connection).
     pub fn queue(&self) -> &Queue {
         &self.queue
+    }
+
+    /// A collector of this node's metrics and of its queue's, to register in a `prometheus-client` registry
+    /// (feature `metrics`, on by default); it opens a Redis connection of its own for the queue's figures.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] when Redis cannot be reached.
+    #[cfg(feature = "metrics")]
+    pub fn metrics_collector(&self) -> Result<crate::FleetMetrics, Error> {
+        Ok(crate::FleetMetrics {
+            shared: self.shared.clone(),
+            queue: Queue::connect_with(&self.url, self.queue.name(), self.shared.options.clone())?,
+            scrape_errors: AtomicU64::new(0),
+        })
+    }
+
+    /// A collector of the node's engine's metrics (`taskwheel_*`: runs, lateness, queues; feature `metrics`).
+    #[cfg(feature = "metrics")]
+    pub fn engine_metrics_collector(&self) -> taskwheel::MetricsCollector {
+        self.shared.spawner.metrics_collector()
+    }
+
+    /// The node's metrics, its queue's and its engine's, as Prometheus / OpenMetrics text ending in `# EOF`
+    /// (feature `metrics`), for a `/metrics` endpoint.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] when Redis cannot be reached to open the collector's connection.
+    #[cfg(feature = "metrics")]
+    pub fn metrics_text(&self) -> Result<String, Error> {
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register_collector(Box::new(self.metrics_collector()?));
+        registry.register_collector(Box::new(self.engine_metrics_collector()));
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+        Ok(text)
     }
 
     /// The node's counters.

@@ -48,6 +48,7 @@ pub(crate) fn run_one(shared: &NodeShared, task: &Claimed, handler: &Handler, ru
         return RunOutcome::Cancelled; // recorded by nobody: the lease expires and a recovery hands it on
     }
     let started = Instant::now();
+    shared.start_lateness.record(Duration::from_micros(shared.server_now_us().saturating_sub(task.due_us)));
     let ctx = DurableContext {
         id: task.id,
         token: task.token,

@@ -13,6 +13,7 @@ use taskwheel::Spawner;
 use crate::config::NodeConfig;
 use crate::context::Handler;
 use crate::held::Held;
+use crate::histogram::Histogram;
 use crate::outcome::Finished;
 use crate::queue::QueueOptions;
 
@@ -63,6 +64,9 @@ pub(crate) struct NodeShared {
     pub(crate) run_us: AtomicU64,
     /// When the node started, µs since the Unix epoch (its own clock).
     pub(crate) started_us: u64,
+    /// The round trip of each claim, and how late each run started after its due time.
+    pub(crate) claim_latency: Histogram,
+    pub(crate) start_lateness: Histogram,
     /// A run ended (a worker is free): wakes a claimer that holds as much due work as it may.
     pub(crate) worker_freed: (crossbeam_channel::Sender<()>, crossbeam_channel::Receiver<()>),
     /// A run came due under a reserve lease: wakes the heartbeat to promote it now.
