@@ -48,6 +48,21 @@ pub(crate) enum Command {
     /// Nodes.
     #[command(subcommand)]
     Node(NodeCommand),
+    /// Serves the web dashboard: queues, tasks by state, a task's page, actions behind a confirmation, nodes, charts.
+    Dashboard(DashboardArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DashboardArgs {
+    /// Where to listen (loopback by default; port 0 picks a free one, printed at start).
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    pub(crate) listen: String,
+    /// A token the actions ask for (cancel, requeue, delete, pause, resume); none by default.
+    #[arg(long, env = "TASKWHEEL_DASHBOARD_TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+    /// How often the charts' figures are sampled.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub(crate) interval: Duration,
 }
 
 #[derive(Debug, Subcommand)]

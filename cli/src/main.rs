@@ -12,6 +12,7 @@
 //! is active, has ended already, or another task holds its dedupe key).
 
 mod args;
+mod dashboard;
 mod render;
 
 use std::process::ExitCode;
@@ -46,6 +47,21 @@ struct Output {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Dashboard(args) = &cli.command {
+        let settings = dashboard::Settings {
+            url: cli.url.clone(),
+            listen: args.listen.clone(),
+            token: args.token.clone().filter(|t| !t.is_empty()),
+            interval: args.interval.max(std::time::Duration::from_millis(100)),
+        };
+        return match dashboard::serve(settings) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(why) => {
+                eprintln!("taskwheel-redis: {why}");
+                ExitCode::from(1)
+            }
+        };
+    }
     match run(&cli) {
         Ok(out) => {
             if cli.json {
@@ -73,6 +89,7 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<Output, Failure> {
     match &cli.command {
         Command::Queue(QueueCommand::Ls) => queue_ls(&cli.url),
+        Command::Dashboard(_) => unreachable!("served in main"),
         command => {
             let queue = Queue::connect(&cli.url, &cli.queue)?;
             match command {
@@ -80,7 +97,7 @@ fn run(cli: &Cli) -> Result<Output, Failure> {
                 Command::Queue(QueueCommand::Pause(args)) => pause(&queue, args.handler.as_deref(), true),
                 Command::Queue(QueueCommand::Resume(args)) => pause(&queue, args.handler.as_deref(), false),
                 Command::Queue(QueueCommand::Limit(args)) => limit(&queue, args),
-                Command::Queue(QueueCommand::Ls) => unreachable!("answered above"),
+                Command::Queue(QueueCommand::Ls) | Command::Dashboard(_) => unreachable!("answered above"),
                 Command::Task(TaskCommand::Ls(args)) => task_ls(&queue, args.state, args.offset, args.limit),
                 Command::Task(TaskCommand::Show(task)) => task_show(&queue, task),
                 Command::Task(TaskCommand::Cancel(task)) => task_cancel(&queue, task),

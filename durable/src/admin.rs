@@ -253,6 +253,9 @@ pub struct NodeInfo {
     pub started: Option<SystemTime>,
     /// Its taskwheel-redis version.
     pub version: String,
+    /// The median and 99th percentile of how late its runs started after their due time, over the runs between
+    /// two of its heartbeats (the last that had runs), as the upper bounds of histogram buckets (1, 2, 5 per decade).
+    pub lateness: Option<(std::time::Duration, std::time::Duration)>,
 }
 
 /// A declared schedule, read by [`Queue::schedules`].
@@ -542,6 +545,9 @@ impl Queue {
                     running: field("running").unwrap_or(0),
                     started: field("started").filter(|&us| us > 0).map(from_micros),
                     version: facts.get("v").cloned().unwrap_or_default(),
+                    lateness: field("l50")
+                        .zip(field("l99"))
+                        .map(|(a, b)| (std::time::Duration::from_micros(a), std::time::Duration::from_micros(b))),
                 }
             })
             .collect())

@@ -61,6 +61,34 @@ impl Histogram {
     }
 }
 
+impl Histogram {
+    /// Each bucket's count now.
+    pub(crate) fn counts(&self) -> Vec<u64> {
+        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect()
+    }
+}
+
+/// The `q` quantile (0 to 1) of what was recorded between two readings of [`Histogram::counts`], as the upper bound
+/// of its bucket in µs (above the last bound: twice the last); `None` when nothing was recorded.
+pub(crate) fn quantile_between(before: &[u64], now: &[u64], q: f64) -> Option<u64> {
+    let diff: Vec<u64> =
+        now.iter().zip(before.iter().chain(std::iter::repeat(&0))).map(|(n, b)| n - b.min(n)).collect();
+    let total: u64 = diff.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = ((total as f64) * q).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (i, count) in diff.iter().enumerate() {
+        seen += count;
+        if seen >= rank {
+            let bound = BOUNDS_NS.get(i).copied().unwrap_or(BOUNDS_NS[BOUNDS_NS.len() - 1] * 2);
+            return Some(bound / 1000);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +104,21 @@ mod tests {
         assert_eq!(buckets.last(), Some(&(f64::INFINITY, 1)));
         assert_eq!(count, 3);
         assert!((sum - 60.000_004).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_quantile_is_read_from_what_was_recorded_between_two_readings() {
+        let h = Histogram::default();
+        h.record(Duration::from_secs(1)); // before the first reading: not counted
+        let before = h.counts();
+        assert_eq!(quantile_between(&before, &h.counts(), 0.5), None);
+        for _ in 0..98 {
+            h.record(Duration::from_micros(150)); // (100 µs, 200 µs]
+        }
+        h.record(Duration::from_millis(3)); // (2 ms, 5 ms]
+        h.record(Duration::from_millis(4));
+        let now = h.counts();
+        assert_eq!(quantile_between(&before, &now, 0.5), Some(200));
+        assert_eq!(quantile_between(&before, &now, 0.99), Some(5_000));
     }
 }

@@ -33,10 +33,22 @@ fn renew(shared: &NodeShared, conn: &mut Conn, renewals: &[Renewal]) -> Result<R
             claimed: shared.held.lock().len() as u64,
             running: shared.counters.running.load(std::sync::atomic::Ordering::Relaxed),
             started_us: shared.started_us,
+            lateness_us: recent_lateness(shared),
         },
         renewals,
     };
     protocol::lease::renew(conn, &shared.base, &args)
+}
+
+/// The median and 99th percentile start lateness of the runs since the last report (µs), and marks them reported;
+/// `None` when no run started since (the last figures stay in Redis).
+fn recent_lateness(shared: &NodeShared) -> Option<(u64, u64)> {
+    let now = shared.start_lateness.counts();
+    let mut reported = shared.lateness_reported.lock();
+    let p50 = crate::histogram::quantile_between(&reported, &now, 0.5)?;
+    let p99 = crate::histogram::quantile_between(&reported, &now, 0.99)?;
+    *reported = now;
+    Some((p50, p99))
 }
 
 /// The claims due for renewal at `now`: a task claimed ahead is promoted to the whole lease once it is due within

@@ -224,6 +224,7 @@ impl NodeBuilder {
             started_us: crate::spec::micros(SystemTime::now()).unwrap_or(0),
             claim_latency: Default::default(),
             start_lateness: Default::default(),
+            lateness_reported: Default::default(),
         });
         lease::announce(&shared, &mut Conn::open(&self.url)?)?;
         let spawn = |name: &str, body: Box<dyn FnOnce() + Send>| {

@@ -67,6 +67,8 @@ pub(crate) struct NodeShared {
     /// The round trip of each claim, and how late each run started after its due time.
     pub(crate) claim_latency: Histogram,
     pub(crate) start_lateness: Histogram,
+    /// `start_lateness`'s counts at the last report to Redis (the facts report the lateness since).
+    pub(crate) lateness_reported: parking_lot::Mutex<Vec<u64>>,
     /// A run ended (a worker is free): wakes a claimer that holds as much due work as it may.
     pub(crate) worker_freed: (crossbeam_channel::Sender<()>, crossbeam_channel::Receiver<()>),
     /// A run came due under a reserve lease: wakes the heartbeat to promote it now.

@@ -36,6 +36,8 @@ pub(crate) struct NodeFacts {
     pub(crate) running: u64,
     /// When it started, µs since the Unix epoch on its own clock.
     pub(crate) started_us: u64,
+    /// The median and 99th percentile of its runs' start lateness since its last report, in µs (bucket bounds).
+    pub(crate) lateness_us: Option<(u64, u64)>,
 }
 
 /// A renewal's reply.
@@ -52,7 +54,9 @@ pub(crate) struct RenewReply {
 pub(crate) fn renew(conn: &mut Conn, base: &str, args: &RenewArgs<'_>) -> Result<RenewReply, Error> {
     let mut cmd = call(&scripts().renew, base);
     let facts = &args.facts;
-    let facts = format!("{}|{}|{}|{}|", env!("CARGO_PKG_VERSION"), facts.claimed, facts.running, facts.started_us);
+    let (p50, p99) = facts.lateness_us.map_or((String::new(), String::new()), |(a, b)| (a.to_string(), b.to_string()));
+    let facts =
+        format!("{}|{}|{}|{}||{p50}|{p99}", env!("CARGO_PKG_VERSION"), facts.claimed, facts.running, facts.started_us);
     cmd.arg(args.node).arg(facts).arg(args.lease_us).arg(args.handlers.join(","));
     for renewal in args.renewals {
         let (lease, reserved) = if renewal.full { (args.lease_us, 0) } else { (args.reserve_us, 1) };

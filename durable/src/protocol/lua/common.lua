@@ -25,7 +25,8 @@
 --                  tasks of a paused handler claimed ahead.
 --   rates          rate limits per handler: handler -> "<most claims>|<window µs>" (hash)
 --   rl:<handler>   claims of a rate-limited handler in its current window (string, expiring with the window)
---   node:<id>      a live node's facts (hash: hb heartbeat µs, v version, claimed, running, started µs, host),
+--   node:<id>      a live node's facts (hash: hb heartbeat µs, v version, claimed, running, started µs, host, l50
+--                  and l99 the start lateness of its recent runs in µs),
 --                  expiring with its `nodes` record
 -- Outside every queue, `tw:queues` is the set of the queues' names, added to by each client as it connects (never by
 -- a script: a script touches its own queue's keys only).

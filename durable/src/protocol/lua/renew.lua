@@ -1,4 +1,5 @@
--- ARGV: node, the node's facts ("<version>|<claimed>|<running>|<started µs>|<host>"), node record lifetime (µs), the
+-- ARGV: node, the node's facts ("<version>|<claimed>|<running>|<started µs>|<host>|<lateness p50 µs>|<p99 µs>", the
+-- lateness of the runs since its last report, empty when none), node record lifetime (µs), the
 -- node's handlers (comma-separated), then per held task: id, fencing token, lease (µs), 1 if that is a reserve lease (a
 -- task claimed ahead, not yet promoted) else 0. Renews the leases this node still holds (promoting a task from its
 -- reserve to the whole lease as it comes due) and records the node as alive, with its facts for `nodes`. A task
@@ -14,6 +15,7 @@ for part in string.gmatch(ARGV[2] .. '|', '([^|]*)|') do facts[#facts + 1] = par
 local nk = base .. ':node:' .. node
 redis.call('HSET', nk, 'hb', s(now), 'v', facts[1] or '', 'claimed', facts[2] or '0', 'running', facts[3] or '0',
   'started', facts[4] or '0', 'host', facts[5] or '', 'handlers', ARGV[4])
+if facts[6] and facts[6] ~= '' then redis.call('HSET', nk, 'l50', facts[6], 'l99', facts[7] or '') end
 redis.call('PEXPIRE', nk, math.max(1, math.floor(life / 1000)))
 local paused = paused_set()
 local lost, cancel, returned = {}, {}, {}
