@@ -5,31 +5,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// The bucket bounds, in nanoseconds.
-pub(crate) const BOUNDS_NS: [u64; 22] = [
-    1_000,
-    2_000,
-    5_000,
-    10_000,
-    20_000,
-    50_000,
-    100_000,
-    200_000,
-    500_000,
-    1_000_000,
-    2_000_000,
-    5_000_000,
-    10_000_000,
-    20_000_000,
-    50_000_000,
-    100_000_000,
-    200_000_000,
-    500_000_000,
-    1_000_000_000,
-    2_000_000_000,
-    5_000_000_000,
-    10_000_000_000,
-];
+/// The bucket bounds, in nanoseconds: the engine's own (`taskwheel::LATENESS_BUCKETS_NS`).
+pub(crate) const BOUNDS_NS: [u64; 22] = taskwheel::LATENESS_BUCKETS_NS;
 
 /// Counts per bucket (the last one above every bound) and the sum of what was recorded.
 #[derive(Default)]

@@ -104,7 +104,7 @@ pub use config::{MAX_DELAY, MAX_PRECISE_SPIN, MAX_TICK, MIN_TICK, Precision, Whe
 pub use error::Error;
 #[cfg(feature = "metrics")]
 pub use observe::metrics::MetricsCollector;
-pub use observe::stats::{GroupStats, Lateness, Queued, Rejected, Stats};
+pub use observe::stats::{GroupStats, LATENESS_BUCKETS_NS, Lateness, Queued, Rejected, Stats};
 pub use run::hooks::{Hooks, RunEnd, RunFinish, RunStart};
 pub use run::panics::panic_message;
 pub use run::queues::MAX_PRIORITY_WEIGHT;

@@ -16,36 +16,10 @@ use prometheus_client::metrics::exemplar::CounterWithExemplar;
 use prometheus_client::metrics::gauge::ConstGauge;
 
 use crate::error::Error;
-use crate::observe::stats::{Snapshot, Stats};
+use crate::observe::stats::{LATENESS_BUCKETS_NS, Snapshot, Stats};
 use crate::shared::Shared;
 use crate::submit::registry::Found;
 use crate::sync::Arc;
-
-/// The lateness histogram's bucket bounds, in nanoseconds: 1, 2, 5 per decade from 1 µs to 10 s.
-const LATENESS_BOUNDS_NS: [u64; 22] = [
-    1_000,
-    2_000,
-    5_000,
-    10_000,
-    20_000,
-    50_000,
-    100_000,
-    200_000,
-    500_000,
-    1_000_000,
-    2_000_000,
-    5_000_000,
-    10_000_000,
-    20_000_000,
-    50_000_000,
-    100_000_000,
-    200_000_000,
-    500_000_000,
-    1_000_000_000,
-    2_000_000_000,
-    5_000_000_000,
-    10_000_000_000,
-];
 
 /// A `prometheus-client` collector of engines' metrics, read at each scrape. From
 /// [`Spawner::metrics_collector`](crate::Spawner::metrics_collector), one engine's; with
@@ -349,9 +323,9 @@ impl Collector for MetricsCollector {
         for reading in &readings {
             let snapshot = &reading.lateness;
             // prometheus-client takes each bucket's own count and sums them itself.
-            let cumulative = snapshot.cumulative(&LATENESS_BOUNDS_NS);
+            let cumulative = snapshot.cumulative(&LATENESS_BUCKETS_NS);
             let mut below = 0;
-            let mut buckets: Vec<(f64, u64)> = LATENESS_BOUNDS_NS
+            let mut buckets: Vec<(f64, u64)> = LATENESS_BUCKETS_NS
                 .iter()
                 .zip(&cumulative)
                 .map(|(&bound, &count)| {

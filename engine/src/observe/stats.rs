@@ -6,6 +6,33 @@ use crate::sync::CachePadded;
 use crate::sync::StatCounter as AtomicU64;
 use crate::sync::atomic::Ordering;
 
+/// The bucket bounds of the metrics' lateness histograms, in nanoseconds: 1, 2, 5 per decade from 1 µs to 10 s (the
+/// engine's `taskwheel_run_lateness_seconds`; taskwheel-redis uses the same for its fleet's histograms).
+pub const LATENESS_BUCKETS_NS: [u64; 22] = [
+    1_000,
+    2_000,
+    5_000,
+    10_000,
+    20_000,
+    50_000,
+    100_000,
+    200_000,
+    500_000,
+    1_000_000,
+    2_000_000,
+    5_000_000,
+    10_000_000,
+    20_000_000,
+    50_000_000,
+    100_000_000,
+    200_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_000_000_000,
+    5_000_000_000,
+    10_000_000_000,
+];
+
 /// Sub-buckets per power of two: values are kept to within 1/16 (6.25%).
 const SUB_BITS: u32 = 4;
 const SUBS: usize = 1 << SUB_BITS;
