@@ -462,14 +462,14 @@ impl Queue {
                     return Err(Error::InvalidOption(format!("a rate limit window of {per:?} (1 ms to 1 day)")));
                 }
                 let per_us = duration_micros("the rate limit's window", per)?;
-                pipe.cmd("HSET").arg(&rates).arg(handler).arg(format!("{max}|{per_us}")).ignore();
+                pipe.cmd("HSET").arg(&rates).arg(handler).arg(format!("{max}|{per_us}"));
             }
             None => {
-                pipe.cmd("HDEL").arg(&rates).arg(handler).ignore();
+                pipe.cmd("HDEL").arg(&rates).arg(handler);
             }
         }
-        pipe.cmd("DEL").arg(&window).ignore();
-        self.conn.lock().run(|con| pipe.query::<()>(con))
+        pipe.cmd("DEL").arg(&window);
+        self.conn.lock().pipeline::<()>(&pipe)
     }
 
     /// The handlers' rate limits.
@@ -511,8 +511,9 @@ impl Queue {
     pub fn nodes(&self) -> Result<Vec<NodeInfo>, Error> {
         let base = &self.base;
         let mut conn = self.conn.lock();
-        let (records, (secs, micros)): (BTreeMap<String, String>, (u64, u64)) =
-            conn.run(|con| redis::pipe().cmd("HGETALL").arg(format!("{base}:nodes")).cmd("TIME").query(con))?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("HGETALL").arg(format!("{base}:nodes")).add_command(protocol::time(base));
+        let (records, (secs, micros)): (BTreeMap<String, String>, (u64, u64)) = conn.pipeline(&pipe)?;
         let now = secs * 1_000_000 + micros;
         let live: Vec<(String, u64, Vec<String>)> = records
             .into_iter()
@@ -529,7 +530,7 @@ impl Queue {
         for (id, _, _) in &live {
             pipe.cmd("HGETALL").arg(format!("{base}:node:{id}"));
         }
-        let facts: Vec<BTreeMap<String, String>> = conn.run(|con| pipe.query(con))?;
+        let facts: Vec<BTreeMap<String, String>> = conn.pipeline(&pipe)?;
         drop(conn);
         Ok(live
             .into_iter()
@@ -568,7 +569,7 @@ impl Queue {
         for name in &names {
             pipe.cmd("HMGET").arg(format!("{base}:s:{name}")).arg(&["h", "kind", "expr", "zone", "next"]);
         }
-        let replies: Vec<Value> = conn.run(|con| pipe.query(con))?;
+        let replies: Vec<Value> = conn.pipeline(&pipe)?;
         drop(conn);
         let mut schedules = Vec::new();
         for (name, reply) in names.into_iter().zip(&replies) {

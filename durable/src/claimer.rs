@@ -33,11 +33,12 @@ impl ClockMap {
     /// The best of three `TIME` round trips (the shortest bounds the error best). A claim's own reply would not
     /// do: the server reads its clock as the script starts, and the reply of a large claim takes long to travel,
     /// so the middle of that round trip lies well after the reading (1.3 ms with 256 tasks here).
-    fn measure(conn: &mut Conn) -> Result<ClockMap, Error> {
+    fn measure(conn: &mut Conn, base: &str) -> Result<ClockMap, Error> {
         let mut best: Option<(Duration, ClockMap)> = None;
         for _ in 0..3 {
             let (sent, sent_wall) = (Instant::now(), SystemTime::now());
-            let (secs, micros): (u64, u64) = conn.run(|con| redis::cmd("TIME").query(con))?;
+            let time = crate::protocol::time(base);
+            let (secs, micros): (u64, u64) = conn.run(|con| time.query(con))?;
             let round_trip = sent.elapsed();
             if best.as_ref().is_none_or(|(shortest, _)| round_trip < *shortest) {
                 let map = ClockMap {
@@ -77,7 +78,7 @@ pub(crate) fn run(shared: &Arc<NodeShared>, mut conn: Conn) {
     let mut due_waiting = false;
     while !shared.stop.load(Ordering::Relaxed) {
         if clock.as_ref().is_none_or(|map| map.taken.elapsed() > CLOCK_MAP_AGE) {
-            match ClockMap::measure(&mut conn) {
+            match ClockMap::measure(&mut conn, &shared.base) {
                 Ok(map) => {
                     let offset = map.server_us as i64 - micros(map.wall).unwrap_or(0) as i64;
                     shared.server_offset_us.store(offset, Ordering::Relaxed);

@@ -1,20 +1,61 @@
 //! One Redis connection that reconnects: a command on a lost connection is an error, and the next command
-//! reconnects first.
+//! reconnects first. To one server (`redis://host:port/db`), or to a Redis Cluster (`redis+cluster://host:port,
+//! host:port,...`: any of its nodes; each command goes to the master of its key's slot, and every key of a queue
+//! shares the queue's `{name}` hash tag, so a queue's scripts and pipelines stay on one master).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use redis::{Client, Connection, RedisResult};
+use redis::cluster::{ClusterClient, ClusterConnection, cluster_pipe};
+use redis::{Client, Connection, ConnectionLike, FromRedisValue, Pipeline, RedisResult};
 
 use crate::error::{Error, is_connection_error};
 
 /// How long connecting may take, and how long a reply may (a blocking command adds its own timeout).
 pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A connection to one Redis server, opened again after it is lost.
+/// The scheme of a cluster's URL.
+const CLUSTER_SCHEME: &str = "redis+cluster://";
+
+/// Where connections go.
+enum Target {
+    Server(Client),
+    Cluster(Vec<String>),
+}
+
+/// An open connection, to a server or to a cluster.
+enum Open {
+    Server(Connection),
+    Cluster(ClusterConnection),
+}
+
+impl Open {
+    fn as_dyn(&mut self) -> &mut dyn ConnectionLike {
+        match self {
+            Open::Server(con) => con,
+            Open::Cluster(con) => con,
+        }
+    }
+}
+
+/// Sends `pipe` on `open`: as it is to a server, as a cluster pipeline to a cluster.
+fn send<T: FromRedisValue>(open: &mut Open, pipe: &Pipeline) -> RedisResult<T> {
+    match open {
+        Open::Server(con) => pipe.query(con),
+        Open::Cluster(con) => {
+            let mut cluster = cluster_pipe();
+            for cmd in pipe.cmd_iter() {
+                cluster.add_command(cmd.clone());
+            }
+            cluster.query(con)
+        }
+    }
+}
+
+/// A connection to one Redis server or a cluster, opened again after it is lost.
 pub(crate) struct Conn {
-    client: Client,
-    con: Option<Connection>,
+    target: Target,
+    con: Option<Open>,
     read_timeout: Duration,
     /// Times the connection was opened again after a loss.
     pub(crate) reconnects: u64,
@@ -23,8 +64,25 @@ pub(crate) struct Conn {
 impl Conn {
     /// Connects now: an unreachable server is an error here, not later.
     pub(crate) fn open(url: &str) -> Result<Conn, Error> {
-        let client = Client::open(url).map_err(|error| Error::InvalidOption(format!("Redis URL {url:?}: {error}")))?;
-        let mut conn = Conn { client, con: None, read_timeout: IO_TIMEOUT, reconnects: 0 };
+        let bad = |error: String| Error::InvalidOption(format!("Redis URL {url:?}: {error}"));
+        let target = match url.strip_prefix(CLUSTER_SCHEME) {
+            Some(nodes) => {
+                let nodes: Vec<String> = nodes
+                    .trim_end_matches('/')
+                    .split(',')
+                    .filter(|n| !n.is_empty())
+                    .map(|node| format!("redis://{node}/"))
+                    .collect();
+                if nodes.is_empty() {
+                    return Err(bad("a cluster URL names at least one node".into()));
+                }
+                // Checked now, as a single server's URL is.
+                ClusterClient::new(nodes.clone()).map_err(|e| bad(e.to_string()))?;
+                Target::Cluster(nodes)
+            }
+            None => Target::Server(Client::open(url).map_err(|e| bad(e.to_string()))?),
+        };
+        let mut conn = Conn { target, con: None, read_timeout: IO_TIMEOUT, reconnects: 0 };
         conn.connect()?;
         Ok(conn)
     }
@@ -39,16 +97,57 @@ impl Conn {
     }
 
     fn connect(&mut self) -> Result<(), Error> {
-        let con = self.client.get_connection_with_timeout(IO_TIMEOUT).map_err(|e| Error::Connect(e.to_string()))?;
-        con.set_read_timeout(Some(self.read_timeout)).map_err(|e| Error::Connect(e.to_string()))?;
-        con.set_write_timeout(Some(IO_TIMEOUT)).map_err(|e| Error::Connect(e.to_string()))?;
-        self.con = Some(con);
+        let lost = |e: redis::RedisError| Error::Connect(e.to_string());
+        self.con = Some(match &self.target {
+            Target::Server(client) => {
+                let con = client.get_connection_with_timeout(IO_TIMEOUT).map_err(lost)?;
+                con.set_read_timeout(Some(self.read_timeout)).map_err(lost)?;
+                con.set_write_timeout(Some(IO_TIMEOUT)).map_err(lost)?;
+                Open::Server(con)
+            }
+            Target::Cluster(nodes) => {
+                let client = ClusterClient::builder(nodes.clone())
+                    .connection_timeout(IO_TIMEOUT)
+                    .response_timeout(self.read_timeout)
+                    .retries(2)
+                    .build()
+                    .map_err(lost)?;
+                Open::Cluster(client.get_connection().map_err(lost)?)
+            }
+        });
         Ok(())
     }
 
     /// Runs `f` once, reconnecting first if the connection was lost before. A connection error drops the
     /// connection and is returned: the command may or may not have run.
-    pub(crate) fn run<T>(&mut self, f: impl FnOnce(&mut Connection) -> RedisResult<T>) -> Result<T, Error> {
+    pub(crate) fn run<T>(&mut self, f: impl FnOnce(&mut dyn ConnectionLike) -> RedisResult<T>) -> Result<T, Error> {
+        self.with(|open| f(open.as_dyn()))
+    }
+
+    /// Sends a pipeline, as [`run`](Self::run) a command. On a cluster it goes as a cluster pipeline (each command
+    /// to its slot's master; a queue's are all on one). Commands marked `ignore` are not supported here.
+    pub(crate) fn pipeline<T: FromRedisValue>(&mut self, pipe: &Pipeline) -> Result<T, Error> {
+        self.with(|open| send(open, pipe))
+    }
+
+    /// Sends a pipeline of script calls; when the server answers that it forgot a script (a restart empties its
+    /// cache; it then ran none of the pipeline), runs `reload` and sends it again.
+    pub(crate) fn pipeline_reloading<T: FromRedisValue>(
+        &mut self,
+        pipe: &Pipeline,
+        reload: impl FnOnce(&mut dyn ConnectionLike) -> RedisResult<()>,
+        forgot: impl Fn(&redis::RedisError) -> bool,
+    ) -> Result<T, Error> {
+        self.with(|open| match send(open, pipe) {
+            Err(error) if forgot(&error) => {
+                reload(open.as_dyn())?;
+                send(open, pipe)
+            }
+            other => other,
+        })
+    }
+
+    fn with<T>(&mut self, f: impl FnOnce(&mut Open) -> RedisResult<T>) -> Result<T, Error> {
         if self.con.is_none() {
             self.connect()?;
             self.reconnects += 1;
@@ -69,7 +168,7 @@ impl Conn {
         &mut self,
         stop: &AtomicBool,
         patience: Duration,
-        mut f: impl FnMut(&mut Connection) -> RedisResult<T>,
+        mut f: impl FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
     ) -> Result<T, Error> {
         let deadline = Instant::now() + patience;
         let mut backoff = Duration::from_millis(20);

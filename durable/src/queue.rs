@@ -272,7 +272,8 @@ impl Queue {
     ///
     /// [`Error::Connect`] / [`Error::Redis`].
     pub fn server_time(&self) -> Result<SystemTime, Error> {
-        let (secs, micros): (u64, u64) = self.conn.lock().run(|con| redis::cmd("TIME").query(con))?;
+        let time = protocol::time(&self.base);
+        let (secs, micros): (u64, u64) = self.conn.lock().run(|con| time.query(con))?;
         Ok(from_micros(secs * 1_000_000 + micros))
     }
 
@@ -301,9 +302,9 @@ impl Queue {
         }
         pipe.cmd("HGETALL").arg(format!("{base}:counters"));
         pipe.cmd("HGETALL").arg(format!("{base}:nodes"));
-        pipe.cmd("TIME");
+        pipe.add_command(protocol::time(base));
         pipe.cmd("SMEMBERS").arg(format!("{base}:paused"));
-        let replies: Vec<Value> = conn.run(|con| pipe.query(con))?;
+        let replies: Vec<Value> = conn.pipeline(&pipe)?;
         drop(conn);
         let mut stats = QueueStats::default();
         for (handler, counts) in handlers.iter().zip(replies.chunks(3)) {

@@ -7,6 +7,9 @@
 
 use std::sync::OnceLock;
 
+use crate::conn::Conn;
+use crate::error::Error;
+
 pub(crate) mod admin;
 pub(crate) mod claim;
 pub(crate) mod finish;
@@ -16,7 +19,9 @@ pub(crate) mod recovery;
 pub(crate) mod reply;
 pub(crate) mod schedules;
 
-use redis::{Cmd, Connection, ErrorKind, FromRedisValue, Pipeline, RedisError, RedisResult, Script, ServerErrorKind};
+use redis::{
+    Cmd, ConnectionLike, ErrorKind, FromRedisValue, Pipeline, RedisError, RedisResult, Script, ServerErrorKind,
+};
 
 macro_rules! script {
     ($file:literal) => {
@@ -98,6 +103,15 @@ impl Scripts {
     }
 }
 
+/// `TIME` of the server that holds the queue at `base`: on a cluster, the master of the queue's slot, whose clock
+/// every script of the queue reads (a bare `TIME` would go to any node). `EVAL` of one line, which the server
+/// compiles once and keeps.
+pub(crate) fn time(base: &str) -> Cmd {
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg("return redis.call('TIME')").arg(1).arg(base);
+    cmd
+}
+
 /// `EVALSHA <script> 1 <base>`, for the caller to add the script's arguments.
 pub(crate) fn call(script: &Script, base: &str) -> Cmd {
     let mut cmd = redis::cmd("EVALSHA");
@@ -111,7 +125,7 @@ fn is_noscript(error: &RedisError) -> bool {
 }
 
 /// Sends one script call, loading the scripts first if the server forgot them.
-pub(crate) fn query<T: FromRedisValue>(con: &mut Connection, cmd: &Cmd) -> RedisResult<T> {
+pub(crate) fn query<T: FromRedisValue>(con: &mut dyn ConnectionLike, cmd: &Cmd) -> RedisResult<T> {
     match cmd.query(con) {
         Err(error) if is_noscript(&error) => {
             load_all(con)?;
@@ -123,17 +137,11 @@ pub(crate) fn query<T: FromRedisValue>(con: &mut Connection, cmd: &Cmd) -> Redis
 
 /// Sends a pipeline of script calls, loading the scripts first if the server forgot them (a server that forgot one
 /// refuses every call in the pipeline, so none ran).
-pub(crate) fn query_pipeline<T: FromRedisValue>(con: &mut Connection, pipe: &Pipeline) -> RedisResult<T> {
-    match pipe.query(con) {
-        Err(error) if is_noscript(&error) => {
-            load_all(con)?;
-            pipe.query(con)
-        }
-        other => other,
-    }
+pub(crate) fn query_pipeline<T: FromRedisValue>(conn: &mut Conn, pipe: &Pipeline) -> Result<T, Error> {
+    conn.pipeline_reloading(pipe, load_all, is_noscript)
 }
 
-fn load_all(con: &mut Connection) -> RedisResult<()> {
+fn load_all(con: &mut dyn ConnectionLike) -> RedisResult<()> {
     for script in scripts().all() {
         script.load(con)?;
     }

@@ -50,7 +50,7 @@ pub(crate) fn enqueue(conn: &mut Conn, base: &str, tasks: &[Enqueue<'_>]) -> Res
             .arg(task.signal_us);
         pipe.add_command(cmd);
     }
-    let replies: Vec<Value> = conn.run(|con| query_pipeline(con, &pipe))?;
+    let replies: Vec<Value> = query_pipeline(conn, &pipe)?;
     replies
         .iter()
         .map(|reply| {
