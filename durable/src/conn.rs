@@ -26,14 +26,14 @@ enum Target {
 /// An open connection, to a server or to a cluster.
 enum Open {
     Server(Connection),
-    Cluster(ClusterConnection),
+    Cluster(Box<ClusterConnection>),
 }
 
 impl Open {
     fn as_dyn(&mut self) -> &mut dyn ConnectionLike {
         match self {
             Open::Server(con) => con,
-            Open::Cluster(con) => con,
+            Open::Cluster(con) => con.as_mut(),
         }
     }
 }
@@ -47,7 +47,7 @@ fn send<T: FromRedisValue>(open: &mut Open, pipe: &Pipeline) -> RedisResult<T> {
             for cmd in pipe.cmd_iter() {
                 cluster.add_command(cmd.clone());
             }
-            cluster.query(con)
+            cluster.query(con.as_mut())
         }
     }
 }
@@ -112,7 +112,7 @@ impl Conn {
                     .retries(2)
                     .build()
                     .map_err(lost)?;
-                Open::Cluster(client.get_connection().map_err(lost)?)
+                Open::Cluster(Box::new(client.get_connection().map_err(lost)?))
             }
         });
         Ok(())

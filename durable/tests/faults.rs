@@ -226,6 +226,8 @@ fn run_fault(fault: Fault) {
     // The fault. `fault_us`: when it began (for a node, as the signal has been delivered: a run it started until
     // then was in flight there, and it starts none after); `faulted`: the node it hit.
     let mut fault_us = now_us();
+    // When a stopped node was resumed (0: no node was stopped).
+    let mut resumed_us = 0;
     let mut faulted = None;
     let mut held_at_fault = Vec::new();
     match fault {
@@ -245,6 +247,7 @@ fn run_fault(fault: Fault) {
             fault_us = now_us();
             faulted = Some("n1");
             std::thread::sleep(scale.lease() + Duration::from_secs(2));
+            resumed_us = now_us();
             signal(pid, "-CONT");
         }
         Fault::RedisStop => {
@@ -304,9 +307,23 @@ fn run_fault(fault: Fault) {
         }
     }
     // A repeated run is explained when one of the task's runs started on the faulted node before the fault: it was
-    // in flight there (or ended there and could not be recorded).
+    // in flight there (or ended there and could not be recorded). A run the frozen node had decided to start before
+    // it froze (its lease checked, the handler not yet entered) logs its start only as the node resumes: a run of
+    // the faulted node, due before the fault, under an older token than the task's other run, whose handler was
+    // entered within a second of the resume, was in flight too (its end is refused by its stale token).
+    let window_us = 1_000_000;
     let in_flight = |task_runs: &[&Run]| {
-        faulted.is_some_and(|node| task_runs.iter().any(|run| run.node == node && run.start <= fault_us))
+        let newest = task_runs.iter().map(|run| run.token).max().unwrap_or(0);
+        faulted.is_some_and(|node| {
+            task_runs.iter().any(|run| {
+                run.node == node
+                    && (run.start <= fault_us
+                        || (resumed_us > 0
+                            && run.due <= fault_us
+                            && run.token < newest
+                            && (resumed_us..resumed_us + window_us).contains(&run.start)))
+            })
+        })
     };
     let mut counts = Counts {
         submitted: expected.len() as u64,
