@@ -1,26 +1,37 @@
 //! One Redis connection that reconnects: a command on a lost connection is an error, and the next command
-//! reconnects first. To one server (`redis://host:port/db`), or to a Redis Cluster (`redis+cluster://host:port,
+//! reconnects first. To one server (`redis://host:port/db`); to a Redis Cluster (`redis+cluster://host:port,
 //! host:port,...`: any of its nodes; each command goes to the master of its key's slot, and every key of a queue
-//! shares the queue's `{name}` hash tag, so a queue's scripts and pipelines stay on one master).
+//! shares the queue's `{name}` hash tag, so a queue's scripts and pipelines stay on one master); or to the primary
+//! a set of Sentinels names (`redis+sentinel://host:port,host:port/<master name>`: each connection asks them
+//! which server is the primary now, so a connection lost in a failover, or refused by a demoted primary with
+//! `READONLY`, is opened again to the new one).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use redis::cluster::{ClusterClient, ClusterConnection, cluster_pipe};
+use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{Client, Connection, ConnectionLike, FromRedisValue, Pipeline, RedisResult};
 
-use crate::error::{Error, is_connection_error};
+use crate::error::{Error, is_connection_error, is_read_only};
 
 /// How long connecting may take, and how long a reply may (a blocking command adds its own timeout).
 pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The scheme of a cluster's URL.
+/// The scheme of a cluster's URL, and of a Sentinel-managed primary's.
 const CLUSTER_SCHEME: &str = "redis+cluster://";
+const SENTINEL_SCHEME: &str = "redis+sentinel://";
 
 /// Where connections go.
 enum Target {
     Server(Client),
     Cluster(Vec<String>),
+    Sentinel(Box<SentinelClient>),
+}
+
+/// `host:port,host:port` as `redis://host:port/` URLs.
+fn node_urls(list: &str) -> Vec<String> {
+    list.split(',').filter(|n| !n.is_empty()).map(|node| format!("redis://{node}/")).collect()
 }
 
 /// An open connection, to a server or to a cluster.
@@ -65,22 +76,28 @@ impl Conn {
     /// Connects now: an unreachable server is an error here, not later.
     pub(crate) fn open(url: &str) -> Result<Conn, Error> {
         let bad = |error: String| Error::InvalidOption(format!("Redis URL {url:?}: {error}"));
-        let target = match url.strip_prefix(CLUSTER_SCHEME) {
-            Some(nodes) => {
-                let nodes: Vec<String> = nodes
-                    .trim_end_matches('/')
-                    .split(',')
-                    .filter(|n| !n.is_empty())
-                    .map(|node| format!("redis://{node}/"))
-                    .collect();
-                if nodes.is_empty() {
-                    return Err(bad("a cluster URL names at least one node".into()));
-                }
-                // Checked now, as a single server's URL is.
-                ClusterClient::new(nodes.clone()).map_err(|e| bad(e.to_string()))?;
-                Target::Cluster(nodes)
+        let target = if let Some(nodes) = url.strip_prefix(CLUSTER_SCHEME) {
+            let nodes = node_urls(nodes.trim_end_matches('/'));
+            if nodes.is_empty() {
+                return Err(bad("a cluster URL names at least one node".into()));
             }
-            None => Target::Server(Client::open(url).map_err(|e| bad(e.to_string()))?),
+            // Checked now, as a single server's URL is.
+            ClusterClient::new(nodes.clone()).map_err(|e| bad(e.to_string()))?;
+            Target::Cluster(nodes)
+        } else if let Some(rest) = url.strip_prefix(SENTINEL_SCHEME) {
+            let (sentinels, master) = rest.split_once('/').unwrap_or((rest, ""));
+            let master = master.trim_end_matches('/');
+            let sentinels = node_urls(sentinels);
+            if sentinels.is_empty() || master.is_empty() {
+                return Err(bad(
+                    "a Sentinel URL names its sentinels and the master: redis+sentinel://h:p,h:p/name".into()
+                ));
+            }
+            let client = SentinelClient::build(sentinels, master.to_string(), None, SentinelServerType::Master)
+                .map_err(|e| bad(e.to_string()))?;
+            Target::Sentinel(Box::new(client))
+        } else {
+            Target::Server(Client::open(url).map_err(|e| bad(e.to_string()))?)
         };
         let mut conn = Conn { target, con: None, read_timeout: IO_TIMEOUT, reconnects: 0 };
         conn.connect()?;
@@ -98,13 +115,15 @@ impl Conn {
 
     fn connect(&mut self) -> Result<(), Error> {
         let lost = |e: redis::RedisError| Error::Connect(e.to_string());
-        self.con = Some(match &self.target {
-            Target::Server(client) => {
-                let con = client.get_connection_with_timeout(IO_TIMEOUT).map_err(lost)?;
-                con.set_read_timeout(Some(self.read_timeout)).map_err(lost)?;
-                con.set_write_timeout(Some(IO_TIMEOUT)).map_err(lost)?;
-                Open::Server(con)
-            }
+        let server = |client: &Client| -> Result<Open, Error> {
+            let con = client.get_connection_with_timeout(IO_TIMEOUT).map_err(lost)?;
+            con.set_read_timeout(Some(self.read_timeout)).map_err(lost)?;
+            con.set_write_timeout(Some(IO_TIMEOUT)).map_err(lost)?;
+            Ok(Open::Server(con))
+        };
+        self.con = Some(match &mut self.target {
+            Target::Server(client) => server(client)?,
+            Target::Sentinel(sentinels) => server(&sentinels.get_client().map_err(lost)?)?,
             Target::Cluster(nodes) => {
                 let client = ClusterClient::builder(nodes.clone())
                     .connection_timeout(IO_TIMEOUT)
@@ -154,7 +173,8 @@ impl Conn {
         }
         let Some(con) = self.con.as_mut() else { return Err(Error::Connect("not connected".into())) };
         f(con).map_err(|error| {
-            if is_connection_error(&error) {
+            // A demoted primary refuses writes: the next command asks the Sentinels for the new one.
+            if is_connection_error(&error) || is_read_only(&error) {
                 self.con = None;
             }
             Error::from(error)

@@ -7,8 +7,8 @@ use std::fmt;
 #[non_exhaustive]
 pub enum Error {
     /// Redis could not be reached (at start, or on a submission after the connection was lost), or answered that
-    /// it cannot serve for now (`LOADING` after a restart, `BUSY`, `TRYAGAIN`, `MASTERDOWN`): a transient error,
-    /// which the nodes retry with backoff for as long as a lease allows.
+    /// it cannot serve for now (`LOADING` after a restart, `BUSY`, `TRYAGAIN`, `MASTERDOWN`, `READONLY` from a
+    /// demoted primary): a transient error, which the nodes retry with backoff for as long as a lease allows.
     Connect(String),
     /// Redis answered with an error, or the connection failed mid-command.
     Redis(String),
@@ -68,13 +68,20 @@ pub(crate) fn is_connection_error(error: &redis::RedisError) -> bool {
     error.is_connection_refusal() || error.is_io_error() || error.is_connection_dropped() || error.is_timeout()
 }
 
+/// Whether the server refused a write because it is a replica now (`READONLY`: a primary demoted by a failover).
+pub(crate) fn is_read_only(error: &redis::RedisError) -> bool {
+    error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+}
+
 /// Whether an error passes by itself, so that the command may be sent again after a wait: the connection is gone
 /// (refused, reset, dropped, timed out), or the server answered that it cannot serve now — `LOADING` (a restart
 /// reading its AOF or RDB), `BUSY` (a script running past its time limit), `TRYAGAIN`, `MASTERDOWN`,
-/// `CLUSTERDOWN`. Every script checks the task's state and fencing token before it changes anything, so sending
+/// `CLUSTERDOWN`, `READONLY` (a primary demoted by a failover: the connection is opened again to the new one). Every
+/// script checks the task's state and fencing token before it changes anything, so sending
 /// one again is safe.
 pub(crate) fn is_transient(error: &redis::RedisError) -> bool {
     is_connection_error(error)
         || matches!(error.retry_method(), redis::RetryMethod::WaitAndRetry | redis::RetryMethod::Reconnect)
         || error.code() == Some("BUSY")
+        || is_read_only(error)
 }
