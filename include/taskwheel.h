@@ -1498,6 +1498,33 @@ tw_status tw_durable_rate_limit(const struct tw_durable_queue *queue,
                                 uint32_t max,
                                 uint64_t per_ns);
 
+// Writes task `id`'s whole record as one JSON object (what `taskwheel-redis task show --json` prints: handler,
+// state, times in RFC 3339, attempts, runs, failures, recoveries, node, error, key, schedule, the payload as text or
+// hex) to `buf`, with its NUL; its size with the NUL to `*needed` (optional). `TW_ERR_NOT_FOUND`;
+// `TW_ERR_BUFFER_TOO_SMALL` when `len` is less (call again with `*needed` bytes).
+//
+// # Safety
+//
+// `queue` is NULL or a live queue client; `buf` is NULL or valid for writes of `len` bytes; `needed` is NULL or
+// valid for a write.
+tw_status tw_durable_task_json(const struct tw_durable_queue *queue,
+                               uint64_t id,
+                               char *buf,
+                               size_t len,
+                               size_t *needed);
+
+// Writes the queue's live nodes as one JSON array of objects (id, handlers, last heartbeat, claimed and running
+// tasks, version, start, recent start lateness) to `buf`, with its NUL; its size with the NUL to `*needed`
+// (optional). `TW_ERR_BUFFER_TOO_SMALL` when `len` is less.
+//
+// # Safety
+//
+// As `tw_durable_task_json`.
+tw_status tw_durable_nodes_json(const struct tw_durable_queue *queue,
+                                char *buf,
+                                size_t len,
+                                size_t *needed);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -87,46 +87,14 @@ pub(crate) fn task_json(t: &TaskSummary) -> Value {
     })
 }
 
-/// A task's payload: its text when it is UTF-8, else its bytes in hex.
-fn payload(bytes: &[u8]) -> (&'static str, String) {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => ("payload", text.to_string()),
-        Err(_) => ("payload_hex", bytes.iter().map(|b| format!("{b:02x}")).collect()),
-    }
-}
-
 /// A task's whole record as JSON.
 pub(crate) fn info_json(t: &TaskInfo) -> Value {
-    let (name, body) = payload(&t.payload);
-    let mut value = json!({
-        "id": t.id,
-        "handler": t.handler,
-        "state": t.state.as_str(),
-        "due": json_time(Some(t.due)),
-        "priority": t.priority.to_string(),
-        "timeout_ms": t.timeout.map(|d| d.as_millis() as u64),
-        "attempts": t.token,
-        "runs": t.runs,
-        "failures": t.failures,
-        "recoveries": t.recoveries,
-        "node": t.node,
-        "error": t.error,
-        "key": t.key,
-        "schedule": t.schedule.as_ref().map(|(name, _)| name),
-        "occurrence": json_time(t.schedule.as_ref().map(|(_, at)| *at)),
-        "cancel_requested": t.cancel_requested,
-        "created": json_time(Some(t.created)),
-        "finished": json_time(t.finished),
-        "lease_until": json_time(t.lease_until),
-        "payload_bytes": t.payload.len(),
-    });
-    value[name] = Value::String(body);
-    value
+    serde_json::from_str(&t.to_json()).unwrap_or(Value::Null)
 }
 
 /// A task's whole record as `key: value` lines.
 pub(crate) fn info_text(t: &TaskInfo) -> String {
-    let (name, body) = payload(&t.payload);
+    let (name, body) = taskwheel_redis::payload_field(&t.payload);
     let lines = [
         ("id", t.id.to_string()),
         ("handler", t.handler.clone()),
@@ -174,16 +142,7 @@ pub(crate) fn node_rows(nodes: &[NodeInfo]) -> Vec<Vec<String>> {
 
 /// A node as JSON.
 pub(crate) fn node_json(n: &NodeInfo) -> Value {
-    json!({
-        "id": n.id,
-        "handlers": n.handlers,
-        "heartbeat": json_time(Some(n.heartbeat)),
-        "alive_until": json_time(Some(n.alive_until)),
-        "claimed": n.claimed,
-        "running": n.running,
-        "version": n.version,
-        "started": json_time(n.started),
-    })
+    serde_json::from_str(&n.to_json()).unwrap_or(Value::Null)
 }
 
 /// The schedules as a table's rows.

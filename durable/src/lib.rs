@@ -16,6 +16,7 @@ mod finisher;
 mod heartbeat;
 mod held;
 mod histogram;
+mod json;
 mod lease;
 #[cfg(feature = "metrics")]
 mod metrics;
@@ -42,6 +43,7 @@ pub use admin::{
 };
 pub use context::DurableContext;
 pub use error::Error;
+pub use json::payload_field;
 #[cfg(feature = "metrics")]
 pub use metrics::FleetMetrics;
 pub use node::{Node, NodeBuilder, NodeStats};

@@ -1,14 +1,14 @@
 //! Durable tasks on Redis from C: a queue client (`tw_durable_queue`) and nodes that run handlers registered by
 //! name (`tw_durable_node`), over the taskwheel-redis crate's public API.
 
-use std::ffi::{CString, c_char, c_void};
+use std::ffi::{c_char, c_void};
 use std::time::{Duration, UNIX_EPOCH};
 
 use taskwheel::{Priority, Retry};
 use taskwheel_redis::{DurableCancel, DurableState, DurableTask, Error, Node, NodeBuilder, Queue};
 
 use super::enums::{tw_free_fn, tw_priority};
-use super::ptr::{as_ref, has_library_layout, init_sized, optional_str, write_required};
+use super::ptr::{as_ref, copy_text, has_library_layout, init_sized, optional_str, write_required};
 use super::status::boundary;
 use super::status::{guard, status_of, tw_status, tw_status::*};
 
@@ -531,20 +531,8 @@ pub unsafe extern "C" fn tw_durable_node_id(
     guard(|| {
         // SAFETY: NULL or live by this function's contract.
         let node = unsafe { as_ref(node) }?;
-        let id = CString::new(node.node.id()).map_err(|_| TW_ERR_INVALID_ARGUMENT)?;
-        let bytes = id.as_bytes_with_nul();
-        if !needed.is_null() {
-            // SAFETY: non-NULL and valid by this function's contract.
-            unsafe { needed.write(bytes.len()) };
-        }
-        if buf.is_null() {
-            return Err(TW_ERR_NULL);
-        }
-        if len < bytes.len() {
-            return Err(TW_ERR_BUFFER_TOO_SMALL);
-        }
-        // SAFETY: `buf` is valid for `len` >= `bytes.len()` bytes by this function's contract; the two don't overlap.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr().cast(), buf, bytes.len()) };
+        // SAFETY: `buf` and `needed` as this function's contract says, which is `copy_text`'s.
+        unsafe { copy_text(node.node.id(), buf, len, needed) }?;
         Ok(TW_OK)
     })
 }

@@ -10,7 +10,7 @@ use taskwheel_redis::{Deleted, ListState, RateLimit, Requeued};
 
 use super::durable::{durable_status, tw_durable_queue};
 use super::enums::decode;
-use super::ptr::{as_ref, optional_str, write_optional, write_required};
+use super::ptr::{as_ref, copy_text, optional_str, write_optional, write_required};
 use super::status::{guard, tw_status, tw_status::*};
 
 /// The tasks a listing shows (`tw_durable_list`): a durable state, with waiting tasks split by whether they are due.
@@ -256,6 +256,58 @@ pub unsafe extern "C" fn tw_durable_rate_limit(
         let handler = unsafe { optional_str(handler) }?.ok_or(TW_ERR_NULL)?;
         let limit = (max > 0).then(|| RateLimit { max, per: Duration::from_nanos(per_ns) });
         queue.queue.rate_limit(handler, limit).map_err(|e| durable_status(&e))?;
+        Ok(TW_OK)
+    })
+}
+
+/// Writes task `id`'s whole record as one JSON object (what `taskwheel-redis task show --json` prints: handler,
+/// state, times in RFC 3339, attempts, runs, failures, recoveries, node, error, key, schedule, the payload as text or
+/// hex) to `buf`, with its NUL; its size with the NUL to `*needed` (optional). `TW_ERR_NOT_FOUND`;
+/// `TW_ERR_BUFFER_TOO_SMALL` when `len` is less (call again with `*needed` bytes).
+///
+/// # Safety
+///
+/// `queue` is NULL or a live queue client; `buf` is NULL or valid for writes of `len` bytes; `needed` is NULL or
+/// valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_durable_task_json(
+    queue: *const tw_durable_queue,
+    id: u64,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or live by this function's contract.
+        let queue = unsafe { as_ref(queue) }?;
+        let info = queue.queue.get(id).map_err(|e| durable_status(&e))?.ok_or(TW_ERR_NOT_FOUND)?;
+        // SAFETY: `buf` and `needed` as this function's contract says, which is `copy_text`'s.
+        unsafe { copy_text(&info.to_json(), buf, len, needed) }?;
+        Ok(TW_OK)
+    })
+}
+
+/// Writes the queue's live nodes as one JSON array of objects (id, handlers, last heartbeat, claimed and running
+/// tasks, version, start, recent start lateness) to `buf`, with its NUL; its size with the NUL to `*needed`
+/// (optional). `TW_ERR_BUFFER_TOO_SMALL` when `len` is less.
+///
+/// # Safety
+///
+/// As `tw_durable_task_json`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_durable_nodes_json(
+    queue: *const tw_durable_queue,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> tw_status {
+    guard(|| {
+        // SAFETY: NULL or live by this function's contract.
+        let queue = unsafe { as_ref(queue) }?;
+        let nodes = queue.queue.nodes().map_err(|e| durable_status(&e))?;
+        let text = format!("[{}]", nodes.iter().map(|n| n.to_json()).collect::<Vec<_>>().join(","));
+        // SAFETY: `buf` and `needed` as this function's contract says, which is `copy_text`'s.
+        unsafe { copy_text(&text, buf, len, needed) }?;
         Ok(TW_OK)
     })
 }

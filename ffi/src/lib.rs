@@ -58,8 +58,8 @@ pub use durable_admin::{
     tw_durable_schedule_spec_init_sized, tw_durable_stats, tw_durable_unschedule, tw_durable_waiting,
 };
 pub use durable_control::{
-    tw_durable_delete, tw_durable_list, tw_durable_list_state, tw_durable_pause, tw_durable_rate_limit,
-    tw_durable_requeue, tw_durable_requeue_all, tw_durable_resume,
+    tw_durable_delete, tw_durable_list, tw_durable_list_state, tw_durable_nodes_json, tw_durable_pause,
+    tw_durable_rate_limit, tw_durable_requeue, tw_durable_requeue_all, tw_durable_resume, tw_durable_task_json,
 };
 pub use engine::{
     TW_MAX_PRECISE_SPIN_NS, tw_config, tw_config_init, tw_config_init_sized, tw_engine, tw_engine_completion_fd,

@@ -90,3 +90,26 @@ pub(crate) unsafe fn has_library_layout<T>(target: *const T) -> bool {
     // SAFETY: by this function's contract, every version of the struct starts with its 4-byte size.
     unsafe { target.cast::<u32>().read_unaligned() as usize == std::mem::size_of::<T>() }
 }
+
+/// Writes `text` and its NUL to `buf` (valid for `len` bytes) and its size with the NUL to `*needed` (optional):
+/// `TW_ERR_NULL` for a NULL `buf`, `TW_ERR_BUFFER_TOO_SMALL` (nothing written to `buf`) when `len` is less,
+/// `TW_ERR_INVALID_ARGUMENT` for a text holding a NUL.
+///
+/// # Safety
+///
+/// `buf` is NULL or valid for writes of `len` bytes; `needed` is NULL or valid for a write.
+pub(crate) unsafe fn copy_text(text: &str, buf: *mut c_char, len: usize, needed: *mut usize) -> Result<(), tw_status> {
+    let text = std::ffi::CString::new(text).map_err(|_| tw_status::TW_ERR_INVALID_ARGUMENT)?;
+    let bytes = text.as_bytes_with_nul();
+    // SAFETY: NULL or valid by this function's contract.
+    unsafe { write_optional(needed, bytes.len()) };
+    if buf.is_null() {
+        return Err(tw_status::TW_ERR_NULL);
+    }
+    if len < bytes.len() {
+        return Err(tw_status::TW_ERR_BUFFER_TOO_SMALL);
+    }
+    // SAFETY: `buf` is valid for `len` >= `bytes.len()` bytes by this function's contract; the two don't overlap.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr().cast(), buf, bytes.len()) };
+    Ok(())
+}

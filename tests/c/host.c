@@ -1517,6 +1517,22 @@ static void test_durable(void) {
     CHECK(count >= 1 && total >= count && listed[0] == failing);
     CHECK_STATUS(tw_durable_requeue(queue, failing, 0, NULL), TW_OK);
     CHECK(durable_wait(queue, failing) == TW_DURABLE_DEAD); /* its payload still fails: two more runs */
+    /* Its whole record as JSON: the size first, then the text. */
+    size_t json_size = 0;
+    char small[8];
+    CHECK_STATUS(tw_durable_task_json(queue, failing, small, sizeof small, &json_size), TW_ERR_BUFFER_TOO_SMALL);
+    CHECK(json_size > sizeof small);
+    char *record = malloc(json_size);
+    CHECK(record != NULL);
+    CHECK_STATUS(tw_durable_task_json(queue, failing, record, json_size, NULL), TW_OK);
+    CHECK(strstr(record, "\"state\":\"dead\"") != NULL && strstr(record, "\"handler\":\"c-echo\"") != NULL);
+    CHECK(strstr(record, "\"runs\":4") != NULL); /* two runs, requeued, two more */
+    free(record);
+    CHECK_STATUS(tw_durable_task_json(queue, 987654321, small, sizeof small, NULL), TW_ERR_NOT_FOUND);
+    char nodes_json[4096];
+    CHECK_STATUS(tw_durable_nodes_json(queue, nodes_json, sizeof nodes_json, &json_size), TW_OK);
+    CHECK(nodes_json[0] == '[' && strstr(nodes_json, "\"c-echo\"") != NULL && json_size == strlen(nodes_json) + 1);
+    CHECK_STATUS(tw_durable_nodes_json(queue, NULL, 0, &json_size), TW_ERR_NULL);
     CHECK_STATUS(tw_durable_requeue(queue, 987654321, 0, NULL), TW_ERR_NOT_FOUND);
     /* Paused, a handler's task waits (listed as pending); resumed, it runs. */
     int paused = -1;
