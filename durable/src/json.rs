@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
-use crate::admin::NodeInfo;
+use crate::controls::NodeInfo;
 use crate::state::TaskInfo;
 
 /// A time for JSON: RFC 3339 to the microsecond, or null.

@@ -11,6 +11,7 @@ mod claimer;
 mod config;
 mod conn;
 mod context;
+mod controls;
 mod error;
 mod finisher;
 mod heartbeat;
@@ -37,11 +38,11 @@ mod state;
 #[path = "../tests/support/mod.rs"]
 mod test_support;
 
-pub use admin::{
+pub use context::DurableContext;
+pub use controls::{
     Deleted, ListState, NodeInfo, RateLimit, Requeued, RequeuedAll, ScheduleInfo, TaskPage, TaskSummary,
     UnknownListState,
 };
-pub use context::DurableContext;
 pub use error::Error;
 pub use json::payload_field;
 #[cfg(feature = "metrics")]

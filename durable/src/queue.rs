@@ -95,7 +95,7 @@ pub struct QueueStats {
     pub nodes: BTreeMap<String, Vec<String>>,
     /// Handlers with waiting tasks that no live node runs: those tasks wait until one does.
     pub unknown_handlers: Vec<String>,
-    /// Paused handlers (`*`: the whole queue), see [`Queue::pause`].
+    /// Paused handlers (`*`: the whole queue), set by `Queue::pause`.
     pub paused: Vec<String>,
 }
 
