@@ -104,7 +104,7 @@ impl FromStr for ListState {
     }
 }
 
-/// One task of a listing: its record without the payload (read it with [`Queue::get`]).
+/// One task of a listing: its record without the payload (read it with `Queue::get`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TaskSummary {
@@ -176,7 +176,7 @@ impl TaskSummary {
     }
 }
 
-/// A page of a listing, read by [`Queue::list`].
+/// A page of a listing, read by `Queue::list`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TaskPage {
@@ -188,7 +188,7 @@ pub struct TaskPage {
     pub now: SystemTime,
 }
 
-/// What [`Queue::requeue`] did.
+/// What `Queue::requeue` did.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Requeued {
@@ -208,7 +208,7 @@ pub enum Requeued {
     },
 }
 
-/// What [`Queue::delete`] did.
+/// What `Queue::delete` did.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Deleted {
@@ -220,7 +220,7 @@ pub enum Deleted {
     Unknown,
 }
 
-/// What [`Queue::requeue_all`] did.
+/// What `Queue::requeue_all` did.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RequeuedAll {
@@ -230,7 +230,7 @@ pub struct RequeuedAll {
     pub key_held: u64,
 }
 
-/// A live node, as its last renewal described it; read by [`Queue::nodes`].
+/// A live node, as its last renewal described it; read by `Queue::nodes`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NodeInfo {
@@ -255,7 +255,7 @@ pub struct NodeInfo {
     pub lateness: Option<(std::time::Duration, std::time::Duration)>,
 }
 
-/// A declared schedule, read by [`Queue::schedules`].
+/// A declared schedule, read by `Queue::schedules`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ScheduleInfo {
@@ -273,7 +273,7 @@ pub struct ScheduleInfo {
     pub next: Option<SystemTime>,
 }
 
-/// A rate limit of one handler across the fleet ([`Queue::rate_limit`]): at most `max` of its tasks start per
+/// A rate limit of one handler across the fleet (`Queue::rate_limit`): at most `max` of its tasks start per
 /// window of `per`, the window fixed from its first start (as BullMQ's `limiter`); its tasks are claimed only once
 /// due (never ahead), so that each claim is a start.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

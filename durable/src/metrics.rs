@@ -19,8 +19,8 @@ use crate::histogram::Histogram;
 use crate::queue::Queue;
 use crate::shared::NodeShared;
 
-/// A `prometheus-client` collector of a node's metrics and of its queue's, from [`Node::metrics_collector`]
-/// (crate::Node::metrics_collector). The queue's figures are read from Redis at each scrape, on a connection of the
+/// A `prometheus-client` collector of a node's metrics and of its queue's, from `Node::metrics_collector`. The
+/// queue's figures are read from Redis at each scrape, on a connection of the
 /// collector's own; when Redis cannot answer they are left out of that scrape (and `taskwheel_redis_scrape_errors`
 /// counts it).
 ///
