@@ -1,4 +1,4 @@
-//! The wheel's timers: one array of slots, each holding a timer (deadline, list, value) or a link of the free
+//! The wheel's timers: one array of slots, each holding a timer (deadline, ready flag, value) or a link of the free
 //! chain, beside the slot's generation and placement stamp, which outlive the timers that use the slot.
 //!
 //! Why not the `slab` crate, which the wheel used before: `slab` keeps nothing per slot across reuse, so the
@@ -6,7 +6,6 @@
 //! misses (the slab entry and the parallel array) where one suffices. Here both sit in the slot: cancelling a
 //! random timer, or checking and moving a record's timer during a cascade, touches one cache line.
 
-use super::lists::ListId;
 use super::paged::Paged;
 
 /// The "no slot" link of the free chain.
@@ -16,8 +15,10 @@ const NONE: u32 = u32::MAX;
 #[derive(Debug)]
 pub(super) struct Timer<T> {
     pub(super) deadline: u64,
-    /// The list that holds the timer's live record.
-    pub(super) list: ListId,
+    /// `true` while the timer's live record is on the ready list (its deadline was at or behind the wheel's time
+    /// when it was placed). Every other list follows from the deadline and the wheel's time (see
+    /// `Wheel::list_of`), so a cascade never writes to the timer.
+    pub(super) ready: bool,
     pub(super) value: T,
 }
 

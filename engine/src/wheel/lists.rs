@@ -2,11 +2,12 @@
 //!
 //! Every pending timer has exactly one live record, on one of the 384 slot lists, the ready list (deadlines already
 //! behind the wheel's time when inserted) or the overflow list (deadlines beyond the wheel's span); a due timer's
-//! record waits in the expired queue. A record is 8 bytes: the timer's arena index and the placement *stamp* the
-//! index had when the record was written. Cancelling or rescheduling a timer bumps its stamp and leaves the old
+//! record waits in the expired queue. A record is 12 bytes: the timer's arena index, the placement *stamp* the
+//! index had when the record was written, and the low 32 bits of the timer's deadline, which is all a slot on levels
+//! 0 to 5 needs to place the timer on a lower level, so a cascade reads only the slot's records, not the timers. Cancelling or rescheduling a timer bumps its stamp and leaves the old
 //! record where it is, stale (one write to the timer's own bookkeeping, no neighbour touched); stale records are
 //! skipped when their list is processed, and a list is compacted as soon as it holds more than three stale records
-//! per live one, so stale records never take more memory than 24 bytes per live timer.
+//! per live one, so stale records never take more memory than 36 bytes per live timer.
 //!
 //! Why chunks of records and not intrusive linked lists: walking a linked list is a chain of dependent cache misses,
 //! one per timer, which the CPU cannot overlap. A chunk of records is read sequentially, and the timers it names
@@ -17,11 +18,13 @@ use std::num::NonZeroU16;
 use super::level::{LEVELS, SLOTS};
 use super::paged::Paged;
 
-/// One record of a list: timer `index`, placed when its stamp was `stamp`.
+/// One record of a list: timer `index`, placed when its stamp was `stamp`, due at a deadline whose low 32 bits are
+/// `low`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(super) struct Record {
     pub(super) index: u32,
     pub(super) stamp: u32,
+    pub(super) low: u32,
 }
 
 /// Names one list. Slot lists come first (`level * 64 + slot`), then the ready list; the expired
@@ -66,8 +69,10 @@ impl ListId {
     }
 }
 
-/// Records per chunk: a chunk is 504 bytes, eight cache lines.
-pub(super) const CHUNK: usize = 62;
+/// Records per chunk: a chunk is 500 bytes (41 records of 12 bytes, its length and its link), under eight cache
+/// lines. Not 512: with a power-of-two stride the chunks' tails, which insertions write at random, would all fall in
+/// the same few cache sets.
+pub(super) const CHUNK: usize = 41;
 
 /// The "no chunk" link.
 const NONE: u32 = u32::MAX;
@@ -75,7 +80,7 @@ const NONE: u32 = u32::MAX;
 /// A fixed-size block of records. A list is a chain of chunks, filled front to back; chunks come from one arena
 /// and go back to its free chain when a list is emptied, so once the wheel has grown to its working size no list
 /// operation allocates, however the load moves between slots. Reading a list is sequential within a chunk, with one
-/// dependent load per 62 records to reach the next chunk.
+/// dependent load per 41 records to reach the next chunk.
 #[derive(Clone, Debug)]
 pub(super) struct Chunk {
     pub(super) records: [Record; CHUNK],
@@ -85,7 +90,7 @@ pub(super) struct Chunk {
 
 impl Chunk {
     fn empty() -> Chunk {
-        Chunk { records: [Record { index: 0, stamp: 0 }; CHUNK], len: 0, next: NONE }
+        Chunk { records: [Record { index: 0, stamp: 0, low: 0 }; CHUNK], len: 0, next: NONE }
     }
 
     /// The next chunk of its list, if any.
@@ -114,6 +119,12 @@ impl Chain {
     fn stale(&self) -> u32 {
         self.len - self.live
     }
+
+    /// `true` when every record of the list is live (none was left stale by a cancel or a move), so that its
+    /// records can be handled without checking their timers' stamps.
+    pub(super) fn all_live(&self) -> bool {
+        self.len == self.live
+    }
 }
 
 /// Every list but the expired queue, and the arena of chunks they are made of.
@@ -139,9 +150,9 @@ pub(super) enum AfterKill {
 /// Lists with fewer stale records than this are not worth compacting.
 const COMPACT_MIN: u32 = 32;
 
-/// A list is compacted once it holds more than this many stale records per live one. A stale record is 8 bytes
-/// and a live timer 40 (its 32-byte slot with a `u64` value, and its record), so at 3 the records held for
-/// cancelled timers stay under 24 bytes per live timer: the wheel holds less than twice its live timers' memory.
+/// A list is compacted once it holds more than this many stale records per live one. A stale record is 12 bytes
+/// and a live timer 44 (its 32-byte slot with a `u64` value, and its record), so at 3 the records held for
+/// cancelled timers stay under 36 bytes per live timer: the wheel holds less than twice its live timers' memory.
 /// Each compaction removes at least three quarters of the list, so its cost per cancel is under 1.4 record reads.
 pub(super) const STALE_PER_LIVE: u32 = 3;
 
@@ -197,6 +208,7 @@ impl Lists {
     }
 
     /// Appends a live record to `list`.
+    #[inline]
     pub(super) fn push(&mut self, list: ListId, record: Record) {
         let chain = self.chains[list.index()];
         let tail = if chain.tail == NONE || self.chunks[chain.tail as usize].len as usize == CHUNK {

@@ -22,11 +22,14 @@
 //!  expired   [a list]            due, waiting for `pop_expired`
 //! ```
 //!
-//! Timers live in one array of slots (deadline, value, which list holds the timer's record, and the slot's
-//! generation and placement stamp: one cache line to touch per timer). Each wheel slot holds a
-//! chain of chunks of 8-byte records (arena index and placement stamp), so processing a slot reads it
-//! sequentially and the timers it names are independent memory accesses, prefetched ahead, rather than a chain of
-//! dependent ones. Cancel and reschedule are O(1) and touch only the timer's own bookkeeping: they bump its
+//! Timers live in one array of slots (deadline, value, a flag for the ready list, and the slot's generation and
+//! placement stamp: one cache line to touch per timer). Each wheel slot holds a chain of chunks of 12-byte records
+//! (arena index, placement stamp and the low 32 bits of the deadline), so processing a slot reads it sequentially,
+//! and the timers it names are independent memory accesses, prefetched ahead, rather than a chain of dependent
+//! ones. Which list holds a timer's record is not stored: it follows from the deadline and the wheel's time (a
+//! timer due after the wheel's time sits on the level where the two first differ), so a cascade moves records
+//! without writing to their timers, and a slot that holds no stale record cascades or expires without reading them
+//! either: a timer armed an hour ahead is touched once, when it is handed back, however many levels it descends. Cancel and reschedule are O(1) and touch only the timer's own bookkeeping: they bump its
 //! placement stamp and leave the old record behind, stale; stale records are skipped when their slot is processed,
 //! and a slot is compacted as soon as it holds more stale records than live ones (see `lists`). Nothing allocates
 //! once the arena and the record chunks have grown to their working size. A [`TimerKey`] carries the arena index and a
@@ -79,7 +82,7 @@ pub use error::WheelError;
 pub use key::{Expired, TimerKey};
 
 use arena::{Arena, Timer};
-use level::{LEVELS, level_for, next_occupied, slot_for, slot_start};
+use level::{LEVELS, SLOT_BITS, level_for, next_occupied, slot_for, slot_start};
 use lists::{AfterKill, CHUNK, Chain, ListId, Lists, Record};
 
 /// How many records ahead a slot's processing prefetches the timers they name.
@@ -218,7 +221,7 @@ impl<T> Wheel<T> {
     /// assert_eq!(wheel.deadline(key), Some(42));
     /// ```
     pub fn insert(&mut self, deadline: u64, value: T) -> TimerKey {
-        let (index, generation) = self.timers.insert(Timer { deadline, list: ListId::READY, value });
+        let (index, generation) = self.timers.insert(Timer { deadline, ready: false, value });
         self.place(index);
         self.note_added(deadline);
         TimerKey::new(index, generation)
@@ -386,8 +389,10 @@ impl<T> Wheel<T> {
     pub fn pop_expired(&mut self) -> Option<Expired<T>> {
         loop {
             let record = self.expired.pop_front()?;
-            if let Some(&next) = self.expired.front() {
-                prefetch(self.timers.slot(next.index));
+            // The timers are scattered over the arena: start loading the one `PREFETCH_AHEAD` places on, so that
+            // the misses of consecutive pops overlap.
+            if let Some(&ahead) = self.expired.get(PREFETCH_AHEAD - 1) {
+                prefetch(self.timers.slot(ahead.index));
             }
             if !self.is_live(record) {
                 continue; // cancelled or rescheduled after it was queued
@@ -437,37 +442,56 @@ impl<T> Wheel<T> {
         self.timers.stamp(record.index) == record.stamp
     }
 
-    /// Writes a live record for entry `index` on the list its deadline calls for, relative to `elapsed`.
-    fn place(&mut self, index: u32) {
-        let stamp = self.timers.stamp(index);
-        self.place_record(Record { index, stamp });
+    /// The list that holds the live record of `timer`, outside [`advance`](Self::advance): the ready list when it
+    /// was placed there; otherwise a deadline after the wheel's time is on the slot where the two first differ (a
+    /// slot on level `k` is processed when the wheel's time reaches its start, so until then the time and the
+    /// deadline differ in that level's bits and agree above them), and one at or before it has expired.
+    fn list_of(&self, timer: &Timer<T>) -> ListId {
+        if timer.ready {
+            ListId::READY
+        } else if timer.deadline > self.elapsed {
+            let level = level_for(self.elapsed, timer.deadline);
+            ListId::slot(level, slot_for(timer.deadline, level))
+        } else {
+            ListId::EXPIRED
+        }
     }
 
-    /// Writes `record`, its timer's live record (a fresh one, or one read back during a cascade, whose stamp was
-    /// just checked), on the list the timer's deadline calls for, relative to `elapsed`.
-    fn place_record(&mut self, record: Record) {
+    /// Writes a live record for entry `index` on the list its deadline calls for, relative to `elapsed`: a
+    /// deadline at or before `elapsed` goes on the ready list (outside `advance`, a slot list holds only deadlines
+    /// after `elapsed`, which is what lets [`list_of`](Self::list_of) tell a slot's timers from expired ones).
+    fn place(&mut self, index: u32) {
         #[cfg(test)]
         {
             self.placements += 1;
         }
-        let timer = self.timers.timer_mut(record.index);
+        let stamp = self.timers.stamp(index);
+        let elapsed = self.elapsed;
+        let timer = self.timers.timer_mut(index);
         let deadline = timer.deadline;
-        let list = if deadline < self.elapsed {
-            ListId::READY
+        let record = Record { index, stamp, low: deadline as u32 };
+        timer.ready = deadline <= elapsed;
+        if timer.ready {
+            self.lists.push(ListId::READY, record);
         } else {
-            let level = level_for(self.elapsed, deadline);
-            let slot = slot_for(deadline, level);
-            self.occupied[level] |= 1 << slot;
-            ListId::slot(level, slot)
-        };
-        timer.list = list;
-        self.lists.push(list, record);
+            self.place_in_slot(record, deadline);
+        }
+    }
+
+    /// Writes `record` on the slot of `deadline` (not before `elapsed`), relative to `elapsed`.
+    #[inline]
+    fn place_in_slot(&mut self, record: Record, deadline: u64) {
+        let level = level_for(self.elapsed, deadline);
+        let slot = slot_for(deadline, level);
+        self.occupied[level] |= 1 << slot;
+        self.lists.push(ListId::slot(level, slot), record);
     }
 
     /// Makes entry `index`'s record stale, keeping the bitmaps, the next-expiration cache and the bound on stale
     /// records right. The entry then has no live record until it is placed again or released.
     fn detach(&mut self, index: u32) {
-        let Timer { list, deadline, .. } = *self.timers.timer(index);
+        let timer = self.timers.timer(index);
+        let (list, deadline) = (self.list_of(timer), timer.deadline);
         self.timers.restamp(index);
         if list == ListId::EXPIRED {
             return; // its record waits in the expired queue, which skips stale records as it hands them back
@@ -524,7 +548,7 @@ impl<T> Wheel<T> {
         for (position, record) in self.lists.records(ListId::READY).enumerate() {
             if self.is_live(record) {
                 let timer = self.timers.timer_mut(record.index);
-                timer.list = ListId::EXPIRED;
+                timer.ready = false; // it has expired: its deadline is at or before `elapsed`
                 order.push((timer.deadline, position as u32, record));
             }
         }
@@ -542,26 +566,48 @@ impl<T> Wheel<T> {
     fn process(&mut self, list: ListId) -> usize {
         let Some((level, slot)) = list.as_slot() else { unreachable!("only slot lists are processed") };
         self.occupied[level] &= !(1 << slot);
-        let expire = level == 0;
         // Taken out whole, so that re-placing may push onto any list.
         let chain = self.lists.detach(list);
-        let queued = self.drain_chain(&chain, expire);
+        let queued = self.drain_chain(&chain, level);
         self.lists.free_chain(chain);
         queued
     }
 
-    /// Handles every live record of a detached chain: queued for popping (`expire`, a level-0 slot: all due at
+    /// Handles every live record of a detached chain of a slot on `level`: queued for popping (level 0: all due at
     /// `elapsed`) or re-placed relative to `elapsed` (a cascade). Returns how many it queued.
     ///
-    /// Each chunk is copied out (a sequential read), and the timers of the records `PREFETCH_AHEAD` places ahead
-    /// are prefetched, so their cache misses overlap instead of following one another.
-    fn drain_chain(&mut self, chain: &Chain, expire: bool) -> usize {
+    /// Each chunk is copied out (a sequential read). When the chain holds no stale record, and the slot is on a
+    /// level whose records carry every bit of the deadline that is not the slot's own (levels 0 to 5), no timer is
+    /// read at all. Otherwise the timers of the records `PREFETCH_AHEAD` places ahead are prefetched, so their cache
+    /// misses overlap instead of following one another.
+    fn drain_chain(&mut self, chain: &Chain, level: usize) -> usize {
+        // The bits of a deadline below this level's slots; the slot's start (`elapsed`) holds the rest.
+        let shift = SLOT_BITS * level as u32;
+        let records_suffice = shift <= u32::BITS;
+        let below = if shift >= u64::BITS { u64::MAX } else { (1u64 << shift) - 1 };
+        let blind = chain.all_live() && records_suffice;
         let mut queued = 0;
         let mut next = chain.first();
         while let Some(at) = next {
             let chunk = self.lists.chunk(at);
             let (records, len): ([Record; CHUNK], usize) = (chunk.records, chunk.len as usize);
             next = chunk.next();
+            if blind {
+                if level == 0 {
+                    self.expired.extend(&records[..len]);
+                    queued += len;
+                } else {
+                    for &record in &records[..len] {
+                        let deadline = self.elapsed | (u64::from(record.low) & below);
+                        #[cfg(test)]
+                        {
+                            self.placements += 1;
+                        }
+                        self.place_in_slot(record, deadline);
+                    }
+                }
+                continue;
+            }
             for position in 0..len {
                 if let Some(ahead) = records[..len].get(position + PREFETCH_AHEAD) {
                     prefetch(self.timers.slot(ahead.index));
@@ -570,12 +616,20 @@ impl<T> Wheel<T> {
                 if !self.is_live(record) {
                     continue;
                 }
-                if expire {
-                    self.timers.timer_mut(record.index).list = ListId::EXPIRED;
+                if level == 0 {
                     self.expired.push_back(record);
                     queued += 1;
                 } else {
-                    self.place_record(record);
+                    let deadline = if records_suffice {
+                        self.elapsed | (u64::from(record.low) & below)
+                    } else {
+                        self.timers.timer(record.index).deadline
+                    };
+                    #[cfg(test)]
+                    {
+                        self.placements += 1;
+                    }
+                    self.place_in_slot(record, deadline);
                 }
             }
         }
