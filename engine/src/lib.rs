@@ -82,6 +82,7 @@
 mod api;
 mod config;
 mod error;
+mod hint;
 #[cfg(test)]
 mod models;
 mod observe;

@@ -76,4 +76,9 @@ impl Capacity {
     pub(crate) fn release(&self) {
         self.live.fetch_sub(1, Ordering::SeqCst);
     }
+
+    /// Gives `count` units back at once.
+    pub(crate) fn release_many(&self, count: usize) {
+        self.live.fetch_sub(count, Ordering::SeqCst);
+    }
 }

@@ -24,9 +24,11 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::hint::prefetch;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{Arc, CachePadded, Mutex};
 use crate::task::cell::{Summary, Task};
+use crate::task::state::TaskState;
 
 #[cfg(not(loom))]
 const SHARD_BITS: u32 = 4;
@@ -37,6 +39,9 @@ const INDEX_BITS: u32 = 28;
 /// How many submissions in a row a thread makes in one shard before it moves to the next.
 #[cfg(not(loom))]
 const RUN_IN_SHARD: u32 = 64;
+
+/// How many slots ahead a walk over a shard's tasks (a shutdown's) starts loading the task a slot names.
+const PREFETCH_AHEAD: usize = 8;
 const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
 
 /// The parts of an id.
@@ -98,6 +103,18 @@ pub(crate) enum Found {
     Task(Arc<Task>),
     /// The summary of a task that has ended.
     Ended(Summary),
+}
+
+impl Shard {
+    /// `true` when the end of `task` becomes a summary in the ring: only a detached task's own entry does (a
+    /// joinable task stays as it is, and an entry that is no longer the task's, a joinable task released between
+    /// its end and this record, is left alone).
+    fn records_end_of(&self, task: &Task) -> bool {
+        let key = Key::of(task.id);
+        self.slots.get(key.index as usize).is_some_and(|slot| {
+            slot.generation == key.generation && matches!(slot.entry, Entry::Task { joinable: false, .. })
+        })
+    }
 }
 
 /// Every live task, the joinable ones not yet released and summaries of the most recently finished ones, by id.
@@ -224,7 +241,7 @@ impl Registry {
     /// joinable one keeps the task until released. Forgets the oldest summaries beyond the shard's share.
     pub(crate) fn retire(&self, task: &Task) {
         let key = Key::of(task.id);
-        self.retire_in(&mut self.shards[key.shard].lock(), task);
+        self.retire_in(&mut self.shards[key.shard].lock(), task, &mut 0);
     }
 
     /// [`retire`](Self::retire)s every task of `ended`, taking each shard's lock once, and empties `ended` (the
@@ -234,29 +251,35 @@ impl Registry {
         ended.sort_unstable_by_key(|task| Key::of(task.id).shard);
         for group in ended.chunk_by(|a, b| Key::of(a.id).shard == Key::of(b.id).shard) {
             let mut shard = self.shards[Key::of(group[0].id).shard].lock();
+            // The summaries that this group's own later ends push out of the ring before the lock is released are
+            // never read: a shutdown cancelling millions builds only the last `retain_per_shard` of each shard's.
+            let recorded = group.iter().filter(|task| shard.records_end_of(task)).count();
+            let mut unread = recorded.saturating_sub(self.retain_per_shard);
             for task in group {
-                self.retire_in(&mut shard, task);
+                self.retire_in(&mut shard, task, &mut unread);
             }
         }
         ended.clear();
     }
 
-    fn retire_in(&self, shard: &mut Shard, task: &Task) {
-        let key = Key::of(task.id);
-        let Some(slot) = shard.slots.get_mut(key.index as usize).filter(|slot| slot.generation == key.generation)
-        else {
-            return;
-        };
-        // Only a detached task's own entry becomes a summary: a joinable task stays as it is, and an entry that is
-        // no longer the task's (a joinable task released between its end and this record) is left alone.
-        if !matches!(slot.entry, Entry::Task { joinable: false, .. }) {
+    /// Records the end of `task` in `shard` (see [`Shard::records_end_of`]); while `unread` is above 0, with a
+    /// summary that nobody reads (one that a later end of the same batch pushes out of the ring), counting down.
+    fn retire_in(&self, shard: &mut Shard, task: &Task, unread: &mut usize) {
+        if !shard.records_end_of(task) {
             return;
         }
+        let key = Key::of(task.id);
         let position = shard.ended_base + shard.ended.len() as u64;
         // The task's reference is dropped here, under the lock, but the allocation it may free is this task's,
         // hot in the retiring worker's cache.
-        slot.entry = Entry::Ended { position };
-        shard.ended.push_back((key.index, task.summary()));
+        shard.slots[key.index as usize].entry = Entry::Ended { position };
+        let summary = if *unread > 0 {
+            *unread -= 1;
+            Summary { state: TaskState::Cancelled, runs: 0, failed_runs: 0, report: None, name: None }
+        } else {
+            task.summary()
+        };
+        shard.ended.push_back((key.index, summary));
         while shard.ended.len() > self.retain_per_shard {
             let Some((index, _)) = shard.ended.pop_front() else { break };
             shard.ended_base += 1;
@@ -298,17 +321,43 @@ impl Registry {
         }
     }
 
-    /// Every task not yet terminal (for shutdown), shard by shard in slot order (not sorted: at 10,000,000
-    /// tasks a sort by deadline, reading each task's deadline at random, took seconds of a shutdown).
+    /// Every task not yet terminal, shard by shard in slot order (for tests).
+    #[cfg(test)]
     pub(crate) fn live(&self) -> Vec<Arc<Task>> {
         let mut live = Vec::new();
-        for shard in self.shards.iter() {
-            live.extend(shard.lock().slots.iter().filter_map(|slot| match &slot.entry {
-                Entry::Task { task, .. } if !task.state().is_terminal() => Some(task.clone()),
-                _ => None,
-            }));
+        for shard in 0..self.shard_count() {
+            self.live_in(shard, 0, usize::MAX, &mut live);
         }
         live
+    }
+
+    /// How many shards the registry has (for walking them one at a time with [`live_in`](Self::live_in)).
+    pub(crate) fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Appends to `live` up to `most` live tasks of shard `shard`, from slot `from` on, taken under its lock.
+    /// Returns the slot to go on from, or `None` when this call looked at the shard's last slots.
+    pub(crate) fn live_in(&self, shard: usize, from: usize, most: usize, live: &mut Vec<Arc<Task>>) -> Option<usize> {
+        let shard = self.shards[shard].lock();
+        let slots = shard.slots.get(from..)?;
+        let mut taken = 0;
+        for (offset, slot) in slots.iter().enumerate() {
+            if taken == most {
+                return Some(from + offset);
+            }
+            // The tasks are scattered: start loading the state of the one a few slots on.
+            if let Some(Slot { entry: Entry::Task { task, .. }, .. }) = slots.get(offset + PREFETCH_AHEAD) {
+                prefetch(Some(task.lifecycle()));
+            }
+            if let Entry::Task { task, .. } = &slot.entry
+                && !task.state().is_terminal()
+            {
+                live.push(task.clone());
+                taken += 1;
+            }
+        }
+        None
     }
 
     /// Slots in use, of every kind (for tests of reuse).
@@ -391,6 +440,7 @@ impl Keys {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::task::cell::Job;
 
     fn new_task() -> Arc<Task> {
         Task::for_test(0, None)
@@ -462,6 +512,40 @@ mod tests {
         assert!(registry.release(joinable_id));
         assert!(registry.get(joinable_id).is_none());
         assert!(!registry.release(joinable_id));
+    }
+
+    #[test]
+    fn a_batch_larger_than_the_bound_keeps_the_whole_summaries_of_its_last_ends() {
+        // A shutdown retires a shard's tasks a batch at a time; the summaries a batch pushes out of the ring itself
+        // are never built, and those kept are whole (the task's name included), as if retired one by one.
+        let retain = 3;
+        let registry = Registry::new(SHARDS * retain);
+        let named = |n: usize| {
+            let Job(mut task) = Job::once(|_| ());
+            let options = crate::task::cell::TaskOptions {
+                name: Some(crate::task::cell::TaskName::new(format!("t{n}"))),
+                ..Default::default()
+            };
+            Arc::get_mut(&mut task).unwrap().admit(0, crate::Priority::Normal, options);
+            task
+        };
+        // One shard's worth: a run of submissions stays in one shard.
+        let ids: Vec<u64> = (0..RUN_IN_SHARD as usize).map(|n| register(&registry, named(n), false)).collect();
+        assert!(ids.iter().all(|&id| Key::of(id).shard == Key::of(ids[0]).shard));
+        let mut batch: Vec<Arc<Task>> = ids.iter().map(|&id| registry_task(&registry, id)).collect();
+        batch.iter().for_each(end);
+        registry.retire_all(&mut batch);
+        for (n, &id) in ids.iter().enumerate() {
+            match registry.get(id) {
+                Some(Found::Ended(summary)) => {
+                    assert!(n >= ids.len() - retain, "task {n} of {} remembered", ids.len());
+                    assert_eq!(summary.name.as_ref().map(|name| name.as_str().to_owned()), Some(format!("t{n}")));
+                    assert_eq!(summary.state, crate::TaskState::Cancelled);
+                }
+                None => assert!(n < ids.len() - retain, "task {n} forgotten"),
+                Some(Found::Task(_)) => panic!("task {n} still live"),
+            }
+        }
     }
 
     #[test]

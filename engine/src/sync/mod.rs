@@ -61,6 +61,34 @@ pub(crate) type StatCounter = std::sync::atomic::AtomicU64;
 /// kernel's eventfd does), so a plain atomic even under loom.
 pub(crate) type FdCell = std::sync::atomic::AtomicI32;
 
+/// Runs `first` on the calling thread and `second` on a helper thread at once, and returns both results: for a
+/// long walk that splits in two (a shutdown cancelling millions of tasks). When no thread can be started, and under
+/// loom (whose models have no scoped threads), `second` runs after `first` on the calling thread.
+pub(crate) fn in_parallel<A: Send, B: Send>(
+    first: impl FnOnce() -> A + Send,
+    second: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    #[cfg(not(loom))]
+    {
+        // Where the helper finds `second`, and where the caller finds it again if no helper starts.
+        let second = std::sync::Mutex::new(Some(second));
+        let run_second = || second.lock().unwrap_or_else(|poison| poison.into_inner()).take().map(|second| second());
+        std::thread::scope(|scope| {
+            let helper = std::thread::Builder::new().name("taskwheel-helper".into()).spawn_scoped(scope, run_second);
+            let a = first();
+            let b = match helper {
+                Ok(helper) => helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => run_second(),
+            };
+            (a, b.expect("the second half runs exactly once"))
+        })
+    }
+    #[cfg(loom)]
+    {
+        (first(), second())
+    }
+}
+
 /// Runs a concurrency test: every interleaving under loom, once on real threads otherwise.
 #[cfg(test)]
 pub(crate) fn model<F: Fn() + Sync + Send + 'static>(f: F) {

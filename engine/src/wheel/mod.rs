@@ -81,6 +81,7 @@ use std::collections::VecDeque;
 pub use error::WheelError;
 pub use key::{Expired, TimerKey};
 
+use crate::hint::prefetch;
 use arena::{Arena, Timer};
 use level::{LEVELS, SLOT_BITS, level_for, next_occupied, slot_for, slot_start};
 use lists::{AfterKill, CHUNK, Chain, ListId, Lists, Record};
@@ -656,22 +657,6 @@ impl<T> Wheel<T> {
             .map(|record| self.timers.timer(record.index).deadline)
             .min()
     }
-}
-
-/// Asks the CPU to start loading `value`'s cache line, so that a later read of it does not wait. A hint only:
-/// it never faults and changes nothing the program can observe.
-#[inline(always)]
-fn prefetch<V>(value: Option<&V>) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(value) = value {
-        // SAFETY: `_mm_prefetch` only hints the cache; it reads no memory architecturally and cannot fault, and the
-        // pointer comes from a live reference anyway. SSE, which it needs, is part of the x86_64 baseline.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((value as *const V).cast());
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
 }
 
 #[cfg(test)]
