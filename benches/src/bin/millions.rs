@@ -9,7 +9,13 @@
 //!   with the backlog the first probe saw; beside the same with nothing queued (p50 and p99 of 1,000 on an idle
 //!   engine: the floor, a wake of a parked worker);
 //! - `stats()` with `N` pending;
-//! - `shutdown(CancelPending)`, then dropping the engine; every closure must have been dropped exactly once.
+//! - `shutdown(CancelPending)`, then dropping the engine; every closure must have been dropped exactly once;
+//! - on a second engine with the same `N` pending (placed in the wheel: a task due in 1 ms wakes the tick thread,
+//!   which then takes the whole queue), dropping it without a shutdown first (the drop shuts it down);
+//! - the floor beside them: `N` 104-byte blocks (a task's allocation) allocated in order and freed in the same
+//!   order, then one 96 KiB block freed (with glibc, a free of 64 KiB or more from the heap consolidates the small
+//!   blocks freed before it, which an engine's drop pays the same way when it frees its tables): what the frees
+//!   alone cost.
 //!
 //! `cargo run --release -p taskwheel-benches --bin millions` (1M and 10M, 3 rounds; ~10 GB at 10M);
 //! `TASKWHEEL_BENCH_QUICK=1` for 100k, one round; `TASKWHEEL_MILLIONS=1000000,10000000` and
@@ -23,12 +29,30 @@ use std::time::{Duration, Instant};
 use taskwheel::{Engine, Priority, Shutdown};
 use taskwheel_benches::quick;
 
-/// A 16-byte capture that counts its drops.
-struct Counted(Arc<AtomicU64>, u64);
+/// One stripe of the drop counter, on its own cache lines.
+#[repr(align(128))]
+struct Stripe(AtomicU64);
+
+/// Drop counts in 64 stripes: a shutdown cancels on two threads at once, which would fight over one counter's line
+/// for every closure they drop (a cost of the bench, not of the engine).
+struct Drops(Vec<Stripe>);
+
+impl Drops {
+    fn new() -> Arc<Drops> {
+        Arc::new(Drops((0..64).map(|_| Stripe(AtomicU64::new(0))).collect()))
+    }
+
+    fn total(&self) -> u64 {
+        self.0.iter().map(|stripe| stripe.0.load(Ordering::SeqCst)).sum()
+    }
+}
+
+/// A 16-byte capture that counts its drops (in the stripe of its run of 64 submissions: a registry shard's).
+struct Counted(Arc<Drops>, u64);
 
 impl Drop for Counted {
     fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        self.0.0[((self.1 / 64) % 64) as usize].0.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -40,16 +64,58 @@ struct Round {
     stats: Duration,
     shutdown: Duration,
     drop: Duration,
+    /// Dropping a second engine with `n` pending, without a shutdown first.
+    drop_alone: Duration,
+    /// Allocating and freeing `n` task-sized blocks: the floor.
+    free_floor: Duration,
 }
 
-fn round(n: u64) -> Round {
-    let engine = Engine::builder().workers(2).capacity(usize::MAX >> 1).build().expect("engine");
-    let drops = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
+/// Submits `n` tasks an hour out, each capturing a `Counted`.
+fn fill(engine: &Engine, n: u64, drops: &Arc<Drops>) {
     for i in 0..n {
         let counted = Counted(drops.clone(), i);
         engine.after(Duration::from_secs(3600), move |_| std::hint::black_box(counted.1) as i32).expect("submitted");
     }
+}
+
+/// An engine with `n` pending in its wheel, dropped without a shutdown: how long the drop takes.
+fn drop_alone(n: u64) -> Duration {
+    let engine = Engine::builder().workers(2).capacity(usize::MAX >> 1).build().expect("engine");
+    let drops = Drops::new();
+    fill(&engine, n, &drops);
+    // A task due in 1 ms wakes the tick thread, which takes the whole queue into the wheel (bounded: 10 minutes).
+    let woken_at = Instant::now();
+    while engine.stats().commands_queued > 0 && woken_at.elapsed() < Duration::from_secs(600) {
+        engine.after(Duration::from_millis(1), |_| 0).expect("submitted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    drop(engine);
+    let took = started.elapsed();
+    assert_eq!(drops.total(), n, "every closure dropped exactly once");
+    took
+}
+
+/// The floor of what a drop frees: `n` blocks of a task's 104 bytes allocated in order, freed in that order, then
+/// one 96 KiB block freed (which with glibc consolidates the small blocks freed before it; a block of 128 KiB or
+/// more would be a mapping of its own, freed without that).
+fn free_floor(n: u64) -> Duration {
+    let blocks: Vec<Box<[u64; 13]>> = (0..n).map(|i| Box::new([i; 13])).collect();
+    let large = vec![1u8; 96 << 10];
+    std::hint::black_box(&large);
+    let started = Instant::now();
+    for block in blocks {
+        drop(std::hint::black_box(block));
+    }
+    drop(large);
+    started.elapsed()
+}
+
+fn round(n: u64) -> Round {
+    let engine = Engine::builder().workers(2).capacity(usize::MAX >> 1).build().expect("engine");
+    let drops = Drops::new();
+    let started = Instant::now();
+    fill(&engine, n, &drops);
     let submit = started.elapsed();
     let backlog = engine.stats().commands_queued;
     let mut head_of_line = Vec::new();
@@ -73,8 +139,17 @@ fn round(n: u64) -> Round {
     let started = Instant::now();
     drop(engine);
     let drop_time = started.elapsed();
-    assert_eq!(drops.load(Ordering::SeqCst), n, "every closure dropped exactly once");
-    Round { submit, backlog, head_of_line, stats: stats_time, shutdown, drop: drop_time }
+    assert_eq!(drops.total(), n, "every closure dropped exactly once");
+    Round {
+        submit,
+        backlog,
+        head_of_line,
+        stats: stats_time,
+        shutdown,
+        drop: drop_time,
+        drop_alone: drop_alone(n),
+        free_floor: free_floor(n),
+    }
 }
 
 /// p50 and p99 of the start delay of an immediate High task on an idle engine, 1,000 one after another.
@@ -113,9 +188,9 @@ fn main() {
         "Floor, nothing queued: an immediate High task starts {p50:.1?} (p50) / {p99:.1?} (p99) after its submission.\n"
     );
     println!(
-        "| pending | submit (ns each) | backlog at the first probe | probes | immediate task's start behind it: p50 / p99 / max | stats() | shutdown(CancelPending) | drop |"
+        "| pending | submit (ns each) | backlog at the first probe | probes | immediate task's start behind it: p50 / p99 / max | stats() | shutdown(CancelPending) | drop after it | drop alone (no shutdown first) | floor: free N task-sized blocks |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for n in sizes {
         let results: Vec<Round> = (0..rounds).map(|_| round(n)).collect();
         let pick = |f: fn(&Round) -> Duration| median(results.iter().map(f).collect());
@@ -125,7 +200,7 @@ fn main() {
         let mut backlogs: Vec<u64> = results.iter().map(|r| r.backlog).collect();
         backlogs.sort();
         println!(
-            "| {n} | {:.0} | {} | {} | {:.1?} / {:.1?} / {:.1?} | {:.1?} | {:.1?} | {:.1?} |",
+            "| {n} | {:.0} | {} | {} | {:.1?} / {:.1?} / {:.1?} | {:.1?} | {:.1?} | {:.1?} | {:.1?} | {:.1?} |",
             pick(|r| r.submit).as_nanos() as f64 / n as f64,
             backlogs[backlogs.len() / 2],
             probes.len(),
@@ -135,6 +210,8 @@ fn main() {
             pick(|r| r.stats),
             pick(|r| r.shutdown),
             pick(|r| r.drop),
+            pick(|r| r.drop_alone),
+            pick(|r| r.free_floor),
         );
     }
 }
