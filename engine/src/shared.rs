@@ -90,9 +90,9 @@ impl Shared {
     /// the tick thread, which drops them when it stops (sending each its own unschedule command cost a command per
     /// task: 10,000,000 of them before the stop).
     ///
-    /// A shard at a time: its live tasks are taken under its lock, cancelled outside it (a closure's drop may call
-    /// back into the engine), then their ends recorded under the lock once for all of them, as a worker retires its
-    /// batch; until then a lookup finds the ended task itself, which reads the same.
+    /// A batch of [`CANCEL_BATCH`] at a time: its live tasks are taken under their shard's lock, cancelled outside
+    /// it (a closure's drop may call back into the engine), then their ends recorded under the lock once for the
+    /// batch, as a worker retires its own; until then a lookup finds the ended task itself, which reads the same.
     pub(crate) fn cancel_live(&self, which: impl Fn(&Task) -> bool + Sync) -> usize {
         let shards = self.registry.shard_count();
         let cancelled = if self.capacity.live() >= CANCEL_IN_PARALLEL_FROM {
@@ -130,21 +130,17 @@ impl Shared {
         cancelled
     }
 
-    /// The bookkeeping of a batch of tasks just cancelled, but for the registry's record: the shared counters once
-    /// for the batch (two threads cancelling at once would otherwise fight over their lines for every task), then
-    /// each task's key and waiters, after the counters as in [`finish_unretired`](Self::finish_unretired).
+    /// [`finish_unretired`](Self::finish_unretired) for a batch of tasks just cancelled, in the same order, with the
+    /// shared counters moved once for the batch (two threads cancelling at once would otherwise fight over their
+    /// lines for every task).
     fn finish_cancelled(&self, tasks: &[Arc<Task>]) {
         if tasks.is_empty() {
             return;
         }
         self.stats.cancelled.fetch_add(tasks.len() as u64, Ordering::Relaxed);
+        tasks.iter().for_each(|task| self.release_key(task));
         self.capacity.release_many(tasks.len());
-        for task in tasks {
-            if let Some(key) = task.key() {
-                self.keys.release(key, task);
-            }
-            self.ends.task_ended(task);
-        }
+        tasks.iter().for_each(|task| self.ends.task_ended(task));
     }
 
     /// `true` when no task is live (for models).
@@ -298,12 +294,18 @@ impl Shared {
             _ => &self.stats.cancelled,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        if let Some(key) = task.key() {
-            self.keys.release(key, task);
-        }
+        self.release_key(task);
         self.capacity.release();
         // Before the waiters are woken: whoever saw the task end through a wait finds the count too.
         self.ends.task_ended(task);
+    }
+
+    /// Frees the dedupe key an ended task held, if any (before its capacity: a submitter let in by the capacity
+    /// finds the key free).
+    fn release_key(&self, task: &Task) {
+        if let Some(key) = task.key() {
+            self.keys.release(key, task);
+        }
     }
 
     pub(crate) fn stats(&self) -> Stats {

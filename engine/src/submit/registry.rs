@@ -28,7 +28,6 @@ use crate::hint::prefetch;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{Arc, CachePadded, Mutex};
 use crate::task::cell::{Summary, Task};
-use crate::task::state::TaskState;
 
 #[cfg(not(loom))]
 const SHARD_BITS: u32 = 4;
@@ -103,18 +102,6 @@ pub(crate) enum Found {
     Task(Arc<Task>),
     /// The summary of a task that has ended.
     Ended(Summary),
-}
-
-impl Shard {
-    /// `true` when the end of `task` becomes a summary in the ring: only a detached task's own entry does (a
-    /// joinable task stays as it is, and an entry that is no longer the task's, a joinable task released between
-    /// its end and this record, is left alone).
-    fn records_end_of(&self, task: &Task) -> bool {
-        let key = Key::of(task.id);
-        self.slots.get(key.index as usize).is_some_and(|slot| {
-            slot.generation == key.generation && matches!(slot.entry, Entry::Task { joinable: false, .. })
-        })
-    }
 }
 
 /// Every live task, the joinable ones not yet released and summaries of the most recently finished ones, by id.
@@ -241,7 +228,7 @@ impl Registry {
     /// joinable one keeps the task until released. Forgets the oldest summaries beyond the shard's share.
     pub(crate) fn retire(&self, task: &Task) {
         let key = Key::of(task.id);
-        self.retire_in(&mut self.shards[key.shard].lock(), task, &mut 0);
+        self.retire_in(&mut self.shards[key.shard].lock(), task);
     }
 
     /// [`retire`](Self::retire)s every task of `ended`, taking each shard's lock once, and empties `ended` (the
@@ -251,35 +238,29 @@ impl Registry {
         ended.sort_unstable_by_key(|task| Key::of(task.id).shard);
         for group in ended.chunk_by(|a, b| Key::of(a.id).shard == Key::of(b.id).shard) {
             let mut shard = self.shards[Key::of(group[0].id).shard].lock();
-            // The summaries that this group's own later ends push out of the ring before the lock is released are
-            // never read: a shutdown cancelling millions builds only the last `retain_per_shard` of each shard's.
-            let recorded = group.iter().filter(|task| shard.records_end_of(task)).count();
-            let mut unread = recorded.saturating_sub(self.retain_per_shard);
             for task in group {
-                self.retire_in(&mut shard, task, &mut unread);
+                self.retire_in(&mut shard, task);
             }
         }
         ended.clear();
     }
 
-    /// Records the end of `task` in `shard` (see [`Shard::records_end_of`]); while `unread` is above 0, with a
-    /// summary that nobody reads (one that a later end of the same batch pushes out of the ring), counting down.
-    fn retire_in(&self, shard: &mut Shard, task: &Task, unread: &mut usize) {
-        if !shard.records_end_of(task) {
+    fn retire_in(&self, shard: &mut Shard, task: &Task) {
+        let key = Key::of(task.id);
+        let Some(slot) = shard.slots.get_mut(key.index as usize).filter(|slot| slot.generation == key.generation)
+        else {
+            return;
+        };
+        // Only a detached task's own entry becomes a summary: a joinable task stays as it is, and an entry that is
+        // no longer the task's (a joinable task released between its end and this record) is left alone.
+        if !matches!(slot.entry, Entry::Task { joinable: false, .. }) {
             return;
         }
-        let key = Key::of(task.id);
         let position = shard.ended_base + shard.ended.len() as u64;
         // The task's reference is dropped here, under the lock, but the allocation it may free is this task's,
         // hot in the retiring worker's cache.
-        shard.slots[key.index as usize].entry = Entry::Ended { position };
-        let summary = if *unread > 0 {
-            *unread -= 1;
-            Summary { state: TaskState::Cancelled, runs: 0, failed_runs: 0, report: None, name: None }
-        } else {
-            task.summary()
-        };
-        shard.ended.push_back((key.index, summary));
+        slot.entry = Entry::Ended { position };
+        shard.ended.push_back((key.index, task.summary()));
         while shard.ended.len() > self.retain_per_shard {
             let Some((index, _)) = shard.ended.pop_front() else { break };
             shard.ended_base += 1;
@@ -516,8 +497,8 @@ mod tests {
 
     #[test]
     fn a_batch_larger_than_the_bound_keeps_the_whole_summaries_of_its_last_ends() {
-        // A shutdown retires a shard's tasks a batch at a time; the summaries a batch pushes out of the ring itself
-        // are never built, and those kept are whole (the task's name included), as if retired one by one.
+        // A shutdown retires a shard's tasks a batch at a time: the summaries kept are those of the batch's last
+        // ends, whole (the task's name included), as if retired one by one.
         let retain = 3;
         let registry = Registry::new(SHARDS * retain);
         let named = |n: usize| {

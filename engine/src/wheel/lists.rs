@@ -4,10 +4,11 @@
 //! behind the wheel's time when inserted) or the overflow list (deadlines beyond the wheel's span); a due timer's
 //! record waits in the expired queue. A record is 12 bytes: the timer's arena index, the placement *stamp* the
 //! index had when the record was written, and the low 32 bits of the timer's deadline, which is all a slot on levels
-//! 0 to 5 needs to place the timer on a lower level, so a cascade reads only the slot's records, not the timers. Cancelling or rescheduling a timer bumps its stamp and leaves the old
-//! record where it is, stale (one write to the timer's own bookkeeping, no neighbour touched); stale records are
-//! skipped when their list is processed, and a list is compacted as soon as it holds more than three stale records
-//! per live one, so stale records never take more memory than 36 bytes per live timer.
+//! 0 to 5 needs to place the timer on a lower level, so a cascade reads only the slot's records, not the timers.
+//! Cancelling or rescheduling a timer bumps its stamp and leaves the old record where it is, stale (one write to the
+//! timer's own bookkeeping, no neighbour touched); stale records are skipped when their list is processed, and a
+//! list is compacted as soon as it holds more than three stale records per live one, so stale records never take
+//! more memory than 36 bytes per live timer.
 //!
 //! Why chunks of records and not intrusive linked lists: walking a linked list is a chain of dependent cache misses,
 //! one per timer, which the CPU cannot overlap. A chunk of records is read sequentially, and the timers it names

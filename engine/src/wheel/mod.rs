@@ -29,11 +29,12 @@
 //! ones. Which list holds a timer's record is not stored: it follows from the deadline and the wheel's time (a
 //! timer due after the wheel's time sits on the level where the two first differ), so a cascade moves records
 //! without writing to their timers, and a slot that holds no stale record cascades or expires without reading them
-//! either: a timer armed an hour ahead is touched once, when it is handed back, however many levels it descends. Cancel and reschedule are O(1) and touch only the timer's own bookkeeping: they bump its
-//! placement stamp and leave the old record behind, stale; stale records are skipped when their slot is processed,
-//! and a slot is compacted as soon as it holds more stale records than live ones (see `lists`). Nothing allocates
-//! once the arena and the record chunks have grown to their working size. A [`TimerKey`] carries the arena index and a
-//! per-index generation, so a stale key never reaches a new occupant.
+//! either: a timer armed an hour ahead is touched once, when it is handed back, however many levels it descends.
+//! Cancel and reschedule are O(1) and touch only the timer's own bookkeeping: they bump its placement stamp and
+//! leave the old record behind, stale; stale records are skipped when their slot is processed, and a slot is
+//! compacted as soon as it holds more stale records than live ones (see `lists`). Nothing allocates once the arena
+//! and the record chunks have grown to their working size. A [`TimerKey`] carries the arena index and a per-index
+//! generation, so a stale key never reaches a new occupant.
 //!
 //! # Exactness, and what cascading costs
 //!
@@ -582,10 +583,7 @@ impl<T> Wheel<T> {
     /// read at all. Otherwise the timers of the records `PREFETCH_AHEAD` places ahead are prefetched, so their cache
     /// misses overlap instead of following one another.
     fn drain_chain(&mut self, chain: &Chain, level: usize) -> usize {
-        // The bits of a deadline below this level's slots; the slot's start (`elapsed`) holds the rest.
-        let shift = SLOT_BITS * level as u32;
-        let records_suffice = shift <= u32::BITS;
-        let below = if shift >= u64::BITS { u64::MAX } else { (1u64 << shift) - 1 };
+        let records_suffice = SLOT_BITS * level as u32 <= u32::BITS;
         let blind = chain.all_live() && records_suffice;
         let mut queued = 0;
         let mut next = chain.first();
@@ -593,45 +591,32 @@ impl<T> Wheel<T> {
             let chunk = self.lists.chunk(at);
             let (records, len): ([Record; CHUNK], usize) = (chunk.records, chunk.len as usize);
             next = chunk.next();
-            if blind {
-                if level == 0 {
-                    self.expired.extend(&records[..len]);
-                    queued += len;
-                } else {
-                    for &record in &records[..len] {
-                        let deadline = self.elapsed | (u64::from(record.low) & below);
-                        #[cfg(test)]
-                        {
-                            self.placements += 1;
-                        }
-                        self.place_in_slot(record, deadline);
-                    }
-                }
-                continue;
-            }
             for position in 0..len {
-                if let Some(ahead) = records[..len].get(position + PREFETCH_AHEAD) {
-                    prefetch(self.timers.slot(ahead.index));
-                }
                 let record = records[position];
-                if !self.is_live(record) {
-                    continue;
+                if !blind {
+                    if let Some(ahead) = records[..len].get(position + PREFETCH_AHEAD) {
+                        prefetch(self.timers.slot(ahead.index));
+                    }
+                    if !self.is_live(record) {
+                        continue;
+                    }
                 }
                 if level == 0 {
                     self.expired.push_back(record);
                     queued += 1;
-                } else {
-                    let deadline = if records_suffice {
-                        self.elapsed | (u64::from(record.low) & below)
-                    } else {
-                        self.timers.timer(record.index).deadline
-                    };
-                    #[cfg(test)]
-                    {
-                        self.placements += 1;
-                    }
-                    self.place_in_slot(record, deadline);
+                    continue;
                 }
+                #[cfg(test)]
+                {
+                    self.placements += 1;
+                }
+                let deadline = if records_suffice {
+                    // The slot's start (`elapsed`) holds the deadline's bits from this level's up; the record the rest.
+                    self.elapsed | (u64::from(record.low) & ((1u64 << (SLOT_BITS * level as u32)) - 1))
+                } else {
+                    self.timers.timer(record.index).deadline
+                };
+                self.place_in_slot(record, deadline);
             }
         }
         queued
