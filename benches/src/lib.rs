@@ -33,6 +33,10 @@ pub trait TimerQueue {
     /// Moves time to `now_ms` and appends `(id, deadline_ms)` of every timer that fired to `fired`.
     fn advance(&mut self, now_ms: u64, fired: &mut Vec<(u64, u64)>);
 
+    /// A hint that `key` will be cancelled or rescheduled soon, for a caller that knows its next keys (a batch):
+    /// a queue that can start loading the timer does (taskwheel's `Wheel::prefetch`); the others do nothing.
+    fn prefetch(&self, _key: &Self::Key) {}
+
     /// The bytes the queue's own storage holds, when it can tell (the counting allocator tells for all).
     fn held_bytes(&self) -> Option<usize> {
         None
@@ -69,6 +73,10 @@ impl TimerQueue for TaskwheelQueue {
     fn reschedule(&mut self, key: TimerKey, _id: u64, deadline_ms: u64) -> TimerKey {
         let _ = self.0.reschedule(key, deadline_ms);
         key
+    }
+
+    fn prefetch(&self, key: &TimerKey) {
+        self.0.prefetch(*key);
     }
 
     fn advance(&mut self, now_ms: u64, fired: &mut Vec<(u64, u64)>) {

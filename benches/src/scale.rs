@@ -5,7 +5,7 @@
 //! operation. `--bin timers` prints them as tables beside every baseline; the criterion bench `wheel` runs the
 //! same functions under `wheel-scale/*`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -61,6 +61,27 @@ pub fn cancel_random<Q: TimerQueue>(queue: &mut Q, pending: usize, seed: u64) ->
     start.elapsed().as_nanos() as f64 / count as f64
 }
 
+/// How far ahead of its operation a batch hints each key ([`TimerQueue::prefetch`]).
+const HINT_AHEAD: usize = 16;
+
+/// [`cancel_random`], the keys a batch known ahead: each hinted [`HINT_AHEAD`] operations before its cancel (as a
+/// server closing many connections at once, or the engine's tick thread with a queue of cancellations, can).
+pub fn cancel_random_batch<Q: TimerQueue>(queue: &mut Q, pending: usize, seed: u64) -> f64 {
+    let mut rng = Rng::new(seed);
+    let mut keys: Vec<Option<Q::Key>> = fill(queue, pending, Spread::Uniform, &mut rng).into_iter().map(Some).collect();
+    let mut chosen: VecDeque<Q::Key> =
+        victims(pending, operations(pending), &mut rng).into_iter().filter_map(|at| keys[at].take()).collect();
+    let count = chosen.len();
+    let start = Instant::now();
+    while let Some(key) = chosen.pop_front() {
+        if let Some(ahead) = chosen.get(HINT_AHEAD - 1) {
+            queue.prefetch(ahead);
+        }
+        queue.cancel(key);
+    }
+    start.elapsed().as_nanos() as f64 / count as f64
+}
+
 /// Reschedule of random pending timers to a new deadline uniform over 1 s – 1 h: nanoseconds per reschedule.
 pub fn reschedule_random<Q: TimerQueue>(queue: &mut Q, pending: usize, seed: u64) -> f64 {
     let mut rng = Rng::new(seed);
@@ -72,6 +93,26 @@ pub fn reschedule_random<Q: TimerQueue>(queue: &mut Q, pending: usize, seed: u64
     let count = chosen.len();
     let start = Instant::now();
     for (id, key, deadline) in chosen {
+        black_box(queue.reschedule(key, id, deadline));
+    }
+    start.elapsed().as_nanos() as f64 / count as f64
+}
+
+/// [`reschedule_random`], the keys a batch known ahead, each hinted [`HINT_AHEAD`] operations before its
+/// reschedule.
+pub fn reschedule_random_batch<Q: TimerQueue>(queue: &mut Q, pending: usize, seed: u64) -> f64 {
+    let mut rng = Rng::new(seed);
+    let mut keys: Vec<Option<Q::Key>> = fill(queue, pending, Spread::Uniform, &mut rng).into_iter().map(Some).collect();
+    let mut chosen: VecDeque<(u64, Q::Key, u64)> = victims(pending, operations(pending), &mut rng)
+        .into_iter()
+        .filter_map(|at| keys[at].take().map(|key| (at as u64, key, Spread::Uniform.deadline(0, &mut rng))))
+        .collect();
+    let count = chosen.len();
+    let start = Instant::now();
+    while let Some((id, key, deadline)) = chosen.pop_front() {
+        if let Some((_, ahead, _)) = chosen.get(HINT_AHEAD - 1) {
+            queue.prefetch(ahead);
+        }
         black_box(queue.reschedule(key, id, deadline));
     }
     start.elapsed().as_nanos() as f64 / count as f64

@@ -293,6 +293,34 @@ impl<T> Wheel<T> {
         self.lookup(key).map(|index| &mut self.timers.timer_mut(index).value)
     }
 
+    /// Starts loading the timer `key` names into the cache, and returns at once: a hint that changes nothing
+    /// observable, for a caller that knows which timers it will cancel or reschedule next. At millions of timers
+    /// each of those operations waits for one cache miss (the timer's slot); issuing the hint a few keys ahead of
+    /// the operation lets the misses overlap instead of following one another. A stale key is fine (the hint then
+    /// loads whatever its slot holds, or nothing when there is no such slot).
+    ///
+    /// # Examples
+    ///
+    /// Cancelling a batch of timers, each hinted eight ahead:
+    ///
+    /// ```
+    /// use taskwheel::wheel::Wheel;
+    ///
+    /// let mut wheel = Wheel::new();
+    /// let keys: Vec<_> = (0..100u64).map(|i| wheel.insert(1_000 + i * 7, i)).collect();
+    /// for (at, key) in keys.iter().enumerate() {
+    ///     if let Some(ahead) = keys.get(at + 8) {
+    ///         wheel.prefetch(*ahead);
+    ///     }
+    ///     assert!(wheel.cancel(*key).is_some());
+    /// }
+    /// assert!(wheel.is_empty());
+    /// ```
+    #[inline]
+    pub fn prefetch(&self, key: TimerKey) {
+        prefetch(u32::try_from(key.index()).ok().and_then(|index| self.timers.slot(index)));
+    }
+
     /// `true` when the key names a pending timer.
     pub fn contains(&self, key: TimerKey) -> bool {
         self.lookup(key).is_some()
