@@ -16,3 +16,33 @@ pub(crate) fn prefetch<V: ?Sized>(value: Option<&V>) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = value;
 }
+
+/// The bytes before a value in the heap block of an `Arc`: its two counts, and the allocator's size word (glibc's;
+/// a hint only, so another allocator's layout costs a wasted prefetch at most).
+const ARC_BLOCK_HEADER: usize = 24;
+
+/// [`prefetch`] for the whole heap block of a value an `Arc` holds: the block's header and the `Arc`'s counts
+/// (which cloning or dropping it touches, as freeing the block does) and every line of the value, for a walk that
+/// will read or free the whole task, not one field of it.
+#[inline(always)]
+pub(crate) fn prefetch_arc_block<V: ?Sized>(value: &V) {
+    let start = (value as *const V).cast::<u8>();
+    prefetch_bytes(start.wrapping_sub(ARC_BLOCK_HEADER), ARC_BLOCK_HEADER + std::mem::size_of_val(value));
+}
+
+/// [`prefetch`] for every cache line of the `bytes` bytes from `start`, which may reach outside any Rust object
+/// (an allocation's header before it, say): nothing is read, so the pointer need not point at anything live.
+#[inline(always)]
+fn prefetch_bytes(start: *const u8, bytes: usize) {
+    const LINE: usize = 64;
+    let end = (start as usize).saturating_add(bytes);
+    let mut line = start.wrapping_sub(start as usize % LINE);
+    while (line as usize) < end {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as in `prefetch`: the hint reads nothing architecturally and cannot fault, whatever the address.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.cast());
+        }
+        line = line.wrapping_add(LINE);
+    }
+}

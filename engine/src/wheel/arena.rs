@@ -148,6 +148,15 @@ impl<T> Arena<T> {
         timer
     }
 
+    /// Every timer's value, in slot order, the arena consumed as they are read (nothing is kept up to date for
+    /// the timers not yet read, as `drain` must).
+    pub(super) fn into_values(self) -> impl Iterator<Item = T> {
+        self.slots.into_iter().filter_map(|slot| match slot.state {
+            State::Occupied(timer) => Some(timer.value),
+            State::Vacant(_) => None,
+        })
+    }
+
     /// Removes every timer at once (whether or not the values are then all read), yielding their values; every
     /// key and record goes stale.
     pub(super) fn drain(&mut self) -> std::vec::IntoIter<T> {

@@ -460,6 +460,29 @@ impl<T> Wheel<T> {
         self.timers.drain()
     }
 
+    /// Consumes the wheel and yields every timer's value, pending or expired, in no particular order: the cheap
+    /// way to release millions of timers when the wheel is done, one pass over its arena that builds nothing
+    /// ([`drain`](Self::drain) keeps the wheel usable, so it collects the values first). A caller whose values
+    /// point elsewhere can hint each pointee a few items before releasing it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskwheel::wheel::Wheel;
+    ///
+    /// let mut wheel = Wheel::new();
+    /// wheel.insert(5, "soon");
+    /// wheel.insert(1 << 50, "late");
+    /// wheel.advance(10)?;
+    /// let mut values: Vec<&str> = wheel.into_values().collect();
+    /// values.sort();
+    /// assert_eq!(values, ["late", "soon"]);
+    /// # Ok::<(), taskwheel::wheel::WheelError>(())
+    /// ```
+    pub fn into_values(self) -> impl Iterator<Item = T> {
+        self.timers.into_values()
+    }
+
     /// The arena index of a live timer named by `key`.
     fn lookup(&self, key: TimerKey) -> Option<u32> {
         let index = u32::try_from(key.index()).ok()?;

@@ -44,6 +44,11 @@ impl<T> Paged<T> {
         self.pages.get(index >> PAGE_BITS)?.get(index & (PAGE - 1))
     }
 
+    /// Every element in index order, each page freed once it has been read.
+    pub(super) fn into_iter(self) -> impl Iterator<Item = T> {
+        self.pages.into_iter().flatten()
+    }
+
     /// Bytes held: every page's full capacity, and the page table.
     pub(super) fn held_bytes(&self) -> usize {
         self.pages.len() * PAGE * std::mem::size_of::<T>() + self.pages.capacity() * std::mem::size_of::<Vec<T>>()
