@@ -111,6 +111,11 @@ fn free_floor(n: u64) -> Duration {
     started.elapsed()
 }
 
+/// Milliseconds, to one decimal whatever the magnitude (`{:.1?}` of a second-long duration keeps one digit).
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
 fn round(n: u64) -> Round {
     let engine = Engine::builder().workers(2).capacity(usize::MAX >> 1).build().expect("engine");
     let drops = Drops::new();
@@ -188,7 +193,7 @@ fn main() {
         "Floor, nothing queued: an immediate High task starts {p50:.1?} (p50) / {p99:.1?} (p99) after its submission.\n"
     );
     println!(
-        "| pending | submit (ns each) | backlog at the first probe | probes | immediate task's start behind it: p50 / p99 / max | stats() | shutdown(CancelPending) | drop after it | drop alone (no shutdown first) | floor: free N task-sized blocks |"
+        "| pending | submit (ns each) | backlog at the first probe | probes | immediate task's start behind it: p50 / p99 / max | stats() | shutdown(CancelPending) (ms) | drop after it (ms) | drop alone, no shutdown first (ms) | floor: free N task-sized blocks (ms) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for n in sizes {
@@ -200,7 +205,7 @@ fn main() {
         let mut backlogs: Vec<u64> = results.iter().map(|r| r.backlog).collect();
         backlogs.sort();
         println!(
-            "| {n} | {:.0} | {} | {} | {:.1?} / {:.1?} / {:.1?} | {:.1?} | {:.1?} | {:.1?} | {:.1?} | {:.1?} |",
+            "| {n} | {:.0} | {} | {} | {:.1?} / {:.1?} / {:.1?} | {:.1?} | {:.1} | {:.1} | {:.1} | {:.1} |",
             pick(|r| r.submit).as_nanos() as f64 / n as f64,
             backlogs[backlogs.len() / 2],
             probes.len(),
@@ -208,10 +213,10 @@ fn main() {
             quantile(0.99),
             quantile(1.0),
             pick(|r| r.stats),
-            pick(|r| r.shutdown),
-            pick(|r| r.drop),
-            pick(|r| r.drop_alone),
-            pick(|r| r.free_floor),
+            ms(pick(|r| r.shutdown)),
+            ms(pick(|r| r.drop)),
+            ms(pick(|r| r.drop_alone)),
+            ms(pick(|r| r.free_floor)),
         );
     }
 }
