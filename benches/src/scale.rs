@@ -62,7 +62,7 @@ pub fn cancel_random<Q: TimerQueue>(queue: &mut Q, pending: usize, seed: u64) ->
 }
 
 /// How far ahead of its operation a batch hints each key ([`TimerQueue::prefetch`]).
-const HINT_AHEAD: usize = 16;
+pub const HINT_AHEAD: usize = 16;
 
 /// [`cancel_random`], the keys a batch known ahead: each hinted [`HINT_AHEAD`] operations before its cancel (as a
 /// server closing many connections at once, or the engine's tick thread with a queue of cancellations, can).
