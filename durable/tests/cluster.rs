@@ -54,22 +54,6 @@ fn queues_spread_across_a_three_master_cluster_run_every_task_once() {
     let names: Vec<String> = (0..6).map(|i| format!("orders-{i}")).collect();
     // Every run of every task: (queue, payload) -> runs.
     let runs: Arc<Mutex<HashMap<(String, String), u32>>> = Arc::default();
-    let nodes: Vec<Node> = names
-        .iter()
-        .map(|name| {
-            let (runs, queue) = (runs.clone(), name.clone());
-            Node::builder(url.clone(), name.clone())
-                .lease(Duration::from_secs(5))
-                .horizon(Duration::from_millis(400))
-                .handler("work", move |ctx, payload: &[u8]| {
-                    let payload = String::from_utf8_lossy(payload).into_owned();
-                    *runs.lock().entry((queue.clone(), payload.clone())).or_default() += 1;
-                    if payload.starts_with("flaky") && ctx.attempt() == 1 { Err("first attempt fails") } else { Ok(()) }
-                })
-                .start()
-                .unwrap()
-        })
-        .collect();
     let per_queue = 150u64;
     for name in &names {
         let queue = Queue::connect(&url, name).unwrap();
@@ -98,6 +82,25 @@ fn queues_spread_across_a_three_master_cluster_run_every_task_once() {
         let dups = queue.submit_all(&again).unwrap();
         assert!(dups.iter().all(|s| s.duplicate), "a held key on the cluster refuses the duplicate");
     }
+    // The nodes start only once every task and every duplicate is submitted: a keyed task due at once that ran
+    // before its duplicate arrived would have released its key (a finished task frees it), and the duplicate
+    // would rightly be accepted.
+    let nodes: Vec<Node> = names
+        .iter()
+        .map(|name| {
+            let (runs, queue) = (runs.clone(), name.clone());
+            Node::builder(url.clone(), name.clone())
+                .lease(Duration::from_secs(5))
+                .horizon(Duration::from_millis(400))
+                .handler("work", move |ctx, payload: &[u8]| {
+                    let payload = String::from_utf8_lossy(payload).into_owned();
+                    *runs.lock().entry((queue.clone(), payload.clone())).or_default() += 1;
+                    if payload.starts_with("flaky") && ctx.attempt() == 1 { Err("first attempt fails") } else { Ok(()) }
+                })
+                .start()
+                .unwrap()
+        })
+        .collect();
     for name in &names {
         let queue = Queue::connect(&url, name).unwrap();
         wait_for("every task of the queue to succeed", LIMIT, || {
