@@ -115,10 +115,6 @@ pub(crate) mod channel {
             Ok(())
         }
 
-        pub(crate) fn is_empty(&self) -> bool {
-            self.0.lock().is_empty()
-        }
-
         pub(crate) fn len(&self) -> usize {
             self.0.lock().len()
         }
