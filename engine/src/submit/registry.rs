@@ -65,24 +65,53 @@ impl Key {
     }
 }
 
-enum Entry {
+/// One slot of a shard: what it holds, and its generation (which starts at 1, so that no id is 0). The generation
+/// sits in each variant rather than beside the enum so that a slot holding a task is 24 bytes, not 32 (the
+/// variant's 21 bytes of fields, its tag in the spare values of `joinable`): a slot per live task.
+enum Slot {
     /// Free, and on the shard's free stack, its reference given up (a slot forgotten with its summary keeps its
-    /// stale `Ended` entry instead, which lookups see is older than the ring).
-    Free,
+    /// stale `Ended` state instead, which lookups see is older than the ring).
+    Free { generation: u32 },
     /// A task not yet ended, or a joinable one ended and not yet released.
-    Task { task: Arc<Task>, joinable: bool },
+    Task { generation: u32, joinable: bool, task: Arc<Task> },
     /// An ended task's summary, at this position of the shard's ring.
-    Ended { position: u64 },
+    Ended { generation: u32, position: u64 },
     /// Taken for a task being admitted; not yet visible.
-    Reserved,
-    /// Never used again: its generation is spent.
+    Reserved { generation: u32 },
+    /// Never used again: its generation is spent (`u32::MAX`).
     Spent,
 }
 
-struct Slot {
-    /// Starts at 1, so that no id is 0.
-    generation: u32,
-    entry: Entry,
+impl Slot {
+    fn generation(&self) -> u32 {
+        match *self {
+            Slot::Free { generation }
+            | Slot::Task { generation, .. }
+            | Slot::Ended { generation, .. }
+            | Slot::Reserved { generation } => generation,
+            Slot::Spent => u32::MAX,
+        }
+    }
+
+    /// This slot, if it is at `generation`.
+    fn at(&self, generation: u32) -> Option<&Slot> {
+        (self.generation() == generation).then_some(self)
+    }
+
+    /// This slot, if it is at `generation`.
+    fn at_mut(&mut self, generation: u32) -> Option<&mut Slot> {
+        (self.generation() == generation).then_some(self)
+    }
+
+    /// Makes the slot hold `task`, at the generation it has.
+    fn hold(&mut self, task: Arc<Task>, joinable: bool) {
+        *self = Slot::Task { generation: self.generation(), joinable, task };
+    }
+
+    /// Frees the slot, dropping what it holds, at the generation it has.
+    fn free(&mut self) {
+        *self = Slot::Free { generation: self.generation() };
+    }
 }
 
 struct Shard {
@@ -180,7 +209,7 @@ impl Registry {
         let id = reserve_in(&mut shard, shard_index)?;
         let Some(cell) = Arc::get_mut(task) else { unreachable!("a task is registered before it is shared") };
         cell.id = id;
-        shard.slots[Key::of(id).index as usize].entry = Entry::Task { task: task.clone(), joinable };
+        shard.slots[Key::of(id).index as usize].hold(task.clone(), joinable);
         Ok(id)
     }
 
@@ -188,23 +217,22 @@ impl Registry {
     pub(crate) fn fill(&self, task: Arc<Task>, joinable: bool) {
         let key = Key::of(task.id);
         let mut shard = self.shards[key.shard].lock();
-        if let Some(slot) = shard.slots.get_mut(key.index as usize).filter(|slot| slot.generation == key.generation) {
-            slot.entry = Entry::Task { task, joinable };
+        if let Some(slot) = shard.slots.get_mut(key.index as usize).and_then(|slot| slot.at_mut(key.generation)) {
+            slot.hold(task, joinable);
         }
     }
 
     pub(crate) fn get(&self, id: u64) -> Option<Found> {
         let key = Key::of(id);
         let shard = self.shards[key.shard].lock();
-        let slot = shard.slots.get(key.index as usize).filter(|slot| slot.generation == key.generation)?;
-        match &slot.entry {
-            Entry::Task { task, .. } => Some(Found::Task(task.clone())),
-            Entry::Ended { position } => {
+        match shard.slots.get(key.index as usize)?.at(key.generation)? {
+            Slot::Task { task, .. } => Some(Found::Task(task.clone())),
+            Slot::Ended { position, .. } => {
                 // Older than the ring: forgotten (the slot is free, waiting for reuse).
                 let (_, summary) = shard.ended.get(position.checked_sub(shard.ended_base)? as usize)?;
                 Some(Found::Ended(summary.clone()))
             }
-            Entry::Free | Entry::Reserved | Entry::Spent => None,
+            Slot::Free { .. } | Slot::Reserved { .. } | Slot::Spent => None,
         }
     }
 
@@ -219,8 +247,8 @@ impl Registry {
         }
         let shard = self.shards[key.shard].lock();
         shard.slots.get(key.index as usize).is_some_and(|slot| {
-            slot.generation > key.generation
-                || slot.generation == key.generation && !matches!(slot.entry, Entry::Reserved)
+            slot.generation() > key.generation
+                || slot.generation() == key.generation && !matches!(slot, Slot::Reserved { .. })
         })
     }
 
@@ -247,24 +275,23 @@ impl Registry {
 
     fn retire_in(&self, shard: &mut Shard, task: &Task) {
         let key = Key::of(task.id);
-        let Some(slot) = shard.slots.get_mut(key.index as usize).filter(|slot| slot.generation == key.generation)
-        else {
+        let Some(slot) = shard.slots.get_mut(key.index as usize).and_then(|slot| slot.at_mut(key.generation)) else {
             return;
         };
-        // Only a detached task's own entry becomes a summary: a joinable task stays as it is, and an entry that is
-        // no longer the task's (a joinable task released between its end and this record) is left alone.
-        if !matches!(slot.entry, Entry::Task { joinable: false, .. }) {
+        // Only a detached task's own slot becomes a summary: a joinable task stays as it is, and a slot that no
+        // longer holds the task (a joinable task released between its end and this record) is left alone.
+        if !matches!(slot, Slot::Task { joinable: false, .. }) {
             return;
         }
         let position = shard.ended_base + shard.ended.len() as u64;
         // The task's reference is dropped here, under the lock, but the allocation it may free is this task's,
         // hot in the retiring worker's cache.
-        slot.entry = Entry::Ended { position };
+        *slot = Slot::Ended { generation: key.generation, position };
         shard.ended.push_back((key.index, task.summary()));
         while shard.ended.len() > self.retain_per_shard {
             let Some((index, _)) = shard.ended.pop_front() else { break };
             shard.ended_base += 1;
-            shard.free.push(index); // its stale `Ended` entry now reads as forgotten
+            shard.free.push(index); // its stale `Ended` state now reads as forgotten
         }
     }
 
@@ -274,12 +301,11 @@ impl Registry {
         let key = Key::of(id);
         let mut shard = self.shards[key.shard].lock();
         let shard = &mut *shard;
-        let Some(slot) = shard.slots.get_mut(key.index as usize).filter(|slot| slot.generation == key.generation)
-        else {
+        let Some(slot) = shard.slots.get_mut(key.index as usize).and_then(|slot| slot.at_mut(key.generation)) else {
             return false;
         };
-        match &mut slot.entry {
-            Entry::Task { task, joinable } => {
+        match slot {
+            Slot::Task { task, joinable, .. } => {
                 if *joinable && task.is_done() {
                     free_slot(shard, key.index);
                 } else {
@@ -287,8 +313,8 @@ impl Registry {
                 }
                 true
             }
-            Entry::Ended { position } => *position >= shard.ended_base,
-            Entry::Free | Entry::Reserved | Entry::Spent => false,
+            Slot::Ended { position, .. } => *position >= shard.ended_base,
+            Slot::Free { .. } | Slot::Reserved { .. } | Slot::Spent => false,
         }
     }
 
@@ -297,7 +323,7 @@ impl Registry {
         let key = Key::of(id);
         let mut shard = self.shards[key.shard].lock();
         let shard = &mut *shard;
-        if shard.slots.get(key.index as usize).is_some_and(|slot| slot.generation == key.generation) {
+        if shard.slots.get(key.index as usize).is_some_and(|slot| slot.generation() == key.generation) {
             free_slot(shard, key.index);
         }
     }
@@ -328,10 +354,10 @@ impl Registry {
                 return Some(from + offset);
             }
             // The tasks are scattered: start loading the state of the one a few slots on.
-            if let Some(Slot { entry: Entry::Task { task, .. }, .. }) = slots.get(offset + PREFETCH_AHEAD) {
+            if let Some(Slot::Task { task, .. }) = slots.get(offset + PREFETCH_AHEAD) {
                 prefetch(Some(task.lifecycle()));
             }
-            if let Entry::Task { task, .. } = &slot.entry
+            if let Slot::Task { task, .. } = slot
                 && !task.state().is_terminal()
             {
                 live.push(task.clone());
@@ -348,9 +374,7 @@ impl Registry {
             .iter()
             .map(|shard| {
                 let shard = shard.lock();
-                shard.slots.len()
-                    - shard.free.len()
-                    - shard.slots.iter().filter(|s| matches!(s.entry, Entry::Spent)).count()
+                shard.slots.len() - shard.free.len() - shard.slots.iter().filter(|s| matches!(s, Slot::Spent)).count()
             })
             .sum()
     }
@@ -361,26 +385,25 @@ impl Registry {
 fn reserve_in(shard: &mut Shard, shard_index: usize) -> Result<u64, RegistryFull> {
     while let Some(index) = shard.free.pop() {
         let slot = &mut shard.slots[index as usize];
-        match slot.generation.checked_add(1) {
+        match slot.generation().checked_add(1) {
             Some(generation) => {
-                slot.generation = generation;
-                slot.entry = Entry::Reserved;
+                *slot = Slot::Reserved { generation };
                 return Ok(Key { generation, shard: shard_index, index }.id());
             }
-            None => slot.entry = Entry::Spent,
+            None => *slot = Slot::Spent,
         }
     }
     let index = shard.slots.len() as u64;
     if index > INDEX_MASK {
         return Err(RegistryFull);
     }
-    shard.slots.push(Slot { generation: 1, entry: Entry::Reserved });
+    shard.slots.push(Slot::Reserved { generation: 1 });
     Ok(Key { generation: 1, shard: shard_index, index: index as u32 }.id())
 }
 
 /// Frees slot `index` now, dropping what it holds (for a task released or refused, not for a summary forgotten).
 fn free_slot(shard: &mut Shard, index: u32) {
-    shard.slots[index as usize].entry = Entry::Free;
+    shard.slots[index as usize].free();
     shard.free.push(index);
 }
 
@@ -544,10 +567,17 @@ mod tests {
         assert_ne!(slot_of(first), slot_of(second));
     }
 
+    /// A slot per live task: 24 bytes on a 64-bit target (the task's fat pointer, the generation, the flag).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_slot_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<Slot>(), 24);
+    }
+
     #[test]
     fn a_slot_whose_generation_is_spent_is_never_used_again() {
         let mut shard = Shard {
-            slots: vec![Slot { generation: u32::MAX, entry: Entry::Free }, Slot { generation: 7, entry: Entry::Free }],
+            slots: vec![Slot::Free { generation: u32::MAX }, Slot::Free { generation: 7 }],
             free: vec![1, 0],
             ended: VecDeque::new(),
             ended_base: 0,
@@ -555,7 +585,7 @@ mod tests {
         // Slot 0 is taken first and found spent: it is never used again; slot 1 is reused with its next generation.
         let id = reserve_in(&mut shard, 3).unwrap();
         assert_eq!(Key::of(id), Key { generation: 8, shard: 3, index: 1 });
-        assert!(matches!(shard.slots[0].entry, Entry::Spent));
+        assert!(matches!(shard.slots[0], Slot::Spent));
         let id = reserve_in(&mut shard, 3).unwrap();
         assert_eq!(Key::of(id), Key { generation: 1, shard: 3, index: 2 }, "a new slot, slot 0 skipped");
     }

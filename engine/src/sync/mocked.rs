@@ -19,6 +19,22 @@ pub(crate) mod atomic {
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 }
 
+/// A lock kept apart from the data it guards (see the native build's): loom's mutex over nothing.
+pub(crate) struct RawLock(loom::sync::Mutex<()>);
+
+/// Holds a [`RawLock`] until dropped.
+pub(crate) struct RawLockGuard<'a>(#[allow(dead_code)] loom::sync::MutexGuard<'a, ()>);
+
+impl RawLock {
+    pub(crate) fn new() -> RawLock {
+        RawLock(loom::sync::Mutex::new(()))
+    }
+
+    pub(crate) fn lock(&self) -> RawLockGuard<'_> {
+        RawLockGuard(self.0.lock().expect("loom mutexes are never poisoned in models"))
+    }
+}
+
 /// loom's mutex with `parking_lot`'s interface: `lock` returns the guard (poisoning is not modelled).
 #[derive(Debug)]
 pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);

@@ -12,6 +12,34 @@ pub(crate) mod atomic {
 
 pub(crate) use parking_lot::{Mutex, MutexGuard};
 
+/// A lock kept apart from the data it guards: one byte (`parking_lot`'s raw mutex), so that a structure can pack
+/// it among its other small fields where a `Mutex<T>` would round itself up to `T`'s alignment (a task's report
+/// lock, which keeps the task's allocation a malloc size class smaller).
+pub(crate) struct RawLock(parking_lot::RawMutex);
+
+/// Holds a [`RawLock`] until dropped.
+pub(crate) struct RawLockGuard<'a>(&'a parking_lot::RawMutex);
+
+impl RawLock {
+    pub(crate) const fn new() -> RawLock {
+        RawLock(<parking_lot::RawMutex as parking_lot::lock_api::RawMutex>::INIT)
+    }
+
+    /// Takes the lock, waiting while another thread holds it.
+    pub(crate) fn lock(&self) -> RawLockGuard<'_> {
+        parking_lot::lock_api::RawMutex::lock(&self.0);
+        RawLockGuard(&self.0)
+    }
+}
+
+impl Drop for RawLockGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: a guard is made only by `RawLock::lock`, after it took the lock on this thread, and each guard
+        // unlocks once: the lock is held here, by this context.
+        unsafe { parking_lot::lock_api::RawMutex::unlock(self.0) };
+    }
+}
+
 /// `std`'s `Arc` is the engine's `Arc`: nothing to convert.
 pub(crate) fn arc_from_std<T: ?Sized>(arc: Arc<T>) -> Arc<T> {
     arc

@@ -1,5 +1,5 @@
-//! The wheel's timers: one array of slots, each holding a timer (deadline, ready flag, value) or a link of the free
-//! chain, beside the slot's generation and placement stamp, which outlive the timers that use the slot.
+//! The wheel's timers: one array of slots, each holding a timer (deadline, value) or a link of the free chain,
+//! beside the slot's generation, its placement stamp and the timer's ready flag, which share a word.
 //!
 //! Why not the `slab` crate, which the wheel used before: `slab` keeps nothing per slot across reuse, so the
 //! generation and stamp had to live in a parallel array, and every operation at scale paid two independent cache
@@ -11,14 +11,13 @@ use super::paged::Paged;
 /// The "no slot" link of the free chain.
 const NONE: u32 = u32::MAX;
 
+/// The bit of a slot's `stamp` word that is its timer's ready flag; the bits below it are the placement stamp.
+const READY: u32 = 1 << 31;
+
 /// One timer in the wheel.
 #[derive(Debug)]
 pub(super) struct Timer<T> {
     pub(super) deadline: u64,
-    /// `true` while the timer's live record is on the ready list (its deadline was at or behind the wheel's time
-    /// when it was placed). Every other list follows from the deadline and the wheel's time (see
-    /// `Wheel::list_of`), so a cascade never writes to the timer.
-    pub(super) ready: bool,
     pub(super) value: T,
 }
 
@@ -34,10 +33,14 @@ enum State<T> {
 pub(super) struct Slot<T> {
     /// Bumped when the slot's timer leaves the wheel: keys with an older generation are stale. Never 0.
     pub(super) generation: u32,
-    /// Bumped whenever the slot's timer leaves its list (cancel, reschedule, pop): records with an older stamp are
-    /// stale. (A stale record could only be mistaken for a live one after 2^32 placements of the same slot while
-    /// it waits unprocessed.)
-    pub(super) stamp: u32,
+    /// The placement stamp (the low 31 bits), bumped whenever the slot's timer leaves its list (cancel,
+    /// reschedule, pop): records with an older stamp are stale. (A stale record could only be mistaken for a live
+    /// one after 2^31 placements of the same slot while it waits unprocessed.) And the [`READY`] flag: set while
+    /// the timer's live record is on the ready list (its deadline was at or behind the wheel's time when it was
+    /// placed); every other list follows from the deadline and the wheel's time (see `Wheel::list_of`), so a
+    /// cascade never writes to the slot. The flag is kept here rather than in the timer so that a timer holding a
+    /// 16-byte value (the engine's task pointer) makes a 32-byte slot, not a 40-byte one.
+    stamp: u32,
     state: State<T>,
 }
 
@@ -85,10 +88,23 @@ impl<T> Arena<T> {
         self.slots.get(index as usize)
     }
 
-    /// The stamp of slot `index` (which must exist).
+    /// The placement stamp of slot `index` (which must exist).
     #[inline]
     pub(super) fn stamp(&self, index: u32) -> u32 {
-        self.slots[index as usize].stamp
+        self.slots[index as usize].stamp & !READY
+    }
+
+    /// Whether the timer of slot `index` has its live record on the ready list.
+    #[inline]
+    pub(super) fn is_ready(&self, index: u32) -> bool {
+        self.slots[index as usize].stamp & READY != 0
+    }
+
+    /// Sets or clears the ready flag of slot `index`.
+    #[inline]
+    pub(super) fn set_ready(&mut self, index: u32, ready: bool) {
+        let slot = &mut self.slots[index as usize];
+        slot.stamp = if ready { slot.stamp | READY } else { slot.stamp & !READY };
     }
 
     /// The timer at `index`; it must be there.
@@ -127,11 +143,12 @@ impl<T> Arena<T> {
         (index, 1)
     }
 
-    /// Bumps the stamp of slot `index`: its timer's current record goes stale.
+    /// Bumps the stamp of slot `index`: its timer's current record goes stale (and its ready flag, which was
+    /// about that record, is cleared).
     #[inline]
     pub(super) fn restamp(&mut self, index: u32) {
         let slot = &mut self.slots[index as usize];
-        slot.stamp = slot.stamp.wrapping_add(1);
+        slot.stamp = slot.stamp.wrapping_add(1) & !READY;
     }
 
     /// Takes the timer out of slot `index` (which must hold one), frees the slot, and makes its key and records
@@ -142,7 +159,7 @@ impl<T> Arena<T> {
             unreachable!("slot {index} holds no timer")
         };
         slot.generation = slot.generation.checked_add(1).unwrap_or(1);
-        slot.stamp = slot.stamp.wrapping_add(1);
+        slot.stamp = slot.stamp.wrapping_add(1) & !READY;
         self.free = index;
         self.len -= 1;
         timer

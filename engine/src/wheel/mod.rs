@@ -223,7 +223,7 @@ impl<T> Wheel<T> {
     /// assert_eq!(wheel.deadline(key), Some(42));
     /// ```
     pub fn insert(&mut self, deadline: u64, value: T) -> TimerKey {
-        let (index, generation) = self.timers.insert(Timer { deadline, ready: false, value });
+        let (index, generation) = self.timers.insert(Timer { deadline, value });
         self.place(index);
         self.note_added(deadline);
         TimerKey::new(index, generation)
@@ -499,8 +499,9 @@ impl<T> Wheel<T> {
     /// was placed there; otherwise a deadline after the wheel's time is on the slot where the two first differ (a
     /// slot on level `k` is processed when the wheel's time reaches its start, so until then the time and the
     /// deadline differ in that level's bits and agree above them), and one at or before it has expired.
-    fn list_of(&self, timer: &Timer<T>) -> ListId {
-        if timer.ready {
+    fn list_of(&self, index: u32) -> ListId {
+        let timer = self.timers.timer(index);
+        if self.timers.is_ready(index) {
             ListId::READY
         } else if timer.deadline > self.elapsed {
             let level = level_for(self.elapsed, timer.deadline);
@@ -520,11 +521,11 @@ impl<T> Wheel<T> {
         }
         let stamp = self.timers.stamp(index);
         let elapsed = self.elapsed;
-        let timer = self.timers.timer_mut(index);
-        let deadline = timer.deadline;
+        let deadline = self.timers.timer(index).deadline;
         let record = Record { index, stamp, low: deadline as u32 };
-        timer.ready = deadline <= elapsed;
-        if timer.ready {
+        let ready = deadline <= elapsed;
+        self.timers.set_ready(index, ready);
+        if ready {
             self.lists.push(ListId::READY, record);
         } else {
             self.place_in_slot(record, deadline);
@@ -543,8 +544,7 @@ impl<T> Wheel<T> {
     /// Makes entry `index`'s record stale, keeping the bitmaps, the next-expiration cache and the bound on stale
     /// records right. The entry then has no live record until it is placed again or released.
     fn detach(&mut self, index: u32) {
-        let timer = self.timers.timer(index);
-        let (list, deadline) = (self.list_of(timer), timer.deadline);
+        let (list, deadline) = (self.list_of(index), self.timers.timer(index).deadline);
         self.timers.restamp(index);
         if list == ListId::EXPIRED {
             return; // its record waits in the expired queue, which skips stale records as it hands them back
@@ -600,9 +600,8 @@ impl<T> Wheel<T> {
         let mut order = std::mem::take(&mut self.scratch);
         for (position, record) in self.lists.records(ListId::READY).enumerate() {
             if self.is_live(record) {
-                let timer = self.timers.timer_mut(record.index);
-                timer.ready = false; // it has expired: its deadline is at or before `elapsed`
-                order.push((timer.deadline, position as u32, record));
+                self.timers.set_ready(record.index, false); // it has expired: its deadline is at or before `elapsed`
+                order.push((self.timers.timer(record.index).deadline, position as u32, record));
             }
         }
         self.lists.reset(ListId::READY);
