@@ -1,10 +1,12 @@
 //! The wheel's timers: one array of slots, each holding a timer (deadline, value) or a link of the free chain,
-//! beside the slot's generation, its placement stamp and the timer's ready flag, which share a word.
+//! with the slot's generation, its placement stamp and the timer's ready flag (the last two share a word).
 //!
 //! Why not the `slab` crate, which the wheel used before: `slab` keeps nothing per slot across reuse, so the
 //! generation and stamp had to live in a parallel array, and every operation at scale paid two independent cache
 //! misses (the slab entry and the parallel array) where one suffices. Here both sit in the slot: cancelling a
 //! random timer, or checking and moving a record's timer during a cascade, touches one cache line.
+
+use std::num::NonZeroU32;
 
 use super::paged::Paged;
 
@@ -21,35 +23,67 @@ pub(super) struct Timer<T> {
     pub(super) value: T,
 }
 
+/// One slot of the arena: a timer, or a link of the free chain; either way the slot's generation and its stamp word.
+///
+/// - `generation` is bumped when the slot's timer leaves the wheel: keys with an older generation are stale. Never
+///   0.
+/// - `stamp` holds the placement stamp (the low 31 bits), bumped whenever the slot's timer leaves its list (cancel,
+///   reschedule, pop): records with an older stamp are stale. (A stale record could only be mistaken for a live
+///   one after 2^31 placements of the same slot while it waits unprocessed.) And the [`READY`] flag: set while the
+///   timer's live record is on the ready list (its deadline was at or behind the wheel's time when it was placed);
+///   every other list follows from the deadline and the wheel's time (see `Wheel::list_of`), so a cascade never
+///   writes to the slot.
+///
+/// Why the two words sit in each variant rather than beside an enum of the two states: the vacant/occupied tag then
+/// takes the occupied generation's spare value (0), so a slot is its timer and 8 bytes, whatever the value (24
+/// bytes with a `u64` value, 32 with a 16-byte pointer), where a separate enum needs a word for its tag when the
+/// value has no spare values of its own. Likewise the ready flag shares the stamp's word rather than taking one
+/// in the timer.
 #[derive(Debug)]
-enum State<T> {
-    /// Free; the next free slot (or `NONE`).
-    Vacant(u32),
-    Occupied(Timer<T>),
-}
-
-/// One slot of the arena.
-#[derive(Debug)]
-pub(super) struct Slot<T> {
-    /// Bumped when the slot's timer leaves the wheel: keys with an older generation are stale. Never 0.
-    pub(super) generation: u32,
-    /// The placement stamp (the low 31 bits), bumped whenever the slot's timer leaves its list (cancel,
-    /// reschedule, pop): records with an older stamp are stale. (A stale record could only be mistaken for a live
-    /// one after 2^31 placements of the same slot while it waits unprocessed.) And the [`READY`] flag: set while
-    /// the timer's live record is on the ready list (its deadline was at or behind the wheel's time when it was
-    /// placed); every other list follows from the deadline and the wheel's time (see `Wheel::list_of`), so a
-    /// cascade never writes to the slot. The flag is kept here rather than in the timer so that a timer holding a
-    /// 16-byte value (the engine's task pointer) makes a 32-byte slot, not a 40-byte one.
-    stamp: u32,
-    state: State<T>,
+pub(super) enum Slot<T> {
+    Occupied {
+        generation: NonZeroU32,
+        stamp: u32,
+        timer: Timer<T>,
+    },
+    /// Free; `next` is the next free slot (or `NONE`).
+    Vacant {
+        generation: u32,
+        stamp: u32,
+        next: u32,
+    },
 }
 
 impl<T> Slot<T> {
     /// The timer in this slot, if any.
+    #[inline]
     pub(super) fn timer(&self) -> Option<&Timer<T>> {
-        match &self.state {
-            State::Occupied(timer) => Some(timer),
-            State::Vacant(_) => None,
+        match self {
+            Slot::Occupied { timer, .. } => Some(timer),
+            Slot::Vacant { .. } => None,
+        }
+    }
+
+    /// The slot's generation.
+    #[inline]
+    pub(super) fn generation(&self) -> u32 {
+        match *self {
+            Slot::Occupied { generation, .. } => generation.get(),
+            Slot::Vacant { generation, .. } => generation,
+        }
+    }
+
+    #[inline]
+    fn stamp_word(&self) -> u32 {
+        match *self {
+            Slot::Occupied { stamp, .. } | Slot::Vacant { stamp, .. } => stamp,
+        }
+    }
+
+    #[inline]
+    fn stamp_word_mut(&mut self) -> &mut u32 {
+        match self {
+            Slot::Occupied { stamp, .. } | Slot::Vacant { stamp, .. } => stamp,
         }
     }
 }
@@ -91,28 +125,28 @@ impl<T> Arena<T> {
     /// The placement stamp of slot `index` (which must exist).
     #[inline]
     pub(super) fn stamp(&self, index: u32) -> u32 {
-        self.slots[index as usize].stamp & !READY
+        self.slots[index as usize].stamp_word() & !READY
     }
 
     /// Whether the timer of slot `index` has its live record on the ready list.
     #[inline]
     pub(super) fn is_ready(&self, index: u32) -> bool {
-        self.slots[index as usize].stamp & READY != 0
+        self.slots[index as usize].stamp_word() & READY != 0
     }
 
     /// Sets or clears the ready flag of slot `index`.
     #[inline]
     pub(super) fn set_ready(&mut self, index: u32, ready: bool) {
-        let slot = &mut self.slots[index as usize];
-        slot.stamp = if ready { slot.stamp | READY } else { slot.stamp & !READY };
+        let stamp = self.slots[index as usize].stamp_word_mut();
+        *stamp = if ready { *stamp | READY } else { *stamp & !READY };
     }
 
     /// The timer at `index`; it must be there.
     #[inline]
     pub(super) fn timer_mut(&mut self, index: u32) -> &mut Timer<T> {
-        match &mut self.slots[index as usize].state {
-            State::Occupied(timer) => timer,
-            State::Vacant(_) => unreachable!("slot {index} holds no timer"),
+        match &mut self.slots[index as usize] {
+            Slot::Occupied { timer, .. } => timer,
+            Slot::Vacant { .. } => unreachable!("slot {index} holds no timer"),
         }
     }
 
@@ -132,14 +166,16 @@ impl<T> Arena<T> {
         if self.free != NONE {
             let index = self.free;
             let slot = &mut self.slots[index as usize];
-            self.free = match std::mem::replace(&mut slot.state, State::Occupied(timer)) {
-                State::Vacant(next) => next,
-                State::Occupied(_) => unreachable!("the free chain only holds vacant slots"),
+            let Slot::Vacant { generation, stamp, next } = *slot else {
+                unreachable!("the free chain only holds vacant slots")
             };
-            return (index, slot.generation);
+            let generation = NonZeroU32::new(generation).unwrap_or(NonZeroU32::MIN);
+            *slot = Slot::Occupied { generation, stamp, timer };
+            self.free = next;
+            return (index, generation.get());
         }
         let index = u32::try_from(self.slots.len()).ok().filter(|&i| i != NONE).expect("timer wheel is full");
-        self.slots.push(Slot { generation: 1, stamp: 0, state: State::Occupied(timer) });
+        self.slots.push(Slot::Occupied { generation: NonZeroU32::MIN, stamp: 0, timer });
         (index, 1)
     }
 
@@ -147,19 +183,22 @@ impl<T> Arena<T> {
     /// about that record, is cleared).
     #[inline]
     pub(super) fn restamp(&mut self, index: u32) {
-        let slot = &mut self.slots[index as usize];
-        slot.stamp = slot.stamp.wrapping_add(1) & !READY;
+        let stamp = self.slots[index as usize].stamp_word_mut();
+        *stamp = stamp.wrapping_add(1) & !READY;
     }
 
     /// Takes the timer out of slot `index` (which must hold one), frees the slot, and makes its key and records
     /// stale.
     pub(super) fn remove(&mut self, index: u32) -> Timer<T> {
         let slot = &mut self.slots[index as usize];
-        let State::Occupied(timer) = std::mem::replace(&mut slot.state, State::Vacant(self.free)) else {
+        let vacant = Slot::Vacant {
+            generation: slot.generation().checked_add(1).unwrap_or(1),
+            stamp: slot.stamp_word().wrapping_add(1) & !READY,
+            next: self.free,
+        };
+        let Slot::Occupied { timer, .. } = std::mem::replace(slot, vacant) else {
             unreachable!("slot {index} holds no timer")
         };
-        slot.generation = slot.generation.checked_add(1).unwrap_or(1);
-        slot.stamp = slot.stamp.wrapping_add(1) & !READY;
         self.free = index;
         self.len -= 1;
         timer
@@ -168,9 +207,9 @@ impl<T> Arena<T> {
     /// Every timer's value, in slot order, the arena consumed as they are read (nothing is kept up to date for
     /// the timers not yet read, as `drain` must).
     pub(super) fn into_values(self) -> impl Iterator<Item = T> {
-        self.slots.into_iter().filter_map(|slot| match slot.state {
-            State::Occupied(timer) => Some(timer.value),
-            State::Vacant(_) => None,
+        self.slots.into_iter().filter_map(|slot| match slot {
+            Slot::Occupied { timer, .. } => Some(timer.value),
+            Slot::Vacant { .. } => None,
         })
     }
 

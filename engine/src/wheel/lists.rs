@@ -152,8 +152,8 @@ pub(super) enum AfterKill {
 const COMPACT_MIN: u32 = 32;
 
 /// A list is compacted once it holds more than this many stale records per live one. A stale record is 12 bytes
-/// and a live timer 44 (its 32-byte slot with a `u64` value, and its record), so at 3 the records held for
-/// cancelled timers stay under 36 bytes per live timer: the wheel holds less than twice its live timers' memory.
+/// and a live timer 36 (its 24-byte slot with a `u64` value, and its record), so at 3 the records held for
+/// cancelled timers stay within 36 bytes per live timer: the wheel holds at most twice its live timers' memory.
 /// Each compaction removes at least three quarters of the list, so its cost per cancel is under 1.4 record reads.
 pub(super) const STALE_PER_LIVE: u32 = 3;
 

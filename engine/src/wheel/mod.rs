@@ -83,7 +83,7 @@ pub use error::WheelError;
 pub use key::{Expired, TimerKey};
 
 use crate::hint::prefetch;
-use arena::{Arena, Timer};
+use arena::{Arena, Slot, Timer};
 use level::{LEVELS, SLOT_BITS, level_for, next_occupied, slot_for, slot_start};
 use lists::{AfterKill, CHUNK, Chain, ListId, Lists, Record};
 
@@ -427,7 +427,7 @@ impl<T> Wheel<T> {
             if !self.is_live(record) {
                 continue; // cancelled or rescheduled after it was queued
             }
-            let generation = self.timers.slot(record.index).map_or(0, |slot| slot.generation);
+            let generation = self.timers.slot(record.index).map_or(0, Slot::generation);
             let timer = self.timers.remove(record.index);
             return Some(Expired {
                 key: TimerKey::new(record.index, generation),
@@ -487,7 +487,7 @@ impl<T> Wheel<T> {
     fn lookup(&self, key: TimerKey) -> Option<u32> {
         let index = u32::try_from(key.index()).ok()?;
         let slot = self.timers.slot(index)?;
-        (slot.generation == key.generation() && slot.timer().is_some()).then_some(index)
+        (slot.generation() == key.generation() && slot.timer().is_some()).then_some(index)
     }
 
     /// `true` when `record` is its timer's live record.

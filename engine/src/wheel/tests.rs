@@ -277,18 +277,20 @@ fn next_expiration_is_exact_inside_a_higher_level_slot() {
 }
 
 #[test]
-fn bytes_per_timer_beside_the_value_stay_within_36() {
+fn bytes_per_timer_beside_the_value_stay_within_28() {
     // Per pending timer: its arena slot (generation, and the placement stamp and ready flag in one word; the
-    // deadline and the value; the vacant/occupied tag in the value's niche where it has one, else a word of its
-    // own) and one 12-byte record in a slot's chunk (index, stamp, the deadline's low bits: 4 bytes more than a
+    // deadline and the value; the vacant/occupied tag in the generation's spare value) and one 12-byte record in a slot's chunk (index, stamp, the deadline's low bits: 4 bytes more than a
     // record without them, which is what lets a cascade leave the timers untouched).
     let per_timer_unit = std::mem::size_of::<arena::Slot<()>>() + std::mem::size_of::<Record>();
     let per_timer_u64 = std::mem::size_of::<arena::Slot<u64>>() + std::mem::size_of::<Record>();
     println!("bytes per timer: {per_timer_unit} with T = (), {per_timer_u64} with T = u64");
-    assert!(per_timer_unit <= 36, "{per_timer_unit} bytes per timer with T = ()");
-    assert!(per_timer_u64 - 8 <= 36, "{} bytes beside a u64", per_timer_u64 - 8);
-    // A fat pointer (the engine's tasks) has a niche: its slot is its 16 bytes and 16 more.
+    assert!(per_timer_unit <= 28, "{per_timer_unit} bytes per timer with T = ()");
+    assert!(per_timer_u64 - 8 <= 28, "{} bytes beside a u64", per_timer_u64 - 8);
+    // A slot is its timer (deadline and value) and 8 bytes, the tag in the generation's spare value: 16 bytes with
+    // no value, 24 with a `u64`, 32 with a fat pointer (the engine's tasks).
     type Fat = std::sync::Arc<dyn Fn() + Send + Sync>;
+    assert_eq!(std::mem::size_of::<arena::Slot<()>>(), 16);
+    assert_eq!(std::mem::size_of::<arena::Slot<u64>>(), 24);
     assert_eq!(std::mem::size_of::<arena::Slot<Fat>>(), 32);
 }
 
