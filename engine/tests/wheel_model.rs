@@ -141,6 +141,13 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
             }
         }
+        // The cheap bound first (the exact answer below fills the cache it would read): never later than the next
+        // expiration, or than the wheel's time for a timer already due.
+        let bound = wheel.next_expiration_bound();
+        prop_assert_eq!(bound.is_some(), reference.next().is_some());
+        if let (Some(bound), Some(next)) = (bound, reference.next()) {
+            prop_assert!(bound <= next.max(reference.now), "bound {} after {} at {}", bound, next, reference.now);
+        }
         prop_assert_eq!(wheel.next_expiration(), reference.next());
         prop_assert_eq!(wheel.len(), reference.by_id.len());
     }

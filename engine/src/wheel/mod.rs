@@ -90,6 +90,10 @@ use lists::{AfterKill, CHUNK, Chain, ListId, Lists, Record};
 /// How many records ahead a slot's processing prefetches the timers they name.
 const PREFETCH_AHEAD: usize = 8;
 
+/// The most live records [`Wheel::next_expiration_bound`] reads to give an exact answer; past it, the earliest
+/// list's start.
+const BOUND_SCAN_MAX: u32 = 1024;
+
 /// A hierarchical hashed timing wheel holding timers that carry a value of type `T`.
 ///
 /// See the [module documentation](self) for the design.
@@ -134,6 +138,9 @@ pub struct Wheel<T> {
     /// Records written, by insertions and cascades: what bounds the work per timer (for tests).
     #[cfg(test)]
     placements: u64,
+    /// Records read to find a list's earliest deadline (for tests).
+    #[cfg(test)]
+    scanned: Cell<u64>,
 }
 
 impl<T> Default for Wheel<T> {
@@ -171,6 +178,8 @@ impl<T> Wheel<T> {
             scratch: Vec::new(),
             #[cfg(test)]
             placements: 0,
+            #[cfg(test)]
+            scanned: Cell::new(0),
         }
     }
 
@@ -350,6 +359,51 @@ impl<T> Wheel<T> {
         let next = self.compute_next_expiration();
         self.next_cache.set(Some(next));
         next
+    }
+
+    /// When [`advance`](Self::advance) next has work to do, at a bounded cost: the exact
+    /// [`next_expiration`](Self::next_expiration) when it is known or cheap to find, else the start of the first
+    /// occupied slot, which is earlier. `None` exactly when `next_expiration` is `None`; never later than it (a
+    /// timer already due when it was inserted counts as due at the wheel's time at the latest).
+    ///
+    /// What a driver that sleeps until its next timer should ask, as tokio's and timeout.c's drivers ask for the
+    /// next slot: `next_expiration` passes over the earliest slot's records whenever its earliest timer was
+    /// cancelled, and cancelling timers earliest first (a mass cancel in submission order) then costs a pass per
+    /// query. Here a slot of more than a thousand live timers on a higher level answers with its start instead:
+    /// the driver wakes there, the advance moves those timers down a level, and the answer tightens, one wake per
+    /// level at most before the exact deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskwheel::wheel::Wheel;
+    ///
+    /// let mut wheel = Wheel::new();
+    /// assert_eq!(wheel.next_expiration_bound(), None);
+    /// // 5,000 timers in one slot of level 3, which starts at tick 1,048,576.
+    /// let keys: Vec<_> = (0..5_000u64).map(|i| wheel.insert(1_100_000 + i, i)).collect();
+    /// assert_eq!(wheel.next_expiration_bound(), Some(1_100_000)); // known: the earliest insert
+    /// wheel.cancel(keys[0]);
+    /// // The earliest is gone: rather than pass over the other 4,999, the bound is the slot's start.
+    /// assert_eq!(wheel.next_expiration_bound(), Some(1_048_576));
+    /// assert_eq!(wheel.next_expiration(), Some(1_100_001)); // exact, after one pass
+    /// assert_eq!(wheel.next_expiration_bound(), Some(1_100_001)); // known again
+    /// ```
+    pub fn next_expiration_bound(&self) -> Option<u64> {
+        if let Some(cached) = self.next_cache.get() {
+            return cached;
+        }
+        let ready = self.lists.live(ListId::READY);
+        if ready > BOUND_SCAN_MAX {
+            return Some(self.elapsed); // every one of them is due by the wheel's time
+        }
+        if ready == 0 {
+            let (start, list) = self.next_occupied_list()?;
+            if list.as_slot().is_some_and(|(level, _)| level > 0) && self.lists.live(list) > BOUND_SCAN_MAX {
+                return Some(start);
+            }
+        }
+        self.next_expiration()
     }
 
     /// Moves the wheel's time to `now` and queues every timer with `deadline <= now` for
@@ -686,6 +740,8 @@ impl<T> Wheel<T> {
 
     /// The smallest deadline among the live records of one list.
     fn min_deadline(&self, list: ListId) -> Option<u64> {
+        #[cfg(test)]
+        self.scanned.set(self.scanned.get() + u64::from(self.lists.live(list)));
         self.lists
             .records(list)
             .filter(|&record| self.is_live(record))

@@ -323,3 +323,39 @@ fn stale_records_never_outnumber_live_ones_in_a_slot() {
     assert_eq!(fire(&mut wheel, 6_000), expected);
     assert!(wheel.is_empty());
 }
+
+#[test]
+fn cancelling_a_crowded_slot_earliest_first_keeps_the_bound_cheap() {
+    // 20,000 timers in one slot of level 3 (ticks 1,048,576 to 1,310,719), cancelled earliest first with the bound
+    // asked after each cancel, as a driver does: the exact answer would pass over the slot's records after every
+    // cancel (200 million reads); the bound reads a slot only once it holds at most `BOUND_SCAN_MAX` live timers.
+    let mut wheel = Wheel::new();
+    let keys: Vec<_> = (0..20_000u64).map(|i| wheel.insert(1_100_000 + i, i)).collect();
+    for (i, &key) in keys.iter().enumerate() {
+        wheel.cancel(key);
+        let bound = wheel.next_expiration_bound();
+        let left = keys.len() - i - 1;
+        assert_eq!(bound.is_some(), left > 0);
+        if left > BOUND_SCAN_MAX as usize {
+            assert_eq!(bound, Some(1_048_576), "the slot's start while it is crowded");
+        } else if left > 0 {
+            assert_eq!(bound, Some(1_100_000 + i as u64 + 1), "exact once the slot is small");
+        }
+    }
+    let most = u64::from(BOUND_SCAN_MAX) * u64::from(BOUND_SCAN_MAX);
+    assert!(wheel.scanned.get() <= most, "{} records read", wheel.scanned.get());
+    // And the bound never runs ahead of the exact answer, which the advance then reaches.
+    let mut wheel = Wheel::new();
+    let keys: Vec<_> = (0..5_000u64).map(|i| wheel.insert(1_100_000 + i, i)).collect();
+    wheel.cancel(keys[0]);
+    // A driver wakes at each bound: every advance there moves the crowded slot down a level, none fires early,
+    // and within a wake per level the bound is the exact deadline.
+    let mut wakes = 0;
+    while let Some(bound) = wheel.next_expiration_bound().filter(|&bound| bound < 1_100_001) {
+        assert_eq!(wheel.advance(bound).unwrap(), 0, "nothing is due at a slot's start");
+        wakes += 1;
+        assert!(wakes <= 3, "a wake per level above 0");
+    }
+    assert_eq!(wheel.next_expiration_bound(), Some(1_100_001));
+    assert_eq!(wheel.advance(1_100_001).unwrap(), 1);
+}
