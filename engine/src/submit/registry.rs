@@ -39,6 +39,9 @@ const INDEX_BITS: u32 = 28;
 #[cfg(not(loom))]
 const RUN_IN_SHARD: u32 = 64;
 
+/// The fewest slots a shard's table grows by.
+const GROW_MIN: usize = 256;
+
 /// How many slots ahead a walk over a shard's tasks (a shutdown's) starts loading the task a slot names.
 const PREFETCH_AHEAD: usize = 8;
 const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
@@ -396,6 +399,12 @@ fn reserve_in(shard: &mut Shard, shard_index: usize) -> Result<u64, RegistryFull
     let index = shard.slots.len() as u64;
     if index > INDEX_MASK {
         return Err(RegistryFull);
+    }
+    if shard.slots.len() == shard.slots.capacity() {
+        // Grow by an eighth, not by doubling: a slot per live task, and at 10,000,000 tasks doubling left up to
+        // 16 idle bytes per task in each shard's room. (A large block grows in place or by remapping its pages,
+        // so the smaller steps copy little.)
+        shard.slots.reserve_exact((shard.slots.len() / 8).max(GROW_MIN));
     }
     shard.slots.push(Slot::Reserved { generation: 1 });
     Ok(Key { generation: 1, shard: shard_index, index: index as u32 }.id())
