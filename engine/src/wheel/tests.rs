@@ -279,8 +279,9 @@ fn next_expiration_is_exact_inside_a_higher_level_slot() {
 #[test]
 fn bytes_per_timer_beside_the_value_stay_within_28() {
     // Per pending timer: its arena slot (generation, and the placement stamp and ready flag in one word; the
-    // deadline and the value; the vacant/occupied tag in the generation's spare value) and one 12-byte record in a slot's chunk (index, stamp, the deadline's low bits: 4 bytes more than a
-    // record without them, which is what lets a cascade leave the timers untouched).
+    // deadline and the value; the vacant/occupied tag in the generation's spare value) and one 12-byte record in a
+    // slot's chunk (index, stamp, the deadline's low bits: 4 bytes more than a record without them, which is what
+    // lets a cascade leave the timers untouched).
     let per_timer_unit = std::mem::size_of::<arena::Slot<()>>() + std::mem::size_of::<Record>();
     let per_timer_u64 = std::mem::size_of::<arena::Slot<u64>>() + std::mem::size_of::<Record>();
     println!("bytes per timer: {per_timer_unit} with T = (), {per_timer_u64} with T = u64");
