@@ -20,7 +20,7 @@ use crate::submit::registry::{Keys, Registry};
 use crate::sync::atomic::Ordering;
 use crate::sync::channel::Receiver;
 use crate::sync::{Arc, in_parallel};
-use crate::task::cell::Task;
+use crate::task::cell::{Task, TaskRef};
 use crate::task::priority::Priority;
 use crate::task::state::CancelOutcome;
 use crate::task::state::TaskState;
@@ -133,7 +133,7 @@ impl Shared {
     /// [`finish_unretired`](Self::finish_unretired) for a batch of tasks just cancelled, in the same order, with the
     /// shared counters moved once for the batch (two threads cancelling at once would otherwise fight over their
     /// lines for every task).
-    fn finish_cancelled(&self, tasks: &[Arc<Task>]) {
+    fn finish_cancelled(&self, tasks: &[TaskRef]) {
         if tasks.is_empty() {
             return;
         }
@@ -154,7 +154,7 @@ impl Shared {
     ///
     /// Within a priority, due tasks reach the run queue in exact-deadline order, ties in submission order (see
     /// [`TickLink::holds_nothing_due_by`]).
-    pub(crate) fn schedule(&self, task: Arc<Task>, now: u64) {
+    pub(crate) fn schedule(&self, task: TaskRef, now: u64) {
         let deadline = task.deadline();
         if deadline <= now && self.tick.holds_nothing_due_by(now) {
             let (_, epoch) = task.lifecycle().load_with_epoch();
@@ -168,7 +168,7 @@ impl Shared {
     /// in a group. The schedule epoch moves first: every dispatch made before (a run queue, a group's queue, the
     /// tick thread's heap) is then stale and cannot start the task; the tick thread takes the old wheel entry out and
     /// puts the task in again at the new deadline.
-    pub(crate) fn reschedule(&self, task: &Arc<Task>, deadline: u64) -> Result<(), Error> {
+    pub(crate) fn reschedule(&self, task: &TaskRef, deadline: u64) -> Result<(), Error> {
         match task.lifecycle().reschedule() {
             Ok(_) => {}
             Err(TaskState::Running) if task.periodic().is_some() => return self.reschedule_next_run(task, deadline),
@@ -191,7 +191,7 @@ impl Shared {
     /// A reschedule of a periodic task whose run is in progress: it moves the next run, after this one (as a
     /// cancel takes effect after it). The request is left for the worker's re-arm; if the re-arm came first (the
     /// task is pending again), the request is taken back here and applied as to any pending task.
-    fn reschedule_next_run(&self, task: &Arc<Task>, deadline: u64) -> Result<(), Error> {
+    fn reschedule_next_run(&self, task: &TaskRef, deadline: u64) -> Result<(), Error> {
         let Some(periodic) = task.periodic() else { return Err(Error::NotPending(TaskState::Running)) };
         periodic.request_deadline(deadline);
         // Read after the request: a worker that gives the task back later takes the request after it does
@@ -206,7 +206,7 @@ impl Shared {
     }
 
     /// Resumes a paused task: it is scheduled again at its deadline (at once when that has passed).
-    pub(crate) fn resume(&self, task: &Arc<Task>) -> Result<(), Error> {
+    pub(crate) fn resume(&self, task: &TaskRef) -> Result<(), Error> {
         if task.lifecycle().resume().map_err(Error::NotPending)?.is_some() {
             self.tick.send(Command::Reschedule(task.clone()), task.deadline());
         }
@@ -214,17 +214,17 @@ impl Shared {
     }
 
     /// Asks the tick thread to mark run `run` of `task` timed out if it is still in progress at `deadline`.
-    pub(crate) fn watch(&self, task: &Arc<Task>, run: u64, deadline: u64) {
+    pub(crate) fn watch(&self, task: &TaskRef, run: u64, deadline: u64) {
         self.tick.send(Command::Watch { task: task.clone(), run, deadline }, deadline);
     }
 
     /// Cancels a task in whatever state it is.
-    pub(crate) fn cancel(&self, task: &Arc<Task>) -> CancelOutcome {
+    pub(crate) fn cancel(&self, task: &TaskRef) -> CancelOutcome {
         self.cancel_with(task, Ending::Alone)
     }
 
     /// [`cancel`](Self::cancel), with the bookkeeping of the end as `ending` says.
-    fn cancel_with(&self, task: &Arc<Task>, ending: Ending) -> CancelOutcome {
+    fn cancel_with(&self, task: &TaskRef, ending: Ending) -> CancelOutcome {
         let end = |state| match ending {
             Ending::Alone => self.finish(task, state),
             Ending::Batched => {} // the caller finishes the batch
@@ -262,14 +262,14 @@ impl Shared {
     }
 
     /// The bookkeeping of a task that just reached terminal state `state`; called once, by whoever moved it there.
-    pub(crate) fn finish(&self, task: &Arc<Task>, state: TaskState) {
+    pub(crate) fn finish(&self, task: &TaskRef, state: TaskState) {
         self.finish_unnotified(task, state);
         self.ends.notify();
     }
 
     /// [`finish`](Self::finish) without the notification, for a worker, which notifies once when it is done with
     /// the piece of work (one read-modify-write of the shared waiter count per task instead of two).
-    pub(crate) fn finish_unnotified(&self, task: &Arc<Task>, state: TaskState) {
+    pub(crate) fn finish_unnotified(&self, task: &TaskRef, state: TaskState) {
         self.finish_unretired(task, state);
         self.registry.retire(task);
     }

@@ -8,7 +8,7 @@ use crate::run::scope;
 use crate::shared::Shared;
 use crate::submit::options::{Submission, When};
 use crate::sync::Arc;
-use crate::task::cell::Task;
+use crate::task::cell::TaskRef;
 use crate::task::state::{CancelOutcome, TaskState};
 use crate::time::clock::Clock;
 
@@ -29,7 +29,7 @@ use crate::time::clock::Clock;
 /// ```
 #[derive(Clone)]
 pub struct TaskHandle {
-    pub(crate) task: Arc<Task>,
+    pub(crate) task: TaskRef,
     pub(crate) shared: Arc<Shared>,
 }
 

@@ -12,17 +12,17 @@
 use crate::run::queues::{RunQueues, Work};
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::notifier::Notifier;
-use crate::sync::{Arc, CachePadded, Mutex};
-use crate::task::cell::Task;
+use crate::sync::{CachePadded, Mutex};
+use crate::task::cell::TaskRef;
 use crate::task::priority::Priority;
 
 /// Work held while the engine is paused: (task, has its group's slot, epoch).
-type Held = (Arc<Task>, bool, u32);
+type Held = (TaskRef, bool, u32);
 
 /// Tasks a worker has ended and not yet recorded as ended in the registry (they still count in flight), with how
 /// many of them each drain phase counts.
 pub(crate) struct Unretired {
-    pub(crate) tasks: Vec<Arc<Task>>,
+    pub(crate) tasks: Vec<TaskRef>,
     phases: [usize; 2],
 }
 
@@ -32,7 +32,7 @@ impl Unretired {
     }
 
     /// Adds a task whose work was dispatched in `phase`.
-    pub(crate) fn push(&mut self, task: Arc<Task>, phase: u8) {
+    pub(crate) fn push(&mut self, task: TaskRef, phase: u8) {
         self.tasks.push(task);
         self.phases[usize::from(phase)] += 1;
     }
@@ -74,7 +74,7 @@ impl Dispatcher {
     }
 
     /// Queues a due task for a worker, to start only if it is still pending under `epoch`.
-    pub(crate) fn dispatch(&self, task: Arc<Task>, has_slot: bool, epoch: u32) {
+    pub(crate) fn dispatch(&self, task: TaskRef, has_slot: bool, epoch: u32) {
         let phase = (self.drain_epoch.load(Ordering::SeqCst) & 1) as u8;
         self.in_flight[usize::from(phase)].fetch_add(1, Ordering::SeqCst);
         if task.periodic().is_none() || task.runs() == 0 || task.deadline() <= self.horizon.load(Ordering::SeqCst) {
@@ -187,7 +187,7 @@ impl Dispatcher {
     /// held (and no longer in flight; `changes` is notified) and `true` is returned.
     pub(crate) fn hold_if_paused(
         &self,
-        task: &Arc<Task>,
+        task: &TaskRef,
         has_slot: bool,
         epoch: u32,
         phase: u8,

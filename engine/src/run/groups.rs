@@ -3,8 +3,8 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::observe::stats::GroupStats;
-use crate::sync::{Arc, Mutex};
-use crate::task::cell::Task;
+use crate::sync::Mutex;
+use crate::task::cell::TaskRef;
 
 struct Group {
     limit: usize,
@@ -14,7 +14,7 @@ struct Group {
 struct Slots {
     running: usize,
     /// Parked tasks, with the schedule epoch each was dispatched under.
-    waiting: VecDeque<(Arc<Task>, u32)>,
+    waiting: VecDeque<(TaskRef, u32)>,
     /// A paused group starts none of its tasks: they wait in `waiting`.
     paused: bool,
 }
@@ -47,7 +47,7 @@ impl Groups {
 
     /// Takes a slot of `group` for `task`, or parks the task (dispatched under `epoch`) in the group's queue and
     /// returns `false`.
-    pub(crate) fn acquire(&self, group: usize, task: &Arc<Task>, epoch: u32) -> bool {
+    pub(crate) fn acquire(&self, group: usize, task: &TaskRef, epoch: u32) -> bool {
         let group = &self.groups[group];
         let mut slots = group.slots.lock();
         if slots.running < group.limit && !slots.paused {
@@ -61,7 +61,7 @@ impl Groups {
 
     /// Gives a slot back. When a task waits, the slot passes to it and it is returned with its epoch, to be queued
     /// for a worker.
-    pub(crate) fn release(&self, group: usize) -> Option<(Arc<Task>, u32)> {
+    pub(crate) fn release(&self, group: usize) -> Option<(TaskRef, u32)> {
         let mut slots = self.groups[group].slots.lock();
         let next = if slots.paused { None } else { slots.waiting.pop_front() };
         if next.is_none() {
@@ -77,7 +77,7 @@ impl Groups {
 
     /// Resumes `group`: returns the waiting tasks that now take a slot (up to its limit), each with its epoch, to
     /// be queued for a worker.
-    pub(crate) fn resume(&self, group: usize) -> Vec<(Arc<Task>, u32)> {
+    pub(crate) fn resume(&self, group: usize) -> Vec<(TaskRef, u32)> {
         let group = &self.groups[group];
         let mut slots = group.slots.lock();
         slots.paused = false;
@@ -120,7 +120,7 @@ mod tests {
     use super::*;
     use crate::task::cell::Task;
 
-    fn task(id: u64) -> Arc<Task> {
+    fn task(id: u64) -> TaskRef {
         Task::for_test(id, Some(0))
     }
 

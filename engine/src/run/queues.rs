@@ -2,8 +2,8 @@
 //! weighted sharing.
 
 use crate::sync::atomic::{AtomicUsize, Ordering};
-use crate::sync::{Arc, CachePadded, PriorityQueues};
-use crate::task::cell::Task;
+use crate::sync::{CachePadded, PriorityQueues};
+use crate::task::cell::TaskRef;
 use crate::task::priority::Priority;
 
 /// What a worker takes from the queues.
@@ -11,7 +11,7 @@ pub(crate) enum Work {
     /// Run this task, if it is still pending under `epoch` (the scheduling this dispatch belongs to: see
     /// `AtomicState`). `has_slot` is true when it already holds a slot of its concurrency group.
     /// `phase` is the drain phase it counts in flight under (see `Dispatcher`).
-    Run { task: Arc<Task>, has_slot: bool, epoch: u32, phase: u8 },
+    Run { task: TaskRef, has_slot: bool, epoch: u32, phase: u8 },
     /// Exit the worker loop.
     Stop,
 }
@@ -98,6 +98,7 @@ fn turn_table(weights: [u32; 3]) -> Box<[u8]> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::task::cell::Task;
 
     #[test]
     fn the_turn_table_spreads_each_priority_by_its_weight() {

@@ -14,7 +14,7 @@ use crate::run::scope::WorkScope;
 use crate::shared::Shared;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
-use crate::task::cell::{RunOutcome, Task, TaskContext};
+use crate::task::cell::{RunOutcome, Task, TaskContext, TaskRef};
 use crate::task::periodic::{Periodic, Start};
 use crate::task::state::TaskState;
 
@@ -53,7 +53,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
 
 /// Takes one piece of work through its group slot, its run and all its bookkeeping.
 #[cfg(test)]
-pub(crate) fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool, epoch: u32, phase: u8) {
+pub(crate) fn run_one(shared: &Arc<Shared>, task: TaskRef, has_slot: bool, epoch: u32, phase: u8) {
     if let Some(task) = run_deferring_retirement(shared, task, has_slot, epoch, phase) {
         let mut ended = Unretired::with_capacity(1);
         ended.push(task, phase);
@@ -66,11 +66,11 @@ pub(crate) fn run_one(shared: &Arc<Shared>, task: Arc<Task>, has_slot: bool, epo
 /// `Shared::retire_ended`.
 fn run_deferring_retirement(
     shared: &Arc<Shared>,
-    task: Arc<Task>,
+    task: TaskRef,
     has_slot: bool,
     epoch: u32,
     phase: u8,
-) -> Option<Arc<Task>> {
+) -> Option<TaskRef> {
     // Everything below, the run and the closure drops included, is this engine's work on this task: blocking calls
     // that could never return from here refuse (see `current`).
     let _scope = WorkScope::enter(shared, &task);
@@ -106,7 +106,7 @@ fn run_deferring_retirement(
 
 /// Runs a task this worker has moved to `Running`, then moves it on: terminal, or back to `Pending` and re-armed.
 /// Returns `true` when this worker ended the task (its bookkeeping done but for the registry's record).
-fn execute(shared: &Arc<Shared>, task: &Arc<Task>) -> bool {
+fn execute(shared: &Arc<Shared>, task: &TaskRef) -> bool {
     let scheduled = task.deadline();
     let mut started = shared.time.now_ns();
     if scheduled > started.saturating_add(shared.time.handoff_ns()) {
@@ -289,7 +289,7 @@ fn after_run_hook(
 }
 
 /// Gives a task this worker moved to `Running` back to the tick thread, unrun, for its deadline.
-fn give_back(shared: &Arc<Shared>, task: &Arc<Task>, now: u64) -> bool {
+fn give_back(shared: &Arc<Shared>, task: &TaskRef, now: u64) -> bool {
     if task.lifecycle().transition(TaskState::Running, TaskState::Pending).is_ok() {
         shared.schedule(task.clone(), now);
     } else {
@@ -306,7 +306,7 @@ fn give_back(shared: &Arc<Shared>, task: &Arc<Task>, now: u64) -> bool {
 /// `true` when this worker ended the task.
 fn rearm(
     shared: &Arc<Shared>,
-    task: &Arc<Task>,
+    task: &TaskRef,
     periodic: &Periodic,
     next: Result<Option<u64>, Error>,
     now: u64,
@@ -348,7 +348,7 @@ fn rearm(
 
 /// Ends a task this worker holds `Running` in `state`, dropping its closure. Returns `true` when this worker ended
 /// it (a canceller may have got there first and done the bookkeeping).
-fn end(shared: &Arc<Shared>, task: &Arc<Task>, state: TaskState) -> bool {
+fn end(shared: &Arc<Shared>, task: &TaskRef, state: TaskState) -> bool {
     // SAFETY: this worker moved the task to Running and has not given it back: it owns the closure.
     unsafe { task.discard_job() };
     if task.lifecycle().transition(TaskState::Running, state).is_ok() {
@@ -360,7 +360,7 @@ fn end(shared: &Arc<Shared>, task: &Arc<Task>, state: TaskState) -> bool {
 
 /// Sends a failed one-shot task back for another attempt when its retry policy says so (never once it was asked
 /// to stop): `true` when it is pending again, its closure kept for the next attempt.
-fn retry_later(shared: &Arc<Shared>, task: &Arc<Task>, attempt: u64, panicked: bool) -> bool {
+fn retry_later(shared: &Arc<Shared>, task: &TaskRef, attempt: u64, panicked: bool) -> bool {
     let Some(retry) = task.retry() else { return false };
     if !retry.retries(attempt, panicked) || task.cancel_requested() {
         return false;

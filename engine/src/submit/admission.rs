@@ -8,7 +8,7 @@ use crate::error::{Error, invalid};
 use crate::submit::options::{Repeat, Submission, When};
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
-use crate::task::cell::{Job, Task, TaskName, TaskOptions};
+use crate::task::cell::{Job, TaskName, TaskOptions, TaskRef};
 use crate::task::periodic::{Kind, MAX_RUN_EACH, Misfire, Periodic, Recurrence};
 
 use crate::shared::Shared;
@@ -39,7 +39,7 @@ impl Shared {
 
     /// Validates a submission, takes a unit of capacity, registers the task and schedules it. (An associated
     /// function rather than a method because it needs the `Arc`, and loom's `Arc` cannot be a `self` type.)
-    pub(crate) fn submit(this: &Arc<Shared>, submission: Submission) -> Result<Arc<Task>, Error> {
+    pub(crate) fn submit(this: &Arc<Shared>, submission: Submission) -> Result<TaskRef, Error> {
         let result = Shared::admit(this, submission);
         if let Err(error) = &result {
             this.stats.rejected.count(error);
@@ -47,7 +47,7 @@ impl Shared {
         result
     }
 
-    fn admit(this: &Arc<Shared>, submission: Submission) -> Result<Arc<Task>, Error> {
+    fn admit(this: &Arc<Shared>, submission: Submission) -> Result<TaskRef, Error> {
         let Submission { job, when, priority, key, group, repeat, joinable, retry, timeout, name } = submission;
         if name.as_deref().is_some_and(|name| name.is_empty() || name.contains('\0')) {
             return Err(invalid("a task name must not be empty or hold a NUL"));
@@ -85,7 +85,7 @@ impl Shared {
         }
         this.capacity.reserve(this.time.clock(), this.ends.changes())?;
         let Job(mut task) = job;
-        let Some(cell) = Arc::get_mut(&mut task) else { unreachable!("a job's task is not shared before admission") };
+        let Some(cell) = task.get_mut() else { unreachable!("a job's task is not shared before admission") };
         let keyed = key.is_some();
         cell.admit(
             deadline,
@@ -103,7 +103,7 @@ impl Shared {
             // A keyed task is registered in two steps: it needs its id before it can claim its key, and it must not
             // be visible before the claim succeeds.
             this.registry.reserve().map(|id| {
-                if let Some(cell) = Arc::get_mut(&mut task) {
+                if let Some(cell) = task.get_mut() {
                     cell.id = id;
                 }
             })

@@ -26,8 +26,8 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::hint::prefetch;
 use crate::sync::atomic::{AtomicUsize, Ordering};
-use crate::sync::{Arc, CachePadded, Mutex};
-use crate::task::cell::{Summary, Task};
+use crate::sync::{CachePadded, Mutex};
+use crate::task::cell::{Summary, Task, TaskRef};
 
 #[cfg(not(loom))]
 const SHARD_BITS: u32 = 4;
@@ -69,14 +69,14 @@ impl Key {
 }
 
 /// One slot of a shard: what it holds, and its generation (which starts at 1, so that no id is 0). The generation
-/// sits in each variant rather than beside the enum so that a slot holding a task is 24 bytes, not 32 (the
-/// variant's 21 bytes of fields, its tag in the spare values of `joinable`): a slot per live task.
+/// sits in each variant rather than beside the enum so that a slot holding a task is 16 bytes, not 24 (the
+/// variant's 13 bytes of fields, its tag in the spare values of `joinable`): a slot per live task.
 enum Slot {
     /// Free, and on the shard's free stack, its reference given up (a slot forgotten with its summary keeps its
     /// stale `Ended` state instead, which lookups see is older than the ring).
     Free { generation: u32 },
     /// A task not yet ended, or a joinable one ended and not yet released.
-    Task { generation: u32, joinable: bool, task: Arc<Task> },
+    Task { generation: u32, joinable: bool, task: TaskRef },
     /// An ended task's summary, at this position of the shard's ring.
     Ended { generation: u32, position: u64 },
     /// Taken for a task being admitted; not yet visible.
@@ -107,7 +107,7 @@ impl Slot {
     }
 
     /// Makes the slot hold `task`, at the generation it has.
-    fn hold(&mut self, task: Arc<Task>, joinable: bool) {
+    fn hold(&mut self, task: TaskRef, joinable: bool) {
         *self = Slot::Task { generation: self.generation(), joinable, task };
     }
 
@@ -131,7 +131,7 @@ struct Shard {
 /// What a lookup by id finds.
 pub(crate) enum Found {
     /// The task itself (live, or joinable and kept).
-    Task(Arc<Task>),
+    Task(TaskRef),
     /// The summary of a task that has ended.
     Ended(Summary),
 }
@@ -206,18 +206,18 @@ impl Registry {
 
     /// Registers a task not yet shared (`Arc::get_mut` succeeds on it) in one step: gives it its id and keeps a
     /// reference (what [`reserve`](Self::reserve) and [`fill`](Self::fill) do, under one lock).
-    pub(crate) fn insert(&self, task: &mut Arc<Task>, joinable: bool) -> Result<u64, RegistryFull> {
+    pub(crate) fn insert(&self, task: &mut TaskRef, joinable: bool) -> Result<u64, RegistryFull> {
         let shard_index = self.home_shard();
         let mut shard = self.shards[shard_index].lock();
         let id = reserve_in(&mut shard, shard_index)?;
-        let Some(cell) = Arc::get_mut(task) else { unreachable!("a task is registered before it is shared") };
+        let Some(cell) = task.get_mut() else { unreachable!("a task is registered before it is shared") };
         cell.id = id;
         shard.slots[Key::of(id).index as usize].hold(task.clone(), joinable);
         Ok(id)
     }
 
     /// Puts the task whose slot [`reserve`](Self::reserve) gave it in that slot.
-    pub(crate) fn fill(&self, task: Arc<Task>, joinable: bool) {
+    pub(crate) fn fill(&self, task: TaskRef, joinable: bool) {
         let key = Key::of(task.id);
         let mut shard = self.shards[key.shard].lock();
         if let Some(slot) = shard.slots.get_mut(key.index as usize).and_then(|slot| slot.at_mut(key.generation)) {
@@ -265,7 +265,7 @@ impl Registry {
     /// [`retire`](Self::retire)s every task of `ended`, taking each shard's lock once, and empties `ended` (the
     /// last references it drops are dropped after the locks are released). A worker retires its tasks this way, a
     /// batch at a time: until then a lookup finds the ended task itself, which reads the same.
-    pub(crate) fn retire_all(&self, ended: &mut Vec<Arc<Task>>) {
+    pub(crate) fn retire_all(&self, ended: &mut Vec<TaskRef>) {
         ended.sort_unstable_by_key(|task| Key::of(task.id).shard);
         for group in ended.chunk_by(|a, b| Key::of(a.id).shard == Key::of(b.id).shard) {
             let mut shard = self.shards[Key::of(group[0].id).shard].lock();
@@ -333,7 +333,7 @@ impl Registry {
 
     /// Every task not yet terminal, shard by shard in slot order (for tests).
     #[cfg(test)]
-    pub(crate) fn live(&self) -> Vec<Arc<Task>> {
+    pub(crate) fn live(&self) -> Vec<TaskRef> {
         let mut live = Vec::new();
         for shard in 0..self.shard_count() {
             self.live_in(shard, 0, usize::MAX, &mut live);
@@ -348,7 +348,7 @@ impl Registry {
 
     /// Appends to `live` up to `most` live tasks of shard `shard`, from slot `from` on, taken under its lock.
     /// Returns the slot to go on from, or `None` when this call looked at the shard's last slots.
-    pub(crate) fn live_in(&self, shard: usize, from: usize, most: usize, live: &mut Vec<Arc<Task>>) -> Option<usize> {
+    pub(crate) fn live_in(&self, shard: usize, from: usize, most: usize, live: &mut Vec<TaskRef>) -> Option<usize> {
         let shard = self.shards[shard].lock();
         let slots = shard.slots.get(from..)?;
         let mut taken = 0;
@@ -419,18 +419,18 @@ fn free_slot(shard: &mut Shard, index: u32) {
 /// Dedupe keys held by pending or running tasks.
 #[derive(Default)]
 pub(crate) struct Keys {
-    held: Mutex<HashMap<Box<str>, Arc<Task>>>,
+    held: Mutex<HashMap<Box<str>, TaskRef>>,
 }
 
 impl Keys {
     /// The task holding `key` now, if one does (not one that has reached a terminal state).
-    pub(crate) fn holder(&self, key: &str) -> Option<Arc<Task>> {
+    pub(crate) fn holder(&self, key: &str) -> Option<TaskRef> {
         self.held.lock().get(key).filter(|holder| !holder.state().is_terminal()).cloned()
     }
 
     /// Claims `key` for `task`; on a clash returns the task holding it. A holder that has already reached a
     /// terminal state is replaced: its key is being released.
-    pub(crate) fn claim(&self, key: &str, task: &Arc<Task>) -> Result<(), Arc<Task>> {
+    pub(crate) fn claim(&self, key: &str, task: &TaskRef) -> Result<(), TaskRef> {
         let mut held = self.held.lock();
         if let Some(holder) = held.get(key) {
             if !holder.state().is_terminal() {
@@ -444,7 +444,7 @@ impl Keys {
     /// Releases `key` if `task` still holds it.
     pub(crate) fn release(&self, key: &str, task: &Task) {
         let mut held = self.held.lock();
-        if held.get(key).is_some_and(|holder| std::ptr::addr_eq(Arc::as_ptr(holder), task)) {
+        if held.get(key).is_some_and(|holder| std::ptr::addr_eq(holder.as_ptr(), task)) {
             held.remove(key);
         }
     }
@@ -455,26 +455,26 @@ mod tests {
     use super::*;
     use crate::task::cell::Job;
 
-    fn new_task() -> Arc<Task> {
+    fn new_task() -> TaskRef {
         Task::for_test(0, None)
     }
 
     /// Registers a task as admission does: reserve, give the task its id, fill.
-    fn register(registry: &Registry, mut task: Arc<Task>, joinable: bool) -> u64 {
+    fn register(registry: &Registry, mut task: TaskRef, joinable: bool) -> u64 {
         let id = registry.reserve().unwrap();
-        Arc::get_mut(&mut task).unwrap().id = id;
+        task.get_mut().unwrap().id = id;
         registry.fill(task, joinable);
         id
     }
 
-    fn registry_task(registry: &Registry, id: u64) -> Arc<Task> {
+    fn registry_task(registry: &Registry, id: u64) -> TaskRef {
         match registry.get(id) {
             Some(Found::Task(task)) => task,
             _ => panic!("task {id} not registered"),
         }
     }
 
-    fn end(task: &Arc<Task>) {
+    fn end(task: &TaskRef) {
         task.lifecycle().transition(crate::TaskState::Pending, crate::TaskState::Cancelled).unwrap();
         task.mark_done();
     }
@@ -539,13 +539,13 @@ mod tests {
                 name: Some(crate::task::cell::TaskName::new(format!("t{n}"))),
                 ..Default::default()
             };
-            Arc::get_mut(&mut task).unwrap().admit(0, crate::Priority::Normal, options);
+            task.get_mut().unwrap().admit(0, crate::Priority::Normal, options);
             task
         };
         // One shard's worth: a run of submissions stays in one shard.
         let ids: Vec<u64> = (0..RUN_IN_SHARD as usize).map(|n| register(&registry, named(n), false)).collect();
         assert!(ids.iter().all(|&id| Key::of(id).shard == Key::of(ids[0]).shard));
-        let mut batch: Vec<Arc<Task>> = ids.iter().map(|&id| registry_task(&registry, id)).collect();
+        let mut batch: Vec<TaskRef> = ids.iter().map(|&id| registry_task(&registry, id)).collect();
         batch.iter().for_each(end);
         registry.retire_all(&mut batch);
         for (n, &id) in ids.iter().enumerate() {
@@ -576,11 +576,11 @@ mod tests {
         assert_ne!(slot_of(first), slot_of(second));
     }
 
-    /// A slot per live task: 24 bytes on a 64-bit target (the task's fat pointer, the generation, the flag).
+    /// A slot per live task: 16 bytes on a 64-bit target (the task's one-word pointer, the generation, the flag).
     #[test]
     #[cfg(target_pointer_width = "64")]
-    fn a_slot_is_24_bytes() {
-        assert_eq!(std::mem::size_of::<Slot>(), 24);
+    fn a_slot_is_16_bytes() {
+        assert_eq!(std::mem::size_of::<Slot>(), 16);
     }
 
     #[test]

@@ -8,10 +8,6 @@ pub(crate) use loom::sync::Arc;
 /// Not modelled: only the once-per-process install of the quiet panic hook uses it.
 pub(crate) use std::sync::Once;
 
-/// A `std` `Arc` (which can hold an unsized value) as loom's.
-pub(crate) fn arc_from_std<T: ?Sized>(arc: std::sync::Arc<T>) -> Arc<T> {
-    Arc::from_std(arc)
-}
 pub(crate) use loom::thread;
 pub(crate) use loom::thread_local;
 

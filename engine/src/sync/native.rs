@@ -40,11 +40,6 @@ impl Drop for RawLockGuard<'_> {
     }
 }
 
-/// `std`'s `Arc` is the engine's `Arc`: nothing to convert.
-pub(crate) fn arc_from_std<T: ?Sized>(arc: Arc<T>) -> Arc<T> {
-    arc
-}
-
 /// An `UnsafeCell` with loom's interface: access goes through [`with_mut`](UnsafeCell::with_mut), which loom
 /// checks for overlapping accesses and a normal build compiles to a plain pointer.
 #[derive(Debug)]

@@ -5,9 +5,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
 use std::mem::MaybeUninit;
+use std::ptr::NonNull;
 
 use crate::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
-use crate::sync::{Arc, RawLock, UnsafeCell};
+use crate::sync::{RawLock, UnsafeCell};
 use crate::task::lifecycle::{AtomicState, TaskState};
 use crate::task::periodic::Periodic;
 use crate::task::priority::Priority;
@@ -148,7 +149,7 @@ impl TaskResult for RunOutcome {
 /// # Ok::<(), taskwheel::Error>(())
 /// ```
 pub struct TaskContext<'a> {
-    pub(crate) task: &'a Arc<Task>,
+    pub(crate) task: &'a TaskRef,
     pub(crate) run: u64,
     pub(crate) scheduled_for: Instant,
 }
@@ -186,7 +187,7 @@ impl TaskContext<'_> {
 
 /// Tells whether one task has been asked to stop. From [`TaskContext::cancel_token`]; cheap to clone.
 #[derive(Clone)]
-pub struct CancelToken(Arc<Task>, u64);
+pub struct CancelToken(TaskRef, u64);
 
 impl CancelToken {
     /// `true` once the task has been cancelled while running, or cancelled by shutdown.
@@ -206,41 +207,61 @@ impl fmt::Debug for CancelToken {
     }
 }
 
-/// One task, shared by its handles, the engine's registry, the wheel and the run queues: one allocation holding
-/// the task's header and, inline after it, its closure (`job`).
+/// One task, shared by its handles, the engine's registry, the wheel and the run queues through [`TaskRef`]s: the
+/// header of one allocation (a [`TaskCell`]) that holds, inline after it, the task's closure.
 ///
 /// Ground rules: `state` changes only through [`AtomicState::transition`]; whoever moves the task out of `Pending`
-/// owns `job` until it moves the task back to `Pending` (periodic re-arm) or discards the closure. `deadline` and
-/// `wheel_key` are written by the submitter before the task is published and by the worker before a re-arm is
-/// published; the tick thread reads them after receiving the task through the command queue. The plain fields are
-/// written only while the allocation has one owner (admission, through `Arc::get_mut`), before it is shared.
+/// owns the closure until it moves the task back to `Pending` (periodic re-arm) or discards the closure.
+/// `deadline` and `wheel_key` are written by the submitter before the task is published and by the worker before a
+/// re-arm is published; the tick thread reads them after receiving the task through the command queue. The plain
+/// fields are written only while the allocation has one owner (admission, through [`TaskRef::get_mut`]), before it
+/// is shared.
 ///
-/// Size: the header is 56 bytes, so that with the `Arc`'s two counts and a closure capturing 16 bytes the
-/// allocation asks for 88 bytes, a 96-byte malloc chunk. That is why the report's lock is a byte of its own beside
-/// the report rather than a `Mutex` around it (which would round up to 16 bytes), why the small flags share one
-/// byte, and why the closure is kept without an `Option`'s tag (its presence is the [`JOB_GONE`] flag).
-pub(crate) struct TaskCell<J: ?Sized + JobSlot> {
+/// Size: the header is 72 bytes, so that with a closure capturing 16 bytes the allocation asks for 88 bytes (a
+/// 96-byte malloc chunk). That is why the reference count is 32 bits and sits here among the small fields (no weak
+/// count, no second word in every pointer), why the report's lock is a byte of its own beside the report rather
+/// than a `Mutex` around it, why the small flags share one byte, and why the closure is kept without an
+/// `Option`'s tag (its presence is the [`JOB_GONE`] flag).
+pub(crate) struct Task {
     pub(crate) id: u64,
     /// When the next run is due, in nanoseconds after the engine's origin.
     deadline: AtomicU64,
     /// The wheel key while the task sits in the wheel (0 when it does not).
     wheel_key: AtomicU64,
-    /// The schedule epoch the task's wheel entry was made under (read and written by the tick thread only).
-    wheel_epoch: AtomicU32,
     /// What the last run reported beyond success: a failure's text, a return code. Allocated only then. Read and
     /// written only under `report_lock`.
     report: ReportCell,
-    report_lock: RawLock,
     /// The rarer parts (dedupe key, group, periodic schedule and run counts), allocated only when present.
     extra: Option<Box<Extra>>,
     state: AtomicState,
+    /// How to run, drop and free the closure of the cell this header starts.
+    vtable: &'static JobVTable,
+    /// How many [`TaskRef`]s point here.
+    refs: AtomicU32,
+    /// The schedule epoch the task's wheel entry was made under (read and written by the tick thread only).
+    wheel_epoch: AtomicU32,
+    report_lock: RawLock,
     /// [`DONE`] once the task is terminal and the engine's bookkeeping for it is complete; [`WAITED`] once a call
     /// waits for it (see `wait::task_waiters`); [`CANCEL_REQUESTED`]; [`STARTED`]; [`JOB_GONE`]. Each bit is only
     /// ever set, and only by read-modify-writes.
     flags: AtomicU8,
     pub(crate) priority: Priority,
-    /// The closure, in the same allocation. Touched only by the task's owner (the ground rules).
-    pub(crate) job: J,
+}
+
+/// One task's allocation: its header, then its closure (`job`). `repr(C)` keeps the header first, so that a
+/// pointer to the cell is a pointer to its header and the header's vtable can find the rest.
+#[repr(C)]
+pub(crate) struct TaskCell<J: JobSlot> {
+    header: Task,
+    /// The closure. Touched only by the task's owner (the ground rules of [`Task`]).
+    job: J,
+}
+
+/// What a task's header knows of its closure's type: how to run it, drop it, and free the whole cell.
+pub(crate) struct JobVTable {
+    run: unsafe fn(NonNull<Task>, &TaskContext<'_>) -> Option<RunOutcome>,
+    drop_job: unsafe fn(NonNull<Task>),
+    destroy: unsafe fn(NonNull<Task>),
 }
 
 /// The bit of a task's flags set once it has ended and its bookkeeping is complete.
@@ -262,9 +283,6 @@ struct ReportCell(UnsafeCell<Option<Box<Report>>>);
 // whole access, so no two threads touch the report at once; a `Box<Report>` may move between threads (`Report` is
 // `Send`).
 unsafe impl Sync for ReportCell {}
-
-/// A task, its closure's type erased.
-pub(crate) type Task = TaskCell<dyn JobSlot>;
 
 /// The rarer parts of a task: its options fixed at submission, and the run counts of a task that may run more
 /// than once.
@@ -353,7 +371,7 @@ pub(crate) struct Report {
 
 /// A task's closure in its cell: run it, or drop it. Implemented for one-shot and periodic closures. The slot does
 /// not know whether its closure is still there: its task's [`JOB_GONE`] flag says, and the cell checks it first.
-pub(crate) trait JobSlot: Send + Sync {
+pub(crate) trait JobSlot: Send + Sync + Sized + 'static {
     /// Runs the closure. A one-shot closure is consumed: it sets [`JOB_GONE`] in `flags` before it moves the
     /// closure out, so that a panicking closure is not dropped twice. `None` when the slot never held one.
     ///
@@ -435,9 +453,9 @@ impl JobSlot for NoJob {
     unsafe fn drop_job(&self) {}
 }
 
-impl<J: ?Sized + JobSlot> Drop for TaskCell<J> {
+impl<J: JobSlot> Drop for TaskCell<J> {
     fn drop(&mut self) {
-        if self.flags.load(Ordering::SeqCst) & JOB_GONE == 0 {
+        if self.header.flags.load(Ordering::SeqCst) & JOB_GONE == 0 {
             // SAFETY: `&mut self`: no one else can reach the slot, and `JOB_GONE` is clear, so the closure is there;
             // the cell is going away, so nothing treats it as there again.
             unsafe { self.job.drop_job() };
@@ -446,7 +464,7 @@ impl<J: ?Sized + JobSlot> Drop for TaskCell<J> {
 }
 
 /// A task not yet admitted: its allocation, holding the closure; admission fills in the rest.
-pub(crate) struct Job(pub(crate) Arc<Task>);
+pub(crate) struct Job(pub(crate) TaskRef);
 
 impl Job {
     /// A one-shot task's allocation: the closure runs at most once.
@@ -455,7 +473,7 @@ impl Job {
         F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
         R: TaskResult,
     {
-        Job(erase(TaskCell::unborn(OnceJob(UnsafeCell::new(MaybeUninit::new(f))))))
+        Job(TaskRef::new(TaskCell::unborn(OnceJob(UnsafeCell::new(MaybeUninit::new(f))))))
     }
 
     /// A periodic task's allocation.
@@ -464,40 +482,94 @@ impl Job {
         F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
         R: TaskResult,
     {
-        Job(erase(TaskCell::unborn(RepeatingJob(UnsafeCell::new(MaybeUninit::new(f))))))
+        Job(TaskRef::new(TaskCell::unborn(RepeatingJob(UnsafeCell::new(MaybeUninit::new(f))))))
     }
 }
 
-/// A task cell behind the engine's `Arc`, its closure type erased.
-fn erase<J: JobSlot + 'static>(cell: TaskCell<J>) -> Arc<Task> {
-    let task: std::sync::Arc<Task> = std::sync::Arc::new(cell);
-    crate::sync::arc_from_std(task)
-}
-
 impl<J: JobSlot> TaskCell<J> {
+    /// The vtable of cells holding a `J`.
+    const VTABLE: JobVTable = JobVTable { run: Self::run_job, drop_job: Self::drop_job, destroy: Self::destroy };
+
     fn unborn(job: J) -> TaskCell<J> {
         TaskCell {
-            id: 0,
-            deadline: AtomicU64::new(0),
-            wheel_key: AtomicU64::new(0),
-            wheel_epoch: AtomicU32::new(0),
-            report: ReportCell(UnsafeCell::new(None)),
-            report_lock: RawLock::new(),
-            extra: None,
-            state: AtomicState::new(),
-            flags: AtomicU8::new(0),
-            priority: Priority::Normal,
+            header: Task {
+                id: 0,
+                deadline: AtomicU64::new(0),
+                wheel_key: AtomicU64::new(0),
+                report: ReportCell(UnsafeCell::new(None)),
+                extra: None,
+                state: AtomicState::new(),
+                vtable: &Self::VTABLE,
+                refs: AtomicU32::new(1),
+                wheel_epoch: AtomicU32::new(0),
+                report_lock: RawLock::new(),
+                flags: AtomicU8::new(0),
+                priority: Priority::Normal,
+            },
             job,
         }
+    }
+
+    /// The cell's header.
+    pub(super) fn header(&self) -> &Task {
+        &self.header
+    }
+
+    /// The cell `task` starts, with the provenance of its whole allocation.
+    ///
+    /// # Safety
+    ///
+    /// `task` points to a live `TaskCell<J>` (the cell whose vtable is `Self::VTABLE`) with its allocation's
+    /// provenance: a [`TaskRef`]'s pointer.
+    unsafe fn cell<'a>(task: NonNull<Task>) -> &'a TaskCell<J> {
+        // SAFETY: `TaskCell<J>` is `repr(C)` with the header first, so the header's address is the cell's, and the
+        // caller's pointer is to a live cell of this type with the whole allocation's provenance.
+        unsafe { task.cast::<TaskCell<J>>().as_ref() }
+    }
+
+    /// The vtable's `run`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`cell`](Self::cell) and [`JobSlot::run`].
+    unsafe fn run_job(task: NonNull<Task>, ctx: &TaskContext<'_>) -> Option<RunOutcome> {
+        // SAFETY: passed on from this function's contract.
+        let cell = unsafe { Self::cell(task) };
+        // SAFETY: passed on from this function's contract.
+        unsafe { cell.job.run(ctx, &cell.header.flags) }
+    }
+
+    /// The vtable's `drop_job`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`cell`](Self::cell) and [`JobSlot::drop_job`].
+    unsafe fn drop_job(task: NonNull<Task>) {
+        // SAFETY: passed on from this function's contract.
+        let cell = unsafe { Self::cell(task) };
+        // SAFETY: passed on from this function's contract.
+        unsafe { cell.job.drop_job() }
+    }
+
+    /// The vtable's `destroy`: drops the cell (its closure too, if still there) and frees its allocation.
+    ///
+    /// # Safety
+    ///
+    /// `task` is the pointer [`TaskRef::new`] made for a `TaskCell<J>`, and its last reference is gone.
+    unsafe fn destroy(task: NonNull<Task>) {
+        // SAFETY: `TaskRef::new` made the pointer from a `Box<TaskCell<J>>` (the caller's contract), the header
+        // being first in the `repr(C)` cell, and nothing reaches the cell any more, so the box may be rebuilt and
+        // dropped once.
+        drop(unsafe { Box::from_raw(task.cast::<TaskCell<J>>().as_ptr()) });
     }
 }
 
 impl Task {
     /// A one-shot task doing nothing, admitted with `id` in `group`, for unit tests of the parts that hold tasks.
     #[cfg(all(test, not(loom)))]
-    pub(crate) fn for_test(id: u64, group: Option<u32>) -> Arc<Task> {
+    pub(crate) fn for_test(id: u64, group: Option<u32>) -> TaskRef {
         let Job(mut task) = Job::once(|_| ());
-        let cell = Arc::get_mut(&mut task).expect("a new task has one owner");
+        let cell = task.get_mut().expect("a new task has one owner");
         cell.id = id;
         cell.admit(0, Priority::Normal, TaskOptions { group, ..TaskOptions::default() });
         task
@@ -511,15 +583,33 @@ impl Task {
     }
 
     /// The record of a task that has ended, rebuilt from the registry's summary of it.
-    pub(crate) fn ended(id: u64, summary: &Summary) -> Arc<Task> {
+    pub(crate) fn ended(id: u64, summary: &Summary) -> TaskRef {
         let mut cell = TaskCell::unborn(NoJob);
-        cell.id = id;
-        cell.state = AtomicState::at(summary.state);
-        cell.flags = AtomicU8::new(DONE | JOB_GONE);
+        let header = &mut cell.header;
+        header.id = id;
+        header.state = AtomicState::at(summary.state);
+        header.flags = AtomicU8::new(DONE | JOB_GONE);
         let options = TaskOptions { name: summary.name.clone(), ..TaskOptions::default() };
-        cell.extra = Some(Extra::new(options, summary.runs, summary.failed_runs));
-        cell.report = ReportCell(UnsafeCell::new(summary.report.clone()));
-        erase(cell)
+        header.extra = Some(Extra::new(options, summary.runs, summary.failed_runs));
+        header.report = ReportCell(UnsafeCell::new(summary.report.clone()));
+        TaskRef::new(cell)
+    }
+
+    /// The count of [`TaskRef`]s to this task.
+    pub(super) fn refs(&self) -> &AtomicU32 {
+        &self.refs
+    }
+
+    /// Drops the cell `task` starts and frees it.
+    ///
+    /// # Safety
+    ///
+    /// `task` is a [`TaskRef`]'s pointer and its last reference is gone.
+    pub(super) unsafe fn destroy(task: NonNull<Task>) {
+        // SAFETY: the pointer is a live cell's (its last reference is only now going), so its header may be read.
+        let destroy = unsafe { task.as_ref() }.vtable.destroy;
+        // SAFETY: `destroy` is the vtable's entry for this cell's type, and the caller's contract is its own.
+        unsafe { destroy(task) }
     }
 
     /// What the registry keeps of this task once it has ended.
@@ -668,35 +758,6 @@ impl Task {
         self.extra.as_ref().and_then(|extra| extra.options.periodic.as_ref())
     }
 
-    /// Runs the closure. `None` when it is missing.
-    ///
-    /// # Safety
-    ///
-    /// The caller owns the task's closure (the ground rules of [`TaskCell`]).
-    pub(crate) unsafe fn run_job(&self, ctx: &TaskContext<'_>) -> Option<RunOutcome> {
-        if self.flags.load(Ordering::SeqCst) & JOB_GONE != 0 {
-            return None;
-        }
-        // SAFETY: the caller owns the closure (passed on from this function's contract) and it is still there
-        // (`JOB_GONE` is clear, and only its owner sets it).
-        unsafe { self.job.run(ctx, &self.flags) }
-    }
-
-    /// Drops the closure, keeping a panic in its `Drop` from unwinding into the engine.
-    ///
-    /// # Safety
-    ///
-    /// As for [`run_job`](Self::run_job).
-    pub(crate) unsafe fn discard_job(&self) {
-        if self.flags.fetch_or(JOB_GONE, Ordering::SeqCst) & JOB_GONE != 0 {
-            return;
-        }
-        // SAFETY: the caller owns the closure (passed on from this function's contract); it was still there (the
-        // flag was clear) and is marked gone by the same read-modify-write, before it is dropped, so a panicking
-        // drop leaves it gone.
-        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { self.job.drop_job() }));
-    }
-
     /// Calls `f` with the task's report, under its lock.
     fn with_report<R>(&self, f: impl FnOnce(&mut Option<Box<Report>>) -> R) -> R {
         let _locked = self.report_lock.lock();
@@ -782,6 +843,142 @@ fn decide(word: &AtomicU64, run: u64, timed_out: bool) -> bool {
     word.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |current| (current < 2 * run).then_some(decided)).is_ok()
 }
 
+// The engine's pointer to a task: one word, counted. `Arc<dyn JobSlot>` would be two words (the closure's vtable
+// beside the address) with two counts in the allocation; a task needs neither the second word nor the weak count:
+// its header keeps the vtable and one 32-bit count, so every table that holds tasks (the wheel's arena, the
+// registry's slots, the command queue) holds 8 bytes a task instead of 16.
+
+/// A counted, shared reference to a task (the header of a [`TaskCell`], whatever its closure). Cloning it counts
+/// one more reference; dropping the last frees the cell, its closure included.
+pub(crate) struct TaskRef(NonNull<Task>);
+
+/// Above this many references a clone aborts the process, as `std`'s `Arc` does past `isize::MAX`: the count
+/// is 32 bits, and stopping at half of it leaves room for every thread's racing clone before it wraps.
+const MAX_REFS: u32 = i32::MAX as u32;
+
+// SAFETY: a `TaskRef` gives shared access to its task's header, which is `Sync` (atomics, and a report reached
+// only under its lock: see `Task`), and, through the header's vtable, to a closure slot whose type is `Send + Sync`
+// (the bounds of `JobSlot`); the count is atomic, and the last reference frees the cell once, after every other
+// reference is gone (see `Drop`). So references may be sent and shared across threads as `Arc<T>` for such a `T`.
+unsafe impl Send for TaskRef {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for TaskRef {}
+
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<Task>()
+};
+
+impl TaskRef {
+    /// Moves `cell` into its own allocation and returns its first reference.
+    pub(crate) fn new<J: JobSlot>(cell: TaskCell<J>) -> TaskRef {
+        debug_assert_eq!(cell.header().refs().load(Ordering::Relaxed), 1, "a new cell counts its first reference");
+        let cell = NonNull::from(Box::leak(Box::new(cell)));
+        // `TaskCell` is `repr(C)` with its header first, so the cell's address is its header's; the pointer keeps
+        // the whole allocation's provenance, which the header's vtable uses to reach the closure and to free it.
+        TaskRef(cell.cast::<Task>())
+    }
+
+    /// The task, borrowed mutably, if this is its only reference: how admission fills in a new task before it is
+    /// shared.
+    pub(crate) fn get_mut(&mut self) -> Option<&mut Task> {
+        if self.refs().load(Ordering::Acquire) != 1 {
+            return None;
+        }
+        // SAFETY: the count is 1 and this reference is borrowed mutably, so no other reference exists or can be
+        // made meanwhile (a clone needs a reference); the `Acquire` load orders this access after every access
+        // made through references dropped before.
+        Some(unsafe { self.0.as_mut() })
+    }
+
+    /// The task's address: the same for every reference to one task.
+    pub(crate) fn as_ptr(&self) -> *const Task {
+        self.0.as_ptr()
+    }
+
+    /// The pointer to the whole cell, for the closure's vtable (`run_job`, `discard_job`).
+    pub(crate) fn cell_ptr(&self) -> NonNull<Task> {
+        self.0
+    }
+
+    fn refs(&self) -> &AtomicU32 {
+        (**self).refs()
+    }
+}
+
+impl std::ops::Deref for TaskRef {
+    type Target = Task;
+
+    fn deref(&self) -> &Task {
+        // SAFETY: the pointer came from a live allocation (`new`), and this reference keeps it alive: the cell is
+        // freed only when its count reaches 0, and this reference counts one.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Clone for TaskRef {
+    fn clone(&self) -> TaskRef {
+        // Relaxed, as in `Arc::clone`: a new reference is made from an existing one, which already orders it.
+        if self.refs().fetch_add(1, Ordering::Relaxed) > MAX_REFS {
+            std::process::abort();
+        }
+        TaskRef(self.0)
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        // Release so that this reference's accesses happen before the free; Acquire so that the last reference
+        // sees everyone else's before it frees (one read-modify-write: `Arc`'s release and fence, merged).
+        if self.refs().fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        // SAFETY: this was the last reference (the count went from 1 to 0), so nothing else reaches the cell, and
+        // the pointer carries the provenance of the allocation `new` made for this cell's type, which is the type
+        // the header's vtable was built for.
+        unsafe { Task::destroy(self.0) };
+    }
+}
+
+impl fmt::Debug for TaskRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl TaskRef {
+    /// Runs the closure. `None` when it is missing.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the task's closure (the ground rules of [`TaskCell`]).
+    pub(crate) unsafe fn run_job(&self, ctx: &TaskContext<'_>) -> Option<RunOutcome> {
+        if self.flags.load(Ordering::SeqCst) & JOB_GONE != 0 {
+            return None;
+        }
+        // SAFETY: the pointer is this reference's, to a live cell whose vtable this is; the caller owns the closure
+        // (passed on from this function's contract) and it is still there (`JOB_GONE` is clear, and only its owner
+        // sets it).
+        unsafe { (self.vtable.run)(self.cell_ptr(), ctx) }
+    }
+
+    /// Drops the closure, keeping a panic in its `Drop` from unwinding into the engine.
+    ///
+    /// # Safety
+    ///
+    /// As for [`run_job`](Self::run_job).
+    pub(crate) unsafe fn discard_job(&self) {
+        if self.flags.fetch_or(JOB_GONE, Ordering::SeqCst) & JOB_GONE != 0 {
+            return;
+        }
+        // SAFETY: the caller owns the closure (passed on from this function's contract); it was still there (the
+        // flag was clear) and is marked gone by the same read-modify-write, before it is dropped, so a panicking
+        // drop leaves it gone.
+        // The pointer is this reference's, to a live cell whose vtable this is.
+        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { (self.vtable.drop_job)(self.cell_ptr()) }));
+    }
+}
+
 /// What the registry keeps of a task that has ended, for lookups by id after its allocation is gone.
 #[derive(Clone, Debug)]
 pub(crate) struct Summary {
@@ -802,17 +999,43 @@ impl fmt::Debug for Task {
 mod tests {
     use super::*;
 
-    /// The per-task allocation stays small: the header is 56 bytes, and with a closure capturing 16 bytes the
-    /// whole allocation (the `Arc`'s two counts included) is 88 bytes, a 96-byte malloc chunk.
+    /// The per-task allocation stays small: the header is 72 bytes, and with a closure capturing 16 bytes the
+    /// whole allocation (the reference count included) is 88 bytes; a reference to it is one word.
     #[test]
     fn a_task_cell_is_small() {
         let captured = [0u64; 2];
-        let Job(task) = Job::once(move |_| {
+        let closure = move |_: &TaskContext<'_>| {
             std::hint::black_box(captured);
+        };
+        let header = std::mem::size_of::<Task>();
+        let cell = std::mem::size_of_val(&TaskCell::unborn(OnceJob(UnsafeCell::new(MaybeUninit::new(closure)))));
+        assert!(header <= 72, "header {header} bytes");
+        assert!(cell <= 88, "cell {cell} bytes");
+        assert_eq!(std::mem::size_of::<TaskRef>(), 8);
+        assert_eq!(std::mem::size_of::<Option<TaskRef>>(), 8);
+    }
+
+    /// The last reference frees the cell and drops a closure never run, exactly once; a clone keeps it alive.
+    #[test]
+    fn the_last_reference_drops_the_closure_once() {
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        struct Counted(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let counted = Counted(dropped.clone());
+        let Job(mut task) = Job::once(move |_| {
+            let _keep = &counted;
         });
-        let header = std::mem::size_of::<TaskCell<NoJob>>();
-        let cell = std::mem::size_of_val(&*task);
-        assert!(header <= 56, "header {header} bytes");
-        assert!(cell + 16 <= 88, "cell {cell} bytes + 16 of counts");
+        assert!(task.get_mut().is_some(), "a new task has one reference");
+        let other = task.clone();
+        assert!(task.get_mut().is_none(), "a shared task is not borrowed mutably");
+        assert_eq!(other.as_ptr(), task.as_ptr());
+        drop(task);
+        assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 0);
+        drop(other);
+        assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }

@@ -25,18 +25,18 @@ use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::sync::channel::{self, Receiver, Sender};
 use crate::sync::notifier::Notifier;
 use crate::sync::{Arc, CachePadded, StatCounter};
-use crate::task::cell::Task;
+use crate::task::cell::TaskRef;
 
 /// What submitters, cancellers and workers ask of the tick thread.
 pub(crate) enum Command {
     /// Put this pending task in the wheel at its deadline.
-    Schedule(Arc<Task>),
+    Schedule(TaskRef),
     /// This task was cancelled: take it out of the wheel now rather than at its deadline.
-    Unschedule(Arc<Task>),
+    Unschedule(TaskRef),
     /// This task was rescheduled (its epoch and deadline moved): take its old entry out and put it in again.
-    Reschedule(Arc<Task>),
+    Reschedule(TaskRef),
     /// Run `run` of this task must end by `deadline` (nanoseconds after the origin): past it, mark it timed out.
-    Watch { task: Arc<Task>, run: u64, deadline: u64 },
+    Watch { task: TaskRef, run: u64, deadline: u64 },
     /// Acknowledge this ticket ([`TickLink::acknowledge`]) once everything due now has been dispatched.
     Sync(u64),
     /// Exit.

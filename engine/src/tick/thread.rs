@@ -6,7 +6,7 @@ use crate::shared::Shared;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
 use crate::sync::channel::{Receiver, TryRecvError};
-use crate::task::cell::Task;
+use crate::task::cell::TaskRef;
 use crate::task::state::TaskState;
 use crate::tick::link::{Command, PLACE_BATCH};
 use crate::time::clock::Clock;
@@ -30,7 +30,7 @@ const WALL_POLL_NS: u64 = 1_000_000_000;
 struct Watch {
     deadline: u64,
     run: u64,
-    task: Arc<Task>,
+    task: TaskRef,
 }
 
 impl PartialEq for Watch {
@@ -59,7 +59,7 @@ struct Imminent {
     seq: u64,
     /// The schedule epoch of the wheel entry it came from: stale once the task is rescheduled.
     epoch: u32,
-    task: Arc<Task>,
+    task: TaskRef,
 }
 
 impl PartialEq for Imminent {
@@ -87,7 +87,7 @@ impl Ord for Imminent {
 pub(crate) struct TickThread {
     shared: Arc<Shared>,
     commands: Receiver<Command>,
-    wheel: Wheel<Arc<Task>>,
+    wheel: Wheel<TaskRef>,
     /// Tasks whose tick has been reached, ordered by exact deadline, then by arrival (`seq`).
     imminent: BinaryHeap<Imminent>,
     seq: u64,
@@ -97,7 +97,7 @@ pub(crate) struct TickThread {
     /// How long before its deadline a task is handed to a worker (fixed for the engine's life).
     handoff_ns: u64,
     /// The cron tasks that have reached the wheel, by id (pruned of ended ones as it grows).
-    cron: HashMap<u64, Arc<Task>>,
+    cron: HashMap<u64, TaskRef>,
     /// Where `cron` is pruned next.
     cron_prune_at: usize,
     /// The wall clock minus the monotonic one when the cron deadlines were last converted (nanoseconds).
@@ -213,7 +213,7 @@ impl TickThread {
     /// of their headers overlap instead of following one another.
     fn release_wheel(&mut self) {
         let wheel = std::mem::take(&mut self.wheel);
-        let mut window: VecDeque<Arc<Task>> = VecDeque::with_capacity(RELEASE_AHEAD);
+        let mut window: VecDeque<TaskRef> = VecDeque::with_capacity(RELEASE_AHEAD);
         for task in wheel.into_values() {
             // The whole block: dropping the task reads its fields, freeing it the allocator's header.
             crate::hint::prefetch_arc_block(&*task);
@@ -226,7 +226,7 @@ impl TickThread {
 
     /// Puts a pending task in the wheel at its deadline, replacing the entry it has there (a task has one entry at
     /// most).
-    fn insert(&mut self, task: Arc<Task>) {
+    fn insert(&mut self, task: TaskRef) {
         self.remove(&task);
         let (state, epoch) = task.lifecycle().load_with_epoch();
         if state != TaskState::Pending {
@@ -251,7 +251,7 @@ impl TickThread {
     /// Sets a cron task's deadline from its occurrence with the wall-clock skew every cron deadline in the wheel
     /// was converted with (a reschedule's move is in its offset). A reschedule racing this stores its own
     /// deadline and sends a command that brings the task back here.
-    fn convert_cron(&self, task: &Arc<Task>) {
+    fn convert_cron(&self, task: &TaskRef) {
         let (Some(periodic), Some(skew)) = (task.periodic(), self.skew) else { return };
         let deadline = i128::from(periodic.occurrence()) - skew + i128::from(periodic.offset());
         let deadline = u64::try_from(deadline.max(0)).unwrap_or(u64::MAX);
@@ -260,7 +260,7 @@ impl TickThread {
     }
 
     /// Keeps a cron task for the conversions a wall-clock step calls for, and starts listening for steps.
-    fn track_cron(&mut self, task: &Arc<Task>) {
+    fn track_cron(&mut self, task: &TaskRef) {
         if self.cron.is_empty() {
             self.skew = Some(self.skew_now(self.shared.time.now_ns()));
             if self.wall_watch.is_none() && !self.wall_polling {
@@ -321,7 +321,7 @@ impl TickThread {
         self.cron.retain(|_, task| !task.state().is_terminal());
         // Those in the wheel, and those already taken out of it into the imminent heap (under their current epoch).
         // The others are queued, running or paused: their worker checks the wall clock when it takes them.
-        let mut waiting: Vec<Arc<Task>> = self.cron.values().filter(|task| task.wheel_key() != 0).cloned().collect();
+        let mut waiting: Vec<TaskRef> = self.cron.values().filter(|task| task.wheel_key() != 0).cloned().collect();
         for entry in std::mem::take(&mut self.imminent).into_vec() {
             if !entry.task.periodic().is_some_and(|periodic| periodic.is_cron()) {
                 self.imminent.push(entry);
@@ -337,7 +337,7 @@ impl TickThread {
         }
     }
 
-    fn remove(&mut self, task: &Arc<Task>) {
+    fn remove(&mut self, task: &TaskRef) {
         if let Some(key) = TimerKey::from_u64(task.take_wheel_entry().0) {
             self.wheel.cancel(key);
         }

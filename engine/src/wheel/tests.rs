@@ -288,7 +288,7 @@ fn bytes_per_timer_beside_the_value_stay_within_28() {
     assert!(per_timer_unit <= 28, "{per_timer_unit} bytes per timer with T = ()");
     assert!(per_timer_u64 - 8 <= 28, "{} bytes beside a u64", per_timer_u64 - 8);
     // A slot is its timer (deadline and value) and 8 bytes, the tag in the generation's spare value: 16 bytes with
-    // no value, 24 with a `u64`, 32 with a fat pointer (the engine's tasks).
+    // no value, 24 with a `u64` or a thin pointer (the engine's tasks), 32 with a fat pointer.
     type Fat = std::sync::Arc<dyn Fn() + Send + Sync>;
     assert_eq!(std::mem::size_of::<arena::Slot<()>>(), 16);
     assert_eq!(std::mem::size_of::<arena::Slot<u64>>(), 24);
