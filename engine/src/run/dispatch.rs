@@ -80,7 +80,7 @@ impl Dispatcher {
         if task.periodic().is_none() || task.runs() == 0 || task.deadline() <= self.horizon.load(Ordering::SeqCst) {
             self.counted.fetch_add(1, Ordering::SeqCst);
         }
-        self.queues.push(task.priority, Work::Run { task, has_slot, epoch, phase });
+        self.queues.push(task.priority(), Work::Run { task, has_slot, epoch, phase });
     }
 
     /// Takes the next piece of work, highest priority first, blocking until there is one.

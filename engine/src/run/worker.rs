@@ -166,7 +166,7 @@ fn execute(shared: &Arc<Shared>, task: &TaskRef) -> bool {
             name: task.name().map(|name| name.as_str()),
             run,
             lateness: Duration::from_nanos(started.saturating_sub(scheduled)),
-            priority: task.priority,
+            priority: task.priority(),
         };
         if !hooks.call(|hooks| hooks.before_run(&start)) {
             shared.stats.hook_panics.fetch_add(1, Ordering::Relaxed);

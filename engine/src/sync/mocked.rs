@@ -12,7 +12,7 @@ pub(crate) use loom::thread;
 pub(crate) use loom::thread_local;
 
 pub(crate) mod atomic {
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 }
 
 /// A lock kept apart from the data it guards (see the native build's): loom's mutex over nothing.

@@ -57,6 +57,13 @@ impl<T> Exclusive<T> {
 /// A statistics counter: never used to synchronise, so a plain atomic even under loom.
 pub(crate) type StatCounter = std::sync::atomic::AtomicU64;
 
+/// A pointer published at most once after its owner is shared and never replaced (a task's rarer parts, made by
+/// the first report of a task that had none): `std`'s `AtomicPtr` even under loom. What it synchronises is the
+/// publication of a box made just before, one release and acquire pair; loom runs a model's threads one at a time on
+/// real memory, so the pair holds there too, and exploring its interleavings would only multiply every model's
+/// branches (a task reads the pointer on each look at its options).
+pub(crate) type OncePtr<T> = std::sync::atomic::AtomicPtr<T>;
+
 /// The completion eventfd's number (-1: none): set once, read by every task end; it synchronises nothing (the
 /// kernel's eventfd does), so a plain atomic even under loom.
 pub(crate) type FdCell = std::sync::atomic::AtomicI32;

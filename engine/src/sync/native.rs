@@ -7,14 +7,14 @@ pub(crate) use std::thread;
 pub(crate) use std::thread_local;
 
 pub(crate) mod atomic {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 }
 
 pub(crate) use parking_lot::{Mutex, MutexGuard};
 
 /// A lock kept apart from the data it guards: one byte (`parking_lot`'s raw mutex), so that a structure can pack
 /// it among its other small fields where a `Mutex<T>` would round itself up to `T`'s alignment (a task's report
-/// lock, which keeps the task's allocation a malloc size class smaller).
+/// lock, beside the report in the task's rarer parts).
 pub(crate) struct RawLock(parking_lot::RawMutex);
 
 /// Holds a [`RawLock`] until dropped.

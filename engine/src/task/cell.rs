@@ -7,8 +7,8 @@ use std::time::Instant;
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
-use crate::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
-use crate::sync::{RawLock, UnsafeCell};
+use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::{OncePtr, RawLock, UnsafeCell};
 use crate::task::lifecycle::{AtomicState, TaskState};
 use crate::task::periodic::Periodic;
 use crate::task::priority::Priority;
@@ -217,10 +217,10 @@ impl fmt::Debug for CancelToken {
 /// fields are written only while the allocation has one owner (admission, through [`TaskRef::get_mut`]), before it
 /// is shared.
 ///
-/// Size: the header is 72 bytes, so that with a closure capturing 16 bytes the allocation asks for 88 bytes (a
-/// 96-byte malloc chunk). That is why the reference count is 32 bits and sits here among the small fields (no weak
-/// count, no second word in every pointer), why the report's lock is a byte of its own beside the report rather
-/// than a `Mutex` around it, why the small flags share one byte, and why the closure is kept without an
+/// Size: the header is 56 bytes, so that with a closure capturing 16 bytes the allocation asks for 72 bytes (an
+/// 80-byte malloc chunk). That is why the reference count is 32 bits and sits here among the small fields (no weak
+/// count, no second word in every pointer), why the report lives with the rarer parts (a task that succeeds never
+/// has one), why the flags and the priority share the state's word, and why the closure is kept without an
 /// `Option`'s tag (its presence is the [`JOB_GONE`] flag).
 pub(crate) struct Task {
     pub(crate) id: u64,
@@ -228,11 +228,13 @@ pub(crate) struct Task {
     deadline: AtomicU64,
     /// The wheel key while the task sits in the wheel (0 when it does not).
     wheel_key: AtomicU64,
-    /// What the last run reported beyond success: a failure's text, a return code. Allocated only then. Read and
-    /// written only under `report_lock`.
-    report: ReportCell,
-    /// The rarer parts (dedupe key, group, periodic schedule and run counts), allocated only when present.
-    extra: Option<Box<Extra>>,
+    /// The rarer parts (dedupe key, group, periodic schedule, run counts, the last run's report), allocated only
+    /// when present: at admission for a task with options, else by its first report (a failure, a return code).
+    /// Null or a `Box<Extra>`, published once and freed with the task.
+    extra: OncePtr<Extra>,
+    /// The task's state, and beside it in the same word its priority and its flags: [`DONE`] once the task is
+    /// terminal and the engine's bookkeeping for it is complete; [`WAITED`] once a call waits for it (see
+    /// `wait::task_waiters`); [`CANCEL_REQUESTED`]; [`STARTED`]; [`JOB_GONE`]. Each flag is only ever set.
     state: AtomicState,
     /// How to run, drop and free the closure of the cell this header starts.
     vtable: &'static JobVTable,
@@ -240,12 +242,17 @@ pub(crate) struct Task {
     refs: AtomicU32,
     /// The schedule epoch the task's wheel entry was made under (read and written by the tick thread only).
     wheel_epoch: AtomicU32,
-    report_lock: RawLock,
-    /// [`DONE`] once the task is terminal and the engine's bookkeeping for it is complete; [`WAITED`] once a call
-    /// waits for it (see `wait::task_waiters`); [`CANCEL_REQUESTED`]; [`STARTED`]; [`JOB_GONE`]. Each bit is only
-    /// ever set, and only by read-modify-writes.
-    flags: AtomicU8,
-    pub(crate) priority: Priority,
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        let extra = *self.extra.get_mut();
+        if !extra.is_null() {
+            // SAFETY: a non-null pointer is a `Box<Extra>` published once (`admit`, `ended`, `extra_or_make`) and
+            // freed only here, by the task's drop, when nothing else reaches the task.
+            drop(unsafe { Box::from_raw(extra) });
+        }
+    }
 }
 
 /// One task's allocation: its header, then its closure (`job`). `repr(C)` keeps the header first, so that a
@@ -270,7 +277,8 @@ const DONE: u8 = 1;
 const WAITED: u8 = 2;
 /// The bit of a task's flags set once a cancellation was requested: the flag a running closure reads.
 const CANCEL_REQUESTED: u8 = 4;
-/// The bit of a task without `extra` (a one-shot) that counts its one run; its failed runs are 1 when it failed.
+/// The bit of a task that does not count its runs in `extra` (a one-shot without options) that counts its one run;
+/// its failed runs are 1 when it failed.
 const STARTED: u8 = 8;
 /// The bit of a task's flags set once its closure is gone (consumed by its run, or discarded): set by the
 /// closure's owner, before the closure is moved out or dropped, so that nothing reads or drops it again.
@@ -284,10 +292,14 @@ struct ReportCell(UnsafeCell<Option<Box<Report>>>);
 // `Send`).
 unsafe impl Sync for ReportCell {}
 
-/// The rarer parts of a task: its options fixed at submission, and the run counts of a task that may run more
-/// than once.
+/// The rarer parts of a task: its options fixed at submission, the run counts of a task that may run more than
+/// once, and what its last run reported.
 struct Extra {
     options: TaskOptions,
+    /// Whether `runs` and `failed_runs` count the task's runs: set for a task with options (made at admission) and
+    /// for an ended task's record; clear for the parts a one-shot task without options makes for its report, whose
+    /// one run its [`STARTED`] flag counts.
+    counts_runs: bool,
     /// How the latest decided run of a task with a timeout ended: `2r` when run `r` ended in time, `2r + 1` when
     /// it outlasted its timeout (0: none decided yet). The tick thread (a timeout passing) and the worker (the run
     /// returning) each try to decide run `r` with one read-modify-write; the first wins, so a run is counted as
@@ -295,16 +307,31 @@ struct Extra {
     timed_out_run: AtomicU64,
     runs: AtomicU64,
     failed_runs: AtomicU64,
+    /// What the last run reported beyond success: a failure's text, a return code. Read and written only under
+    /// `report_lock`.
+    report: ReportCell,
+    report_lock: RawLock,
 }
 
 impl Extra {
-    fn new(options: TaskOptions, runs: u64, failed_runs: u64) -> Box<Extra> {
+    fn new(options: TaskOptions, counts_runs: bool, runs: u64, failed_runs: u64) -> Box<Extra> {
         Box::new(Extra {
             options,
+            counts_runs,
             timed_out_run: AtomicU64::new(0),
             runs: AtomicU64::new(runs),
             failed_runs: AtomicU64::new(failed_runs),
+            report: ReportCell(UnsafeCell::new(None)),
+            report_lock: RawLock::new(),
         })
+    }
+
+    /// Calls `f` with the report, under its lock.
+    fn with_report<R>(&self, f: impl FnOnce(&mut Option<Box<Report>>) -> R) -> R {
+        let _locked = self.report_lock.lock();
+        // SAFETY: `report_lock` is held until the end of this function, and the report is reached nowhere else,
+        // so this is the only access to it (`f` gets it for the call only).
+        self.report.0.with_mut(|report| f(unsafe { &mut *report }))
     }
 }
 
@@ -372,14 +399,14 @@ pub(crate) struct Report {
 /// A task's closure in its cell: run it, or drop it. Implemented for one-shot and periodic closures. The slot does
 /// not know whether its closure is still there: its task's [`JOB_GONE`] flag says, and the cell checks it first.
 pub(crate) trait JobSlot: Send + Sync + Sized + 'static {
-    /// Runs the closure. A one-shot closure is consumed: it sets [`JOB_GONE`] in `flags` before it moves the
+    /// Runs the closure. A one-shot closure is consumed: it sets [`JOB_GONE`] in `state`'s flags before it moves the
     /// closure out, so that a panicking closure is not dropped twice. `None` when the slot never held one.
     ///
     /// # Safety
     ///
     /// Only the task's owner calls this (the ground rules of [`TaskCell`]), no other call to `run` or `drop_job`
-    /// on the same slot overlaps it, and the closure is still there (`JOB_GONE` is not set in `flags`).
-    unsafe fn run(&self, ctx: &TaskContext<'_>, flags: &AtomicU8) -> Option<RunOutcome>;
+    /// on the same slot overlaps it, and the closure is still there (`JOB_GONE` is not set in `state`'s flags).
+    unsafe fn run(&self, ctx: &TaskContext<'_>, state: &AtomicState) -> Option<RunOutcome>;
 
     /// Drops the closure in place.
     ///
@@ -411,8 +438,8 @@ where
     F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
     R: TaskResult,
 {
-    unsafe fn run(&self, ctx: &TaskContext<'_>, flags: &AtomicU8) -> Option<RunOutcome> {
-        flags.fetch_or(JOB_GONE, Ordering::SeqCst);
+    unsafe fn run(&self, ctx: &TaskContext<'_>, state: &AtomicState) -> Option<RunOutcome> {
+        state.set_flags(JOB_GONE);
         // SAFETY: the caller owns the slot and the closure is there (this method's contract), so it is initialised
         // and no other access overlaps this one; `JOB_GONE`, set just above, keeps anything from reading or
         // dropping it again once it is moved out.
@@ -432,7 +459,7 @@ where
     F: FnMut(&TaskContext<'_>) -> R + Send + 'static,
     R: TaskResult,
 {
-    unsafe fn run(&self, ctx: &TaskContext<'_>, _flags: &AtomicU8) -> Option<RunOutcome> {
+    unsafe fn run(&self, ctx: &TaskContext<'_>, _state: &AtomicState) -> Option<RunOutcome> {
         // SAFETY: the caller owns the slot and the closure is there (this method's contract): it is initialised and
         // no other access overlaps this one, so it may be borrowed mutably for the run.
         let f = self.0.with_mut(|slot| unsafe { (*slot).assume_init_mut() });
@@ -446,7 +473,7 @@ where
 }
 
 impl JobSlot for NoJob {
-    unsafe fn run(&self, _: &TaskContext<'_>, _: &AtomicU8) -> Option<RunOutcome> {
+    unsafe fn run(&self, _: &TaskContext<'_>, _: &AtomicState) -> Option<RunOutcome> {
         None
     }
 
@@ -455,7 +482,7 @@ impl JobSlot for NoJob {
 
 impl<J: JobSlot> Drop for TaskCell<J> {
     fn drop(&mut self) {
-        if self.header.flags.load(Ordering::SeqCst) & JOB_GONE == 0 {
+        if self.header.state.flags() & JOB_GONE == 0 {
             // SAFETY: `&mut self`: no one else can reach the slot, and `JOB_GONE` is clear, so the closure is there;
             // the cell is going away, so nothing treats it as there again.
             unsafe { self.job.drop_job() };
@@ -496,15 +523,11 @@ impl<J: JobSlot> TaskCell<J> {
                 id: 0,
                 deadline: AtomicU64::new(0),
                 wheel_key: AtomicU64::new(0),
-                report: ReportCell(UnsafeCell::new(None)),
-                extra: None,
-                state: AtomicState::new(),
+                extra: OncePtr::new(std::ptr::null_mut()),
+                state: AtomicState::new(Priority::Normal),
                 vtable: &Self::VTABLE,
                 refs: AtomicU32::new(1),
                 wheel_epoch: AtomicU32::new(0),
-                report_lock: RawLock::new(),
-                flags: AtomicU8::new(0),
-                priority: Priority::Normal,
             },
             job,
         }
@@ -536,7 +559,7 @@ impl<J: JobSlot> TaskCell<J> {
         // SAFETY: passed on from this function's contract.
         let cell = unsafe { Self::cell(task) };
         // SAFETY: passed on from this function's contract.
-        unsafe { cell.job.run(ctx, &cell.header.flags) }
+        unsafe { cell.job.run(ctx, &cell.header.state) }
     }
 
     /// The vtable's `drop_job`.
@@ -577,8 +600,12 @@ impl Task {
 
     /// Fills in the parts fixed at submission. Called by admission while it is the allocation's only owner.
     pub(crate) fn admit(&mut self, deadline: u64, priority: Priority, options: TaskOptions) {
-        self.priority = priority;
-        self.extra = (!options.is_empty()).then(|| Extra::new(options, 0, 0));
+        // Nothing has set a flag yet (the task is not shared), so the word may be made anew.
+        debug_assert_eq!(self.state.flags(), 0);
+        self.state = AtomicState::new(priority);
+        if !options.is_empty() {
+            self.extra = OncePtr::new(Box::into_raw(Extra::new(options, true, 0, 0)));
+        }
         self.deadline.store(deadline, Ordering::SeqCst);
     }
 
@@ -587,11 +614,11 @@ impl Task {
         let mut cell = TaskCell::unborn(NoJob);
         let header = &mut cell.header;
         header.id = id;
-        header.state = AtomicState::at(summary.state);
-        header.flags = AtomicU8::new(DONE | JOB_GONE);
+        header.state = AtomicState::at(summary.state, DONE | JOB_GONE);
         let options = TaskOptions { name: summary.name.clone(), ..TaskOptions::default() };
-        header.extra = Some(Extra::new(options, summary.runs, summary.failed_runs));
-        header.report = ReportCell(UnsafeCell::new(summary.report.clone()));
+        let extra = Extra::new(options, true, summary.runs, summary.failed_runs);
+        extra.with_report(|report| *report = summary.report.clone());
+        header.extra = OncePtr::new(Box::into_raw(extra));
         TaskRef::new(cell)
     }
 
@@ -625,6 +652,11 @@ impl Task {
 
     pub(crate) fn state(&self) -> TaskState {
         self.lifecycle().load()
+    }
+
+    /// The task's priority, fixed at admission.
+    pub(crate) fn priority(&self) -> Priority {
+        self.state.priority()
     }
 
     /// The task's state machine: every move of its state is a method of it.
@@ -668,38 +700,38 @@ impl Task {
 
     /// Sets the cancellation flag a running closure reads ([`TaskContext::is_cancelled`]).
     pub(crate) fn request_cancel(&self) {
-        self.flags.fetch_or(CANCEL_REQUESTED, Ordering::SeqCst);
+        self.state.set_flags(CANCEL_REQUESTED);
     }
 
     /// Whether a cancellation was requested.
     pub(crate) fn cancel_requested(&self) -> bool {
-        self.flags.load(Ordering::SeqCst) & CANCEL_REQUESTED != 0
+        self.state.flags() & CANCEL_REQUESTED != 0
     }
 
     /// Marks the task ended, its bookkeeping complete; `true` when a call was waiting for it (then the waiter's
     /// registration is there to be woken). One read-modify-write: this end and a waiter's
     /// [`mark_waited`](Self::mark_waited) always see each other.
     pub(crate) fn mark_done(&self) -> bool {
-        self.flags.fetch_or(DONE, Ordering::SeqCst) & WAITED != 0
+        self.state.set_flags(DONE) & WAITED != 0
     }
 
     /// Marks that a call waits for the task (after it registered); `true` when the task had already ended (then
     /// the caller takes its registration back).
     pub(crate) fn mark_waited(&self) -> bool {
-        self.flags.fetch_or(WAITED, Ordering::SeqCst) & DONE != 0
+        self.state.set_flags(WAITED) & DONE != 0
     }
 
     /// Whether the task has ended and its bookkeeping is complete.
     pub(crate) fn is_done(&self) -> bool {
-        self.flags.load(Ordering::SeqCst) & DONE != 0
+        self.state.flags() & DONE != 0
     }
 
     /// Counts a run that starts; returns which run it is, from 1.
     pub(crate) fn start_run(&self) -> u64 {
-        match &self.extra {
+        match self.counts() {
             Some(extra) => extra.runs.fetch_add(1, Ordering::SeqCst) + 1,
             None => {
-                self.flags.fetch_or(STARTED, Ordering::SeqCst);
+                self.state.set_flags(STARTED);
                 1
             }
         }
@@ -707,22 +739,22 @@ impl Task {
 
     /// Counts a run that failed.
     pub(crate) fn count_failed_run(&self) {
-        if let Some(extra) = &self.extra {
+        if let Some(extra) = self.counts() {
             extra.failed_runs.fetch_add(1, Ordering::SeqCst);
         }
     }
 
     /// How many runs have started.
     pub(crate) fn runs(&self) -> u64 {
-        match &self.extra {
+        match self.counts() {
             Some(extra) => extra.runs.load(Ordering::SeqCst),
-            None => u64::from(self.flags.load(Ordering::SeqCst) & STARTED != 0),
+            None => u64::from(self.state.flags() & STARTED != 0),
         }
     }
 
     /// How many runs failed (a one-shot task: 1 when it failed).
     pub(crate) fn failed_runs(&self) -> u64 {
-        match &self.extra {
+        match self.counts() {
             Some(extra) => extra.failed_runs.load(Ordering::SeqCst),
             None => u64::from(self.state() == TaskState::Failed),
         }
@@ -730,12 +762,12 @@ impl Task {
 
     /// The dedupe key, if the task has one.
     pub(crate) fn key(&self) -> Option<&str> {
-        self.extra.as_ref().and_then(|extra| extra.options.key.as_deref())
+        self.extra().and_then(|extra| extra.options.key.as_deref())
     }
 
     /// The task's name, if it was given one.
     pub(crate) fn name(&self) -> Option<&TaskName> {
-        self.extra.as_ref().and_then(|extra| extra.options.name.as_ref())
+        self.extra().and_then(|extra| extra.options.name.as_ref())
     }
 
     /// How logs name the task: its id, and its name in quotes when it has one (`7 "close order 42"`).
@@ -745,25 +777,55 @@ impl Task {
 
     /// How the task is retried, if it is.
     pub(crate) fn retry(&self) -> Option<&Retry> {
-        self.extra.as_ref().and_then(|extra| extra.options.retry.as_ref())
+        self.extra().and_then(|extra| extra.options.retry.as_ref())
     }
 
     /// The index of the task's concurrency group, if it has one.
     pub(crate) fn group(&self) -> Option<usize> {
-        self.extra.as_ref().and_then(|extra| extra.options.group).map(|group| group as usize)
+        self.extra().and_then(|extra| extra.options.group).map(|group| group as usize)
     }
 
     /// The periodic schedule, if the task repeats.
     pub(crate) fn periodic(&self) -> Option<&Periodic> {
-        self.extra.as_ref().and_then(|extra| extra.options.periodic.as_ref())
+        self.extra().and_then(|extra| extra.options.periodic.as_ref())
     }
 
-    /// Calls `f` with the task's report, under its lock.
+    /// The task's rarer parts, if it has them.
+    fn extra(&self) -> Option<&Extra> {
+        // SAFETY: the pointer is null or a `Box<Extra>` published once, never replaced, and freed only by the
+        // task's drop, so it lives as long as `self`; the acquire load pairs with its publication's release.
+        unsafe { self.extra.load(Ordering::Acquire).as_ref() }
+    }
+
+    /// The rarer parts, if the task counts its runs there.
+    fn counts(&self) -> Option<&Extra> {
+        self.extra().filter(|extra| extra.counts_runs)
+    }
+
+    /// The task's rarer parts, made now (for a report) if it has none.
+    fn extra_or_make(&self) -> &Extra {
+        if let Some(extra) = self.extra() {
+            return extra;
+        }
+        let made = Box::into_raw(Extra::new(TaskOptions::default(), false, 0, 0));
+        match self.extra.compare_exchange(std::ptr::null_mut(), made, Ordering::AcqRel, Ordering::Acquire) {
+            // SAFETY: `made` is a live box now published: freed only by the task's drop.
+            Ok(_) => unsafe { &*made },
+            Err(found) => {
+                // SAFETY: `made` was not published, so this is its only pointer.
+                drop(unsafe { Box::from_raw(made) });
+                // SAFETY: `found` is the box another call published, which lives as long as `self` (see `extra`).
+                unsafe { &*found }
+            }
+        }
+    }
+
+    /// Calls `f` with the task's report, under its lock (with `None` when the task has no rarer parts, so none).
     fn with_report<R>(&self, f: impl FnOnce(&mut Option<Box<Report>>) -> R) -> R {
-        let _locked = self.report_lock.lock();
-        // SAFETY: `report_lock` is held until the end of this function, and the report is reached nowhere else,
-        // so this is the only access to it (`f` gets it for the call only).
-        self.report.0.with_mut(|report| f(unsafe { &mut *report }))
+        match self.extra() {
+            Some(extra) => extra.with_report(f),
+            None => f(&mut None),
+        }
     }
 
     pub(crate) fn failure(&self) -> Option<String> {
@@ -776,7 +838,10 @@ impl Task {
 
     /// Records what a run reported: a failure's text, a return code, a timeout (nothing to record: no report).
     pub(crate) fn set_report(&self, failure: Option<String>, code: Option<i32>, timed_out: bool) {
-        self.with_report(|report| {
+        if failure.is_none() && code.is_none() && !timed_out && self.extra().is_none() {
+            return; // nothing to record, and no report to clear
+        }
+        self.extra_or_make().with_report(|report| {
             if failure.is_none() && code.is_none() && !timed_out && report.is_none() {
                 return;
             }
@@ -804,12 +869,12 @@ impl Task {
 
     /// The longest a run may take, in nanoseconds, if the task has a timeout.
     pub(crate) fn timeout_ns(&self) -> Option<u64> {
-        self.extra.as_ref().and_then(|extra| extra.options.timeout)
+        self.extra().and_then(|extra| extra.options.timeout)
     }
 
     /// Marks run `run` as having outlasted its timeout, if it is still the run in progress. `true` when it was.
     pub(crate) fn time_out(&self, run: u64) -> bool {
-        match &self.extra {
+        match self.extra() {
             Some(extra) if self.state() == TaskState::Running && self.runs() == run => {
                 decide(&extra.timed_out_run, run, true)
             }
@@ -820,7 +885,7 @@ impl Task {
     /// Ends run `run` for the worker that ran it: `true` when its timeout passed first (the run ends as timed
     /// out), `false` when it ended in time — from now on its timeout passing changes nothing.
     pub(crate) fn end_run(&self, run: u64) -> bool {
-        match &self.extra {
+        match self.extra() {
             Some(extra) if extra.options.timeout.is_some() => !decide(&extra.timed_out_run, run, false),
             _ => false,
         }
@@ -828,7 +893,7 @@ impl Task {
 
     /// Whether run `run` outlasted its timeout.
     pub(crate) fn run_timed_out(&self, run: u64) -> bool {
-        self.extra.as_ref().is_some_and(|extra| extra.timed_out_run.load(Ordering::SeqCst) == 2 * run + 1)
+        self.extra().is_some_and(|extra| extra.timed_out_run.load(Ordering::SeqCst) == 2 * run + 1)
     }
 
     /// Whether run `run` has been asked to stop: the task was cancelled, or the run outlasted its timeout.
@@ -953,7 +1018,7 @@ impl TaskRef {
     ///
     /// The caller owns the task's closure (the ground rules of [`TaskCell`]).
     pub(crate) unsafe fn run_job(&self, ctx: &TaskContext<'_>) -> Option<RunOutcome> {
-        if self.flags.load(Ordering::SeqCst) & JOB_GONE != 0 {
+        if self.state.flags() & JOB_GONE != 0 {
             return None;
         }
         // SAFETY: the pointer is this reference's, to a live cell whose vtable this is; the caller owns the closure
@@ -968,7 +1033,7 @@ impl TaskRef {
     ///
     /// As for [`run_job`](Self::run_job).
     pub(crate) unsafe fn discard_job(&self) {
-        if self.flags.fetch_or(JOB_GONE, Ordering::SeqCst) & JOB_GONE != 0 {
+        if self.state.set_flags(JOB_GONE) & JOB_GONE != 0 {
             return;
         }
         // SAFETY: the caller owns the closure (passed on from this function's contract); it was still there (the
@@ -999,8 +1064,9 @@ impl fmt::Debug for Task {
 mod tests {
     use super::*;
 
-    /// The per-task allocation stays small: the header is 72 bytes, and with a closure capturing 16 bytes the
-    /// whole allocation (the reference count included) is 88 bytes; a reference to it is one word.
+    /// The per-task allocation stays small: the header is 56 bytes, and with a closure capturing 16 bytes the
+    /// whole allocation (the reference count included) is 72 bytes, an 80-byte malloc chunk; a reference to it is
+    /// one word.
     #[test]
     fn a_task_cell_is_small() {
         let captured = [0u64; 2];
@@ -1009,8 +1075,8 @@ mod tests {
         };
         let header = std::mem::size_of::<Task>();
         let cell = std::mem::size_of_val(&TaskCell::unborn(OnceJob(UnsafeCell::new(MaybeUninit::new(closure)))));
-        assert!(header <= 72, "header {header} bytes");
-        assert!(cell <= 88, "cell {cell} bytes");
+        assert!(header <= 56, "header {header} bytes");
+        assert!(cell <= 72, "cell {cell} bytes");
         assert_eq!(std::mem::size_of::<TaskRef>(), 8);
         assert_eq!(std::mem::size_of::<Option<TaskRef>>(), 8);
     }

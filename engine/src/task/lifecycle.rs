@@ -16,10 +16,14 @@
 //! dispatches (see [`AtomicState`]).
 
 use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::task::priority::Priority;
 pub(crate) use crate::task::state::TaskState;
 
-/// A task's state and its *schedule epoch* in one atomic word: the state in the low byte, the epoch in the high 32
-/// bits.
+/// A task's state and its *schedule epoch* in one atomic word: the state in the low byte, the pause flag in bit 8,
+/// the task's own flags byte in bits 16 to 23 ([`set_flags`](Self::set_flags)), its priority in bits 24 to 31 (fixed
+/// at admission), the epoch in the high 32 bits. Every move of the state keeps the rest of the word (a
+/// compare-and-swap that finds a flag moved looks again), and the flags are only ever set, by read-modify-writes.
+/// Sharing the word keeps the task's header a size class smaller.
 ///
 /// The epoch names one scheduling of a pending task. Rescheduling moves it on ([`AtomicState::reschedule`]), and
 /// whoever starts a run must name the epoch it was dispatched under ([`AtomicState::start`]), so a dispatch made
@@ -31,6 +35,10 @@ pub(crate) struct AtomicState(AtomicU64);
 const STATE_MASK: u64 = 0xff;
 /// A flag beside the state: a pending task that must not start until resumed.
 const PAUSED: u64 = 0x100;
+/// Where the task's flags byte sits in the word.
+const FLAGS_SHIFT: u32 = 16;
+/// Where the task's priority sits in the word.
+const PRIORITY_SHIFT: u32 = 24;
 
 fn pack(state: TaskState, epoch: u32) -> u64 {
     (u64::from(epoch) << 32) | state as u64
@@ -45,13 +53,30 @@ fn epoch_of(word: u64) -> u32 {
 }
 
 impl AtomicState {
-    pub(crate) fn new() -> AtomicState {
-        AtomicState(AtomicU64::new(pack(TaskState::Pending, 0)))
+    /// A pending task's word, at `priority` (the task's flags clear).
+    pub(crate) fn new(priority: Priority) -> AtomicState {
+        AtomicState(AtomicU64::new(pack(TaskState::Pending, 0) | (priority as u64) << PRIORITY_SHIFT))
     }
 
-    /// A state cell already at `state` (for the record of an ended task).
-    pub(crate) fn at(state: TaskState) -> AtomicState {
-        AtomicState(AtomicU64::new(pack(state, 0)))
+    /// A state cell already at `state`, with `flags` set (for the record of an ended task).
+    pub(crate) fn at(state: TaskState, flags: u8) -> AtomicState {
+        AtomicState(AtomicU64::new(pack(state, 0) | u64::from(flags) << FLAGS_SHIFT))
+    }
+
+    /// Sets `flags` in the task's flags byte; returns the byte as it was.
+    pub(crate) fn set_flags(&self, flags: u8) -> u8 {
+        (self.0.fetch_or(u64::from(flags) << FLAGS_SHIFT, Ordering::SeqCst) >> FLAGS_SHIFT) as u8
+    }
+
+    /// The task's flags byte.
+    pub(crate) fn flags(&self) -> u8 {
+        (self.0.load(Ordering::SeqCst) >> FLAGS_SHIFT) as u8
+    }
+
+    /// The task's priority.
+    pub(crate) fn priority(&self) -> Priority {
+        let code = (self.0.load(Ordering::SeqCst) >> PRIORITY_SHIFT) as u8;
+        Priority::from_code(u32::from(code)).unwrap_or_default()
     }
 
     pub(crate) fn load(&self) -> TaskState {
@@ -186,7 +211,7 @@ mod tests {
                 let expected = legal.contains(&(from, to));
                 assert_eq!(from.can_become(to), expected, "{from} -> {to}");
                 // And the atomic refuses exactly the illegal ones, from every starting state.
-                let state = AtomicState::at(from);
+                let state = AtomicState::at(from, 0);
                 assert_eq!(state.transition(from, to).is_ok(), expected, "{from} -> {to}");
                 assert_eq!(state.load(), if expected { to } else { from });
             }
@@ -202,7 +227,7 @@ mod tests {
 
     #[test]
     fn a_run_starts_only_under_the_epoch_it_was_dispatched_with() {
-        let state = AtomicState::new();
+        let state = AtomicState::new(Priority::Normal);
         assert_eq!(state.reschedule(), Ok(1));
         assert_eq!(state.start(0), Err(TaskState::Pending), "a dispatch from before the reschedule");
         assert_eq!(state.start(1), Ok(()));
@@ -215,7 +240,7 @@ mod tests {
 
     #[test]
     fn a_paused_task_does_not_start_and_resuming_it_moves_its_epoch() {
-        let state = AtomicState::new();
+        let state = AtomicState::new(Priority::Normal);
         state.pause().unwrap();
         assert!(state.is_paused());
         assert_eq!(state.start(0), Err(TaskState::Pending), "paused: not started");
@@ -242,8 +267,26 @@ mod tests {
     }
 
     #[test]
+    fn the_flags_and_the_priority_outlive_every_move_of_the_state() {
+        let state = AtomicState::new(Priority::Low);
+        assert_eq!(state.set_flags(0b101), 0);
+        state.pause().unwrap();
+        assert_eq!(state.reschedule(), Ok(1));
+        assert_eq!(state.resume(), Ok(Some(2)));
+        state.start(2).unwrap();
+        assert_eq!(state.set_flags(0b10), 0b101, "the byte as it was");
+        state.transition(TaskState::Running, TaskState::Succeeded).unwrap();
+        assert_eq!(
+            (state.load_with_epoch(), state.flags(), state.priority()),
+            ((TaskState::Succeeded, 2), 0b111, Priority::Low)
+        );
+        assert_eq!(AtomicState::at(TaskState::Cancelled, 0xff).flags(), 0xff);
+        assert_eq!(AtomicState::new(Priority::High).priority(), Priority::High);
+    }
+
+    #[test]
     fn a_transition_from_a_stale_state_fails_and_reports_the_actual_one() {
-        let state = AtomicState::new();
+        let state = AtomicState::new(Priority::Normal);
         state.transition(TaskState::Pending, TaskState::Cancelled).unwrap();
         assert_eq!(state.transition(TaskState::Pending, TaskState::Running), Err(TaskState::Cancelled));
     }
