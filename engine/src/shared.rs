@@ -24,7 +24,7 @@ use crate::task::cell::{Task, TaskRef};
 use crate::task::priority::Priority;
 use crate::task::state::CancelOutcome;
 use crate::task::state::TaskState;
-use crate::tick::link::{Command, TickLink};
+use crate::tick::link::{Command, TickLink, Watch};
 use crate::time::base::TimeBase;
 use crate::time::clock::Clock;
 use crate::wait::ends::Ends;
@@ -215,7 +215,7 @@ impl Shared {
 
     /// Asks the tick thread to mark run `run` of `task` timed out if it is still in progress at `deadline`.
     pub(crate) fn watch(&self, task: &TaskRef, run: u64, deadline: u64) {
-        self.tick.send(Command::Watch { task: task.clone(), run, deadline }, deadline);
+        self.tick.send(Command::Watch(Box::new(Watch { deadline, run, task: task.clone() })), deadline);
     }
 
     /// Cancels a task in whatever state it is.

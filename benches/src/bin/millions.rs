@@ -12,7 +12,7 @@
 //! - `shutdown(CancelPending)`, then dropping the engine; every closure must have been dropped exactly once;
 //! - on a second engine with the same `N` pending (placed in the wheel: a task due in 1 ms wakes the tick thread,
 //!   which then takes the whole queue), dropping it without a shutdown first (the drop shuts it down);
-//! - the floor beside them: `N` 88-byte blocks (a task's allocation) allocated in order and freed in the same
+//! - the floor beside them: `N` 72-byte blocks (a task's allocation) allocated in order and freed in the same
 //!   order, then one 96 KiB block freed (with glibc, a free of 64 KiB or more from the heap consolidates the small
 //!   blocks freed before it, which an engine's drop pays the same way when it frees its tables): what the frees
 //!   alone cost.
@@ -96,11 +96,11 @@ fn drop_alone(n: u64) -> Duration {
     took
 }
 
-/// The floor of what a drop frees: `n` blocks of a task's 88 bytes allocated in order, freed in that order, then
+/// The floor of what a drop frees: `n` blocks of a task's 72 bytes allocated in order, freed in that order, then
 /// one 96 KiB block freed (which with glibc consolidates the small blocks freed before it; a block of 128 KiB or
 /// more would be a mapping of its own, freed without that).
 fn free_floor(n: u64) -> Duration {
-    let blocks: Vec<Box<[u64; 11]>> = (0..n).map(|i| Box::new([i; 11])).collect();
+    let blocks: Vec<Box<[u64; 9]>> = (0..n).map(|i| Box::new([i; 9])).collect();
     let large = vec![1u8; 96 << 10];
     std::hint::black_box(&large);
     let started = Instant::now();

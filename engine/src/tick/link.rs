@@ -21,6 +21,8 @@
 //! once waiting: the bound says none of them is due, and the tick thread, working through them, publishes its real
 //! target every [`PLACE_BATCH`] commands instead of only at the end of its pass.
 
+use std::cmp::Ordering as CmpOrdering;
+
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::sync::channel::{self, Receiver, Sender};
 use crate::sync::notifier::Notifier;
@@ -35,12 +37,41 @@ pub(crate) enum Command {
     Unschedule(TaskRef),
     /// This task was rescheduled (its epoch and deadline moved): take its old entry out and put it in again.
     Reschedule(TaskRef),
-    /// Run `run` of this task must end by `deadline` (nanoseconds after the origin): past it, mark it timed out.
-    Watch { task: TaskRef, run: u64, deadline: u64 },
+    /// This run must end by its deadline: past it, mark it timed out. Boxed, so that a command is two words (a
+    /// backlog of millions of `Schedule`s holds 16 bytes each, not 32): one allocation per run with a timeout.
+    Watch(Box<Watch>),
     /// Acknowledge this ticket ([`TickLink::acknowledge`]) once everything due now has been dispatched.
     Sync(u64),
     /// Exit.
     Stop,
+}
+
+/// A run with a timeout: run `run` of `task` must end by `deadline` (nanoseconds after the origin). The tick
+/// thread keeps these in a heap ordered by deadline, the first on top.
+pub(crate) struct Watch {
+    pub(crate) deadline: u64,
+    pub(crate) run: u64,
+    pub(crate) task: TaskRef,
+}
+
+impl PartialEq for Watch {
+    fn eq(&self, other: &Watch) -> bool {
+        self.deadline == other.deadline
+    }
+}
+
+impl Eq for Watch {}
+
+impl PartialOrd for Watch {
+    fn partial_cmp(&self, other: &Watch) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Watch {
+    fn cmp(&self, other: &Watch) -> CmpOrdering {
+        other.deadline.cmp(&self.deadline) // a max-heap of reversed deadlines: the earliest on top
+    }
 }
 
 /// How many commands the tick thread takes between two publications of its target within one pass (and between
@@ -244,5 +275,16 @@ impl TickLink {
     pub(crate) fn mark_stopped(&self) {
         self.sleep_target.swap(u64::MAX, Ordering::SeqCst);
         self.stopped.store(true, Ordering::SeqCst);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    /// A queued command is two words, whatever it carries: a backlog of millions of `Schedule`s holds 16 bytes a
+    /// task (and the queue's 8-byte slot state beside each).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_command_is_16_bytes() {
+        assert_eq!(std::mem::size_of::<super::Command>(), 16);
     }
 }

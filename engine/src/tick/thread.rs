@@ -8,7 +8,7 @@ use crate::sync::atomic::Ordering;
 use crate::sync::channel::{Receiver, TryRecvError};
 use crate::task::cell::TaskRef;
 use crate::task::state::TaskState;
-use crate::tick::link::{Command, PLACE_BATCH};
+use crate::tick::link::{Command, PLACE_BATCH, Watch};
 use crate::time::clock::Clock;
 use crate::time::wall_steps::WallWatch;
 use crate::wheel::{TimerKey, Wheel};
@@ -25,33 +25,6 @@ const WALL_STEP_NS: i128 = 1_000_000;
 /// Where no watcher can hear wall-clock steps, how long the tick thread sleeps at most while cron tasks are
 /// pending.
 const WALL_POLL_NS: u64 = 1_000_000_000;
-
-/// A run with a timeout, watched until its deadline: the first deadline on top of the heap.
-struct Watch {
-    deadline: u64,
-    run: u64,
-    task: TaskRef,
-}
-
-impl PartialEq for Watch {
-    fn eq(&self, other: &Watch) -> bool {
-        self.deadline == other.deadline
-    }
-}
-
-impl Eq for Watch {}
-
-impl PartialOrd for Watch {
-    fn partial_cmp(&self, other: &Watch) -> Option<CmpOrdering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Watch {
-    fn cmp(&self, other: &Watch) -> CmpOrdering {
-        other.deadline.cmp(&self.deadline) // a max-heap of reversed deadlines: the earliest on top
-    }
-}
 
 /// A task of the tick at hand, waiting for its exact deadline.
 struct Imminent {
@@ -170,7 +143,7 @@ impl TickThread {
                         placed += 1;
                     }
                     Ok(Command::Unschedule(task)) => self.remove(&task),
-                    Ok(Command::Watch { task, run, deadline }) => self.watches.push(Watch { deadline, run, task }),
+                    Ok(Command::Watch(watch)) => self.watches.push(*watch),
                     Ok(Command::Sync(ticket)) => synced = synced.max(ticket),
                     Ok(Command::Stop) | Err(TryRecvError::Disconnected) => stop = true,
                     Err(TryRecvError::Empty) => break,
