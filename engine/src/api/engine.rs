@@ -15,7 +15,8 @@
 //!
 //! The tick thread is tickless: it sleeps until the earliest deadline and does not wake while nothing is pending.
 //! It publishes the deadline it sleeps toward; a submitter wakes it only when its task is due earlier (the
-//! `signalled_wakeups` statistic counts those). Deadlines are kept to the nanosecond: the wheel sorts tasks into
+//! `signalled_wakeups` statistic counts those), or once per 4,096 queued submissions while they come, so that a
+//! burst of far-off tasks is placed as it arrives rather than held in the queue. Deadlines are kept to the nanosecond: the wheel sorts tasks into
 //! ticks, and the tasks of the tick at hand wait in a small heap ordered by exact deadline, so a task never starts
 //! before the instant asked for and rounding to a tick costs nothing.
 
