@@ -547,6 +547,30 @@ fn only_a_submission_earlier_than_the_sleep_target_wakes_the_tick_thread() {
 }
 
 #[test]
+fn a_burst_of_far_off_submissions_is_placed_as_it_comes_not_held_in_the_queue() {
+    let (engine, _clock) = engine();
+    let _first = engine.after(Duration::from_secs(3600), |_| ()).unwrap();
+    engine.wait_idle().unwrap(); // the tick thread sleeps toward the first task's deadline
+    let woken = engine.stats().signalled_wakeups;
+    // 3 × 4,096 submissions due later than that: none wakes the tick thread by its deadline, so before the backlog
+    // wake all of them stayed queued until something else woke it.
+    let handles: Vec<_> = (0..3 * 4096).map(|_| engine.after(Duration::from_secs(7200), |_| ()).unwrap()).collect();
+    assert_eq!(engine.stats().signalled_wakeups, woken, "no submission was due before the target");
+    // Every 4,096th queued submission woke it to place what was queued: what is left is less than one batch. (The
+    // tick thread places them on its own time: wait for it, boundedly.)
+    for _ in 0..6000 {
+        if engine.stats().commands_queued < 4096 {
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let queued = engine.stats().commands_queued;
+    assert!(queued < 4096, "{queued} commands still queued");
+    assert_eq!(engine.stats().succeeded, 0, "placed, not run");
+    drop(handles);
+}
+
+#[test]
 fn drain_shutdown_runs_future_one_shots_and_stops_periodic_ones() {
     let (engine, clock) = engine();
     let start = clock.now();

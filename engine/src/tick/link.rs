@@ -294,6 +294,32 @@ impl TickLink {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
+    use super::*;
+    use crate::task::cell::Task;
+
+    /// Scheduling commands due after the tick thread's target leave it asleep, but for every [`WAKE_BACKLOG`]th one
+    /// queued and not yet settled; once the tick thread has settled them, the count starts again.
+    #[test]
+    fn every_backlog_th_queued_scheduling_command_wakes_the_tick_thread() {
+        let (link, _receiver) = TickLink::new();
+        link.publish_target(1_000);
+        let schedule = |id| link.send(Command::Schedule(Task::for_test(id, None)), 2_000);
+        for id in 1..WAKE_BACKLOG {
+            schedule(id);
+        }
+        assert!(!link.take_wake(), "{} commands, none due before the target", WAKE_BACKLOG - 1);
+        schedule(WAKE_BACKLOG);
+        assert!(link.take_wake(), "the backlog's wake");
+        assert_eq!(link.signalled_wakeups(), 0, "not a deadline's wake");
+        link.settle(WAKE_BACKLOG);
+        for id in 1..WAKE_BACKLOG {
+            schedule(WAKE_BACKLOG + id);
+        }
+        assert!(!link.take_wake(), "counted again from the settlement");
+        schedule(2 * WAKE_BACKLOG);
+        assert!(link.take_wake());
+        assert_eq!(link.commands_queued(), 2 * WAKE_BACKLOG as usize);
+    }
     /// A queued command is two words, whatever it carries: a backlog of millions of `Schedule`s holds 16 bytes a
     /// task (and the queue's 8-byte slot state beside each).
     #[test]
