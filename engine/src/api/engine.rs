@@ -427,8 +427,9 @@ impl EngineBuilder {
 
     /// How many *detached* tasks that have ended stay findable by id ([`Spawner::get`](crate::Spawner::get)), as a
     /// summary (state, run counts, failure text, return code); default 10,000. Approximate: the registry keeps an
-    /// even share per shard. A [joinable](crate::TaskBuilder::joinable) task is kept until released whatever this
-    /// says; `0` keeps no detached task once it has ended.
+    /// even share per shard, and at most 2^29 − 1 a shard (some 8.6 billion in all). A
+    /// [joinable](crate::TaskBuilder::joinable) task is kept until released whatever this says; `0` keeps no detached
+    /// task once it has ended.
     pub fn retain_finished(mut self, count: usize) -> Self {
         self.config.retain_finished = count;
         self

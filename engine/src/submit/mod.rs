@@ -5,3 +5,4 @@ pub(crate) mod admission;
 pub(crate) mod capacity;
 pub(crate) mod options;
 pub(crate) mod registry;
+mod registry_slot;

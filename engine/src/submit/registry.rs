@@ -25,6 +25,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::hint::prefetch;
+use crate::submit::registry_slot::{POSITION_BITS, Slot, View};
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{CachePadded, Mutex};
 use crate::task::cell::{Summary, Task, TaskRef};
@@ -68,34 +69,7 @@ impl Key {
     }
 }
 
-/// One slot of a shard: what it holds, and its generation (which starts at 1, so that no id is 0). The generation
-/// sits in each variant rather than beside the enum so that a slot holding a task is 16 bytes, not 24 (the
-/// variant's 13 bytes of fields, its tag in the spare values of `joinable`): a slot per live task.
-enum Slot {
-    /// Free, and on the shard's free stack, its reference given up (a slot forgotten with its summary keeps its
-    /// stale `Ended` state instead, which lookups see is older than the ring).
-    Free { generation: u32 },
-    /// A task not yet ended, or a joinable one ended and not yet released.
-    Task { generation: u32, joinable: bool, task: TaskRef },
-    /// An ended task's summary, at this position of the shard's ring.
-    Ended { generation: u32, position: u64 },
-    /// Taken for a task being admitted; not yet visible.
-    Reserved { generation: u32 },
-    /// Never used again: its generation is spent (`u32::MAX`).
-    Spent,
-}
-
 impl Slot {
-    fn generation(&self) -> u32 {
-        match *self {
-            Slot::Free { generation }
-            | Slot::Task { generation, .. }
-            | Slot::Ended { generation, .. }
-            | Slot::Reserved { generation } => generation,
-            Slot::Spent => u32::MAX,
-        }
-    }
-
     /// This slot, if it is at `generation`.
     fn at(&self, generation: u32) -> Option<&Slot> {
         (self.generation() == generation).then_some(self)
@@ -106,14 +80,9 @@ impl Slot {
         (self.generation() == generation).then_some(self)
     }
 
-    /// Makes the slot hold `task`, at the generation it has.
-    fn hold(&mut self, task: TaskRef, joinable: bool) {
-        *self = Slot::Task { generation: self.generation(), joinable, task };
-    }
-
     /// Frees the slot, dropping what it holds, at the generation it has.
-    fn free(&mut self) {
-        *self = Slot::Free { generation: self.generation() };
+    fn set_free(&mut self) {
+        *self = Slot::free(self.generation());
     }
 }
 
@@ -163,7 +132,8 @@ impl Registry {
                 })
                 .collect(),
             next_shard: CachePadded::new(AtomicUsize::new(0)),
-            retain_per_shard: retain_finished.div_ceil(SHARDS),
+            // Fewer summaries a shard than the positions a slot's bits tell apart (see `ring_offset`).
+            retain_per_shard: retain_finished.div_ceil(SHARDS).min((1 << POSITION_BITS) - 1),
         }
     }
 
@@ -212,7 +182,7 @@ impl Registry {
         let id = reserve_in(&mut shard, shard_index)?;
         let Some(cell) = task.get_mut() else { unreachable!("a task is registered before it is shared") };
         cell.id = id;
-        shard.slots[Key::of(id).index as usize].hold(task.clone(), joinable);
+        shard.slots[Key::of(id).index as usize] = Slot::task(task.clone(), joinable);
         Ok(id)
     }
 
@@ -221,21 +191,21 @@ impl Registry {
         let key = Key::of(task.id);
         let mut shard = self.shards[key.shard].lock();
         if let Some(slot) = shard.slots.get_mut(key.index as usize).and_then(|slot| slot.at_mut(key.generation)) {
-            slot.hold(task, joinable);
+            *slot = Slot::task(task, joinable);
         }
     }
 
     pub(crate) fn get(&self, id: u64) -> Option<Found> {
         let key = Key::of(id);
         let shard = self.shards[key.shard].lock();
-        match shard.slots.get(key.index as usize)?.at(key.generation)? {
-            Slot::Task { task, .. } => Some(Found::Task(task.clone())),
-            Slot::Ended { position, .. } => {
+        match shard.slots.get(key.index as usize)?.at(key.generation)?.view() {
+            View::Task { task, .. } => Some(Found::Task((*task).clone())),
+            View::Ended { position_bits } => {
                 // Older than the ring: forgotten (the slot is free, waiting for reuse).
-                let (_, summary) = shard.ended.get(position.checked_sub(shard.ended_base)? as usize)?;
+                let (_, summary) = shard.ended.get(ring_offset(&shard, key.index, position_bits)?)?;
                 Some(Found::Ended(summary.clone()))
             }
-            Slot::Free { .. } | Slot::Reserved { .. } | Slot::Spent => None,
+            View::Free | View::Reserved | View::Spent => None,
         }
     }
 
@@ -251,7 +221,7 @@ impl Registry {
         let shard = self.shards[key.shard].lock();
         shard.slots.get(key.index as usize).is_some_and(|slot| {
             slot.generation() > key.generation
-                || slot.generation() == key.generation && !matches!(slot, Slot::Reserved { .. })
+                || slot.generation() == key.generation && !matches!(slot.view(), View::Reserved)
         })
     }
 
@@ -283,13 +253,13 @@ impl Registry {
         };
         // Only a detached task's own slot becomes a summary: a joinable task stays as it is, and a slot that no
         // longer holds the task (a joinable task released between its end and this record) is left alone.
-        if !matches!(slot, Slot::Task { joinable: false, .. }) {
+        if !matches!(slot.view(), View::Task { joinable: false, .. }) {
             return;
         }
         let position = shard.ended_base + shard.ended.len() as u64;
         // The task's reference is dropped here, under the lock, but the allocation it may free is this task's,
         // hot in the retiring worker's cache.
-        *slot = Slot::Ended { generation: key.generation, position };
+        *slot = Slot::ended(key.generation, position);
         shard.ended.push_back((key.index, task.summary()));
         while shard.ended.len() > self.retain_per_shard {
             let Some((index, _)) = shard.ended.pop_front() else { break };
@@ -307,17 +277,17 @@ impl Registry {
         let Some(slot) = shard.slots.get_mut(key.index as usize).and_then(|slot| slot.at_mut(key.generation)) else {
             return false;
         };
-        match slot {
-            Slot::Task { task, joinable, .. } => {
-                if *joinable && task.is_done() {
+        match slot.view() {
+            View::Task { task, joinable } => {
+                if joinable && task.is_done() {
                     free_slot(shard, key.index);
                 } else {
-                    *joinable = false;
+                    slot.detach();
                 }
                 true
             }
-            Slot::Ended { position, .. } => *position >= shard.ended_base,
-            Slot::Free { .. } | Slot::Reserved { .. } | Slot::Spent => false,
+            View::Ended { position_bits } => ring_offset(shard, key.index, position_bits).is_some(),
+            View::Free | View::Reserved | View::Spent => false,
         }
     }
 
@@ -357,13 +327,13 @@ impl Registry {
                 return Some(from + offset);
             }
             // The tasks are scattered: start loading the state of the one a few slots on.
-            if let Some(Slot::Task { task, .. }) = slots.get(offset + PREFETCH_AHEAD) {
+            if let Some(View::Task { task, .. }) = slots.get(offset + PREFETCH_AHEAD).map(Slot::view) {
                 prefetch(Some(task.lifecycle()));
             }
-            if let Slot::Task { task, .. } = slot
+            if let View::Task { task, .. } = slot.view()
                 && !task.state().is_terminal()
             {
-                live.push(task.clone());
+                live.push((*task).clone());
                 taken += 1;
             }
         }
@@ -377,7 +347,9 @@ impl Registry {
             .iter()
             .map(|shard| {
                 let shard = shard.lock();
-                shard.slots.len() - shard.free.len() - shard.slots.iter().filter(|s| matches!(s, Slot::Spent)).count()
+                shard.slots.len()
+                    - shard.free.len()
+                    - shard.slots.iter().filter(|s| matches!(s.view(), View::Spent)).count()
             })
             .sum()
     }
@@ -390,10 +362,10 @@ fn reserve_in(shard: &mut Shard, shard_index: usize) -> Result<u64, RegistryFull
         let slot = &mut shard.slots[index as usize];
         match slot.generation().checked_add(1) {
             Some(generation) => {
-                *slot = Slot::Reserved { generation };
+                *slot = Slot::reserved(generation);
                 return Ok(Key { generation, shard: shard_index, index }.id());
             }
-            None => *slot = Slot::Spent,
+            None => *slot = Slot::spent(),
         }
     }
     let index = shard.slots.len() as u64;
@@ -406,13 +378,23 @@ fn reserve_in(shard: &mut Shard, shard_index: usize) -> Result<u64, RegistryFull
         // so the smaller steps copy little.)
         shard.slots.reserve_exact((shard.slots.len() / 8).max(GROW_MIN));
     }
-    shard.slots.push(Slot::Reserved { generation: 1 });
+    shard.slots.push(Slot::reserved(1));
     Ok(Key { generation: 1, shard: shard_index, index: index as u32 }.id())
+}
+
+/// Where in `shard`'s ring of summaries the summary of slot `index` is, from the low bits of its position its slot
+/// keeps; `None` when it is older than the ring (forgotten). The ring holds fewer than 2^`POSITION_BITS` summaries,
+/// so at most one of its positions has those low bits, and the slot index the ring records beside each summary
+/// tells whether that one is this slot's (a slot has one summary in the ring at most).
+fn ring_offset(shard: &Shard, index: u32, position_bits: u64) -> Option<usize> {
+    let offset = position_bits.wrapping_sub(shard.ended_base) & ((1 << POSITION_BITS) - 1);
+    let offset = usize::try_from(offset).ok()?;
+    shard.ended.get(offset).is_some_and(|(held, _)| *held == index).then_some(offset)
 }
 
 /// Frees slot `index` now, dropping what it holds (for a task released or refused, not for a summary forgotten).
 fn free_slot(shard: &mut Shard, index: u32) {
-    shard.slots[index as usize].free();
+    shard.slots[index as usize].set_free();
     shard.free.push(index);
 }
 
@@ -576,17 +558,24 @@ mod tests {
         assert_ne!(slot_of(first), slot_of(second));
     }
 
-    /// A slot per live task: 16 bytes on a 64-bit target (the task's one-word pointer, the generation, the flag).
     #[test]
-    #[cfg(target_pointer_width = "64")]
-    fn a_slot_is_16_bytes() {
-        assert_eq!(std::mem::size_of::<Slot>(), 16);
+    fn a_forgotten_summary_whose_position_bits_come_round_again_stays_forgotten() {
+        // The ring starts at position 2^29 + 1: slot 5's summary, at position 3, was forgotten long ago, and its
+        // slot keeps only the low bits of that position, which are now those of the ring's offset 2 (slot 9's).
+        let summary = Task::for_test(0, None).summary();
+        let ring = [7, 8, 9, 6].map(|index| (index, summary.clone()));
+        let shard =
+            Shard { slots: Vec::new(), free: Vec::new(), ended: ring.into(), ended_base: (1 << POSITION_BITS) + 1 };
+        assert_eq!(ring_offset(&shard, 9, 3), Some(2), "slot 9's own summary");
+        assert_eq!(ring_offset(&shard, 5, 3), None, "slot 5's bits meet slot 9's summary: not slot 5's");
+        assert_eq!(ring_offset(&shard, 6, 4), Some(3));
+        assert_eq!(ring_offset(&shard, 6, 5), None, "past the ring");
     }
 
     #[test]
     fn a_slot_whose_generation_is_spent_is_never_used_again() {
         let mut shard = Shard {
-            slots: vec![Slot::Free { generation: u32::MAX }, Slot::Free { generation: 7 }],
+            slots: vec![Slot::free(u32::MAX), Slot::free(7)],
             free: vec![1, 0],
             ended: VecDeque::new(),
             ended_base: 0,
@@ -594,7 +583,7 @@ mod tests {
         // Slot 0 is taken first and found spent: it is never used again; slot 1 is reused with its next generation.
         let id = reserve_in(&mut shard, 3).unwrap();
         assert_eq!(Key::of(id), Key { generation: 8, shard: 3, index: 1 });
-        assert!(matches!(shard.slots[0], Slot::Spent));
+        assert!(matches!(shard.slots[0].view(), View::Spent));
         let id = reserve_in(&mut shard, 3).unwrap();
         assert_eq!(Key::of(id), Key { generation: 1, shard: 3, index: 2 }, "a new slot, slot 0 skipped");
     }

@@ -961,6 +961,24 @@ impl TaskRef {
         self.0.as_ptr()
     }
 
+    /// Gives this reference up as its pointer, still counted, for a table that packs it into a word; only
+    /// [`from_raw`](Self::from_raw) takes it back.
+    pub(crate) fn into_raw(self) -> NonNull<Task> {
+        let pointer = self.0;
+        std::mem::forget(self);
+        pointer
+    }
+
+    /// Takes back a reference [`into_raw`](Self::into_raw) gave up.
+    ///
+    /// # Safety
+    ///
+    /// `pointer` came from `into_raw` (with its provenance), and the reference it stands for is taken back once:
+    /// the result is that reference (to be dropped once), or a copy of it kept from ever being dropped.
+    pub(crate) unsafe fn from_raw(pointer: NonNull<Task>) -> TaskRef {
+        TaskRef(pointer)
+    }
+
     /// The pointer to the whole cell, for the closure's vtable (`run_job`, `discard_job`).
     pub(crate) fn cell_ptr(&self) -> NonNull<Task> {
         self.0
