@@ -17,17 +17,17 @@ pub(crate) fn prefetch<V: ?Sized>(value: Option<&V>) {
     let _ = value;
 }
 
-/// The bytes before a value in the heap block of an `Arc`: its two counts, and the allocator's size word (glibc's;
-/// a hint only, so another allocator's layout costs a wasted prefetch at most).
-const ARC_BLOCK_HEADER: usize = 24;
+/// The bytes before a value at the start of its heap block: the allocator's size word (glibc's; a hint only, so
+/// another allocator's layout costs a wasted prefetch at most).
+const ALLOC_HEADER: usize = 8;
 
-/// [`prefetch`] for the whole heap block of a value an `Arc` holds: the block's header and the `Arc`'s counts
-/// (which cloning or dropping it touches, as freeing the block does) and every line of the value, for a walk that
-/// will read or free the whole task, not one field of it.
+/// [`prefetch`] for the whole heap block that starts with `value` and is `bytes` long: the allocator's header before
+/// it (which freeing the block touches) and every line of the block, for a walk that will read or free the whole
+/// task, not one field of it.
 #[inline(always)]
-pub(crate) fn prefetch_arc_block<V: ?Sized>(value: &V) {
+pub(crate) fn prefetch_block<V: ?Sized>(value: &V, bytes: usize) {
     let start = (value as *const V).cast::<u8>();
-    prefetch_bytes(start.wrapping_sub(ARC_BLOCK_HEADER), ARC_BLOCK_HEADER + std::mem::size_of_val(value));
+    prefetch_bytes(start.wrapping_sub(ALLOC_HEADER), ALLOC_HEADER + bytes);
 }
 
 /// [`prefetch`] for every cache line of the `bytes` bytes from `start`, which may reach outside any Rust object

@@ -266,6 +266,8 @@ pub(crate) struct TaskCell<J: JobSlot> {
 
 /// What a task's header knows of its closure's type: how to run it, drop it, and free the whole cell.
 pub(crate) struct JobVTable {
+    /// The size of the whole cell, header and closure.
+    size: usize,
     run: unsafe fn(NonNull<Task>, &TaskContext<'_>) -> Option<RunOutcome>,
     drop_job: unsafe fn(NonNull<Task>),
     destroy: unsafe fn(NonNull<Task>),
@@ -515,7 +517,12 @@ impl Job {
 
 impl<J: JobSlot> TaskCell<J> {
     /// The vtable of cells holding a `J`.
-    const VTABLE: JobVTable = JobVTable { run: Self::run_job, drop_job: Self::drop_job, destroy: Self::destroy };
+    const VTABLE: JobVTable = JobVTable {
+        size: std::mem::size_of::<TaskCell<J>>(),
+        run: Self::run_job,
+        drop_job: Self::drop_job,
+        destroy: Self::destroy,
+    };
 
     fn unborn(job: J) -> TaskCell<J> {
         TaskCell {
@@ -620,6 +627,11 @@ impl Task {
         extra.with_report(|report| *report = summary.report.clone());
         header.extra = OncePtr::new(Box::into_raw(extra));
         TaskRef::new(cell)
+    }
+
+    /// The size of the task's whole allocation (its header and its closure), for a hint that loads all of it.
+    pub(crate) fn cell_size(&self) -> usize {
+        self.vtable.size
     }
 
     /// The count of [`TaskRef`]s to this task.
@@ -1095,6 +1107,8 @@ mod tests {
         let cell = std::mem::size_of_val(&TaskCell::unborn(OnceJob(UnsafeCell::new(MaybeUninit::new(closure)))));
         assert!(header <= 56, "header {header} bytes");
         assert!(cell <= 72, "cell {cell} bytes");
+        let Job(task) = Job::once(closure);
+        assert_eq!(task.cell_size(), cell, "the vtable knows the cell's size");
         assert_eq!(std::mem::size_of::<TaskRef>(), 8);
         assert_eq!(std::mem::size_of::<Option<TaskRef>>(), 8);
     }

@@ -188,8 +188,8 @@ impl TickThread {
         let wheel = std::mem::take(&mut self.wheel);
         let mut window: VecDeque<TaskRef> = VecDeque::with_capacity(RELEASE_AHEAD);
         for task in wheel.into_values() {
-            // The whole block: dropping the task reads its fields, freeing it the allocator's header.
-            crate::hint::prefetch_arc_block(&*task);
+            // The whole block: dropping the task reads its header and its closure, freeing it the allocator's header.
+            crate::hint::prefetch_block(&*task, task.cell_size());
             if window.len() == RELEASE_AHEAD {
                 window.pop_front();
             }
