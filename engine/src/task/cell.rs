@@ -540,11 +540,6 @@ impl<J: JobSlot> TaskCell<J> {
         }
     }
 
-    /// The cell's header.
-    pub(super) fn header(&self) -> &Task {
-        &self.header
-    }
-
     /// The cell `task` starts, with the provenance of its whole allocation.
     ///
     /// # Safety
@@ -634,17 +629,12 @@ impl Task {
         self.vtable.size
     }
 
-    /// The count of [`TaskRef`]s to this task.
-    pub(super) fn refs(&self) -> &AtomicU32 {
-        &self.refs
-    }
-
     /// Drops the cell `task` starts and frees it.
     ///
     /// # Safety
     ///
     /// `task` is a [`TaskRef`]'s pointer and its last reference is gone.
-    pub(super) unsafe fn destroy(task: NonNull<Task>) {
+    unsafe fn destroy(task: NonNull<Task>) {
         // SAFETY: the pointer is a live cell's (its last reference is only now going), so its header may be read.
         let destroy = unsafe { task.as_ref() }.vtable.destroy;
         // SAFETY: `destroy` is the vtable's entry for this cell's type, and the caller's contract is its own.
@@ -949,7 +939,7 @@ const _: () = {
 impl TaskRef {
     /// Moves `cell` into its own allocation and returns its first reference.
     pub(crate) fn new<J: JobSlot>(cell: TaskCell<J>) -> TaskRef {
-        debug_assert_eq!(cell.header().refs().load(Ordering::Relaxed), 1, "a new cell counts its first reference");
+        debug_assert_eq!(cell.header.refs.load(Ordering::Relaxed), 1, "a new cell counts its first reference");
         let cell = NonNull::from(Box::leak(Box::new(cell)));
         // `TaskCell` is `repr(C)` with its header first, so the cell's address is its header's; the pointer keeps
         // the whole allocation's provenance, which the header's vtable uses to reach the closure and to free it.
@@ -959,7 +949,7 @@ impl TaskRef {
     /// The task, borrowed mutably, if this is its only reference: how admission fills in a new task before it is
     /// shared.
     pub(crate) fn get_mut(&mut self) -> Option<&mut Task> {
-        if self.refs().load(Ordering::Acquire) != 1 {
+        if self.refs.load(Ordering::Acquire) != 1 {
             return None;
         }
         // SAFETY: the count is 1 and this reference is borrowed mutably, so no other reference exists or can be
@@ -990,15 +980,6 @@ impl TaskRef {
     pub(crate) unsafe fn from_raw(pointer: NonNull<Task>) -> TaskRef {
         TaskRef(pointer)
     }
-
-    /// The pointer to the whole cell, for the closure's vtable (`run_job`, `discard_job`).
-    pub(crate) fn cell_ptr(&self) -> NonNull<Task> {
-        self.0
-    }
-
-    fn refs(&self) -> &AtomicU32 {
-        (**self).refs()
-    }
 }
 
 impl std::ops::Deref for TaskRef {
@@ -1014,7 +995,7 @@ impl std::ops::Deref for TaskRef {
 impl Clone for TaskRef {
     fn clone(&self) -> TaskRef {
         // Relaxed, as in `Arc::clone`: a new reference is made from an existing one, which already orders it.
-        if self.refs().fetch_add(1, Ordering::Relaxed) > MAX_REFS {
+        if self.refs.fetch_add(1, Ordering::Relaxed) > MAX_REFS {
             std::process::abort();
         }
         TaskRef(self.0)
@@ -1025,7 +1006,7 @@ impl Drop for TaskRef {
     fn drop(&mut self) {
         // Release so that this reference's accesses happen before the free; Acquire so that the last reference
         // sees everyone else's before it frees (one read-modify-write: `Arc`'s release and fence, merged).
-        if self.refs().fetch_sub(1, Ordering::AcqRel) != 1 {
+        if self.refs.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }
         // SAFETY: this was the last reference (the count went from 1 to 0), so nothing else reaches the cell, and
@@ -1054,7 +1035,7 @@ impl TaskRef {
         // SAFETY: the pointer is this reference's, to a live cell whose vtable this is; the caller owns the closure
         // (passed on from this function's contract) and it is still there (`JOB_GONE` is clear, and only its owner
         // sets it).
-        unsafe { (self.vtable.run)(self.cell_ptr(), ctx) }
+        unsafe { (self.vtable.run)(self.0, ctx) }
     }
 
     /// Drops the closure, keeping a panic in its `Drop` from unwinding into the engine.
@@ -1070,7 +1051,7 @@ impl TaskRef {
         // flag was clear) and is marked gone by the same read-modify-write, before it is dropped, so a panicking
         // drop leaves it gone.
         // The pointer is this reference's, to a live cell whose vtable this is.
-        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { (self.vtable.drop_job)(self.cell_ptr()) }));
+        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { (self.vtable.drop_job)(self.0) }));
     }
 }
 
