@@ -30,6 +30,14 @@ pub(crate) fn prefetch_block<V: ?Sized>(value: &V, bytes: usize) {
     prefetch_bytes(start.wrapping_sub(ALLOC_HEADER), ALLOC_HEADER + bytes);
 }
 
+/// [`prefetch`] for every cache line of `value`, for a walk that will read all of it (a chunk of records, say).
+#[inline(always)]
+pub(crate) fn prefetch_all<V>(value: Option<&V>) {
+    if let Some(value) = value {
+        prefetch_bytes((value as *const V).cast(), std::mem::size_of::<V>());
+    }
+}
+
 /// [`prefetch`] for every cache line of the `bytes` bytes from `start`, which may reach outside any Rust object
 /// (an allocation's header before it, say): nothing is read, so the pointer need not point at anything live.
 #[inline(always)]

@@ -54,6 +54,7 @@ impl ListId {
     }
 
     /// The list of `slot` on `level`.
+    #[inline]
     pub(super) fn slot(level: usize, slot: usize) -> ListId {
         debug_assert!(level < LEVELS && slot < SLOTS);
         ListId::from_index(level * SLOTS + slot)
@@ -65,14 +66,15 @@ impl ListId {
         (index < SLOT_LISTS).then_some((index / SLOTS, index % SLOTS))
     }
 
+    #[inline]
     fn index(self) -> usize {
         usize::from(self.0.get() - 1)
     }
 }
 
-/// Records per chunk: a chunk is 500 bytes (41 records of 12 bytes, its length and its link), under eight cache
-/// lines. Not 512: with a power-of-two stride the chunks' tails, which insertions write at random, would all fall in
-/// the same few cache sets.
+/// Records per chunk: a chunk is 496 bytes (41 records of 12 bytes and its link), under eight cache lines. Not 512:
+/// with a power-of-two stride the chunks' tails, which insertions write at random, would all fall in the same few
+/// cache sets.
 pub(super) const CHUNK: usize = 41;
 
 /// The "no chunk" link.
@@ -81,20 +83,24 @@ const NONE: u32 = u32::MAX;
 /// A fixed-size block of records. A list is a chain of chunks, filled front to back; chunks come from one arena
 /// and go back to its free chain when a list is emptied, so once the wheel has grown to its working size no list
 /// operation allocates, however the load moves between slots. Reading a list is sequential within a chunk, with one
-/// dependent load per 41 records to reach the next chunk.
+/// dependent load per 41 records to reach the next chunk (hinted one chunk ahead).
+///
+/// A chunk keeps no length: every chunk of a list but its last is full (pushes append at the tail, and compaction
+/// packs records to the front), so the list's record count says how much of the last one is used, and a push
+/// writes the record and its list's counts, not a length at the chunk's far end.
 #[derive(Clone, Debug)]
 pub(super) struct Chunk {
     pub(super) records: [Record; CHUNK],
-    pub(super) len: u32,
     next: u32,
 }
 
 impl Chunk {
     fn empty() -> Chunk {
-        Chunk { records: [Record { index: 0, stamp: 0, low: 0 }; CHUNK], len: 0, next: NONE }
+        Chunk { records: [Record { index: 0, stamp: 0, low: 0 }; CHUNK], next: NONE }
     }
 
     /// The next chunk of its list, if any.
+    #[inline]
     pub(super) fn next(&self) -> Option<u32> {
         (self.next != NONE).then_some(self.next)
     }
@@ -111,14 +117,33 @@ pub(super) struct Chain {
 
 const EMPTY: Chain = Chain { head: NONE, tail: NONE, len: 0, live: 0 };
 
+impl Default for Chain {
+    fn default() -> Chain {
+        EMPTY
+    }
+}
+
 impl Chain {
     /// The first chunk, if the list holds any record.
+    #[inline]
     pub(super) fn first(&self) -> Option<u32> {
         (self.head != NONE).then_some(self.head)
     }
 
+    /// How many records, live and stale, the list holds: every chunk but the last holds [`CHUNK`] of them.
+    #[inline]
+    pub(super) fn len(&self) -> u32 {
+        self.len
+    }
+
     fn stale(&self) -> u32 {
         self.len - self.live
+    }
+
+    /// How many of the list's records are live.
+    #[inline]
+    pub(super) fn live(&self) -> u32 {
+        self.live
     }
 
     /// `true` when every record of the list is live (none was left stale by a cancel or a move), so that its
@@ -135,6 +160,40 @@ pub(super) struct Lists {
     chunks: Paged<Chunk>,
     /// Head of the chain of free chunks.
     free: u32,
+}
+
+/// Appends a live record to `chain`, taking a chunk from the free chain (or making one) when its tail is full.
+#[inline]
+fn append(chunks: &mut Paged<Chunk>, free: &mut u32, chain: &mut Chain, record: Record) {
+    let used = chain.len as usize % CHUNK;
+    if used == 0 {
+        // The tail is full, or there is none: a fresh chunk.
+        let fresh = allocate(chunks, free);
+        if chain.tail == NONE {
+            chain.head = fresh;
+        } else {
+            chunks[chain.tail as usize].next = fresh;
+        }
+        chain.tail = fresh;
+    }
+    chunks[chain.tail as usize].records[used] = record;
+    chain.len += 1;
+    chain.live += 1;
+}
+
+/// An empty chunk: the first of the free chain, or a new one.
+fn allocate(chunks: &mut Paged<Chunk>, free: &mut u32) -> u32 {
+    if *free != NONE {
+        let index = *free;
+        let chunk = &mut chunks[index as usize];
+        *free = chunk.next;
+        chunk.next = NONE;
+        index
+    } else {
+        let index = u32::try_from(chunks.len()).ok().filter(|&i| i != NONE).expect("record arena is full");
+        chunks.push(Chunk::empty());
+        index
+    }
 }
 
 /// What [`Lists::kill`] leaves behind.
@@ -177,6 +236,12 @@ impl Lists {
         self.chains[list.index()].len
     }
 
+    /// How many chunks the arena has made so far (in lists or free).
+    #[cfg(test)]
+    pub(super) fn chunks_made(&self) -> usize {
+        self.chunks.len()
+    }
+
     /// One chunk of the arena.
     pub(super) fn chunk(&self, chunk: u32) -> &Chunk {
         &self.chunks[chunk as usize]
@@ -184,52 +249,33 @@ impl Lists {
 
     /// The records of `list`, live and stale, in the order they were pushed.
     pub(super) fn records(&self, list: ListId) -> impl Iterator<Item = Record> + '_ {
-        let mut next = self.chains[list.index()].first();
+        self.chain_records(self.chains[list.index()])
+    }
+
+    /// The records of a chain (of a list, or detached), live and stale, in the order they were pushed.
+    pub(super) fn chain_records(&self, chain: Chain) -> impl Iterator<Item = Record> + '_ {
+        let (mut next, mut remaining) = (chain.first(), chain.len as usize);
         std::iter::from_fn(move || {
             let chunk = self.chunk(next?);
             next = chunk.next();
-            Some(chunk.records[..chunk.len as usize].iter().copied())
+            let len = remaining.min(CHUNK);
+            remaining -= len;
+            Some(chunk.records[..len].iter().copied())
         })
         .flatten()
-    }
-
-    fn allocate(&mut self) -> u32 {
-        if self.free != NONE {
-            let index = self.free;
-            let chunk = &mut self.chunks[index as usize];
-            self.free = chunk.next;
-            chunk.len = 0;
-            chunk.next = NONE;
-            index
-        } else {
-            let index = u32::try_from(self.chunks.len()).ok().filter(|&i| i != NONE).expect("record arena is full");
-            self.chunks.push(Chunk::empty());
-            index
-        }
     }
 
     /// Appends a live record to `list`.
     #[inline]
     pub(super) fn push(&mut self, list: ListId, record: Record) {
-        let chain = self.chains[list.index()];
-        let tail = if chain.tail == NONE || self.chunks[chain.tail as usize].len as usize == CHUNK {
-            let fresh = self.allocate();
-            if chain.tail == NONE {
-                self.chain_mut(list).head = fresh;
-            } else {
-                self.chunks[chain.tail as usize].next = fresh;
-            }
-            self.chain_mut(list).tail = fresh;
-            fresh
-        } else {
-            chain.tail
-        };
-        let chunk = &mut self.chunks[tail as usize];
-        chunk.records[chunk.len as usize] = record;
-        chunk.len += 1;
-        let chain = self.chain_mut(list);
-        chain.len += 1;
-        chain.live += 1;
+        let Lists { chains, chunks, free } = self;
+        append(chunks, free, &mut chains[list.index()], record);
+    }
+
+    /// Appends a live record to a detached chain.
+    #[inline]
+    pub(super) fn append(&mut self, chain: &mut Chain, record: Record) {
+        append(&mut self.chunks, &mut self.free, chain, record);
     }
 
     /// Counts one live record of `list` as stale (its timer was cancelled or moved), and says what to do next.
@@ -251,12 +297,11 @@ impl Lists {
         let chain = self.chains[list.index()];
         let Some(first) = chain.first() else { return };
         let (mut write_chunk, mut write_len) = (first, 0usize);
-        let mut read = Some(first);
+        let (mut read, mut remaining, mut kept) = (Some(first), chain.len as usize, 0u32);
         while let Some(read_chunk) = read {
-            let (len, next) = {
-                let chunk = &self.chunks[read_chunk as usize];
-                (chunk.len as usize, chunk.next())
-            };
+            let len = remaining.min(CHUNK);
+            remaining -= len;
+            let next = self.chunks[read_chunk as usize].next();
             for position in 0..len {
                 let record = self.chunks[read_chunk as usize].records[position];
                 if !is_live(&record) {
@@ -267,23 +312,22 @@ impl Lists {
                     write_chunk = self.chunks[write_chunk as usize].next;
                     write_len = 0;
                 }
-                let target = &mut self.chunks[write_chunk as usize];
-                target.records[write_len] = record;
+                self.chunks[write_chunk as usize].records[write_len] = record;
                 write_len += 1;
-                target.len = write_len as u32;
+                kept += 1;
             }
             read = next;
         }
+        debug_assert_eq!(kept, chain.live, "compaction keeps exactly the live records");
         // Free the chunks after the last one written, and close the chain there.
         let rest = std::mem::replace(&mut self.chunks[write_chunk as usize].next, NONE);
-        self.chunks[write_chunk as usize].len = write_len as u32;
         if rest != NONE {
             self.chunks[chain.tail as usize].next = self.free;
             self.free = rest;
         }
         let chain = self.chain_mut(list);
         chain.tail = write_chunk;
-        chain.len = chain.live;
+        chain.len = kept;
     }
 
     /// Empties `list`: its chunks go back to the free chain at once (one link, whatever their number).
@@ -296,6 +340,41 @@ impl Lists {
     /// meanwhile), then gives it back with [`free_chain`](Self::free_chain).
     pub(super) fn detach(&mut self, list: ListId) -> Chain {
         std::mem::replace(self.chain_mut(list), EMPTY)
+    }
+
+    /// Returns one chunk of a detached chain to the free chain, once its records have been read out: the next
+    /// chunk a push needs is then this one, still in cache. The caller must have read the chunk's link first, and
+    /// must not give the chain back with [`free_chain`](Self::free_chain) as well.
+    #[inline]
+    pub(super) fn free_chunk(&mut self, chunk: u32) {
+        self.chunks[chunk as usize].next = self.free;
+        self.free = chunk;
+    }
+
+    /// The records of a detached chain's first chunk (all [`CHUNK`] of them, or the rest of the chain when that is
+    /// fewer); empty for an empty chain.
+    #[inline]
+    pub(super) fn front(&self, chain: &Chain) -> &[Record] {
+        match chain.first() {
+            Some(head) => &self.chunk(head).records[..(chain.len as usize).min(CHUNK)],
+            None => &[],
+        }
+    }
+
+    /// Takes the first chunk off a detached chain whose records have been read and returns it to the free chain;
+    /// the chain then starts at its second chunk (or is empty).
+    #[inline]
+    pub(super) fn drop_front(&mut self, chain: &mut Chain) {
+        let Some(head) = chain.first() else { return };
+        let next = self.chunk(head).next;
+        self.free_chunk(head);
+        if next == NONE {
+            *chain = EMPTY;
+        } else {
+            chain.head = next;
+            chain.len -= CHUNK as u32;
+            chain.live = chain.live.min(chain.len);
+        }
     }
 
     /// Returns the chunks of a detached chain to the free chain.

@@ -70,6 +70,7 @@
 //! ```
 
 mod arena;
+mod due;
 mod error;
 mod key;
 mod level;
@@ -77,18 +78,18 @@ mod lists;
 mod paged;
 
 use std::cell::Cell;
-use std::collections::VecDeque;
 
 pub use error::WheelError;
 pub use key::{Expired, TimerKey};
 
-use crate::hint::prefetch;
+use crate::hint::{prefetch, prefetch_all};
 use arena::{Arena, Slot, Timer};
+use due::Due;
 use level::{LEVELS, SLOT_BITS, level_for, next_occupied, slot_for, slot_start};
 use lists::{AfterKill, CHUNK, Chain, ListId, Lists, Record};
 
 /// How many records ahead a slot's processing prefetches the timers they name.
-const PREFETCH_AHEAD: usize = 8;
+const PREFETCH_AHEAD: usize = 16;
 
 /// The most live records [`Wheel::next_expiration_bound`] reads to give an exact answer; past it, the earliest
 /// list's start.
@@ -125,8 +126,8 @@ pub struct Wheel<T> {
     timers: Arena<T>,
     /// The records of the slot lists and the ready list.
     lists: Lists,
-    /// Records of due timers, in the order they are handed back.
-    expired: VecDeque<Record>,
+    /// Records of due timers, in the order they are handed back: whole level-0 slot lists.
+    expired: Due,
     /// One occupancy bitmap per level: bit `s` is set when slot `s` holds a live record.
     occupied: [u64; LEVELS],
     /// The wheel's time: the `now` of the last advance (or the starting tick).
@@ -171,7 +172,7 @@ impl<T> Wheel<T> {
         Wheel {
             timers: Arena::new(),
             lists: Lists::new(),
-            expired: VecDeque::new(),
+            expired: Due::default(),
             occupied: [0; LEVELS],
             elapsed: now,
             next_cache: Cell::new(Some(None)),
@@ -210,7 +211,7 @@ impl<T> Wheel<T> {
     pub fn held_bytes(&self) -> usize {
         self.timers.held_bytes()
             + self.lists.held_bytes()
-            + self.expired.capacity() * std::mem::size_of::<Record>()
+            + self.expired.held_bytes()
             + self.scratch.capacity() * std::mem::size_of::<(u64, u32, Record)>()
     }
 
@@ -464,7 +465,7 @@ impl<T> Wheel<T> {
     /// # Ok::<(), taskwheel::wheel::WheelError>(())
     /// ```
     pub fn has_expired(&self) -> bool {
-        self.expired.iter().any(|&record| self.is_live(record))
+        self.expired.records(&self.lists).any(|record| self.is_live(record))
     }
 
     /// Takes the next expired timer, in deadline order. Its key is stale from now on.
@@ -472,10 +473,10 @@ impl<T> Wheel<T> {
     /// The wheel may be changed freely between calls (insert, cancel, reschedule).
     pub fn pop_expired(&mut self) -> Option<Expired<T>> {
         loop {
-            let record = self.expired.pop_front()?;
+            let record = self.expired.pop(&mut self.lists)?;
             // The timers are scattered over the arena: start loading the one `PREFETCH_AHEAD` places on, so that
             // the misses of consecutive pops overlap.
-            if let Some(&ahead) = self.expired.get(PREFETCH_AHEAD - 1) {
+            if let Some(ahead) = self.expired.peek(&self.lists, PREFETCH_AHEAD - 1) {
                 prefetch(self.timers.slot(ahead.index));
             }
             if !self.is_live(record) {
@@ -507,8 +508,8 @@ impl<T> Wheel<T> {
     /// assert!(wheel.is_empty() && !wheel.contains(key));
     /// ```
     pub fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
+        self.expired.clear(&mut self.lists);
         self.lists.clear();
-        self.expired.clear();
         self.occupied = [0; LEVELS];
         self.next_cache.set(Some(None));
         self.timers.drain()
@@ -660,41 +661,57 @@ impl<T> Wheel<T> {
         }
         self.lists.reset(ListId::READY);
         order.sort_unstable_by_key(|&(deadline, position, _)| (deadline, position));
-        self.expired.extend(order.iter().map(|&(_, _, record)| record));
+        // Written back in that order and queued as one chain, as a level-0 slot is.
+        for &(_, _, record) in &order {
+            self.lists.push(ListId::READY, record);
+        }
+        let chain = self.lists.detach(ListId::READY);
+        self.expired.push(chain, &mut self.lists);
         let queued = order.len();
         order.clear();
         self.scratch = order;
         queued
     }
 
-    /// Processes a list whose start has been reached (`elapsed` is that start): level 0 slots expire, higher
-    /// slots cascade. Returns how many timers it queued for popping.
+    /// Processes a list whose start has been reached (`elapsed` is that start): a level 0 slot expires (its chain
+    /// joins the due queue whole: every timer in it is due at `elapsed`, and its stale records are skipped as they
+    /// come out), a higher slot cascades. Returns how many timers it queued for popping.
     fn process(&mut self, list: ListId) -> usize {
         let Some((level, slot)) = list.as_slot() else { unreachable!("only slot lists are processed") };
         self.occupied[level] &= !(1 << slot);
         // Taken out whole, so that re-placing may push onto any list.
         let chain = self.lists.detach(list);
-        let queued = self.drain_chain(&chain, level);
-        self.lists.free_chain(chain);
-        queued
+        if level == 0 {
+            let queued = chain.live() as usize;
+            self.expired.push(chain, &mut self.lists);
+            return queued;
+        }
+        self.cascade(chain, level);
+        0
     }
 
-    /// Handles every live record of a detached chain of a slot on `level`: queued for popping (level 0: all due at
-    /// `elapsed`) or re-placed relative to `elapsed` (a cascade). Returns how many it queued.
+    /// Re-places every live record of a detached chain of a slot on `level` (above 0) relative to `elapsed`.
     ///
-    /// Each chunk is copied out (a sequential read). When the chain holds no stale record, and the slot is on a
+    /// Each chunk is copied out (a sequential read, the next chunk hinted meanwhile) and goes straight back to the
+    /// free chain, so that a cascade writes its records into the chunks it has just read, still in cache, and a
+    /// wheel never holds a slot's records twice while cascading it. When the chain holds no stale record, and the slot is on a
     /// level whose records carry every bit of the deadline that is not the slot's own (levels 0 to 5), no timer is
     /// read at all. Otherwise the timers of the records `PREFETCH_AHEAD` places ahead are prefetched, so their cache
     /// misses overlap instead of following one another.
-    fn drain_chain(&mut self, chain: &Chain, level: usize) -> usize {
+    fn cascade(&mut self, chain: Chain, level: usize) {
+        debug_assert!(level > 0, "level 0 slots expire, they do not cascade");
         let records_suffice = SLOT_BITS * level as u32 <= u32::BITS;
         let blind = chain.all_live() && records_suffice;
-        let mut queued = 0;
-        let mut next = chain.first();
+        let (mut next, mut remaining) = (chain.first(), chain.len() as usize);
         while let Some(at) = next {
             let chunk = self.lists.chunk(at);
-            let (records, len): ([Record; CHUNK], usize) = (chunk.records, chunk.len as usize);
+            let (records, len): ([Record; CHUNK], usize) = (chunk.records, remaining.min(CHUNK));
+            remaining -= len;
             next = chunk.next();
+            // The next chunk is one dependent load away: start it now, so that it arrives while this one is handled.
+            prefetch_all(next.map(|next| self.lists.chunk(next)));
+            // Its records are copied out: the chunk goes back at once, to be the next one a push takes, still cached.
+            self.lists.free_chunk(at);
             for position in 0..len {
                 let record = records[position];
                 if !blind {
@@ -704,11 +721,6 @@ impl<T> Wheel<T> {
                     if !self.is_live(record) {
                         continue;
                     }
-                }
-                if level == 0 {
-                    self.expired.push_back(record);
-                    queued += 1;
-                    continue;
                 }
                 #[cfg(test)]
                 {
@@ -723,7 +735,6 @@ impl<T> Wheel<T> {
                 self.place_in_slot(record, deadline);
             }
         }
-        queued
     }
 
     /// The exact earliest deadline among timers not yet expired.

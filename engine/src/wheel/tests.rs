@@ -360,3 +360,59 @@ fn cancelling_a_crowded_slot_earliest_first_keeps_the_bound_cheap() {
     assert_eq!(wheel.next_expiration_bound(), Some(1_100_001));
     assert_eq!(wheel.advance(1_100_001).unwrap(), 1);
 }
+
+#[test]
+fn a_cascade_writes_into_the_chunks_it_reads_so_record_storage_does_not_grow() {
+    // 41 × 100 timers in one level-3 slot: cascading it to level 2, then level 1, then level 0 must reuse the
+    // chunks it has just read (handed back as each is read), not hold a second copy of the slot's records.
+    let mut wheel = Wheel::new();
+    let start = 3 << 18; // a level-3 slot
+    for i in 0..(lists::CHUNK as u64 * 100) {
+        wheel.insert(start + (i * 7919) % 1_000, i);
+    }
+    let filled = wheel.lists.chunks_made();
+    assert_eq!(filled, 100);
+    // The first advance cascades the level-3 slot straight to level 1 (the deadlines are within 4,096 ticks of its
+    // start) and the first level-1 slot to level 0: with chunks reused, at most one partly filled chunk more per
+    // list written (16 on level 1, 64 on level 0); holding the slot twice would take 100 more.
+    wheel.advance(start).unwrap();
+    assert!(wheel.lists.chunks_made() <= filled + 16 + 64, "cascade made {} chunks", wheel.lists.chunks_made());
+    let fired = fire(&mut wheel, start + 1_000);
+    assert_eq!(fired.len(), lists::CHUNK * 100);
+    assert!(fired.windows(2).all(|pair| pair[0].0 <= pair[1].0), "handed back in deadline order");
+    assert!(wheel.lists.chunks_made() <= filled + 16 + 64, "expiry made {} chunks", wheel.lists.chunks_made());
+}
+
+#[test]
+fn the_due_queue_hands_back_whole_slots_across_chunks_and_skips_what_went_stale() {
+    // Three level-0 slots due at once, each over several chunks, then cancels and reschedules of queued timers
+    // (first, last and in the middle of a chunk) before they are popped.
+    let mut wheel = Wheel::new();
+    let per_slot = lists::CHUNK * 2 + 5;
+    let mut keys = Vec::new();
+    for deadline in [10, 11, 12] {
+        for i in 0..per_slot {
+            keys.push(wheel.insert(deadline, (deadline, i)));
+        }
+    }
+    assert_eq!(wheel.advance(12).unwrap(), 3 * per_slot);
+    let gone: Vec<usize> = vec![0, lists::CHUNK - 1, lists::CHUNK, per_slot - 1, per_slot, 2 * per_slot + 7];
+    for &at in &gone {
+        assert!(wheel.cancel(keys[at]).is_some());
+    }
+    wheel.reschedule(keys[3], 100).unwrap(); // moved out of the queue: fires later, not now
+    assert!(wheel.has_expired());
+    let mut expected: Vec<(u64, usize)> = Vec::new();
+    for (at, deadline) in [10u64, 11, 12].iter().flat_map(|&d| std::iter::repeat_n(d, per_slot)).enumerate() {
+        if !gone.contains(&at) && at != 3 {
+            expected.push((deadline, at % per_slot));
+        }
+    }
+    let got: Vec<(u64, usize)> = std::iter::from_fn(|| wheel.pop_expired()).map(|e| e.value).collect();
+    assert_eq!(got, expected);
+    assert!(!wheel.has_expired());
+    assert_eq!(wheel.len(), 1);
+    assert_eq!(fire(&mut wheel, 100).len(), 1);
+    // Everything read was given back: the arena's chunks are all on the free chain again.
+    assert!(wheel.is_empty());
+}
