@@ -204,6 +204,30 @@ impl<T> Arena<T> {
         timer
     }
 
+    /// Takes the timer out of slot `index` when `stamp` is still its placement stamp (the record naming it is
+    /// live), with the slot's generation: [`stamp`](Self::stamp), the generation and [`remove`](Self::remove) in one
+    /// look at the slot, for the expiry loop. `None`, changing nothing, when the record is stale.
+    #[inline]
+    pub(super) fn take_live(&mut self, index: u32, stamp: u32) -> Option<(u32, Timer<T>)> {
+        let slot = &mut self.slots[index as usize];
+        let word = slot.stamp_word();
+        if word & !READY != stamp {
+            return None;
+        }
+        let generation = slot.generation();
+        let vacant = Slot::Vacant {
+            generation: generation.checked_add(1).unwrap_or(1),
+            stamp: word.wrapping_add(1) & !READY,
+            next: self.free,
+        };
+        let Slot::Occupied { timer, .. } = std::mem::replace(slot, vacant) else {
+            unreachable!("a live record names a slot holding its timer")
+        };
+        self.free = index;
+        self.len -= 1;
+        Some((generation, timer))
+    }
+
     /// Every timer's value, in slot order, the arena consumed as they are read (nothing is kept up to date for
     /// the timers not yet read, as `drain` must).
     pub(super) fn into_values(self) -> impl Iterator<Item = T> {

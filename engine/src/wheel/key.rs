@@ -25,6 +25,7 @@ pub struct TimerKey(NonZeroU64);
 
 impl TimerKey {
     /// Packs an index and a (non-zero) generation.
+    #[inline]
     pub(super) fn new(index: u32, generation: u32) -> TimerKey {
         let raw = (u64::from(generation) << 32) | u64::from(index);
         // Generations start at 1 and skip 0 when they wrap, so `raw` is never 0.

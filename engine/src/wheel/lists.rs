@@ -46,6 +46,7 @@ impl ListId {
     /// How many lists keep their records in [`Lists`] (every list but the expired queue).
     const COUNT: usize = SLOT_LISTS + 1;
 
+    #[inline]
     const fn from_index(index: usize) -> ListId {
         match NonZeroU16::new(index as u16 + 1) {
             Some(id) => ListId(id),

@@ -479,16 +479,14 @@ impl<T> Wheel<T> {
             if let Some(ahead) = self.expired.peek(&self.lists, PREFETCH_AHEAD - 1) {
                 prefetch(self.timers.slot(ahead.index));
             }
-            if !self.is_live(record) {
-                continue; // cancelled or rescheduled after it was queued
+            // A stale record (cancelled or rescheduled after it was queued) is passed over.
+            if let Some((generation, timer)) = self.timers.take_live(record.index, record.stamp) {
+                return Some(Expired {
+                    key: TimerKey::new(record.index, generation),
+                    deadline: timer.deadline,
+                    value: timer.value,
+                });
             }
-            let generation = self.timers.slot(record.index).map_or(0, Slot::generation);
-            let timer = self.timers.remove(record.index);
-            return Some(Expired {
-                key: TimerKey::new(record.index, generation),
-                deadline: timer.deadline,
-                value: timer.value,
-            });
         }
     }
 
