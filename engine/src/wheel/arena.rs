@@ -31,7 +31,7 @@ pub(super) struct Timer<T> {
 ///   reschedule, pop): records with an older stamp are stale. (A stale record could only be mistaken for a live
 ///   one after 2^31 placements of the same slot while it waits unprocessed.) And the [`READY`] flag: set while the
 ///   timer's live record is on the ready list (its deadline was at or behind the wheel's time when it was placed);
-///   every other list follows from the deadline and the wheel's time (see `Wheel::list_of`), so a cascade never
+///   every other list follows from the deadline and the wheel's time (see `Wheel::list_for`), so a cascade never
 ///   writes to the slot.
 ///
 /// Why the two words sit in each variant rather than beside an enum of the two states: the vacant/occupied tag then
@@ -128,12 +128,6 @@ impl<T> Arena<T> {
         self.slots[index as usize].stamp_word() & !READY
     }
 
-    /// Whether the timer of slot `index` has its live record on the ready list.
-    #[inline]
-    pub(super) fn is_ready(&self, index: u32) -> bool {
-        self.slots[index as usize].stamp_word() & READY != 0
-    }
-
     /// Sets or clears the ready flag of slot `index`.
     #[inline]
     pub(super) fn set_ready(&mut self, index: u32, ready: bool) {
@@ -156,13 +150,16 @@ impl<T> Arena<T> {
         self.slots[index as usize].timer().unwrap_or_else(|| unreachable!("slot {index} holds no timer"))
     }
 
-    /// Stores a timer in a free slot and returns the slot's index and generation.
+    /// Stores a timer in a free slot, its ready flag set to `ready`, and returns the slot's index, generation and
+    /// placement stamp.
     ///
     /// # Panics
     ///
     /// When the arena already holds `u32::MAX` slots.
-    pub(super) fn insert(&mut self, timer: Timer<T>) -> (u32, u32) {
+    #[inline]
+    pub(super) fn insert(&mut self, timer: Timer<T>, ready: bool) -> (u32, u32, u32) {
         self.len += 1;
+        let flag = if ready { READY } else { 0 };
         if self.free != NONE {
             let index = self.free;
             let slot = &mut self.slots[index as usize];
@@ -170,21 +167,13 @@ impl<T> Arena<T> {
                 unreachable!("the free chain only holds vacant slots")
             };
             let generation = NonZeroU32::new(generation).unwrap_or(NonZeroU32::MIN);
-            *slot = Slot::Occupied { generation, stamp, timer };
+            *slot = Slot::Occupied { generation, stamp: stamp | flag, timer };
             self.free = next;
-            return (index, generation.get());
+            return (index, generation.get(), stamp);
         }
         let index = u32::try_from(self.slots.len()).ok().filter(|&i| i != NONE).expect("timer wheel is full");
-        self.slots.push(Slot::Occupied { generation: NonZeroU32::MIN, stamp: 0, timer });
-        (index, 1)
-    }
-
-    /// Bumps the stamp of slot `index`: its timer's current record goes stale (and its ready flag, which was
-    /// about that record, is cleared).
-    #[inline]
-    pub(super) fn restamp(&mut self, index: u32) {
-        let stamp = self.slots[index as usize].stamp_word_mut();
-        *stamp = stamp.wrapping_add(1) & !READY;
+        self.slots.push(Slot::Occupied { generation: NonZeroU32::MIN, stamp: flag, timer });
+        (index, 1, 0)
     }
 
     /// Takes the timer out of slot `index` (which must hold one), frees the slot, and makes its key and records
@@ -202,6 +191,53 @@ impl<T> Arena<T> {
         self.free = index;
         self.len -= 1;
         timer
+    }
+
+    /// Takes the timer out of slot `index` when `generation` is its key's (the key is live), with whether its
+    /// record was on the ready list: the key's check and [`remove`](Self::remove) in one look at the slot, for a
+    /// cancel. `None`, changing nothing, for a stale key or an index past the arena.
+    #[inline]
+    pub(super) fn take(&mut self, index: u32, generation: u32) -> Option<(bool, Timer<T>)> {
+        let free = self.free;
+        let slot = self.slots.get_mut(index as usize)?;
+        let Slot::Occupied { generation: current, stamp, .. } = *slot else { return None };
+        if current.get() != generation {
+            return None;
+        }
+        let vacant = Slot::Vacant {
+            generation: generation.checked_add(1).unwrap_or(1),
+            stamp: stamp.wrapping_add(1) & !READY,
+            next: free,
+        };
+        let Slot::Occupied { timer, .. } = std::mem::replace(slot, vacant) else { unreachable!("checked above") };
+        self.free = index;
+        self.len -= 1;
+        Some((stamp & READY != 0, timer))
+    }
+
+    /// Moves the timer of slot `index` to `deadline` when `generation` is its key's: bumps its stamp (its record goes
+    /// stale) and sets its ready flag to `ready`, in one look at the slot, for a reschedule. Returns the old
+    /// deadline, whether the old record was on the ready list, and the new stamp; `None`, changing nothing, for a
+    /// stale key or an index past the arena.
+    #[inline]
+    pub(super) fn move_to(
+        &mut self,
+        index: u32,
+        generation: u32,
+        deadline: u64,
+        ready: bool,
+    ) -> Option<(u64, bool, u32)> {
+        let Some(Slot::Occupied { generation: current, stamp, timer }) = self.slots.get_mut(index as usize) else {
+            return None;
+        };
+        if current.get() != generation {
+            return None;
+        }
+        let (old_deadline, old_ready) = (timer.deadline, *stamp & READY != 0);
+        let new_stamp = stamp.wrapping_add(1) & !READY;
+        *stamp = if ready { new_stamp | READY } else { new_stamp };
+        timer.deadline = deadline;
+        Some((old_deadline, old_ready, new_stamp))
     }
 
     /// Takes the timer out of slot `index` when `stamp` is still its placement stamp (the record naming it is

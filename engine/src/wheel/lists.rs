@@ -1,8 +1,8 @@
 //! What each slot holds: compact records in contiguous chunks, with counts of its live and stale records.
 //!
-//! Every pending timer has exactly one live record, on one of the 384 slot lists, the ready list (deadlines already
-//! behind the wheel's time when inserted) or the overflow list (deadlines beyond the wheel's span); a due timer's
-//! record waits in the expired queue. A record is 12 bytes: the timer's arena index, the placement *stamp* the
+//! Every pending timer has exactly one live record, on one of the 704 slot lists (11 levels of 64) or the ready list
+//! (deadlines already behind the wheel's time when inserted); a due timer's record waits in the due queue (`due`),
+//! which takes a level-0 slot's chain of chunks whole. A record is 12 bytes: the timer's arena index, the placement *stamp* the
 //! index had when the record was written, and the low 32 bits of the timer's deadline, which is all a slot on levels
 //! 0 to 5 needs to place the timer on a lower level, so a cascade reads only the slot's records, not the timers.
 //! Cancelling or rescheduling a timer bumps its stamp and leaves the old record where it is, stale (one write to the
@@ -43,7 +43,7 @@ impl ListId {
     pub(super) const READY: ListId = ListId::from_index(SLOT_LISTS);
     /// Due timers waiting to be handed back.
     pub(super) const EXPIRED: ListId = ListId::from_index(SLOT_LISTS + 1);
-    /// How many lists keep their records in [`Lists`] (every list but the expired queue).
+    /// How many lists keep their records in [`Lists`] (every list but the due queue).
     const COUNT: usize = SLOT_LISTS + 1;
 
     #[inline]
@@ -154,7 +154,7 @@ impl Chain {
     }
 }
 
-/// Every list but the expired queue, and the arena of chunks they are made of.
+/// Every list but the due queue, and the arena of chunks they are made of.
 #[derive(Debug)]
 pub(super) struct Lists {
     chains: Box<[Chain]>,
@@ -280,6 +280,7 @@ impl Lists {
     }
 
     /// Counts one live record of `list` as stale (its timer was cancelled or moved), and says what to do next.
+    #[inline]
     pub(super) fn kill(&mut self, list: ListId) -> AfterKill {
         let chain = self.chain_mut(list);
         chain.live -= 1;

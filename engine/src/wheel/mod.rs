@@ -83,7 +83,7 @@ pub use error::WheelError;
 pub use key::{Expired, TimerKey};
 
 use crate::hint::{prefetch, prefetch_all};
-use arena::{Arena, Slot, Timer};
+use arena::{Arena, Timer};
 use due::Due;
 use level::{LEVELS, SLOT_BITS, level_for, next_occupied, slot_for, slot_start};
 use lists::{AfterKill, CHUNK, Chain, ListId, Lists, Record};
@@ -233,8 +233,9 @@ impl<T> Wheel<T> {
     /// assert_eq!(wheel.deadline(key), Some(42));
     /// ```
     pub fn insert(&mut self, deadline: u64, value: T) -> TimerKey {
-        let (index, generation) = self.timers.insert(Timer { deadline, value });
-        self.place(index);
+        let ready = deadline <= self.elapsed;
+        let (index, generation, stamp) = self.timers.insert(Timer { deadline, value }, ready);
+        self.place(Record { index, stamp, low: deadline as u32 }, deadline, ready);
         self.note_added(deadline);
         TimerKey::new(index, generation)
     }
@@ -255,9 +256,11 @@ impl<T> Wheel<T> {
     /// assert_eq!(wheel.cancel(key), None); // stale now
     /// ```
     pub fn cancel(&mut self, key: TimerKey) -> Option<T> {
-        let index = self.lookup(key)?;
-        self.detach(index);
-        Some(self.release(index).value)
+        // One look at the timer's slot checks the key and frees the slot; its record is left behind, stale.
+        let index = u32::try_from(key.index()).ok()?;
+        let (ready, timer) = self.timers.take(index, key.generation())?;
+        self.unlist(timer.deadline, ready);
+        Some(timer.value)
     }
 
     /// Moves a pending timer to a new deadline, keeping its key. O(1).
@@ -280,10 +283,13 @@ impl<T> Wheel<T> {
     /// # Ok::<(), taskwheel::wheel::WheelError>(())
     /// ```
     pub fn reschedule(&mut self, key: TimerKey, deadline: u64) -> Result<(), WheelError> {
-        let index = self.lookup(key).ok_or(WheelError::StaleKey)?;
-        self.detach(index);
-        self.timers.timer_mut(index).deadline = deadline;
-        self.place(index);
+        let index = u32::try_from(key.index()).map_err(|_| WheelError::StaleKey)?;
+        let ready = deadline <= self.elapsed;
+        // One look at the timer's slot checks the key, moves the deadline and makes the old record stale.
+        let (old_deadline, old_ready, stamp) =
+            self.timers.move_to(index, key.generation(), deadline, ready).ok_or(WheelError::StaleKey)?;
+        self.unlist(old_deadline, old_ready);
+        self.place(Record { index, stamp, low: deadline as u32 }, deadline, ready);
         self.note_added(deadline);
         Ok(())
     }
@@ -548,36 +554,32 @@ impl<T> Wheel<T> {
         self.timers.stamp(record.index) == record.stamp
     }
 
-    /// The list that holds the live record of `timer`, outside [`advance`](Self::advance): the ready list when it
-    /// was placed there; otherwise a deadline after the wheel's time is on the slot where the two first differ (a
-    /// slot on level `k` is processed when the wheel's time reaches its start, so until then the time and the
-    /// deadline differ in that level's bits and agree above them), and one at or before it has expired.
-    fn list_of(&self, index: u32) -> ListId {
-        let timer = self.timers.timer(index);
-        if self.timers.is_ready(index) {
+    /// The list that holds the live record of a timer due at `deadline`, outside [`advance`](Self::advance): the
+    /// ready list when it was placed there (`ready`); otherwise a deadline after the wheel's time is on the slot
+    /// where the two first differ (a slot on level `k` is processed when the wheel's time reaches its start, so
+    /// until then the time and the deadline differ in that level's bits and agree above them), and one at or before
+    /// it has expired.
+    fn list_for(&self, deadline: u64, ready: bool) -> ListId {
+        if ready {
             ListId::READY
-        } else if timer.deadline > self.elapsed {
-            let level = level_for(self.elapsed, timer.deadline);
-            ListId::slot(level, slot_for(timer.deadline, level))
+        } else if deadline > self.elapsed {
+            let level = level_for(self.elapsed, deadline);
+            ListId::slot(level, slot_for(deadline, level))
         } else {
             ListId::EXPIRED
         }
     }
 
-    /// Writes a live record for entry `index` on the list its deadline calls for, relative to `elapsed`: a
-    /// deadline at or before `elapsed` goes on the ready list (outside `advance`, a slot list holds only deadlines
-    /// after `elapsed`, which is what lets [`list_of`](Self::list_of) tell a slot's timers from expired ones).
-    fn place(&mut self, index: u32) {
+    /// Writes `record` (its timer due at `deadline`) on the list its deadline calls for, relative to `elapsed`: a
+    /// deadline at or before `elapsed` (`ready`) goes on the ready list (outside `advance`, a slot list holds only
+    /// deadlines after `elapsed`, which is what lets [`list_for`](Self::list_for) tell a slot's timers from expired
+    /// ones). The timer's ready flag must already say the same.
+    #[inline]
+    fn place(&mut self, record: Record, deadline: u64, ready: bool) {
         #[cfg(test)]
         {
             self.placements += 1;
         }
-        let stamp = self.timers.stamp(index);
-        let elapsed = self.elapsed;
-        let deadline = self.timers.timer(index).deadline;
-        let record = Record { index, stamp, low: deadline as u32 };
-        let ready = deadline <= elapsed;
-        self.timers.set_ready(index, ready);
         if ready {
             self.lists.push(ListId::READY, record);
         } else {
@@ -594,13 +596,13 @@ impl<T> Wheel<T> {
         self.lists.push(ListId::slot(level, slot), record);
     }
 
-    /// Makes entry `index`'s record stale, keeping the bitmaps, the next-expiration cache and the bound on stale
-    /// records right. The entry then has no live record until it is placed again or released.
-    fn detach(&mut self, index: u32) {
-        let (list, deadline) = (self.list_of(index), self.timers.timer(index).deadline);
-        self.timers.restamp(index);
+    /// Counts the record of a timer that was due at `deadline` (on the ready list when `ready`) as stale, its stamp
+    /// already bumped: keeps the bitmaps, the next-expiration cache and the bound on stale records right.
+    #[inline]
+    fn unlist(&mut self, deadline: u64, ready: bool) {
+        let list = self.list_for(deadline, ready);
         if list == ListId::EXPIRED {
-            return; // its record waits in the expired queue, which skips stale records as it hands them back
+            return; // its record waits in the due queue, which skips stale records as it hands them back
         }
         match self.lists.kill(list) {
             AfterKill::Fine => {}
@@ -617,11 +619,6 @@ impl<T> Wheel<T> {
         if self.next_cache.get() == Some(Some(deadline)) {
             self.next_cache.set(None);
         }
-    }
-
-    /// Removes timer `index` (with no live record) from the arena and makes its key stale.
-    fn release(&mut self, index: u32) -> Timer<T> {
-        self.timers.remove(index)
     }
 
     /// Keeps the next-expiration cache right after a timer due at `deadline` was placed.

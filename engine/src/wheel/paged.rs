@@ -44,6 +44,11 @@ impl<T> Paged<T> {
         self.pages.get(index >> PAGE_BITS)?.get(index & (PAGE - 1))
     }
 
+    #[inline]
+    pub(super) fn get_mut(&mut self, index: usize) -> Option<&mut T> {
+        self.pages.get_mut(index >> PAGE_BITS)?.get_mut(index & (PAGE - 1))
+    }
+
     /// Every element in index order, each page freed once it has been read.
     pub(super) fn into_iter(self) -> impl Iterator<Item = T> {
         self.pages.into_iter().flatten()
