@@ -518,6 +518,17 @@ fn pending_and_scheduled_pages_are_slices_of_the_records_sorted_by_due_time_and_
             assert_eq!(page, ids[from..(from + 9).min(ids.len())], "{state} at {offset}");
         }
     }
+    // Retrying tasks come by their next attempt (ties by the ids' text), which each one's failure set: the order
+    // the workers happened to run them in, so the model reads the attempts back rather than assuming the ids' order.
+    let mut by_attempt: Vec<(u64, String)> = retrying
+        .iter()
+        .map(|id| {
+            let due: u64 = redis::cmd("HGET").arg(format!("tw:{{jobs}}:t:{id}")).arg("due").query(&mut con).unwrap();
+            (due, id.to_string())
+        })
+        .collect();
+    by_attempt.sort();
+    let retrying: Vec<u64> = by_attempt.iter().map(|(_, id)| id.parse().unwrap()).collect();
     assert_eq!(all_ids(queue, ListState::Retrying, 3), retrying, "retrying: by the next attempt, apart");
     check_indexes(&server, "jobs");
     drop(node);
