@@ -12,7 +12,10 @@
 //! later bursts reuse instead of growing without bound).
 //!
 //! `TASKWHEEL_BENCH_QUICK=1` for 100,000 tasks instead of 1,000,000; `TASKWHEEL_MEMORY_TASKS=10000000` for another
-//! number.
+//! number; `TASKWHEEL_MEMORY_SUBMITTERS=4` submits the first burst from that many threads at once (default 1),
+//! faster together than the tick thread places them, so that the command queue builds a backlog: the largest
+//! backlog seen (sampled from `stats().commands_queued` every millisecond) is printed, and the RSS growth over the
+//! burst includes whatever of the queue's memory stays resident once it has drained.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
@@ -114,16 +117,41 @@ fn main() {
     let engine = Engine::builder().workers(2).capacity(2 * n).build().expect("engine");
     engine.wait_idle().expect("idle");
     let (base, base_sizes, base_rss) = (live(), by_size(), resident_bytes());
-    let handles: Vec<_> = (0..n as u64)
-        .map(|i| {
-            let captured = [i, i ^ 0x5555];
-            engine
-                .after(hour, move |_| {
-                    std::hint::black_box(captured);
+    let submitters: usize =
+        std::env::var("TASKWHEEL_MEMORY_SUBMITTERS").ok().and_then(|n| n.parse().ok()).filter(|&n| n > 0).unwrap_or(1);
+    let submitting = std::sync::atomic::AtomicBool::new(true);
+    let (handles, largest_backlog) = std::thread::scope(|scope| {
+        // The backlog, sampled while the burst comes (a bounded loop: it stops when the submitters are done).
+        let sampler = scope.spawn(|| {
+            let mut largest = 0;
+            while submitting.load(Ordering::Relaxed) {
+                largest = largest.max(engine.stats().commands_queued);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            largest
+        });
+        let shares: Vec<_> = (0..submitters)
+            .map(|index| {
+                let engine = &engine;
+                scope.spawn(move || {
+                    (index as u64..n as u64)
+                        .step_by(submitters)
+                        .map(|i| {
+                            let captured = [i, i ^ 0x5555];
+                            engine
+                                .after(hour, move |_| {
+                                    std::hint::black_box(captured);
+                                })
+                                .expect("capacity is ample")
+                        })
+                        .collect::<Vec<_>>()
                 })
-                .expect("capacity is ample")
-        })
-        .collect();
+            })
+            .collect();
+        let handles: Vec<_> = shares.into_iter().flat_map(|share| share.join().expect("a submitter")).collect();
+        submitting.store(false, Ordering::Relaxed);
+        (handles, sampler.join().expect("the sampler"))
+    });
     engine.wait_idle().expect("idle");
     let handle_bytes = std::mem::size_of_val(handles.as_slice()) as isize;
     let ids: Vec<u64> = handles.iter().map(taskwheel::TaskHandle::id).collect();
@@ -186,6 +214,10 @@ fn main() {
         );
     }
     println!("| (each kept `TaskHandle`, if the caller keeps them: {} bytes) | |", handle_bytes / n as isize);
+    println!(
+        "| (the first burst came from {submitters} submitting thread(s); the largest command backlog seen during it: \
+         {largest_backlog} commands) | |"
+    );
     println!();
 
     // Reuse after a burst.
