@@ -26,7 +26,7 @@ use std::cmp::Ordering as CmpOrdering;
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::sync::channel::{self, Receiver, Sender};
 use crate::sync::notifier::Notifier;
-use crate::sync::{Arc, CachePadded, StatCounter};
+use crate::sync::{Arc, CachePadded, StatCounter, thread};
 use crate::task::cell::TaskRef;
 
 /// What submitters, cancellers and workers ask of the tick thread.
@@ -87,6 +87,11 @@ pub(crate) const PLACE_BATCH: usize = 1;
 /// long after the queue drains) instead of millions, and the wheel holds them sooner. One wake per 4,096
 /// submissions while they come, none while nothing is submitted.
 pub(crate) const WAKE_BACKLOG: u64 = 4096;
+
+/// Past this many counted scheduling commands not yet settled, a sender yields its core after each one it queues:
+/// submitters together faster than the tick thread (several of them on few cores) then go at its pace instead of
+/// building a queue of millions, whose memory stays resident once drained. 64 Ki commands hold 1.5 MiB.
+pub(crate) const YIELD_BACKLOG: u64 = 16 * WAKE_BACKLOG;
 
 /// The scheduling word's deadline bound is kept in units of `2^UNIT_BITS` nanoseconds (about 4.3 s), rounded down.
 const UNIT_BITS: u32 = 32;
@@ -181,7 +186,7 @@ impl TickLink {
     /// Queues `command`, about something due at `deadline` (nanoseconds after the origin), and wakes the tick
     /// thread when that comes before the deadline it sleeps toward (counted in
     /// [`signalled_wakeups`](Self::signalled_wakeups)), or when it makes a backlog of [`WAKE_BACKLOG`] scheduling
-    /// commands.
+    /// commands; past [`YIELD_BACKLOG`] of them, yields the sender's core to let the tick thread catch up.
     pub(crate) fn send(&self, command: Command, deadline: u64) {
         let counted = match command {
             Command::Schedule(_) | Command::Reschedule(_) => self.count_scheduling(deadline),
@@ -191,6 +196,11 @@ impl TickLink {
         if counted != 0 && counted % WAKE_BACKLOG == 0 {
             self.wake();
             return;
+        }
+        if counted > YIELD_BACKLOG {
+            // A backlog the tick thread has not caught up with: let it have the core (it was woken at the last
+            // multiple of `WAKE_BACKLOG`).
+            thread::yield_now();
         }
         // A read-modify-write, not a load: the handshake of the module's documentation.
         if deadline < self.sleep_target.fetch_add(0, Ordering::SeqCst) {
