@@ -1,10 +1,11 @@
 //! What each slot holds: compact records in contiguous chunks, with counts of its live and stale records.
 //!
-//! Every pending timer has exactly one live record, on one of the 704 slot lists (11 levels of 64) or the ready list
-//! (deadlines already behind the wheel's time when inserted); a due timer's record waits in the due queue (`due`),
-//! which takes a level-0 slot's chain of chunks whole. A record is 12 bytes: the timer's arena index, the placement *stamp* the
-//! index had when the record was written, and the low 32 bits of the timer's deadline, which is all a slot on levels
-//! 0 to 5 needs to place the timer on a lower level, so a cascade reads only the slot's records, not the timers.
+//! Every pending timer has exactly one live record, on one of the 704 slot lists (11 levels of 64) or the ready
+//! list (deadlines already behind the wheel's time when inserted); a due timer's record waits in the due queue
+//! (`due`), which takes a level-0 slot's chain of chunks whole. A record is 12 bytes: the timer's arena index, the
+//! placement *stamp* the index had when the record was written, and the low 32 bits of the timer's deadline, which
+//! is all a slot on levels 0 to 5 needs to place the timer on a lower level, so a cascade reads only the slot's
+//! records, not the timers.
 //! Cancelling or rescheduling a timer bumps its stamp and leaves the old record where it is, stale (one write to the
 //! timer's own bookkeeping, no neighbour touched); stale records are skipped when their list is processed, and a
 //! list is compacted as soon as it holds more than three stale records per live one, so stale records never take

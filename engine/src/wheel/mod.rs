@@ -689,10 +689,10 @@ impl<T> Wheel<T> {
     ///
     /// Each chunk is copied out (a sequential read, the next chunk hinted meanwhile) and goes straight back to the
     /// free chain, so that a cascade writes its records into the chunks it has just read, still in cache, and a
-    /// wheel never holds a slot's records twice while cascading it. When the chain holds no stale record, and the slot is on a
-    /// level whose records carry every bit of the deadline that is not the slot's own (levels 0 to 5), no timer is
-    /// read at all. Otherwise the timers of the records `PREFETCH_AHEAD` places ahead are prefetched, so their cache
-    /// misses overlap instead of following one another.
+    /// wheel never holds a slot's records twice while cascading it. When the chain holds no stale record, and the
+    /// slot is on a level whose records carry every bit of the deadline that is not the slot's own (levels 1 to 5),
+    /// no timer is read at all. Otherwise the timers of the records `PREFETCH_AHEAD` places ahead are prefetched,
+    /// so their cache misses overlap instead of following one another.
     fn cascade(&mut self, chain: Chain, level: usize) {
         debug_assert!(level > 0, "level 0 slots expire, they do not cascade");
         let records_suffice = SLOT_BITS * level as u32 <= u32::BITS;
