@@ -179,18 +179,28 @@ impl<T> Arena<T> {
     /// Takes the timer out of slot `index` (which must hold one), frees the slot, and makes its key and records
     /// stale.
     pub(super) fn remove(&mut self, index: u32) -> Timer<T> {
-        let slot = &mut self.slots[index as usize];
+        self.vacate(index, |_| true).unwrap_or_else(|| unreachable!("slot {index} holds no timer"))
+    }
+
+    /// Takes the timer out of slot `index` when `keep` says so of the slot (looked at once), frees the slot at the
+    /// head of the free chain, and bumps its generation and stamp (its key and records go stale); `None`, changing
+    /// nothing, for a vacant slot, an index past the arena, or a slot `keep` refuses.
+    #[inline]
+    fn vacate(&mut self, index: u32, keep: impl FnOnce(&Slot<T>) -> bool) -> Option<Timer<T>> {
+        let free = self.free;
+        let slot = self.slots.get_mut(index as usize)?;
+        if slot.timer().is_none() || !keep(slot) {
+            return None;
+        }
         let vacant = Slot::Vacant {
             generation: slot.generation().checked_add(1).unwrap_or(1),
             stamp: slot.stamp_word().wrapping_add(1) & !READY,
-            next: self.free,
+            next: free,
         };
-        let Slot::Occupied { timer, .. } = std::mem::replace(slot, vacant) else {
-            unreachable!("slot {index} holds no timer")
-        };
+        let Slot::Occupied { timer, .. } = std::mem::replace(slot, vacant) else { unreachable!("checked above") };
         self.free = index;
         self.len -= 1;
-        timer
+        Some(timer)
     }
 
     /// Takes the timer out of slot `index` when `generation` is its key's (the key is live), with whether its
@@ -198,21 +208,12 @@ impl<T> Arena<T> {
     /// cancel. `None`, changing nothing, for a stale key or an index past the arena.
     #[inline]
     pub(super) fn take(&mut self, index: u32, generation: u32) -> Option<(bool, Timer<T>)> {
-        let free = self.free;
-        let slot = self.slots.get_mut(index as usize)?;
-        let Slot::Occupied { generation: current, stamp, .. } = *slot else { return None };
-        if current.get() != generation {
-            return None;
-        }
-        let vacant = Slot::Vacant {
-            generation: generation.checked_add(1).unwrap_or(1),
-            stamp: stamp.wrapping_add(1) & !READY,
-            next: free,
-        };
-        let Slot::Occupied { timer, .. } = std::mem::replace(slot, vacant) else { unreachable!("checked above") };
-        self.free = index;
-        self.len -= 1;
-        Some((stamp & READY != 0, timer))
+        let mut ready = false;
+        let timer = self.vacate(index, |slot| {
+            ready = slot.stamp_word() & READY != 0;
+            slot.generation() == generation
+        })?;
+        Some((ready, timer))
     }
 
     /// Moves the timer of slot `index` to `deadline` when `generation` is its key's: bumps its stamp (its record goes
@@ -245,22 +246,11 @@ impl<T> Arena<T> {
     /// look at the slot, for the expiry loop. `None`, changing nothing, when the record is stale.
     #[inline]
     pub(super) fn take_live(&mut self, index: u32, stamp: u32) -> Option<(u32, Timer<T>)> {
-        let slot = &mut self.slots[index as usize];
-        let word = slot.stamp_word();
-        if word & !READY != stamp {
-            return None;
-        }
-        let generation = slot.generation();
-        let vacant = Slot::Vacant {
-            generation: generation.checked_add(1).unwrap_or(1),
-            stamp: word.wrapping_add(1) & !READY,
-            next: self.free,
-        };
-        let Slot::Occupied { timer, .. } = std::mem::replace(slot, vacant) else {
-            unreachable!("a live record names a slot holding its timer")
-        };
-        self.free = index;
-        self.len -= 1;
+        let mut generation = 0;
+        let timer = self.vacate(index, |slot| {
+            generation = slot.generation();
+            slot.stamp_word() & !READY == stamp
+        })?;
         Some((generation, timer))
     }
 
