@@ -9,10 +9,6 @@
 use std::collections::VecDeque;
 
 use super::lists::{CHUNK, Chain, Lists, Record};
-use crate::hint::prefetch_all;
-
-/// A placeholder for the unused part of a buffer of records.
-const NO_RECORD: Record = Record { index: 0, stamp: 0, low: 0 };
 
 /// Chains of due records, first in first out.
 #[derive(Debug)]
@@ -31,34 +27,45 @@ pub(super) struct Due {
 
 impl Default for Due {
     fn default() -> Due {
-        Due { buffer: [NO_RECORD; CHUNK], buffered: 0, read: 0, current: Chain::default(), chains: VecDeque::new() }
+        Due {
+            buffer: [Record::FILLER; CHUNK],
+            buffered: 0,
+            read: 0,
+            current: Chain::default(),
+            chains: VecDeque::new(),
+        }
     }
 }
 
 impl Due {
-    /// Queues a detached chain after everything already due. A chain of a chunk or more is linked in whole; the
-    /// records of a shorter one are copied onto the end of the last queued chain and its chunk given back, so that
-    /// many sparse slots due at once (one advance over a long stretch) do not each hold a chunk for a few records:
-    /// the queue holds at most one partly used chunk per chain of 41 records or more.
-    pub(super) fn push(&mut self, chain: Chain, lists: &mut Lists) {
-        if chain.len() as usize >= CHUNK {
+    /// Queues a detached chain after everything already due. A chain of a chunk or more, or any chain when nothing
+    /// is queued, is linked in whole; the records of a shorter one are copied onto the end of the last queued chain
+    /// and its chunk given back, so that many sparse slots due at once (one advance over a long stretch) do not
+    /// each hold a chunk for a few records: the queue holds at most one partly used chunk per chain of 41 records
+    /// or more.
+    pub(super) fn push(&mut self, mut chain: Chain, lists: &mut Lists) {
+        if chain.len() as usize >= CHUNK || (self.chains.is_empty() && chain.len() > 0) {
             self.chains.push_back(chain);
             return;
         }
-        let Some(last) = self.chains.back_mut() else {
-            if chain.len() > 0 {
-                self.chains.push_back(chain);
-            }
+        let mut copy = [Record::FILLER; CHUNK];
+        let len = lists.take_front(&mut chain, &mut copy);
+        self.append(copy[..len].iter().copied(), lists);
+    }
+
+    /// Queues `records`, in order, after everything already due: onto the end of the last queued chain.
+    pub(super) fn append(&mut self, records: impl IntoIterator<Item = Record>, lists: &mut Lists) {
+        let mut records = records.into_iter().peekable();
+        if records.peek().is_none() {
             return;
-        };
-        // Shorter than a chunk: its records are all in its first chunk.
-        let mut copy = [NO_RECORD; CHUNK];
-        let records = &mut copy[..chain.len() as usize];
-        records.copy_from_slice(lists.front(&chain));
-        for &record in records.iter() {
+        }
+        if self.chains.is_empty() {
+            self.chains.push_back(Chain::default());
+        }
+        let Some(last) = self.chains.back_mut() else { unreachable!("a chain was just queued") };
+        for record in records {
             lists.append(last, record);
         }
-        lists.free_chain(chain);
     }
 
     /// The next record, in order.
@@ -77,12 +84,8 @@ impl Due {
         if self.current.len() == 0 {
             self.current = self.chains.pop_front()?;
         }
-        let front = lists.front(&self.current);
-        self.buffered = front.len();
-        self.buffer[..self.buffered].copy_from_slice(front);
+        self.buffered = lists.take_front(&mut self.current, &mut self.buffer);
         self.read = 0;
-        lists.drop_front(&mut self.current);
-        prefetch_all(self.current.first().map(|next| lists.chunk(next)));
         Some(())
     }
 

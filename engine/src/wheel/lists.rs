@@ -19,6 +19,7 @@ use std::num::NonZeroU16;
 
 use super::level::{LEVELS, SLOTS};
 use super::paged::Paged;
+use crate::hint::prefetch_all;
 
 /// One record of a list: timer `index`, placed when its stamp was `stamp`, due at a deadline whose low 32 bits are
 /// `low`.
@@ -27,6 +28,11 @@ pub(super) struct Record {
     pub(super) index: u32,
     pub(super) stamp: u32,
     pub(super) low: u32,
+}
+
+impl Record {
+    /// A filler for the unused part of a chunk or a buffer of records.
+    pub(super) const FILLER: Record = Record { index: 0, stamp: 0, low: 0 };
 }
 
 /// Names one list. Slot lists come first (`level * 64 + slot`), then the ready list; the expired
@@ -98,7 +104,7 @@ pub(super) struct Chunk {
 
 impl Chunk {
     fn empty() -> Chunk {
-        Chunk { records: [Record { index: 0, stamp: 0, low: 0 }; CHUNK], next: NONE }
+        Chunk { records: [Record::FILLER; CHUNK], next: NONE }
     }
 
     /// The next chunk of its list, if any.
@@ -345,15 +351,6 @@ impl Lists {
         std::mem::replace(self.chain_mut(list), EMPTY)
     }
 
-    /// Returns one chunk of a detached chain to the free chain, once its records have been read out: the next
-    /// chunk a push needs is then this one, still in cache. The caller must have read the chunk's link first, and
-    /// must not give the chain back with [`free_chain`](Self::free_chain) as well.
-    #[inline]
-    pub(super) fn free_chunk(&mut self, chunk: u32) {
-        self.chunks[chunk as usize].next = self.free;
-        self.free = chunk;
-    }
-
     /// The records of a detached chain's first chunk (all [`CHUNK`] of them, or the rest of the chain when that is
     /// fewer); empty for an empty chain.
     #[inline]
@@ -364,20 +361,27 @@ impl Lists {
         }
     }
 
-    /// Takes the first chunk off a detached chain whose records have been read and returns it to the free chain;
-    /// the chain then starts at its second chunk (or is empty).
+    /// Copies the records of a detached chain's first chunk into `into` and takes the chunk off the chain, back to
+    /// the free chain at once (so that the next chunk a push needs is this one, still in cache, and a chain being
+    /// read never holds its records twice); hints the chain's next chunk, one dependent load away, meanwhile.
+    /// Returns how many records it copied: [`CHUNK`], or the rest of the chain when fewer; 0 for an empty chain.
     #[inline]
-    pub(super) fn drop_front(&mut self, chain: &mut Chain) {
-        let Some(head) = chain.first() else { return };
-        let next = self.chunk(head).next;
-        self.free_chunk(head);
+    pub(super) fn take_front(&mut self, chain: &mut Chain, into: &mut [Record; CHUNK]) -> usize {
+        let Some(head) = chain.first() else { return 0 };
+        let len = (chain.len as usize).min(CHUNK);
+        let chunk = &mut self.chunks[head as usize];
+        into[..len].copy_from_slice(&chunk.records[..len]);
+        let next = std::mem::replace(&mut chunk.next, self.free);
+        self.free = head;
         if next == NONE {
             *chain = EMPTY;
         } else {
+            prefetch_all(Some(&self.chunks[next as usize]));
             chain.head = next;
             chain.len -= CHUNK as u32;
             chain.live = chain.live.min(chain.len);
         }
+        len
     }
 
     /// Returns the chunks of a detached chain to the free chain.

@@ -82,7 +82,7 @@ use std::cell::Cell;
 pub use error::WheelError;
 pub use key::{Expired, TimerKey};
 
-use crate::hint::{prefetch, prefetch_all};
+use crate::hint::prefetch;
 use arena::{Arena, Timer};
 use due::Due;
 use level::{LEVELS, SLOT_BITS, level_for, next_occupied, slot_for, slot_start};
@@ -656,12 +656,7 @@ impl<T> Wheel<T> {
         }
         self.lists.reset(ListId::READY);
         order.sort_unstable_by_key(|&(deadline, position, _)| (deadline, position));
-        // Written back in that order and queued as one chain, as a level-0 slot is.
-        for &(_, _, record) in &order {
-            self.lists.push(ListId::READY, record);
-        }
-        let chain = self.lists.detach(ListId::READY);
-        self.expired.push(chain, &mut self.lists);
+        self.expired.append(order.iter().map(|&(_, _, record)| record), &mut self.lists);
         let queued = order.len();
         order.clear();
         self.scratch = order;
@@ -693,20 +688,16 @@ impl<T> Wheel<T> {
     /// slot is on a level whose records carry every bit of the deadline that is not the slot's own (levels 1 to 5),
     /// no timer is read at all. Otherwise the timers of the records `PREFETCH_AHEAD` places ahead are prefetched,
     /// so their cache misses overlap instead of following one another.
-    fn cascade(&mut self, chain: Chain, level: usize) {
+    fn cascade(&mut self, mut chain: Chain, level: usize) {
         debug_assert!(level > 0, "level 0 slots expire, they do not cascade");
         let records_suffice = SLOT_BITS * level as u32 <= u32::BITS;
         let blind = chain.all_live() && records_suffice;
-        let (mut next, mut remaining) = (chain.first(), chain.len() as usize);
-        while let Some(at) = next {
-            let chunk = self.lists.chunk(at);
-            let (records, len): ([Record; CHUNK], usize) = (chunk.records, remaining.min(CHUNK));
-            remaining -= len;
-            next = chunk.next();
-            // The next chunk is one dependent load away: start it now, so that it arrives while this one is handled.
-            prefetch_all(next.map(|next| self.lists.chunk(next)));
-            // Its records are copied out: the chunk goes back at once, to be the next one a push takes, still cached.
-            self.lists.free_chunk(at);
+        let mut records = [Record::FILLER; CHUNK];
+        loop {
+            let len = self.lists.take_front(&mut chain, &mut records);
+            if len == 0 {
+                break;
+            }
             for position in 0..len {
                 let record = records[position];
                 if !blind {
