@@ -39,11 +39,13 @@ impl<T> Paged<T> {
         self.len += 1;
     }
 
+    /// The element at `index`, if there is one.
     #[inline]
     pub(super) fn get(&self, index: usize) -> Option<&T> {
         self.pages.get(index >> PAGE_BITS)?.get(index & (PAGE - 1))
     }
 
+    /// The element at `index`, mutably, if there is one.
     #[inline]
     pub(super) fn get_mut(&mut self, index: usize) -> Option<&mut T> {
         self.pages.get_mut(index >> PAGE_BITS)?.get_mut(index & (PAGE - 1))
