@@ -133,11 +133,12 @@ fn print_scale() {
     for &bytes in floor_sizes.iter().take(if std::env::var_os("TASKWHEEL_SCALE_NO_FLOORS").is_some() { 0 } else { 3 }) {
         let dependent = scale::dependent_random_load(bytes, loads);
         let independent = scale::independent_random_load(bytes, loads);
+        let huge = scale::independent_random_load_huge(bytes, loads);
         let streaming = scale::streaming_read(bytes / 32);
         println!(
             "- over {} MiB: one dependent random load (a chain of misses, as a linked list walks) {dependent:.1} ns; \
-             one independent random load (misses overlapped) {independent:.1} ns; streaming read of one 32-byte \
-             entry {streaming:.2} ns",
+             one independent random load (misses overlapped) {independent:.1} ns, {huge:.1} ns in 2 MiB huge pages; \
+             streaming read of one 32-byte entry {streaming:.2} ns",
             bytes >> 20
         );
     }
