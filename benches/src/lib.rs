@@ -552,6 +552,22 @@ pub fn cpu_time() -> Duration {
     Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
 }
 
+/// The cost of one monotonic clock read, median of 9 runs of 1M reads.
+pub fn clock_read_floor() -> f64 {
+    median(
+        (0..9)
+            .map(|_| {
+                let start = Instant::now();
+                let mut last = start;
+                for _ in 0..1_000_000 {
+                    last = std::hint::black_box(Instant::now());
+                }
+                last.duration_since(start).as_nanos() as f64 / 1e6
+            })
+            .collect(),
+    )
+}
+
 /// Runs `body` and measures its wall and CPU time.
 pub fn measure(body: impl FnOnce()) -> Round {
     let (cpu, start) = (cpu_time(), Instant::now());

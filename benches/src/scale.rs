@@ -217,14 +217,18 @@ pub fn dependent_random_load(bytes: usize, loads: usize) -> f64 {
 /// Random accesses that miss every cache but do not depend on each other (addresses known in advance, as the
 /// wheel's records give them): the CPU overlaps them. Nanoseconds per load.
 pub fn independent_random_load(bytes: usize, loads: usize) -> f64 {
-    let len = bytes / 8;
-    let data: Vec<u64> = (0..len as u64).collect();
+    let data: Vec<u64> = (0..(bytes / 8) as u64).collect();
+    independent_loads(&data, loads)
+}
+
+/// `loads` independent loads from `table` at random places: nanoseconds per load.
+fn independent_loads(table: &[u64], loads: usize) -> f64 {
     let mut rng = Rng::new(13);
-    let addresses: Vec<u32> = (0..loads).map(|_| (rng.next_u64() % len as u64) as u32).collect();
+    let addresses: Vec<u32> = (0..loads).map(|_| (rng.next_u64() % table.len() as u64) as u32).collect();
     let start = Instant::now();
     let mut sum = 0u64;
     for &at in &addresses {
-        sum = sum.wrapping_add(data[at as usize]);
+        sum = sum.wrapping_add(table[at as usize]);
     }
     black_box(sum);
     start.elapsed().as_nanos() as f64 / loads as f64
@@ -242,16 +246,7 @@ pub fn independent_random_load_huge(bytes: usize, loads: usize) -> f64 {
     let offset = data.as_ptr().align_offset(HUGE).min(HUGE / 8);
     advise_huge_pages(data.as_mut_ptr().wrapping_add(offset).cast(), len * 8);
     data.extend(0..(offset + len) as u64);
-    let table = &data[offset..];
-    let mut rng = Rng::new(13);
-    let addresses: Vec<u32> = (0..loads).map(|_| (rng.next_u64() % len as u64) as u32).collect();
-    let start = Instant::now();
-    let mut sum = 0u64;
-    for &at in &addresses {
-        sum = sum.wrapping_add(table[at as usize]);
-    }
-    black_box(sum);
-    start.elapsed().as_nanos() as f64 / loads as f64
+    independent_loads(&data[offset..], loads)
 }
 
 /// Asks the kernel to back `len` bytes at `ptr` (2 MiB-aligned, allocated, not yet touched) with huge pages.

@@ -23,7 +23,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use taskwheel::Engine;
-use taskwheel_benches::{Countdown, IdleWaiters, RawPool, Round, measure, median, quick};
+use taskwheel_benches::{Countdown, IdleWaiters, RawPool, Round, clock_read_floor, measure, median, quick};
 
 const WORKERS: usize = 2;
 
@@ -267,22 +267,6 @@ fn summary(rounds: &[Round], tasks: usize) -> (f64, f64) {
     let throughput = median(rounds.iter().map(|r| tasks as f64 / r.wall.as_secs_f64() / 1e6).collect());
     let cpu = median(rounds.iter().map(|r| r.cpu.as_nanos() as f64 / tasks as f64).collect());
     (throughput, cpu)
-}
-
-/// The cost of one monotonic clock read, median of 9 runs of 1M reads.
-fn clock_read_floor() -> f64 {
-    median(
-        (0..9)
-            .map(|_| {
-                let start = Instant::now();
-                let mut last = start;
-                for _ in 0..1_000_000 {
-                    last = std::hint::black_box(Instant::now());
-                }
-                last.duration_since(start).as_nanos() as f64 / 1e6
-            })
-            .collect(),
-    )
 }
 
 /// The round trip of waking a parked thread and being woken back by it (`thread::unpark` then `park`: two futex

@@ -13,10 +13,8 @@
 //! round (default 200,000; `TASKWHEEL_BENCH_QUICK=1`: 2,000, a smoke run). Medians of 7 rounds, the systems
 //! alternating. Reports; never fails on a figure.
 
-use std::time::Instant;
-
 use taskwheel::Engine;
-use taskwheel_benches::{Countdown, RawPool, Round, measure, median, quick};
+use taskwheel_benches::{Countdown, RawPool, Round, clock_read_floor, measure, median, quick};
 
 const WORKERS: usize = 2;
 
@@ -84,22 +82,6 @@ fn round(system: System, engine: &Engine, pool: &RawPool, tasks: usize) -> (Roun
         engine.wait_idle().expect("waits from outside the engine"); // the gate tasks' and the drained tasks' bookkeeping, before the next round
     }
     (submit, drain)
-}
-
-/// The cost of one monotonic clock read, median of 9 runs of 1M reads.
-fn clock_read_floor() -> f64 {
-    median(
-        (0..9)
-            .map(|_| {
-                let start = Instant::now();
-                let mut last = start;
-                for _ in 0..1_000_000 {
-                    last = std::hint::black_box(Instant::now());
-                }
-                last.duration_since(start).as_nanos() as f64 / 1e6
-            })
-            .collect(),
-    )
 }
 
 fn main() {
