@@ -73,7 +73,7 @@ fn median_of<Q: TimerQueue>(
 }
 
 /// One row per workload for queue `Q`: nanoseconds per operation at each size.
-fn scale_rows<Q: TimerQueue>(make: &dyn Fn(usize) -> Q, sizes: &[usize], runs: usize) -> [Vec<f64>; 7] {
+fn scale_rows<Q: TimerQueue>(make: &dyn Fn(usize) -> Q, sizes: &[usize], runs: usize) -> [Vec<f64>; 8] {
     let near = |q: &mut Q, n: usize, seed: u64| scale::expiry(q, n, 1, 1_000, seed);
     let hour = |q: &mut Q, n: usize, seed: u64| scale::expiry(q, n, HOUR_MS, 1_000, seed);
     let per = |measure: fn(&mut Q, usize, u64) -> f64| -> Vec<f64> {
@@ -81,6 +81,7 @@ fn scale_rows<Q: TimerQueue>(make: &dyn Fn(usize) -> Q, sizes: &[usize], runs: u
     };
     [
         per(scale::insert_fill::<Q>),
+        per(scale::insert_after_expiry::<Q>),
         per(scale::cancel_random::<Q>),
         per(scale::reschedule_random::<Q>),
         per(scale::cancel_random_batch::<Q>),
@@ -146,6 +147,7 @@ fn print_scale() {
 
     let workloads = [
         "insert, filling an empty queue up to N pending, deadlines uniform over 1 s - 1 h (ns per insert)",
+        "insert after an expiry wave: N timers uniform over 1 s - 1 h, all expired and handed back, then N more over the next hour, into the memory the first left (ns per insert of the second N)",
         "cancel of random pending timers (ns per cancel)",
         "reschedule of random pending timers (ns per reschedule)",
         "cancel of random pending timers, a batch whose keys are known ahead: each hinted 16 cancels before (the queue prefetches if it can: taskwheel's `Wheel::prefetch`; the others have no such hint) (ns per cancel)",
@@ -154,7 +156,7 @@ fn print_scale() {
         "expiry of timers due over 1,000 ticks an hour ahead, armed at 0 (they cascade down every level), advanced 1 tick at a time (ns per expired)",
     ];
     let mut tables: Vec<Vec<(&str, Vec<f64>)>> = vec![Vec::new(); workloads.len()];
-    let mut add = |name: &'static str, rows: [Vec<f64>; 7]| {
+    let mut add = |name: &'static str, rows: [Vec<f64>; 8]| {
         for (table, row) in tables.iter_mut().zip(rows) {
             table.push((name, row));
         }

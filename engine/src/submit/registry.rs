@@ -45,6 +45,8 @@ const GROW_MIN: usize = 256;
 
 /// How many slots ahead a walk over a shard's tasks (a shutdown's) starts loading the task a slot names.
 const PREFETCH_AHEAD: usize = 8;
+/// How many reservations ahead a reservation starts loading the free slot a later one will take.
+const FREE_AHEAD: usize = 8;
 const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
 
 /// The parts of an id.
@@ -359,6 +361,12 @@ impl Registry {
 /// generation moves on here; a slot whose generation is spent is never used again.
 fn reserve_in(shard: &mut Shard, shard_index: usize) -> Result<u64, RegistryFull> {
     while let Some(index) = shard.free.pop() {
+        // Slots come free in the order their tasks ended, which after a wave of delayed tasks is no order of the
+        // table: the slot a reservation `FREE_AHEAD` later will take starts loading now, so that its miss overlaps
+        // the submissions in between instead of stalling its own.
+        if let Some(&ahead) = shard.free.len().checked_sub(FREE_AHEAD).and_then(|at| shard.free.get(at)) {
+            prefetch(shard.slots.get(ahead as usize));
+        }
         let slot = &mut shard.slots[index as usize];
         match slot.generation().checked_add(1) {
             Some(generation) => {

@@ -1,5 +1,6 @@
 //! A growable array in fixed-size pages: pushing never moves what is stored, and growth never doubles the memory
-//! held (the slack is at most one page), where a `Vec` at 600,000 elements may hold room for a million.
+//! held (the slack is at most one page), where a `Vec` at 600,000 elements may hold room for a million. Popping
+//! keeps the pages, so a stack that shrinks and grows again (the arena's free slots) allocates only past its peak.
 
 /// Elements per page: 4,096 (128 KiB pages for the wheel's 32-byte timer slots).
 const PAGE_BITS: u32 = 12;
@@ -30,13 +31,29 @@ impl<T> Paged<T> {
     }
 
     /// Appends `value`.
+    #[inline]
     pub(super) fn push(&mut self, value: T) {
         let page = self.len >> PAGE_BITS;
         if page == self.pages.len() {
-            self.pages.push(Vec::with_capacity(PAGE));
+            self.add_page();
         }
         self.pages[page].push(value);
         self.len += 1;
+    }
+
+    /// Allocates one more page (out of the way of [`push`](Self::push), which needs one per 4,096 elements).
+    #[cold]
+    #[inline(never)]
+    fn add_page(&mut self) {
+        self.pages.push(Vec::with_capacity(PAGE));
+    }
+
+    /// Removes the last element and returns it, if there is one. Its page keeps its memory, for the pushes to come.
+    #[inline]
+    pub(super) fn pop(&mut self) -> Option<T> {
+        let last = self.len.checked_sub(1)?;
+        self.len = last;
+        self.pages[last >> PAGE_BITS].pop()
     }
 
     /// The element at `index`, if there is one.

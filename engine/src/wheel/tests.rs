@@ -224,6 +224,42 @@ fn stale_keys_never_touch_a_new_occupant() {
 }
 
 #[test]
+fn the_slots_an_expiry_wave_frees_are_all_reused_and_its_keys_stay_stale() {
+    // Timers leave in deadline order, which scatters their slots' return over the arena: the second fill must find
+    // every one of them (the wheel holds no more memory than after the first), and no key of the first fill may
+    // name a timer of the second.
+    let mut wheel = Wheel::new();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut deadline = |base: u64| {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        base + 1 + (state >> 33) % 5_000
+    };
+    let first: Vec<_> = (0..10_000u32).map(|i| wheel.insert(deadline(0), i)).collect();
+    let fired = fire(&mut wheel, 5_001);
+    assert_eq!(fired.len(), 10_000);
+    assert!(fired.windows(2).all(|pair| pair[0].0 <= pair[1].0), "handed back in deadline order");
+    let held = wheel.held_bytes();
+    let second: Vec<_> = (0..10_000u32).map(|i| (wheel.insert(deadline(5_001), i), i)).collect();
+    assert_eq!(wheel.held_bytes(), held, "the second fill took the freed slots and chunks, nothing new");
+    let mut indices: Vec<_> = second.iter().map(|(key, _)| key.index()).collect();
+    indices.sort_unstable();
+    indices.dedup();
+    assert_eq!(indices.len(), 10_000);
+    assert!(indices.iter().all(|&index| index < 10_000), "no slot past the first fill's");
+    for key in &first {
+        assert_eq!(wheel.get(*key), None, "a key of the first fill is stale");
+        assert_eq!(wheel.reschedule(*key, 9_000), Err(WheelError::StaleKey));
+    }
+    for (key, value) in &second {
+        assert_eq!(wheel.get(*key), Some(value));
+    }
+    let fired = fire(&mut wheel, 10_002);
+    assert_eq!(fired.len(), 10_000);
+    assert!(fired.windows(2).all(|pair| pair[0].0 <= pair[1].0));
+    assert!(wheel.is_empty());
+}
+
+#[test]
 fn popped_keys_are_stale() {
     let mut wheel = Wheel::new();
     let key = wheel.insert(1, ());
