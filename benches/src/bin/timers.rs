@@ -3,8 +3,10 @@
 //! - Bytes per pending timer at 1M and 10M pending (a counting global allocator: bytes live after filling,
 //!   divided by the number of timers; the value carried is a `u64` id in every queue).
 //! - Early and late firings: 100k timers (10% cancelled), advanced in 1 ms and in 100 ms steps.
-//! - Scale (`taskwheel_benches::scale`): cancel and reschedule of random pending timers, expiry after a cascade
-//!   (timers due over the next 1,000 ticks, armed just before or an hour before), at 1k / 100k / 1M / 10M pending;
+//! - Scale (`taskwheel_benches::scale`): insert into an empty queue and into one an expiry wave has emptied (the
+//!   memory a long-running server's queue reuses), cancel and reschedule of random pending timers, expiry after a
+//!   cascade (timers due over the next 1,000 ticks, armed just before or an hour before), at 1k / 100k / 1M / 10M
+//!   pending;
 //!   the network-timeout lifecycle at 100k arms per simulated second with its steady-state memory; beside the
 //!   machine's cache sizes and the floors measured in the same run (a dependent random DRAM load, an independent
 //!   one, a streaming read per 32-byte entry). Medians of 3 runs, every queue in the same run.
