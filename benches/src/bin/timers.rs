@@ -6,10 +6,9 @@
 //! - Scale (`taskwheel_benches::scale`): insert into an empty queue and into one an expiry wave has emptied (the
 //!   memory a long-running server's queue reuses), cancel and reschedule of random pending timers, expiry after a
 //!   cascade (timers due over the next 1,000 ticks, armed just before or an hour before), at 1k / 100k / 1M / 10M
-//!   pending;
-//!   the network-timeout lifecycle at 100k arms per simulated second with its steady-state memory; beside the
-//!   machine's cache sizes and the floors measured in the same run (a dependent random DRAM load, an independent
-//!   one, a streaming read per 32-byte entry). Medians of 3 runs, every queue in the same run.
+//!   pending; the network-timeout lifecycle at 100k arms per simulated second with its steady-state memory; beside
+//!   the machine's cache sizes and the floors measured in the same run (a dependent random DRAM load, an
+//!   independent one, a streaming read per 32-byte entry). Medians of 3 runs, every queue in the same run.
 //!
 //! `cargo run --release -p taskwheel-benches --bin timers`; `TASKWHEEL_BENCH_QUICK=1` for a smaller run;
 //! `TASKWHEEL_SCALE_ONLY=1` for the scale tables alone.
