@@ -2,7 +2,7 @@
 //! held (the slack is at most one page), where a `Vec` at 600,000 elements may hold room for a million. Popping
 //! keeps the pages, so a stack that shrinks and grows again (the arena's free slots) allocates only past its peak.
 
-/// Elements per page: 4,096 (128 KiB pages for the wheel's 32-byte timer slots).
+/// Elements per page: 4,096 (96 KiB pages for the wheel's 24-byte timer slots, 16 KiB for its free stack's indices).
 const PAGE_BITS: u32 = 12;
 const PAGE: usize = 1 << PAGE_BITS;
 
