@@ -19,7 +19,7 @@
 use std::num::NonZeroU32;
 
 use super::paged::Paged;
-use crate::hint::prefetch;
+use crate::hint::prefetch_all;
 
 /// How many insertions ahead an insertion starts loading the free slot a later one will take.
 const FREE_AHEAD: usize = 16;
@@ -178,7 +178,7 @@ impl<T> Arena<T> {
             // The slot an insertion `FREE_AHEAD` later will take: loading starts now, so that its miss overlaps
             // this one's and the ones between.
             if let Some(&ahead) = self.free.len().checked_sub(FREE_AHEAD).and_then(|at| self.free.get(at)) {
-                prefetch(self.slots.get(ahead as usize));
+                prefetch_all(self.slots.get(ahead as usize));
             }
             let slot = &mut self.slots[index as usize];
             let Slot::Vacant { generation, stamp } = *slot else {

@@ -82,7 +82,7 @@ use std::cell::Cell;
 pub use error::WheelError;
 pub use key::{Expired, TimerKey};
 
-use crate::hint::prefetch;
+use crate::hint::prefetch_all;
 use arena::{Arena, Timer};
 use due::Due;
 use level::{LEVELS, SLOT_BITS, level_for, next_occupied, slot_for, slot_start};
@@ -334,7 +334,7 @@ impl<T> Wheel<T> {
     /// ```
     #[inline]
     pub fn prefetch(&self, key: TimerKey) {
-        prefetch(u32::try_from(key.index()).ok().and_then(|index| self.timers.slot(index)));
+        prefetch_all(u32::try_from(key.index()).ok().and_then(|index| self.timers.slot(index)));
     }
 
     /// `true` when the key names a pending timer.
@@ -483,7 +483,7 @@ impl<T> Wheel<T> {
             // The timers are scattered over the arena: start loading the one `PREFETCH_AHEAD` places on, so that
             // the misses of consecutive pops overlap.
             if let Some(ahead) = self.expired.peek(&self.lists, PREFETCH_AHEAD - 1) {
-                prefetch(self.timers.slot(ahead.index));
+                prefetch_all(self.timers.slot(ahead.index));
             }
             // A stale record (cancelled or rescheduled after it was queued) is passed over.
             if let Some((generation, timer)) = self.timers.take_live(record.index, record.stamp) {
@@ -702,7 +702,7 @@ impl<T> Wheel<T> {
                 let record = records[position];
                 if !blind {
                     if let Some(ahead) = records[..len].get(position + PREFETCH_AHEAD) {
-                        prefetch(self.timers.slot(ahead.index));
+                        prefetch_all(self.timers.slot(ahead.index));
                     }
                     if !self.is_live(record) {
                         continue;
