@@ -351,16 +351,6 @@ impl Lists {
         std::mem::replace(self.chain_mut(list), EMPTY)
     }
 
-    /// The records of a detached chain's first chunk (all [`CHUNK`] of them, or the rest of the chain when that is
-    /// fewer); empty for an empty chain.
-    #[inline]
-    pub(super) fn front(&self, chain: &Chain) -> &[Record] {
-        match chain.first() {
-            Some(head) => &self.chunk(head).records[..(chain.len as usize).min(CHUNK)],
-            None => &[],
-        }
-    }
-
     /// Copies the records of a detached chain's first chunk into `into` and takes the chunk off the chain, back to
     /// the free chain at once (so that the next chunk a push needs is this one, still in cache, and a chain being
     /// read never holds its records twice); hints the chain's next chunk, one dependent load away, meanwhile.

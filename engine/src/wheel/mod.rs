@@ -90,6 +90,7 @@ use lists::{AfterKill, CHUNK, Chain, ListId, Lists, Record};
 
 /// How many records ahead a slot's processing prefetches the timers they name.
 const PREFETCH_AHEAD: usize = 16;
+const _: () = assert!(PREFETCH_AHEAD <= due::LOOKAHEAD, "the due queue's window shows the records a pop hints");
 
 /// The most live records [`Wheel::next_expiration_bound`] reads to give an exact answer; past it, the earliest
 /// list's start.
@@ -482,7 +483,7 @@ impl<T> Wheel<T> {
             let record = self.expired.pop(&mut self.lists)?;
             // The timers are scattered over the arena: start loading the one `PREFETCH_AHEAD` places on, so that
             // the misses of consecutive pops overlap.
-            if let Some(ahead) = self.expired.peek(&self.lists, PREFETCH_AHEAD - 1) {
+            if let Some(ahead) = self.expired.peek(PREFETCH_AHEAD - 1) {
                 prefetch_all(self.timers.slot(ahead.index));
             }
             // A stale record (cancelled or rescheduled after it was queued) is passed over.
