@@ -175,18 +175,23 @@ pub(super) struct Lists {
 fn append(chunks: &mut Paged<Chunk>, free: &mut u32, chain: &mut Chain, record: Record) {
     let used = chain.len as usize % CHUNK;
     if used == 0 {
-        // The tail is full, or there is none: a fresh chunk.
-        let fresh = allocate(chunks, free);
-        if chain.tail == NONE {
-            chain.head = fresh;
-        } else {
-            chunks[chain.tail as usize].next = fresh;
-        }
-        chain.tail = fresh;
+        add_tail(chunks, free, chain);
     }
     chunks[chain.tail as usize].records[used] = record;
     chain.len += 1;
     chain.live += 1;
+}
+
+/// Links a fresh chunk after `chain`'s tail (whose chunk is full, or which has none).
+#[inline]
+fn add_tail(chunks: &mut Paged<Chunk>, free: &mut u32, chain: &mut Chain) {
+    let fresh = allocate(chunks, free);
+    if chain.tail == NONE {
+        chain.head = fresh;
+    } else {
+        chunks[chain.tail as usize].next = fresh;
+    }
+    chain.tail = fresh;
 }
 
 /// An empty chunk: the first of the free chain, or a new one.
@@ -278,6 +283,25 @@ impl Lists {
     pub(super) fn push(&mut self, list: ListId, record: Record) {
         let Lists { chains, chunks, free } = self;
         append(chunks, free, &mut chains[list.index()], record);
+    }
+
+    /// Appends live records to `list`, in order: [`push`](Self::push) for a batch, one look at the list's tail per
+    /// chunk the batch reaches rather than one per record.
+    pub(super) fn extend(&mut self, list: ListId, records: &[Record]) {
+        let Lists { chains, chunks, free } = self;
+        let chain = &mut chains[list.index()];
+        let mut rest = records;
+        while !rest.is_empty() {
+            let used = chain.len as usize % CHUNK;
+            if used == 0 {
+                add_tail(chunks, free, chain);
+            }
+            let (now, later) = rest.split_at(rest.len().min(CHUNK - used));
+            chunks[chain.tail as usize].records[used..used + now.len()].copy_from_slice(now);
+            chain.len += now.len() as u32;
+            chain.live += now.len() as u32;
+            rest = later;
+        }
     }
 
     /// Appends a live record to a detached chain.

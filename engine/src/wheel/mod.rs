@@ -76,6 +76,7 @@ mod key;
 mod level;
 mod lists;
 mod paged;
+mod staging;
 
 use std::cell::Cell;
 
@@ -85,8 +86,9 @@ pub use key::{Expired, TimerKey};
 use crate::hint::prefetch_all;
 use arena::{Arena, Timer};
 use due::Due;
-use level::{LEVELS, SLOT_BITS, level_for, next_occupied, slot_for, slot_start};
+use level::{LEVELS, SLOT_BITS, SLOTS, level_for, next_occupied, slot_for, slot_start};
 use lists::{AfterKill, CHUNK, Chain, ListId, Lists, Record};
+use staging::{STAGE_FROM, Staging};
 
 /// How many records ahead a slot's processing prefetches the timers they name.
 const PREFETCH_AHEAD: usize = 16;
@@ -137,6 +139,8 @@ pub struct Wheel<T> {
     next_cache: Cell<Option<Option<u64>>>,
     /// Reused buffer for ordering the ready list.
     scratch: Vec<(u64, u32, Record)>,
+    /// Reused batches for the records a large cascade sends one level down.
+    staging: Staging,
     /// Records written, by insertions and cascades: what bounds the work per timer (for tests).
     #[cfg(test)]
     placements: u64,
@@ -178,6 +182,7 @@ impl<T> Wheel<T> {
             elapsed: now,
             next_cache: Cell::new(Some(None)),
             scratch: Vec::new(),
+            staging: Staging::default(),
             #[cfg(test)]
             placements: 0,
             #[cfg(test)]
@@ -214,6 +219,7 @@ impl<T> Wheel<T> {
             + self.lists.held_bytes()
             + self.expired.held_bytes()
             + self.scratch.capacity() * std::mem::size_of::<(u64, u32, Record)>()
+            + self.staging.held_bytes()
     }
 
     /// Adds a timer due at tick `deadline`, carrying `value`. O(1).
@@ -693,6 +699,12 @@ impl<T> Wheel<T> {
         debug_assert!(level > 0, "level 0 slots expire, they do not cascade");
         let records_suffice = SLOT_BITS * level as u32 <= u32::BITS;
         let blind = chain.all_live() && records_suffice;
+        // A large cascade gathers the records bound for the level below in per-slot batches (see `staging`).
+        let staged = chain.len() >= STAGE_FROM;
+        if staged {
+            self.staging.ready();
+        }
+        let below = level - 1;
         let mut records = [Record::FILLER; CHUNK];
         loop {
             let len = self.lists.take_front(&mut chain, &mut records);
@@ -719,7 +731,24 @@ impl<T> Wheel<T> {
                 } else {
                     self.timers.timer(record.index).deadline
                 };
-                self.place_in_slot(record, deadline);
+                if staged && level_for(self.elapsed, deadline) == below {
+                    let slot = slot_for(deadline, below);
+                    if let Some(batch) = self.staging.add(slot, record) {
+                        self.lists.extend(ListId::slot(below, slot), batch);
+                        self.occupied[below] |= 1 << slot;
+                    }
+                } else {
+                    self.place_in_slot(record, deadline);
+                }
+            }
+        }
+        if staged {
+            for slot in 0..SLOTS {
+                let batch = self.staging.take(slot);
+                if !batch.is_empty() {
+                    self.lists.extend(ListId::slot(below, slot), batch);
+                    self.occupied[below] |= 1 << slot;
+                }
             }
         }
     }

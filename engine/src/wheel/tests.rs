@@ -452,3 +452,42 @@ fn the_due_queue_hands_back_whole_slots_across_chunks_and_skips_what_went_stale(
     // Everything read was given back: the arena's chunks are all on the free chain again.
     assert!(wheel.is_empty());
 }
+
+#[test]
+fn a_large_cascade_keeps_ties_in_insertion_order_through_its_batches() {
+    // 20,000 timers in one level-2 slot (a cascade large enough to gather records per slot in batches), deadlines
+    // repeating every 300 ticks so that each tick holds ties from far apart in the insertion order: every timer
+    // fires exactly at its deadline, ties in insertion order, as a stable sort says. Once with every record live (the
+    // cascade reads no timer), once with some cancelled and some moved before the cascade (a move counts as an
+    // insertion).
+    for churn in [false, true] {
+        a_large_cascade_fires_as_a_stable_sort_says(churn);
+    }
+}
+
+fn a_large_cascade_fires_as_a_stable_sort_says(churn: bool) {
+    let mut wheel = Wheel::new();
+    let start = 5 << 12; // a level-2 slot's start, seen from tick 0
+    let mut expected: Vec<(u64, u64)> = Vec::new();
+    let mut keys = Vec::new();
+    for i in 0..20_000u64 {
+        let deadline = start + (i * 7_919) % 300;
+        keys.push((wheel.insert(deadline, i), deadline));
+    }
+    let (gone, moved) = if churn { (3, 7) } else { (10, 10) }; // `i % 10` is never 10: nothing changes
+    for (i, &(key, deadline)) in keys.iter().enumerate() {
+        if i % 10 == gone {
+            assert!(wheel.cancel(key).is_some());
+        } else if i % 10 == moved {
+            wheel.reschedule(key, deadline + 1).unwrap();
+        }
+    }
+    let order = keys.iter().enumerate().filter(|(i, _)| i % 10 != gone && i % 10 != moved);
+    expected.extend(order.map(|(i, &(_, deadline))| (deadline, i as u64)));
+    let later = keys.iter().enumerate().filter(|(i, _)| i % 10 == moved);
+    expected.extend(later.map(|(i, &(_, deadline))| (deadline + 1, i as u64)));
+    expected.sort_by_key(|&(deadline, _)| deadline); // stable: insertion order within a tick
+    let fired = fire(&mut wheel, start + 400);
+    assert_eq!(fired, expected);
+    assert!(wheel.is_empty());
+}

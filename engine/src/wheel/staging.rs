@@ -1,0 +1,69 @@
+//! The records a large cascade sends to the level just below it, gathered per slot and written out a batch at a
+//! time.
+//!
+//! A cascade sends most of a slot's records one level down, spread over that level's 64 slots. Appending each
+//! record to its list on its own costs a look at the list's counts and tail chunk per record (about three quarters
+//! of a cascade's work per record: 7 ns of a move's 7 here). Gathered in small per-slot batches first, a record
+//! costs one write to a buffer that stays in the L1 cache, and a list's tail is looked at once per batch. Records
+//! keep their order within a slot: a batch is written out when it is full and, at the end of the cascade, every
+//! partial one, and every record for that level's slots goes through its batch.
+
+use super::level::SLOTS;
+use super::lists::Record;
+
+/// Records gathered per slot before they are written out.
+pub(super) const BATCH: usize = 16;
+
+/// A cascade of fewer records than this writes each record straight to its list (the batches would cost more to
+/// look through at the end than they save).
+pub(super) const STAGE_FROM: u32 = 4 * SLOTS as u32;
+
+/// One batch per slot of a level.
+#[derive(Debug)]
+pub(super) struct Staging {
+    /// `BATCH` records per slot, allocated the first time a cascade is large enough to use them.
+    records: Vec<Record>,
+    /// Records gathered per slot.
+    counts: [u8; SLOTS],
+}
+
+impl Default for Staging {
+    fn default() -> Staging {
+        Staging { records: Vec::new(), counts: [0; SLOTS] }
+    }
+}
+
+impl Staging {
+    /// Makes room for every slot's batch, if not done yet.
+    pub(super) fn ready(&mut self) {
+        if self.records.is_empty() {
+            self.records = vec![Record::FILLER; SLOTS * BATCH];
+        }
+    }
+
+    /// Adds `record` to the batch of `slot` (after [`ready`](Self::ready)); when the batch is then full, returns it,
+    /// to be written out now, and starts the slot's next batch.
+    #[inline]
+    pub(super) fn add(&mut self, slot: usize, record: Record) -> Option<&[Record]> {
+        let count = &mut self.counts[slot];
+        let batch = &mut self.records[slot * BATCH..(slot + 1) * BATCH];
+        batch[usize::from(*count)] = record;
+        *count += 1;
+        if usize::from(*count) < BATCH {
+            return None;
+        }
+        *count = 0;
+        Some(batch)
+    }
+
+    /// Takes the partial batch of `slot` (empty when it holds nothing), leaving it empty.
+    pub(super) fn take(&mut self, slot: usize) -> &[Record] {
+        let count = usize::from(std::mem::take(&mut self.counts[slot]));
+        &self.records[slot * BATCH..slot * BATCH + count]
+    }
+
+    /// Bytes held, for memory accounting.
+    pub(super) fn held_bytes(&self) -> usize {
+        self.records.capacity() * std::mem::size_of::<Record>()
+    }
+}
