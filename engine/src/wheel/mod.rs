@@ -694,7 +694,9 @@ impl<T> Wheel<T> {
     /// wheel never holds a slot's records twice while cascading it. When the chain holds no stale record, and the
     /// slot is on a level whose records carry every bit of the deadline that is not the slot's own (levels 1 to 5),
     /// no timer is read at all. Otherwise the timers of the records `PREFETCH_AHEAD` places ahead are prefetched,
-    /// so their cache misses overlap instead of following one another.
+    /// so their cache misses overlap instead of following one another. A chain of [`STAGE_FROM`] records or more
+    /// sends the ones bound for the level just below through per-slot batches (see `staging`), written out a batch
+    /// at a time.
     fn cascade(&mut self, mut chain: Chain, level: usize) {
         debug_assert!(level > 0, "level 0 slots expire, they do not cascade");
         let records_suffice = SLOT_BITS * level as u32 <= u32::BITS;
