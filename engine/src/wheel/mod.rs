@@ -707,6 +707,8 @@ impl<T> Wheel<T> {
             self.staging.ready();
         }
         let below = level - 1;
+        let below_shift = SLOT_BITS * below as u32;
+        debug_assert_eq!(self.elapsed & ((1u64 << (SLOT_BITS * level as u32)) - 1), 0, "a slot cascades at its start");
         let mut records = [Record::FILLER; CHUNK];
         loop {
             let len = self.lists.take_front(&mut chain, &mut records);
@@ -733,15 +735,21 @@ impl<T> Wheel<T> {
                 } else {
                     self.timers.timer(record.index).deadline
                 };
-                if staged && level_for(self.elapsed, deadline) == below {
-                    let slot = slot_for(deadline, below);
-                    if let Some(batch) = self.staging.add(slot, record) {
-                        self.lists.extend(ListId::slot(below, slot), batch);
-                        self.occupied[below] |= 1 << slot;
+                if staged {
+                    // `elapsed` is this slot's start, zero below this level's bits, and the deadline agrees with it
+                    // from them up: the deadline's bits of the level below, when any is set, are its slot there.
+                    let slot_below = (deadline ^ self.elapsed) >> below_shift;
+                    if slot_below != 0 {
+                        debug_assert_eq!(level_for(self.elapsed, deadline), below);
+                        let slot = slot_below as usize & (SLOTS - 1);
+                        if let Some(batch) = self.staging.add(slot, record) {
+                            self.lists.extend(ListId::slot(below, slot), batch);
+                            self.occupied[below] |= 1 << slot;
+                        }
+                        continue;
                     }
-                } else {
-                    self.place_in_slot(record, deadline);
                 }
+                self.place_in_slot(record, deadline);
             }
         }
         if staged {

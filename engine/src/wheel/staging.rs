@@ -21,8 +21,8 @@ pub(super) const STAGE_FROM: u32 = 4 * SLOTS as u32;
 /// One batch per slot of a level.
 #[derive(Debug)]
 pub(super) struct Staging {
-    /// `BATCH` records per slot, allocated the first time a cascade is large enough to use them.
-    records: Vec<Record>,
+    /// A batch per slot, allocated the first time a cascade is large enough to use them.
+    records: Vec<[Record; BATCH]>,
     /// Records gathered per slot.
     counts: [u8; SLOTS],
 }
@@ -37,7 +37,7 @@ impl Staging {
     /// Makes room for every slot's batch, if not done yet.
     pub(super) fn ready(&mut self) {
         if self.records.is_empty() {
-            self.records = vec![Record::FILLER; SLOTS * BATCH];
+            self.records = vec![[Record::FILLER; BATCH]; SLOTS];
         }
     }
 
@@ -46,8 +46,8 @@ impl Staging {
     #[inline]
     pub(super) fn add(&mut self, slot: usize, record: Record) -> Option<&[Record]> {
         let count = &mut self.counts[slot];
-        let batch = &mut self.records[slot * BATCH..(slot + 1) * BATCH];
-        batch[usize::from(*count)] = record;
+        let batch = &mut self.records[slot];
+        batch[usize::from(*count) % BATCH] = record;
         *count += 1;
         if usize::from(*count) < BATCH {
             return None;
@@ -59,11 +59,11 @@ impl Staging {
     /// Takes the partial batch of `slot` (empty when it holds nothing), leaving it empty.
     pub(super) fn take(&mut self, slot: usize) -> &[Record] {
         let count = usize::from(std::mem::take(&mut self.counts[slot]));
-        &self.records[slot * BATCH..slot * BATCH + count]
+        &self.records[slot][..count]
     }
 
     /// Bytes held, for memory accounting.
     pub(super) fn held_bytes(&self) -> usize {
-        self.records.capacity() * std::mem::size_of::<Record>()
+        self.records.capacity() * std::mem::size_of::<[Record; BATCH]>()
     }
 }
