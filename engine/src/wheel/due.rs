@@ -14,8 +14,9 @@ use super::lists::{CHUNK, Chain, Lists, Record};
 /// [`Due::peek`] can see.
 pub(super) const LOOKAHEAD: usize = 16;
 
-/// The window's size: a chunk, and room for the records of the one before it that are still to be read.
-const WINDOW: usize = 2 * CHUNK;
+/// The window's size: a chunk, and room for the [`LOOKAHEAD`] records of the one before it that may still be unread
+/// when it is copied in (the most the window ever holds: 57 records, 684 bytes).
+const WINDOW: usize = LOOKAHEAD + CHUNK;
 
 /// Chains of due records, first in first out.
 #[derive(Debug)]
