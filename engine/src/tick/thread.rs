@@ -182,8 +182,8 @@ impl TickThread {
 
     /// Lets go of every task the wheel still holds, when the thread stops. After a shutdown's cancel these are the
     /// tasks' last references, so each release frees a task: millions of scattered blocks. The wheel is read in
-    /// its arena's order and each task hinted [`RELEASE_AHEAD`] tasks before it is released, so that the reads
-    /// of their headers overlap instead of following one another.
+    /// its arena's order (backwards) and each task hinted [`RELEASE_AHEAD`] tasks before it is released, so that the
+    /// reads of their headers overlap instead of following one another.
     fn release_wheel(&mut self) {
         let wheel = std::mem::take(&mut self.wheel);
         let mut window: VecDeque<TaskRef> = VecDeque::with_capacity(RELEASE_AHEAD);

@@ -269,7 +269,7 @@ impl<T> Arena<T> {
         Some((generation, timer))
     }
 
-    /// Every timer's value, in slot order, the arena consumed as they are read (nothing is kept up to date for
+    /// Every timer's value, the last slot first, the arena consumed as they are read (nothing is kept up to date for
     /// the timers not yet read, as `drain` must).
     pub(super) fn into_values(self) -> impl Iterator<Item = T> {
         self.slots.into_iter().filter_map(|slot| match slot {
