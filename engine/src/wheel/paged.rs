@@ -22,7 +22,6 @@ type Page<T> = Box<[MaybeUninit<T>; PAGE]>;
 /// An array of `T` in pages of 4,096.
 ///
 /// Invariant: the elements at indices below `len` are initialised, and no other is; `pages` covers them all.
-#[derive(Debug)]
 pub(super) struct Paged<T> {
     pages: Vec<Page<T>>,
     len: usize,
@@ -117,6 +116,13 @@ impl<T> Paged<T> {
     }
 }
 
+/// The elements, as a list (the pages' unwritten room is not shown).
+impl<T: std::fmt::Debug> std::fmt::Debug for Paged<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries((0..self.len).map(|index| &self[index])).finish()
+    }
+}
+
 impl<T> Drop for Paged<T> {
     fn drop(&mut self) {
         if std::mem::needs_drop::<T>() {
@@ -166,6 +172,14 @@ mod tests {
         let all: Vec<usize> = paged.into_iter().collect();
         assert_eq!(all.len(), 2 * PAGE + 5);
         assert_eq!((all[0], all[all.len() - 4]), (7, 30));
+    }
+
+    #[test]
+    fn debug_shows_the_elements_only() {
+        let mut paged = Paged::new();
+        paged.push(1);
+        paged.push(2);
+        assert_eq!(format!("{paged:?}"), "[1, 2]");
     }
 
     #[test]
