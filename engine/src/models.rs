@@ -9,13 +9,15 @@ use std::time::Duration;
 
 use crate::api::engine::EngineBuilder;
 use crate::api::handle::TaskHandle;
+use crate::config::WhenFull;
 use crate::error::Error;
 use crate::run::queues::Work;
 use crate::run::worker;
 use crate::shared::Shared;
+use crate::submit::capacity::Capacity;
 use crate::submit::options::{Repeat, Submission, When, once, repeating};
 use crate::submit::registry::Found;
-use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::sync::channel::Receiver;
 use crate::sync::{Arc, model, thread};
 use crate::task::state::CancelOutcome;
@@ -152,7 +154,7 @@ fn two_submits_with_one_key_accept_exactly_one_and_the_key_frees_when_it_ends() 
         let (shared, _commands) = parts(&[]);
         let keyed = || {
             let mut submission = Submission::new(once(|_| ()), When::After(Duration::from_secs(1)));
-            submission.key = Some("order-42".to_string());
+            submission.options().key = Some("order-42".to_string());
             submission
         };
         let other = {
@@ -222,7 +224,7 @@ fn a_periodic_task_cancelled_during_a_run_never_runs_again() {
             })
         };
         let mut submission = Submission::new(job, When::Now);
-        submission.repeat = Some(Repeat::new(Duration::from_secs(1)));
+        submission.options().repeat = Some(Repeat::new(Duration::from_secs(1)));
         let handle = submit(&shared, submission).unwrap();
         let worker = {
             let shared = shared.clone();
@@ -259,7 +261,7 @@ fn a_group_at_its_limit_never_exceeds_it_and_never_strands_a_waiting_task() {
                 now.fetch_sub(1, Ordering::SeqCst);
             });
             let mut submission = Submission::new(job, When::Now);
-            submission.group = Some("g".to_string());
+            submission.options().group = Some("g".to_string());
             submission
         };
         let a = submit(&shared, grouped()).unwrap();
@@ -523,7 +525,7 @@ fn a_timeout_racing_the_end_of_its_run_is_counted_exactly_when_the_run_ends_time
     model(|| {
         let (shared, _commands) = parts(&[]);
         let mut submission = Submission::new(once(|_| ()), When::Now);
-        submission.timeout = Some(Duration::from_millis(1));
+        submission.options().timeout = Some(Duration::from_millis(1));
         let handle = submit(&shared, submission).unwrap();
         // The tick thread's part: the run's timeout passes (whenever this interleaves with the run).
         let timeout = {
@@ -534,5 +536,35 @@ fn a_timeout_racing_the_end_of_its_run_is_counted_exactly_when_the_run_ends_time
         let counted = timeout.join().unwrap();
         assert_eq!(handle.state(), if counted { TaskState::Failed } else { TaskState::Succeeded });
         assert_eq!(counted, handle.timed_out(), "counted as timed out exactly when it ended timed out");
+    });
+}
+
+#[test]
+fn the_capacity_is_never_exceeded_and_a_unit_given_back_is_never_refused() {
+    model(|| {
+        let capacity = Arc::new(Capacity::new(2, WhenFull::Reject));
+        assert!(capacity.try_reserve() && capacity.try_reserve());
+        assert!(!capacity.try_reserve(), "full");
+        let given_back = Arc::new(AtomicBool::new(false));
+        let giver = {
+            let (capacity, given_back) = (capacity.clone(), given_back.clone());
+            thread::spawn(move || {
+                capacity.release();
+                given_back.store(true, Ordering::SeqCst);
+            })
+        };
+        let racer = {
+            let capacity = capacity.clone();
+            thread::spawn(move || capacity.try_reserve())
+        };
+        let free_before = given_back.load(Ordering::SeqCst);
+        let mine = capacity.try_reserve();
+        let theirs = racer.join().unwrap();
+        giver.join().unwrap();
+        assert!(!(mine && theirs), "two units taken where one was given back");
+        assert!(!(free_before && !theirs && !mine), "refused while a unit was free");
+        assert_eq!(capacity.live(), 1 + usize::from(mine) + usize::from(theirs));
+        assert_eq!(capacity.try_reserve(), !(mine || theirs), "the unit given back is free unless taken");
+        assert_eq!(capacity.live(), 2);
     });
 }

@@ -25,7 +25,7 @@ macro_rules! common_options {
         /// A dedupe key: while a task with this key is pending or running, another submission with the same key is
         /// refused with [`Error::DuplicateKey`]. Must not be empty.
         pub fn key(mut self, key: impl Into<String>) -> Self {
-            self.submission.key = Some(key.into());
+            self.submission.options().key = Some(key.into());
             self
         }
 
@@ -34,13 +34,13 @@ macro_rules! common_options {
         /// or one holding a NUL ([`Error::InvalidArgument`]); names need not be unique (dedupe is the
         /// [`key`](Self::key)'s job).
         pub fn name(mut self, name: impl Into<String>) -> Self {
-            self.submission.name = Some(name.into());
+            self.submission.options().name = Some(name.into());
             self
         }
 
         /// The concurrency group the task belongs to; the group must have been declared on the engine builder.
         pub fn group(mut self, group: impl Into<String>) -> Self {
-            self.submission.group = Some(group.into());
+            self.submission.options().group = Some(group.into());
             self
         }
 
@@ -61,7 +61,7 @@ macro_rules! common_options {
         /// tries it again; a periodic task goes on unless it stops on failure). A closure cannot be stopped from
         /// outside: one that ignores the flag keeps its worker, and its group's slot, until it returns.
         pub fn timeout(mut self, timeout: Duration) -> Self {
-            self.submission.timeout = Some(timeout);
+            self.submission.options().timeout = Some(timeout);
             self
         }
     };
@@ -99,7 +99,7 @@ impl<'a> TaskBuilder<'a> {
     /// A one-shot task tried again as `retry` says when a run fails; `job` runs once per attempt.
     pub(crate) fn retrying(shared: &'a Arc<Shared>, job: Job, retry: Retry) -> TaskBuilder<'a> {
         let mut submission = Submission::new(job, When::Now);
-        submission.retry = Some(retry);
+        submission.options().retry = Some(retry);
         TaskBuilder { shared, submission }
     }
 
@@ -250,7 +250,7 @@ impl<'a> PeriodicBuilder<'a> {
     ///
     /// See [`Error`]: shut down, full, duplicate key, unknown group, a period shorter than one tick.
     pub fn submit(mut self) -> Result<TaskHandle, Error> {
-        self.submission.repeat = Some(self.repeat);
+        self.submission.options().repeat = Some(self.repeat);
         TaskHandle::submit(self.shared, self.submission)
     }
 }

@@ -5,11 +5,12 @@ use std::time::{Duration, Instant};
 
 use crate::config::MAX_DELAY;
 use crate::error::{Error, invalid};
-use crate::submit::options::{Repeat, Submission, When};
+use crate::submit::options::{Options, Repeat, Submission, When};
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
 use crate::task::cell::{Job, TaskName, TaskOptions, TaskRef};
 use crate::task::periodic::{Kind, MAX_RUN_EACH, Misfire, Periodic, Recurrence};
+use crate::task::retry::Retry;
 
 use crate::shared::Shared;
 
@@ -48,31 +49,14 @@ impl Shared {
     }
 
     fn admit(this: &Arc<Shared>, submission: Submission) -> Result<TaskRef, Error> {
-        let Submission { job, when, priority, key, group, repeat, joinable, retry, timeout, name } = submission;
-        if name.as_deref().is_some_and(|name| name.is_empty() || name.contains('\0')) {
-            return Err(invalid("a task name must not be empty or hold a NUL"));
-        }
-        let timeout = match timeout {
-            Some(Duration::ZERO) => return Err(invalid("a timeout must be longer than zero")),
-            Some(timeout) => Some(within_range("the timeout", timeout)?),
+        let Submission { job, when, priority, joinable, options } = submission;
+        let mut options = match options {
+            Some(options) => Some(this.check_options(*options)?),
             None => None,
         };
-        if let Some(retry) = &retry {
-            retry.check()?;
-        }
-        let group = match group {
-            Some(name) => {
-                let index = this.groups.find(&name).ok_or(Error::UnknownGroup(name))?;
-                Some(u32::try_from(index).map_err(|_| invalid("more than 2^32 groups"))?)
-            }
-            None => None,
-        };
-        if key.as_deref() == Some("") {
-            return Err(invalid("a dedupe key must not be empty"));
-        }
         let now = this.time.now_ns();
         let deadline = this.deadline_of(when, now)?; // a cron task: its first occurrence follows this instant
-        let (periodic, deadline) = match repeat {
+        let (periodic, deadline) = match options.as_mut().and_then(|options| options.repeat.take()) {
             None => (None, deadline),
             Some(repeat) => {
                 let periodic = this.periodic_of(repeat, deadline, now)?;
@@ -86,18 +70,18 @@ impl Shared {
         this.capacity.reserve(this.time.clock(), this.ends.changes())?;
         let Job(mut task) = job;
         let Some(cell) = task.get_mut() else { unreachable!("a job's task is not shared before admission") };
-        let keyed = key.is_some();
+        let keyed = options.as_ref().is_some_and(|options| options.key.is_some());
         cell.admit(
             deadline,
             priority,
-            TaskOptions {
-                key: key.map(String::into_boxed_str),
-                group,
+            options.map(|options| TaskOptions {
+                key: options.key.map(String::into_boxed_str),
+                group: options.group,
                 periodic,
-                retry,
-                timeout,
-                name: name.map(TaskName::new),
-            },
+                retry: options.retry,
+                timeout: options.timeout,
+                name: options.name.map(TaskName::new),
+            }),
         );
         let registered = if keyed {
             // A keyed task is registered in two steps: it needs its id before it can claim its key, and it must not
@@ -135,6 +119,34 @@ impl Shared {
         this.stats.submitted.fetch_add(1, Ordering::Relaxed);
         this.schedule(task.clone(), now);
         Ok(task)
+    }
+
+    /// Checks the rarer options of a submission: everything in them a user can get wrong but the periodic
+    /// schedule, which needs the submission's clock reading.
+    fn check_options(&self, options: Options) -> Result<Checked, Error> {
+        let Options { key, group, repeat, retry, timeout, name } = options;
+        if name.as_deref().is_some_and(|name| name.is_empty() || name.contains('\0')) {
+            return Err(invalid("a task name must not be empty or hold a NUL"));
+        }
+        let timeout = match timeout {
+            Some(Duration::ZERO) => return Err(invalid("a timeout must be longer than zero")),
+            Some(timeout) => Some(within_range("the timeout", timeout)?),
+            None => None,
+        };
+        if let Some(retry) = &retry {
+            retry.check()?;
+        }
+        let group = match group {
+            Some(name) => {
+                let index = self.groups.find(&name).ok_or(Error::UnknownGroup(name))?;
+                Some(u32::try_from(index).map_err(|_| invalid("more than 2^32 groups"))?)
+            }
+            None => None,
+        };
+        if key.as_deref() == Some("") {
+            return Err(invalid("a dedupe key must not be empty"));
+        }
+        Ok(Checked { key, group, repeat, retry, timeout, name })
     }
 
     /// A periodic submission's schedule, its first occurrence found from `start` (nanoseconds after the origin).
@@ -199,6 +211,16 @@ impl Shared {
         self.capacity.release();
         self.ends.notify();
     }
+}
+
+/// A submission's rarer options once checked: the group found, the timeout in nanoseconds.
+struct Checked {
+    key: Option<String>,
+    group: Option<u32>,
+    repeat: Option<Repeat>,
+    retry: Option<Retry>,
+    timeout: Option<u64>,
+    name: Option<String>,
 }
 
 /// A task time in nanoseconds, refused when it is more than [`MAX_DELAY`]. With `now` itself far below 2^63 ns

@@ -9,18 +9,72 @@ use crate::sync::notifier::Notifier;
 use crate::time::clock::Clock;
 
 /// The capacity count and the accepting flag.
+///
+/// The count is split by who writes it, so that a submitter and the workers do not pass one cache line between
+/// them for every task: submitters count the units they take (`taken`), the tasks' bookkeeping counts the units
+/// given back (`given_back`), and the live tasks are the difference. A submitter checks the capacity against
+/// `given_back_seen`, a lower bound of `given_back` on the submitters' own line, so the check can only overstate
+/// the live tasks; it reads `given_back` itself only when the bound says full, and refuses only when that read
+/// confirms it (see [`reserve`](Self::reserve)). The count stays exact: no task is admitted past the capacity,
+/// and none is refused while a unit is free.
 pub(crate) struct Capacity {
     accepting: AtomicBool,
-    /// Tasks submitted and not yet finished (terminal with bookkeeping done).
-    live: CachePadded<AtomicUsize>,
+    /// Written by submitters.
+    submit_side: CachePadded<SubmitSide>,
+    /// Units given back: the tasks that finished (terminal with bookkeeping done) and the refused submissions.
+    given_back: CachePadded<AtomicUsize>,
     capacity: usize,
     when_full: WhenFull,
+}
+
+/// The submitters' half of the count.
+struct SubmitSide {
+    /// Units taken: every submission admitted or in admission.
+    taken: AtomicUsize,
+    /// A value `given_back` had: never more than it has now.
+    given_back_seen: AtomicUsize,
 }
 
 impl Capacity {
     /// An empty, accepting engine's count.
     pub(crate) fn new(capacity: usize, when_full: WhenFull) -> Capacity {
-        Capacity { accepting: AtomicBool::new(true), live: CachePadded::new(AtomicUsize::new(0)), capacity, when_full }
+        Capacity {
+            accepting: AtomicBool::new(true),
+            submit_side: CachePadded::new(SubmitSide {
+                taken: AtomicUsize::new(0),
+                given_back_seen: AtomicUsize::new(0),
+            }),
+            given_back: CachePadded::new(AtomicUsize::new(0)),
+            capacity,
+            when_full,
+        }
+    }
+
+    /// Takes a unit if one is free. Exact: a unit is taken only while the live tasks are fewer than the capacity,
+    /// and `false` means that they were not at the moment `taken` was last read.
+    pub(crate) fn try_reserve(&self) -> bool {
+        let side = &*self.submit_side;
+        // Read before `taken`: a bound of `given_back` read first is at most `taken` read after it, since a unit is
+        // given back only after it was taken.
+        let mut seen = side.given_back_seen.load(Ordering::SeqCst);
+        loop {
+            let taken = side.taken.load(Ordering::SeqCst);
+            if taken - seen < self.capacity {
+                // `taken - seen` is at least the live tasks: a unit is free.
+                if side.taken.compare_exchange_weak(taken, taken + 1, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                    return true;
+                }
+                continue; // `seen` was still read before the next read of `taken`
+            }
+            let given_back = self.given_back.load(Ordering::SeqCst);
+            if given_back == seen {
+                // `given_back` had this value both before and after `taken` was read, so the live tasks were
+                // exactly `taken - seen` then: full.
+                return false;
+            }
+            side.given_back_seen.fetch_max(given_back, Ordering::SeqCst);
+            seen = given_back; // read after `taken`, and the next read of `taken` comes after it
+        }
     }
 
     /// `false` once the engine stopped taking submissions.
@@ -35,18 +89,16 @@ impl Capacity {
 
     /// How many tasks are live.
     pub(crate) fn live(&self) -> usize {
-        self.live.load(Ordering::SeqCst)
+        // `given_back` first: every unit it counts was taken before, so the later `taken` is at least as large.
+        let given_back = self.given_back.load(Ordering::SeqCst);
+        self.submit_side.taken.load(Ordering::SeqCst) - given_back
     }
 
     /// Takes a unit of capacity for a new task. When full: refused at once, or (with [`WhenFull::Block`]) after
     /// waiting on `changes` up to its timeout on `clock`; a shutdown meanwhile refuses it.
     pub(crate) fn reserve(&self, clock: &Clock, changes: &Notifier) -> Result<(), Error> {
         let capacity = self.capacity;
-        let try_reserve = || {
-            self.live
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |live| (live < capacity).then_some(live + 1))
-                .is_ok()
-        };
+        let try_reserve = || self.try_reserve();
         if try_reserve() {
             return Ok(());
         }
@@ -74,11 +126,11 @@ impl Capacity {
 
     /// Gives a unit back (the caller notifies `changes` when a blocked submitter may be waiting for it).
     pub(crate) fn release(&self) {
-        self.live.fetch_sub(1, Ordering::SeqCst);
+        self.given_back.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Gives `count` units back at once.
     pub(crate) fn release_many(&self, count: usize) {
-        self.live.fetch_sub(count, Ordering::SeqCst);
+        self.given_back.fetch_add(count, Ordering::SeqCst);
     }
 }

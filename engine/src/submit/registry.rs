@@ -529,7 +529,7 @@ mod tests {
                 name: Some(crate::task::cell::TaskName::new(format!("t{n}"))),
                 ..Default::default()
             };
-            task.get_mut().unwrap().admit(0, crate::Priority::Normal, options);
+            task.get_mut().unwrap().admit(0, crate::Priority::Normal, Some(options));
             task
         };
         // One shard's worth: a run of submissions stays in one shard.

@@ -596,16 +596,16 @@ impl Task {
         let Job(mut task) = Job::once(|_| ());
         let cell = task.get_mut().expect("a new task has one owner");
         cell.id = id;
-        cell.admit(0, Priority::Normal, TaskOptions { group, ..TaskOptions::default() });
+        cell.admit(0, Priority::Normal, Some(TaskOptions { group, ..TaskOptions::default() }));
         task
     }
 
     /// Fills in the parts fixed at submission. Called by admission while it is the allocation's only owner.
-    pub(crate) fn admit(&mut self, deadline: u64, priority: Priority, options: TaskOptions) {
+    pub(crate) fn admit(&mut self, deadline: u64, priority: Priority, options: Option<TaskOptions>) {
         // Nothing has set a flag yet (the task is not shared), so the word may be made anew.
         debug_assert_eq!(self.state.flags(), 0);
         self.state = AtomicState::new(priority);
-        if !options.is_empty() {
+        if let Some(options) = options.filter(|options| !options.is_empty()) {
             self.extra = OncePtr::new(Box::into_raw(Extra::new(options, true, 0, 0)));
         }
         self.deadline.store(deadline, Ordering::SeqCst);
