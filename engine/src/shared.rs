@@ -137,7 +137,7 @@ impl Shared {
         if tasks.is_empty() {
             return;
         }
-        self.stats.cancelled.fetch_add(tasks.len() as u64, Ordering::Relaxed);
+        self.stats.cancelled.add(tasks.len() as u64, Ordering::Relaxed);
         tasks.iter().for_each(|task| self.release_key(task));
         self.capacity.release_many(tasks.len());
         tasks.iter().for_each(|task| self.ends.task_ended(task));
@@ -293,7 +293,7 @@ impl Shared {
             TaskState::Failed => &self.stats.failed,
             _ => &self.stats.cancelled,
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.add(1, Ordering::Relaxed);
         self.release_key(task);
         self.capacity.release();
         // Before the waiters are woken: whoever saw the task end through a wait finds the count too.

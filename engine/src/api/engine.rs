@@ -173,8 +173,8 @@ impl Engine {
         }
         let shared = &self.shared;
         let stats = &shared.stats;
-        let finished = || stats.succeeded.load(Ordering::SeqCst) + stats.failed.load(Ordering::SeqCst);
-        let (completed_before, cancelled_before) = (finished(), stats.cancelled.load(Ordering::SeqCst));
+        let finished = || stats.succeeded.sum(Ordering::SeqCst) + stats.failed.sum(Ordering::SeqCst);
+        let (completed_before, cancelled_before) = (finished(), stats.cancelled.sum(Ordering::SeqCst));
         // The drain's timeout counts from the call, before anything (a submitter seeing its refusal, say) can act.
         let deadline = match mode {
             Shutdown::Drain { timeout } => shared.time.clock().now().checked_add(timeout),
@@ -212,7 +212,7 @@ impl Engine {
         *self.threads.lock() = still_busy;
         let report = ShutdownReport {
             completed: finished() - completed_before,
-            cancelled: stats.cancelled.load(Ordering::SeqCst) - cancelled_before,
+            cancelled: stats.cancelled.sum(Ordering::SeqCst) - cancelled_before,
             still_running: shared.run.running() as u64,
         };
         log_at!(info, "engine {:?} shut down: {report:?}", shared.config.thread_name);

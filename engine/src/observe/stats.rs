@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::sync::CachePadded;
 use crate::sync::StatCounter as AtomicU64;
 use crate::sync::atomic::Ordering;
+use crate::sync::striped::{STRIPES, Striped, stripe};
 
 /// The bucket bounds of the metrics' lateness histograms, in nanoseconds: 1, 2, 5 per decade from 1 µs to 10 s (the
 /// engine's `taskwheel_run_lateness_seconds`; taskwheel-redis uses the same for its fleet's histograms).
@@ -39,8 +40,11 @@ const SUBS: usize = 1 << SUB_BITS;
 /// Enough buckets for every `u64`.
 const BUCKETS: usize = (64 - SUB_BITS as usize + 1) * SUBS;
 
-/// A log-linear histogram of nanosecond values with atomic buckets: recording is one `fetch_add`.
+/// A log-linear histogram of nanosecond values with atomic buckets: recording is one `fetch_add`. The buckets are
+/// striped by thread (one set of buckets per [stripe](crate::sync::striped), side by side), so that the workers'
+/// runs, whose lateness mostly falls in one bucket, do not pass its line between them.
 pub(crate) struct Histogram {
+    /// `STRIPES` sets of `BUCKETS`.
     buckets: Box<[AtomicU64]>,
     max: CachePadded<AtomicU64>,
 }
@@ -48,13 +52,13 @@ pub(crate) struct Histogram {
 impl Histogram {
     pub(crate) fn new() -> Histogram {
         Histogram {
-            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            buckets: (0..STRIPES * BUCKETS).map(|_| AtomicU64::new(0)).collect(),
             max: CachePadded::new(AtomicU64::new(0)),
         }
     }
 
     pub(crate) fn record(&self, value: u64) {
-        self.buckets[bucket_of(value)].fetch_add(1, Ordering::Relaxed);
+        self.buckets[stripe() * BUCKETS + bucket_of(value)].fetch_add(1, Ordering::Relaxed);
         // A load first: the maximum rarely grows, and a read leaves the line shared between the workers.
         if value > self.max.load(Ordering::Relaxed) {
             self.max.fetch_max(value, Ordering::Relaxed);
@@ -63,7 +67,12 @@ impl Histogram {
 
     /// One reading of every bucket and the maximum, so that the count and all the quantiles taken from it agree.
     pub(crate) fn snapshot(&self) -> Snapshot {
-        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let mut counts = vec![0u64; BUCKETS];
+        for stripe in self.buckets.chunks_exact(BUCKETS) {
+            for (count, bucket) in counts.iter_mut().zip(stripe) {
+                *count += bucket.load(Ordering::Relaxed);
+            }
+        }
         Snapshot { total: counts.iter().sum(), counts, max: self.max.load(Ordering::Relaxed) }
     }
 }
@@ -159,9 +168,9 @@ fn bucket_bounds(index: usize) -> (u64, u64) {
 /// else in `Stats` (gauges, the refusals by reason, the lateness histogram, the groups) is read from where it lives.
 macro_rules! event_counters {
     ($($(#[doc = $doc:literal])+ $field:ident => $metric:literal, $help:literal;)+) => {
-        /// The engine's live event counters, bumped by every stage without locks.
+        /// The engine's live event counters, bumped by every stage without locks, each striped by thread.
         pub(crate) struct Counters {
-            $(pub(crate) $field: CachePadded<AtomicU64>,)+
+            $(pub(crate) $field: Striped<AtomicU64>,)+
             pub(crate) rejected: RejectionCounters,
             pub(crate) lateness: Histogram,
             /// The id of the latest failed run's task among tasks with a name (0: none yet): the metrics' exemplar
@@ -172,7 +181,7 @@ macro_rules! event_counters {
         impl Counters {
             pub(crate) fn new() -> Counters {
                 Counters {
-                    $($field: CachePadded::new(AtomicU64::new(0)),)+
+                    $($field: Striped::new(),)+
                     rejected: RejectionCounters::default(),
                     lateness: Histogram::new(),
                     last_named_failure: AtomicU64::new(0),
@@ -181,7 +190,7 @@ macro_rules! event_counters {
 
             /// A snapshot of the event counters, every other field of `Stats` left at its default.
             pub(crate) fn read(&self) -> Stats {
-                Stats { $($field: self.$field.load(Ordering::Relaxed),)+ ..Stats::default() }
+                Stats { $($field: self.$field.sum(Ordering::Relaxed),)+ ..Stats::default() }
             }
         }
 

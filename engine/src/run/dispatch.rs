@@ -12,6 +12,7 @@
 use crate::run::queues::{RunQueues, Work};
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::notifier::Notifier;
+use crate::sync::striped::Striped;
 use crate::sync::{CachePadded, Mutex};
 use crate::task::cell::TaskRef;
 use crate::task::priority::Priority;
@@ -52,7 +53,7 @@ pub(crate) struct Dispatcher {
     /// work that wait is for.
     horizon: AtomicU64,
     /// Runs started and not yet returned.
-    running: CachePadded<AtomicUsize>,
+    running: Striped,
     /// The whole engine is paused: workers hold the work they take (in `held`) instead of starting it.
     paused: AtomicBool,
     held: Mutex<Vec<Held>>,
@@ -67,7 +68,7 @@ impl Dispatcher {
             drain_epoch: CachePadded::new(AtomicU64::new(0)),
             counted: CachePadded::new(AtomicU64::new(0)),
             horizon: AtomicU64::new(0),
-            running: CachePadded::new(AtomicUsize::new(0)),
+            running: Striped::new(),
             paused: AtomicBool::new(false),
             held: Mutex::new(Vec::new()),
         }
@@ -157,17 +158,17 @@ impl Dispatcher {
 
     /// A run starts.
     pub(crate) fn run_started(&self) {
-        self.running.fetch_add(1, Ordering::SeqCst);
+        self.running.add(1, Ordering::SeqCst);
     }
 
     /// A run returned.
     pub(crate) fn run_returned(&self) {
-        self.running.fetch_sub(1, Ordering::SeqCst);
+        self.running.sub(1, Ordering::SeqCst);
     }
 
     /// Runs in progress.
     pub(crate) fn running(&self) -> usize {
-        self.running.load(Ordering::SeqCst)
+        self.running.sum(Ordering::SeqCst) as usize
     }
 
     /// Pauses or resumes the whole engine. Paused, workers hold the work they take instead of starting it (a run

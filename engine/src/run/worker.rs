@@ -120,7 +120,7 @@ fn execute(shared: &Arc<Shared>, task: &TaskRef) -> bool {
     if let Some(periodic) = task.periodic() {
         match periodic.at_start(periodic.occurrence(), shared.time.occurrence_now(periodic, started)) {
             Start::Run { occurrence: chosen, missed } => {
-                shared.stats.missed_runs.fetch_add(missed, Ordering::Relaxed);
+                shared.stats.missed_runs.add(missed, Ordering::Relaxed);
                 if missed > 0 {
                     log_at!(debug, "task {}: {missed} missed occurrences, folded into this run", task.label());
                 }
@@ -128,7 +128,7 @@ fn execute(shared: &Arc<Shared>, task: &TaskRef) -> bool {
                 occurrence = chosen;
             }
             Start::Skip { missed, next } => {
-                shared.stats.missed_runs.fetch_add(missed, Ordering::Relaxed);
+                shared.stats.missed_runs.add(missed, Ordering::Relaxed);
                 log_at!(debug, "task {}: {missed} missed occurrences skipped", task.label());
                 return rearm(shared, task, periodic, next, started);
             }
@@ -169,7 +169,7 @@ fn execute(shared: &Arc<Shared>, task: &TaskRef) -> bool {
             priority: task.priority(),
         };
         if !hooks.call(|hooks| hooks.before_run(&start)) {
-            shared.stats.hook_panics.fetch_add(1, Ordering::Relaxed);
+            shared.stats.hook_panics.add(1, Ordering::Relaxed);
             log_at!(error, "a before_run hook panicked (task {}, run {run})", task.label());
         }
     }
@@ -283,7 +283,7 @@ fn after_run_hook(
     let duration = Duration::from_nanos(shared.time.now_ns().saturating_sub(started));
     let finish = RunFinish { task_id: task.id, name: task.name().map(|name| name.as_str()), run, duration, end, code };
     if !hooks.call(|hooks| hooks.after_run(&finish)) {
-        shared.stats.hook_panics.fetch_add(1, Ordering::Relaxed);
+        shared.stats.hook_panics.add(1, Ordering::Relaxed);
         log_at!(error, "an after_run hook panicked (task {}, run {run})", task.label());
     }
 }
@@ -371,7 +371,7 @@ fn retry_later(shared: &Arc<Shared>, task: &TaskRef, attempt: u64, panicked: boo
     if task.lifecycle().transition(TaskState::Running, TaskState::Pending).is_err() {
         return false;
     }
-    shared.stats.retries.fetch_add(1, Ordering::Relaxed);
+    shared.stats.retries.add(1, Ordering::Relaxed);
     shared.schedule(task.clone(), finished);
     true
 }
@@ -384,7 +384,7 @@ fn record_failure(shared: &Shared, task: &Task, message: String, code: Option<i3
         log_at!(debug, "task {} run {} failed: {message}", task.label(), task.runs());
     }
     task.count_failed_run();
-    shared.stats.failed_runs.fetch_add(1, Ordering::Relaxed);
+    shared.stats.failed_runs.add(1, Ordering::Relaxed);
     if task.name().is_some() {
         shared.stats.last_named_failure.swap(task.id, Ordering::Relaxed); // the metrics' exemplar
     }

@@ -116,7 +116,7 @@ impl Shared {
             this.cancel(&task);
             return Err(Error::ShutDown);
         }
-        this.stats.submitted.fetch_add(1, Ordering::Relaxed);
+        this.stats.submitted.add(1, Ordering::Relaxed);
         this.schedule(task.clone(), now);
         Ok(task)
     }

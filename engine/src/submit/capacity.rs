@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::sync::CachePadded;
 use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::sync::notifier::Notifier;
+use crate::sync::striped::Striped;
 use crate::time::clock::Clock;
 
 /// The capacity count and the accepting flag.
@@ -21,8 +22,9 @@ pub(crate) struct Capacity {
     accepting: AtomicBool,
     /// Written by submitters.
     submit_side: CachePadded<SubmitSide>,
-    /// Units given back: the tasks that finished (terminal with bookkeeping done) and the refused submissions.
-    given_back: CachePadded<AtomicUsize>,
+    /// Units given back: the tasks that finished (terminal with bookkeeping done) and the refused submissions;
+    /// striped by thread, so that the workers do not pass one line between them either.
+    given_back: Striped,
     capacity: usize,
     when_full: WhenFull,
 }
@@ -44,7 +46,7 @@ impl Capacity {
                 taken: AtomicUsize::new(0),
                 given_back_seen: AtomicUsize::new(0),
             }),
-            given_back: CachePadded::new(AtomicUsize::new(0)),
+            given_back: Striped::new(),
             capacity,
             when_full,
         }
@@ -66,10 +68,11 @@ impl Capacity {
                 }
                 continue; // `seen` was still read before the next read of `taken`
             }
-            let given_back = self.given_back.load(Ordering::SeqCst);
+            // Each stripe read after `taken`: the sum is at least what `given_back` was when `taken` was read.
+            let given_back = self.given_back.sum(Ordering::SeqCst) as usize;
             if given_back == seen {
-                // `given_back` had this value both before and after `taken` was read, so the live tasks were
-                // exactly `taken - seen` then: full.
+                // `given_back` only grows, and it was at least `seen` and at most this sum when `taken` was read:
+                // it was exactly `seen`, and the live tasks exactly `taken - seen`: full.
                 return false;
             }
             side.given_back_seen.fetch_max(given_back, Ordering::SeqCst);
@@ -90,7 +93,7 @@ impl Capacity {
     /// How many tasks are live.
     pub(crate) fn live(&self) -> usize {
         // `given_back` first: every unit it counts was taken before, so the later `taken` is at least as large.
-        let given_back = self.given_back.load(Ordering::SeqCst);
+        let given_back = self.given_back.sum(Ordering::SeqCst) as usize;
         self.submit_side.taken.load(Ordering::SeqCst) - given_back
     }
 
@@ -126,11 +129,11 @@ impl Capacity {
 
     /// Gives a unit back (the caller notifies `changes` when a blocked submitter may be waiting for it).
     pub(crate) fn release(&self) {
-        self.given_back.fetch_add(1, Ordering::SeqCst);
+        self.given_back.add(1, Ordering::SeqCst);
     }
 
     /// Gives `count` units back at once.
     pub(crate) fn release_many(&self, count: usize) {
-        self.given_back.fetch_add(count, Ordering::SeqCst);
+        self.given_back.add(count as u64, Ordering::SeqCst);
     }
 }

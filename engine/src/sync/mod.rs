@@ -25,6 +25,7 @@ mod mocked;
 pub(crate) use mocked::*;
 
 pub(crate) mod notifier;
+pub(crate) mod striped;
 
 /// Pads and aligns a value to its own cache line, so that threads updating neighbouring atomics do not contend
 /// for one line (false sharing). Not a synchronisation primitive: the same type in both builds.

@@ -285,7 +285,7 @@ impl TickThread {
             return;
         }
         self.skew = Some(skew);
-        self.shared.stats.wall_clock_jumps.fetch_add(1, Ordering::Relaxed);
+        self.shared.stats.wall_clock_jumps.add(1, Ordering::Relaxed);
         log_at!(
             info,
             "the wall clock stepped by {} ms: converting cron deadlines again",
@@ -369,7 +369,7 @@ impl TickThread {
         while self.watches.peek().is_some_and(|first| first.deadline <= now) {
             if let Some(Watch { task, run, .. }) = self.watches.pop() {
                 if task.time_out(run) {
-                    self.shared.stats.timed_out_runs.fetch_add(1, Ordering::Relaxed);
+                    self.shared.stats.timed_out_runs.add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -411,7 +411,7 @@ impl TickThread {
         // In precise mode the tick thread wakes `handoff` early and hands the task over then.
         let wake_at = target.map(|ns| shared.time.instant_of(ns.saturating_sub(self.handoff_ns)));
         shared.time.clock().wait(shared.tick.notifier(), wake_at, woken);
-        shared.stats.tick_wakeups.fetch_add(1, Ordering::Relaxed);
+        shared.stats.tick_wakeups.add(1, Ordering::Relaxed);
     }
 }
 
