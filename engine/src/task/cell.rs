@@ -602,13 +602,14 @@ impl Task {
 
     /// Fills in the parts fixed at submission. Called by admission while it is the allocation's only owner.
     pub(crate) fn admit(&mut self, deadline: u64, priority: Priority, options: Option<TaskOptions>) {
-        // Nothing has set a flag yet (the task is not shared), so the word may be made anew.
+        // Nothing has set a flag yet (the task is not shared), so the word may be made anew; so may the deadline (a
+        // plain write where a store would be an `xchg`: what publishes the task to other threads comes after).
         debug_assert_eq!(self.state.flags(), 0);
         self.state = AtomicState::new(priority);
         if let Some(options) = options.filter(|options| !options.is_empty()) {
             self.extra = OncePtr::new(Box::into_raw(Extra::new(options, true, 0, 0)));
         }
-        self.deadline.store(deadline, Ordering::SeqCst);
+        self.deadline = AtomicU64::new(deadline);
     }
 
     /// The record of a task that has ended, rebuilt from the registry's summary of it.
