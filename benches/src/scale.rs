@@ -4,12 +4,50 @@
 //! Each workload builds its queue untimed, then times only the operations it names, and returns nanoseconds per
 //! operation. `--bin timers` prints them as tables beside every baseline; the criterion bench `wheel` runs the
 //! same functions under `wheel-scale/*`.
+//!
+//! The timed section also counts the process's minor page faults ([`last_faults_per_op`]): a queue that asks
+//! glibc for fresh memory pays the kernel's first touch of every page, and whether glibc hands back reused pages or
+//! fresh ones depends on what the process freed before (its trim and mmap thresholds move with it). The tenth pass
+//! found up to 30% of a figure at 1M pending riding on that, for the heap as for the wheel; the count beside each
+//! figure says when it does.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::{Rng, Spread, TimerQueue, fill};
+use crate::{Rng, Spread, TimerQueue, fill, minor_faults};
+
+/// The minor page faults per operation of the latest timed section, as `f64` bits.
+static LAST_FAULTS_PER_OP: AtomicU64 = AtomicU64::new(0);
+
+/// The minor page faults per operation of the latest timed section a workload of this module ran (on any thread:
+/// read it on the thread that ran the workload, right after).
+pub fn last_faults_per_op() -> f64 {
+    f64::from_bits(LAST_FAULTS_PER_OP.load(Ordering::Relaxed))
+}
+
+/// Times a section and counts its minor page faults.
+struct Stopwatch {
+    start: Instant,
+    faults: u64,
+}
+
+impl Stopwatch {
+    fn start() -> Stopwatch {
+        let faults = minor_faults();
+        Stopwatch { start: Instant::now(), faults }
+    }
+
+    /// Nanoseconds per operation since the start, over `count` operations; the faults per operation are kept for
+    /// [`last_faults_per_op`].
+    fn per_op(self, count: usize) -> f64 {
+        let elapsed = self.start.elapsed();
+        let faults = minor_faults() - self.faults;
+        LAST_FAULTS_PER_OP.store((faults as f64 / count as f64).to_bits(), Ordering::Relaxed);
+        elapsed.as_nanos() as f64 / count as f64
+    }
+}
 
 /// One hour in ticks (1 tick = 1 ms).
 pub const HOUR_MS: u64 = 3_600_000;
@@ -42,13 +80,13 @@ pub fn insert_fill<Q: TimerQueue>(queue: &mut Q, pending: usize, seed: u64) -> f
 fn timed_inserts<Q: TimerQueue>(queue: &mut Q, pending: usize, now: u64, rng: &mut Rng) -> f64 {
     let deadlines: Vec<u64> = (0..pending).map(|_| Spread::Uniform.deadline(now, rng)).collect();
     let mut keys = Vec::with_capacity(pending);
-    let start = Instant::now();
+    let watch = Stopwatch::start();
     for (id, &deadline) in deadlines.iter().enumerate() {
         keys.push(queue.insert(deadline, id as u64));
     }
-    let elapsed = start.elapsed();
+    let per_op = watch.per_op(pending);
     black_box(&keys);
-    elapsed.as_nanos() as f64 / pending as f64
+    per_op
 }
 
 /// Insert into a queue that has been through an expiry wave, as a long-running server's timers are: `pending`
@@ -73,11 +111,11 @@ pub fn cancel_random<Q: TimerQueue>(queue: &mut Q, pending: usize, seed: u64) ->
     let chosen: Vec<Q::Key> =
         victims(pending, operations(pending), &mut rng).into_iter().filter_map(|at| keys[at].take()).collect();
     let count = chosen.len();
-    let start = Instant::now();
+    let watch = Stopwatch::start();
     for key in chosen {
         queue.cancel(key);
     }
-    start.elapsed().as_nanos() as f64 / count as f64
+    watch.per_op(count)
 }
 
 /// How far ahead of its operation a batch hints each key ([`TimerQueue::prefetch`]).
@@ -91,14 +129,14 @@ pub fn cancel_random_batch<Q: TimerQueue>(queue: &mut Q, pending: usize, seed: u
     let mut chosen: VecDeque<Q::Key> =
         victims(pending, operations(pending), &mut rng).into_iter().filter_map(|at| keys[at].take()).collect();
     let count = chosen.len();
-    let start = Instant::now();
+    let watch = Stopwatch::start();
     while let Some(key) = chosen.pop_front() {
         if let Some(ahead) = chosen.get(HINT_AHEAD - 1) {
             queue.prefetch(ahead);
         }
         queue.cancel(key);
     }
-    start.elapsed().as_nanos() as f64 / count as f64
+    watch.per_op(count)
 }
 
 /// Reschedule of random pending timers to a new deadline uniform over 1 s – 1 h: nanoseconds per reschedule.
@@ -110,11 +148,11 @@ pub fn reschedule_random<Q: TimerQueue>(queue: &mut Q, pending: usize, seed: u64
         .filter_map(|at| keys[at].take().map(|key| (at as u64, key, Spread::Uniform.deadline(0, &mut rng))))
         .collect();
     let count = chosen.len();
-    let start = Instant::now();
+    let watch = Stopwatch::start();
     for (id, key, deadline) in chosen {
         black_box(queue.reschedule(key, id, deadline));
     }
-    start.elapsed().as_nanos() as f64 / count as f64
+    watch.per_op(count)
 }
 
 /// [`reschedule_random`], the keys a batch known ahead, each hinted [`HINT_AHEAD`] operations before its
@@ -127,14 +165,14 @@ pub fn reschedule_random_batch<Q: TimerQueue>(queue: &mut Q, pending: usize, see
         .filter_map(|at| keys[at].take().map(|key| (at as u64, key, Spread::Uniform.deadline(0, &mut rng))))
         .collect();
     let count = chosen.len();
-    let start = Instant::now();
+    let watch = Stopwatch::start();
     while let Some((id, key, deadline)) = chosen.pop_front() {
         if let Some((_, ahead, _)) = chosen.get(HINT_AHEAD - 1) {
             queue.prefetch(ahead);
         }
         black_box(queue.reschedule(key, id, deadline));
     }
-    start.elapsed().as_nanos() as f64 / count as f64
+    watch.per_op(count)
 }
 
 /// Expiry after a cascade: `pending` timers due uniformly over `window` ticks starting `lead` ticks ahead, armed
@@ -147,14 +185,14 @@ pub fn expiry<Q: TimerQueue>(queue: &mut Q, pending: usize, lead: u64, window: u
         queue.insert(lead + rng.next_u64() % window, id);
     }
     let mut fired = Vec::with_capacity(pending);
-    let start = Instant::now();
+    let watch = Stopwatch::start();
     queue.advance(lead.saturating_sub(1), &mut fired);
     for now in lead..lead + window {
         queue.advance(now, &mut fired);
     }
-    let elapsed = start.elapsed();
+    let per_op = watch.per_op(pending);
     assert_eq!(fired.len(), pending, "{} lost timers", Q::NAME);
-    elapsed.as_nanos() as f64 / pending as f64
+    per_op
 }
 
 /// What the network-timeout lifecycle measured.

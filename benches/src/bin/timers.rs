@@ -8,7 +8,8 @@
 //!   cascade (timers due over the next 1,000 ticks, armed just before or an hour before), at 1k / 100k / 1M / 10M
 //!   pending; the network-timeout lifecycle at 100k arms per simulated second with its steady-state memory; beside
 //!   the machine's cache sizes and the floors measured in the same run (a dependent random DRAM load, an
-//!   independent one, a streaming read per 32-byte entry). Medians of 3 runs, every queue in the same run.
+//!   independent one, a streaming read per 32-byte entry). Medians of 3 runs, every queue in the same run; beside
+//!   each figure, the minor page faults per operation of its timed section (see `scale`).
 //!
 //! `cargo run --release -p taskwheel-benches --bin timers`; `TASKWHEEL_BENCH_QUICK=1` for a smaller run;
 //! `TASKWHEEL_SCALE_ONLY=1` for the scale tables alone.
@@ -63,21 +64,35 @@ fn bytes_per_timer<Q: TimerQueue>(make: impl FnOnce() -> Q, pending: usize) -> f
     used as f64 / pending as f64
 }
 
-/// Runs `measure` on fresh queues `runs` times and returns the median.
+/// A figure of the scale tables: the median nanoseconds per operation of `runs` fresh queues, and the median of
+/// their timed sections' minor page faults per operation.
+#[derive(Clone, Copy)]
+struct Cell {
+    ns: f64,
+    faults: f64,
+}
+
+/// Runs `measure` on fresh queues `runs` times: the medians.
 fn median_of<Q: TimerQueue>(
     runs: usize,
     make: &dyn Fn(usize) -> Q,
     pending: usize,
     measure: fn(&mut Q, usize, u64) -> f64,
-) -> f64 {
-    scale::median((0..runs).map(|run| measure(&mut make(pending), pending, 100 + run as u64)).collect())
+) -> Cell {
+    let (ns, faults): (Vec<f64>, Vec<f64>) = (0..runs)
+        .map(|run| {
+            let ns = measure(&mut make(pending), pending, 100 + run as u64);
+            (ns, scale::last_faults_per_op())
+        })
+        .unzip();
+    Cell { ns: scale::median(ns), faults: scale::median(faults) }
 }
 
-/// One row per workload for queue `Q`: nanoseconds per operation at each size.
-fn scale_rows<Q: TimerQueue>(make: &dyn Fn(usize) -> Q, sizes: &[usize], runs: usize) -> [Vec<f64>; 8] {
+/// One row per workload for queue `Q`: nanoseconds per operation (and page faults) at each size.
+fn scale_rows<Q: TimerQueue>(make: &dyn Fn(usize) -> Q, sizes: &[usize], runs: usize) -> [Vec<Cell>; 8] {
     let near = |q: &mut Q, n: usize, seed: u64| scale::expiry(q, n, 1, 1_000, seed);
     let hour = |q: &mut Q, n: usize, seed: u64| scale::expiry(q, n, HOUR_MS, 1_000, seed);
-    let per = |measure: fn(&mut Q, usize, u64) -> f64| -> Vec<f64> {
+    let per = |measure: fn(&mut Q, usize, u64) -> f64| -> Vec<Cell> {
         sizes.iter().map(|&n| median_of(runs, make, n, measure)).collect()
     };
     [
@@ -156,8 +171,8 @@ fn print_scale() {
         "expiry of timers due over the next 1,000 ticks, armed just before, advanced 1 tick at a time (ns per expired)",
         "expiry of timers due over 1,000 ticks an hour ahead, armed at 0 (they cascade down every level), advanced 1 tick at a time (ns per expired)",
     ];
-    let mut tables: Vec<Vec<(&str, Vec<f64>)>> = vec![Vec::new(); workloads.len()];
-    let mut add = |name: &'static str, rows: [Vec<f64>; 8]| {
+    let mut tables: Vec<Vec<(&str, Vec<Cell>)>> = vec![Vec::new(); workloads.len()];
+    let mut add = |name: &'static str, rows: [Vec<Cell>; 8]| {
         for (table, row) in tables.iter_mut().zip(rows) {
             table.push((name, row));
         }
@@ -184,17 +199,23 @@ fn print_scale() {
             let cells: Vec<String> = row
                 .iter()
                 .zip(ours)
-                .map(|(value, ours)| {
+                .map(|(cell, ours)| {
+                    let faults = format!("[{:.3} pf]", cell.faults);
                     if *name == TaskwheelQueue::NAME {
-                        format!("{value:.1}")
+                        format!("{:.1} {faults}", cell.ns)
                     } else {
-                        format!("{value:.1} ({:.2}x)", value / ours)
+                        format!("{:.1} ({:.2}x) {faults}", cell.ns, cell.ns / ours.ns)
                     }
                 })
                 .collect();
             println!("| {name} | {} |", cells.join(" | "));
         }
-        println!("\n(in brackets: the baseline's time over taskwheel's; above 1 means taskwheel is faster)\n");
+        println!(
+            "\n(in brackets: the baseline's time over taskwheel's, above 1 means taskwheel is faster; in square brackets: \
+             minor page faults per operation in the timed section, each a first touch of a page by the kernel, a few \
+             hundred ns to a µs: where they differ between queues or builds, so may the figures, for the allocator's \
+             sake)\n"
+        );
     }
 
     let (per_second, seconds) = if quick() { (20_000, 8) } else { (100_000, 70) };

@@ -109,3 +109,20 @@ where
 {
     Job::repeating(f)
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// A plain submission moves from the builder to admission as a few words: the options most tasks lack are
+    /// boxed, made only by the builder call that sets one.
+    #[test]
+    fn a_plain_submission_is_small_and_carries_no_options() {
+        assert!(std::mem::size_of::<Submission>() <= 48, "{} bytes", std::mem::size_of::<Submission>());
+        let mut submission = Submission::new(once(|_| ()), When::Now);
+        submission.priority = Priority::High;
+        assert!(submission.options.is_none());
+        submission.options().timeout = Some(Duration::from_secs(1));
+        assert!(submission.options.as_ref().is_some_and(|options| options.timeout.is_some() && options.key.is_none()));
+    }
+}
