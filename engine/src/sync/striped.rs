@@ -37,35 +37,34 @@ pub(crate) fn stripe() -> usize {
 
 /// An atomic a [`Striped`] count is made of: the engine's modelled `AtomicU64`, or the plain one of the statistics.
 pub(crate) trait Cell: Sized {
+    /// An atomic holding 0.
     fn zero() -> Self;
+    /// Adds `n`, wrapping.
     fn add(&self, n: u64, order: Ordering);
+    /// The value.
     fn get(&self, order: Ordering) -> u64;
 }
 
-impl Cell for std::sync::atomic::AtomicU64 {
-    fn zero() -> Self {
-        Self::new(0)
-    }
-    fn add(&self, n: u64, order: Ordering) {
-        self.fetch_add(n, order);
-    }
-    fn get(&self, order: Ordering) -> u64 {
-        self.load(order)
-    }
+/// Implements [`Cell`] for an atomic type with `AtomicU64`'s methods.
+macro_rules! cell_for {
+    ($atomic:ty) => {
+        impl Cell for $atomic {
+            fn zero() -> Self {
+                Self::new(0)
+            }
+            fn add(&self, n: u64, order: Ordering) {
+                self.fetch_add(n, order);
+            }
+            fn get(&self, order: Ordering) -> u64 {
+                self.load(order)
+            }
+        }
+    };
 }
 
+cell_for!(std::sync::atomic::AtomicU64);
 #[cfg(loom)]
-impl Cell for loom::sync::atomic::AtomicU64 {
-    fn zero() -> Self {
-        Self::new(0)
-    }
-    fn add(&self, n: u64, order: Ordering) {
-        self.fetch_add(n, order);
-    }
-    fn get(&self, order: Ordering) -> u64 {
-        self.load(order)
-    }
-}
+cell_for!(loom::sync::atomic::AtomicU64);
 
 /// A count striped by thread. Adds wrap, so a count that one thread raises and another lowers (by adding the
 /// two's complement) still sums right.
