@@ -10,7 +10,6 @@ use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
 use crate::task::cell::{Job, TaskName, TaskOptions, TaskRef};
 use crate::task::periodic::{Kind, MAX_RUN_EACH, Misfire, Periodic, Recurrence};
-use crate::task::retry::Retry;
 
 use crate::shared::Shared;
 
@@ -50,18 +49,25 @@ impl Shared {
 
     fn admit(this: &Arc<Shared>, submission: Submission) -> Result<TaskRef, Error> {
         let Submission { job, when, priority, joinable, options } = submission;
-        let mut options = match options {
-            Some(options) => Some(this.check_options(*options)?),
-            None => None,
+        let (mut options, repeat) = match options {
+            Some(options) => {
+                let (options, repeat) = this.check_options(*options)?;
+                (Some(options), repeat)
+            }
+            None => (None, None),
         };
         let now = this.time.now_ns();
         let deadline = this.deadline_of(when, now)?; // a cron task: its first occurrence follows this instant
-        let (periodic, deadline) = match options.as_mut().and_then(|options| options.repeat.take()) {
-            None => (None, deadline),
+        let deadline = match repeat {
+            None => deadline,
             Some(repeat) => {
                 let periodic = this.periodic_of(repeat, deadline, now)?;
                 let deadline = this.first_deadline(&periodic, now);
-                (Some(periodic), deadline)
+                // A repeat came with the options, so they are there to hold it.
+                if let Some(options) = options.as_mut() {
+                    options.periodic = Some(periodic);
+                }
+                deadline
             }
         };
         if !this.capacity.is_accepting() {
@@ -71,18 +77,7 @@ impl Shared {
         let Job(mut task) = job;
         let Some(cell) = task.get_mut() else { unreachable!("a job's task is not shared before admission") };
         let keyed = options.as_ref().is_some_and(|options| options.key.is_some());
-        cell.admit(
-            deadline,
-            priority,
-            options.map(|options| TaskOptions {
-                key: options.key.map(String::into_boxed_str),
-                group: options.group,
-                periodic,
-                retry: options.retry,
-                timeout: options.timeout,
-                name: options.name.map(TaskName::new),
-            }),
-        );
+        cell.admit(deadline, priority, options);
         let registered = if keyed {
             // A keyed task is registered in two steps: it needs its id before it can claim its key, and it must not
             // be visible before the claim succeeds.
@@ -122,8 +117,9 @@ impl Shared {
     }
 
     /// Checks the rarer options of a submission: everything in them a user can get wrong but the periodic
-    /// schedule, which needs the submission's clock reading.
-    fn check_options(&self, options: Options) -> Result<Checked, Error> {
+    /// schedule, which needs the submission's clock reading: the task's options (no periodic schedule yet) and the
+    /// repeat to make it from.
+    fn check_options(&self, options: Options) -> Result<(TaskOptions, Option<Repeat>), Error> {
         let Options { key, group, repeat, retry, timeout, name } = options;
         if name.as_deref().is_some_and(|name| name.is_empty() || name.contains('\0')) {
             return Err(invalid("a task name must not be empty or hold a NUL"));
@@ -146,7 +142,15 @@ impl Shared {
         if key.as_deref() == Some("") {
             return Err(invalid("a dedupe key must not be empty"));
         }
-        Ok(Checked { key, group, repeat, retry, timeout, name })
+        let options = TaskOptions {
+            key: key.map(String::into_boxed_str),
+            group,
+            periodic: None,
+            retry,
+            timeout,
+            name: name.map(TaskName::new),
+        };
+        Ok((options, repeat))
     }
 
     /// A periodic submission's schedule, its first occurrence found from `start` (nanoseconds after the origin).
@@ -211,16 +215,6 @@ impl Shared {
         self.capacity.release();
         self.ends.notify();
     }
-}
-
-/// A submission's rarer options once checked: the group found, the timeout in nanoseconds.
-struct Checked {
-    key: Option<String>,
-    group: Option<u32>,
-    repeat: Option<Repeat>,
-    retry: Option<Retry>,
-    timeout: Option<u64>,
-    name: Option<String>,
 }
 
 /// A task time in nanoseconds, refused when it is more than [`MAX_DELAY`]. With `now` itself far below 2^63 ns

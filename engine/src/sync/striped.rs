@@ -94,12 +94,6 @@ impl<C: Cell> Striped<C> {
     }
 }
 
-impl<C: Cell> Default for Striped<C> {
-    fn default() -> Self {
-        Striped::new()
-    }
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
