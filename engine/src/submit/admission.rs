@@ -85,14 +85,15 @@ impl Shared {
                 if let Some(cell) = task.get_mut() {
                     cell.id = id;
                 }
+                None
             })
         } else {
-            this.registry.insert(&mut task, joinable).map(drop)
+            this.registry.insert(&mut task, joinable).map(Some)
         };
-        if registered.is_err() {
+        let Ok(to_schedule) = registered else {
             this.release_capacity();
             return Err(Error::Full { capacity: this.config.capacity });
-        }
+        };
         if let Some(key) = task.key() {
             if let Err(holder) = this.keys.claim(key, &task) {
                 this.registry.remove(task.id);
@@ -112,7 +113,7 @@ impl Shared {
             return Err(Error::ShutDown);
         }
         this.stats.submitted.add(1, Ordering::Relaxed);
-        this.schedule(task.clone(), now);
+        this.schedule(to_schedule.unwrap_or_else(|| task.clone()), now);
         Ok(task)
     }
 

@@ -176,16 +176,18 @@ impl Registry {
         reserve_in(&mut self.shards[shard_index].lock(), shard_index)
     }
 
-    /// Registers a task not yet shared (`Arc::get_mut` succeeds on it) in one step: gives it its id and keeps a
-    /// reference (what [`reserve`](Self::reserve) and [`fill`](Self::fill) do, under one lock).
-    pub(crate) fn insert(&self, task: &mut TaskRef, joinable: bool) -> Result<u64, RegistryFull> {
+    /// Registers a task not yet shared (`TaskRef::get_mut` succeeds on it) in one step: gives it its id and keeps
+    /// a reference (what [`reserve`](Self::reserve) and [`fill`](Self::fill) do, under one lock). Returns one more
+    /// reference for the caller to hand on, counted with the registry's in one write (see [`TaskRef::share`]).
+    pub(crate) fn insert(&self, task: &mut TaskRef, joinable: bool) -> Result<TaskRef, RegistryFull> {
         let shard_index = self.home_shard();
         let mut shard = self.shards[shard_index].lock();
         let id = reserve_in(&mut shard, shard_index)?;
         let Some(cell) = task.get_mut() else { unreachable!("a task is registered before it is shared") };
         cell.id = id;
-        shard.slots[Key::of(id).index as usize] = Slot::task(task.clone(), joinable);
-        Ok(id)
+        let [held, handed_on] = task.share();
+        shard.slots[Key::of(id).index as usize] = Slot::task(held, joinable);
+        Ok(handed_on)
     }
 
     /// Puts the task whose slot [`reserve`](Self::reserve) gave it in that slot.

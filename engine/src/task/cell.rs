@@ -959,6 +959,24 @@ impl TaskRef {
         Some(unsafe { self.0.as_mut() })
     }
 
+    /// `N` more references to this task, made with one plain store to its count while no other reference exists
+    /// (`N` increments otherwise): how admission makes the references it hands to the registry and the scheduler
+    /// without a locked instruction each.
+    pub(crate) fn share<const N: usize>(&mut self) -> [TaskRef; N] {
+        const { assert!(N < MAX_REFS as usize, "a task's count holds them") };
+        let pointer = self.0;
+        match self.get_mut() {
+            Some(task) => {
+                // This is the only reference and it is borrowed mutably: no other thread reads the count until
+                // one of the new references reaches it, through whatever hands it over (a lock, a queue), which
+                // orders this store before (as `Arc::clone`'s relaxed increment is).
+                task.refs.store(1 + N as u32, Ordering::Relaxed);
+                std::array::from_fn(|_| TaskRef(pointer))
+            }
+            None => std::array::from_fn(|_| self.clone()),
+        }
+    }
+
     /// The task's address: the same for every reference to one task.
     pub(crate) fn as_ptr(&self) -> *const Task {
         self.0.as_ptr()
@@ -1116,6 +1134,36 @@ mod tests {
         drop(task);
         assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 0);
         drop(other);
+        assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// References made by `share` are counted exactly, whether the task was alone (one store) or shared already
+    /// (increments): the closure is dropped once, by the last of them, whatever the order.
+    #[test]
+    fn shared_references_are_each_counted_once() {
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        struct Counted(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let counted = Counted(dropped.clone());
+        let Job(mut task) = Job::once(move |_| {
+            let _keep = &counted;
+        });
+        let [a, b] = task.share();
+        assert_eq!(task.refs.load(Ordering::SeqCst), 3, "alone: one store counts all three");
+        assert!(task.get_mut().is_none());
+        let [c] = task.share();
+        assert_eq!(task.refs.load(Ordering::SeqCst), 4, "shared: an increment");
+        assert!([&a, &b, &c].iter().all(|other| other.as_ptr() == task.as_ptr()));
+        drop((a, c));
+        drop(task);
+        assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 0);
+        let mut last = b;
+        assert!(last.get_mut().is_some(), "the last reference is alone again");
+        drop(last);
         assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }
