@@ -113,6 +113,7 @@ impl Shared {
     fn cancel_live_in(&self, shards: std::ops::Range<usize>, which: &impl Fn(&Task) -> bool) -> usize {
         let mut cancelled = 0;
         let (mut live, mut ended) = (Vec::with_capacity(CANCEL_BATCH), Vec::with_capacity(CANCEL_BATCH));
+        let mut given_up = Vec::with_capacity(CANCEL_BATCH);
         for shard in shards {
             let mut from = Some(0);
             while let Some(start) = from {
@@ -124,7 +125,7 @@ impl Shared {
                 }
                 cancelled += ended.len();
                 self.finish_cancelled(&ended);
-                self.registry.retire_all(&mut ended);
+                self.registry.retire_all(&mut ended, &mut given_up);
             }
         }
         cancelled
@@ -232,11 +233,8 @@ impl Shared {
         loop {
             match task.state() {
                 TaskState::Pending => {
-                    if task.lifecycle().transition(TaskState::Pending, TaskState::Cancelled).is_ok() {
-                        task.request_cancel();
-                        // Whoever moves a task out of Pending owns its closure: drop it now, exactly once.
-                        // SAFETY: this thread just moved the task out of Pending: it owns the closure.
-                        unsafe { task.discard_job() };
+                    // Whoever moves a task out of Pending owns its closure: the move drops it, exactly once.
+                    if task.cancel_pending().is_ok() {
                         // Once the engine stops accepting, the tick thread drops what its wheel holds when it stops.
                         if task.wheel_key() != 0 && self.capacity.is_accepting() {
                             self.tick.send_lazily(Command::Unschedule(task.clone()));
@@ -280,7 +278,7 @@ impl Shared {
         if ended.tasks.is_empty() {
             return;
         }
-        self.registry.retire_all(&mut ended.tasks);
+        self.registry.retire_all(&mut ended.tasks, &mut ended.given_up);
         self.run.finished_with_all(ended);
         self.ends.notify();
     }

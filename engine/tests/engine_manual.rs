@@ -123,6 +123,34 @@ fn cancelling_a_pending_task_means_it_never_runs_and_its_closure_drops_once() {
     assert_eq!(engine.stats().cancelled, 1);
 }
 
+/// A one-shot task without options counts its one run in its state word, set with the mark that its closure is
+/// gone: no run while pending or after a cancel while pending, one once it ran (succeeded or failed), and the
+/// count stays in the record a lookup by id finds after the end.
+#[test]
+fn a_one_shot_task_counts_its_one_run_and_a_cancelled_one_none() {
+    let (engine, clock) = engine();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let token = DropCount(drops.clone());
+    let ok = engine
+        .after(MS, move |_| {
+            let _keep = &token;
+        })
+        .unwrap();
+    let failing = engine.after(MS, |_| Err::<(), _>("nope")).unwrap();
+    let cancelled = engine.after(MS, |_| ()).unwrap();
+    assert_eq!((ok.runs(), failing.runs(), cancelled.runs()), (0, 0, 0), "pending");
+    assert_eq!(cancelled.cancel(), CancelOutcome::Cancelled);
+    advance(&engine, &clock, MS);
+    assert_eq!(ok.wait().unwrap(), TaskState::Succeeded);
+    assert_eq!(failing.wait().unwrap(), TaskState::Failed);
+    assert_eq!((ok.runs(), ok.failed_runs()), (1, 0));
+    assert_eq!((failing.runs(), failing.failed_runs()), (1, 1));
+    assert_eq!((cancelled.runs(), cancelled.failed_runs()), (0, 0));
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "the closure dropped once, by its run");
+    assert_eq!(engine.get(ok.id()).unwrap().runs(), 1, "the record a lookup finds");
+    assert_eq!(engine.get(cancelled.id()).unwrap().runs(), 0);
+}
+
 #[test]
 fn cancelling_a_running_task_sets_the_flag_it_can_observe() {
     let (engine, _clock) = engine();

@@ -59,5 +59,8 @@ fn raw_pool(tasks: usize) {
         std::thread::yield_now();
     }
     let elapsed = start.elapsed();
-    println!("{tasks} tasks on the raw pool in {elapsed:.2?}: {:.2} M tasks/s", tasks as f64 / elapsed.as_secs_f64() / 1e6);
+    println!(
+        "{tasks} tasks on the raw pool in {elapsed:.2?}: {:.2} M tasks/s",
+        tasks as f64 / elapsed.as_secs_f64() / 1e6
+    );
 }

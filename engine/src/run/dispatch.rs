@@ -24,12 +24,14 @@ type Held = (TaskRef, bool, u32);
 /// many of them each drain phase counts.
 pub(crate) struct Unretired {
     pub(crate) tasks: Vec<TaskRef>,
+    /// Room for the references the registry's slots give up as the tasks are recorded (`Registry::retire_all`).
+    pub(crate) given_up: Vec<Option<TaskRef>>,
     phases: [usize; 2],
 }
 
 impl Unretired {
     pub(crate) fn with_capacity(capacity: usize) -> Unretired {
-        Unretired { tasks: Vec::with_capacity(capacity), phases: [0; 2] }
+        Unretired { tasks: Vec::with_capacity(capacity), given_up: Vec::with_capacity(capacity), phases: [0; 2] }
     }
 
     /// Adds a task whose work was dispatched in `phase`.

@@ -233,43 +233,51 @@ impl Registry {
     /// joinable one keeps the task until released. Forgets the oldest summaries beyond the shard's share.
     pub(crate) fn retire(&self, task: &Task) {
         let key = Key::of(task.id);
-        self.retire_in(&mut self.shards[key.shard].lock(), task);
+        let given_up = self.retire_in(&mut self.shards[key.shard].lock(), task);
+        drop(given_up); // after the lock
     }
 
-    /// [`retire`](Self::retire)s every task of `ended`, taking each shard's lock once, and empties `ended` (the
-    /// last references it drops are dropped after the locks are released). A worker retires its tasks this way, a
-    /// batch at a time: until then a lookup finds the ended task itself, which reads the same.
-    pub(crate) fn retire_all(&self, ended: &mut Vec<TaskRef>) {
+    /// [`retire`](Self::retire)s every task of `ended`, taking each shard's lock once, and empties `ended`. The
+    /// references the slots give up are kept in `given_up` (empty on entry, emptied again) until the locks are
+    /// released, then given up with the caller's, one read-modify-write of a task's count for the two (the last
+    /// references are dropped after the locks). A worker retires its tasks this way, a batch at a time: until then
+    /// a lookup finds the ended task itself, which reads the same.
+    pub(crate) fn retire_all(&self, ended: &mut Vec<TaskRef>, given_up: &mut Vec<Option<TaskRef>>) {
         ended.sort_unstable_by_key(|task| Key::of(task.id).shard);
         for group in ended.chunk_by(|a, b| Key::of(a.id).shard == Key::of(b.id).shard) {
             let mut shard = self.shards[Key::of(group[0].id).shard].lock();
             for task in group {
-                self.retire_in(&mut shard, task);
+                given_up.push(self.retire_in(&mut shard, task));
             }
         }
-        ended.clear();
+        for (task, slot_reference) in ended.drain(..).zip(given_up.drain(..)) {
+            match slot_reference {
+                Some(slot_reference) => task.release_with(slot_reference),
+                None => drop(task),
+            }
+        }
     }
 
-    fn retire_in(&self, shard: &mut Shard, task: &Task) {
+    /// Records the end of `task` in its slot; the slot's reference to it, when the slot gave one up, for the
+    /// caller to drop.
+    #[must_use]
+    fn retire_in(&self, shard: &mut Shard, task: &Task) -> Option<TaskRef> {
         let key = Key::of(task.id);
-        let Some(slot) = shard.slots.get_mut(key.index as usize).and_then(|slot| slot.at_mut(key.generation)) else {
-            return;
-        };
+        let slot = shard.slots.get_mut(key.index as usize).and_then(|slot| slot.at_mut(key.generation))?;
         // Only a detached task's own slot becomes a summary: a joinable task stays as it is, and a slot that no
         // longer holds the task (a joinable task released between its end and this record) is left alone.
         if !matches!(slot.view(), View::Task { joinable: false, .. }) {
-            return;
+            return None;
         }
         let position = shard.ended_base + shard.ended.len() as u64;
-        // The task's reference is dropped here, under the lock, but the allocation it may free is this task's,
-        // hot in the retiring worker's cache.
-        *slot = Slot::ended(key.generation, position);
+        let given_up = std::mem::replace(slot, Slot::ended(key.generation, position)).into_task();
         shard.ended.push_back((key.index, task.summary()));
         while shard.ended.len() > self.retain_per_shard {
             let Some((index, _)) = shard.ended.pop_front() else { break };
             shard.ended_base += 1;
             shard.free.push(index); // its stale `Ended` state now reads as forgotten
         }
+        given_up
     }
 
     /// Releases a joinable task: if it has ended, its slot is freed now (its id answers "not found" from then on);
@@ -539,7 +547,7 @@ mod tests {
         assert!(ids.iter().all(|&id| Key::of(id).shard == Key::of(ids[0]).shard));
         let mut batch: Vec<TaskRef> = ids.iter().map(|&id| registry_task(&registry, id)).collect();
         batch.iter().for_each(end);
-        registry.retire_all(&mut batch);
+        registry.retire_all(&mut batch, &mut Vec::new());
         for (n, &id) in ids.iter().enumerate() {
             match registry.get(id) {
                 Some(Found::Ended(summary)) => {

@@ -115,6 +115,15 @@ impl Slot {
         }
     }
 
+    /// The task this slot held, its reference given up by the slot (`None` for the other states).
+    pub(super) fn into_task(self) -> Option<TaskRef> {
+        let slot = ManuallyDrop::new(self); // the reference, if any, leaves with the result
+        match slot.view() {
+            View::Task { task, .. } => Some(ManuallyDrop::into_inner(task.task)),
+            _ => None,
+        }
+    }
+
     /// A joinable task's slot made detached.
     pub(super) fn detach(&mut self) {
         if let View::Task { .. } = self.view() {
@@ -171,6 +180,10 @@ mod tests {
         slot.detach();
         assert!(matches!(slot.view(), View::Task { joinable: false, .. }));
         drop(slot);
+        let given_up = Slot::task(task.clone(), false).into_task().expect("a task slot gives its task up");
+        assert_eq!(given_up.as_ptr(), task.as_ptr());
+        drop(given_up);
+        assert!(Slot::ended(3, 5).into_task().is_none());
         let mut task = task;
         assert!(task.get_mut().is_some(), "the slot's reference and the clone's are both given up");
     }

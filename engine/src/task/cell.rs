@@ -271,6 +271,8 @@ pub(crate) struct JobVTable {
     run: unsafe fn(NonNull<Task>, &TaskContext<'_>) -> Option<RunOutcome>,
     drop_job: unsafe fn(NonNull<Task>),
     destroy: unsafe fn(NonNull<Task>),
+    /// The closure is consumed by its run, which marks its task [`STARTED`] as it marks the closure gone.
+    once: bool,
 }
 
 /// The bit of a task's flags set once it has ended and its bookkeeping is complete.
@@ -410,6 +412,10 @@ pub(crate) trait JobSlot: Send + Sync + Sized + 'static {
     /// on the same slot overlaps it, and the closure is still there (`JOB_GONE` is not set in `state`'s flags).
     unsafe fn run(&self, ctx: &TaskContext<'_>, state: &AtomicState) -> Option<RunOutcome>;
 
+    /// Whether [`run`](Self::run) consumes the closure (and then marks the task [`STARTED`] along with
+    /// [`JOB_GONE`], by the same read-modify-write).
+    const ONCE: bool = false;
+
     /// Drops the closure in place.
     ///
     /// # Safety
@@ -440,8 +446,11 @@ where
     F: FnOnce(&TaskContext<'_>) -> R + Send + 'static,
     R: TaskResult,
 {
+    const ONCE: bool = true;
+
     unsafe fn run(&self, ctx: &TaskContext<'_>, state: &AtomicState) -> Option<RunOutcome> {
-        state.set_flags(JOB_GONE);
+        // Its one run starts: the flag that counts it goes with the closure's (see `Task::start_run`).
+        state.set_flags(JOB_GONE | STARTED);
         // SAFETY: the caller owns the slot and the closure is there (this method's contract), so it is initialised
         // and no other access overlaps this one; `JOB_GONE`, set just above, keeps anything from reading or
         // dropping it again once it is moved out.
@@ -522,6 +531,7 @@ impl<J: JobSlot> TaskCell<J> {
         run: Self::run_job,
         drop_job: Self::drop_job,
         destroy: Self::destroy,
+        once: J::ONCE,
     };
 
     fn unborn(job: J) -> TaskCell<J> {
@@ -733,6 +743,8 @@ impl Task {
     pub(crate) fn start_run(&self) -> u64 {
         match self.counts() {
             Some(extra) => extra.runs.fetch_add(1, Ordering::SeqCst) + 1,
+            // A one-shot closure's run sets the flag itself, with the one that marks the closure gone.
+            None if self.vtable.once => 1,
             None => {
                 self.state.set_flags(STARTED);
                 1
@@ -977,6 +989,24 @@ impl TaskRef {
         }
     }
 
+    /// Gives up this reference and `other`, another reference to the same task, with one read-modify-write of the
+    /// count (two drops, when `other` is to another task).
+    pub(crate) fn release_with(self, other: TaskRef) {
+        if self.0 != other.0 {
+            drop((self, other));
+            return;
+        }
+        std::mem::forget(other);
+        // As `Drop`: Release for this side's accesses, Acquire for everyone else's when these were the last two.
+        let last = self.refs.fetch_sub(2, Ordering::AcqRel) == 2;
+        let pointer = self.into_raw(); // both given up: not touched again unless they were the last
+        if last {
+            // SAFETY: these were the last two references (the count went from 2 to 0), so nothing else reaches the
+            // cell, and the pointer is a `TaskRef`'s, with the provenance of the allocation `new` made for it.
+            unsafe { Task::destroy(pointer) };
+        }
+    }
+
     /// The task's address: the same for every reference to one task.
     pub(crate) fn as_ptr(&self) -> *const Task {
         self.0.as_ptr()
@@ -1057,13 +1087,34 @@ impl TaskRef {
         unsafe { (self.vtable.run)(self.0, ctx) }
     }
 
+    /// Moves a pending task to `Cancelled`, its cancel requested and its closure marked gone by the same
+    /// compare-and-swap, and drops the closure, which the move made this caller's (a panic in its `Drop` is kept
+    /// from unwinding into the engine). The state found when the task was not pending.
+    pub(crate) fn cancel_pending(&self) -> Result<(), TaskState> {
+        let flags = self.lifecycle().transition_setting(
+            TaskState::Pending,
+            TaskState::Cancelled,
+            CANCEL_REQUESTED | JOB_GONE,
+        )?;
+        if flags & JOB_GONE == 0 {
+            // SAFETY: this thread moved the task out of Pending, so it owns the closure (the ground rules of
+            // `TaskCell`); the closure was there (the flag was clear before the move) and the move marked it gone,
+            // so nothing reads or drops it again. The pointer is this reference's, to a live cell whose vtable
+            // this is.
+            let _ = catch_unwind(AssertUnwindSafe(|| unsafe { (self.vtable.drop_job)(self.0) }));
+        }
+        Ok(())
+    }
+
     /// Drops the closure, keeping a panic in its `Drop` from unwinding into the engine.
     ///
     /// # Safety
     ///
     /// As for [`run_job`](Self::run_job).
     pub(crate) unsafe fn discard_job(&self) {
-        if self.state.set_flags(JOB_GONE) & JOB_GONE != 0 {
+        // Only the closure's owner sets the flag, and the caller is that owner: a plain read tells whether it
+        // is set (a one-shot closure's run set it) without a read-modify-write.
+        if self.state.flags() & JOB_GONE != 0 || self.state.set_flags(JOB_GONE) & JOB_GONE != 0 {
             return;
         }
         // SAFETY: the caller owns the closure (passed on from this function's contract); it was still there (the
@@ -1165,5 +1216,35 @@ mod tests {
         assert!(last.get_mut().is_some(), "the last reference is alone again");
         drop(last);
         assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// Two references given up together count as two: the task lives on while a third remains and is freed, its
+    /// closure dropped once, when they are the last; two references to different tasks are each dropped.
+    #[test]
+    fn references_released_in_pairs_count_as_two() {
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        struct Counted(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let task_of = |counted: Counted| {
+            let Job(task) = Job::once(move |_| {
+                let _keep = &counted;
+            });
+            task
+        };
+        let mut task = task_of(Counted(dropped.clone()));
+        let [a, b, c, d] = task.share();
+        a.release_with(b);
+        assert_eq!(task.refs.load(Ordering::SeqCst), 3);
+        drop(task);
+        assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 0, "a third reference keeps it");
+        c.release_with(d);
+        assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 1, "the last two free it");
+        let (one, other) = (task_of(Counted(dropped.clone())), task_of(Counted(dropped.clone())));
+        one.release_with(other);
+        assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 3, "two tasks: each dropped");
     }
 }

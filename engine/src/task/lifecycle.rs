@@ -92,6 +92,12 @@ impl AtomicState {
     /// Moves from `from` to `to` if the state is still `from` and the lifecycle allows the move, whatever the
     /// epoch (which it keeps). On failure returns the state found (or `from` itself when the move is not allowed).
     pub(crate) fn transition(&self, from: TaskState, to: TaskState) -> Result<(), TaskState> {
+        self.transition_setting(from, to, 0).map(drop)
+    }
+
+    /// [`transition`](Self::transition), setting `flags` in the task's flags byte by the same compare-and-swap
+    /// (one read-modify-write where a move and a flag would be two). Returns the flags byte as it was.
+    pub(crate) fn transition_setting(&self, from: TaskState, to: TaskState, flags: u8) -> Result<u8, TaskState> {
         if !from.can_become(to) {
             return Err(from);
         }
@@ -100,9 +106,10 @@ impl AtomicState {
             if state_of(word) != from {
                 return Err(state_of(word));
             }
-            let moved = (word & !STATE_MASK) | to as u64; // the epoch and the flags stay
+            // The epoch and the flags stay; `flags` join them.
+            let moved = (word & !STATE_MASK) | to as u64 | u64::from(flags) << FLAGS_SHIFT;
             match self.0.compare_exchange(word, moved, Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok((word >> FLAGS_SHIFT) as u8),
                 Err(found) => word = found, // the epoch or a flag moved (a reschedule, a pause); look again
             }
         }
@@ -282,6 +289,20 @@ mod tests {
         );
         assert_eq!(AtomicState::at(TaskState::Cancelled, 0xff).flags(), 0xff);
         assert_eq!(AtomicState::new(Priority::High).priority(), Priority::High);
+    }
+
+    #[test]
+    fn a_transition_can_set_flags_in_the_same_move() {
+        let state = AtomicState::new(Priority::High);
+        assert_eq!(state.set_flags(0b1), 0);
+        assert_eq!(state.transition_setting(TaskState::Pending, TaskState::Cancelled, 0b110), Ok(0b1));
+        assert_eq!((state.load(), state.flags(), state.priority()), (TaskState::Cancelled, 0b111, Priority::High));
+        assert_eq!(
+            state.transition_setting(TaskState::Pending, TaskState::Running, 0b1000),
+            Err(TaskState::Cancelled),
+            "a refused move sets nothing"
+        );
+        assert_eq!(state.flags(), 0b111);
     }
 
     #[test]
