@@ -11,8 +11,10 @@
 //! - **Cancel, in parts.** `N` timers uniform over 1 s – 1 h, then 200,000 of them in random order: the hint alone
 //!   (`Wheel::prefetch` 16 keys ahead), a `get` with the hint, a `cancel` with the hint, and a `cancel` without;
 //!   beside the floors over the wheel's arena (`N` × 24 bytes): an independent random load, an independent
-//!   random read-modify-write (a cancel writes the slot it frees), and an independent random load over memory in
-//!   2 MiB huge pages (the floor without 4 KiB pages' TLB misses: where it is no lower, the misses cost nothing).
+//!   random read-modify-write (a cancel writes the slot it frees), an independent random load over memory in
+//!   2 MiB huge pages (the floor without 4 KiB pages' TLB misses: where it is no lower, the misses cost nothing),
+//!   and an independent random load of a whole 24-byte entry packed as the slots are (a quarter of them straddle
+//!   two cache lines, and a look at a timer's slot then needs both).
 //! - **Fresh memory.** The first write to a page the process has not touched yet (a page fault): what an insert
 //!   pays per byte it adds to a queue that is growing, the heap's and the wheel's alike.
 //!
@@ -110,6 +112,25 @@ fn independent_random_rmw(bytes: usize, accesses: usize) -> f64 {
     elapsed.as_nanos() as f64 / accesses as f64
 }
 
+/// Independent random loads of whole 24-byte entries packed like the wheel's slots: the first and the last word of
+/// each, so that an entry straddling two cache lines (two of every eight) costs both, as a timer's slot does. The
+/// floor of one look at a timer's slot: nanoseconds per entry.
+fn independent_random_slot_load(bytes: usize, accesses: usize) -> f64 {
+    let len = bytes / 24;
+    let data: Vec<[u64; 3]> = (0..len as u64).map(|i| [i, i, i]).collect();
+    let mut rng = Rng::new(19);
+    let addresses: Vec<u32> = (0..accesses).map(|_| (rng.next_u64() % len as u64) as u32).collect();
+    let start = Instant::now();
+    let mut sum = 0u64;
+    for &at in &addresses {
+        let entry = &data[at as usize];
+        sum = sum.wrapping_add(entry[0]).wrapping_add(entry[2]);
+    }
+    let elapsed = start.elapsed();
+    black_box(sum);
+    elapsed.as_nanos() as f64 / accesses as f64
+}
+
 /// The first write to fresh memory: a page fault per 4 KiB page (the kernel maps and zeroes it). What every byte a
 /// queue newly holds costs it once, however cheap the write itself: nanoseconds per page.
 fn first_touch(bytes: usize) -> f64 {
@@ -169,23 +190,27 @@ fn main() {
     println!("\n## Cancel in parts (ns per operation; medians of 3), beside the floors over the arena\n");
     println!(
         "| pending | hint only | get + hint | cancel + hint | cancel, no hint | floor: independent random load | \
-         floor: independent random read-modify-write | floor: independent random load, huge pages | cancel + hint / \
-         load floor | cancel + hint / huge-page load floor |"
+         floor: independent random read-modify-write | floor: independent random load, huge pages | floor: \
+         independent random load of a whole 24-byte slot | cancel + hint / load floor | cancel + hint / huge-page \
+         load floor | cancel + hint / whole-slot floor |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &pending in &sizes {
         let parts = medians((0..3).map(|round| cancel_parts(pending, 7 + round)));
         let load = median((0..3).map(|_| scale::independent_random_load(pending * 24, 2_000_000)).collect());
         let rmw = median((0..3).map(|_| independent_random_rmw(pending * 24, 2_000_000)).collect());
         let huge = median((0..3).map(|_| scale::independent_random_load_huge(pending * 24, 2_000_000)).collect());
+        let slot = median((0..3).map(|_| independent_random_slot_load(pending * 24, 2_000_000)).collect());
         println!(
-            "| {pending} | {:.1} | {:.1} | {:.1} | {:.1} | {load:.1} | {rmw:.1} | {huge:.1} | {:.1}× | {:.1}× |",
+            "| {pending} | {:.1} | {:.1} | {:.1} | {:.1} | {load:.1} | {rmw:.1} | {huge:.1} | {slot:.1} | {:.1}× | \
+             {:.1}× | {:.1}× |",
             parts[0],
             parts[1],
             parts[2],
             parts[3],
             parts[2] / load,
-            parts[2] / huge
+            parts[2] / huge,
+            parts[2] / slot
         );
     }
 }
