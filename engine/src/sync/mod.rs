@@ -13,6 +13,10 @@
 //!
 //! One exception, by design: [`StatCounter`] is a plain `std` atomic in both builds. Statistics synchronise
 //! nothing, and loom need not explore their interleavings.
+//!
+//! And a write that races nothing may be a plain store: admission fills in a task it holds the only reference to
+//! (its deadline, and its reference count when it makes the task's other references at once, `TaskRef::share`)
+//! before any other thread can reach it; whatever hands the task on (a lock, a queue) orders those writes first.
 
 #[cfg(not(loom))]
 mod native;
