@@ -1145,6 +1145,33 @@ impl fmt::Debug for Task {
 mod tests {
     use super::*;
 
+    /// Counts the drops of the closures of the tasks it makes.
+    #[derive(Default)]
+    struct Drops(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    struct Counted(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    impl Drops {
+        /// A one-shot task whose closure counts its drop here.
+        fn task(&self) -> TaskRef {
+            let counted = Counted(self.0.clone());
+            let Job(task) = Job::once(move |_| {
+                let _keep = &counted;
+            });
+            task
+        }
+
+        fn count(&self) -> usize {
+            self.0.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
     /// The per-task allocation stays small: the header is 56 bytes, and with a closure capturing 16 bytes the
     /// whole allocation (the reference count included) is 72 bytes, an 80-byte malloc chunk; a reference to it is
     /// one word.
@@ -1167,42 +1194,24 @@ mod tests {
     /// The last reference frees the cell and drops a closure never run, exactly once; a clone keeps it alive.
     #[test]
     fn the_last_reference_drops_the_closure_once() {
-        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        struct Counted(std::sync::Arc<std::sync::atomic::AtomicUsize>);
-        impl Drop for Counted {
-            fn drop(&mut self) {
-                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            }
-        }
-        let counted = Counted(dropped.clone());
-        let Job(mut task) = Job::once(move |_| {
-            let _keep = &counted;
-        });
+        let dropped = Drops::default();
+        let mut task = dropped.task();
         assert!(task.get_mut().is_some(), "a new task has one reference");
         let other = task.clone();
         assert!(task.get_mut().is_none(), "a shared task is not borrowed mutably");
         assert_eq!(other.as_ptr(), task.as_ptr());
         drop(task);
-        assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(dropped.count(), 0);
         drop(other);
-        assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(dropped.count(), 1);
     }
 
     /// References made by `share` are counted exactly, whether the task was alone (one store) or shared already
     /// (increments): the closure is dropped once, by the last of them, whatever the order.
     #[test]
     fn shared_references_are_each_counted_once() {
-        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        struct Counted(std::sync::Arc<std::sync::atomic::AtomicUsize>);
-        impl Drop for Counted {
-            fn drop(&mut self) {
-                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            }
-        }
-        let counted = Counted(dropped.clone());
-        let Job(mut task) = Job::once(move |_| {
-            let _keep = &counted;
-        });
+        let dropped = Drops::default();
+        let mut task = dropped.task();
         let [a, b] = task.share();
         assert_eq!(task.refs.load(Ordering::SeqCst), 3, "alone: one store counts all three");
         assert!(task.get_mut().is_none());
@@ -1211,40 +1220,28 @@ mod tests {
         assert!([&a, &b, &c].iter().all(|other| other.as_ptr() == task.as_ptr()));
         drop((a, c));
         drop(task);
-        assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(dropped.count(), 0);
         let mut last = b;
         assert!(last.get_mut().is_some(), "the last reference is alone again");
         drop(last);
-        assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(dropped.count(), 1);
     }
 
     /// Two references given up together count as two: the task lives on while a third remains and is freed, its
     /// closure dropped once, when they are the last; two references to different tasks are each dropped.
     #[test]
     fn references_released_in_pairs_count_as_two() {
-        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        struct Counted(std::sync::Arc<std::sync::atomic::AtomicUsize>);
-        impl Drop for Counted {
-            fn drop(&mut self) {
-                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            }
-        }
-        let task_of = |counted: Counted| {
-            let Job(task) = Job::once(move |_| {
-                let _keep = &counted;
-            });
-            task
-        };
-        let mut task = task_of(Counted(dropped.clone()));
+        let dropped = Drops::default();
+        let mut task = dropped.task();
         let [a, b, c, d] = task.share();
         a.release_with(b);
         assert_eq!(task.refs.load(Ordering::SeqCst), 3);
         drop(task);
-        assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 0, "a third reference keeps it");
+        assert_eq!(dropped.count(), 0, "a third reference keeps it");
         c.release_with(d);
-        assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 1, "the last two free it");
-        let (one, other) = (task_of(Counted(dropped.clone())), task_of(Counted(dropped.clone())));
+        assert_eq!(dropped.count(), 1, "the last two free it");
+        let (one, other) = (dropped.task(), dropped.task());
         one.release_with(other);
-        assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 3, "two tasks: each dropped");
+        assert_eq!(dropped.count(), 3, "two tasks: each dropped");
     }
 }
