@@ -1098,10 +1098,8 @@ impl TaskRef {
         )?;
         if flags & JOB_GONE == 0 {
             // SAFETY: this thread moved the task out of Pending, so it owns the closure (the ground rules of
-            // `TaskCell`); the closure was there (the flag was clear before the move) and the move marked it gone,
-            // so nothing reads or drops it again. The pointer is this reference's, to a live cell whose vtable
-            // this is.
-            let _ = catch_unwind(AssertUnwindSafe(|| unsafe { (self.vtable.drop_job)(self.0) }));
+            // `TaskCell`); the closure was there (the flag was clear before the move) and the move marked it gone.
+            unsafe { self.drop_marked_job() };
         }
         Ok(())
     }
@@ -1118,9 +1116,19 @@ impl TaskRef {
             return;
         }
         // SAFETY: the caller owns the closure (passed on from this function's contract); it was still there (the
-        // flag was clear) and is marked gone by the same read-modify-write, before it is dropped, so a panicking
-        // drop leaves it gone.
-        // The pointer is this reference's, to a live cell whose vtable this is.
+        // flag was clear) and is marked gone by the same read-modify-write.
+        unsafe { self.drop_marked_job() };
+    }
+
+    /// Drops the closure just marked gone, keeping a panic in its `Drop` from unwinding into the engine (the mark
+    /// came first, so a panicking drop leaves it gone).
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the closure, which was there when the caller itself set `JOB_GONE`.
+    unsafe fn drop_marked_job(&self) {
+        // SAFETY: the closure is the caller's and still there (this function's contract), and marked gone, so
+        // nothing reads or drops it again; the pointer is this reference's, to a live cell whose vtable this is.
         let _ = catch_unwind(AssertUnwindSafe(|| unsafe { (self.vtable.drop_job)(self.0) }));
     }
 }
