@@ -19,8 +19,10 @@
 //!   pays per byte it adds to a queue that is growing, the heap's and the wheel's alike.
 //!
 //! `cargo run --release -p taskwheel-benches --bin wheel_parts`; `TASKWHEEL_PARTS_SIZES=1000000` picks the sizes
-//! (default 1,000,000 and 10,000,000; `TASKWHEEL_BENCH_QUICK=1`: 100,000, a smoke run). Medians of 3 rounds.
-//! Reports; never fails on a figure.
+//! (default 1,000,000 and 10,000,000; `TASKWHEEL_BENCH_QUICK=1`: 100,000, a smoke run), `TASKWHEEL_PARTS_ROUNDS`
+//! the rounds (default 3; medians, and the expiry's fastest round beside them: the work's own cost, under the
+//! machine's noise), `TASKWHEEL_PARTS_ONLY=expiry` or `cancel` one of the two parts. Reports; never fails on a
+//! figure.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -144,9 +146,12 @@ fn first_touch(bytes: usize) -> f64 {
     elapsed.as_nanos() as f64 / (bytes / 4096) as f64
 }
 
-fn medians<const K: usize>(rounds: impl Iterator<Item = [f64; K]>) -> [f64; K] {
-    let rounds: Vec<[f64; K]> = rounds.collect();
+fn medians<const K: usize>(rounds: &[[f64; K]]) -> [f64; K] {
     std::array::from_fn(|part| median(rounds.iter().map(|round| round[part]).collect()))
+}
+
+fn fastest<const K: usize>(rounds: &[[f64; K]]) -> [f64; K] {
+    std::array::from_fn(|part| rounds.iter().map(|round| round[part]).fold(f64::INFINITY, f64::min))
 }
 
 fn main() {
@@ -154,17 +159,31 @@ fn main() {
         .ok()
         .map(|list| list.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| if quick() { vec![100_000] } else { vec![1_000_000, 10_000_000] });
-    println!("## Cascaded expiry in phases (ns per timer; medians of 3)\n");
+    let rounds: u64 = std::env::var("TASKWHEEL_PARTS_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(3).max(1);
+    let only = std::env::var("TASKWHEEL_PARTS_ONLY").unwrap_or_default();
+    if only != "cancel" {
+        expiry_table(&sizes, rounds);
+    }
+    if only != "expiry" {
+        cancel_table(&sizes, rounds);
+    }
+}
+
+fn expiry_table(sizes: &[usize], rounds: u64) {
+    println!("## Cascaded expiry in phases (ns per timer; medians of {rounds})\n");
     println!(
         "| pending | first advance (cascades) | per-tick advances | pops | total | pops, result vector touched beforehand | \
          total, touched | B-tree, whole expiry | taskwheel / B-tree |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    for &pending in &sizes {
-        let fresh = medians((0..3).map(|round| expiry_phases(pending, 11 + round, false)));
-        let touched = medians((0..3).map(|round| expiry_phases(pending, 11 + round, true)));
+    let mut fastest_rows = Vec::new();
+    for &pending in sizes {
+        let fresh: Vec<[f64; 3]> = (0..rounds).map(|round| expiry_phases(pending, 11 + round, false)).collect();
+        let touched: Vec<[f64; 3]> = (0..rounds).map(|round| expiry_phases(pending, 11 + round, true)).collect();
+        fastest_rows.push((pending, fastest(&touched)));
+        let (fresh, touched) = (medians(&fresh), medians(&touched));
         let btree = median(
-            (0..3)
+            (0..rounds)
                 .map(|round| scale::expiry(&mut BTreeQueue::default(), pending, HOUR_MS, WINDOW, 11 + round))
                 .collect(),
         );
@@ -179,6 +198,13 @@ fn main() {
             total / btree
         );
     }
+    for (pending, [first, advances, pops]) in fastest_rows {
+        println!(
+            "\nFastest of {rounds} rounds at {pending}, result vector touched: first advance {first:.1}, \
+             per-tick advances {advances:.1}, pops {pops:.1}, total {:.1}.",
+            first + advances + pops
+        );
+    }
     let fault = median((0..3).map(|_| first_touch(if quick() { 4 << 20 } else { 64 << 20 })).collect());
     println!(
         "\nFloor, same run: the first write to fresh memory costs {fault:.0} ns per 4 KiB page ({:.2} ns per byte): \
@@ -187,7 +213,10 @@ fn main() {
         fault / 4096.0 * 36.0,
         fault / 4096.0 * 25.0
     );
-    println!("\n## Cancel in parts (ns per operation; medians of 3), beside the floors over the arena\n");
+}
+
+fn cancel_table(sizes: &[usize], rounds: u64) {
+    println!("\n## Cancel in parts (ns per operation; medians of {rounds}), beside the floors over the arena\n");
     println!(
         "| pending | hint only | get + hint | cancel + hint | cancel, no hint | floor: independent random load | \
          floor: independent random read-modify-write | floor: independent random load, huge pages | floor: \
@@ -195,8 +224,9 @@ fn main() {
          load floor | cancel + hint / whole-slot floor |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for &pending in &sizes {
-        let parts = medians((0..3).map(|round| cancel_parts(pending, 7 + round)));
+    for &pending in sizes {
+        let parts: Vec<[f64; 4]> = (0..rounds).map(|round| cancel_parts(pending, 7 + round)).collect();
+        let parts = medians(&parts);
         let load = median((0..3).map(|_| scale::independent_random_load(pending * 24, 2_000_000)).collect());
         let rmw = median((0..3).map(|_| independent_random_rmw(pending * 24, 2_000_000)).collect());
         let huge = median((0..3).map(|_| scale::independent_random_load_huge(pending * 24, 2_000_000)).collect());

@@ -696,13 +696,17 @@ impl<T> Wheel<T> {
     /// no timer is read at all. Otherwise the timers of the records `PREFETCH_AHEAD` places ahead are prefetched,
     /// so their cache misses overlap instead of following one another. A chain of [`STAGE_FROM`] records or more
     /// sends the ones bound for the level just below through per-slot batches (see `staging`), written out a batch
-    /// at a time.
+    /// at a time; when it also needs no timer, [`scatter_down`](Self::scatter_down) does it.
     fn cascade(&mut self, mut chain: Chain, level: usize) {
         debug_assert!(level > 0, "level 0 slots expire, they do not cascade");
         let records_suffice = SLOT_BITS * level as u32 <= u32::BITS;
         let blind = chain.all_live() && records_suffice;
         // A large cascade gathers the records bound for the level below in per-slot batches (see `staging`).
         let staged = chain.len() >= STAGE_FROM;
+        if blind && staged {
+            self.scatter_down(chain, level);
+            return;
+        }
         if staged {
             self.staging.ready();
         }
@@ -753,14 +757,55 @@ impl<T> Wheel<T> {
             }
         }
         if staged {
-            for slot in 0..SLOTS {
-                let batch = self.staging.take(slot);
-                if !batch.is_empty() {
+            self.write_out_staged(below);
+        }
+    }
+
+    /// Writes out every slot's partial batch of a staged cascade onto its list on level `below`.
+    fn write_out_staged(&mut self, below: usize) {
+        for slot in 0..SLOTS {
+            let batch = self.staging.take(slot);
+            if !batch.is_empty() {
+                self.lists.extend(ListId::slot(below, slot), batch);
+                self.occupied[below] |= 1 << slot;
+            }
+        }
+    }
+
+    /// [`cascade`](Self::cascade) of a large chain with no stale record, on a level whose records carry every bit
+    /// of the deadline below the slot's own (levels 1 to 5): a record's slot on the level below is six bits of its
+    /// `low`, so each record is read once from the chunk copied out and written once to its slot's batch, with
+    /// nothing else looked at. The few due within the level below's current slot (its slot bits 0) go lower still.
+    fn scatter_down(&mut self, mut chain: Chain, level: usize) {
+        debug_assert!(level > 0 && SLOT_BITS * level as u32 <= u32::BITS && chain.all_live());
+        debug_assert_eq!(self.elapsed & ((1u64 << (SLOT_BITS * level as u32)) - 1), 0, "a slot cascades at its start");
+        self.staging.ready();
+        let start = self.elapsed;
+        let below = level - 1;
+        let below_shift = SLOT_BITS * below as u32;
+        let within = (1u64 << (SLOT_BITS * level as u32)) - 1;
+        let mut records = [Record::FILLER; CHUNK];
+        loop {
+            let len = self.lists.take_front(&mut chain, &mut records);
+            if len == 0 {
+                break;
+            }
+            for &record in &records[..len] {
+                #[cfg(test)]
+                {
+                    self.placements += 1;
+                }
+                let slot = (record.low >> below_shift) as usize & (SLOTS - 1);
+                if slot == 0 {
+                    // Due within the current slot of the level below: placed lower still.
+                    self.place_in_slot(record, start | (u64::from(record.low) & within));
+                } else if let Some(batch) = self.staging.add(slot, record) {
                     self.lists.extend(ListId::slot(below, slot), batch);
                     self.occupied[below] |= 1 << slot;
                 }
             }
         }
+        self.write_out_staged(below);
     }
 
     /// The exact earliest deadline among timers not yet expired.

@@ -5,15 +5,18 @@
 //! list on its own, each record costs a search for its level and a look at its list's counts and tail chunk.
 //! Gathered in small per-slot batches first, a record costs one write to a buffer that stays in the L1 cache (its
 //! slot below read straight from its bits), and a list's tail is looked at once per batch: 5.8 ns a record moved
-//! against 7.1–7.7 (a scratch probe of one cascade of 1M and 10M records; BENCHMARKS.md, ninth pass). Records keep
-//! their order within a slot: every record for that level's slots goes through its slot's batch, written out when
-//! it is full and, at the end of the cascade, whatever it holds.
+//! against 7.1–7.7 (a scratch probe of one cascade of 1M and 10M records; BENCHMARKS.md, ninth pass), and about
+//! 4.5 since a cascade that needs no timer runs a loop of its own (`Wheel::scatter_down`, thirteenth pass).
+//! Records keep their order within a slot: every record for that level's slots goes through its slot's batch,
+//! written out when it is full and, at the end of the cascade, whatever it holds.
 
 use super::level::SLOTS;
 use super::lists::Record;
 
-/// Records gathered per slot before they are written out.
-pub(super) const BATCH: usize = 16;
+/// Records gathered per slot before they are written out: 384 bytes, six cache lines; the 64 batches take 24 KiB,
+/// within the first-level data cache. 32 against 16 and 41 (a chunk): the cascades of 1M timers an hour out took
+/// 13.6 ns a timer (fastest of 24 rounds) against 15.5 and 15.4 (BENCHMARKS.md, thirteenth pass).
+pub(super) const BATCH: usize = 32;
 
 /// A cascade of fewer records than this writes each record straight to its list (the batches would cost more to
 /// look through at the end than they save).

@@ -455,23 +455,27 @@ fn the_due_queue_hands_back_whole_slots_across_chunks_and_skips_what_went_stale(
 
 #[test]
 fn a_large_cascade_keeps_ties_in_insertion_order_through_its_batches() {
-    // 20,000 timers in one level-2 slot (a cascade large enough to gather records per slot in batches), deadlines
-    // repeating every 300 ticks so that each tick holds ties from far apart in the insertion order: every timer
-    // fires exactly at its deadline, ties in insertion order, as a stable sort says. Once with every record live (the
-    // cascade reads no timer), once with some cancelled and some moved before the cascade (a move counts as an
-    // insertion).
-    for churn in [false, true] {
-        a_large_cascade_fires_as_a_stable_sort_says(churn);
+    // 20,000 timers in one slot of level 2, 3 or 5 (a cascade large enough to gather records per slot in batches;
+    // level 5 the highest whose records carry the deadline's bits below the slot's), 300 distinct deadlines spread
+    // over the levels below so that the cascades reach every one of them, each deadline repeated, with ties from
+    // far apart in the insertion order: every timer fires at its deadline, ties in insertion order, as a stable sort
+    // says. Once with every record live (the cascade reads no timer), once with some cancelled and some moved before
+    // the cascade (a move counts as an insertion).
+    for level in [2, 3, 5] {
+        for churn in [false, true] {
+            a_large_cascade_fires_as_a_stable_sort_says(level, churn);
+        }
     }
 }
 
-fn a_large_cascade_fires_as_a_stable_sort_says(churn: bool) {
+fn a_large_cascade_fires_as_a_stable_sort_says(level: u32, churn: bool) {
     let mut wheel = Wheel::new();
-    let start = 5 << 12; // a level-2 slot's start, seen from tick 0
+    let start = 5 << (SLOT_BITS * level); // a slot's start on `level`, seen from tick 0
+    let spread = 1u64 << (SLOT_BITS * (level - 2)); // 300 steps of it stay within the slot
     let mut expected: Vec<(u64, u64)> = Vec::new();
     let mut keys = Vec::new();
     for i in 0..20_000u64 {
-        let deadline = start + (i * 7_919) % 300;
+        let deadline = start + (i * 7_919) % 300 * spread + i % 2;
         keys.push((wheel.insert(deadline, i), deadline));
     }
     let (gone, moved) = if churn { (3, 7) } else { (10, 10) }; // `i % 10` is never 10: nothing changes
@@ -487,7 +491,7 @@ fn a_large_cascade_fires_as_a_stable_sort_says(churn: bool) {
     let later = keys.iter().enumerate().filter(|(i, _)| i % 10 == moved);
     expected.extend(later.map(|(i, &(_, deadline))| (deadline + 1, i as u64)));
     expected.sort_by_key(|&(deadline, _)| deadline); // stable: insertion order within a tick
-    let fired = fire(&mut wheel, start + 400);
+    let fired = fire(&mut wheel, start + 400 * spread);
     assert_eq!(fired, expected);
     assert!(wheel.is_empty());
 }
