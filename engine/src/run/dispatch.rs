@@ -41,16 +41,23 @@ impl Unretired {
     }
 }
 
+/// The counts a dispatch writes, on one cache line: a submitter's dispatch then takes one line from the core that
+/// wrote it last (another submitter, or a worker giving its finished work back), not one line per count.
+struct Counts {
+    /// Work handed to the run queues and not yet finished with by a worker, by drain phase.
+    in_flight: [AtomicUsize; 2],
+    /// Dispatches a wait for idleness must see, ever: every dispatch but a periodic task's later runs due after
+    /// the latest waiter's `horizon`.
+    counted: AtomicU64,
+}
+
 /// The run queues and the counts around them.
 pub(crate) struct Dispatcher {
     queues: RunQueues,
-    /// Work handed to the run queues and not yet finished with by a worker, by drain phase.
-    in_flight: [CachePadded<AtomicUsize>; 2],
-    /// The drain epoch: its low bit is the phase new work counts in.
+    counts: CachePadded<Counts>,
+    /// The drain epoch: its low bit is the phase new work counts in. Read by every dispatch and written only by a
+    /// wait for idleness: on a line of its own, which every core keeps a copy of.
     drain_epoch: CachePadded<AtomicU64>,
-    /// Dispatches a wait for idleness must see, ever: every dispatch but a periodic task's later runs due after
-    /// the latest waiter's `horizon`.
-    counted: CachePadded<AtomicU64>,
     /// The engine-clock time (ns) the latest wait for idleness was called at: a periodic task's run due by then is
     /// work that wait is for.
     horizon: AtomicU64,
@@ -66,9 +73,11 @@ impl Dispatcher {
     pub(crate) fn new(weights: Option<[u32; 3]>) -> Dispatcher {
         Dispatcher {
             queues: RunQueues::new(weights),
-            in_flight: [CachePadded::new(AtomicUsize::new(0)), CachePadded::new(AtomicUsize::new(0))],
+            counts: CachePadded::new(Counts {
+                in_flight: [AtomicUsize::new(0), AtomicUsize::new(0)],
+                counted: AtomicU64::new(0),
+            }),
             drain_epoch: CachePadded::new(AtomicU64::new(0)),
-            counted: CachePadded::new(AtomicU64::new(0)),
             horizon: AtomicU64::new(0),
             running: Striped::new(),
             paused: AtomicBool::new(false),
@@ -79,9 +88,9 @@ impl Dispatcher {
     /// Queues a due task for a worker, to start only if it is still pending under `epoch`.
     pub(crate) fn dispatch(&self, task: TaskRef, has_slot: bool, epoch: u32) {
         let phase = (self.drain_epoch.load(Ordering::SeqCst) & 1) as u8;
-        self.in_flight[usize::from(phase)].fetch_add(1, Ordering::SeqCst);
+        self.counts.in_flight[usize::from(phase)].fetch_add(1, Ordering::SeqCst);
         if task.periodic().is_none() || task.runs() == 0 || task.deadline() <= self.horizon.load(Ordering::SeqCst) {
-            self.counted.fetch_add(1, Ordering::SeqCst);
+            self.counts.counted.fetch_add(1, Ordering::SeqCst);
         }
         self.queues.push(task.priority(), Work::Run { task, has_slot, epoch, phase });
     }
@@ -110,14 +119,14 @@ impl Dispatcher {
 
     /// A worker is finished with a piece of work dispatched in drain phase `phase`.
     pub(crate) fn finished_with(&self, phase: u8) {
-        self.in_flight[usize::from(phase)].fetch_sub(1, Ordering::SeqCst);
+        self.counts.in_flight[usize::from(phase)].fetch_sub(1, Ordering::SeqCst);
     }
 
     /// A worker is finished with the pieces of work `unretired` counts (and they are counted no more).
     pub(crate) fn finished_with_all(&self, unretired: &mut Unretired) {
         for (phase, count) in unretired.phases.iter_mut().enumerate() {
             if *count > 0 {
-                self.in_flight[phase].fetch_sub(std::mem::take(count), Ordering::SeqCst);
+                self.counts.in_flight[phase].fetch_sub(std::mem::take(count), Ordering::SeqCst);
             }
         }
     }
@@ -139,7 +148,7 @@ impl Dispatcher {
     pub(crate) fn drained(&self, epoch: u64) -> bool {
         let mine = (epoch & 1) as usize;
         let mut now = self.drain_epoch.load(Ordering::SeqCst);
-        if now == epoch && self.in_flight[mine ^ 1].load(Ordering::SeqCst) == 0 {
+        if now == epoch && self.counts.in_flight[mine ^ 1].load(Ordering::SeqCst) == 0 {
             // The older phase is empty: from now on new work counts there, and this phase only empties.
             let _ = self.drain_epoch.compare_exchange(epoch, epoch + 1, Ordering::SeqCst, Ordering::SeqCst);
             now = self.drain_epoch.load(Ordering::SeqCst);
@@ -147,15 +156,15 @@ impl Dispatcher {
         match now - epoch {
             0 => false,
             // Moved on once: this phase takes no new work; the waiter's work is done when it is empty.
-            1 => self.in_flight[mine].load(Ordering::SeqCst) == 0,
+            1 => self.counts.in_flight[mine].load(Ordering::SeqCst) == 0,
             // Moved on twice: this phase was empty when the second move was made.
             _ => true,
         }
     }
 
-    /// Dispatches a wait for idleness must see (see [`Dispatcher::counted`]), ever.
+    /// Dispatches a wait for idleness must see (see [`Counts::counted`]), ever.
     pub(crate) fn counted(&self) -> u64 {
-        self.counted.load(Ordering::SeqCst)
+        self.counts.counted.load(Ordering::SeqCst)
     }
 
     /// A run starts.
