@@ -696,32 +696,43 @@ impl<T> Wheel<T> {
     /// no timer is read at all. Otherwise the timers of the records `PREFETCH_AHEAD` places ahead are prefetched,
     /// so their cache misses overlap instead of following one another. A chain of [`STAGE_FROM`] records or more
     /// sends the ones bound for the level just below through per-slot batches (see `staging`), written out a batch
-    /// at a time; when it also needs no timer, [`scatter_down`](Self::scatter_down) does it.
-    fn cascade(&mut self, mut chain: Chain, level: usize) {
+    /// at a time. Each of the four cases runs a loop of its own (see [`move_down`](Self::move_down)).
+    fn cascade(&mut self, chain: Chain, level: usize) {
         debug_assert!(level > 0, "level 0 slots expire, they do not cascade");
-        let records_suffice = SLOT_BITS * level as u32 <= u32::BITS;
-        let blind = chain.all_live() && records_suffice;
-        // A large cascade gathers the records bound for the level below in per-slot batches (see `staging`).
-        let staged = chain.len() >= STAGE_FROM;
-        if blind && staged {
-            self.scatter_down(chain, level);
-            return;
+        debug_assert_eq!(self.elapsed & ((1u64 << (SLOT_BITS * level as u32)) - 1), 0, "a slot cascades at its start");
+        let blind = chain.all_live() && SLOT_BITS * level as u32 <= u32::BITS;
+        match (blind, chain.len() >= STAGE_FROM) {
+            (true, true) => self.move_down::<false, true>(chain, level),
+            (true, false) => self.move_down::<false, false>(chain, level),
+            (false, true) => self.move_down::<true, true>(chain, level),
+            (false, false) => self.move_down::<true, false>(chain, level),
         }
-        if staged {
+    }
+
+    /// [`cascade`](Self::cascade)'s loop, made for one case so that it tests nothing per record that the case
+    /// settles: `CHECK` when records may be stale (each record's timer is then hinted ahead and its stamp
+    /// checked) or the level's records do not carry the deadline (it is then read from the timer); `STAGED` for a
+    /// chain large enough to gather the records bound for the level just below in per-slot batches. A blind,
+    /// staged cascade reads each record once from the chunk copied out and writes it once to its slot's batch,
+    /// about 20 instructions a record (35 in one loop for every case: BENCHMARKS.md, thirteenth pass).
+    fn move_down<const CHECK: bool, const STAGED: bool>(&mut self, mut chain: Chain, level: usize) {
+        // Without `CHECK` the records carry the deadline: `cascade` only says blind for levels 1 to 5.
+        let records_suffice = !CHECK || SLOT_BITS * level as u32 <= u32::BITS;
+        if STAGED {
             self.staging.ready();
         }
+        let start = self.elapsed;
         let below = level - 1;
         let below_shift = SLOT_BITS * below as u32;
-        debug_assert_eq!(self.elapsed & ((1u64 << (SLOT_BITS * level as u32)) - 1), 0, "a slot cascades at its start");
+        let within = (1u64 << (SLOT_BITS * level as u32)) - 1;
         let mut records = [Record::FILLER; CHUNK];
         loop {
             let len = self.lists.take_front(&mut chain, &mut records);
             if len == 0 {
                 break;
             }
-            for position in 0..len {
-                let record = records[position];
-                if !blind {
+            for (position, &record) in records[..len].iter().enumerate() {
+                if CHECK {
                     if let Some(ahead) = records[..len].get(position + PREFETCH_AHEAD) {
                         prefetch_all(self.timers.slot(ahead.index));
                     }
@@ -733,79 +744,36 @@ impl<T> Wheel<T> {
                 {
                     self.placements += 1;
                 }
-                let deadline = if records_suffice {
-                    // The slot's start (`elapsed`) holds the deadline's bits from this level's up; the record the rest.
-                    self.elapsed | (u64::from(record.low) & ((1u64 << (SLOT_BITS * level as u32)) - 1))
+                // `start` is this slot's start, zero below this level's bits, and the deadline agrees with it from
+                // them up: its bits below are the record's `low` (or the timer's), and those of the level below,
+                // when any is set, its slot there.
+                let below_this = if records_suffice {
+                    u64::from(record.low) & within
                 } else {
-                    self.timers.timer(record.index).deadline
+                    self.timers.timer(record.index).deadline & within
                 };
-                if staged {
-                    // `elapsed` is this slot's start, zero below this level's bits, and the deadline agrees with it
-                    // from them up: the deadline's bits of the level below, when any is set, are its slot there.
-                    let slot_below = (deadline ^ self.elapsed) >> below_shift;
-                    if slot_below != 0 {
-                        debug_assert_eq!(level_for(self.elapsed, deadline), below);
-                        let slot = slot_below as usize & (SLOTS - 1);
-                        if let Some(batch) = self.staging.add(slot, record) {
-                            self.lists.extend(ListId::slot(below, slot), batch);
-                            self.occupied[below] |= 1 << slot;
-                        }
-                        continue;
+                let slot = (below_this >> below_shift) as usize & (SLOTS - 1);
+                if STAGED && slot != 0 {
+                    debug_assert_eq!(level_for(start, start | below_this), below);
+                    if let Some(batch) = self.staging.add(slot, record) {
+                        self.lists.extend(ListId::slot(below, slot), batch);
+                        self.occupied[below] |= 1 << slot;
                     }
+                } else {
+                    // Unstaged, or due within the current slot of the level below: placed where it belongs.
+                    self.place_in_slot(record, start | below_this);
                 }
-                self.place_in_slot(record, deadline);
             }
         }
-        if staged {
-            self.write_out_staged(below);
-        }
-    }
-
-    /// Writes out every slot's partial batch of a staged cascade onto its list on level `below`.
-    fn write_out_staged(&mut self, below: usize) {
-        for slot in 0..SLOTS {
-            let batch = self.staging.take(slot);
-            if !batch.is_empty() {
-                self.lists.extend(ListId::slot(below, slot), batch);
-                self.occupied[below] |= 1 << slot;
-            }
-        }
-    }
-
-    /// [`cascade`](Self::cascade) of a large chain with no stale record, on a level whose records carry every bit
-    /// of the deadline below the slot's own (levels 1 to 5): a record's slot on the level below is six bits of its
-    /// `low`, so each record is read once from the chunk copied out and written once to its slot's batch, with
-    /// nothing else looked at. The few due within the level below's current slot (its slot bits 0) go lower still.
-    fn scatter_down(&mut self, mut chain: Chain, level: usize) {
-        debug_assert!(level > 0 && SLOT_BITS * level as u32 <= u32::BITS && chain.all_live());
-        debug_assert_eq!(self.elapsed & ((1u64 << (SLOT_BITS * level as u32)) - 1), 0, "a slot cascades at its start");
-        self.staging.ready();
-        let start = self.elapsed;
-        let below = level - 1;
-        let below_shift = SLOT_BITS * below as u32;
-        let within = (1u64 << (SLOT_BITS * level as u32)) - 1;
-        let mut records = [Record::FILLER; CHUNK];
-        loop {
-            let len = self.lists.take_front(&mut chain, &mut records);
-            if len == 0 {
-                break;
-            }
-            for &record in &records[..len] {
-                #[cfg(test)]
-                {
-                    self.placements += 1;
-                }
-                let slot = (record.low >> below_shift) as usize & (SLOTS - 1);
-                if slot == 0 {
-                    // Due within the current slot of the level below: placed lower still.
-                    self.place_in_slot(record, start | (u64::from(record.low) & within));
-                } else if let Some(batch) = self.staging.add(slot, record) {
+        if STAGED {
+            for slot in 0..SLOTS {
+                let batch = self.staging.take(slot);
+                if !batch.is_empty() {
                     self.lists.extend(ListId::slot(below, slot), batch);
                     self.occupied[below] |= 1 << slot;
                 }
             }
         }
-        self.write_out_staged(below);
     }
 
     /// The exact earliest deadline among timers not yet expired.

@@ -6,7 +6,7 @@
 //! Gathered in small per-slot batches first, a record costs one write to a buffer that stays in the L1 cache (its
 //! slot below read straight from its bits), and a list's tail is looked at once per batch: 5.8 ns a record moved
 //! against 7.1–7.7 (a scratch probe of one cascade of 1M and 10M records; BENCHMARKS.md, ninth pass), and about
-//! 4.5 since a cascade that needs no timer runs a loop of its own (`Wheel::scatter_down`, thirteenth pass).
+//! 4.5 since each kind of cascade runs a loop of its own (`Wheel::move_down`, thirteenth pass).
 //! Records keep their order within a slot: every record for that level's slots goes through its slot's batch,
 //! written out when it is full and, at the end of the cascade, whatever it holds.
 
