@@ -278,10 +278,15 @@ pub fn independent_random_load(bytes: usize, loads: usize) -> f64 {
     independent_loads(&data, loads)
 }
 
+/// `count` places drawn at random below `len` (from `seed`), drawn before a floor's clock starts.
+pub fn random_places(len: usize, count: usize, seed: u64) -> Vec<u32> {
+    let mut rng = Rng::new(seed);
+    (0..count).map(|_| (rng.next_u64() % len as u64) as u32).collect()
+}
+
 /// `loads` independent loads from `table` at random places: nanoseconds per load.
 fn independent_loads(table: &[u64], loads: usize) -> f64 {
-    let mut rng = Rng::new(13);
-    let addresses: Vec<u32> = (0..loads).map(|_| (rng.next_u64() % table.len() as u64) as u32).collect();
+    let addresses = random_places(table.len(), loads, 13);
     let start = Instant::now();
     let mut sum = 0u64;
     for &at in &addresses {

@@ -102,8 +102,7 @@ fn cancel_parts(pending: usize, seed: u64) -> [f64; 4] {
 fn independent_random_rmw(bytes: usize, accesses: usize) -> f64 {
     let len = bytes / 24;
     let mut data: Vec<[u64; 3]> = (0..len as u64).map(|i| [i, i, i]).collect();
-    let mut rng = Rng::new(17);
-    let addresses: Vec<u32> = (0..accesses).map(|_| (rng.next_u64() % len as u64) as u32).collect();
+    let addresses = scale::random_places(len, accesses, 17);
     let start = Instant::now();
     for &at in &addresses {
         let entry = &mut data[at as usize];
@@ -120,8 +119,7 @@ fn independent_random_rmw(bytes: usize, accesses: usize) -> f64 {
 fn independent_random_slot_load(bytes: usize, accesses: usize) -> f64 {
     let len = bytes / 24;
     let data: Vec<[u64; 3]> = (0..len as u64).map(|i| [i, i, i]).collect();
-    let mut rng = Rng::new(19);
-    let addresses: Vec<u32> = (0..accesses).map(|_| (rng.next_u64() % len as u64) as u32).collect();
+    let addresses = scale::random_places(len, accesses, 19);
     let start = Instant::now();
     let mut sum = 0u64;
     for &at in &addresses {
