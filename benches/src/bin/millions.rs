@@ -9,6 +9,8 @@
 //!   with the backlog the first probe saw; beside the same with nothing queued (p50 and p99 of 1,000 on an idle
 //!   engine: the floor, a wake of a parked worker);
 //! - `stats()` with `N` pending;
+//! - once, after the sizes: `stats()` on an engine with 1,000,000 concurrency groups (`TASKWHEEL_MILLIONS_GROUPS`;
+//!   10,000 quick) and on one with none, nothing pending: whether its cost grows with the groups (median of 11);
 //! - `shutdown(CancelPending)`, then dropping the engine; every closure must have been dropped exactly once;
 //! - on a second engine with the same `N` pending (placed in the wheel: a task due in 1 ms wakes the tick thread,
 //!   which then takes the whole queue), dropping it without a shutdown first (the drop shuts it down);
@@ -179,6 +181,22 @@ fn median(mut values: Vec<Duration>) -> Duration {
     values[values.len() / 2]
 }
 
+/// `stats()` on an engine with `groups` concurrency groups and nothing pending: the median of 11 calls.
+fn stats_with_groups(groups: usize) -> Duration {
+    let builder =
+        (0..groups).fold(Engine::builder().workers(2), |builder, index| builder.group(format!("tenant-{index}"), 4));
+    let engine = builder.build().expect("engine");
+    median(
+        (0..11)
+            .map(|_| {
+                let started = Instant::now();
+                std::hint::black_box(engine.stats());
+                started.elapsed()
+            })
+            .collect(),
+    )
+}
+
 fn main() {
     let sizes: Vec<u64> = match std::env::var("TASKWHEEL_MILLIONS") {
         Ok(list) => list.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
@@ -219,4 +237,13 @@ fn main() {
             ms(pick(|r| r.free_floor)),
         );
     }
+    let groups: usize = std::env::var("TASKWHEEL_MILLIONS_GROUPS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if quick() { 10_000 } else { 1_000_000 });
+    println!(
+        "\n`stats()` with nothing pending: {:.1?} with no concurrency group, {:.1?} with {groups} groups.",
+        stats_with_groups(0),
+        stats_with_groups(groups)
+    );
 }
