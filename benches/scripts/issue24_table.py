@@ -5,18 +5,26 @@
     python3 benches/scripts/issue24_table.py target/issue24-ab
 """
 import glob
+import math
 import os
 import re
 import statistics
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hotpath_table import parse as parse_hotpath  # noqa: E402  (the one parser of `--bin hotpath` output)
+
 BUILDS = ("before", "head")
 NAMES = {"before": "b7ee137", "head": "head"}
 
 
-def logs(directory, name, build):
+def log_paths(directory, name, build):
     paths = glob.glob(os.path.join(directory, f"{name}_{build}_*.log"))
-    return [open(p).read() for p in sorted(paths, key=lambda p: int(p.rsplit("_", 1)[1].split(".")[0]))]
+    return sorted(paths, key=lambda p: int(p.rsplit("_", 1)[1].split(".")[0]))
+
+
+def logs(directory, name, build):
+    return [open(p).read() for p in log_paths(directory, name, build)]
 
 
 def table_rows(text, first_cell_prefix):
@@ -69,15 +77,7 @@ def number(cell):
 
 
 def hotpath(directory):
-    runs = {build: [] for build in BUILDS}
-    for build in BUILDS:
-        for text in logs(directory, "hotpath", build):
-            rows = {}
-            for c in table_rows(text, "immediate") + table_rows(text, "1 ms"):
-                cpu = [number(x) for x in c[6].replace(" ns", "").split(" / ")]
-                rows[c[0]] = dict(tw=number(c[1]), raw_ratio=number(c[4]), tokio_ratio=number(c[5]), cpu=cpu[0],
-                                  cpu_raw=cpu[1])
-            runs[build].append(rows)
+    runs = {build: [parse_hotpath(path) for path in log_paths(directory, "hotpath", build)] for build in BUILDS}
     if not runs["head"] or not runs["before"]:
         return
     count = {build: len(runs[build]) for build in BUILDS}
@@ -87,20 +87,20 @@ def hotpath(directory):
     print("|---|---|---|---|---|---|---|---|---|")
 
     def spread(values, unit=""):
-        values = [v for v in values if v is not None]
+        values = [v for v in values if not math.isnan(v)]
         if not values:
             return "—"
         return f"{statistics.median(values):.2f}{unit} ({min(values):.2f}–{max(values):.2f})"
 
     for case in runs["head"][0]:
         column = lambda build, key: [run[case][key] for run in runs[build] if case in run]
-        tw = {build: statistics.median(column(build, "tw")) for build in BUILDS}
-        raw_cpu = [v for build in BUILDS for v in column(build, "cpu_raw") if v is not None]
+        ours = {build: statistics.median(column(build, "ours")) for build in BUILDS}
+        raw_cpu = [v for build in BUILDS for v in column(build, "cpu_raw") if not math.isnan(v)]
         cpu = f"{statistics.median(column('before', 'cpu')):.0f} / {statistics.median(column('head', 'cpu')):.0f}"
         if raw_cpu:
             cpu += f" ({statistics.median(raw_cpu):.0f})"
-        print(f"| {case} | {spread(column('before', 'tw'), ' M/s')} | {spread(column('head', 'tw'), ' M/s')} | "
-              f"{tw['head'] / tw['before']:.2f}× | {spread(column('before', 'raw_ratio'), '×')} | "
+        print(f"| {case} | {spread(column('before', 'ours'), ' M/s')} | {spread(column('head', 'ours'), ' M/s')} | "
+              f"{ours['head'] / ours['before']:.2f}× | {spread(column('before', 'raw_ratio'), '×')} | "
               f"{spread(column('head', 'raw_ratio'), '×')} | {spread(column('before', 'tokio_ratio'), '×')} | "
               f"{spread(column('head', 'tokio_ratio'), '×')} | {cpu} |")
     print()
